@@ -1,0 +1,1 @@
+"""Everything that talks to PostgreSQL: the pool, migrations, queries, DataLoaders, demo data."""

@@ -1,0 +1,76 @@
+"""`gongjian demo`: load the demo county into an empty database, step by step with progress.
+
+Each domain adds its step to STEPS; a step receives the connection (inside the one
+transaction of the whole load) and the seeded random generator, so two loads are identical.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from db.pool import Conn, connect
+
+SEED = 20220601
+
+
+@dataclass
+class Demo:
+    """What the steps share: the connection, the generator, the password hash and the ids
+    that later steps look up (sample accounts, units, communities ...)."""
+
+    conn: Conn
+    rng: random.Random
+    password: str
+    ids: dict[str, Any] = field(default_factory=dict)
+
+
+Step = Callable[[Demo], Awaitable[None]]
+STEPS: list[tuple[str, Step]] = []
+
+
+class Progress:
+    """A progress bar on stderr: one line, redrawn, with the step's name."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.done = 0
+        self.started = time.monotonic()
+
+    def show(self, label: str) -> None:
+        width = 30
+        filled = width * self.done // max(self.total, 1)
+        elapsed = time.monotonic() - self.started
+        sys.stderr.write(
+            f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} {label:<40.40} {elapsed:5.1f}s"
+        )
+        sys.stderr.flush()
+
+
+async def is_empty(conn: Conn) -> bool:
+    return not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM areas)")
+
+
+async def run(database_url: str, password: str, *, if_empty: bool = False) -> bool:
+    """Load the demo; False (and nothing written) when the database already holds data."""
+    raw = await connect(database_url)
+    try:
+        conn = Conn(raw)
+        if not await is_empty(conn):
+            return False
+        demo = Demo(conn=conn, rng=random.Random(SEED), password=password)
+        progress = Progress(len(STEPS))
+        async with conn.transaction():
+            for label, step in STEPS:
+                progress.show(label)
+                await step(demo)
+                progress.done += 1
+            progress.show("done")
+        sys.stderr.write("\n")
+        return True
+    finally:
+        await raw.close()

@@ -1,0 +1,1 @@
+"""Gongjian (共建): the Starlette app and the `gongjian` command."""

@@ -1,0 +1,160 @@
+"""The `gongjian` command: serve, migrate, demo, export-schema, import, user."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import sys
+from typing import NoReturn
+
+from gongjian import config
+from gongjian.config import Settings
+
+
+def _fail(message: str) -> NoReturn:
+    print(f"gongjian: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def _settings() -> Settings:
+    try:
+        return config.load()
+    except config.ConfigError as exc:
+        for problem in exc.problems:
+            print(f"gongjian: configuration: {problem}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _secret(settings: Settings) -> str:
+    if settings.secret:
+        return settings.secret
+    path = settings.data_dir / "secret"
+    if path.exists():
+        return path.read_text().strip()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    path.touch(mode=0o600)
+    path.write_text(value)
+    return value
+
+
+def resolve(settings: Settings) -> Settings:
+    """Fill in DATABASE_URL (embedded server when unset) and the signing secret, and
+    export both so that worker processes see the same values."""
+    from dataclasses import replace
+
+    url = settings.database_url
+    if url is None:
+        from gongjian import embedded
+
+        print(
+            f"gongjian: no DATABASE_URL: starting embedded PostgreSQL, data in {settings.data_dir / 'pgdata'}",
+            file=sys.stderr,
+        )
+        try:
+            url = embedded.start(settings.data_dir)
+        except Exception as exc:  # the embedded server can fail in many ways; one line says which
+            _fail(f"the embedded PostgreSQL did not start: {exc}")
+    secret = _secret(settings)
+    os.environ["DATABASE_URL"] = url
+    os.environ["GONGJIAN_SECRET"] = secret
+    os.environ["GONGJIAN_DATA_DIR"] = str(settings.data_dir)
+    return replace(settings, database_url=url, secret=secret)
+
+
+async def _check_database(url: str) -> None:
+    from db.migrate import MigrationError, migrate
+    from db.pool import connect
+
+    try:
+        raw = await connect(url, timeout=5.0)
+    except Exception as exc:  # unreachable, wrong credentials, no such database ...
+        _fail(f"cannot reach the database at DATABASE_URL: {type(exc).__name__}: {exc}".splitlines()[0])
+    try:
+        await migrate(raw)
+    except MigrationError as exc:
+        _fail(str(exc))
+    finally:
+        await raw.close()
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from gongjian import logs
+
+    settings = resolve(_settings())
+    logs.configure(settings.log_level)
+    assert settings.database_url is not None
+    asyncio.run(_check_database(settings.database_url))
+    uvicorn.run(
+        "gongjian.app:from_environment",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_config=None,
+        timeout_graceful_shutdown=30,
+        proxy_headers=True,
+    )
+
+
+def cmd_migrate(args: argparse.Namespace) -> None:
+    settings = resolve(_settings())
+    assert settings.database_url is not None
+    asyncio.run(_check_database(settings.database_url))
+    print("gongjian: database is up to date")
+
+
+def cmd_export_schema(args: argparse.Namespace) -> None:
+    from schema.root import sdl
+
+    sys.stdout.write(sdl())
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from db.demo import load
+
+    settings = resolve(_settings())
+    assert settings.database_url is not None
+    asyncio.run(_check_database(settings.database_url))
+    password = args.password
+    if password is None:
+        password = sys.stdin.readline().rstrip("\n") if not sys.stdin.isatty() else __import__("getpass").getpass()
+    if len(password) < 8:
+        _fail("the demo password needs at least 8 characters")
+    loaded = asyncio.run(load.run(settings.database_url, password))
+    if loaded:
+        print("gongjian: the demo county is loaded", file=sys.stderr)
+    elif args.if_empty:
+        print("gongjian: the database already holds data; demo not loaded", file=sys.stderr)
+    else:
+        _fail("the database already holds data: the demo loads only into an empty database")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="gongjian", description="Gongjian (共建) GraphQL backend")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="migrate, then serve GraphQL at /graphql")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(run=cmd_serve)
+
+    commands.add_parser("migrate", help="apply pending migrations").set_defaults(run=cmd_migrate)
+    commands.add_parser("export-schema", help="print the GraphQL SDL").set_defaults(run=cmd_export_schema)
+
+    demo = commands.add_parser("demo", help="load the demo county into an empty database")
+    demo.add_argument("--password", help="password of every sample account (read from stdin when omitted)")
+    demo.add_argument("--if-empty", action="store_true", help="skip quietly when the database holds data")
+    demo.set_defaults(run=cmd_demo)
+
+    args = parser.parse_args(argv)
+    args.run(args)
+
+
+if __name__ == "__main__":
+    main()

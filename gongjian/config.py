@@ -1,0 +1,135 @@
+"""Configuration from the environment, checked once at start with one line per bad value."""
+
+from __future__ import annotations
+
+import os
+import zoneinfo
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class ConfigError(Exception):
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None = None
+    secret: str | None = None
+    previous_secrets: tuple[str, ...] = ()
+    data_dir: Path = field(default_factory=lambda: Path(".gongjian"))
+    timezone: str = "Asia/Shanghai"
+    allowed_origins: tuple[str, ...] = ()
+    introspection: bool = True
+    graphiql: bool = True
+    pool_min: int = 1
+    pool_max: int = 10
+    log_level: str = "INFO"
+    token_hours: int = 12
+    max_body_bytes: int = 256 * 1024
+    max_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 5000
+    max_cost: int = 50_000
+    trusted_documents_only: bool = False
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool, problems: list[str]) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    problems.append(f"{name}={raw!r}: expected true or false")
+    return default
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int, problems: list[str]) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        problems.append(f"{name}={raw!r}: expected a whole number")
+        return default
+    if not low <= value <= high:
+        problems.append(f"{name}={value}: expected a number from {low} to {high}")
+        return default
+    return value
+
+
+def load(env: Mapping[str, str] | None = None) -> Settings:
+    """Read and check the environment; raise ConfigError listing every bad value."""
+    env = os.environ if env is None else env
+    problems: list[str] = []
+
+    database_url = env.get("DATABASE_URL") or None
+    if database_url is not None and not database_url.startswith(("postgresql://", "postgres://")):
+        problems.append("DATABASE_URL: expected a postgresql:// URL")
+
+    secret = env.get("GONGJIAN_SECRET") or None
+    if secret is not None and len(secret) < 32:
+        problems.append("GONGJIAN_SECRET: expected at least 32 characters")
+    previous = tuple(s for s in (env.get("GONGJIAN_PREVIOUS_SECRETS") or "").split(",") if s)
+    for old in previous:
+        if len(old) < 32:
+            problems.append("GONGJIAN_PREVIOUS_SECRETS: every secret needs at least 32 characters")
+            break
+
+    timezone = env.get("GONGJIAN_TIMEZONE") or "Asia/Shanghai"
+    try:
+        zoneinfo.ZoneInfo(timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        problems.append(f"GONGJIAN_TIMEZONE={timezone!r}: not a known time zone")
+        timezone = "Asia/Shanghai"
+
+    origins = tuple(o.strip() for o in (env.get("GONGJIAN_ALLOWED_ORIGINS") or "").split(",") if o.strip())
+    for origin in origins:
+        if not origin.startswith(("http://", "https://")):
+            problems.append(f"GONGJIAN_ALLOWED_ORIGINS: {origin!r} is not an http(s) origin")
+
+    log_level = (env.get("GONGJIAN_LOG_LEVEL") or "INFO").upper()
+    if log_level not in LOG_LEVELS:
+        problems.append(f"GONGJIAN_LOG_LEVEL={log_level!r}: expected one of {', '.join(LOG_LEVELS)}")
+        log_level = "INFO"
+
+    pool_min = _int(env, "GONGJIAN_POOL_MIN", 1, 0, 100, problems)
+    pool_max = _int(env, "GONGJIAN_POOL_MAX", 10, 1, 500, problems)
+    if pool_max < pool_min:
+        problems.append(f"GONGJIAN_POOL_MAX={pool_max} is below GONGJIAN_POOL_MIN={pool_min}")
+
+    settings = Settings(
+        database_url=database_url,
+        secret=secret,
+        previous_secrets=previous,
+        data_dir=Path(env.get("GONGJIAN_DATA_DIR") or ".gongjian").absolute(),
+        timezone=timezone,
+        allowed_origins=origins,
+        introspection=_flag(env, "GONGJIAN_INTROSPECTION", True, problems),
+        graphiql=_flag(env, "GONGJIAN_GRAPHIQL", True, problems),
+        pool_min=pool_min,
+        pool_max=pool_max,
+        log_level=log_level,
+        token_hours=_int(env, "GONGJIAN_TOKEN_HOURS", 12, 1, 24 * 30, problems),
+        max_body_bytes=_int(env, "GONGJIAN_MAX_BODY_BYTES", 256 * 1024, 1024, 64 * 1024 * 1024, problems),
+        max_depth=_int(env, "GONGJIAN_MAX_DEPTH", 12, 2, 100, problems),
+        max_aliases=_int(env, "GONGJIAN_MAX_ALIASES", 30, 1, 1000, problems),
+        max_tokens=_int(env, "GONGJIAN_MAX_TOKENS", 5000, 100, 1_000_000, problems),
+        max_cost=_int(env, "GONGJIAN_MAX_COST", 50_000, 10, 100_000_000, problems),
+        trusted_documents_only=_flag(env, "GONGJIAN_TRUSTED_DOCUMENTS_ONLY", False, problems),
+    )
+    if problems:
+        raise ConfigError(problems)
+    return settings

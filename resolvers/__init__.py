@@ -1,0 +1,1 @@
+"""What each field and mutation does, one module per domain."""

@@ -1,0 +1,117 @@
+"""The request context: database, viewer, per-operation DataLoaders, request id."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.dataloader import DataLoader
+from strawberry.types import Info
+
+from db import identity
+from db.pool import Database
+from gongjian.config import Settings
+from resolvers import tokens
+from resolvers.viewer import Grant, Role, Viewer
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+BatchFn = Callable[["Context", list[K]], Awaitable[list[V]]]
+
+
+@dataclass
+class Context:
+    db: Database
+    settings: Settings
+    request_id: str
+    viewer: Viewer | None = None
+    request: Request | WebSocket | None = None
+    response: Response | None = None
+    _loaders: dict[Any, DataLoader[Any, Any]] = field(default_factory=dict)
+
+    def loader(self, batch: BatchFn[K, V]) -> DataLoader[K, V]:
+        """The DataLoader of this operation for `batch`, which answers keys in order."""
+        existing = self._loaders.get(batch)
+        if existing is None:
+
+            async def load(keys: list[K]) -> list[V]:
+                return await batch(self, keys)
+
+            existing = DataLoader(load_fn=load)
+            self._loaders[batch] = existing
+        return existing
+
+    def for_operation(self) -> Context:
+        """A copy with fresh DataLoaders, for each operation of a long-lived WebSocket."""
+        return Context(
+            db=self.db,
+            settings=self.settings,
+            request_id=self.request_id,
+            viewer=self.viewer,
+            request=self.request,
+            response=self.response,
+        )
+
+    @property
+    def signed_in(self) -> Viewer:
+        """The viewer of a field that requires authentication (checked by its permission)."""
+        assert self.viewer is not None, "an authenticated field ran without a viewer"
+        return self.viewer
+
+
+ResolverInfo = Info[Context, Any]
+
+
+def secrets_of(settings: Settings) -> list[str]:
+    assert settings.secret is not None, "the signing secret is set at start-up"
+    return [settings.secret, *settings.previous_secrets]
+
+
+async def viewer_from_token(db: Database, settings: Settings, token: str | None) -> Viewer | None:
+    """The viewer a bearer token stands for; None when there is no valid token."""
+    if not token:
+        return None
+    async with db.connection() as conn:
+        if token.startswith(tokens.API_TOKEN_PREFIX):
+            use = await identity.use_api_token(conn, tokens.hash_api_token(token))
+            if use is None:
+                return None
+            creator = await identity.user_with_grants(conn, use.created_by)
+            return Viewer(
+                user_id=use.created_by,
+                username=creator.username if creator else f"api-token-{use.id}",
+                county_id=use.county_id,
+                person_id=None,
+                grants=(Grant(id=0, role=Role.UNIT_ADMIN, organisation_id=use.organisation_id),),
+                api_token_id=use.id,
+            )
+        claims = tokens.verify(secrets_of(settings), token)
+        if claims is None:
+            return None
+        user = await identity.user_with_grants(conn, claims.user_id)
+    if user is None:
+        return None
+    return Viewer(
+        user_id=user.id,
+        username=user.username,
+        county_id=user.county_id,
+        person_id=user.person_id,
+        household_id=user.household_id,
+        grants=tuple(
+            Grant(id=g.id, role=Role(g.role), area_id=g.area_id, organisation_id=g.organisation_id) for g in user.grants
+        ),
+    )
+
+
+def bearer(header: str | None) -> str | None:
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return value.strip() or None

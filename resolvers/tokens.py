@@ -1,0 +1,71 @@
+"""Signed, expiring bearer tokens: `v1.<payload>.<signature>`, HMAC-SHA256 over the payload.
+
+Tokens signed with any of the previous secrets still verify, so the secret can be rotated
+without signing everybody out; new tokens are always signed with the current one.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import orjson
+
+PREFIX = "v1"
+API_TOKEN_PREFIX = "gjt_"  # noqa: S105 - marks API tokens apart, not a secret
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    user_id: int
+    expires_at: int  # unix seconds
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _signature(secret: str, payload: str) -> str:
+    return _b64(hmac.new(secret.encode(), f"{PREFIX}.{payload}".encode(), hashlib.sha256).digest())
+
+
+def sign(secret: str, user_id: int, lifetime_seconds: int, now: float | None = None) -> tuple[str, int]:
+    expires_at = int((time.time() if now is None else now) + lifetime_seconds)
+    payload = _b64(orjson.dumps({"uid": user_id, "exp": expires_at}))
+    return f"{PREFIX}.{payload}.{_signature(secret, payload)}", expires_at
+
+
+def verify(secrets: Sequence[str], token: str, now: float | None = None) -> TokenClaims | None:
+    """The claims of a well-signed, unexpired token; None for anything else."""
+    parts = token.split(".")
+    if len(parts) != 3 or parts[0] != PREFIX or len(token) > 1000:
+        return None
+    _, payload, signature = parts
+    if not any(hmac.compare_digest(_signature(s, payload), signature) for s in secrets):
+        return None
+    try:
+        claims = orjson.loads(_unb64(payload))
+    except (binascii.Error, ValueError, orjson.JSONDecodeError):
+        return None
+    if not isinstance(claims, dict):
+        return None
+    uid, exp = claims.get("uid"), claims.get("exp")
+    if not isinstance(uid, int) or not isinstance(exp, int):
+        return None
+    if exp <= (time.time() if now is None else now):
+        return None
+    return TokenClaims(user_id=uid, expires_at=exp)
+
+
+def hash_api_token(token: str) -> str:
+    """API tokens are random and long, so a plain SHA-256 is the right stored form."""
+    return hashlib.sha256(token.encode()).hexdigest()

@@ -1,0 +1,1 @@
+"""GraphQL declarations: what the client sees."""

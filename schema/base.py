@@ -1,0 +1,67 @@
+"""The shared building blocks: Node, keyset connections, user errors."""
+
+from __future__ import annotations
+
+from typing import Any, Generic, TypeVar
+
+import strawberry
+from strawberry.types import Info
+
+from resolvers import ids
+from resolvers.errors import ErrorCode as ErrorCodeValues
+from resolvers.pagination import Page
+
+T = TypeVar("T")
+
+ErrorCode = strawberry.enum(ErrorCodeValues, description="Why a mutation was refused")
+
+
+def _global_id(root: Any, info: Info[Any, Any]) -> strawberry.ID:
+    return strawberry.ID(ids.encode(info._raw_info.parent_type.name, root.id))
+
+
+@strawberry.interface(description="An object with an opaque global id, fetchable with `node(id)`")
+class Node:
+    id: strawberry.ID = strawberry.field(resolver=_global_id, description="Opaque global id")
+
+
+@strawberry.type(description="Where a page of a connection stands")
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type(description="One item of a connection, with its cursor")
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+async def _total_count(root: Page[Any]) -> int:
+    return await root.total_count()
+
+
+@strawberry.type(description="A page of a list, paged by opaque keyset cursors")
+class Connection(Generic[T]):
+    edges: list[Edge[T]]
+    page_info: PageInfo
+    total_count: int = strawberry.field(resolver=_total_count, description="How many items the whole list has")
+
+
+@strawberry.type(description="An expected failure of a mutation")
+class UserError:
+    field: list[str] | None = strawberry.field(description="Path of the input field at fault, if one is")
+    message: str
+    code: ErrorCode  # type: ignore[valid-type]
+
+
+def is_row(row_type: type, **equal: Any) -> Any:
+    """An `is_type_of` for a GraphQL type declared over rows of `row_type` (optionally
+    only those whose attributes equal the given values)."""
+
+    def is_type_of(obj: Any, info: Any) -> bool:
+        return isinstance(obj, row_type) and all(getattr(obj, k) == v for k, v in equal.items())
+
+    return classmethod(lambda cls, obj, info: is_type_of(obj, info))

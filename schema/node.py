@@ -1,0 +1,38 @@
+"""The `node` and `nodes` root fields."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+
+from resolvers import nodes
+from resolvers.permissions import SignedIn
+from schema.base import Node
+
+
+async def _node(info: Info[Any, Any], id: strawberry.ID) -> Node | None:
+    return (await nodes.resolve_nodes(info.context, [id]))[0]  # type: ignore[no-any-return]
+
+
+async def _nodes(info: Info[Any, Any], ids: list[strawberry.ID]) -> list[Node | None]:
+    if len(ids) > 100:
+        from resolvers.errors import bad_user_input
+
+        raise bad_user_input("`ids` may hold at most 100 ids", argument="ids")
+    return await nodes.resolve_nodes(info.context, list(ids))
+
+
+@strawberry.type
+class NodeQuery:
+    node: Node | None = strawberry.field(
+        resolver=_node,
+        permission_classes=[SignedIn],
+        description="Any object by its global id; null when unknown or not visible",
+    )
+    nodes: list[Node | None] = strawberry.field(
+        resolver=_nodes,
+        permission_classes=[SignedIn],
+        description="Objects by global id, in order; null where unknown or not visible",
+    )

@@ -1,0 +1,69 @@
+"""Helpers for driving the API as a client does."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from resolvers import tokens
+
+REPO = Path(__file__).resolve().parent.parent
+CONTRACT = Path.cwd().parent / "shared" / "contract"
+if not CONTRACT.exists():
+    CONTRACT = REPO.parent / "shared" / "contract"
+
+
+def contract_operations() -> dict[str, str]:
+    """Every operation of the client contract, by name, with the text of its file."""
+    from graphql import OperationDefinitionNode, parse, print_ast
+
+    operations: dict[str, str] = {}
+    for path in sorted(CONTRACT.glob("*.graphql")):
+        for definition in parse(path.read_text(encoding="utf-8")).definitions:
+            assert isinstance(definition, OperationDefinitionNode) and definition.name is not None
+            operations[definition.name.value] = print_ast(definition)
+    return operations
+
+
+@dataclass
+class Api:
+    client: httpx.AsyncClient
+    secret: str
+
+    def token_for(self, user_id: int, lifetime: int = 3600) -> str:
+        return tokens.sign(self.secret, user_id, lifetime)[0]
+
+    async def post(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        token: str | None = None,
+        operation_name: str | None = None,
+    ) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        body: dict[str, Any] = {"query": query, "variables": variables or {}}
+        if operation_name:
+            body["operationName"] = operation_name
+        response = await self.client.post("/graphql", json=body, headers=headers)
+        assert response.status_code in (200, 400), response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+    async def ok(
+        self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None
+    ) -> dict[str, Any]:
+        """The `data` of a request that must succeed without GraphQL errors."""
+        result = await self.post(query, variables, token=token)
+        assert "errors" not in result, result["errors"]
+        data: dict[str, Any] = result["data"]
+        return data
+
+    async def op(
+        self, name: str, variables: dict[str, Any] | None = None, *, token: str | None = None
+    ) -> dict[str, Any]:
+        """Send a contract operation by name, exactly as the clients do."""
+        return await self.post(contract_operations()[name], variables, token=token)

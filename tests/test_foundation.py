@@ -1,0 +1,26 @@
+"""The service foundation as a client meets it."""
+
+from __future__ import annotations
+
+from tests.support import Api
+
+
+async def test_healthz_and_readyz(api: Api) -> None:
+    assert (await api.client.get("/healthz")).json() == {"status": "ok"}
+    ready = await api.client.get("/readyz")
+    assert ready.status_code == 200 and ready.json() == {"status": "ready"}
+
+
+async def test_anonymous_node_is_unauthenticated(api: Api) -> None:
+    result = await api.post('{ node(id: "abc") { id } }')
+    assert result["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_oversized_body_is_refused_with_graphql_error(api: Api) -> None:
+    response = await api.client.post(
+        "/graphql",
+        content=b'{"query": "' + b" " * 300_000 + b'{ __typename }"}',
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"

@@ -8,6 +8,7 @@ from typing import Any
 import strawberry
 from strawberry.extensions import SchemaExtension
 
+from schema import areas
 from schema.node import NodeQuery
 
 QUERIES: list[type] = [NodeQuery]
@@ -28,6 +29,7 @@ def build(
     assert query is not None
     return strawberry.Schema(
         query=query,
+        types=[*areas.ALL_TYPES],
         mutation=_merge("Mutation", MUTATIONS),
         subscription=_merge("Subscription", SUBSCRIPTIONS),
         extensions=list(extensions),

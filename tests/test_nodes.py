@@ -1,0 +1,28 @@
+"""`node` and `nodes` as a client meets them."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from resolvers import ids
+from tests.support import Api
+
+
+async def _county_and_user(conn: asyncpg.Connection) -> tuple[int, int]:
+    county = await conn.fetchval("INSERT INTO areas (level, name) VALUES ('COUNTY', '佛坪县') RETURNING id")
+    user = await conn.fetchval(
+        "INSERT INTO users (county_id, username, password_hash) VALUES ($1, 'tester', 'x') RETURNING id", county
+    )
+    return county, user
+
+
+async def test_node_resolves_known_and_nulls_unknown_or_malformed(api: Api, conn: asyncpg.Connection) -> None:
+    county, user = await _county_and_user(conn)
+    token = api.token_for(user)
+    gid = ids.encode("County", county)
+    data = await api.ok(
+        "query($ids: [ID!]!) { nodes(ids: $ids) { id __typename ... on Area { name level } } }",
+        {"ids": [gid, ids.encode("Compound", county), "not-an-id", ids.encode("County", 999999)]},
+        token=token,
+    )
+    assert data["nodes"] == [{"id": gid, "__typename": "County", "name": "佛坪县", "level": "COUNTY"}, None, None, None]

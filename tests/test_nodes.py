@@ -26,3 +26,15 @@ async def test_node_resolves_known_and_nulls_unknown_or_malformed(api: Api, conn
         token=token,
     )
     assert data["nodes"] == [{"id": gid, "__typename": "County", "name": "佛坪县", "level": "COUNTY"}, None, None, None]
+
+
+async def test_world_builds_and_cadre_sees_own_viewer_person(api: Api, conn: asyncpg.Connection) -> None:
+    from tests.builders import world
+
+    w = await world(conn)
+    data = await api.ok(
+        "query($id: ID!) { node(id: $id) { ... on Person { name household { label building { name } } } } }",
+        {"id": ids.encode("Person", w.people["resident"])},
+        token=api.token_for(w.users["cadre"]),
+    )
+    assert data["node"] == {"name": "赵居民", "household": {"label": "1单元101", "building": {"name": "1号楼"}}}

@@ -6,9 +6,11 @@ transaction of the whole load) and the seeded random generator, so two loads are
 
 from __future__ import annotations
 
+import datetime
 import random
 import sys
 import time
+import zoneinfo
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +28,9 @@ class Demo:
     conn: Conn
     rng: random.Random
     password: str
+    # the load's "today" in the county's time zone: everything dated is placed relative to
+    # it, so loads on one day are identical and the demo always looks current
+    today: datetime.date
     ids: dict[str, Any] = field(default_factory=dict)
 
 
@@ -55,14 +60,15 @@ async def is_empty(conn: Conn) -> bool:
     return not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM areas)")
 
 
-async def run(database_url: str, password: str, *, if_empty: bool = False) -> bool:
+async def run(database_url: str, password: str, *, timezone: str = "Asia/Shanghai") -> bool:
     """Load the demo; False (and nothing written) when the database already holds data."""
     raw = await connect(database_url)
     try:
         conn = Conn(raw)
         if not await is_empty(conn):
             return False
-        demo = Demo(conn=conn, rng=random.Random(SEED), password=password)
+        today = datetime.datetime.now(zoneinfo.ZoneInfo(timezone)).date()
+        demo = Demo(conn=conn, rng=random.Random(SEED), password=password, today=today)
         progress = Progress(len(STEPS))
         async with conn.transaction():
             for label, step in STEPS:

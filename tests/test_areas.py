@@ -246,6 +246,11 @@ async def test_cadre_phone_visible_to_paired_household_only(api: Api, conn: asyn
     assert (await api.ok(query, {"id": resident}, token=t["cadre"]))["node"]["household"] == {
         "id": gid("Household", w.household)
     }
+    # the phone of the people serving a resident is not the address of their home
+    compound_head = await b.person(conn, w.county, "周小区长", household=w.neighbour_household, phone="13800000009")
+    await b.responsible(conn, w.compound, compound_head)
+    seen = await api.ok(query, {"id": gid("Person", compound_head)}, token=t["resident"])
+    assert seen["node"] == {"name": "周小区长", "phone": "13800000009", "household": None}
     # the cadre's read of a paired household's phone is audited
     assert ("Household", w.household, "phone") in await _audit_rows(conn, w.users["cadre"])
 

@@ -632,3 +632,17 @@ async def test_building_households_statements_do_not_grow_with_households(
     )
     shown = {ids.decode_as(h["id"], "Household") for h in homes}
     assert {r[0] for r in audited} == shown and all(r[1] == 1 for r in audited)
+
+
+async def test_search_strings_are_data_not_sql(api: Api, conn: asyncpg.Connection) -> None:
+    w = await b.world(conn)
+    t = await tokens(api, w)
+    for text in ("'; DROP TABLE areas; --", "\\", "%' OR '1'='1", "滨河' --"):
+        for op, variables, key in (
+            ("Areas", {"search": text}, "areas"),
+            ("Compounds", {"communityId": gid("Community", w.community), "search": text}, "compounds"),
+            ("Organisations", {"search": text}, "organisations"),
+        ):
+            result = await api.op(op, variables, token=t["admin"])
+            assert result["data"][key]["totalCount"] == 0, (op, text)
+    assert await conn.fetchval("SELECT count(*) FROM areas WHERE county_id = $1", w.county) == 8

@@ -11,8 +11,8 @@ from strawberry.extensions import SchemaExtension
 from schema import areas
 from schema.node import NodeQuery
 
-QUERIES: list[type] = [NodeQuery]
-MUTATIONS: list[type] = []
+QUERIES: list[type] = [NodeQuery, areas.AreasQuery]
+MUTATIONS: list[type] = [areas.AreasMutation]
 SUBSCRIPTIONS: list[type] = []
 
 

@@ -8,11 +8,11 @@ from typing import Any
 import strawberry
 from strawberry.extensions import SchemaExtension
 
-from schema import areas, orders
+from schema import areas, identity, orders
 from schema.node import NodeQuery
 
-QUERIES: list[type] = [NodeQuery, orders.OrdersQuery]
-MUTATIONS: list[type] = [orders.OrdersMutation]
+QUERIES: list[type] = [NodeQuery, identity.IdentityQuery, orders.OrdersQuery]
+MUTATIONS: list[type] = [identity.IdentityMutation, orders.OrdersMutation]
 SUBSCRIPTIONS: list[type] = [orders.OrdersSubscription]
 
 
@@ -29,7 +29,7 @@ def build(
     assert query is not None
     return strawberry.Schema(
         query=query,
-        types=[*areas.ALL_TYPES, *orders.ALL_TYPES],
+        types=[*areas.ALL_TYPES, *identity.ALL_TYPES, *orders.ALL_TYPES],
         mutation=_merge("Mutation", MUTATIONS),
         subscription=_merge("Subscription", SUBSCRIPTIONS),
         extensions=list(extensions),

@@ -211,6 +211,54 @@ async def world(conn: asyncpg.Connection) -> World:
     return w
 
 
+# --- identity ---------------------------------------------------------------------------
+
+SAMPLE_PASSWORD = "correct horse battery staple"
+_sample_hash: list[str] = []
+
+
+def sample_password_hash() -> str:
+    """One argon2id hash of SAMPLE_PASSWORD, made once per run (hashing is slow on purpose)."""
+    if not _sample_hash:
+        from resolvers.passwords import hash_password
+
+        _sample_hash.append(hash_password(SAMPLE_PASSWORD))
+    return _sample_hash[0]
+
+
+async def with_passwords(conn: asyncpg.Connection, w: World) -> dict[str, str]:
+    """Give every user of the world SAMPLE_PASSWORD and a username equal to its key
+    (suffixed to stay unique); returns key -> username."""
+    names: dict[str, str] = {}
+    for key, user_id in w.users.items():
+        names[key] = f"{key}{w.county}"
+        await conn.execute(
+            "UPDATE users SET username = $2, password_hash = $3 WHERE id = $1",
+            user_id,
+            names[key],
+            sample_password_hash(),
+        )
+    return names
+
+
+async def api_token(conn: asyncpg.Connection, organisation_id: int, created_by: int, secret: str) -> int:
+    """An API token of the organisation whose secret is `secret` (stored hashed)."""
+    import hashlib
+
+    county = await conn.fetchval("SELECT county_id FROM organisations WHERE id = $1", organisation_id)
+    return int(
+        await conn.fetchval(
+            "INSERT INTO api_tokens (county_id, organisation_id, name, token_hash, created_by) "
+            "VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            county,
+            organisation_id,
+            f"token-{_n()}",
+            hashlib.sha256(secret.encode()).hexdigest(),
+            created_by,
+        )
+    )
+
+
 # --- service orders ---------------------------------------------------------------
 
 SERVICE_CATEGORIES = (

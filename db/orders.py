@@ -15,7 +15,7 @@ from db import events
 from db.pool import Conn
 
 DEFAULT_ZONE: Final = "Asia/Shanghai"
-# the order number's prefix when the county has no code of its own
+# the order number's prefix when the county has none in order_number_prefixes
 DEFAULT_PREFIX: Final = "GJ"
 
 
@@ -127,18 +127,17 @@ ORDER_BY_IDEMPOTENCY_KEY: Final = (
 CATEGORIES: Final = "SELECT code, name, due_hours, accept_hours FROM service_categories ORDER BY code"
 CATEGORY: Final = "SELECT code, name, due_hours, accept_hours FROM service_categories WHERE code = $1"
 
-# The next number of the county's day (in the county's time zone), prefixed with the county's code.
+# The next number of the county's day (in the county's time zone), with the county's prefix.
 NEXT_NUMBER: Final = """
-WITH day AS (SELECT (now() AT TIME ZONE $2)::date AS d),
-counter AS (
+WITH counter AS (
     INSERT INTO order_number_counters (county_id, day, last)
-    SELECT $1, d, 1 FROM day
+    VALUES ($1, (now() AT TIME ZONE $2)::date, 1)
     ON CONFLICT (county_id, day) DO UPDATE SET last = order_number_counters.last + 1
     RETURNING day, last
 )
-SELECT coalesce(nullif(upper(a.code), ''), $3) || '-' || to_char(counter.day, 'YYYYMMDD') || '-'
-       || lpad(counter.last::text, 4, '0')
-FROM counter JOIN areas a ON a.id = $1
+SELECT coalesce((SELECT p.prefix FROM order_number_prefixes p WHERE p.county_id = $1), $3)
+       || '-' || to_char(counter.day, 'YYYYMMDD') || '-' || lpad(counter.last::text, 4, '0')
+FROM counter
 """
 
 INSERT_ORDER: Final = """

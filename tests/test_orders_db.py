@@ -34,7 +34,7 @@ async def test_create_order_numbers_per_county_and_day(conn: asyncpg.Connection)
     assert first.number.startswith("GJ-") and first.number.endswith("-0001")
     assert second.number.endswith("-0002")
     assert first.number[:12] == second.number[:12]
-    await conn.execute("UPDATE areas SET code = 'fp' WHERE id = $1", w.county)
+    await conn.execute("INSERT INTO order_number_prefixes (county_id, prefix) VALUES ($1, 'FP')", w.county)
     third = await _place(conn, w)
     assert third.number.startswith("FP-") and third.number.endswith("-0003")
 

@@ -11,8 +11,8 @@ from strawberry.extensions import SchemaExtension
 from schema import areas, identity, orders
 from schema.node import NodeQuery
 
-QUERIES: list[type] = [NodeQuery, identity.IdentityQuery, orders.OrdersQuery]
-MUTATIONS: list[type] = [identity.IdentityMutation, orders.OrdersMutation]
+QUERIES: list[type] = [NodeQuery, areas.AreasQuery, identity.IdentityQuery, orders.OrdersQuery]
+MUTATIONS: list[type] = [areas.AreasMutation, identity.IdentityMutation, orders.OrdersMutation]
 SUBSCRIPTIONS: list[type] = [orders.OrdersSubscription]
 
 

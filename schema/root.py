@@ -11,8 +11,8 @@ from strawberry.extensions import SchemaExtension
 from schema import areas, identity
 from schema.node import NodeQuery
 
-QUERIES: list[type] = [NodeQuery, identity.IdentityQuery]
-MUTATIONS: list[type] = [identity.IdentityMutation]
+QUERIES: list[type] = [NodeQuery, areas.AreasQuery, identity.IdentityQuery]
+MUTATIONS: list[type] = [areas.AreasMutation, identity.IdentityMutation]
 SUBSCRIPTIONS: list[type] = []
 
 

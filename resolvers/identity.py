@@ -14,7 +14,7 @@ from db.identity import ApiTokenRow, GrantRow, UserRow
 from db.pool import Conn
 from resolvers import ids, nodes, passwords, tokens
 from resolvers.context import Context
-from resolvers.errors import ErrorCode, Refusal, UserError
+from resolvers.errors import ErrorCode, Refusal, UserError, bad_user_input
 from resolvers.mutations import Audited, Outcome, run
 from resolvers.pagination import Page, checked_first, decode_cursor, page_from_rows
 from resolvers.permissions import administers_organisation, is_person, require
@@ -131,6 +131,9 @@ async def login(ctx: Context, username: str, password: str) -> LoginResult:
     LOCKOUT_FAILURES within LOCKOUT_MINUTES. An unknown username costs the same argon2
     check as a wrong password and gets the same answer."""
     name = username.strip()[:MAX_USERNAME]
+    if "\x00" in name:  # no username holds a NUL (PostgreSQL text cannot): unknown, at equal cost
+        await passwords.verify_password_async(None, password[:MAX_PASSWORD])
+        return _invalid()
     async with ctx.db.transaction() as conn:
         await db.lock_username(conn, name)
         if await db.recent_failures(conn, name, LOCKOUT_MINUTES) >= LOCKOUT_FAILURES:
@@ -229,7 +232,7 @@ async def create_api_token(ctx: Context, organisation_id: str, name: str) -> Out
             "organisationId",
         )
         clean = name.strip()
-        if not clean or len(clean) > MAX_TOKEN_NAME:
+        if not clean or len(clean) > MAX_TOKEN_NAME or "\x00" in clean:
             raise Refusal(ErrorCode.INVALID, f"A name of 1 to {MAX_TOKEN_NAME} characters is needed", "name")
         secret = new_api_token_secret()
         row = await db.insert_api_token(
@@ -287,11 +290,11 @@ async def audit_log(ctx: Context, query: AuditQuery, first: int | None, after: s
     COUNTY_ADMIN). An unknown `userId` matches nothing."""
     v = ctx.signed_in
     limit = checked_first(first)
+    if any("\x00" in (text or "") for text in (query.action, query.target_type)):
+        raise bad_user_input("The filter's text may not hold NUL characters", argument="filter")
     key = decode_cursor(after)
     before = key[0] if key and isinstance(key[0], int) else None
     if key is not None and before is None:
-        from resolvers.errors import bad_user_input
-
         raise bad_user_input("`after` is not a cursor this API gave out", argument="after")
     user_pk: int | None = None
     if query.user_id is not None:

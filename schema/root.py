@@ -8,12 +8,12 @@ from typing import Any
 import strawberry
 from strawberry.extensions import SchemaExtension
 
-from schema import areas
+from schema import areas, identity, orders
 from schema.node import NodeQuery
 
-QUERIES: list[type] = [NodeQuery, areas.AreasQuery]
-MUTATIONS: list[type] = [areas.AreasMutation]
-SUBSCRIPTIONS: list[type] = []
+QUERIES: list[type] = [NodeQuery, areas.AreasQuery, identity.IdentityQuery, orders.OrdersQuery]
+MUTATIONS: list[type] = [areas.AreasMutation, identity.IdentityMutation, orders.OrdersMutation]
+SUBSCRIPTIONS: list[type] = [orders.OrdersSubscription]
 
 
 def _merge(name: str, parts: Sequence[type]) -> type | None:
@@ -29,7 +29,7 @@ def build(
     assert query is not None
     return strawberry.Schema(
         query=query,
-        types=[*areas.ALL_TYPES],
+        types=[*areas.ALL_TYPES, *identity.ALL_TYPES, *orders.ALL_TYPES],
         mutation=_merge("Mutation", MUTATIONS),
         subscription=_merge("Subscription", SUBSCRIPTIONS),
         extensions=list(extensions),

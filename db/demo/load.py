@@ -84,9 +84,11 @@ async def run(database_url: str, password: str, *, timezone: str = "Asia/Shangha
 
 def _register_steps() -> None:
     """The domains' steps, in order (areas, identity, pairings, duallist, orders, life)."""
-    from db.demo import areas
+    from db.demo import areas, identity, orders
 
     STEPS.append(("areas: county, compounds, households, units", areas.step))
+    STEPS.append(("identity: sample accounts", identity.step))
+    STEPS.append(("orders: categories, service orders and their timelines", orders.step))
 
 
 _register_steps()

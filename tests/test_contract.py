@@ -55,10 +55,6 @@ PENDING: set[str] = {
     "ServiceOrders",
     "OrderEvents",
     # community life
-    "CreateActivity",
-    "SignUp",
-    "CheckIn",
-    "Activities",
     "ScheduleMeeting",
     "RecordMinutes",
     "Meetings",

@@ -211,6 +211,58 @@ async def world(conn: asyncpg.Connection) -> World:
     return w
 
 
+# --- service orders ---------------------------------------------------------------
+
+SERVICE_CATEGORIES = (
+    ("REPAIR", "维修", 48, 4),
+    ("CLEANING", "保洁", 24, 4),
+    ("ELDERLY_CARE", "助老", 24, 2),
+    ("OTHER", "其他", 72, 8),
+)
+
+
+async def service_categories(conn: asyncpg.Connection) -> None:
+    """The categories the order tests use (REPAIR, CLEANING, ELDERLY_CARE, OTHER)."""
+    await conn.executemany(
+        "INSERT INTO service_categories (code, name, due_hours, accept_hours) VALUES ($1, $2, $3, $4) "
+        "ON CONFLICT (code) DO NOTHING",
+        SERVICE_CATEGORIES,
+    )
+
+
+async def service_order(
+    conn: asyncpg.Connection,
+    w: World,
+    *,
+    household: int | None = None,
+    category: str = "REPAIR",
+    title: str = "水管漏水",
+    placed_by: str = "resident",
+) -> int:
+    """A SUBMITTED order of the world's household (or `household`), placed through
+    db.orders.create_order; its id."""
+    from db.orders import create_order
+    from db.pool import Conn
+
+    await service_categories(conn)
+    household = household or w.household
+    community = await conn.fetchval(
+        "SELECT b.path[3] FROM households h JOIN areas b ON b.id = h.building_id WHERE h.id = $1", household
+    )
+    row = await create_order(
+        Conn(conn),
+        county_id=w.county,
+        household_id=household,
+        community_id=int(community),
+        title=title,
+        description=None,
+        category=category,
+        placed_by=w.users[placed_by],
+        actor_person_id=w.people.get(placed_by),
+    )
+    return row.id
+
+
 # ---- community life: activities, findings, meetings, renovations ----------------------------
 
 

@@ -137,8 +137,7 @@ async def signups(root: ActivityRow, ctx: Context, first: int | None, after: str
     if not await may_manage(ctx, root):
         return None
     limit = checked_first(first)
-    key = decode_cursor(after)
-    after_id = _int_key(key)
+    after_id = life.id_cursor(after)
     async with ctx.db.connection() as conn:
         rows = await db.signups_of_activity(conn, root.id, after_id, limit + 1)
 
@@ -147,14 +146,6 @@ async def signups(root: ActivityRow, ctx: Context, first: int | None, after: str
             return await db.count_signups_of_activity(conn, root.id)
 
     return page_from_rows(rows, limit, lambda r: [r.id], total)
-
-
-def _int_key(key: list[object] | None) -> int | None:
-    if key is None:
-        return None
-    if len(key) != 1 or not isinstance(key[0], int):
-        raise bad_user_input("`after` is not a cursor this API gave out", argument="after")
-    return key[0]
 
 
 # ---- queries -------------------------------------------------------------------------------

@@ -72,3 +72,24 @@ def aware(ctx: Context, value: datetime.datetime | None) -> datetime.datetime | 
 
 def blank(text: str) -> bool:
     return not text.strip()
+
+
+def id_cursor(after: str | None) -> int | None:
+    """The id of a cursor over lists paged by id alone."""
+    from resolvers.errors import bad_user_input
+    from resolvers.pagination import decode_cursor
+
+    key = decode_cursor(after)
+    if key is None:
+        return None
+    if len(key) != 1 or not isinstance(key[0], int):
+        raise bad_user_input("`after` is not a cursor this API gave out", argument="after")
+    return key[0]
+
+
+async def area_filter(ctx: Context, area_id: str | None) -> int | None:
+    """An `areaId` filter: None when absent, -1 (matches nothing) when unknown."""
+    if area_id is None:
+        return None
+    area = await any_area(ctx, area_id)
+    return area.id if area is not None else -1

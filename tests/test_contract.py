@@ -58,9 +58,6 @@ PENDING: set[str] = {
     "ScheduleMeeting",
     "RecordMinutes",
     "Meetings",
-    "ReportFinding",
-    "RectifyFinding",
-    "Findings",
 }
 
 OPERATIONS = contract_operations()

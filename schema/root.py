@@ -8,11 +8,11 @@ from typing import Any
 import strawberry
 from strawberry.extensions import SchemaExtension
 
-from schema import activities, areas, findings
+from schema import activities, areas, findings, renovations
 from schema.node import NodeQuery
 
-QUERIES: list[type] = [NodeQuery, activities.ActivityQuery, findings.FindingQuery]
-MUTATIONS: list[type] = [activities.ActivityMutation, findings.FindingMutation]
+QUERIES: list[type] = [NodeQuery, activities.ActivityQuery, findings.FindingQuery, renovations.RenovationQuery]
+MUTATIONS: list[type] = [activities.ActivityMutation, findings.FindingMutation, renovations.RenovationMutation]
 SUBSCRIPTIONS: list[type] = []
 
 
@@ -29,7 +29,7 @@ def build(
     assert query is not None
     return strawberry.Schema(
         query=query,
-        types=[*areas.ALL_TYPES, *activities.ALL_TYPES, *findings.ALL_TYPES],
+        types=[*areas.ALL_TYPES, *activities.ALL_TYPES, *findings.ALL_TYPES, *renovations.ALL_TYPES],
         mutation=_merge("Mutation", MUTATIONS),
         subscription=_merge("Subscription", SUBSCRIPTIONS),
         extensions=list(extensions),

@@ -8,11 +8,22 @@ from typing import Any
 import strawberry
 from strawberry.extensions import SchemaExtension
 
-from schema import activities, areas, findings, renovations
+from schema import activities, areas, findings, meetings, renovations
 from schema.node import NodeQuery
 
-QUERIES: list[type] = [NodeQuery, activities.ActivityQuery, findings.FindingQuery, renovations.RenovationQuery]
-MUTATIONS: list[type] = [activities.ActivityMutation, findings.FindingMutation, renovations.RenovationMutation]
+QUERIES: list[type] = [
+    NodeQuery,
+    activities.ActivityQuery,
+    findings.FindingQuery,
+    renovations.RenovationQuery,
+    meetings.MeetingQuery,
+]
+MUTATIONS: list[type] = [
+    activities.ActivityMutation,
+    findings.FindingMutation,
+    renovations.RenovationMutation,
+    meetings.MeetingMutation,
+]
 SUBSCRIPTIONS: list[type] = []
 
 
@@ -29,7 +40,13 @@ def build(
     assert query is not None
     return strawberry.Schema(
         query=query,
-        types=[*areas.ALL_TYPES, *activities.ALL_TYPES, *findings.ALL_TYPES, *renovations.ALL_TYPES],
+        types=[
+            *areas.ALL_TYPES,
+            *activities.ALL_TYPES,
+            *findings.ALL_TYPES,
+            *renovations.ALL_TYPES,
+            *meetings.ALL_TYPES,
+        ],
         mutation=_merge("Mutation", MUTATIONS),
         subscription=_merge("Subscription", SUBSCRIPTIONS),
         extensions=list(extensions),

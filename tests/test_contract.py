@@ -55,9 +55,7 @@ PENDING: set[str] = {
     "ServiceOrders",
     "OrderEvents",
     # community life
-    "ScheduleMeeting",
     "RecordMinutes",
-    "Meetings",
 }
 
 OPERATIONS = contract_operations()

@@ -51,12 +51,13 @@ class Listener:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="order-events-listener")
 
-    async def stop(self) -> None:
+    def stop(self) -> None:
+        """Stop listening; the task closes its connection as it unwinds."""
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
             self._task = None
+        self.connected.clear()
+        self.backend_pid = None
 
     def _deliver(self, connection: Any, pid: int, channel: str, payload: object) -> None:
         try:
@@ -109,3 +110,8 @@ def _setter(event: asyncio.Event) -> Callable[[Any], None]:
         event.set()
 
     return set_event
+
+
+async def connect_listener(url: str) -> asyncpg.Connection:
+    """The dedicated listening connection (named so that operators can find it)."""
+    return await asyncpg.connect(url, timeout=10, server_settings={"application_name": "gongjian-events"})

@@ -8,23 +8,25 @@ from typing import Any
 import strawberry
 from strawberry.extensions import SchemaExtension
 
-from schema import activities, areas, findings, meetings, renovations
+from schema import activities, areas, findings, meetings, orders, renovations
 from schema.node import NodeQuery
 
 QUERIES: list[type] = [
     NodeQuery,
+    orders.OrdersQuery,
     activities.ActivityQuery,
     findings.FindingQuery,
     renovations.RenovationQuery,
     meetings.MeetingQuery,
 ]
 MUTATIONS: list[type] = [
+    orders.OrdersMutation,
     activities.ActivityMutation,
     findings.FindingMutation,
     renovations.RenovationMutation,
     meetings.MeetingMutation,
 ]
-SUBSCRIPTIONS: list[type] = []
+SUBSCRIPTIONS: list[type] = [orders.OrdersSubscription]
 
 
 def _merge(name: str, parts: Sequence[type]) -> type | None:
@@ -42,6 +44,7 @@ def build(
         query=query,
         types=[
             *areas.ALL_TYPES,
+            *orders.ALL_TYPES,
             *activities.ALL_TYPES,
             *findings.ALL_TYPES,
             *renovations.ALL_TYPES,

@@ -44,16 +44,6 @@ PENDING: set[str] = {
     "Allocate",
     "CompleteExchange",
     "CancelExchange",
-    # orders
-    "PlaceOrder",
-    "DispatchOrder",
-    "AcceptOrder",
-    "ReturnOrder",
-    "CompleteOrder",
-    "RateOrder",
-    "CancelOrder",
-    "ServiceOrders",
-    "OrderEvents",
     # community life
     "RecordMinutes",
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime
 import enum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.types import Info
@@ -15,6 +15,9 @@ from resolvers import meetings as r
 from resolvers.permissions import SignedIn
 from schema.areas import Community, Organisation
 from schema.base import Connection, Node, UserError, is_row
+
+if TYPE_CHECKING:
+    from schema.orders import ServiceOrder
 
 
 @strawberry.enum(description="The four kinds of regular meeting")
@@ -65,6 +68,12 @@ class Meeting(Node):
     resolutions: list[Resolution] = strawberry.field(resolver=_resolutions, description="Resolutions, in order")
 
 
+async def _follow_up(
+    root: ResolutionRow, info: Info[Any, Any]
+) -> Annotated[ServiceOrder, strawberry.lazy("schema.orders")] | None:
+    return await r.follow_up(root, info.context)  # type: ignore[return-value]
+
+
 async def _meeting(root: ResolutionRow, info: Info[Any, Any]) -> Meeting:
     return await r.meeting_of(root, info.context)  # type: ignore[return-value]
 
@@ -75,6 +84,9 @@ class Resolution(Node):
     text: str = strawberry.field(description="What was resolved")
     position: int = strawberry.field(description="Its place in the minutes, from 0")
     meeting: Meeting = strawberry.field(resolver=_meeting, description="The meeting that resolved it")
+    follow_up: Annotated[ServiceOrder, strawberry.lazy("schema.orders")] | None = strawberry.field(
+        resolver=_follow_up, description="The service order placed to follow it up; null when none or not visible"
+    )
 
 
 async def _meetings(

@@ -44,8 +44,6 @@ PENDING: set[str] = {
     "Allocate",
     "CompleteExchange",
     "CancelExchange",
-    # community life
-    "RecordMinutes",
 }
 
 OPERATIONS = contract_operations()

@@ -123,12 +123,18 @@ VIEWER_SIGNUPS: Final = f"""
 SELECT {SIGNUP_COLUMNS} FROM signups s
 WHERE s.person_id = $1 AND s.activity_id = ANY($2::bigint[]) AND s.cancelled_at IS NULL
 """  # noqa: S608 - constant columns
-SIGNUPS_OF_ACTIVITY: Final = f"""
-SELECT {SIGNUP_COLUMNS} FROM signups s
-WHERE s.activity_id = $1 AND s.cancelled_at IS NULL AND ($2::bigint IS NULL OR s.id > $2)
-ORDER BY s.id LIMIT $3
+# One page of sign-ups for each of many activities, in one statement.
+SIGNUPS_OF_ACTIVITIES: Final = f"""
+SELECT {SIGNUP_COLUMNS.replace("s.", "x.")} FROM (
+    SELECT s.*, row_number() OVER (PARTITION BY s.activity_id ORDER BY s.id) AS rank
+    FROM signups s
+    WHERE s.activity_id = ANY($1::bigint[]) AND s.cancelled_at IS NULL AND ($2::bigint IS NULL OR s.id > $2)
+) x WHERE x.rank <= $3 ORDER BY x.activity_id, x.id
 """  # noqa: S608 - constant columns
-COUNT_SIGNUPS_OF_ACTIVITY: Final = "SELECT count(*) FROM signups WHERE activity_id = $1 AND cancelled_at IS NULL"
+COUNT_SIGNUPS_OF_ACTIVITIES: Final = """
+SELECT activity_id, count(*) AS n FROM signups WHERE activity_id = ANY($1::bigint[]) AND cancelled_at IS NULL
+GROUP BY activity_id
+"""
 VOLUNTEER_HOURS: Final = """
 SELECT p.id AS person_id, coalesce(sum(s.hours), 0)::float8 AS hours, count(s.id)::int AS activities
 FROM persons p
@@ -263,12 +269,17 @@ async def viewer_signups(conn: Conn, person_id: int, activity_ids: list[int]) ->
     return {r["activity_id"]: signup_row(r) for r in await conn.fetch(VIEWER_SIGNUPS, person_id, activity_ids)}
 
 
-async def signups_of_activity(conn: Conn, activity_id: int, after: int | None, limit: int) -> list[SignupRow]:
-    return [signup_row(r) for r in await conn.fetch(SIGNUPS_OF_ACTIVITY, activity_id, after, limit)]
+async def signups_of_activities(
+    conn: Conn, activity_ids: list[int], after: int | None, limit: int
+) -> dict[int, list[SignupRow]]:
+    found: dict[int, list[SignupRow]] = {}
+    for r in await conn.fetch(SIGNUPS_OF_ACTIVITIES, activity_ids, after, limit):
+        found.setdefault(r["activity_id"], []).append(signup_row(r))
+    return found
 
 
-async def count_signups_of_activity(conn: Conn, activity_id: int) -> int:
-    return int(await conn.fetchval(COUNT_SIGNUPS_OF_ACTIVITY, activity_id))
+async def count_signups_of_activities(conn: Conn, activity_ids: list[int]) -> dict[int, int]:
+    return {r["activity_id"]: r["n"] for r in await conn.fetch(COUNT_SIGNUPS_OF_ACTIVITIES, activity_ids)}
 
 
 async def volunteer_hours(

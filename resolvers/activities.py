@@ -9,6 +9,7 @@ county admin."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 from decimal import Decimal
 
@@ -51,6 +52,26 @@ async def signup_by_id(ctx: Context, keys: list[int]) -> list[SignupRow | None]:
     async with ctx.db.connection() as conn:
         found = await db.signups_by_id(conn, keys)
     return [found.get(k) for k in keys]
+
+
+async def signup_pages_by_activity(ctx: Context, keys: list[tuple[int, int | None, int]]) -> list[list[SignupRow]]:
+    """Keys (activity id, after id, limit): one statement per distinct (after, limit)."""
+    groups: dict[tuple[int | None, int], list[int]] = {}
+    for activity_id, after, limit in keys:
+        groups.setdefault((after, limit), []).append(activity_id)
+    found: dict[tuple[int, int | None, int], list[SignupRow]] = {}
+    async with ctx.db.connection() as conn:
+        for (after, limit), activity_ids in groups.items():
+            pages = await db.signups_of_activities(conn, activity_ids, after, limit)
+            for activity_id in activity_ids:
+                found[(activity_id, after, limit)] = pages.get(activity_id, [])
+    return [found[k] for k in keys]
+
+
+async def signup_count_by_activity(ctx: Context, keys: list[int]) -> list[int]:
+    async with ctx.db.connection() as conn:
+        found = await db.count_signups_of_activities(conn, keys)
+    return [found.get(k, 0) for k in keys]
 
 
 async def viewer_signup_by_activity(ctx: Context, keys: list[int]) -> list[SignupRow | None]:
@@ -99,7 +120,9 @@ async def may_see_signup(ctx: Context, signup: SignupRow) -> bool:
 
 async def _signup_nodes(ctx: Context, keys: list[int]) -> list[SignupRow | None]:
     rows = await ctx.loader(signup_by_id).load_many(keys)
-    return [r if r is not None and await may_see_signup(ctx, r) else None for r in rows]
+    visible = await asyncio.gather(*(may_see_signup(ctx, r) for r in rows if r is not None))
+    seen = iter(visible)
+    return [r if r is not None and next(seen) else None for r in rows]
 
 
 nodes.register("Activity", _activity_nodes)
@@ -138,12 +161,10 @@ async def signups(root: ActivityRow, ctx: Context, first: int | None, after: str
         return None
     limit = checked_first(first)
     after_id = life.id_cursor(after)
-    async with ctx.db.connection() as conn:
-        rows = await db.signups_of_activity(conn, root.id, after_id, limit + 1)
+    rows = await ctx.loader(signup_pages_by_activity).load((root.id, after_id, limit + 1))
 
     async def total() -> int:
-        async with ctx.db.connection() as conn:
-            return await db.count_signups_of_activity(conn, root.id)
+        return await ctx.loader(signup_count_by_activity).load(root.id)
 
     return page_from_rows(rows, limit, lambda r: [r.id], total)
 

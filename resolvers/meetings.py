@@ -9,6 +9,7 @@ db.orders.create_order in the same transaction."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 from dataclasses import dataclass
 
@@ -76,7 +77,8 @@ async def may_see(ctx: Context, meeting: MeetingRow | None) -> bool:
 
 async def _meeting_nodes(ctx: Context, keys: list[int]) -> list[MeetingRow | None]:
     rows = await ctx.loader(meeting_by_id).load_many(keys)
-    return [r if await may_see(ctx, r) else None for r in rows]
+    visible = await asyncio.gather(*(may_see(ctx, r) for r in rows))
+    return [r if ok else None for r, ok in zip(rows, visible, strict=True)]
 
 
 async def visible_resolution(ctx: Context, row: ResolutionRow | None) -> ResolutionRow | None:
@@ -87,7 +89,7 @@ async def visible_resolution(ctx: Context, row: ResolutionRow | None) -> Resolut
 
 async def _resolution_nodes(ctx: Context, keys: list[int]) -> list[ResolutionRow | None]:
     rows = await ctx.loader(resolution_by_id).load_many(keys)
-    return [await visible_resolution(ctx, r) for r in rows]
+    return list(await asyncio.gather(*(visible_resolution(ctx, r) for r in rows)))
 
 
 nodes.register("Meeting", _meeting_nodes)

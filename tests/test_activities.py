@@ -7,6 +7,7 @@ import datetime
 from typing import Any
 
 import asyncpg
+import pytest
 
 from resolvers import ids
 from tests import builders
@@ -307,3 +308,38 @@ async def test_capacity_holds_under_concurrent_sign_ups(committed_db: dict[str, 
     async with pool.acquire() as check:
         assert await check.fetchval("SELECT signup_count FROM activities WHERE id = $1", activity) == 5
         assert await check.fetchval("SELECT count(*) FROM signups WHERE activity_id = $1", activity) == 5
+
+
+def _statements(caplog: pytest.LogCaptureFixture) -> int:
+    lines = [r for r in caplog.records if r.name == "gongjian.graphql" and r.getMessage() == "operation"]
+    return int(lines[-1].fields["sql_statements"])  # type: ignore[attr-defined]
+
+
+NESTED = """
+query($first: Int) { activities(first: $first) { totalCount edges { node {
+  id attendedCount signupCount hosts { name } community { name } viewerSignup { id }
+  signups(first: 5) { totalCount edges { node { attended person { name } activity { title } } } } } } } }
+"""
+
+
+async def test_activity_list_does_not_grow_statements_with_rows(
+    api: Api, conn: asyncpg.Connection, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="gongjian.graphql")
+    w = await world(conn)
+    staff = api.token_for(w.users["staff"])
+
+    async def add(n: int) -> None:
+        for _ in range(n):
+            activity = ids.encode("Activity", await builders.activity(conn, w.county, w.community, [w.unit]))
+            for who in ("resident", "neighbour"):
+                await api.op("SignUp", {"activityId": activity}, token=api.token_for(w.users[who]))
+
+    await add(2)
+    await api.ok(NESTED, {"first": 2}, token=staff)
+    small = _statements(caplog)
+    await add(5)
+    data = await api.ok(NESTED, {"first": 7}, token=staff)
+    assert len(data["activities"]["edges"]) == 7
+    assert data["activities"]["edges"][6]["node"]["signups"]["totalCount"] == 2
+    assert _statements(caplog) == small

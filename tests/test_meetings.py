@@ -6,6 +6,7 @@ import datetime
 from typing import Any
 
 import asyncpg
+import pytest
 
 from resolvers import ids
 from tests import builders
@@ -223,3 +224,42 @@ async def test_meetings_visibility_and_paging(api: Api, conn: asyncpg.Connection
     ):
         data = await api.ok(nodes, {"ids": [joint_id, review_id, elsewhere]}, token=api.token_for(w.users[who]))
         assert [n["id"] if n else None for n in data["nodes"]] == expected, who
+
+
+def _statements(caplog: pytest.LogCaptureFixture) -> int:
+    lines = [r for r in caplog.records if r.name == "gongjian.graphql" and r.getMessage() == "operation"]
+    return int(lines[-1].fields["sql_statements"])  # type: ignore[attr-defined]
+
+
+NESTED = """
+query($first: Int) { meetings(first: $first) { totalCount edges { node {
+  id community { name } organisations { name } resolutions { text meeting { id } followUp { number } } } } } }
+"""
+
+
+async def test_meeting_list_does_not_grow_statements_with_rows(
+    api: Api, conn: asyncpg.Connection, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="gongjian.graphql")
+    w = await world(conn)
+    await builders.service_categories(conn)
+    staff = api.token_for(w.users["staff"])
+    household = ids.encode("Household", w.household)
+
+    async def add(n: int) -> None:
+        for _ in range(n):
+            scheduled = await api.op("ScheduleMeeting", _schedule_vars(w), token=staff)
+            meeting = scheduled["data"]["scheduleMeeting"]["meeting"]["id"]
+            resolutions = [{"text": "跟进", "followUpHouseholdId": household}, {"text": "记录"}]
+            recorded = await api.op(
+                "RecordMinutes", {"meetingId": meeting, "minutes": "纪要", "resolutions": resolutions}, token=staff
+            )
+            assert recorded["data"]["recordMinutes"]["userErrors"] == []
+
+    await add(2)
+    await api.ok(NESTED, {"first": 2}, token=staff)
+    small = _statements(caplog)
+    await add(5)
+    data = await api.ok(NESTED, {"first": 7}, token=staff)
+    assert all(e["node"]["resolutions"][0]["followUp"]["number"] for e in data["meetings"]["edges"])
+    assert _statements(caplog) == small

@@ -56,10 +56,10 @@ async def _signups(
 @strawberry.type(description="A joint volunteer activity (活动联办) hosted by units and the community")
 class Activity(Node):
     is_type_of = is_row(ActivityRow)
-    title: str
-    kind: ActivityKind
-    starts_at: datetime.datetime
-    ends_at: datetime.datetime
+    title: str = strawberry.field(description="What the activity is")
+    kind: ActivityKind = strawberry.field(description="Its kind")
+    starts_at: datetime.datetime = strawberry.field(description="When it starts")
+    ends_at: datetime.datetime = strawberry.field(description="When it ends (after `startsAt`)")
     capacity: int | None = strawberry.field(description="Places; null when there is no limit")
     signup_count: int = strawberry.field(description="People signed up and not cancelled")
     attended_count: int = strawberry.field(resolver=_attended_count, description="People checked in")
@@ -86,10 +86,10 @@ class Signup(Node):
     is_type_of = is_row(SignupRow)
     attended: bool = strawberry.field(description="Checked in (签到) at the activity")
     hours: float | None = strawberry.field(description="Volunteer hours credited at check-in")
-    signed_up_at: datetime.datetime
-    cancelled_at: datetime.datetime | None
-    person: Person = strawberry.field(resolver=_signup_person)
-    activity: Activity = strawberry.field(resolver=_signup_activity)
+    signed_up_at: datetime.datetime = strawberry.field(description="When the person signed up")
+    cancelled_at: datetime.datetime | None = strawberry.field(description="When it was cancelled, if it was")
+    person: Person = strawberry.field(resolver=_signup_person, description="Who signed up")
+    activity: Activity = strawberry.field(resolver=_signup_activity, description="The activity signed up for")
 
 
 async def _hours_person(root: VolunteerHoursRow, info: Info[Any, Any]) -> Person:
@@ -98,7 +98,7 @@ async def _hours_person(root: VolunteerHoursRow, info: Info[Any, Any]) -> Person
 
 @strawberry.type(description="A person's volunteer hours (志愿服务时长), summed over attended activities")
 class VolunteerHours:
-    person: Person = strawberry.field(resolver=_hours_person)
+    person: Person = strawberry.field(resolver=_hours_person, description="The volunteer")
     hours: float = strawberry.field(description="Hours credited at check-in")
     activities: int = strawberry.field(description="Activities attended")
 
@@ -156,40 +156,40 @@ class ActivityQuery:
 @strawberry.input(description="A new joint activity")
 class CreateActivityInput:
     host_ids: list[strawberry.ID] = strawberry.field(description="Host organisations (at least one)")
-    community_id: strawberry.ID
-    title: str
-    kind: ActivityKind
-    starts_at: datetime.datetime
+    community_id: strawberry.ID = strawberry.field(description="The community it takes place in")
+    title: str = strawberry.field(description="What the activity is (not blank)")
+    kind: ActivityKind = strawberry.field(description="Its kind")
+    starts_at: datetime.datetime = strawberry.field(description="When it starts (without an offset: county time)")
     ends_at: datetime.datetime = strawberry.field(description="Must be after `startsAt`")
     capacity: int | None = strawberry.field(default=None, description="Places (at least 1); null for no limit")
 
 
 @strawberry.type(description="The result of createActivity")
 class CreateActivityPayload:
-    activity: Activity | None
-    user_errors: list[UserError]
+    activity: Activity | None = strawberry.field(description="The new activity; null when refused")
+    user_errors: list[UserError] = strawberry.field(description="Why it was refused; empty on success")
 
 
 @strawberry.input(description="Sign the signed-in person up for an activity")
 class SignUpInput:
-    activity_id: strawberry.ID
+    activity_id: strawberry.ID = strawberry.field(description="The activity to sign up for")
 
 
 @strawberry.type(description="A sign-up and its activity, or why not")
 class SignupPayload:
-    signup: Signup | None
-    activity: Activity | None
-    user_errors: list[UserError]
+    signup: Signup | None = strawberry.field(description="The sign-up; null when refused")
+    activity: Activity | None = strawberry.field(description="Its activity, with the counts after the change")
+    user_errors: list[UserError] = strawberry.field(description="Why it was refused; empty on success")
 
 
 @strawberry.input(description="Cancel a sign-up; its place is freed")
 class CancelSignUpInput:
-    signup_id: strawberry.ID
+    signup_id: strawberry.ID = strawberry.field(description="The sign-up to cancel")
 
 
 @strawberry.input(description="Check a signed-up person in at the activity")
 class CheckInInput:
-    signup_id: strawberry.ID
+    signup_id: strawberry.ID = strawberry.field(description="The sign-up of the person checking in")
     hours: float | None = strawberry.field(
         default=None, description="Volunteer hours to credit; default the activity's duration"
     )

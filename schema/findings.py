@@ -44,15 +44,15 @@ async def _compound(root: FindingRow, info: Info[Any, Any]) -> Compound:
 @strawberry.type(description="A problem found by a joint inspection (联合巡查), with a rectification deadline")
 class Finding(Node):
     is_type_of = is_row(FindingRow)
-    category: FindingCategory
+    category: FindingCategory = strawberry.field(description="What kind of problem")
     description: str = strawberry.field(description="What was found, where")
     deadline: datetime.date = strawberry.field(description="Rectify by this day (county time)")
-    status: FindingStatus
+    status: FindingStatus = strawberry.field(description="OPEN, OVERDUE or RECTIFIED, derived at read time")
     published: bool = strawberry.field(
         description="On the public notice list (通报曝光): its deadline passed before it was rectified"
     )
-    reported_at: datetime.datetime
-    rectified_at: datetime.datetime | None
+    reported_at: datetime.datetime = strawberry.field(description="When it was reported")
+    rectified_at: datetime.datetime | None = strawberry.field(description="When it was rectified")
     rectification_note: str | None = strawberry.field(description="How it was rectified")
     compound: Compound = strawberry.field(resolver=_compound, description="The compound inspected")
 
@@ -60,7 +60,7 @@ class Finding(Node):
 @strawberry.input(description="Which findings to list")
 class FindingFilter:
     area_id: strawberry.ID | None = strawberry.field(default=None, description="Only compounds under this area")
-    status: FindingStatus | None = None
+    status: FindingStatus | None = strawberry.field(default=None, description="Only findings in this state")
 
 
 async def _findings(
@@ -94,22 +94,22 @@ class FindingQuery:
 
 @strawberry.input(description="Report a finding of a joint inspection")
 class ReportFindingInput:
-    compound_id: strawberry.ID
-    category: FindingCategory
-    description: str
+    compound_id: strawberry.ID = strawberry.field(description="The compound inspected")
+    category: FindingCategory = strawberry.field(description="What kind of problem")
+    description: str = strawberry.field(description="What was found, where (not blank)")
     deadline: datetime.date = strawberry.field(description="Not in the past (county time)")
 
 
 @strawberry.input(description="Mark a finding rectified")
 class RectifyFindingInput:
-    finding_id: strawberry.ID
+    finding_id: strawberry.ID = strawberry.field(description="The finding rectified")
     note: str = strawberry.field(description="How it was rectified")
 
 
 @strawberry.type(description="A finding, or why not")
 class FindingPayload:
-    finding: Finding | None
-    user_errors: list[UserError]
+    finding: Finding | None = strawberry.field(description="The finding; null when refused")
+    user_errors: list[UserError] = strawberry.field(description="Why it was refused; empty on success")
 
 
 async def _report(info: Info[Any, Any], input: ReportFindingInput) -> FindingPayload:

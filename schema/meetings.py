@@ -56,9 +56,9 @@ async def _resolutions(
 @strawberry.type(description="A meeting convened under party leadership; its resolutions become follow-up tasks")
 class Meeting(Node):
     is_type_of = is_row(MeetingRow)
-    kind: MeetingKind
+    kind: MeetingKind = strawberry.field(description="Which of the four meetings")
     title: str = strawberry.field(description="The meeting's subject")
-    status: MeetingStatus
+    status: MeetingStatus = strawberry.field(description="SCHEDULED, HELD or CANCELLED")
     starts_at: datetime.datetime = strawberry.field(description="When it is (or was) held")
     minutes: str | None = strawberry.field(description="The minutes (会议纪要), once held")
     community: Community = strawberry.field(resolver=_community, description="The community convening it")
@@ -109,10 +109,10 @@ class MeetingQuery:
 
 @strawberry.input(description="Schedule a meeting")
 class ScheduleMeetingInput:
-    kind: MeetingKind
-    community_id: strawberry.ID
-    title: str
-    starts_at: datetime.datetime
+    kind: MeetingKind = strawberry.field(description="Which of the four meetings")
+    community_id: strawberry.ID = strawberry.field(description="The community convening it")
+    title: str = strawberry.field(description="The subject (not blank)")
+    starts_at: datetime.datetime = strawberry.field(description="When it is held (without an offset: county time)")
     organisation_ids: list[strawberry.ID] | None = strawberry.field(
         default=None, description="Participating organisations"
     )
@@ -120,7 +120,7 @@ class ScheduleMeetingInput:
 
 @strawberry.input(description="A resolution recorded with the minutes")
 class ResolutionInput:
-    text: str
+    text: str = strawberry.field(description="What was resolved (not blank)")
     follow_up_household_id: strawberry.ID | None = strawberry.field(
         default=None, description="A household to follow up: a SUBMITTED service order is placed for it"
     )
@@ -131,20 +131,20 @@ class ResolutionInput:
 
 @strawberry.input(description="Record a meeting's minutes and resolutions: the meeting becomes HELD")
 class RecordMinutesInput:
-    meeting_id: strawberry.ID
-    minutes: str
-    resolutions: list[ResolutionInput] | None = None
+    meeting_id: strawberry.ID = strawberry.field(description="A SCHEDULED meeting")
+    minutes: str = strawberry.field(description="The minutes (会议纪要), not blank")
+    resolutions: list[ResolutionInput] | None = strawberry.field(default=None, description="Resolutions, in order")
 
 
 @strawberry.input(description="Call off a scheduled meeting")
 class CancelMeetingInput:
-    meeting_id: strawberry.ID
+    meeting_id: strawberry.ID = strawberry.field(description="A SCHEDULED meeting")
 
 
 @strawberry.type(description="A meeting, or why not")
 class MeetingPayload:
-    meeting: Meeting | None
-    user_errors: list[UserError]
+    meeting: Meeting | None = strawberry.field(description="The meeting; null when refused")
+    user_errors: list[UserError] = strawberry.field(description="Why it was refused; empty on success")
 
 
 async def _schedule(info: Info[Any, Any], input: ScheduleMeetingInput) -> MeetingPayload:

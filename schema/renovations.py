@@ -32,7 +32,7 @@ async def _compound(root: RenovationRow, info: Info[Any, Any]) -> Compound:
 class Renovation(Node):
     is_type_of = is_row(RenovationRow)
     title: str = strawberry.field(description="What is renovated")
-    status: RenovationStatus
+    status: RenovationStatus = strawberry.field(description="Where the project stands")
     year: int = strawberry.field(description="The planned year; the year of completion once COMPLETED")
     compound: Compound = strawberry.field(resolver=_compound, description="The compound renovated")
 
@@ -40,7 +40,7 @@ class Renovation(Node):
 @strawberry.input(description="Which renovation projects to list")
 class RenovationFilter:
     area_id: strawberry.ID | None = strawberry.field(default=None, description="Only compounds under this area")
-    status: RenovationStatus | None = None
+    status: RenovationStatus | None = strawberry.field(default=None, description="Only projects in this state")
 
 
 async def _renovations(
@@ -63,20 +63,20 @@ class RenovationQuery:
 
 @strawberry.input(description="Plan a renovation project for a compound")
 class PlanRenovationInput:
-    compound_id: strawberry.ID
-    title: str
+    compound_id: strawberry.ID = strawberry.field(description="The compound to renovate")
+    title: str = strawberry.field(description="What is renovated (not blank)")
     year: int = strawberry.field(description="The planned year")
 
 
 @strawberry.input(description="Move a renovation project on")
 class RenovationInput:
-    renovation_id: strawberry.ID
+    renovation_id: strawberry.ID = strawberry.field(description="The renovation project")
 
 
 @strawberry.type(description="A renovation project, or why not")
 class RenovationPayload:
-    renovation: Renovation | None
-    user_errors: list[UserError]
+    renovation: Renovation | None = strawberry.field(description="The project; null when refused")
+    user_errors: list[UserError] = strawberry.field(description="Why it was refused; empty on success")
 
 
 async def _plan(info: Info[Any, Any], input: PlanRenovationInput) -> RenovationPayload:

@@ -206,6 +206,10 @@ async def test_check_in_sets_attended_and_credits_hours(api: Api, conn: asyncpg.
     for who in ("neighbour", "cadre", "unit"):
         hidden = await api.ok(HOURS, {"id": person}, token=api.token_for(w.users[who]))
         assert hidden["volunteerHours"] is None, who
+    window = "query($from: DateTime) { volunteerHours(from: $from) { hours activities } }"
+    later = (datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=30)).isoformat()
+    none_later = await api.ok(window, {"from": later}, token=api.token_for(w.users["resident"]))
+    assert none_later["volunteerHours"] == {"hours": 0.0, "activities": 0}
 
 
 async def test_host_checks_in_with_given_hours_and_cancelled_cannot(api: Api, conn: asyncpg.Connection) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime
 import enum
 from collections.abc import AsyncGenerator
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.types import Info
@@ -18,6 +18,9 @@ from resolvers.pagination import Page
 from resolvers.permissions import SignedIn
 from schema.areas import Community, Household, Organisation, Person
 from schema.base import Connection, Node, UserError, is_row
+
+if TYPE_CHECKING:
+    from schema.meetings import Resolution
 
 
 @strawberry.enum(description="Where a service order stands in its workflow")
@@ -76,6 +79,14 @@ async def _timeline(root: OrderRow, info: Info[Any, Any]) -> list[OrderEvent]:
     return await r.timeline_of(root, info.context)  # type: ignore[return-value]
 
 
+async def _follow_up_of(
+    root: OrderRow, info: Info[Any, Any]
+) -> Annotated[Resolution, strawberry.lazy("schema.meetings")] | None:
+    from resolvers.meetings import originating_resolution
+
+    return await originating_resolution(root.id, info.context)  # type: ignore[return-value]
+
+
 @strawberry.type(description="A service order (服务订单) placed for a household")
 class ServiceOrder(Node):
     is_type_of = is_row(OrderRow)
@@ -104,6 +115,10 @@ class ServiceOrder(Node):
     )
     timeline: list[OrderEvent] = strawberry.field(
         resolver=_timeline, description="Every transition, oldest first; never rewritten"
+    )
+    # community life: the meeting resolution this order follows up (added by the life domain)
+    follow_up_of: Annotated[Resolution, strawberry.lazy("schema.meetings")] | None = strawberry.field(
+        resolver=_follow_up_of, description="The meeting resolution (决议) this order follows up, if any"
     )
 
 

@@ -8,11 +8,28 @@ from typing import Any
 import strawberry
 from strawberry.extensions import SchemaExtension
 
-from schema import areas, identity, orders
+from schema import activities, areas, findings, identity, meetings, orders, renovations
 from schema.node import NodeQuery
 
-QUERIES: list[type] = [NodeQuery, areas.AreasQuery, identity.IdentityQuery, orders.OrdersQuery]
-MUTATIONS: list[type] = [areas.AreasMutation, identity.IdentityMutation, orders.OrdersMutation]
+QUERIES: list[type] = [
+    NodeQuery,
+    areas.AreasQuery,
+    identity.IdentityQuery,
+    orders.OrdersQuery,
+    activities.ActivityQuery,
+    findings.FindingQuery,
+    renovations.RenovationQuery,
+    meetings.MeetingQuery,
+]
+MUTATIONS: list[type] = [
+    areas.AreasMutation,
+    identity.IdentityMutation,
+    orders.OrdersMutation,
+    activities.ActivityMutation,
+    findings.FindingMutation,
+    renovations.RenovationMutation,
+    meetings.MeetingMutation,
+]
 SUBSCRIPTIONS: list[type] = [orders.OrdersSubscription]
 
 
@@ -29,7 +46,15 @@ def build(
     assert query is not None
     return strawberry.Schema(
         query=query,
-        types=[*areas.ALL_TYPES, *identity.ALL_TYPES, *orders.ALL_TYPES],
+        types=[
+            *areas.ALL_TYPES,
+            *identity.ALL_TYPES,
+            *orders.ALL_TYPES,
+            *activities.ALL_TYPES,
+            *findings.ALL_TYPES,
+            *renovations.ALL_TYPES,
+            *meetings.ALL_TYPES,
+        ],
         mutation=_merge("Mutation", MUTATIONS),
         subscription=_merge("Subscription", SUBSCRIPTIONS),
         extensions=list(extensions),

@@ -380,3 +380,112 @@ async def adoption(conn: asyncpg.Connection, unit: int, area_id: int, since: str
             since,
         )
     )
+
+
+# ---- community life: activities, findings, meetings, renovations ----------------------------
+
+
+async def activity(
+    conn: asyncpg.Connection,
+    county: int,
+    community: int,
+    hosts: Sequence[int],
+    *,
+    title: str = "爱心餐",
+    kind: str = "CHARITY_MEAL",
+    starts_in_days: float = 7,
+    hours: float = 3,
+    capacity: int | None = None,
+) -> int:
+    """An activity starting `starts_in_days` from now (negative: in the past), lasting `hours`."""
+    activity_id = int(
+        await conn.fetchval(
+            "INSERT INTO activities (county_id, community_id, title, kind, starts_at, ends_at, capacity) "
+            "VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5::float8 * 86400), "
+            "now() + make_interval(secs => $5::float8 * 86400 + $6::float8 * 3600), $7) RETURNING id",
+            county,
+            community,
+            title,
+            kind,
+            starts_in_days,
+            hours,
+            capacity,
+        )
+    )
+    await conn.execute(
+        "INSERT INTO activity_hosts (activity_id, organisation_id) SELECT $1, unnest($2::bigint[])",
+        activity_id,
+        list(hosts),
+    )
+    return activity_id
+
+
+async def finding(
+    conn: asyncpg.Connection,
+    compound: int,
+    *,
+    category: str = "PILING",
+    description: str = "楼道堆放杂物",
+    deadline_in_days: int = 7,
+    rectified_days_after_deadline: int | None = None,
+) -> int:
+    """A finding whose deadline is `deadline_in_days` from today (county time, Asia/Shanghai);
+    rectified that many days after the deadline when `rectified_days_after_deadline` is given."""
+    county = await county_id_of(conn, compound)
+    return int(
+        await conn.fetchval(
+            "INSERT INTO findings (county_id, compound_id, category, description, deadline, rectified_at, "
+            "rectification_note) "
+            "SELECT $1, $2, $3, $4, d, "
+            "CASE WHEN $6::int IS NULL THEN NULL ELSE ((d + $6::int)::timestamp + time '12:00') "
+            "AT TIME ZONE 'Asia/Shanghai' END, "
+            "CASE WHEN $6::int IS NULL THEN NULL ELSE '已整改' END "
+            "FROM (SELECT (now() AT TIME ZONE 'Asia/Shanghai')::date + $5::int AS d) x RETURNING id",
+            county,
+            compound,
+            category,
+            description,
+            deadline_in_days,
+            rectified_days_after_deadline,
+        )
+    )
+
+
+async def meeting(
+    conn: asyncpg.Connection,
+    community: int,
+    *,
+    kind: str = "RESIDENTS_REVIEW",
+    title: str = "群众评议会",
+    status: str = "SCHEDULED",
+) -> int:
+    county = await county_id_of(conn, community)
+    return int(
+        await conn.fetchval(
+            "INSERT INTO meetings (county_id, community_id, kind, title, starts_at, status, minutes) "
+            "VALUES ($1, $2, $3, $4, now() + interval '1 day', $5, CASE WHEN $5 = 'HELD' THEN '会议纪要' END) "
+            "RETURNING id",
+            county,
+            community,
+            kind,
+            title,
+            status,
+        )
+    )
+
+
+async def renovation(
+    conn: asyncpg.Connection, compound: int, *, status: str = "PLANNED", year: int = 2026, title: str = "老旧小区改造"
+) -> int:
+    county = await county_id_of(conn, compound)
+    return int(
+        await conn.fetchval(
+            "INSERT INTO renovations (county_id, compound_id, title, status, year) VALUES ($1, $2, $3, $4, $5) "
+            "RETURNING id",
+            county,
+            compound,
+            title,
+            status,
+            year,
+        )
+    )

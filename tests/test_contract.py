@@ -31,17 +31,6 @@ PENDING: set[str] = {
     "Allocate",
     "CompleteExchange",
     "CancelExchange",
-    # community life
-    "CreateActivity",
-    "SignUp",
-    "CheckIn",
-    "Activities",
-    "ScheduleMeeting",
-    "RecordMinutes",
-    "Meetings",
-    "ReportFinding",
-    "RectifyFinding",
-    "Findings",
 }
 
 OPERATIONS = contract_operations()

@@ -1,4 +1,4 @@
-"""The service foundation as a client meets it."""
+"""The service foundation as a client meets it: health, readiness, authentication."""
 
 from __future__ import annotations
 
@@ -14,13 +14,3 @@ async def test_healthz_and_readyz(api: Api) -> None:
 async def test_anonymous_node_is_unauthenticated(api: Api) -> None:
     result = await api.post('{ node(id: "abc") { id } }')
     assert result["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
-
-
-async def test_oversized_body_is_refused_with_graphql_error(api: Api) -> None:
-    response = await api.client.post(
-        "/graphql",
-        content=b'{"query": "' + b" " * 300_000 + b'{ __typename }"}',
-        headers={"content-type": "application/json"},
-    )
-    assert response.status_code == 413
-    assert response.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"

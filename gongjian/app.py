@@ -192,6 +192,14 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"status": "ready"})
 
 
+async def _not_found(request: Request, exc: Exception) -> Response:
+    return error_response(404, "Not found: GraphQL is served at /graphql")
+
+
+async def _not_allowed(request: Request, exc: Exception) -> Response:
+    return error_response(405, "Method not allowed")
+
+
 def create_app(settings: Settings, *, db: Any = None, extra_queries: Sequence[type] = ()) -> Starlette:
     """The app; with `db` given (tests) the lifespan neither opens a pool nor migrates.
     `extra_queries` adds probe fields for tests; production never passes any."""
@@ -227,6 +235,7 @@ def create_app(settings: Settings, *, db: Any = None, extra_queries: Sequence[ty
             Route(graphiql.PREFIX + "{name:path}", graphiql.serve_asset),
         ],
         lifespan=lifespan,
+        exception_handlers={404: _not_found, 405: _not_allowed},
     )
     if db is not None:
         app.state.db = db

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import os
 import secrets
+import signal
 import sys
 from typing import NoReturn
 
@@ -89,6 +90,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
     logs.configure(settings.log_level)
     assert settings.database_url is not None
     asyncio.run(_check_database(settings.database_url))
+    # uvicorn shuts down gracefully on SIGTERM and then raises the signal again; exit
+    # normally then, so that exit handlers run (they stop the embedded PostgreSQL)
+    signal.signal(signal.SIGTERM, _exit_quietly)
     uvicorn.run(
         "gongjian.app:from_environment",
         factory=True,
@@ -99,6 +103,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
         timeout_graceful_shutdown=30,
         proxy_headers=True,
     )
+
+
+def _exit_quietly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def cmd_migrate(args: argparse.Namespace) -> None:

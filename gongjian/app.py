@@ -11,6 +11,7 @@ from typing import Any, Final
 
 from cross_web import HTTPException
 from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -240,6 +241,15 @@ def create_app(settings: Settings, *, db: Any = None, extra_queries: Sequence[ty
     if db is not None:
         app.state.db = db
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    if settings.allowed_origins:  # browsers on these origins may call the API (and open WebSockets)
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.allowed_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["authorization", "content-type", "x-request-id"],
+            expose_headers=["x-request-id"],
+            max_age=600,
+        )
     return app
 
 

@@ -152,3 +152,17 @@ async def test_graphiql_and_introspection_switches_from_environment() -> None:
     settings = config.load({"GONGJIAN_INTROSPECTION": "false", "GONGJIAN_GRAPHIQL": "off"})
     assert not settings.introspection and not settings.graphiql
     assert config.load({}).introspection and config.load({}).graphiql
+
+
+async def test_cors_for_allowed_origins_only(probe_api: Api) -> None:
+    """The test settings allow http://localhost:5173 (GONGJIAN_ALLOWED_ORIGINS)."""
+    preflight = {"access-control-request-method": "POST", "access-control-request-headers": "authorization"}
+    allowed = await probe_api.client.options("/graphql", headers={"origin": "http://localhost:5173", **preflight})
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == "http://localhost:5173"
+    other = await probe_api.client.options("/graphql", headers={"origin": "https://evil.example", **preflight})
+    assert other.status_code == 400 and "access-control-allow-origin" not in other.headers
+    answer = await probe_api.client.post(
+        "/graphql", json={"query": "{ __typename }"}, headers={"origin": "http://localhost:5173"}
+    )
+    assert answer.headers["access-control-allow-origin"] == "http://localhost:5173"

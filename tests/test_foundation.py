@@ -14,3 +14,30 @@ async def test_healthz_and_readyz(api: Api) -> None:
 async def test_anonymous_node_is_unauthenticated(api: Api) -> None:
     result = await api.post('{ node(id: "abc") { id } }')
     assert result["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+def test_readme_documents_every_setting() -> None:
+    import re
+
+    from tests.support import REPO
+
+    names = set(re.findall(r'"((?:GONGJIAN_|DATABASE_)[A-Z_]+)"', (REPO / "gongjian" / "config.py").read_text()))
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert len(names) >= 15
+    assert not [n for n in sorted(names) if f"`{n}`" not in readme]
+
+
+def test_dockerfile_essentials() -> None:
+    from tests.support import REPO
+
+    dockerfile = (REPO / "Dockerfile").read_text(encoding="utf-8")
+    for needed in (
+        "AS build",
+        "slim",
+        "--require-hashes -r requirements.lock",
+        "USER gongjian",
+        "HEALTHCHECK",
+        "/readyz",
+    ):
+        assert needed in dockerfile, needed
+    assert "DATABASE_URL" in dockerfile and "gongjian serve --host 0.0.0.0" in dockerfile

@@ -27,6 +27,7 @@ log = logging.getLogger("gongjian.graphql")
 
 SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
 INTERNAL = "Internal server error"
+REQUEST_ERRORS = frozenset({"MissingQueryError", "InvalidOperationTypeError", "CannotGetOperationTypeError"})
 
 
 def is_expected(error: GraphQLError) -> bool:
@@ -102,8 +103,10 @@ class OperationLog(SchemaExtension):
         codes: list[str | None] = [
             (e.extensions or {}).get("code") if isinstance(e, GraphQLError) else None for e in errors
         ]
-        if failure is not None:
-            codes.append(_code_of(failure) if isinstance(failure, GraphQLError) else "INTERNAL_SERVER_ERROR")
+        if isinstance(failure, GraphQLError):
+            codes.append(_code_of(failure))
+        elif failure is not None:  # strawberry's refusals of a request (no query, mutation over GET) are the client's
+            codes.append("BAD_REQUEST" if type(failure).__name__ in REQUEST_ERRORS else "INTERNAL_SERVER_ERROR")
         log.info(
             "operation",
             extra={

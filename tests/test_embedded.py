@@ -23,7 +23,13 @@ def data_dir() -> Iterator[Path]:
     parent folder readable, which a folder in root's home is not."""
     with tempfile.TemporaryDirectory(prefix="gongjian-embedded-", dir="/tmp") as folder:
         os.chmod(folder, 0o755)  # noqa: S103 - the embedded server's own user must reach it
-        yield Path(folder)
+        try:
+            yield Path(folder)
+        finally:  # a failed test must not leave a server behind
+            left = _postmaster(Path(folder))
+            if left is not None:
+                os.kill(left, signal.SIGTERM)
+                _wait_stopped(Path(folder))
 
 
 def _postmaster(data_dir: Path) -> int | None:

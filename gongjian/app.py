@@ -11,6 +11,7 @@ from typing import Any, Final
 
 from cross_web import HTTPException
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -193,6 +194,18 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"status": "ready"})
 
 
+class Cors(CORSMiddleware):
+    """Starlette's CORS, with a refused preflight answered in JSON like every refusal."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code != 400:
+            return response
+        refused = error_response(400, bytes(response.body).decode())
+        refused.headers.update({k: v for k, v in response.headers.items() if k.startswith("access-control-")})
+        return refused
+
+
 async def _not_found(request: Request, exc: Exception) -> Response:
     return error_response(404, "Not found: GraphQL is served at /graphql")
 
@@ -243,7 +256,7 @@ def create_app(settings: Settings, *, db: Any = None, extra_queries: Sequence[ty
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     if settings.allowed_origins:  # browsers on these origins may call the API (and open WebSockets)
         app.add_middleware(
-            CORSMiddleware,
+            Cors,
             allow_origins=list(settings.allowed_origins),
             allow_methods=["GET", "POST"],
             allow_headers=["authorization", "content-type", "x-request-id"],

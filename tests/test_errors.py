@@ -162,6 +162,7 @@ async def test_cors_for_allowed_origins_only(probe_api: Api) -> None:
     assert allowed.headers["access-control-allow-origin"] == "http://localhost:5173"
     other = await probe_api.client.options("/graphql", headers={"origin": "https://evil.example", **preflight})
     assert other.status_code == 400 and "access-control-allow-origin" not in other.headers
+    assert other.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
     answer = await probe_api.client.post(
         "/graphql", json={"query": "{ __typename }"}, headers={"origin": "http://localhost:5173"}
     )

@@ -93,6 +93,10 @@ class GongjianGraphQL(GraphQL[Context, None]):
                 response = error_response(415, "Send the request as application/json (or a GET with ?query=)")
             else:
                 response = error_response(exc.status_code, exc.reason)
+            log.info(
+                "request refused",
+                extra={"fields": {"request_id": request_id, "status": response.status_code, "reason": exc.reason}},
+            )
         except _TooLarge:
             raise
         except Exception:

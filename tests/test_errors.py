@@ -48,6 +48,19 @@ async def test_bad_bodies_get_json_errors(
     _only_error(response, status, code)
 
 
+async def test_refused_requests_are_logged(probe_api: Api, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="gongjian")
+    await probe_api.client.post(
+        "/graphql", content=b"{bad", headers={"content-type": "application/json", "x-request-id": "bad-1"}
+    )
+    refused = [r for r in caplog.records if r.getMessage() == "request refused"]
+    assert len(refused) == 1 and refused[0].fields == {  # type: ignore[attr-defined]
+        "request_id": "bad-1",
+        "status": 400,
+        "reason": "Unable to parse request body as JSON",
+    }
+
+
 async def test_mutation_over_get_is_refused(probe_api: Api) -> None:
     response = await probe_api.client.get("/graphql", params={"query": "mutation { x }"})
     message = _only_error(response, 405, "METHOD_NOT_ALLOWED")

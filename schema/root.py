@@ -8,7 +8,7 @@ from typing import Any
 import strawberry
 from strawberry.extensions import SchemaExtension
 
-from schema import activities, areas, findings, identity, meetings, orders, renovations
+from schema import activities, areas, base, findings, identity, meetings, orders, renovations
 from schema.node import NodeQuery
 
 QUERIES: list[type] = [
@@ -41,10 +41,13 @@ def _merge(name: str, parts: Sequence[type]) -> type | None:
 
 def build(
     extensions: Sequence[type[SchemaExtension] | Callable[[], SchemaExtension]] = (),
+    *,
+    extra_queries: Sequence[type] = (),
 ) -> strawberry.Schema:
-    query = _merge("Query", QUERIES)
+    """The schema; `extra_queries` lets tests add probe fields (never used in production)."""
+    query = _merge("Query", [*QUERIES, *extra_queries])
     assert query is not None
-    return strawberry.Schema(
+    return base.Schema(
         query=query,
         types=[
             *areas.ALL_TYPES,

@@ -4,7 +4,7 @@ organisations, households and people."""
 from __future__ import annotations
 
 import enum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.types import Info
@@ -12,6 +12,9 @@ from strawberry.types import Info
 from db.areas import AreaRow, HouseholdRow, OrganisationRow, PersonRow
 from resolvers import areas as r
 from schema.base import Node, is_row
+
+if TYPE_CHECKING:
+    from schema.pairings import PairingConnection
 
 
 @strawberry.enum(description="Level of an area in the tree")
@@ -126,11 +129,23 @@ async def _person_household(root: PersonRow, info: Info[Any, Any]) -> Household 
     return await r.household_of(root, info.context)  # type: ignore[return-value]
 
 
+async def _person_pairings(
+    root: PersonRow, info: Info[Any, Any], first: int | None = None, after: str | None = None
+) -> Annotated[PairingConnection, strawberry.lazy("schema.pairings")]:
+    from schema.pairings import person_pairings
+
+    return await person_pairings(root, info, first, after)
+
+
 @strawberry.type(description="A person: resident, party member, cadre or staff")
 class Person(Node):
     is_type_of = is_row(PersonRow)
     name: str
     household: Household | None = strawberry.field(resolver=_person_household)
+    pairings: Annotated[PairingConnection, strawberry.lazy("schema.pairings")] = strawberry.field(
+        resolver=_person_pairings,
+        description="The person's active pairings as a cadre (结对), those the viewer may see",
+    )
 
 
 ALL_TYPES = [County, Town, Community, District, Compound, Building, Unit, Organisation, Household, Person]

@@ -80,3 +80,13 @@ async def run(database_url: str, password: str, *, timezone: str = "Asia/Shangha
         return True
     finally:
         await raw.close()
+
+
+def _register_steps() -> None:
+    """The domains' steps, in order (areas, identity, pairings, duallist, orders, life)."""
+    from db.demo import areas
+
+    STEPS.append(("areas: county, compounds, households, units", areas.step))
+
+
+_register_steps()

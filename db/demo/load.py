@@ -84,9 +84,10 @@ async def run(database_url: str, password: str, *, timezone: str = "Asia/Shangha
 
 def _register_steps() -> None:
     """The domains' steps, in order (areas, identity, pairings, duallist, orders, life)."""
-    from db.demo import areas
+    from db.demo import areas, pairings
 
     STEPS.append(("areas: county, compounds, households, units", areas.step))
+    STEPS.append(("pairings: adoptions, pairings, visits", pairings.step))
 
 
 _register_steps()

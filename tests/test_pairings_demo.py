@@ -101,11 +101,10 @@ async def test_demo_sample_pairing(conn: asyncpg.Connection) -> None:
         sample["resident_household"],
     )
     assert this_month == 0
-    kinds = dict(
-        await conn.fetch(
-            "SELECT (organisation_id IS NOT NULL) AS by_unit, count(*) FROM registrations GROUP BY 1 ORDER BY 1"
-        )
+    rows = await conn.fetch(
+        "SELECT (organisation_id IS NOT NULL) AS by_unit, count(*) AS n FROM registrations GROUP BY 1 ORDER BY 1"
     )
+    kinds = {r["by_unit"]: r["n"] for r in rows}
     assert kinds[True] > 0 and kinds[False] > 0
     statuses = {r[0] for r in await conn.fetch("SELECT DISTINCT status FROM registrations")}
     assert statuses == {"PENDING", "CONFIRMED"}

@@ -431,13 +431,12 @@ async def home_community(conn: Conn, person_id: int) -> int | None:
 # --- reports -------------------------------------------------------------------------------
 
 COVERAGE: Final = """
-WITH sub AS MATERIALIZED (
+WITH sub AS (
     SELECT id, level, parent_id FROM areas WHERE path @> ARRAY[$1::bigint]
-), b AS MATERIALIZED (
+), b AS (
     SELECT id, parent_id FROM sub WHERE level = 'BUILDING'
-), h AS MATERIALIZED (
-    SELECT hh.id, EXISTS (SELECT 1 FROM pairings p WHERE p.household_id = hh.id AND p.until IS NULL) AS paired
-    FROM households hh WHERE hh.area_id IN (SELECT id FROM sub)
+), h AS (
+    SELECT hh.id FROM households hh JOIN sub ON sub.id = hh.area_id
 )
 SELECT
     (SELECT count(*) FROM b) AS buildings,
@@ -446,7 +445,8 @@ SELECT
     (SELECT count(*) FROM b WHERE EXISTS (
         SELECT 1 FROM adoptions a WHERE a.area_id IN (b.id, b.parent_id) AND a.until IS NULL)) AS adopted_buildings,
     (SELECT count(*) FROM h) AS households,
-    (SELECT count(*) FROM h WHERE paired) AS paired_households
+    (SELECT count(*) FROM h WHERE EXISTS (
+        SELECT 1 FROM pairings p WHERE p.household_id = h.id AND p.until IS NULL)) AS paired_households
 """
 
 UNCOVERED_HOUSEHOLDS: Final = """
@@ -459,18 +459,20 @@ ORDER BY hh.id LIMIT $3
 # Pairings active at asOf ($2) of households inside area $1, each with the start of the
 # period of each obligation ($3 month, $4 half-year, $5 year) and whether a visit meets it.
 _COMPLIANCE_BASE: Final = """
-WITH p AS MATERIALIZED (
+WITH p AS (
     SELECT pr.id,
-        EXISTS (SELECT 1 FROM visits v WHERE v.pairing_id = pr.id AND v.kind = 'HOME_VISIT'
-                AND v.occurred_on BETWEEN $3 AND $2) AS home_visit,
-        EXISTS (SELECT 1 FROM visits v WHERE v.pairing_id = pr.id AND v.kind = 'HEART_TO_HEART'
-                AND v.occurred_on BETWEEN $4 AND $2) AS heart_to_heart,
-        EXISTS (SELECT 1 FROM visits v WHERE v.pairing_id = pr.id AND v.kind = 'GOOD_DEED'
-                AND v.occurred_on BETWEEN $5 AND $2) AS good_deed
+           coalesce(bool_or(v.kind = 'HOME_VISIT' AND v.occurred_on >= $3), false) AS home_visit,
+           coalesce(bool_or(v.kind = 'HEART_TO_HEART' AND v.occurred_on >= $4), false) AS heart_to_heart,
+           coalesce(bool_or(v.kind = 'GOOD_DEED'), false) AS good_deed
     FROM pairings pr
     JOIN households h ON h.id = pr.household_id
     JOIN areas a ON a.id = h.area_id
+    LEFT JOIN visits v ON v.pairing_id = pr.id AND v.occurred_on <= $2 AND (
+        (v.kind = 'HOME_VISIT' AND v.occurred_on >= $3)
+        OR (v.kind = 'HEART_TO_HEART' AND v.occurred_on >= $4)
+        OR (v.kind = 'GOOD_DEED' AND v.occurred_on >= $5))
     WHERE a.path @> ARRAY[$1::bigint] AND pr.since <= $2 AND (pr.until IS NULL OR pr.until >= $2)
+    GROUP BY pr.id
 )
 """
 COMPLIANCE: Final = (
@@ -501,23 +503,23 @@ WITH sub AS MATERIALIZED (
     UNION
     SELECT c.id FROM areas self JOIN areas c ON c.id = ANY(self.path) AND c.level = 'COMMUNITY' WHERE self.id = $1
 ), h AS MATERIALIZED (
-    SELECT hh.id FROM households hh WHERE hh.area_id IN (SELECT id FROM sub)
+    SELECT hh.id FROM households hh JOIN sub ON sub.id = hh.area_id
 ), pr AS MATERIALIZED (
-    SELECT p.cadre_id, p.household_id FROM pairings p WHERE p.until IS NULL AND p.household_id IN (SELECT id FROM h)
+    SELECT p.cadre_id, p.household_id FROM pairings p JOIN h ON h.id = p.household_id WHERE p.until IS NULL
 ), ad AS MATERIALIZED (
-    SELECT a.unit_id, a.area_id FROM adoptions a WHERE a.until IS NULL AND a.area_id IN (SELECT id FROM sub)
+    SELECT a.unit_id, a.area_id FROM adoptions a JOIN sub ON sub.id = a.area_id WHERE a.until IS NULL
 ), so AS MATERIALIZED (
-    SELECT o.status, o.rating FROM service_orders o WHERE o.household_id IN (SELECT id FROM h)
+    SELECT o.status, o.rating FROM service_orders o JOIN h ON h.id = o.household_id
 )
 SELECT
-    (SELECT count(*) FROM organisations o
-     WHERE o.kind = 'PARTY_BRANCH' AND o.area_id IN (SELECT id FROM sub)) AS party_branches,
-    (SELECT count(*) FROM organisations o
-     WHERE o.kind = 'FUNCTIONAL_BRANCH' AND o.area_id IN (SELECT id FROM sub)) AS functional_branches,
+    (SELECT count(*) FROM organisations o JOIN sub ON sub.id = o.area_id
+     WHERE o.kind = 'PARTY_BRANCH') AS party_branches,
+    (SELECT count(*) FROM organisations o JOIN sub ON sub.id = o.area_id
+     WHERE o.kind = 'FUNCTIONAL_BRANCH') AS functional_branches,
     (SELECT count(DISTINCT r.person_id) FROM responsibilities r JOIN sub ON sub.id = r.area_id
      WHERE sub.level = 'BUILDING' AND r.until IS NULL) AS building_heads,
     (SELECT count(*) FROM h) AS households,
-    (SELECT count(*) FROM persons pe WHERE pe.household_id IN (SELECT id FROM h)) AS residents,
+    (SELECT count(*) FROM persons pe JOIN h ON h.id = pe.household_id) AS residents,
     (SELECT count(DISTINCT unit_id) FROM ad) AS adopting_units,
     (SELECT count(DISTINCT area_id) FROM ad) AS adopted_areas,
     (SELECT count(DISTINCT cadre_id) FROM pr) AS paired_cadres,
@@ -525,13 +527,13 @@ SELECT
     (SELECT coalesce(sum(re.quantity), 0) FROM resources re
      WHERE re.category = 'PARKING' AND re.withdrawn_at IS NULL
        AND (re.available_until IS NULL OR re.available_until > now())
-       AND EXISTS (SELECT 1 FROM resource_communities rc
-                   WHERE rc.resource_id = re.id AND rc.community_id IN (SELECT id FROM communities))
+       AND EXISTS (SELECT 1 FROM resource_communities rc JOIN communities c ON c.id = rc.community_id
+                   WHERE rc.resource_id = re.id)
     ) AS parking_spaces_opened,
-    (SELECT count(*) FROM activities ac
-     WHERE ac.ends_at <= now() AND ac.community_id IN (SELECT id FROM communities)) AS activities_held,
-    (SELECT count(DISTINCT rn.compound_id) FROM renovations rn
-     WHERE rn.status = 'COMPLETED' AND rn.compound_id IN (SELECT id FROM sub)) AS renovated_compounds,
+    (SELECT count(*) FROM activities ac JOIN communities c ON c.id = ac.community_id
+     WHERE ac.ends_at <= now()) AS activities_held,
+    (SELECT count(DISTINCT rn.compound_id) FROM renovations rn JOIN sub ON sub.id = rn.compound_id
+     WHERE rn.status = 'COMPLETED') AS renovated_compounds,
     (SELECT count(*) FROM so) AS orders_placed,
     (SELECT count(*) FROM so WHERE status IN ('COMPLETED', 'CLOSED')) AS orders_completed,
     (SELECT round(avg(rating), 2)::float8 FROM so WHERE rating IS NOT NULL) AS average_rating

@@ -486,12 +486,24 @@ SELECT count(*) AS pairings,
 FROM p
 """
 )
-DUE_PAIRINGS: Final = (
-    _COMPLIANCE_BASE
-    + """
-SELECT id FROM p WHERE NOT (home_visit AND heart_to_heart AND good_deed) AND id > $6 ORDER BY id LIMIT $7
+# The same pairings with at least one DUE obligation, in id order from a cursor: probes
+# per pairing, so a page stops as soon as it is full.
+DUE_PAIRINGS: Final = """
+SELECT pr.id
+FROM pairings pr
+JOIN households h ON h.id = pr.household_id
+JOIN areas a ON a.id = h.area_id
+WHERE a.path @> ARRAY[$1::bigint] AND pr.since <= $2 AND (pr.until IS NULL OR pr.until >= $2) AND pr.id > $6
+  AND NOT (
+    EXISTS (SELECT 1 FROM visits v WHERE v.pairing_id = pr.id AND v.kind = 'HOME_VISIT'
+            AND v.occurred_on BETWEEN $3 AND $2)
+    AND EXISTS (SELECT 1 FROM visits v WHERE v.pairing_id = pr.id AND v.kind = 'HEART_TO_HEART'
+                AND v.occurred_on BETWEEN $4 AND $2)
+    AND EXISTS (SELECT 1 FROM visits v WHERE v.pairing_id = pr.id AND v.kind = 'GOOD_DEED'
+                AND v.occurred_on BETWEEN $5 AND $2))
+ORDER BY pr.id
+LIMIT $7
 """
-)
 
 # Community-level figures (parking, activities) count the communities inside the area, or
 # the area's own community when the area lies below a community.

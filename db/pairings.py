@@ -12,21 +12,11 @@ from typing import Any, Final
 
 import asyncpg
 
+from db.adoptions import AdoptionRow, adoption_row
 from db.pool import Conn
 
 UNIT_KINDS: Final = ("GOVERNMENT_UNIT", "ENTERPRISE", "PUBLIC_INSTITUTION")
 PARTY_KINDS: Final = ("GENERAL_BRANCH", "PARTY_BRANCH")
-
-
-@dataclass(frozen=True)
-class AdoptionRow:
-    id: int
-    county_id: int
-    unit_id: int
-    area_id: int
-    duties: list[str]
-    since: datetime.date
-    until: datetime.date | None
 
 
 @dataclass(frozen=True)
@@ -110,7 +100,6 @@ class Statistics:
 # --- adoptions ---------------------------------------------------------------------------
 
 ADOPTION_COLUMNS: Final = "a.id, a.county_id, a.unit_id, a.area_id, a.duties, a.since, a.until"
-ADOPTIONS_BY_ID: Final = f"SELECT {ADOPTION_COLUMNS} FROM adoptions a WHERE a.id = ANY($1::bigint[])"  # noqa: S608
 INSERT_ADOPTION: Final = f"""
 INSERT INTO adoptions AS a (county_id, unit_id, area_id, duties, since, created_by)
 VALUES ($1, $2, $3, $4, $5, $6)
@@ -121,14 +110,6 @@ UPDATE adoptions AS a SET until = $2 WHERE a.id = $1 AND a.until IS NULL
 RETURNING {ADOPTION_COLUMNS}
 """  # noqa: S608 - constant columns
 ADOPTION_FOR_UPDATE: Final = f"SELECT {ADOPTION_COLUMNS} FROM adoptions a WHERE a.id = $1 FOR UPDATE"  # noqa: S608
-
-
-def adoption_row(r: asyncpg.Record) -> AdoptionRow:
-    return AdoptionRow(**dict(r))
-
-
-async def adoptions_by_id(conn: Conn, ids: list[int]) -> dict[int, AdoptionRow]:
-    return {r["id"]: adoption_row(r) for r in await conn.fetch(ADOPTIONS_BY_ID, ids)}
 
 
 async def insert_adoption(

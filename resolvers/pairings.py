@@ -26,9 +26,9 @@ import asyncpg
 
 from db import areas as areas_db
 from db import pairings as db
+from db.adoptions import AdoptionRow
 from db.areas import AreaRow, HouseholdRow, OrganisationRow, PersonRow
 from db.pairings import (
-    AdoptionRow,
     Compliance,
     Coverage,
     PairingRow,
@@ -150,12 +150,6 @@ def can_see_registration(viewer: Viewer | None, row: RegistrationRow | None) -> 
 # --- loaders -------------------------------------------------------------------------------
 
 
-async def adoption_by_id(ctx: Context, keys: list[int]) -> list[AdoptionRow | None]:
-    async with ctx.db.connection() as conn:
-        found = await db.adoptions_by_id(conn, keys)
-    return [found.get(k) for k in keys]
-
-
 async def pairing_by_id(ctx: Context, keys: list[int]) -> list[PairingRow | None]:
     async with ctx.db.connection() as conn:
         found = await db.pairings_by_id(conn, keys)
@@ -238,13 +232,6 @@ def _after_id(after: str | None) -> int:
 # --- node loaders ----------------------------------------------------------------------------
 
 
-async def _adoption_nodes(ctx: Context, keys: list[int]) -> list[AdoptionRow | None]:
-    """Adoptions are public inside the county, as area and organisation names are."""
-    rows = await ctx.loader(adoption_by_id).load_many(keys)
-    viewer = ctx.viewer
-    return [r if r is not None and viewer is not None and r.county_id == viewer.county_id else None for r in rows]
-
-
 async def _pairing_nodes(ctx: Context, keys: list[int]) -> list[PairingRow | None]:
     rows = await ctx.loader(pairing_by_id).load_many(keys)
     return [r if can_see_pairing(ctx.viewer, r) else None for r in rows]
@@ -263,21 +250,12 @@ async def _registration_nodes(ctx: Context, keys: list[int]) -> list[Registratio
     return [r if can_see_registration(ctx.viewer, r) else None for r in rows]
 
 
-nodes.register("Adoption", _adoption_nodes)
 nodes.register("Pairing", _pairing_nodes)
 nodes.register("Visit", _visit_nodes)
 nodes.register("Registration", _registration_nodes)
 
 
 # --- field resolvers -------------------------------------------------------------------------
-
-
-async def adoption_unit(root: AdoptionRow, ctx: Context) -> OrganisationRow | None:
-    return await ctx.loader(organisation_by_id).load(root.unit_id)
-
-
-async def adoption_area(root: AdoptionRow, ctx: Context) -> AreaRow | None:
-    return await ctx.loader(area_by_id).load(root.area_id)
 
 
 async def pairing_cadre(root: PairingRow, ctx: Context) -> PersonRow | None:

@@ -13,7 +13,7 @@ from strawberry.types import Info
 from db.pairings import Compliance, Coverage, PairingRow, RegistrationRow, VisitRow
 from resolvers import pairings as r
 from resolvers.permissions import SignedIn
-from schema.adoption_interim import Adoption, AdoptionDuty
+from schema.adoptions import Adoption, AdoptionDuty
 from schema.areas import Community, Household, Organisation, Person
 from schema.base import Connection, Node, UserError, is_row
 
@@ -433,4 +433,4 @@ class PairingsMutation:
     )
 
 
-ALL_TYPES = [Adoption, Pairing, Visit, Registration]
+ALL_TYPES = [Pairing, Visit, Registration]

@@ -11,8 +11,8 @@ from strawberry.extensions import SchemaExtension
 from schema import areas, pairings
 from schema.node import NodeQuery
 
-QUERIES: list[type] = [NodeQuery, pairings.PairingsQuery]
-MUTATIONS: list[type] = [pairings.PairingsMutation]
+QUERIES: list[type] = [NodeQuery, areas.AreasQuery, pairings.PairingsQuery]
+MUTATIONS: list[type] = [areas.AreasMutation, pairings.PairingsMutation]
 SUBSCRIPTIONS: list[type] = []
 
 

@@ -585,7 +585,7 @@ async def test_visits_of_a_pairing(api: Api, conn: asyncpg.Connection, w: b.Worl
 
 
 async def test_adoption_node(api: Api, conn: asyncpg.Connection, w: b.World) -> None:
-    adoption = await b.adoption(conn, w.unit, w.building)
+    adoption = await b.adoption(conn, w.unit, w.building, since="2024-01-01")
     data = await api.ok(
         "query($id: ID!) { node(id: $id) { ... on Adoption { unit { name } area { name } since until } } }",
         {"id": gid("Adoption", adoption)},

@@ -397,6 +397,17 @@ async def test_late_evening_utc_is_still_the_county_day(
     visit = {"pairingId": gid("Pairing", pairing), "kind": "HOME_VISIT", "occurredOn": "2026-02-01"}
     early = await api.op("RecordVisit", visit, token=tok(api, w, "cadre"))
     assert codes(early["data"]["recordVisit"]) == ["INVALID"]
+    # the visit of this last evening counts in January
+    tonight = await api.op("RecordVisit", {**visit, "occurredOn": "2026-01-31"}, token=tok(api, w, "cadre"))
+    assert tonight["data"]["recordVisit"]["userErrors"] == []
+    january = await _obligations(api, w, pairing, None)
+    assert january["HOME_VISIT"] == {
+        "kind": "HOME_VISIT",
+        "periodStart": "2026-01-01",
+        "periodEnd": "2026-01-31",
+        "done": 1,
+        "status": "MET",
+    }
 
 
 # --- recordVisit -----------------------------------------------------------------------------

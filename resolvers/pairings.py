@@ -333,8 +333,11 @@ async def uncovered_households(
     root: Coverage, ctx: Context, first: int | None, after: str | None
 ) -> Page[HouseholdRow]:
     limit = checked_first(first)
+    after_id = _after_id(after)
+    if root.households == root.paired_households:  # full coverage: nothing to look for
+        return page_of_known_total([], limit, lambda r: [r.id], 0)
     async with ctx.db.connection() as conn:
-        found = await db.uncovered_households(conn, root.area_id, _after_id(after), limit)
+        found = await db.uncovered_households(conn, root.area_id, after_id, limit)
     rows = [r for r in await ctx.loader(household_by_id).load_many(found) if r is not None]
     return page_of_known_total(rows, limit, lambda r: [r.id], root.households - root.paired_households)
 
@@ -353,10 +356,11 @@ def compliance_by_kind(root: Compliance) -> list[KindCompliance]:
 
 async def due_pairings(root: Compliance, ctx: Context, first: int | None, after: str | None) -> Page[PairingRow]:
     limit = checked_first(first)
+    after_id = _after_id(after)
+    if root.due_pairings == 0:  # everything met: nothing to look for
+        return page_of_known_total([], limit, lambda r: [r.id], 0)
     async with ctx.db.connection() as conn:
-        found = await db.due_pairings(
-            conn, root.area_id, root.as_of, period_starts(root.as_of), _after_id(after), limit
-        )
+        found = await db.due_pairings(conn, root.area_id, root.as_of, period_starts(root.as_of), after_id, limit)
     rows = [r for r in await ctx.loader(pairing_by_id).load_many(found) if r is not None]
     return page_of_known_total(rows, limit, lambda r: [r.id], root.due_pairings)
 

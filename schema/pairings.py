@@ -17,6 +17,10 @@ from schema.adoptions import Adoption, AdoptionDuty
 from schema.areas import Community, Household, Organisation, Person
 from schema.base import Connection, Node, UserError, is_row
 
+First = Annotated[int | None, strawberry.argument(description="Page size: 20 by default, at most 100")]
+After = Annotated[str | None, strawberry.argument(description="Cursor of the last item of the previous page")]
+AreaId = Annotated[strawberry.ID, strawberry.argument(description="An area of any level (county to stairwell unit)")]
+
 
 @strawberry.enum(description="The three obligations of a pairing (三个一)")
 class ObligationKind(enum.Enum):
@@ -29,20 +33,20 @@ class ObligationKind(enum.Enum):
 
 @strawberry.enum(description="Whether an obligation is met in its current period")
 class ObligationStatus(enum.Enum):
-    MET = "MET"
-    DUE = "DUE"
+    MET = strawberry.enum_value("MET", description="At least one visit of the kind in the period so far")
+    DUE = strawberry.enum_value("DUE", description="No visit of the kind yet in the period")
 
 
 @strawberry.enum(description="Where a dual registration (双报到) stands")
 class RegistrationStatus(enum.Enum):
-    PENDING = "PENDING"
-    CONFIRMED = "CONFIRMED"
-    REJECTED = "REJECTED"
+    PENDING = strawberry.enum_value("PENDING", description="Waiting for the community's staff")
+    CONFIRMED = strawberry.enum_value("CONFIRMED", description="Confirmed by the community's staff")
+    REJECTED = strawberry.enum_value("REJECTED", description="Rejected; the registrant may register again")
 
 
 @strawberry.type(description="One obligation of a pairing in the period containing `asOf`")
 class Obligation:
-    kind: ObligationKind
+    kind: ObligationKind = strawberry.field(description="Which of the three obligations")
     period_start: datetime.date = strawberry.field(description="First day of the period")
     period_end: datetime.date = strawberry.field(description="Last day of the period")
     done: int = strawberry.field(description="Visits of this kind from periodStart to asOf inclusive")
@@ -56,7 +60,7 @@ async def _visit_pairing(root: VisitRow, info: Info[Any, Any]) -> Pairing:
 @strawberry.type(description="A visit a cadre made to a paired household (入户、谈心、办实事)")
 class Visit(Node):
     is_type_of = is_row(VisitRow)
-    kind: ObligationKind
+    kind: ObligationKind = strawberry.field(description="The obligation the visit serves")
     occurred_on: datetime.date = strawberry.field(description="The local date of the visit")
     notes: str | None = strawberry.field(description="What was done or learnt")
     pairing: Pairing = strawberry.field(resolver=_visit_pairing, description="The pairing it belongs to")
@@ -87,7 +91,7 @@ async def _pairing_obligations(
 
 
 async def _pairing_visits(
-    root: PairingRow, info: Info[Any, Any], first: int | None = None, after: str | None = None
+    root: PairingRow, info: Info[Any, Any], first: First = None, after: After = None
 ) -> VisitConnection:
     return await r.pairing_visits(root, info.context, first, after)  # type: ignore[return-value]
 
@@ -111,7 +115,7 @@ class PairingConnection(Connection[Pairing]):
 
 
 async def person_pairings(
-    root: Any, info: Info[Any, Any], first: int | None = None, after: str | None = None
+    root: Any, info: Info[Any, Any], first: First = None, after: After = None
 ) -> PairingConnection:
     """Person.pairings: declared here, attached to Person in schema/areas.py."""
     return await r.person_pairings(root, info.context, first, after)  # type: ignore[return-value]
@@ -136,7 +140,7 @@ async def _registration_person(root: RegistrationRow, info: Info[Any, Any]) -> P
 )
 class Registration(Node):
     is_type_of = is_row(RegistrationRow)
-    status: RegistrationStatus
+    status: RegistrationStatus = strawberry.field(description="PENDING until staff confirm or reject it")
     community: Community = strawberry.field(resolver=_registration_community, description="The community")
     organisation: Organisation | None = strawberry.field(
         resolver=_registration_organisation, description="The registering party organisation (or unit), if any"
@@ -152,7 +156,7 @@ class Registration(Node):
 
 
 async def _uncovered(
-    root: Coverage, info: Info[Any, Any], first: int | None = None, after: str | None = None
+    root: Coverage, info: Info[Any, Any], first: First = None, after: After = None
 ) -> Connection[Household]:
     return await r.uncovered_households(root, info.context, first, after)  # type: ignore[return-value]
 
@@ -173,18 +177,16 @@ class CoverageReport:
 
 @strawberry.type(description="MET and DUE counts of one obligation kind")
 class KindCompliance:
-    kind: ObligationKind
-    met: int
-    due: int
+    kind: ObligationKind = strawberry.field(description="The obligation")
+    met: int = strawberry.field(description="Pairings that have met it in the period containing asOf")
+    due: int = strawberry.field(description="Pairings that still owe it")
 
 
 def _by_kind(root: Compliance) -> list[KindCompliance]:
     return r.compliance_by_kind(root)  # type: ignore[return-value]
 
 
-async def _due(
-    root: Compliance, info: Info[Any, Any], first: int | None = None, after: str | None = None
-) -> PairingConnection:
+async def _due(root: Compliance, info: Info[Any, Any], first: First = None, after: After = None) -> PairingConnection:
     return await r.due_pairings(root, info.context, first, after)  # type: ignore[return-value]
 
 
@@ -223,15 +225,19 @@ REPORT_ACCESS = (
 )
 
 
-async def _coverage(info: Info[Any, Any], area_id: strawberry.ID) -> CoverageReport | None:
+async def _coverage(info: Info[Any, Any], area_id: AreaId) -> CoverageReport | None:
     return await r.coverage(info.context, area_id)  # type: ignore[return-value]
 
 
-async def _compliance(info: Info[Any, Any], area_id: strawberry.ID, as_of: datetime.date) -> ComplianceReport | None:
+async def _compliance(
+    info: Info[Any, Any],
+    area_id: AreaId,
+    as_of: Annotated[datetime.date, strawberry.argument(description="The day to judge at (county calendar)")],
+) -> ComplianceReport | None:
     return await r.compliance(info.context, area_id, as_of)  # type: ignore[return-value]
 
 
-async def _statistics(info: Info[Any, Any], area_id: strawberry.ID) -> Statistics | None:
+async def _statistics(info: Info[Any, Any], area_id: AreaId) -> Statistics | None:
     return await r.statistics(info.context, area_id)  # type: ignore[return-value]
 
 
@@ -267,7 +273,7 @@ class AdoptInput:
 
 @strawberry.input(description="End an adoption")
 class EndAdoptionInput:
-    adoption_id: strawberry.ID
+    adoption_id: strawberry.ID = strawberry.field(description="The adoption to end")
     until: datetime.date | None = strawberry.field(
         default=None, description="Its last day: today when omitted; neither in the future nor before it began"
     )
@@ -276,13 +282,13 @@ class EndAdoptionInput:
 @strawberry.input(description="Pair a cadre with a household")
 class PairInput:
     cadre_id: strawberry.ID = strawberry.field(description="A party member holding an active post in a unit")
-    household_id: strawberry.ID
+    household_id: strawberry.ID = strawberry.field(description="The household to befriend")
     since: datetime.date | None = strawberry.field(default=None, description="Today when omitted; not in the future")
 
 
 @strawberry.input(description="End a pairing")
 class EndPairingInput:
-    pairing_id: strawberry.ID
+    pairing_id: strawberry.ID = strawberry.field(description="The pairing to end")
     until: datetime.date | None = strawberry.field(
         default=None, description="Its last day: today when omitted; neither in the future nor before it began"
     )
@@ -290,17 +296,17 @@ class EndPairingInput:
 
 @strawberry.input(description="A visit made by the paired cadre")
 class RecordVisitInput:
-    pairing_id: strawberry.ID
-    kind: ObligationKind
+    pairing_id: strawberry.ID = strawberry.field(description="The cadre's own pairing")
+    kind: ObligationKind = strawberry.field(description="Home visit, heart-to-heart talk or good deed")
     occurred_on: datetime.date = strawberry.field(
         description="Local date; neither in the future (county time) nor before the pairing began"
     )
-    notes: str | None = None
+    notes: str | None = strawberry.field(default=None, description="What was done or learnt")
 
 
 @strawberry.input(description="Dual registration: give either organisationId or personId")
 class RegisterWithCommunityInput:
-    community_id: strawberry.ID
+    community_id: strawberry.ID = strawberry.field(description="The community registered with")
     organisation_id: strawberry.ID | None = strawberry.field(
         default=None, description="A unit's party organisation (or the unit itself); by the unit's UNIT_ADMIN"
     )
@@ -311,7 +317,10 @@ class RegisterWithCommunityInput:
 
 @strawberry.input(description="Confirm or reject a pending registration")
 class DecideRegistrationInput:
-    registration_id: strawberry.ID
+    registration_id: strawberry.ID = strawberry.field(description="A PENDING registration")
+
+
+MUTATION_INPUT = strawberry.argument(description="The mutation's one input")
 
 
 def _errors(root: Any) -> list[UserError]:
@@ -349,40 +358,46 @@ class RegistrationPayload:
     user_errors: list[UserError] = strawberry.field(resolver=_errors, description="Why it was refused")
 
 
-async def _adopt(info: Info[Any, Any], input: AdoptInput) -> AdoptionPayload:
+async def _adopt(info: Info[Any, Any], input: Annotated[AdoptInput, MUTATION_INPUT]) -> AdoptionPayload:
     duties = [d.value for d in input.duties] if input.duties is not None else None
     return await r.adopt(info.context, input.unit_id, input.area_id, duties, input.since)  # type: ignore[return-value]
 
 
-async def _end_adoption(info: Info[Any, Any], input: EndAdoptionInput) -> AdoptionPayload:
+async def _end_adoption(info: Info[Any, Any], input: Annotated[EndAdoptionInput, MUTATION_INPUT]) -> AdoptionPayload:
     return await r.end_adoption(info.context, input.adoption_id, input.until)  # type: ignore[return-value]
 
 
-async def _pair(info: Info[Any, Any], input: PairInput) -> PairingPayload:
+async def _pair(info: Info[Any, Any], input: Annotated[PairInput, MUTATION_INPUT]) -> PairingPayload:
     return await r.pair(info.context, input.cadre_id, input.household_id, input.since)  # type: ignore[return-value]
 
 
-async def _end_pairing(info: Info[Any, Any], input: EndPairingInput) -> PairingPayload:
+async def _end_pairing(info: Info[Any, Any], input: Annotated[EndPairingInput, MUTATION_INPUT]) -> PairingPayload:
     return await r.end_pairing(info.context, input.pairing_id, input.until)  # type: ignore[return-value]
 
 
-async def _record_visit(info: Info[Any, Any], input: RecordVisitInput) -> RecordVisitPayload:
+async def _record_visit(info: Info[Any, Any], input: Annotated[RecordVisitInput, MUTATION_INPUT]) -> RecordVisitPayload:
     return await r.record_visit(  # type: ignore[return-value]
         info.context, input.pairing_id, input.kind.name, input.occurred_on, input.notes
     )
 
 
-async def _register(info: Info[Any, Any], input: RegisterWithCommunityInput) -> RegistrationPayload:
+async def _register(
+    info: Info[Any, Any], input: Annotated[RegisterWithCommunityInput, MUTATION_INPUT]
+) -> RegistrationPayload:
     return await r.register_with_community(  # type: ignore[return-value]
         info.context, input.community_id, input.organisation_id, input.person_id
     )
 
 
-async def _confirm(info: Info[Any, Any], input: DecideRegistrationInput) -> RegistrationPayload:
+async def _confirm(
+    info: Info[Any, Any], input: Annotated[DecideRegistrationInput, MUTATION_INPUT]
+) -> RegistrationPayload:
     return await r.confirm_registration(info.context, input.registration_id)  # type: ignore[return-value]
 
 
-async def _reject(info: Info[Any, Any], input: DecideRegistrationInput) -> RegistrationPayload:
+async def _reject(
+    info: Info[Any, Any], input: Annotated[DecideRegistrationInput, MUTATION_INPUT]
+) -> RegistrationPayload:
     return await r.reject_registration(info.context, input.registration_id)  # type: ignore[return-value]
 
 

@@ -411,6 +411,17 @@ async def home_community(conn: Conn, person_id: int) -> int | None:
 
 # --- reports -------------------------------------------------------------------------------
 
+# Whether one of the units ($1) adopts the area or one of its ancestors ($2 = the area's path).
+ADOPTS_AREA: Final = """
+SELECT EXISTS (SELECT 1 FROM adoptions a
+               WHERE a.unit_id = ANY($1::bigint[]) AND a.area_id = ANY($2::bigint[]) AND a.until IS NULL)
+"""
+
+
+async def adopts_area(conn: Conn, unit_ids: list[int], path: list[int]) -> bool:
+    return bool(await conn.fetchval(ADOPTS_AREA, unit_ids, path))
+
+
 COVERAGE: Final = """
 WITH sub AS (
     SELECT id, level, parent_id FROM areas WHERE path @> ARRAY[$1::bigint]

@@ -7,8 +7,9 @@ Who may do what (also in the schema's descriptions):
 - `registerWithCommunity`: a unit's party organisation by the unit's UNIT_ADMIN, or a party
   member by themself (with their home community); `confirmRegistration` /
   `rejectRegistration`: COUNTY_ADMIN or staff in scope of the community.
-- `coverage`, `compliance`, `statistics`: COUNTY_ADMIN or staff in scope of the area; others
-  get a FORBIDDEN GraphQL error.
+- `coverage`, `compliance`, `statistics`: COUNTY_ADMIN, staff in scope of the area, or
+  UNIT_ADMIN of a unit adopting the area (or the compound it lies in); others get a
+  FORBIDDEN GraphQL error.
 
 Calendar rules use the county's time zone (`settings.zone`): "today" is the local date.
 """
@@ -316,9 +317,14 @@ async def _report_area(ctx: Context, area_id: str) -> AreaRow | None:
     area = await ctx.loader(area_by_id).load(decoded[1])
     if area is None or area.county_id != viewer.county_id or area.level.capitalize() != decoded[0]:
         return None
-    if not viewer.is_staff_for(area.path):
-        raise forbidden("Reports are for the county's administrators and the staff of the area")
-    return area
+    if viewer.is_staff_for(area.path):
+        return area
+    units = viewer.organisation_scopes(Role.UNIT_ADMIN)
+    if units:
+        async with ctx.db.connection() as conn:
+            if await db.adopts_area(conn, units, area.path):
+                return area
+    raise forbidden("Reports are for the county's administrators, the staff of the area and its adopting units")
 
 
 async def coverage(ctx: Context, area_id: str) -> Coverage | None:

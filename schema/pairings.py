@@ -220,8 +220,9 @@ class Statistics:
 
 
 REPORT_ACCESS = (
-    " Allowed to COUNTY_ADMIN and to staff whose scope holds the area; anyone else gets a GraphQL error "
-    "FORBIDDEN. Null for an unknown area id."
+    " Allowed to COUNTY_ADMIN, to staff whose scope holds the area and to the UNIT_ADMIN of a unit with an "
+    "active adoption of the area or of an area above it; anyone else gets a GraphQL error FORBIDDEN. "
+    "Null for an unknown area id."
 )
 
 

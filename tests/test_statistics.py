@@ -340,3 +340,17 @@ async def test_uncovered_households_page_and_refuse_large_first(
     assert rest["pageInfo"]["hasNextPage"] is False
     refused = await api.post(query, {"id": gid("County", rep.w.county), "first": 101}, token=admin)
     assert refused["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+@pytest.mark.parametrize(("operation", "extra"), REPORTS)
+async def test_unit_admin_reads_reports_of_adopted_areas(
+    api: Api, rep: Report, operation: str, extra: dict[str, str]
+) -> None:
+    """The world's unit adopts the compound: its admin reads the compound and its buildings."""
+    unit = tok(api, rep, "unit")
+    for area in (gid("Compound", rep.w.compound), gid("Building", rep.w.other_building)):
+        result = await api.op(operation, {"areaId": area, **extra}, token=unit)
+        assert "errors" not in result, result
+    for area in (gid("Community", rep.w.community), gid("Building", rep.third_building)):
+        refused = await api.op(operation, {"areaId": area, **extra}, token=unit)
+        assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"

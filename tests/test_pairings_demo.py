@@ -106,5 +106,8 @@ async def test_demo_sample_pairing(conn: asyncpg.Connection) -> None:
     )
     kinds = {r["by_unit"]: r["n"] for r in rows}
     assert kinds[True] > 0 and kinds[False] > 0
+    # some history: ended pairings and adoptions stay as rows with their last day
+    assert await conn.fetchval("SELECT count(*) FROM pairings WHERE until IS NOT NULL") > 0
+    assert await conn.fetchval("SELECT count(*) FROM adoptions WHERE until IS NOT NULL") > 0
     statuses = {r[0] for r in await conn.fetch("SELECT DISTINCT status FROM registrations")}
     assert statuses == {"PENDING", "CONFIRMED"}

@@ -16,12 +16,22 @@ ADOPTING_UNITS: Final = 75
 ADOPTED_AREAS: Final = 218
 SECOND_PAIRINGS: Final = 120
 HISTORY_MONTHS: Final = 12
+ENDED_ADOPTIONS: Final = 4
+ENDED_PAIRINGS: Final = 60
 
 BUILDING_COMPOUNDS: Final = "SELECT id, parent_id FROM areas WHERE id = ANY($1::bigint[]) ORDER BY id"
 INSERT_ADOPTIONS: Final = """
 INSERT INTO adoptions (county_id, unit_id, area_id, duties, since)
 SELECT $1, t.unit_id, t.area_id, t.duties::text[], t.since
 FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::date[]) AS t(unit_id, area_id, duties, since)
+"""
+INSERT_ENDED_ADOPTIONS: Final = """
+INSERT INTO adoptions (county_id, unit_id, area_id, since, until)
+SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::date[], $5::date[])
+"""
+INSERT_ENDED_PAIRINGS: Final = """
+INSERT INTO pairings (county_id, cadre_id, household_id, since, until)
+SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::date[], $5::date[])
 """
 INSERT_PAIRINGS: Final = """
 INSERT INTO pairings (county_id, cadre_id, household_id, since)
@@ -94,6 +104,16 @@ async def _adoptions(demo: Demo, conn: Conn) -> None:
         [duty_sets[0] if rng.random() < 0.7 else rng.choice(duty_sets[1:]) for _ in areas],
         [demo.today - datetime.timedelta(days=rng.randint(400, 1200)) for _ in areas],
     )
+    # history: adoptions of buildings that ended (their compounds stay adopted)
+    ended = buildings[ADOPTED_AREAS - len(compounds) - 1 :][:ENDED_ADOPTIONS]
+    await conn.execute(
+        INSERT_ENDED_ADOPTIONS,
+        ids["county"],
+        [rng.choice(units) for _ in ended],
+        ended,
+        [demo.today - datetime.timedelta(days=rng.randint(900, 1500)) for _ in ended],
+        [demo.today - datetime.timedelta(days=rng.randint(100, 800)) for _ in ended],
+    )
 
 
 async def _pairings(demo: Demo, conn: Conn) -> list[tuple[int, int, int, datetime.date]]:
@@ -125,6 +145,16 @@ async def _pairings(demo: Demo, conn: Conn) -> list[tuple[int, int, int, datetim
     starts = [since() for _ in pairs]
     starts[0] = demo.today - datetime.timedelta(days=700)
     rows = await conn.fetch(INSERT_PAIRINGS, ids["county"], [c for c, _ in pairs], [h for _, h in pairs], starts)
+    # history: pairings that ended before the current ones (a cadre moved on)
+    earlier = rng.sample(households, ENDED_PAIRINGS)
+    await conn.execute(
+        INSERT_ENDED_PAIRINGS,
+        ids["county"],
+        [rng.choice(others) for _ in earlier],
+        earlier,
+        [demo.today - datetime.timedelta(days=rng.randint(1300, 1800)) for _ in earlier],
+        [demo.today - datetime.timedelta(days=rng.randint(1000, 1250)) for _ in earlier],
+    )
     return [(r["id"], r["cadre_id"], r["household_id"], r["since"]) for r in rows]
 
 

@@ -8,13 +8,14 @@ from typing import Any
 import strawberry
 from strawberry.extensions import SchemaExtension
 
-from schema import activities, areas, base, findings, identity, meetings, orders, renovations
+from schema import activities, areas, base, findings, identity, meetings, orders, pairings, renovations
 from schema.node import NodeQuery
 
 QUERIES: list[type] = [
     NodeQuery,
     areas.AreasQuery,
     identity.IdentityQuery,
+    pairings.PairingsQuery,
     orders.OrdersQuery,
     activities.ActivityQuery,
     findings.FindingQuery,
@@ -24,6 +25,7 @@ QUERIES: list[type] = [
 MUTATIONS: list[type] = [
     areas.AreasMutation,
     identity.IdentityMutation,
+    pairings.PairingsMutation,
     orders.OrdersMutation,
     activities.ActivityMutation,
     findings.FindingMutation,
@@ -52,6 +54,7 @@ def build(
         types=[
             *areas.ALL_TYPES,
             *identity.ALL_TYPES,
+            *pairings.ALL_TYPES,
             *orders.ALL_TYPES,
             *activities.ALL_TYPES,
             *findings.ALL_TYPES,

@@ -14,7 +14,6 @@ PENDING: set[str] = {
     # areas: OrganisationDetail waits for Organisation.resources (the dual list's Resource type)
     "OrganisationDetail",
     # pairings
-    "MyPairings",  # validates once identity adds `viewer`
     # dual list
     "PublishResource",
     "PublishNeed",

@@ -10,6 +10,7 @@ the rule with `described(...)`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
@@ -65,12 +66,21 @@ def has_role(*roles: Role) -> type[Requirement]:
 CountyAdmin = has_role(Role.COUNTY_ADMIN)
 
 
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
 def _argument(kwargs: dict[str, Any], path: str) -> Any:
+    """The argument at a dotted GraphQL path (`input.areaId`); strawberry hands permissions
+    the resolver's Python names (`input.area_id`), so both spellings are looked up."""
     value: Any = kwargs
     for part in path.split("."):
         if value is None:
             return None
-        value = value.get(part) if isinstance(value, dict) else getattr(value, part, None)
+        if isinstance(value, dict):
+            value = value.get(part, value.get(_snake(part)))
+        else:
+            value = getattr(value, part, getattr(value, _snake(part), None))
     return value
 
 

@@ -197,6 +197,22 @@ class ApiTokenRow:
     revoked_at: datetime.datetime | None
 
 
+API_TOKENS_PAGE: Final = f"""
+SELECT {API_TOKEN_COLUMNS} FROM api_tokens
+WHERE organisation_id = $1 AND ($2::bigint IS NULL OR id < $2)
+ORDER BY id DESC LIMIT $3
+"""  # noqa: S608 - constant columns
+API_TOKENS_COUNT: Final = "SELECT count(*) FROM api_tokens WHERE organisation_id = $1"
+
+
+async def api_tokens_page(conn: Conn, organisation_id: int, before_id: int | None, limit: int) -> list[ApiTokenRow]:
+    return [ApiTokenRow(**dict(r)) for r in await conn.fetch(API_TOKENS_PAGE, organisation_id, before_id, limit)]
+
+
+async def api_tokens_count(conn: Conn, organisation_id: int) -> int:
+    return int(await conn.fetchval(API_TOKENS_COUNT, organisation_id))
+
+
 async def insert_api_token(
     conn: Conn, *, county_id: int, organisation_id: int, name: str, token_hash: str, created_by: int
 ) -> ApiTokenRow:

@@ -130,8 +130,8 @@ async def login(ctx: Context, username: str, password: str) -> LoginResult:
     """Check the password; count failures per username in PostgreSQL and lock out after
     LOCKOUT_FAILURES within LOCKOUT_MINUTES. An unknown username costs the same argon2
     check as a wrong password and gets the same answer."""
-    name = username.strip()[:MAX_USERNAME]
-    if "\x00" in name:  # no username holds a NUL (PostgreSQL text cannot): unknown, at equal cost
+    name = username.strip()
+    if "\x00" in name or len(name) > MAX_USERNAME:  # no such username can exist: unknown, at equal cost
         await passwords.verify_password_async(None, password[:MAX_PASSWORD])
         return _invalid()
     async with ctx.db.transaction() as conn:
@@ -264,6 +264,25 @@ async def revoke_api_token(ctx: Context, api_token_id: str) -> Outcome[ApiTokenR
         return revoked, Audited("ApiToken", row.id, {"organisationId": row.organisation_id})
 
     return await run(ctx, "revokeApiToken", body)
+
+
+async def api_tokens(ctx: Context, organisation_id: str, first: int | None, after: str | None) -> Page[ApiTokenRow]:
+    """The organisation's tokens, newest first (the field's permission checks who asks)."""
+    pk = ids.decode_as(organisation_id, "Organisation")
+    assert pk is not None, "the permission admits only organisations the viewer administers"
+    limit = checked_first(first)
+    key = decode_cursor(after)
+    before = key[0] if key and isinstance(key[0], int) else None
+    if key is not None and before is None:
+        raise bad_user_input("`after` is not a cursor this API gave out", argument="after")
+    async with ctx.db.connection() as conn:
+        rows = await db.api_tokens_page(conn, pk, before, limit + 1)
+
+    async def count() -> int:
+        async with ctx.db.connection() as conn:
+            return await db.api_tokens_count(conn, pk)
+
+    return page_from_rows(rows, limit, lambda r: [r.id], count)
 
 
 async def _organisations(conn: Conn, keys: list[int]) -> list[OrganisationRow | None]:

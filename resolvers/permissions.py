@@ -111,6 +111,31 @@ def in_area_scope(argument: str, *roles: Role) -> type[Requirement]:
     return InAreaScope
 
 
+def administers_organisation_in(argument: str) -> type[Requirement]:
+    """The organisation named by the global id in `argument` is one the viewer administers:
+    COUNTY_ADMIN of its county, or its UNIT_ADMIN (a partner's API token included). Put it
+    after SignedIn."""
+
+    class AdministersOrganisation(_Forbidding):
+        requirement = f"COUNTY_ADMIN, or UNIT_ADMIN of the organisation `{argument}`"
+
+        async def has_permission(self, source: Any, info: Info[Any, Any], **kwargs: Any) -> bool:
+            viewer: Viewer | None = info.context.viewer
+            raw = _argument(kwargs, argument)
+            pk = ids.decode_as(str(raw), "Organisation") if raw is not None else None
+            if viewer is None or pk is None:
+                return False
+            from resolvers.areas import organisation_by_id  # the areas domain sits above this module
+
+            org = await info.context.loader(organisation_by_id).load(pk)
+            return org is not None and administers_organisation(viewer, org.id, org.county_id)
+
+    AdministersOrganisation.__name__ = AdministersOrganisation.__qualname__ = (
+        f"AdministersOrganisation_{argument.replace('.', '_')}"
+    )
+    return AdministersOrganisation
+
+
 def described(description: str, *requirements: type[Requirement] | str) -> str:
     """`description` followed by who may use the field, for the SDL."""
     texts = [r if isinstance(r, str) else r.requirement for r in requirements]

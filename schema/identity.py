@@ -15,7 +15,7 @@ from resolvers import identity as r
 from resolvers.identity import RoleGrantValue, ScopeValue
 from resolvers.mutations import Outcome
 from resolvers.pagination import Page
-from resolvers.permissions import CountyAdmin, guarded
+from resolvers.permissions import CountyAdmin, administers_organisation_in, guarded
 from resolvers.viewer import Role as RoleValues
 from schema.areas import Organisation, Person
 from schema.base import Connection, Node, UserError, is_row
@@ -150,6 +150,13 @@ async def _audit_log(
     return page  # type: ignore[return-value]
 
 
+async def _api_tokens(
+    info: Info[Any, Any], organisation_id: strawberry.ID, first: int | None = None, after: str | None = None
+) -> Connection[ApiToken]:
+    page: Page[ApiTokenRow] = await r.api_tokens(info.context, organisation_id, first, after)
+    return page  # type: ignore[return-value]
+
+
 @strawberry.type
 class IdentityQuery:
     viewer: User | None = strawberry.field(
@@ -159,6 +166,11 @@ class IdentityQuery:
         resolver=_audit_log,
         description="The audit log of the viewer's county, newest first",
         permissions=[CountyAdmin],
+    )
+    api_tokens: Connection[ApiToken] = guarded(
+        resolver=_api_tokens,
+        description="An organisation's API tokens, newest first, with when each was last used",
+        permissions=[administers_organisation_in("organisationId")],
     )
 
 

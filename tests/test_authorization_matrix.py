@@ -235,6 +235,12 @@ ROWS: list[Row] = [
         {"admin": ALLOWED, "foreign_admin": HIDDEN},
         hidden=lambda d: not any(e["node"]["action"] == "matrix" for e in d["auditLog"]["edges"]),
     ),
+    Row(
+        "apiTokens of the unit",
+        "query($o: ID!) { apiTokens(organisationId: $o) { totalCount edges { node { id lastUsedAt } } } }",
+        lambda s: {"o": gid("Organisation", s.w.unit)},
+        {"admin": ALLOWED, "unit": ALLOWED, "apitoken": ALLOWED},
+    ),
     # areas
     Row(
         "Areas under the community",

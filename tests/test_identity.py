@@ -194,3 +194,13 @@ async def test_stored_password_is_an_argon2id_hash(api: Api, conn: asyncpg.Conne
     await with_passwords(conn, w)
     stored = await conn.fetchval("SELECT password_hash FROM users WHERE id = $1", w.users["admin"])
     assert stored.startswith("$argon2id$") and SAMPLE_PASSWORD not in stored
+
+
+async def test_an_over_long_username_is_not_cut_down_to_a_real_one(api: Api, conn: asyncpg.Connection) -> None:
+    w = await world(conn)
+    await with_passwords(conn, w)
+    long_name = "a" * 64
+    await conn.execute("UPDATE users SET username = $2 WHERE id = $1", w.users["admin"], long_name)
+    assert (await api.op("Login", {"username": long_name, "password": SAMPLE_PASSWORD}))["data"]["login"]["token"]
+    longer = await api.op("Login", {"username": long_name + "x", "password": SAMPLE_PASSWORD})
+    assert [e["code"] for e in longer["data"]["login"]["userErrors"]] == ["INVALID_CREDENTIALS"]

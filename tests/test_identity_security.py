@@ -112,3 +112,15 @@ async def test_hostile_strings_in_the_audit_filter(api: Api, conn: asyncpg.Conne
             assert codes in ([], ["BAD_USER_INPUT"]), (key, hostile, result)
             if not codes:
                 assert result["data"]["auditLog"]["totalCount"] == 0
+
+
+async def test_hostile_strings_in_the_api_token_list(api: Api, conn: asyncpg.Connection) -> None:
+    w = await world(conn)
+    unit_admin = api.token_for(w.users["unit"])
+    query = "query($o: ID!, $after: String) { apiTokens(organisationId: $o, after: $after) { totalCount } }"
+    organisation = ids.encode("Organisation", w.unit)
+    for hostile in HOSTILE_STRINGS:
+        by_id = await api.post(query, {"o": hostile}, token=unit_admin)
+        assert [e["extensions"]["code"] for e in by_id["errors"]] == ["FORBIDDEN"], hostile
+        by_cursor = await api.post(query, {"o": organisation, "after": hostile}, token=unit_admin)
+        assert [e["extensions"]["code"] for e in by_cursor.get("errors", [])] == ["BAD_USER_INPUT"], hostile

@@ -18,7 +18,7 @@ from resolvers.errors import ErrorCode, Refusal, UserError, bad_user_input
 from resolvers.mutations import Audited, Outcome, run
 from resolvers.pagination import Page, checked_first, decode_cursor, page_from_rows
 from resolvers.permissions import administers_organisation, is_person, require
-from resolvers.viewer import Role, Viewer
+from resolvers.viewer import Grant, Role, Viewer
 
 LOCKOUT_FAILURES = 5
 LOCKOUT_MINUTES = 15
@@ -177,6 +177,15 @@ async def login(ctx: Context, username: str, password: str) -> LoginResult:
             detail={},
         )
         user = (await db.users_by_id(conn, [found.id]))[found.id]
+    # the payload's nested fields (viewer { person { household } }) resolve as the new user
+    ctx.viewer = Viewer(
+        user_id=user.id,
+        username=user.username,
+        county_id=user.county_id,
+        person_id=user.person_id,
+        household_id=user.household_id,
+        grants=tuple(Grant(g.id, Role(g.role), g.area_id, g.organisation_id) for g in user.grants),
+    )
     assert ctx.settings.secret is not None, "the signing secret is set at start-up"
     token, expires = tokens.sign(ctx.settings.secret, user.id, ctx.settings.token_hours * 3600)
     return LoginResult(token, datetime.datetime.fromtimestamp(expires, tz=datetime.UTC), user, [])

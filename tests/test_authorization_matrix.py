@@ -279,6 +279,22 @@ ROWS: list[Row] = [
         hidden=lambda d: d["node"] is None,
     ),
     Row(
+        "the resident's phone and household through node",
+        "query($id: ID!) { node(id: $id) { ... on Person { name phone household { id } } } }",
+        lambda s: {"id": gid("Person", s.w.people["resident"])},
+        everyone(neighbour=MASKED, unit=MASKED, apitoken=MASKED, foreign_admin=HIDDEN),
+        masked=lambda d: d["node"]["phone"] is None and d["node"]["household"] is None,
+        hidden=lambda d: d["node"] is None,
+    ),
+    Row(
+        "the resident's household's residents through node",
+        "query($id: ID!) { node(id: $id) { ... on Household { label residents { name phone } } } }",
+        lambda s: {"id": gid("Household", s.w.household)},
+        everyone(neighbour=MASKED, unit=MASKED, apitoken=MASKED, foreign_admin=HIDDEN),
+        masked=lambda d: d["node"]["residents"] == [],
+        hidden=lambda d: d["node"] is None,
+    ),
+    Row(
         "AssignResponsible of the resident's building",
         "AssignResponsible",
         lambda s: {"areaId": gid("Building", s.w.building), "personId": gid("Person", s.w.people["neighbour"])},

@@ -204,3 +204,14 @@ async def test_an_over_long_username_is_not_cut_down_to_a_real_one(api: Api, con
     assert (await api.op("Login", {"username": long_name, "password": SAMPLE_PASSWORD}))["data"]["login"]["token"]
     longer = await api.op("Login", {"username": long_name + "x", "password": SAMPLE_PASSWORD})
     assert [e["code"] for e in longer["data"]["login"]["userErrors"]] == ["INVALID_CREDENTIALS"]
+
+
+async def test_the_login_payload_resolves_as_the_new_user(api: Api, conn: asyncpg.Connection) -> None:
+    w = await world(conn)
+    names = await with_passwords(conn, w)
+    result = await api.ok(
+        "mutation($u: String!, $p: String!) { login(input: {username: $u, password: $p}) "
+        "{ viewer { person { phone household { label } } } } }",
+        {"u": names["resident"], "p": SAMPLE_PASSWORD},
+    )
+    assert result["login"]["viewer"]["person"] == {"phone": "13800000004", "household": {"label": "1单元101"}}

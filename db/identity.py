@@ -99,6 +99,11 @@ SELECT count(*) FROM login_failures
 WHERE lower(username) = lower($1) AND at > now() - make_interval(mins => $2)
 """
 
+FORGET_OLD_FAILURES: Final = """
+DELETE FROM login_failures
+WHERE lower(username) = lower($1) AND at <= now() - make_interval(mins => $2)
+"""
+
 RECORD_FAILURE: Final = "INSERT INTO login_failures (username) VALUES (lower($1))"
 
 CLEAR_FAILURES: Final = "DELETE FROM login_failures WHERE lower(username) = lower($1)"
@@ -151,6 +156,10 @@ async def lock_username(conn: Conn, username: str) -> None:
 
 async def recent_failures(conn: Conn, username: str, minutes: int) -> int:
     return int(await conn.fetchval(RECENT_FAILURES, username, minutes))
+
+
+async def forget_old_failures(conn: Conn, username: str, minutes: int) -> None:
+    await conn.execute(FORGET_OLD_FAILURES, username, minutes)
 
 
 async def record_failure(conn: Conn, username: str) -> None:

@@ -136,6 +136,7 @@ async def login(ctx: Context, username: str, password: str) -> LoginResult:
         return _invalid()
     async with ctx.db.transaction() as conn:
         await db.lock_username(conn, name)
+        await db.forget_old_failures(conn, name, LOCKOUT_MINUTES)
         if await db.recent_failures(conn, name, LOCKOUT_MINUTES) >= LOCKOUT_FAILURES:
             return LoginResult(
                 None,
@@ -152,17 +153,18 @@ async def login(ctx: Context, username: str, password: str) -> LoginResult:
         good = await passwords.verify_password_async(found.password_hash if found else None, password[:MAX_PASSWORD])
         if not good or found is None or found.disabled or len(password) > MAX_PASSWORD:
             await db.record_failure(conn, name)
-            await audit_db.record(
-                conn,
-                county_id=found.county_id if found else None,
-                user_id=found.id if found else None,
-                api_token_id=None,
-                action="loginFailed",
-                target_type="User" if found else None,
-                target_id=found.id if found else None,
-                request_id=ctx.request_id,
-                detail={},
-            )
+            if found is not None:  # unknown names are counted above, not audited (no county sees them)
+                await audit_db.record(
+                    conn,
+                    county_id=found.county_id,
+                    user_id=found.id,
+                    api_token_id=None,
+                    action="loginFailed",
+                    target_type="User",
+                    target_id=found.id,
+                    request_id=ctx.request_id,
+                    detail={},
+                )
             return _invalid()
         await db.clear_failures(conn, name)
         await audit_db.record(

@@ -83,6 +83,9 @@ async def test_unknown_user_and_wrong_password_answer_identically(api: Api, conn
     wrong = await api.op("Login", {"username": names["resident"], "password": WRONG})
     unknown = await api.op("Login", {"username": "nobody-here", "password": WRONG})
     assert wrong == unknown
+    failed = await conn.fetch("SELECT user_id, county_id FROM audit_log WHERE action = 'loginFailed'")
+    assert [(r["user_id"], r["county_id"]) for r in failed] == [(w.users["resident"], w.county)]
+    assert await conn.fetchval("SELECT count(*) FROM login_failures") == 2
     assert wrong["data"]["login"] == {
         "token": None,
         "expiresAt": None,
@@ -122,6 +125,8 @@ async def test_failures_older_than_the_window_do_not_count(api: Api, conn: async
     )
     ok = await api.op("Login", {"username": names["staff"], "password": SAMPLE_PASSWORD})
     assert ok["data"]["login"]["userErrors"] == []
+    # a success clears the username's failures; old ones are forgotten on every attempt
+    assert await conn.fetchval("SELECT count(*) FROM login_failures") == 0
     await conn.executemany(
         "INSERT INTO login_failures (username, at) VALUES ($1, now() - interval '1 minute')",
         [(names["staff"],)] * 5,

@@ -110,6 +110,22 @@ async def scope_of(root: RoleGrantValue, ctx: Context) -> ScopeValue:
     return ScopeValue("Organisation", org.id, org.name)
 
 
+async def scope_area(root: ScopeValue, ctx: Context) -> AreaRow | None:
+    if root.type_name == "Organisation":
+        return None
+    from resolvers.areas import area_by_id
+
+    return await ctx.loader(area_by_id).load(root.pk)
+
+
+async def scope_organisation(root: ScopeValue, ctx: Context) -> OrganisationRow | None:
+    if root.type_name != "Organisation":
+        return None
+    from resolvers.areas import organisation_by_id
+
+    return await ctx.loader(organisation_by_id).load(root.pk)
+
+
 # --- login --------------------------------------------------------------------------------
 
 

@@ -220,3 +220,12 @@ async def test_the_login_payload_resolves_as_the_new_user(api: Api, conn: asyncp
         {"u": names["resident"], "p": SAMPLE_PASSWORD},
     )
     assert result["login"]["viewer"]["person"] == {"phone": "13800000004", "household": {"label": "1单元101"}}
+
+
+async def test_a_scope_leads_to_its_area_or_organisation(api: Api, conn: asyncpg.Connection) -> None:
+    w = await world(conn)
+    query = "{ viewer { roles { scope { typeName area { level } organisation { kind } } } } }"
+    head = (await api.ok(query, token=api.token_for(w.users["head"])))["viewer"]["roles"][0]["scope"]
+    assert head == {"typeName": "Building", "area": {"level": "BUILDING"}, "organisation": None}
+    unit = (await api.ok(query, token=api.token_for(w.users["unit"])))["viewer"]["roles"][0]["scope"]
+    assert unit == {"typeName": "Organisation", "area": None, "organisation": {"kind": "GOVERNMENT_UNIT"}}

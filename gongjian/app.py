@@ -27,13 +27,14 @@ from gongjian.config import Settings
 from resolvers import limits
 from resolvers.context import Context, bearer, token_from_connection_params, viewer_from_token
 from resolvers.observability import OperationLog
+from resolvers.text_input import RefuseNulText
 from schema import root
 
 log = logging.getLogger("gongjian")
 
 
 def _extensions(settings: Settings) -> list[Any]:
-    chosen: list[Any] = [*limits.extensions(settings), OperationLog]
+    chosen: list[Any] = [*limits.extensions(settings), OperationLog, RefuseNulText]
     if not settings.introspection:
         chosen.append(DisableIntrospection)
     return chosen

@@ -149,3 +149,26 @@ async def test_text_with_nul_is_bad_user_input_everywhere(api: Api, conn: asyncp
     # the connection is still usable afterwards: nothing failed inside the database
     fine = await api.op("Areas", {"search": "社区"}, token=admin)
     assert "errors" not in fine
+
+
+async def test_hostile_strings_in_the_areas_operations(api: Api, conn: asyncpg.Connection) -> None:
+    """The reusable helper applied to every string argument of the areas operations."""
+    w = await world(conn)
+    admin = api.token_for(w.users["admin"])
+    community = ids.encode("Community", w.community)
+    cases: list[tuple[str, dict[str, Any], list[str]]] = [
+        ("Areas", {"parentId": community, "search": "x"}, ["search", "parentId", "after"]),
+        ("Compounds", {"communityId": community, "search": "x"}, ["search", "communityId", "after"]),
+        ("Organisations", {"search": "x"}, ["search", "after"]),
+        ("CrossAppointments", {"communityId": community}, ["communityId"]),
+        ("CompoundDetail", {"id": "x"}, ["id"]),
+        ("BuildingHouseholds", {"id": ids.encode("Building", w.building)}, ["id", "after"]),
+        ("ResponsibilityChain", {"householdId": "x"}, ["householdId"]),
+        (
+            "AssignResponsible",
+            {"areaId": community, "personId": ids.encode("Person", w.people["head"])},
+            ["areaId", "personId"],
+        ),
+    ]
+    for operation, variables, paths in cases:
+        await assert_injection_safe(api, conn, operation, variables, paths, token=admin)

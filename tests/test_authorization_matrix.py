@@ -25,11 +25,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
+import httpx
+from httpx_ws import WebSocketDisconnect, aconnect_ws
+from httpx_ws.transport import ASGIWebSocketTransport
 
+from db import orders as orders_db
+from db.orders import Changes
+from db.pool import Conn, SingleConnectionDatabase
+from gongjian.app import create_app
+from gongjian.config import Settings
 from resolvers import ids, nodes
 from tests import builders as b
 from tests.builders import SAMPLE_PASSWORD, World
-from tests.support import Api
+from tests.conftest import TEST_SECRET
+from tests.support import Api, contract_operations
 
 
 class Outcome(enum.Enum):
@@ -64,6 +73,7 @@ class Scene:
     usernames: dict[str, str]
     api_token_id: int
     enterprise: int
+    orders: dict[str, int]
 
 
 def gid(type_name: str, pk: int) -> str:
@@ -95,6 +105,64 @@ async def _audit_entry(conn: asyncpg.Connection, w: World) -> int:
     )
 
 
+async def _visit(conn: asyncpg.Connection, w: World) -> int:
+    return await b.visit(conn, await b.pairing_of(conn, w.people["cadre"], w.household), "HOME_VISIT", "2025-01-15")
+
+
+async def _registration(conn: asyncpg.Connection, w: World) -> int:
+    """The unit registers with the community (双报到), pending."""
+    return int(
+        await conn.fetchval(
+            "INSERT INTO registrations (county_id, community_id, organisation_id) VALUES ($1, $2, $3) RETURNING id",
+            w.county,
+            w.community,
+            w.unit,
+        )
+    )
+
+
+async def _activity(conn: asyncpg.Connection, w: World) -> int:
+    """A coming activity of the community hosted by the unit."""
+    return await b.activity(conn, w.county, w.community, [w.unit])
+
+
+async def _signup(conn: asyncpg.Connection, w: World) -> int:
+    """The resident's sign-up for another coming activity hosted by the unit."""
+    activity = await b.activity(conn, w.county, w.community, [w.unit], title="义诊")
+    return int(
+        await conn.fetchval(
+            "INSERT INTO signups (county_id, activity_id, person_id) VALUES ($1, $2, $3) RETURNING id",
+            w.county,
+            activity,
+            w.people["resident"],
+        )
+    )
+
+
+async def _meeting(conn: asyncpg.Connection, w: World) -> int:
+    """A scheduled meeting of the community in which the unit takes part (单位联席会)."""
+    meeting = await b.meeting(conn, w.community, kind="JOINT_UNIT", title="单位联席会")
+    await conn.execute(
+        "INSERT INTO meeting_organisations (meeting_id, organisation_id) VALUES ($1, $2)", meeting, w.unit
+    )
+    return meeting
+
+
+async def _resolution(conn: asyncpg.Connection, w: World) -> int:
+    meeting = await b.meeting(conn, w.community, kind="JOINT_UNIT", title="单位联席会", status="HELD")
+    await conn.execute(
+        "INSERT INTO meeting_organisations (meeting_id, organisation_id) VALUES ($1, $2)", meeting, w.unit
+    )
+    return int(
+        await conn.fetchval(
+            "INSERT INTO resolutions (county_id, meeting_id, position, text) VALUES ($1, $2, 0, '开放停车位') "
+            "RETURNING id",
+            w.county,
+            meeting,
+        )
+    )
+
+
 NodeObject = Callable[[asyncpg.Connection, World], Any]
 
 NODE_OBJECTS: dict[str, NodeObject] = {
@@ -113,11 +181,28 @@ NODE_OBJECTS: dict[str, NodeObject] = {
     "User": lambda conn, w: _const(w.users["resident"]),
     "ApiToken": _api_token,
     "AuditEntry": _audit_entry,
+    # pairings
+    "Pairing": lambda conn, w: b.pairing_of(conn, w.people["cadre"], w.household),
+    "Visit": _visit,
+    "Registration": _registration,
+    # service orders
+    "ServiceOrder": lambda conn, w: b.service_order(conn, w),
+    # community life
+    "Activity": _activity,
+    "Signup": _signup,
+    "Meeting": _meeting,
+    "Resolution": _resolution,
+    "Finding": lambda conn, w: b.finding(conn, w.compound),
+    "Renovation": lambda conn, w: b.renovation(conn, w.compound),
 }
 
 
 async def _const(value: int) -> int:
     return value
+
+
+def everyone(outcome: Outcome = ALLOWED, **exceptions: Outcome) -> dict[str, Outcome]:
+    return {a: exceptions.get(a, outcome) for a in ACCOUNTS if a != "anonymous"}
 
 
 # who sees an object of each type in their own county (everyone else in the county: HIDDEN)
@@ -126,6 +211,21 @@ NODE_VISIBILITY: dict[str, dict[str, Outcome]] = {
     "User": {"admin": ALLOWED, "resident": ALLOWED},  # the user themself
     "ApiToken": {"admin": ALLOWED, "unit": ALLOWED, "apitoken": ALLOWED},
     "AuditEntry": {"admin": ALLOWED},
+    # a pairing (and its visits): the county, staff and the building head in scope, the household's
+    # members (head and resident live there), the cadre, and the admin of the cadre's unit
+    "Pairing": everyone(neighbour=HIDDEN, foreign_admin=HIDDEN),
+    "Visit": everyone(neighbour=HIDDEN, foreign_admin=HIDDEN),
+    # the unit's registration: the county, staff of the community, the unit's admin
+    "Registration": {"admin": ALLOWED, "staff": ALLOWED, "unit": ALLOWED, "apitoken": ALLOWED},
+    # the resident's household's order: its parties (the household, staff in scope)
+    "ServiceOrder": {"admin": ALLOWED, "staff": ALLOWED, "head": ALLOWED, "resident": ALLOWED},
+    # the resident's sign-up: the person, staff in scope, the host's admin
+    "Signup": {"admin": ALLOWED, "staff": ALLOWED, "resident": ALLOWED, "unit": ALLOWED, "apitoken": ALLOWED},
+    # meetings (and their resolutions): staff in scope and the participating unit's admin
+    "Meeting": {"admin": ALLOWED, "staff": ALLOWED, "unit": ALLOWED, "apitoken": ALLOWED},
+    "Resolution": {"admin": ALLOWED, "staff": ALLOWED, "unit": ALLOWED, "apitoken": ALLOWED},
+    # an open finding, not yet published: staff in scope only
+    "Finding": {"admin": ALLOWED, "staff": ALLOWED},
 }
 
 
@@ -142,7 +242,43 @@ async def build_scene(conn: asyncpg.Connection) -> Scene:
     await b.post(conn, w.people["head"], owners, "主任")
     await b.post(conn, w.people["head"], committee, "委员")
     enterprise = await b.organisation(conn, w.county, "ENTERPRISE", "某建材公司")
-    return Scene(w, far, objects, far_objects, usernames, api_token_id, enterprise)
+    # the resident is a party member (so that they may register with their home community)
+    await conn.execute("UPDATE persons SET party_member = true WHERE id = $1", w.people["resident"])
+    orders = await _orders_in_every_state(conn, w)
+    return Scene(w, far, objects, far_objects, usernames, api_token_id, enterprise, orders)
+
+
+async def _orders_in_every_state(conn: asyncpg.Connection, w: World) -> dict[str, int]:
+    """Orders of the resident's household: SUBMITTED, DISPATCHED / ACCEPTED / COMPLETED by
+    the cadre, and DISPATCHED to the unit."""
+    db = Conn(conn)
+    made = {key: await b.service_order(conn, w, title=key) for key in STATES}
+
+    async def step(key: str, name: str, actor: str, changes: Changes) -> None:
+        order = await orders_db.order_by_id(db, made[key])
+        assert order is not None
+        done = await orders_db.transition(
+            db,
+            name,
+            order,
+            actor_user_id=w.users[actor],
+            actor_person_id=w.people.get(actor),
+            note=None,
+            changes=changes,
+        )
+        assert done is not None, (key, name)
+
+    to_cadre = Changes(assignee_id=w.people["cadre"])
+    for key in ("dispatched", "accepted", "completed"):
+        await step(key, "dispatchOrder", "staff", to_cadre)
+    for key in ("accepted", "completed"):
+        await step(key, "acceptOrder", "cadre", Changes())
+    await step("completed", "completeOrder", "cadre", Changes(resolution="已修好"))
+    await step("to_unit", "dispatchOrder", "staff", Changes(assignee_unit_id=w.unit))
+    return made
+
+
+STATES = ("submitted", "dispatched", "accepted", "completed", "to_unit")
 
 
 def tokens_for(api: Api, s: Scene) -> dict[str, str | None]:
@@ -175,10 +311,6 @@ class Row:
         if account == "anonymous":
             return self.expect.get(account, self.anonymous)
         return self.expect.get(account, self.others)
-
-
-def everyone(outcome: Outcome = ALLOWED, **exceptions: Outcome) -> dict[str, Outcome]:
-    return {a: exceptions.get(a, outcome) for a in ACCOUNTS if a != "anonymous"}
 
 
 def _edges(connection: Data) -> list[Data]:
@@ -316,6 +448,329 @@ ROWS: list[Row] = [
     ),
 ]
 
+# --- pairings (pairings.graphql) ----------------------------------------------------------
+
+
+def _my_pairings_hidden(d: Data) -> bool:
+    viewer = d["viewer"]
+    return viewer is None or viewer["person"] is None or viewer["person"]["pairings"]["totalCount"] == 0
+
+
+def _report_hidden(name: str) -> Callable[[Data], bool]:
+    return lambda d: d[name] is None
+
+
+COUNTY_AND_STAFF = {"admin": ALLOWED, "staff": ALLOWED, "foreign_admin": HIDDEN}
+# ... and the unit's admin: it adopts the compound (NODE_OBJECTS["Adoption"]), hosts the activities
+# and takes part in the meeting of the scene
+STAFF_AND_UNIT = COUNTY_AND_STAFF | {"unit": ALLOWED, "apitoken": ALLOWED}
+
+ROWS += [
+    Row(
+        "Adopt the other building for the unit",
+        "Adopt",
+        lambda s: {"unitId": gid("Organisation", s.w.unit), "areaId": gid("Building", s.w.other_building)},
+        STAFF_AND_UNIT,
+    ),
+    Row(
+        "Pair the cadre with the neighbour's household",
+        "Pair",
+        lambda s: {
+            "cadreId": gid("Person", s.w.people["cadre"]),
+            "householdId": gid("Household", s.w.neighbour_household),
+        },
+        COUNTY_AND_STAFF,
+    ),
+    Row(
+        "MyPairings (the cadre's own)",
+        "MyPairings",
+        lambda s: {"asOf": "2025-01-31"},
+        {"cadre": ALLOWED},
+        others=HIDDEN,
+        anonymous=HIDDEN,
+        hidden=_my_pairings_hidden,
+    ),
+    Row(
+        "the cadre's pairings through node(Person)",
+        "query($id: ID!) { node(id: $id) { ... on Person { pairings(first: 10) { totalCount "
+        "edges { node { id household { id label } } } } } } }",
+        lambda s: {"id": gid("Person", s.w.people["cadre"])},
+        everyone(neighbour=HIDDEN, foreign_admin=HIDDEN),
+        hidden=lambda d: d["node"] is None or d["node"]["pairings"]["totalCount"] == 0,
+    ),
+    Row(
+        "RecordVisit on the cadre's pairing",
+        "RecordVisit",
+        lambda s: {"pairingId": gid("Pairing", s.objects["Pairing"]), "kind": "HOME_VISIT", "occurredOn": "2025-01-20"},
+        {"cadre": ALLOWED, "neighbour": HIDDEN, "foreign_admin": HIDDEN},
+    ),
+    Row(
+        "RegisterWithCommunity: the unit with the other community",
+        "RegisterWithCommunity",
+        lambda s: {
+            "communityId": gid("Community", s.w.other_community),
+            "organisationId": gid("Organisation", s.w.unit),
+        },
+        {"unit": ALLOWED, "apitoken": ALLOWED, "foreign_admin": HIDDEN},
+    ),
+    Row(
+        "RegisterWithCommunity: the resident (a party member) with their community",
+        "RegisterWithCommunity",
+        lambda s: {"communityId": gid("Community", s.w.community), "personId": gid("Person", s.w.people["resident"])},
+        {"resident": ALLOWED, "foreign_admin": HIDDEN},
+    ),
+]
+
+
+def _report_area(
+    type_name: str, area: Callable[[World], int], extra: dict[str, Any]
+) -> Callable[[Scene], dict[str, Any]]:
+    return lambda s: {"areaId": gid(type_name, area(s.w))} | extra
+
+
+_REPORTS: list[tuple[str, dict[str, Any]]] = [
+    ("Coverage", {}),
+    ("Compliance", {"asOf": "2025-01-31"}),
+    ("Statistics", {}),
+]
+for _report, _extra in _REPORTS:
+    ROWS += [
+        Row(
+            f"{_report} of the community",
+            _report,
+            _report_area("Community", lambda w: w.community, _extra),
+            COUNTY_AND_STAFF,
+            hidden=_report_hidden(_report.lower()),
+        ),
+        Row(
+            f"{_report} of the compound the unit adopts",
+            _report,
+            _report_area("Compound", lambda w: w.compound, _extra),
+            STAFF_AND_UNIT,
+            hidden=_report_hidden(_report.lower()),
+        ),
+    ]
+
+# --- service orders (orders.graphql) --------------------------------------------------------
+
+# the head lives in the resident's household: both are the household that placed the orders
+HOUSEHOLD = {"head": ALLOWED, "resident": ALLOWED}
+PARTIES_REFUSED = {"admin": FORBIDDEN, "staff": FORBIDDEN, "head": FORBIDDEN, "resident": FORBIDDEN}
+
+
+def _order(state: str) -> Callable[[Scene], dict[str, Any]]:
+    return lambda s: {"orderId": gid("ServiceOrder", s.orders[state])}
+
+
+def _no_orders(d: Data) -> bool:
+    return bool(d["serviceOrders"]["totalCount"] == 0)
+
+
+ROWS += [
+    Row(
+        "PlaceOrder for the resident's household",
+        "PlaceOrder",
+        lambda s: {"householdId": gid("Household", s.w.household), "title": "楼道灯坏了", "category": "REPAIR"},
+        COUNTY_AND_STAFF | HOUSEHOLD,
+    ),
+    Row(
+        "DispatchOrder a submitted order to the cadre",
+        "DispatchOrder",
+        lambda s: _order("submitted")(s) | {"assigneeId": gid("Person", s.w.people["cadre"])},
+        COUNTY_AND_STAFF | {"head": FORBIDDEN, "resident": FORBIDDEN},
+        others=HIDDEN,
+    ),
+    Row(
+        "AcceptOrder dispatched to the cadre",
+        "AcceptOrder",
+        _order("dispatched"),
+        PARTIES_REFUSED | {"cadre": ALLOWED},
+        others=HIDDEN,
+    ),
+    Row(
+        "AcceptOrder dispatched to the unit (its members and admin)",
+        "AcceptOrder",
+        _order("to_unit"),
+        PARTIES_REFUSED | {"cadre": ALLOWED, "unit": ALLOWED, "apitoken": ALLOWED},
+        others=HIDDEN,
+    ),
+    Row(
+        "ReturnOrder dispatched to the cadre",
+        "ReturnOrder",
+        lambda s: _order("dispatched")(s) | {"reason": "不在本片区"},
+        PARTIES_REFUSED | {"cadre": ALLOWED},
+        others=HIDDEN,
+    ),
+    Row(
+        "CompleteOrder accepted by the cadre",
+        "CompleteOrder",
+        lambda s: _order("accepted")(s) | {"resolution": "已修好"},
+        PARTIES_REFUSED | {"cadre": ALLOWED},
+        others=HIDDEN,
+    ),
+    Row(
+        "RateOrder completed by the cadre",
+        "RateOrder",
+        lambda s: _order("completed")(s) | {"score": 5},
+        {"admin": FORBIDDEN, "staff": FORBIDDEN, "cadre": FORBIDDEN} | HOUSEHOLD,
+        others=HIDDEN,
+    ),
+    Row(
+        "CancelOrder a submitted order",
+        "CancelOrder",
+        _order("submitted"),
+        {"admin": ALLOWED, "staff": ALLOWED} | HOUSEHOLD,
+        others=HIDDEN,
+    ),
+    Row(
+        "ServiceOrders of the community (each party sees its own)",
+        "ServiceOrders",
+        lambda s: {"communityId": gid("Community", s.w.community)},
+        everyone(neighbour=HIDDEN, foreign_admin=HIDDEN),
+        hidden=_no_orders,
+    ),
+    Row(
+        "ServiceOrders SUBMITTED (no assignee yet: the household and staff only)",
+        "ServiceOrders",
+        lambda s: {"communityId": gid("Community", s.w.community), "status": "SUBMITTED"},
+        {"admin": ALLOWED, "staff": ALLOWED} | HOUSEHOLD,
+        others=HIDDEN,
+        hidden=_no_orders,
+    ),
+    Row(
+        "ServiceOrders assigned to the unit (its members and admin, the household, staff)",
+        "ServiceOrders",
+        lambda s: {"assigneeId": gid("Organisation", s.w.unit)},
+        everyone(neighbour=HIDDEN, foreign_admin=HIDDEN),
+        hidden=_no_orders,
+    ),
+    Row(
+        "OrderEvents of the community (graphql-transport-ws)",
+        "OrderEvents",
+        lambda s: {"communityId": gid("Community", s.w.community)},
+        {"admin": ALLOWED, "staff": ALLOWED},
+    ),
+]
+
+# --- community life (community-life.graphql) ------------------------------------------------
+
+LATER = "2030-06-01T09:00:00+08:00"
+LATER_END = "2030-06-01T11:00:00+08:00"
+
+ROWS += [
+    Row(
+        "CreateActivity hosted by the unit",
+        "CreateActivity",
+        lambda s: {
+            "hostIds": [gid("Organisation", s.w.unit)],
+            "communityId": gid("Community", s.w.community),
+            "title": "清洁家园",
+            "kind": "CLEAN_UP",
+            "startsAt": LATER,
+            "endsAt": LATER_END,
+            "capacity": 20,
+        },
+        STAFF_AND_UNIT,  # staff in scope, or UNIT_ADMIN of a host
+    ),
+    Row(
+        "CreateActivity hosted by another enterprise",
+        "CreateActivity",
+        lambda s: {
+            "hostIds": [gid("Organisation", s.enterprise)],
+            "communityId": gid("Community", s.w.community),
+            "title": "义诊",
+            "kind": "FREE_CLINIC",
+            "startsAt": LATER,
+            "endsAt": LATER_END,
+        },
+        COUNTY_AND_STAFF,
+    ),
+    Row(
+        "SignUp for a coming activity (the signed-in person)",
+        "SignUp",
+        lambda s: {"activityId": gid("Activity", s.objects["Activity"])},
+        everyone(admin=FORBIDDEN, apitoken=FORBIDDEN, foreign_admin=HIDDEN),
+    ),
+    Row(
+        "CheckIn the resident's sign-up",
+        "CheckIn",
+        lambda s: {"signupId": gid("Signup", s.objects["Signup"])},
+        STAFF_AND_UNIT,  # staff in scope, or UNIT_ADMIN of a host
+    ),
+    Row(
+        "Activities of the community (public in the county)",
+        "Activities",
+        lambda s: {"communityId": gid("Community", s.w.community)},
+        everyone(foreign_admin=HIDDEN),
+        hidden=lambda d: d["activities"]["totalCount"] == 0,
+    ),
+    Row(
+        "the resident's sign-up through node: the host sees it, not the phone",
+        "query($id: ID!) { node(id: $id) { ... on Signup { person { name phone } } } }",
+        lambda s: {"id": gid("Signup", s.objects["Signup"])},
+        {"admin": ALLOWED, "staff": ALLOWED, "resident": ALLOWED, "unit": MASKED, "apitoken": MASKED},
+        others=HIDDEN,
+        masked=lambda d: d["node"]["person"]["phone"] is None,
+        hidden=lambda d: d["node"] is None,
+    ),
+    Row(
+        "ScheduleMeeting in the community",
+        "ScheduleMeeting",
+        lambda s: {
+            "kind": "RESIDENTS_REVIEW",
+            "communityId": gid("Community", s.w.community),
+            "title": "群众评议会",
+            "startsAt": LATER,
+            "organisationIds": [gid("Organisation", s.w.unit)],
+        },
+        COUNTY_AND_STAFF,
+    ),
+    Row(
+        "RecordMinutes of the scheduled meeting, with a follow-up order",
+        "RecordMinutes",
+        lambda s: {
+            "meetingId": gid("Meeting", s.objects["Meeting"]),
+            "minutes": "议定修复路灯",
+            "resolutions": [{"text": "修复路灯", "followUpHouseholdId": gid("Household", s.w.household)}],
+        },
+        COUNTY_AND_STAFF,
+    ),
+    Row(
+        "Meetings of the community (staff, and the participating unit)",
+        "Meetings",
+        lambda s: {"communityId": gid("Community", s.w.community)},
+        STAFF_AND_UNIT,
+        others=HIDDEN,
+        hidden=lambda d: d["meetings"]["totalCount"] == 0,
+    ),
+    Row(
+        "ReportFinding in the compound",
+        "ReportFinding",
+        lambda s: {
+            "compoundId": gid("Compound", s.w.compound),
+            "category": "PILING",
+            "description": "楼道堆放杂物",
+            "deadline": "2030-01-01",
+        },
+        COUNTY_AND_STAFF,
+    ),
+    Row(
+        "RectifyFinding the open finding",
+        "RectifyFinding",
+        lambda s: {"findingId": gid("Finding", s.objects["Finding"]), "note": "已清理"},
+        COUNTY_AND_STAFF,
+    ),
+    Row(
+        "Findings of the community (staff in scope; others read publicNotices)",
+        "Findings",
+        lambda s: {"areaId": gid("Community", s.w.community)},
+        {"admin": ALLOWED, "staff": ALLOWED},
+        others=HIDDEN,
+        hidden=lambda d: d["findings"]["totalCount"] == 0,
+    ),
+]
+
+
 # IDOR through `nodes`: one row per registered type, for our county's object and the other's
 
 
@@ -381,6 +836,37 @@ def classify(row: Row, result: Data) -> Outcome | str:
     return ALLOWED
 
 
+SUBSCRIPTIONS = {n: t for n, t in contract_operations().items() if t.startswith("subscription")}
+
+
+async def _subscribe(
+    conn: asyncpg.Connection, query: str, variables: dict[str, Any], token: str | None
+) -> Outcome | str:
+    """A subscription over graphql-transport-ws, on the test's connection. The app has no
+    DATABASE_URL to LISTEN on, so a subscriber who passes authorization is told
+    `EVENTS_UNAVAILABLE`: that is ALLOWED here; a refused one gets FORBIDDEN, and a
+    connection without a valid token is closed with 4403 (UNAUTHENTICATED)."""
+    app = create_app(Settings(secret=TEST_SECRET), db=SingleConnectionDatabase(conn))
+    init = {"Authorization": f"Bearer {token}"} if token else {}
+    async with httpx.AsyncClient(transport=ASGIWebSocketTransport(app=app), base_url="http://test") as client:
+        connecting: Any = aconnect_ws("http://test/graphql", client, subprotocols=["graphql-transport-ws"])
+        async with connecting as ws:
+            await ws.send_json({"type": "connection_init", "payload": init})
+            try:
+                ack = await ws.receive_json(timeout=5)
+            except WebSocketDisconnect as closed:
+                return UNAUTHENTICATED if closed.code == 4403 else f"closed with {closed.code}"
+            assert ack == {"type": "connection_ack"}, ack
+            await ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": query, "variables": variables}})
+            message: Data = await ws.receive_json(timeout=10)
+    errors = message.get("payload", {}).get("errors") or [{}]
+    codes = {e.get("extensions", {}).get("code") for e in errors}
+    outcomes = {"EVENTS_UNAVAILABLE": ALLOWED, "FORBIDDEN": FORBIDDEN, "UNAUTHENTICATED": UNAUTHENTICATED}
+    if message.get("type") == "next" and len(codes) == 1 and next(iter(codes)) in outcomes:
+        return outcomes[next(iter(codes))]
+    return f"unexpected message {message}"
+
+
 async def run_row(api: Api, conn: asyncpg.Connection, row: Row, scene: Scene) -> dict[str, Outcome | str]:
     """Each account's outcome; every request runs in a savepoint that is rolled back."""
     tokens = tokens_for(api, scene)
@@ -390,11 +876,12 @@ async def run_row(api: Api, conn: asyncpg.Connection, row: Row, scene: Scene) ->
         savepoint = conn.transaction()
         await savepoint.start()
         try:
-            if row.operation[0].isupper():
-                result = await api.op(row.operation, variables, token=tokens[account])
+            if row.operation in SUBSCRIPTIONS:
+                seen[account] = await _subscribe(conn, SUBSCRIPTIONS[row.operation], variables, tokens[account])
+            elif row.operation[0].isupper():
+                seen[account] = classify(row, await api.op(row.operation, variables, token=tokens[account]))
             else:
-                result = await api.post(row.operation, variables, token=tokens[account])
-            seen[account] = classify(row, result)
+                seen[account] = classify(row, await api.post(row.operation, variables, token=tokens[account]))
         finally:
             await savepoint.rollback()
     return seen

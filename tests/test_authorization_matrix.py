@@ -131,6 +131,7 @@ async def _signup(conn: asyncpg.Connection, w: World) -> int:
     activity = await b.activity(conn, w.county, w.community, [w.unit], title="义诊")
     return int(
         await conn.fetchval(
+            "WITH place AS (UPDATE activities SET signup_count = signup_count + 1 WHERE id = $2) "
             "INSERT INTO signups (county_id, activity_id, person_id) VALUES ($1, $2, $3) RETURNING id",
             w.county,
             activity,
@@ -767,6 +768,88 @@ ROWS += [
         {"admin": ALLOWED, "staff": ALLOWED},
         others=HIDDEN,
         hidden=lambda d: d["findings"]["totalCount"] == 0,
+    ),
+]
+
+
+# --- beyond the contract: the domains' other mutations and fields that reach personal data ---
+
+
+def _mutation(field: str, input_type: str, selection: str) -> str:
+    errors = "userErrors { field message code }"
+    return f"mutation($input: {input_type}!) {{ {field}(input: $input) {{ {selection} {errors} }} }}"
+
+
+def _input(make: Callable[[Scene], dict[str, Any]]) -> Callable[[Scene], dict[str, Any]]:
+    return lambda s: {"input": make(s)}
+
+
+ROWS += [
+    Row(
+        "a pairing's household's residents through node: the cadre's unit sees the pairing, not the phones",
+        "query($id: ID!) { node(id: $id) { ... on Pairing { household { residents { name phone } } } } }",
+        lambda s: {"id": gid("Pairing", s.objects["Pairing"])},
+        everyone(unit=MASKED, apitoken=MASKED, neighbour=HIDDEN, foreign_admin=HIDDEN),
+        masked=lambda d: d["node"]["household"]["residents"] == [],
+        hidden=lambda d: d["node"] is None,
+    ),
+    Row(
+        "volunteerHours of the resident",
+        "query($p: ID) { volunteerHours(personId: $p) { hours activities } }",
+        lambda s: {"p": gid("Person", s.w.people["resident"])},
+        {"admin": ALLOWED, "staff": ALLOWED, "resident": ALLOWED},
+        others=HIDDEN,
+        hidden=lambda d: d["volunteerHours"] is None,
+    ),
+    Row(
+        "endAdoption of the unit's adoption",
+        _mutation("endAdoption", "EndAdoptionInput", "adoption { id until }"),
+        _input(lambda s: {"adoptionId": gid("Adoption", s.objects["Adoption"])}),
+        STAFF_AND_UNIT,
+    ),
+    Row(
+        "endPairing of the cadre's pairing",
+        _mutation("endPairing", "EndPairingInput", "pairing { id }"),
+        _input(lambda s: {"pairingId": gid("Pairing", s.objects["Pairing"])}),
+        COUNTY_AND_STAFF | {"neighbour": HIDDEN},
+    ),
+    Row(
+        "confirmRegistration of the unit's registration",
+        _mutation("confirmRegistration", "DecideRegistrationInput", "registration { id status }"),
+        _input(lambda s: {"registrationId": gid("Registration", s.objects["Registration"])}),
+        COUNTY_AND_STAFF | {"unit": FORBIDDEN, "apitoken": FORBIDDEN},
+        others=HIDDEN,
+    ),
+    Row(
+        "cancelSignUp of the resident's sign-up",
+        _mutation("cancelSignUp", "CancelSignUpInput", "signup { id }"),
+        _input(lambda s: {"signupId": gid("Signup", s.objects["Signup"])}),
+        STAFF_AND_UNIT | {"resident": ALLOWED},
+    ),
+    Row(
+        "cancelMeeting of the scheduled meeting",
+        _mutation("cancelMeeting", "CancelMeetingInput", "meeting { id status }"),
+        _input(lambda s: {"meetingId": gid("Meeting", s.objects["Meeting"])}),
+        COUNTY_AND_STAFF,
+    ),
+    Row(
+        "planRenovation of the compound",
+        _mutation("planRenovation", "PlanRenovationInput", "renovation { id }"),
+        _input(lambda s: {"compoundId": gid("Compound", s.w.compound), "title": "加装电梯", "year": 2027}),
+        COUNTY_AND_STAFF,
+    ),
+    Row(
+        "startRenovation of the planned project",
+        _mutation("startRenovation", "RenovationInput", "renovation { id status }"),
+        _input(lambda s: {"renovationId": gid("Renovation", s.objects["Renovation"])}),
+        COUNTY_AND_STAFF,
+    ),
+    Row(
+        "renovationProjects of the compound (public in the county)",
+        "query($a: ID) { renovationProjects(filter: {areaId: $a}) { totalCount } }",
+        lambda s: {"a": gid("Compound", s.w.compound)},
+        everyone(foreign_admin=HIDDEN),
+        hidden=lambda d: d["renovationProjects"]["totalCount"] == 0,
     ),
 ]
 

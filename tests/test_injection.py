@@ -162,6 +162,7 @@ async def test_community_life_operations(conn: asyncpg.Connection, scene: Scene)
     activity = await b.activity(conn, w.county, w.community, [w.unit])
     signup = int(
         await conn.fetchval(
+            "WITH place AS (UPDATE activities SET signup_count = signup_count + 1 WHERE id = $2) "
             "INSERT INTO signups (county_id, activity_id, person_id) VALUES ($1, $2, $3) RETURNING id",
             w.county,
             activity,

@@ -4,14 +4,17 @@ organisations, households and people."""
 from __future__ import annotations
 
 import enum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.types import Info
 
 from db.areas import AreaRow, HouseholdRow, OrganisationRow, PersonRow
 from resolvers import areas as r
-from schema.base import Node, is_row
+from schema.base import Connection, Node, is_row
+
+if TYPE_CHECKING:
+    from schema.duallist import Resource
 
 
 @strawberry.enum(description="Level of an area in the tree")
@@ -103,12 +106,23 @@ async def _org_parent(
     return await r.parent_organisation(root, info.context)  # type: ignore[return-value]
 
 
+async def _org_resources(
+    root: OrganisationRow, info: Info[Any, Any], first: int | None = None, after: str | None = None
+) -> Connection[Annotated[Resource, strawberry.lazy("schema.duallist")]]:
+    from resolvers import duallist
+
+    return await duallist.resources_of_organisation(root, info.context, first, after)  # type: ignore[return-value]
+
+
 @strawberry.type(description="An organisation: party organisation, committee, unit, company or provider")
 class Organisation(Node):
     is_type_of = is_row(OrganisationRow)
     name: str
     kind: OrganisationKind
     parent: Organisation | None = strawberry.field(resolver=_org_parent, description="The organisation above this one")
+    resources: Connection[Annotated[Resource, strawberry.lazy("schema.duallist")]] = strawberry.field(
+        resolver=_org_resources, description="Resources (资源) it offers, oldest first (dual list)"
+    )
 
 
 async def _household_building(root: HouseholdRow, info: Info[Any, Any]) -> Building:

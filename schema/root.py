@@ -8,11 +8,11 @@ from typing import Any
 import strawberry
 from strawberry.extensions import SchemaExtension
 
-from schema import areas
+from schema import areas, duallist
 from schema.node import NodeQuery
 
-QUERIES: list[type] = [NodeQuery]
-MUTATIONS: list[type] = []
+QUERIES: list[type] = [NodeQuery, duallist.DualListQuery]
+MUTATIONS: list[type] = [duallist.DualListMutation]
 SUBSCRIPTIONS: list[type] = []
 
 
@@ -29,7 +29,7 @@ def build(
     assert query is not None
     return strawberry.Schema(
         query=query,
-        types=[*areas.ALL_TYPES],
+        types=[*areas.ALL_TYPES, *duallist.ALL_TYPES],
         mutation=_merge("Mutation", MUTATIONS),
         subscription=_merge("Subscription", SUBSCRIPTIONS),
         extensions=list(extensions),

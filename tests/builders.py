@@ -209,3 +209,58 @@ async def world(conn: asyncpg.Connection) -> World:
         w.household,
     )
     return w
+
+
+# --- dual list ----------------------------------------------------------------------------
+
+
+async def resource(
+    conn: asyncpg.Connection,
+    provider: int,
+    communities: Sequence[int],
+    *,
+    category: str = "PARKING",
+    quantity: int = 10,
+    title: str | None = None,
+    unit: str = "个",
+    available_until: Any = None,
+    withdrawn: bool = False,
+) -> int:
+    """A resource of `provider` open to `communities`, nothing allocated yet."""
+    county = await conn.fetchval("SELECT county_id FROM organisations WHERE id = $1", provider)
+    resource_id = int(
+        await conn.fetchval(
+            "INSERT INTO resources (county_id, provider_id, title, category, quantity, remaining, unit, "
+            "available_until, withdrawn_at) VALUES ($1, $2, $3, $4, $5, $5, $6, $7, "
+            "CASE WHEN $8 THEN now() END) RETURNING id",
+            county,
+            provider,
+            title or f"资源{_n()}",
+            category,
+            quantity,
+            unit,
+            available_until,
+            withdrawn,
+        )
+    )
+    await conn.executemany(
+        "INSERT INTO resource_communities (resource_id, community_id) VALUES ($1, $2)",
+        [(resource_id, c) for c in communities],
+    )
+    return resource_id
+
+
+async def need(
+    conn: asyncpg.Connection, area_id: int, *, category: str = "PARKING", quantity: int = 5, title: str | None = None
+) -> int:
+    """A need published for `area_id` (a community or an area inside one)."""
+    return int(
+        await conn.fetchval(
+            "INSERT INTO needs (county_id, area_id, community_id, title, category, quantity) "
+            "SELECT a.county_id, a.id, a.path[3], $2, $3, $4 FROM areas a WHERE a.id = $1 RETURNING id",
+            area_id,
+            title or f"需求{_n()}",
+            category,
+            quantity,
+        )
+    )

@@ -35,15 +35,6 @@ PENDING: set[str] = {
     "Coverage",
     "Compliance",
     "Statistics",
-    # dual list
-    "PublishResource",
-    "PublishNeed",
-    "Resources",
-    "Needs",
-    "NeedMatches",
-    "Allocate",
-    "CompleteExchange",
-    "CancelExchange",
     # orders
     "PlaceOrder",
     "DispatchOrder",

@@ -80,3 +80,10 @@ async def run(database_url: str, password: str, *, timezone: str = "Asia/Shangha
         return True
     finally:
         await raw.close()
+
+
+# The steps, in order (areas, identity, pairings, duallist, orders, life): each domain
+# registers its one module here. Imported at the end: the steps use `Demo` from above.
+from db.demo import duallist as _duallist  # noqa: E402
+
+STEPS.append(("dual list", _duallist.step))

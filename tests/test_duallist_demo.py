@@ -1,0 +1,68 @@
+"""The dual list's demo step: 464 parking spaces opened, exchanges in every state, and
+counters that agree with the ledger."""
+
+from __future__ import annotations
+
+import datetime
+import random
+
+import asyncpg
+
+from db.demo import duallist as demo_step
+from db.demo.load import Demo
+from db.pool import Conn
+from tests import builders as b
+from tests.support import Api
+
+# the county statistic's rule: PARKING resources open to a community of the area, not withdrawn
+PARKING_OPENED = """
+SELECT coalesce(sum(r.quantity), 0) FROM resources r
+WHERE r.category = 'PARKING' AND r.withdrawn_at IS NULL AND EXISTS (
+    SELECT 1 FROM resource_communities rc JOIN areas a ON a.id = rc.community_id
+    WHERE rc.resource_id = r.id AND $1 = ANY(a.path))
+"""
+
+
+async def test_demo_step_opens_464_parking_spaces(api: Api, conn: asyncpg.Connection) -> None:
+    w = await b.world(conn)
+    third = await b.area(conn, "COMMUNITY", "城关社区", w.town)
+    await b.area(conn, "COMPOUND", "椒溪河小区", w.other_community)
+    units = [w.unit, *[await b.organisation(conn, w.county, "ENTERPRISE") for _ in range(12)]]
+    demo = Demo(conn=Conn(conn), rng=random.Random(1), password="x" * 8, today=datetime.date.today())
+    demo.ids.update(
+        county=w.county,
+        community=w.community,
+        communities=[w.community, w.other_community, third],
+        units=units,
+        sample={"unit": w.unit},
+        users={"staff": w.users["staff"], "unit": w.users["unit"]},
+    )
+    await demo_step.step(demo)
+
+    assert await conn.fetchval(PARKING_OPENED, w.county) == 464
+    # none of the 464 is withdrawn or expired: all of them are AVAILABLE or EXHAUSTED
+    data = (await api.op("Resources", {"category": "PARKING", "first": 100}, token=api.token_for(w.users["admin"])))[
+        "data"
+    ]["resources"]
+    opened = [e["node"] for e in data["edges"] if e["node"]["status"] != "WITHDRAWN"]
+    assert sum(n["quantity"] for n in opened) == 464
+    assert {n["status"] for n in opened} <= {"AVAILABLE", "EXHAUSTED"}
+    assert len({n["provider"]["id"] for n in opened}) >= 5
+
+    categories = {r["category"] for r in await conn.fetch("SELECT DISTINCT category FROM resources")}
+    assert {"PARKING", "VENUE", "VOLUNTEERS", "EXPERTISE", "GOODS"} <= categories
+    states = {r["status"] for r in await conn.fetch("SELECT DISTINCT status FROM exchanges")}
+    assert states == {"ALLOCATED", "COMPLETED", "CANCELLED"}
+    assert await conn.fetchval("SELECT count(DISTINCT community_id) FROM needs") >= 2
+    inconsistent = await conn.fetchval(
+        """
+        SELECT count(*) FROM resources r WHERE r.quantity - r.remaining <> (
+            SELECT coalesce(sum(e.quantity), 0) FROM exchanges e WHERE e.resource_id = r.id AND e.status <> 'CANCELLED')
+        """
+    ) + await conn.fetchval(
+        """
+        SELECT count(*) FROM needs n WHERE n.fulfilled <> (
+            SELECT coalesce(sum(e.quantity), 0) FROM exchanges e WHERE e.need_id = n.id AND e.status <> 'CANCELLED')
+        """
+    )
+    assert inconsistent == 0

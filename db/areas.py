@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 from typing import Final
 
@@ -87,19 +88,19 @@ FROM persons p WHERE p.id = ANY($1::bigint[])
 
 
 def area_row(r: asyncpg.Record) -> AreaRow:
-    return AreaRow(**dict(r))
+    return AreaRow(**{k: r[k] for k in AreaRow.__dataclass_fields__})
 
 
 def organisation_row(r: asyncpg.Record) -> OrganisationRow:
-    return OrganisationRow(**dict(r))
+    return OrganisationRow(**{k: r[k] for k in OrganisationRow.__dataclass_fields__})
 
 
 def household_row(r: asyncpg.Record) -> HouseholdRow:
-    return HouseholdRow(**dict(r))
+    return HouseholdRow(**{k: r[k] for k in HouseholdRow.__dataclass_fields__})
 
 
 def person_row(r: asyncpg.Record) -> PersonRow:
-    return PersonRow(**dict(r))
+    return PersonRow(**{k: r[k] for k in PersonRow.__dataclass_fields__})
 
 
 async def areas_by_id(conn: Conn, ids: list[int]) -> dict[int, AreaRow]:
@@ -116,3 +117,271 @@ async def households_by_id(conn: Conn, ids: list[int]) -> dict[int, HouseholdRow
 
 async def persons_by_id(conn: Conn, ids: list[int]) -> dict[int, PersonRow]:
     return {r["id"]: person_row(r) for r in await conn.fetch(PERSONS_BY_ID, ids)}
+
+
+# --- posts, responsibilities -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PostRow:
+    """A person's post in an organisation (任职), with role and dates."""
+
+    id: int
+    county_id: int
+    person_id: int
+    organisation_id: int
+    role: str
+    since: datetime.date
+    until: datetime.date | None
+
+
+POST_COLUMNS: Final = "p.id, p.county_id, p.person_id, p.organisation_id, p.role, p.since, p.until"
+POSTS_BY_ID: Final = f"SELECT {POST_COLUMNS} FROM posts p WHERE p.id = ANY($1::bigint[])"  # noqa: S608 - constant columns
+
+
+def post_row(r: asyncpg.Record) -> PostRow:
+    return PostRow(**{k: r[k] for k in PostRow.__dataclass_fields__})
+
+
+async def posts_by_id(conn: Conn, ids: list[int]) -> dict[int, PostRow]:
+    return {r["id"]: post_row(r) for r in await conn.fetch(POSTS_BY_ID, ids)}
+
+
+RESPONSIBLE_BY_AREA: Final = """
+SELECT r.area_id, r.person_id FROM responsibilities r WHERE r.area_id = ANY($1::bigint[]) AND r.until IS NULL
+"""
+
+
+async def responsible_by_area(conn: Conn, area_ids: list[int]) -> dict[int, int]:
+    """The current responsible person of each area that has one."""
+    return {r["area_id"]: r["person_id"] for r in await conn.fetch(RESPONSIBLE_BY_AREA, area_ids)}
+
+
+# --- lists: the viewer's county, narrowed by filters, keyset-paged by id ---------------------------
+
+# $1 county, $2 parent (or null), $3 level (or null), $4 ILIKE pattern (or null), $5 after id, $6 limit
+AREAS_PAGE: Final = f"""
+SELECT {AREA_COLUMNS} FROM areas a
+WHERE a.county_id = $1 AND ($2::bigint IS NULL OR a.parent_id = $2) AND ($3::text IS NULL OR a.level = $3)
+  AND ($4::text IS NULL OR a.name ILIKE $4) AND a.id > $5
+ORDER BY a.id LIMIT $6
+"""  # noqa: S608 - constant columns
+AREAS_COUNT: Final = """
+SELECT count(*) FROM areas a
+WHERE a.county_id = $1 AND ($2::bigint IS NULL OR a.parent_id = $2) AND ($3::text IS NULL OR a.level = $3)
+  AND ($4::text IS NULL OR a.name ILIKE $4)
+"""
+# $1 county, $2 within (or null), $3 pattern, $4 after id, $5 limit
+COMPOUNDS_PAGE: Final = f"""
+SELECT {AREA_COLUMNS} FROM areas a
+WHERE a.county_id = $1 AND a.level = 'COMPOUND' AND ($2::bigint IS NULL OR a.path @> ARRAY[$2::bigint])
+  AND ($3::text IS NULL OR a.name ILIKE $3) AND a.id > $4
+ORDER BY a.id LIMIT $5
+"""  # noqa: S608 - constant columns
+COMPOUNDS_COUNT: Final = """
+SELECT count(*) FROM areas a
+WHERE a.county_id = $1 AND a.level = 'COMPOUND' AND ($2::bigint IS NULL OR a.path @> ARRAY[$2::bigint])
+  AND ($3::text IS NULL OR a.name ILIKE $3)
+"""
+ORGANISATION_COLUMNS: Final = "o.id, o.county_id, o.parent_id, o.kind, o.name, o.code, o.area_id"
+# $1 county, $2 kind (or null), $3 pattern, $4 after id, $5 limit
+ORGANISATIONS_PAGE: Final = f"""
+SELECT {ORGANISATION_COLUMNS} FROM organisations o
+WHERE o.county_id = $1 AND ($2::text IS NULL OR o.kind = $2) AND ($3::text IS NULL OR o.name ILIKE $3) AND o.id > $4
+ORDER BY o.id LIMIT $5
+"""  # noqa: S608 - constant columns
+ORGANISATIONS_COUNT: Final = """
+SELECT count(*) FROM organisations o
+WHERE o.county_id = $1 AND ($2::text IS NULL OR o.kind = $2) AND ($3::text IS NULL OR o.name ILIKE $3)
+"""
+
+
+def like_pattern(search: str) -> str:
+    """A case-insensitive substring pattern: `%`, `_` and `\\` in the text match themselves."""
+    escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+async def areas_page(
+    conn: Conn, county: int, parent: int | None, level: str | None, pattern: str | None, after: int, limit: int
+) -> list[AreaRow]:
+    return [area_row(r) for r in await conn.fetch(AREAS_PAGE, county, parent, level, pattern, after, limit)]
+
+
+async def areas_count(conn: Conn, county: int, parent: int | None, level: str | None, pattern: str | None) -> int:
+    return int(await conn.fetchval(AREAS_COUNT, county, parent, level, pattern))
+
+
+async def compounds_page(
+    conn: Conn, county: int, within: int | None, pattern: str | None, after: int, limit: int
+) -> list[AreaRow]:
+    return [area_row(r) for r in await conn.fetch(COMPOUNDS_PAGE, county, within, pattern, after, limit)]
+
+
+async def compounds_count(conn: Conn, county: int, within: int | None, pattern: str | None) -> int:
+    return int(await conn.fetchval(COMPOUNDS_COUNT, county, within, pattern))
+
+
+async def organisations_page(
+    conn: Conn, county: int, kind: str | None, pattern: str | None, after: int, limit: int
+) -> list[OrganisationRow]:
+    return [organisation_row(r) for r in await conn.fetch(ORGANISATIONS_PAGE, county, kind, pattern, after, limit)]
+
+
+async def organisations_count(conn: Conn, county: int, kind: str | None, pattern: str | None) -> int:
+    return int(await conn.fetchval(ORGANISATIONS_COUNT, county, kind, pattern))
+
+
+# --- relations, batched by parent ----------------------------------------------------------------
+
+# children of many parents at once: the first $3 rows after id $2 of each parent
+CHILD_AREAS_PAGES: Final = f"""
+SELECT * FROM (
+  SELECT {AREA_COLUMNS}, row_number() OVER (PARTITION BY a.parent_id ORDER BY a.id) AS rn
+  FROM areas a WHERE a.parent_id = ANY($1::bigint[]) AND a.level = $4 AND a.id > $2
+) x WHERE x.rn <= $3 ORDER BY x.parent_id, x.id
+"""  # noqa: S608 - constant columns
+CHILD_AREAS_COUNT: Final = """
+SELECT a.parent_id, count(*) FROM areas a WHERE a.parent_id = ANY($1::bigint[]) AND a.level = $2 GROUP BY a.parent_id
+"""
+HOUSEHOLD_COLUMNS: Final = "h.id, h.county_id, h.area_id, h.building_id, h.label, h.code, b.path"
+HOUSEHOLDS_PAGES: Final = f"""
+SELECT * FROM (
+  SELECT {HOUSEHOLD_COLUMNS}, row_number() OVER (PARTITION BY h.building_id ORDER BY h.id) AS rn
+  FROM households h JOIN areas b ON b.id = h.building_id WHERE h.building_id = ANY($1::bigint[]) AND h.id > $2
+) x WHERE x.rn <= $3 ORDER BY x.building_id, x.id
+"""  # noqa: S608 - constant columns
+# households inside each area (any level)
+HOUSEHOLD_COUNTS: Final = """
+SELECT k.id, (SELECT count(*) FROM households h JOIN areas b ON b.id = h.building_id WHERE b.path @> ARRAY[k.id])
+FROM unnest($1::bigint[]) AS k (id)
+"""
+RESIDENTS_BY_HOUSEHOLD: Final = """
+SELECT p.id, p.county_id, p.name, p.phone, p.id_number, p.gender, p.birth_year, p.household_id,
+       p.party_member, p.tags, p.code
+FROM persons p WHERE p.household_id = ANY($1::bigint[]) ORDER BY p.household_id, p.id
+"""
+ORGANISATIONS_AT_AREAS: Final = f"""
+SELECT {ORGANISATION_COLUMNS} FROM organisations o WHERE o.area_id = ANY($1::bigint[]) ORDER BY o.id
+"""  # noqa: S608 - constant columns
+CHILD_ORGANISATIONS: Final = f"""
+SELECT {ORGANISATION_COLUMNS} FROM organisations o WHERE o.parent_id = ANY($1::bigint[]) ORDER BY o.id
+"""  # noqa: S608 - constant columns
+MEMBERS_PAGES: Final = f"""
+SELECT * FROM (
+  SELECT {POST_COLUMNS}, row_number() OVER (PARTITION BY p.organisation_id ORDER BY p.id) AS rn
+  FROM posts p WHERE p.organisation_id = ANY($1::bigint[]) AND p.until IS NULL AND p.id > $2
+) x WHERE x.rn <= $3 ORDER BY x.organisation_id, x.id
+"""  # noqa: S608 - constant columns
+MEMBER_COUNTS: Final = """
+SELECT p.organisation_id, count(*) AS posts, count(DISTINCT p.person_id) AS people
+FROM posts p WHERE p.organisation_id = ANY($1::bigint[]) AND p.until IS NULL GROUP BY p.organisation_id
+"""
+
+
+async def child_area_pages(
+    conn: Conn, parents: list[int], level: str, after: int, limit: int
+) -> dict[int, list[AreaRow]]:
+    found: dict[int, list[AreaRow]] = {}
+    for r in await conn.fetch(CHILD_AREAS_PAGES, parents, after, limit, level):
+        found.setdefault(r["parent_id"], []).append(area_row(r))
+    return found
+
+
+async def child_area_counts(conn: Conn, parents: list[int], level: str) -> dict[int, int]:
+    return {r[0]: r[1] for r in await conn.fetch(CHILD_AREAS_COUNT, parents, level)}
+
+
+async def household_pages(conn: Conn, buildings: list[int], after: int, limit: int) -> dict[int, list[HouseholdRow]]:
+    found: dict[int, list[HouseholdRow]] = {}
+    for r in await conn.fetch(HOUSEHOLDS_PAGES, buildings, after, limit):
+        found.setdefault(r["building_id"], []).append(household_row(r))
+    return found
+
+
+async def household_counts(conn: Conn, areas: list[int]) -> dict[int, int]:
+    return {r[0]: r[1] for r in await conn.fetch(HOUSEHOLD_COUNTS, areas)}
+
+
+async def residents_by_household(conn: Conn, households: list[int]) -> dict[int, list[PersonRow]]:
+    found: dict[int, list[PersonRow]] = {}
+    for r in await conn.fetch(RESIDENTS_BY_HOUSEHOLD, households):
+        found.setdefault(r["household_id"], []).append(person_row(r))
+    return found
+
+
+async def organisations_at_areas(conn: Conn, areas: list[int]) -> dict[int, list[OrganisationRow]]:
+    found: dict[int, list[OrganisationRow]] = {}
+    for r in await conn.fetch(ORGANISATIONS_AT_AREAS, areas):
+        found.setdefault(r["area_id"], []).append(organisation_row(r))
+    return found
+
+
+async def child_organisations(conn: Conn, parents: list[int]) -> dict[int, list[OrganisationRow]]:
+    found: dict[int, list[OrganisationRow]] = {}
+    for r in await conn.fetch(CHILD_ORGANISATIONS, parents):
+        found.setdefault(r["parent_id"], []).append(organisation_row(r))
+    return found
+
+
+async def member_pages(conn: Conn, organisations: list[int], after: int, limit: int) -> dict[int, list[PostRow]]:
+    found: dict[int, list[PostRow]] = {}
+    for r in await conn.fetch(MEMBERS_PAGES, organisations, after, limit):
+        found.setdefault(r["organisation_id"], []).append(post_row(r))
+    return found
+
+
+async def member_counts(conn: Conn, organisations: list[int]) -> dict[int, tuple[int, int]]:
+    """(active posts, distinct people) per organisation."""
+    return {r[0]: (r[1], r[2]) for r in await conn.fetch(MEMBER_COUNTS, organisations)}
+
+
+# --- cross-appointments (交叉任职) -----------------------------------------------------------------
+
+CROSS_APPOINTMENTS: Final = f"""
+WITH owner AS (
+  SELECT p.person_id, p.id FROM posts p JOIN organisations o ON o.id = p.organisation_id
+  JOIN areas a ON a.id = o.area_id
+  WHERE o.kind = 'OWNER_COMMITTEE' AND a.path @> ARRAY[$1::bigint] AND p.until IS NULL AND o.county_id = $2
+), party AS (
+  SELECT p.person_id, p.id FROM posts p JOIN organisations o ON o.id = p.organisation_id
+  JOIN areas a ON a.id = o.area_id
+  WHERE o.kind IN ('GENERAL_BRANCH', 'PARTY_BRANCH', 'FUNCTIONAL_BRANCH', 'RESIDENTS_COMMITTEE')
+    AND a.path @> ARRAY[$1::bigint] AND p.until IS NULL AND o.county_id = $2
+), both_sides AS (
+  SELECT person_id FROM owner INTERSECT SELECT person_id FROM party
+)
+SELECT {POST_COLUMNS} FROM posts p
+WHERE p.person_id IN (SELECT person_id FROM both_sides)
+  AND p.id IN (SELECT id FROM owner UNION ALL SELECT id FROM party)
+ORDER BY p.person_id, p.id
+"""  # noqa: S608 - constant columns
+
+
+async def cross_appointments(conn: Conn, community: int, county: int) -> list[PostRow]:
+    return [post_row(r) for r in await conn.fetch(CROSS_APPOINTMENTS, community, county)]
+
+
+# --- assigning a responsible person ---------------------------------------------------------------
+
+LOCK_AREA: Final = f"SELECT {AREA_COLUMNS} FROM areas a WHERE a.id = $1 FOR UPDATE"  # noqa: S608 - constant columns
+CURRENT_RESPONSIBLE: Final = "SELECT person_id FROM responsibilities WHERE area_id = $1 AND until IS NULL"
+CLOSE_RESPONSIBILITY: Final = "UPDATE responsibilities SET until = now() WHERE area_id = $1 AND until IS NULL"
+OPEN_RESPONSIBILITY: Final = """
+INSERT INTO responsibilities (county_id, area_id, person_id, assigned_by) VALUES ($1, $2, $3, $4)
+"""
+
+
+async def lock_area(conn: Conn, area_id: int) -> AreaRow | None:
+    r = await conn.fetchrow(LOCK_AREA, area_id)
+    return area_row(r) if r else None
+
+
+async def replace_responsible(conn: Conn, area: AreaRow, person_id: int, assigned_by: int | None) -> bool:
+    """Make `person_id` the current responsible of a locked area, closing the previous
+    assignment; False when they already are."""
+    if await conn.fetchval(CURRENT_RESPONSIBLE, area.id) == person_id:
+        return False
+    await conn.execute(CLOSE_RESPONSIBILITY, area.id)
+    await conn.execute(OPEN_RESPONSIBILITY, area.county_id, area.id, person_id, assigned_by)
+    return True

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import asyncpg
+
 from db import areas as db
-from db.areas import AreaRow, HouseholdRow, OrganisationRow, PersonRow
-from resolvers import nodes
+from db.areas import AreaRow, HouseholdRow, OrganisationRow, PersonRow, PostRow
+from db.pool import Conn
+from resolvers import access, ids, mutations, nodes
 from resolvers.context import Context
+from resolvers.errors import ErrorCode, Refusal, UserError, bad_user_input
+from resolvers.mutations import Audited, Outcome
+from resolvers.pagination import Page, checked_first, decode_cursor, page_from_rows
 
 
 async def area_by_id(ctx: Context, keys: list[int]) -> list[AreaRow | None]:
@@ -32,7 +40,7 @@ async def person_by_id(ctx: Context, keys: list[int]) -> list[PersonRow | None]:
     return [found.get(k) for k in keys]
 
 
-def _in_county(ctx: Context, row: AreaRow | OrganisationRow | HouseholdRow | PersonRow | None) -> bool:
+def _in_county(ctx: Context, row: AreaRow | OrganisationRow | HouseholdRow | PersonRow | PostRow | None) -> bool:
     return row is not None and ctx.viewer is not None and row.county_id == ctx.viewer.county_id
 
 
@@ -95,3 +103,360 @@ async def household_of(root: PersonRow, ctx: Context) -> HouseholdRow | None:
 
 async def building_of(root: HouseholdRow, ctx: Context) -> AreaRow | None:
     return await ctx.loader(area_by_id).load(root.building_id)
+
+
+# --- relations ---------------------------------------------------------------------------------
+
+AREA_NAMES = ("County", "Town", "Community", "District", "Compound", "Building", "Unit")
+LEVEL_NAMES = ("COUNTY", "TOWN", "COMMUNITY", "DISTRICT", "COMPOUND", "BUILDING", "UNIT")
+
+
+async def responsible_by_area(ctx: Context, keys: list[int]) -> list[PersonRow | None]:
+    async with ctx.db.connection() as conn:
+        found = await db.responsible_by_area(conn, keys)
+    people = await ctx.loader(person_by_id).load_many([found[k] for k in keys if k in found])
+    by_id = {p.id: p for p in people if p is not None}
+    return [by_id.get(found[k]) if k in found else None for k in keys]
+
+
+async def responsible(root: AreaRow, ctx: Context) -> PersonRow | None:
+    return await ctx.loader(responsible_by_area).load(root.id)
+
+
+async def path(root: AreaRow, ctx: Context) -> list[AreaRow]:
+    rows = await ctx.loader(area_by_id).load_many(list(root.path))
+    return [r for r in rows if r is not None]
+
+
+async def ancestor(root: AreaRow, ctx: Context, level: str) -> AreaRow | None:
+    rows = await ctx.loader(area_by_id).load_many(list(root.path))
+    return next((r for r in rows if r is not None and r.level == level), None)
+
+
+async def household_count_by_area(ctx: Context, keys: list[int]) -> list[int]:
+    async with ctx.db.connection() as conn:
+        found = await db.household_counts(conn, keys)
+    return [found.get(k, 0) for k in keys]
+
+
+async def household_count(root: AreaRow, ctx: Context) -> int:
+    return await ctx.loader(household_count_by_area).load(root.id)
+
+
+async def organisations_at_area(ctx: Context, keys: list[int]) -> list[list[OrganisationRow]]:
+    async with ctx.db.connection() as conn:
+        found = await db.organisations_at_areas(conn, keys)
+    return [found.get(k, []) for k in keys]
+
+
+async def attached(root: AreaRow, ctx: Context, kind: str) -> OrganisationRow | None:
+    """The organisation of `kind` attached to an area (the first, if several)."""
+    rows = await ctx.loader(organisations_at_area).load(root.id)
+    return next((o for o in rows if o.kind == kind), None)
+
+
+async def property_manager(root: AreaRow, ctx: Context) -> OrganisationRow | None:
+    if root.property_manager_id is None:
+        return None
+    return await ctx.loader(organisation_by_id).load(root.property_manager_id)
+
+
+async def organisation_area(root: OrganisationRow, ctx: Context) -> AreaRow | None:
+    if root.area_id is None:
+        return None
+    return await ctx.loader(area_by_id).load(root.area_id)
+
+
+async def children_by_organisation(ctx: Context, keys: list[int]) -> list[list[OrganisationRow]]:
+    async with ctx.db.connection() as conn:
+        found = await db.child_organisations(conn, keys)
+    return [found.get(k, []) for k in keys]
+
+
+async def organisation_children(root: OrganisationRow, ctx: Context) -> list[OrganisationRow]:
+    return await ctx.loader(children_by_organisation).load(root.id)
+
+
+# nested connections: one statement per (first, after) for every parent of the request
+PageKey = tuple[int, int, int]  # parent id, first, after id
+
+
+def _after_id(after: str | None) -> int:
+    key = decode_cursor(after)
+    if key is None:
+        return 0
+    if not isinstance(key[0], int):
+        raise bad_user_input("`after` is not a cursor this API gave out", argument="after")
+    return key[0]
+
+
+def _grouped(keys: list[PageKey]) -> dict[tuple[int, int], list[int]]:
+    groups: dict[tuple[int, int], list[int]] = {}
+    for parent, first, after in keys:
+        groups.setdefault((first, after), []).append(parent)
+    return groups
+
+
+async def building_pages(ctx: Context, keys: list[PageKey]) -> list[list[AreaRow]]:
+    found: dict[PageKey, list[AreaRow]] = {}
+    async with ctx.db.connection() as conn:
+        for (first, after), parents in _grouped(keys).items():
+            pages = await db.child_area_pages(conn, parents, "BUILDING", after, first + 1)
+            for p in parents:
+                found[(p, first, after)] = pages.get(p, [])
+    return [found[k] for k in keys]
+
+
+async def building_count_by_compound(ctx: Context, keys: list[int]) -> list[int]:
+    async with ctx.db.connection() as conn:
+        found = await db.child_area_counts(conn, keys, "BUILDING")
+    return [found.get(k, 0) for k in keys]
+
+
+async def buildings(root: AreaRow, ctx: Context, first: int | None, after: str | None) -> Page[AreaRow]:
+    n, after_id = checked_first(first), _after_id(after)
+    rows = await ctx.loader(building_pages).load((root.id, n, after_id))
+
+    async def count() -> int:
+        return await ctx.loader(building_count_by_compound).load(root.id)
+
+    return page_from_rows(rows, n, lambda r: [r.id], count)
+
+
+async def household_page_batch(ctx: Context, keys: list[PageKey]) -> list[list[HouseholdRow]]:
+    found: dict[PageKey, list[HouseholdRow]] = {}
+    async with ctx.db.connection() as conn:
+        for (first, after), parents in _grouped(keys).items():
+            pages = await db.household_pages(conn, parents, after, first + 1)
+            for p in parents:
+                found[(p, first, after)] = pages.get(p, [])
+    return [found[k] for k in keys]
+
+
+async def households(root: AreaRow, ctx: Context, first: int | None, after: str | None) -> Page[HouseholdRow]:
+    n, after_id = checked_first(first), _after_id(after)
+    rows = await ctx.loader(household_page_batch).load((root.id, n, after_id))
+
+    async def count() -> int:
+        return await ctx.loader(household_count_by_area).load(root.id)
+
+    return page_from_rows(rows, n, lambda r: [r.id], count)
+
+
+async def member_page_batch(ctx: Context, keys: list[PageKey]) -> list[list[PostRow]]:
+    found: dict[PageKey, list[PostRow]] = {}
+    async with ctx.db.connection() as conn:
+        for (first, after), parents in _grouped(keys).items():
+            pages = await db.member_pages(conn, parents, after, first + 1)
+            for p in parents:
+                found[(p, first, after)] = pages.get(p, [])
+    return [found[k] for k in keys]
+
+
+async def member_counts_by_organisation(ctx: Context, keys: list[int]) -> list[tuple[int, int]]:
+    async with ctx.db.connection() as conn:
+        found = await db.member_counts(conn, keys)
+    return [found.get(k, (0, 0)) for k in keys]
+
+
+async def members(root: OrganisationRow, ctx: Context, first: int | None, after: str | None) -> Page[PostRow]:
+    n, after_id = checked_first(first), _after_id(after)
+    rows = await ctx.loader(member_page_batch).load((root.id, n, after_id))
+
+    async def count() -> int:
+        return (await ctx.loader(member_counts_by_organisation).load(root.id))[0]
+
+    return page_from_rows(rows, n, lambda r: [r.id], count)
+
+
+async def member_count(root: OrganisationRow, ctx: Context) -> int:
+    """Distinct people holding a current post in the organisation."""
+    return (await ctx.loader(member_counts_by_organisation).load(root.id))[1]
+
+
+async def post_by_id(ctx: Context, keys: list[int]) -> list[PostRow | None]:
+    async with ctx.db.connection() as conn:
+        found = await db.posts_by_id(conn, keys)
+    return [found.get(k) for k in keys]
+
+
+async def _post_nodes(ctx: Context, keys: list[int]) -> list[PostRow | None]:
+    rows = await ctx.loader(post_by_id).load_many(keys)
+    return [r if _in_county(ctx, r) else None for r in rows]
+
+
+nodes.register("Post", _post_nodes)
+
+
+async def post_person(root: PostRow, ctx: Context) -> PersonRow:
+    found = await ctx.loader(person_by_id).load(root.person_id)
+    assert found is not None, "a post's person exists (foreign key)"
+    return found
+
+
+async def post_organisation(root: PostRow, ctx: Context) -> OrganisationRow:
+    found = await ctx.loader(organisation_by_id).load(root.organisation_id)
+    assert found is not None, "a post's organisation exists (foreign key)"
+    return found
+
+
+# --- personal data (masked by resolvers/access.py) ---------------------------------------------
+
+
+async def residents_batch(ctx: Context, keys: list[int]) -> list[list[PersonRow]]:
+    async with ctx.db.connection() as conn:
+        found = await db.residents_by_household(conn, keys)
+    return [found.get(k, []) for k in keys]
+
+
+async def residents(root: HouseholdRow, ctx: Context) -> list[PersonRow]:
+    if not await access.may_read_household(ctx, root.id):
+        return []
+    return await ctx.loader(residents_batch).load(root.id)
+
+
+async def phone(root: PersonRow, ctx: Context) -> str | None:
+    if root.phone is None or not await access.may_read_person(ctx, root.id):
+        return None
+    return root.phone
+
+
+async def person_household(root: PersonRow, ctx: Context) -> HouseholdRow | None:
+    """Where a person lives is personal data: shown only to those who may read it."""
+    if root.household_id is None or not await access.may_read_person(ctx, root.id):
+        return None
+    return await ctx.loader(household_by_id).load(root.household_id)
+
+
+@dataclass(frozen=True)
+class ChainLink:
+    level: str
+    area: AreaRow | None
+    responsible: PersonRow | None
+
+
+async def responsibility_chain(root: HouseholdRow, ctx: Context) -> list[ChainLink]:
+    """COUNTY down to BUILDING, and UNIT where the dwelling is in a stairwell unit."""
+    home = await ctx.loader(area_by_id).load(root.area_id)
+    chain_path = list(home.path) if home is not None else list(root.path)
+    areas = [a for a in await ctx.loader(area_by_id).load_many(chain_path) if a is not None]
+    people = await ctx.loader(responsible_by_area).load_many([a.id for a in areas])
+    by_level = {a.level: (a, p) for a, p in zip(areas, people, strict=True)}
+    levels = [lv for lv in LEVEL_NAMES if lv != "UNIT" or "UNIT" in by_level]
+    return [ChainLink(lv, *by_level.get(lv, (None, None))) for lv in levels]
+
+
+# --- lists ------------------------------------------------------------------------------------
+
+
+def _pattern(search: str | None) -> str | None:
+    return db.like_pattern(search) if search else None
+
+
+def decode_area_argument(global_id: str | None, argument: str) -> int | None:
+    """An area id argument: None when absent; BAD_USER_INPUT when it names no area."""
+    if global_id is None:
+        return None
+    pk = ids.decode_as(global_id, *AREA_NAMES)
+    if pk is None:
+        raise bad_user_input(f"`{argument}` is not the id of an area", argument=argument)
+    return pk
+
+
+async def area_list(
+    ctx: Context, parent_id: str | None, level: str | None, search: str | None, first: int | None, after: str | None
+) -> Page[AreaRow]:
+    viewer = ctx.signed_in
+    n, after_id = checked_first(first), _after_id(after)
+    parent = decode_area_argument(parent_id, "parentId")
+    pattern = _pattern(search)
+    async with ctx.db.connection() as conn:
+        rows = await db.areas_page(conn, viewer.county_id, parent, level, pattern, after_id, n + 1)
+
+    async def count() -> int:
+        async with ctx.db.connection() as conn:
+            return await db.areas_count(conn, viewer.county_id, parent, level, pattern)
+
+    return page_from_rows(rows, n, lambda r: [r.id], count)
+
+
+async def compound_list(
+    ctx: Context, within: str | None, search: str | None, first: int | None, after: str | None
+) -> Page[AreaRow]:
+    viewer = ctx.signed_in
+    n, after_id = checked_first(first), _after_id(after)
+    area = decode_area_argument(within, "within")
+    pattern = _pattern(search)
+    async with ctx.db.connection() as conn:
+        rows = await db.compounds_page(conn, viewer.county_id, area, pattern, after_id, n + 1)
+
+    async def count() -> int:
+        async with ctx.db.connection() as conn:
+            return await db.compounds_count(conn, viewer.county_id, area, pattern)
+
+    return page_from_rows(rows, n, lambda r: [r.id], count)
+
+
+async def organisation_list(
+    ctx: Context, kind: str | None, search: str | None, first: int | None, after: str | None
+) -> Page[OrganisationRow]:
+    viewer = ctx.signed_in
+    n, after_id = checked_first(first), _after_id(after)
+    pattern = _pattern(search)
+    async with ctx.db.connection() as conn:
+        rows = await db.organisations_page(conn, viewer.county_id, kind, pattern, after_id, n + 1)
+
+    async def count() -> int:
+        async with ctx.db.connection() as conn:
+            return await db.organisations_count(conn, viewer.county_id, kind, pattern)
+
+    return page_from_rows(rows, n, lambda r: [r.id], count)
+
+
+@dataclass(frozen=True)
+class CrossAppointment:
+    person: PersonRow
+    posts: list[PostRow]
+
+
+async def cross_appointments(ctx: Context, community_id: str) -> list[CrossAppointment]:
+    viewer = ctx.signed_in
+    community = ids.decode_as(community_id, "Community")
+    if community is None:
+        raise bad_user_input("`communityId` is not the id of a community", argument="communityId")
+    async with ctx.db.connection() as conn:
+        posts = await db.cross_appointments(conn, community, viewer.county_id)
+    by_person: dict[int, list[PostRow]] = {}
+    for p in posts:
+        by_person.setdefault(p.person_id, []).append(p)
+    people = await ctx.loader(person_by_id).load_many(list(by_person))
+    return [CrossAppointment(person=p, posts=by_person[p.id]) for p in people if p is not None]
+
+
+# --- assignResponsible ------------------------------------------------------------------------
+
+
+async def assign_responsible(ctx: Context, area_id: str, person_id: str) -> Outcome[AreaRow]:
+    viewer = ctx.signed_in
+    area_pk = ids.decode_as(area_id, *AREA_NAMES)
+    person_pk = ids.decode_as(person_id, "Person")
+
+    async def body(conn: Conn) -> tuple[AreaRow, Audited]:
+        area = await db.lock_area(conn, area_pk) if area_pk is not None else None
+        if area is None or area.county_id != viewer.county_id:
+            raise Refusal(ErrorCode.NOT_FOUND, "No such area", "areaId")
+        if not viewer.is_staff_for(area.path):
+            raise Refusal(ErrorCode.FORBIDDEN, "Only the county admin or staff in scope may assign", "areaId")
+        person = (await db.persons_by_id(conn, [person_pk])).get(person_pk) if person_pk is not None else None
+        if person is None:
+            raise Refusal(ErrorCode.NOT_FOUND, "No such person", "personId")
+        if person.county_id != area.county_id:
+            raise Refusal(ErrorCode.INVALID, "The person belongs to another county", "personId")
+        changed = await db.replace_responsible(conn, area, person.id, viewer.user_id)
+        return area, Audited("Area", area.id, {"person": person.id, "changed": changed})
+
+    try:
+        return await mutations.run(ctx, "assignResponsible", body)
+    except asyncpg.UniqueViolationError:
+        # another assignment of the same area committed first: the lock makes this rare
+        return Outcome(None, [UserError("Someone else assigned this area at the same time", ErrorCode.INVALID_STATE)])

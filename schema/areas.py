@@ -3,21 +3,26 @@ organisations, households and people."""
 
 from __future__ import annotations
 
+import datetime
 import enum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.types import Info
 
-from db.areas import AreaRow, HouseholdRow, OrganisationRow, PersonRow
+from db.areas import AreaRow, HouseholdRow, OrganisationRow, PersonRow, PostRow
+from resolvers import adoptions as adoption_resolvers
 from resolvers import areas as r
-from schema.base import Connection, Node, is_row
+from resolvers.areas import ChainLink
+from resolvers.permissions import SignedIn
+from schema.adoptions import Adoption
+from schema.base import Connection, Node, UserError, is_row
 
 if TYPE_CHECKING:
     from schema.duallist import Resource
 
 
-@strawberry.enum(description="Level of an area in the tree")
+@strawberry.enum(description="Level of an area in the tree (七级: 县/街道/社区/片区/小区/楼栋/单元)")
 class AreaLevel(enum.Enum):
     COUNTY = "COUNTY"
     TOWN = "TOWN"
@@ -37,7 +42,9 @@ class CompoundKind(enum.Enum):
     OTHER = "OTHER"
 
 
-@strawberry.enum(description="Kind of organisation")
+@strawberry.enum(
+    description="Kind of organisation: party organisations (党总支/党支部/功能型党支部), committees, units, companies"
+)
 class OrganisationKind(enum.Enum):
     GENERAL_BRANCH = "GENERAL_BRANCH"
     PARTY_BRANCH = "PARTY_BRANCH"
@@ -52,15 +59,41 @@ class OrganisationKind(enum.Enum):
     SOCIAL_ORGANISATION = "SOCIAL_ORGANISATION"
 
 
-async def _parent(root: AreaRow, info: Info[Any, Any]) -> Annotated[Area, strawberry.lazy("schema.areas")] | None:
+Info_ = Info[Any, Any]
+AreaRef = Annotated["Area", strawberry.lazy("schema.areas")]
+
+
+async def _parent(root: AreaRow, info: Info_) -> AreaRef | None:
     return await r.parent_area(root, info.context)  # type: ignore[return-value]
+
+
+async def _path(root: AreaRow, info: Info_) -> list[AreaRef]:
+    return await r.path(root, info.context)  # type: ignore[return-value]
+
+
+async def _responsible(root: AreaRow, info: Info_) -> Annotated[Person, strawberry.lazy("schema.areas")] | None:
+    return await r.responsible(root, info.context)  # type: ignore[return-value]
+
+
+async def _household_count(root: AreaRow, info: Info_) -> int:
+    return await r.household_count(root, info.context)
+
+
+async def _area_adoptions(root: AreaRow, info: Info_) -> list[Adoption]:
+    return await adoption_resolvers.of_area(root, info.context)  # type: ignore[return-value]
 
 
 @strawberry.interface(description="An area of the tree: county, town, community, district, compound, building or unit")
 class Area(Node):
-    name: str
-    level: AreaLevel
-    parent: Area | None = strawberry.field(resolver=_parent, description="The area this one stands in")
+    name: str = strawberry.field(description="Name, public to every signed-in user of the county")
+    level: AreaLevel = strawberry.field(description="Level in the tree")
+    code: str | None = strawberry.field(description="External code (used by bulk import), unique in the county")
+    parent: AreaRef | None = strawberry.field(resolver=_parent, description="The area this one stands in")
+    path: list[AreaRef] = strawberry.field(resolver=_path, description="From the county down to this area, inclusive")
+    responsible: Annotated[Person, strawberry.lazy("schema.areas")] | None = strawberry.field(
+        resolver=_responsible, description="The person currently responsible for the area (责任人); null when nobody"
+    )
+    household_count: int = strawberry.field(resolver=_household_count, description="Households inside the area")
 
 
 @strawberry.type(description="County (县): the top of the area tree")
@@ -73,7 +106,7 @@ class Town(Area):
     is_type_of = is_row(AreaRow, level="TOWN")
 
 
-@strawberry.type(description="Urban community (社区) run by its two committees")
+@strawberry.type(description="Urban community (社区) run by its two committees (社区两委)")
 class Community(Area):
     is_type_of = is_row(AreaRow, level="COMMUNITY")
 
@@ -83,16 +116,92 @@ class District(Area):
     is_type_of = is_row(AreaRow, level="DISTRICT")
 
 
+async def _community(root: AreaRow, info: Info_) -> Community:
+    found = await r.ancestor(root, info.context, "COMMUNITY")
+    assert found is not None, "a compound stands in a community"
+    return found  # type: ignore[return-value]
+
+
+async def _district(root: AreaRow, info: Info_) -> District | None:
+    return await r.ancestor(root, info.context, "DISTRICT")  # type: ignore[return-value]
+
+
+async def _owner_committee(
+    root: AreaRow, info: Info_
+) -> Annotated[Organisation, strawberry.lazy("schema.areas")] | None:
+    return await r.attached(root, info.context, "OWNER_COMMITTEE")  # type: ignore[return-value]
+
+
+async def _functional_branch(
+    root: AreaRow, info: Info_
+) -> Annotated[Organisation, strawberry.lazy("schema.areas")] | None:
+    return await r.attached(root, info.context, "FUNCTIONAL_BRANCH")  # type: ignore[return-value]
+
+
+async def _property_manager(
+    root: AreaRow, info: Info_
+) -> Annotated[Organisation, strawberry.lazy("schema.areas")] | None:
+    return await r.property_manager(root, info.context)  # type: ignore[return-value]
+
+
+async def _buildings(
+    root: AreaRow, info: Info_, first: int | None = None, after: str | None = None
+) -> Connection[Annotated[Building, strawberry.lazy("schema.areas")]]:
+    return await r.buildings(root, info.context, first, after)  # type: ignore[return-value]
+
+
 @strawberry.type(description="Residential compound (小区 / 家属楼 / 自建房)")
 class Compound(Area):
     is_type_of = is_row(AreaRow, level="COMPOUND")
-    kind: CompoundKind = strawberry.field(resolver=lambda root: root.compound_kind)
-    address: str | None
+    kind: CompoundKind = strawberry.field(resolver=lambda root: root.compound_kind, description="Kind of compound")
+    address: str | None = strawberry.field(description="Street address")
+    management_plan: str | None = strawberry.field(description="The compound's management plan (一区一策)")
+    community: Community = strawberry.field(resolver=_community, description="The community it belongs to")
+    district: District | None = strawberry.field(resolver=_district, description="Its district (片区), if any")
+    owner_committee: Annotated[Organisation, strawberry.lazy("schema.areas")] | None = strawberry.field(
+        resolver=_owner_committee, description="Owner committee (业主委员会)"
+    )
+    functional_branch: Annotated[Organisation, strawberry.lazy("schema.areas")] | None = strawberry.field(
+        resolver=_functional_branch, description="Compound functional party branch (小区功能型党支部)"
+    )
+    property_manager: Annotated[Organisation, strawberry.lazy("schema.areas")] | None = strawberry.field(
+        resolver=_property_manager, description="Property company managing the compound (物业公司)"
+    )
+    adoptions: list[Adoption] = strawberry.field(
+        resolver=_area_adoptions, description="Current adoptions of the compound by units (包抓)"
+    )
+    buildings: Connection[Annotated[Building, strawberry.lazy("schema.areas")]] = strawberry.field(
+        resolver=_buildings, description="Buildings of the compound (楼栋)"
+    )
+
+
+async def _head(root: AreaRow, info: Info_) -> Annotated[Person, strawberry.lazy("schema.areas")] | None:
+    return await r.responsible(root, info.context)  # type: ignore[return-value]
+
+
+async def _households(
+    root: AreaRow, info: Info_, first: int | None = None, after: str | None = None
+) -> Connection[Annotated[Household, strawberry.lazy("schema.areas")]]:
+    return await r.households(root, info.context, first, after)  # type: ignore[return-value]
+
+
+async def _compound(root: AreaRow, info: Info_) -> Compound:
+    return await r.parent_area(root, info.context)  # type: ignore[return-value]
 
 
 @strawberry.type(description="Building (楼栋) of a compound")
 class Building(Area):
     is_type_of = is_row(AreaRow, level="BUILDING")
+    compound: Compound = strawberry.field(resolver=_compound, description="The compound of the building")
+    head: Annotated[Person, strawberry.lazy("schema.areas")] | None = strawberry.field(
+        resolver=_head, description="Building head (楼栋长): the building's responsible person"
+    )
+    households: Connection[Annotated[Household, strawberry.lazy("schema.areas")]] = strawberry.field(
+        resolver=_households, description="Households (家庭户) of the building"
+    )
+    adoptions: list[Adoption] = strawberry.field(
+        resolver=_area_adoptions, description="Current adoptions of the building by units (包抓)"
+    )
 
 
 @strawberry.type(description="Stairwell unit (单元) of a building")
@@ -101,50 +210,268 @@ class Unit(Area):
 
 
 async def _org_parent(
-    root: OrganisationRow, info: Info[Any, Any]
+    root: OrganisationRow, info: Info_
 ) -> Annotated[Organisation, strawberry.lazy("schema.areas")] | None:
     return await r.parent_organisation(root, info.context)  # type: ignore[return-value]
 
 
 async def _org_resources(
-    root: OrganisationRow, info: Info[Any, Any], first: int | None = None, after: str | None = None
+    root: OrganisationRow, info: Info_, first: int | None = None, after: str | None = None
 ) -> Connection[Annotated[Resource, strawberry.lazy("schema.duallist")]]:
     from resolvers import duallist
 
     return await duallist.resources_of_organisation(root, info.context, first, after)  # type: ignore[return-value]
 
 
+async def _org_children(
+    root: OrganisationRow, info: Info_
+) -> list[Annotated[Organisation, strawberry.lazy("schema.areas")]]:
+    return await r.organisation_children(root, info.context)  # type: ignore[return-value]
+
+
+async def _org_area(root: OrganisationRow, info: Info_) -> Area | None:
+    return await r.organisation_area(root, info.context)  # type: ignore[return-value]
+
+
+async def _members(
+    root: OrganisationRow, info: Info_, first: int | None = None, after: str | None = None
+) -> Connection[Annotated[Post, strawberry.lazy("schema.areas")]]:
+    return await r.members(root, info.context, first, after)  # type: ignore[return-value]
+
+
+async def _member_count(root: OrganisationRow, info: Info_) -> int:
+    return await r.member_count(root, info.context)
+
+
+async def _unit_adoptions(root: OrganisationRow, info: Info_) -> list[Adoption]:
+    return await adoption_resolvers.of_unit(root, info.context)  # type: ignore[return-value]
+
+
 @strawberry.type(description="An organisation: party organisation, committee, unit, company or provider")
 class Organisation(Node):
     is_type_of = is_row(OrganisationRow)
-    name: str
-    kind: OrganisationKind
-    parent: Organisation | None = strawberry.field(resolver=_org_parent, description="The organisation above this one")
+    name: str = strawberry.field(description="Name, public to every signed-in user of the county")
+    kind: OrganisationKind = strawberry.field(description="Kind of organisation")
+    code: str | None = strawberry.field(description="External code, unique in the county")
+    parent: Annotated[Organisation, strawberry.lazy("schema.areas")] | None = strawberry.field(
+        resolver=_org_parent, description="The organisation above this one"
+    )
+    children: list[Annotated[Organisation, strawberry.lazy("schema.areas")]] = strawberry.field(
+        resolver=_org_children, description="Organisations directly under this one"
+    )
+    area: Area | None = strawberry.field(
+        resolver=_org_area, description="The area an organisation of the community is attached to"
+    )
+    members: Connection[Annotated[Post, strawberry.lazy("schema.areas")]] = strawberry.field(
+        resolver=_members, description="Current posts (任职) in the organisation"
+    )
+    member_count: int = strawberry.field(resolver=_member_count, description="People holding a current post")
+    adoptions: list[Adoption] = strawberry.field(
+        resolver=_unit_adoptions, description="Compounds and buildings the unit currently adopts (包抓)"
+    )
     resources: Connection[Annotated[Resource, strawberry.lazy("schema.duallist")]] = strawberry.field(
         resolver=_org_resources, description="Resources (资源) it offers, oldest first (dual list)"
     )
 
 
-async def _household_building(root: HouseholdRow, info: Info[Any, Any]) -> Building:
+async def _post_person(root: PostRow, info: Info_) -> Annotated[Person, strawberry.lazy("schema.areas")]:
+    return await r.post_person(root, info.context)  # type: ignore[return-value]
+
+
+async def _post_organisation(root: PostRow, info: Info_) -> Organisation:
+    return await r.post_organisation(root, info.context)  # type: ignore[return-value]
+
+
+@strawberry.type(description="A post (任职): a person's role in an organisation, with dates")
+class Post(Node):
+    is_type_of = is_row(PostRow)
+    person: Annotated[Person, strawberry.lazy("schema.areas")] = strawberry.field(resolver=_post_person)
+    organisation: Organisation = strawberry.field(resolver=_post_organisation)
+    role: str = strawberry.field(description="Role, e.g. 书记, 主任, 委员, 科员")
+    since: datetime.date = strawberry.field(description="Day the post began")
+    until: datetime.date | None = strawberry.field(description="Day it ended; null while current")
+
+
+async def _household_building(root: HouseholdRow, info: Info_) -> Building:
     return await r.building_of(root, info.context)  # type: ignore[return-value]
+
+
+async def _residents(root: HouseholdRow, info: Info_) -> list[Annotated[Person, strawberry.lazy("schema.areas")]]:
+    return await r.residents(root, info.context)  # type: ignore[return-value]
+
+
+async def _chain(root: HouseholdRow, info: Info_) -> list[ResponsibilityLink]:
+    return await r.responsibility_chain(root, info.context)  # type: ignore[return-value]
+
+
+async def _link_responsible(root: ChainLink, info: Info_) -> Annotated[Person, strawberry.lazy("schema.areas")] | None:
+    return root.responsible  # type: ignore[return-value]
+
+
+@strawberry.type(description="One level of the seven-level responsibility chain (七级责任体系)")
+class ResponsibilityLink:
+    level: AreaLevel = strawberry.field(description="The level")
+    area: Area | None = strawberry.field(description="The area at this level; null where the tree skips the level")
+    responsible: Annotated[Person, strawberry.lazy("schema.areas")] | None = strawberry.field(
+        resolver=_link_responsible, description="Who is responsible there; null where nobody is assigned"
+    )
 
 
 @strawberry.type(description="Household (家庭户): a dwelling and the people registered in it")
 class Household(Node):
     is_type_of = is_row(HouseholdRow)
     label: str = strawberry.field(description="The dwelling's label, e.g. 3号楼2单元501")
-    building: Building = strawberry.field(resolver=_household_building)
+    code: str | None = strawberry.field(description="External code, unique in the county")
+    building: Building = strawberry.field(resolver=_household_building, description="The building of the dwelling")
+    residents: list[Annotated[Person, strawberry.lazy("schema.areas")]] = strawberry.field(
+        resolver=_residents,
+        description="The people registered in the household: personal data, empty for viewers not allowed to see it",
+    )
+    responsibility_chain: list[ResponsibilityLink] = strawberry.field(
+        resolver=_chain, description="Responsible people from the county down to the building (and stairwell unit)"
+    )
 
 
-async def _person_household(root: PersonRow, info: Info[Any, Any]) -> Household | None:
-    return await r.household_of(root, info.context)  # type: ignore[return-value]
+async def _person_household(root: PersonRow, info: Info_) -> Household | None:
+    return await r.person_household(root, info.context)  # type: ignore[return-value]
+
+
+async def _phone(root: PersonRow, info: Info_) -> str | None:
+    return await r.phone(root, info.context)
 
 
 @strawberry.type(description="A person: resident, party member, cadre or staff")
 class Person(Node):
     is_type_of = is_row(PersonRow)
-    name: str
-    household: Household | None = strawberry.field(resolver=_person_household)
+    name: str = strawberry.field(description="Full name")
+    party_member: bool = strawberry.field(description="Member of the Communist Party (党员)")
+    phone: str | None = strawberry.field(
+        resolver=_phone, description="Phone: personal data, null for viewers not allowed to see it"
+    )
+    household: Household | None = strawberry.field(
+        resolver=_person_household, description="Where the person lives: personal data, masked like the phone"
+    )
 
 
-ALL_TYPES = [County, Town, Community, District, Compound, Building, Unit, Organisation, Household, Person]
+@strawberry.type(
+    description="A person holding posts on both sides: owner committee and community committees (交叉任职)"
+)
+class CrossAppointmentType:
+    person: Person = strawberry.field(description="The person")
+    posts: list[Post] = strawberry.field(
+        description="Their posts in the owner committee and the community's organisations"
+    )
+
+
+# --- inputs, filters, root fields --------------------------------------------------------------
+
+
+@strawberry.input(description="Narrows `areas`")
+class AreaFilter:
+    parent_id: strawberry.ID | None = strawberry.field(default=None, description="Only direct children of this area")
+    level: AreaLevel | None = strawberry.field(default=None, description="Only areas of this level")
+    search: str | None = strawberry.field(default=None, description="Case-insensitive substring of the name")
+
+
+@strawberry.input(description="Narrows `compounds`")
+class CompoundFilter:
+    within: strawberry.ID | None = strawberry.field(default=None, description="Only compounds anywhere under this area")
+    search: str | None = strawberry.field(default=None, description="Case-insensitive substring of the name")
+
+
+@strawberry.input(description="Narrows `organisations`")
+class OrganisationFilter:
+    kind: OrganisationKind | None = strawberry.field(default=None, description="Only organisations of this kind")
+    search: str | None = strawberry.field(default=None, description="Case-insensitive substring of the name")
+
+
+@strawberry.input(description="Who becomes responsible for an area")
+class AssignResponsibleInput:
+    area_id: strawberry.ID = strawberry.field(description="The area (any level)")
+    person_id: strawberry.ID = strawberry.field(description="The person, of the same county")
+
+
+@strawberry.type(description="Result of `assignResponsible`")
+class AssignResponsiblePayload:
+    area: Area | None = strawberry.field(description="The area, with its new responsible person")
+    user_errors: list[UserError] = strawberry.field(description="Why it was refused, if it was")
+
+
+async def _areas(
+    info: Info_, filter: AreaFilter | None = None, first: int | None = None, after: str | None = None
+) -> Connection[Area]:
+    f = filter or AreaFilter()
+    level = f.level.value if f.level else None
+    return await r.area_list(info.context, f.parent_id, level, f.search, first, after)  # type: ignore[return-value]
+
+
+async def _compounds(
+    info: Info_, filter: CompoundFilter | None = None, first: int | None = None, after: str | None = None
+) -> Connection[Compound]:
+    f = filter or CompoundFilter()
+    return await r.compound_list(info.context, f.within, f.search, first, after)  # type: ignore[return-value]
+
+
+async def _organisations(
+    info: Info_, filter: OrganisationFilter | None = None, first: int | None = None, after: str | None = None
+) -> Connection[Organisation]:
+    f = filter or OrganisationFilter()
+    kind = f.kind.value if f.kind else None
+    return await r.organisation_list(info.context, kind, f.search, first, after)  # type: ignore[return-value]
+
+
+async def _cross_appointments(info: Info_, community_id: strawberry.ID) -> list[CrossAppointmentType]:
+    return await r.cross_appointments(info.context, community_id)  # type: ignore[return-value]
+
+
+async def _assign_responsible(info: Info_, input: AssignResponsibleInput) -> AssignResponsiblePayload:
+    outcome = await r.assign_responsible(info.context, input.area_id, input.person_id)
+    return AssignResponsiblePayload(area=outcome.value, user_errors=outcome.user_errors)  # type: ignore[arg-type]
+
+
+@strawberry.type
+class AreasQuery:
+    areas: Connection[Area] = strawberry.field(
+        resolver=_areas,
+        permission_classes=[SignedIn],
+        description="Areas of the viewer's county; `parentId` gives direct children",
+    )
+    compounds: Connection[Compound] = strawberry.field(
+        resolver=_compounds,
+        permission_classes=[SignedIn],
+        description="Compounds of the viewer's county; `within` gives those anywhere under an area",
+    )
+    organisations: Connection[Organisation] = strawberry.field(
+        resolver=_organisations, permission_classes=[SignedIn], description="Organisations of the viewer's county"
+    )
+    cross_appointments: list[CrossAppointmentType] = strawberry.field(
+        resolver=_cross_appointments,
+        permission_classes=[SignedIn],
+        description="People with posts in an owner committee and the community's party organisation or "
+        "residents' committee (交叉任职)",
+    )
+
+
+@strawberry.type
+class AreasMutation:
+    assign_responsible: AssignResponsiblePayload = strawberry.mutation(
+        resolver=_assign_responsible,
+        permission_classes=[SignedIn],
+        description="Replace the responsible person of an area (COUNTY_ADMIN, or staff in scope); history is kept",
+    )
+
+
+ALL_TYPES = [
+    County,
+    Town,
+    Community,
+    District,
+    Compound,
+    Building,
+    Unit,
+    Organisation,
+    Household,
+    Person,
+    Post,
+    Adoption,
+]

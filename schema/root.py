@@ -11,8 +11,8 @@ from strawberry.extensions import SchemaExtension
 from schema import areas, duallist
 from schema.node import NodeQuery
 
-QUERIES: list[type] = [NodeQuery, duallist.DualListQuery]
-MUTATIONS: list[type] = [duallist.DualListMutation]
+QUERIES: list[type] = [NodeQuery, areas.AreasQuery, duallist.DualListQuery]
+MUTATIONS: list[type] = [areas.AreasMutation, duallist.DualListMutation]
 SUBSCRIPTIONS: list[type] = []
 
 

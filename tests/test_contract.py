@@ -16,16 +16,6 @@ PENDING: set[str] = {
     "Viewer",
     "CreateApiToken",
     "RevokeApiToken",
-    # areas
-    "Areas",
-    "Compounds",
-    "CompoundDetail",
-    "BuildingHouseholds",
-    "ResponsibilityChain",
-    "AssignResponsible",
-    "Organisations",
-    "OrganisationDetail",
-    "CrossAppointments",
     # pairings
     "Adopt",
     "Pair",

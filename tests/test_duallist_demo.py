@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import datetime
 import random
+from typing import Any
 
 import asyncpg
 
 from db.demo import duallist as demo_step
+from db.demo import load
 from db.demo.load import Demo
 from db.pool import Conn
 from tests import builders as b
@@ -66,3 +68,21 @@ async def test_demo_step_opens_464_parking_spaces(api: Api, conn: asyncpg.Connec
         """
     )
     assert inconsistent == 0
+
+
+async def test_the_demo_county_opens_464_parking_spaces(committed_db: dict[str, Any]) -> None:
+    """The whole demo load (areas first, then the dual list): the county's figure."""
+    assert await load.run(committed_db["url"], "demo-password-1")
+    conn = await asyncpg.connect(committed_db["url"])
+    try:
+        county = await conn.fetchval("SELECT id FROM areas WHERE level = 'COUNTY'")
+        assert await conn.fetchval(PARKING_OPENED, county) == 464
+        providers = await conn.fetchval(
+            "SELECT count(DISTINCT provider_id) FROM resources WHERE category = 'PARKING' AND withdrawn_at IS NULL"
+        )
+        assert providers >= 5
+        states = {r["status"] for r in await conn.fetch("SELECT DISTINCT status FROM exchanges")}
+        assert states == {"ALLOCATED", "COMPLETED", "CANCELLED"}
+        assert await conn.fetchval("SELECT count(DISTINCT community_id) FROM needs") >= 3
+    finally:
+        await conn.close()

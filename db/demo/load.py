@@ -82,8 +82,12 @@ async def run(database_url: str, password: str, *, timezone: str = "Asia/Shangha
         await raw.close()
 
 
-# The steps, in order (areas, identity, pairings, duallist, orders, life): each domain
-# registers its one module here. Imported at the end: the steps use `Demo` from above.
-from db.demo import duallist as _duallist  # noqa: E402
+def _register_steps() -> None:
+    """The domains' steps, in order (areas, identity, pairings, duallist, orders, life)."""
+    from db.demo import areas, duallist
 
-STEPS.append(("dual list", _duallist.step))
+    STEPS.append(("areas: county, compounds, households, units", areas.step))
+    STEPS.append(("dual list: resources, needs, exchanges", duallist.step))
+
+
+_register_steps()

@@ -1,0 +1,193 @@
+"""Word lists for the demo county: Chinese names, roads, compounds and units."""
+
+from __future__ import annotations
+
+from typing import Final
+
+# common surnames, the most frequent first (weights fall off down the list)
+SURNAMES: Final = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡"
+    "余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯"
+    "龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+)
+GIVEN_MALE: Final = "伟强磊军勇杰涛斌超明刚平辉鹏华飞鑫波宇浩凯健俊帆帅旭宁龙林欣博文海东峰建国志成兴德"
+GIVEN_FEMALE: Final = "芳娜敏静丽艳娟霞秀玲桂英华红梅琳燕萍雪慧倩婷颖洁莉琴云兰凤荣菊珍瑶晶悦晓佳"
+
+TOWNS: Final = ("袁家庄街道", "陈家坝镇", "大河坝镇")
+# (town index, community name); the first is the main community
+COMMUNITIES: Final = ((0, "城关社区"), (0, "东岳殿社区"), (0, "椒溪河社区"), (1, "陈家坝社区"))
+ROADS: Final = (
+    "北街",
+    "南街",
+    "东河路",
+    "椒溪河路",
+    "熊猫大道",
+    "滨河路",
+    "金水路",
+    "城关路",
+    "迎宾路",
+    "环城路",
+    "秦岭路",
+    "大熊猫路",
+)
+
+COMMERCIAL_COMPOUNDS: Final = (
+    "滨河小区",
+    "金水湾小区",
+    "熊猫家园",
+    "秦岭山居",
+    "城关花园",
+    "龙潭佳苑",
+    "椒溪苑",
+    "锦绣华庭",
+    "阳光新城",
+    "翠竹园",
+    "东河名苑",
+    "和谐家园",
+    "碧水蓝天小区",
+    "南湖人家",
+    "凤凰城",
+    "金色家园",
+    "幸福里",
+    "书香苑",
+    "盛世华庭",
+    "福润小区",
+    "山水名邸",
+    "水岸花城",
+    "御景园",
+    "惠民小区",
+    "安居小区",
+    "佛坪新村",
+    "银杏苑",
+    "长青花园",
+)
+STAFF_HOUSING: Final = (
+    "县财政局家属楼",
+    "县人民医院家属院",
+    "县供电公司家属楼",
+    "县一中家属院",
+    "县粮站家属楼",
+    "县交通局家属院",
+    "县邮政局家属楼",
+    "县林业局家属院",
+    "县水利局家属楼",
+    "县公安局家属院",
+    "县农业银行家属楼",
+    "县检察院家属楼",
+    "县法院家属院",
+    "县气象局家属楼",
+    "县广电中心家属楼",
+    "县烟草公司家属院",
+)
+SELF_BUILT: Final = (
+    "东关自建房片区",
+    "西关自建房片区",
+    "河坝自建房片区",
+    "后沟自建房片区",
+    "上街自建房片区",
+    "下街自建房片区",
+    "庙湾自建房片区",
+    "王家院子自建房",
+    "何家湾自建房",
+    "石板沟自建房",
+    "柳树湾自建房",
+    "七里沟自建房",
+    "黄家坪自建房",
+    "沙窝子自建房",
+    "桃园自建房",
+    "杨家庄自建房",
+)
+
+PROPERTY_COMPANIES: Final = (
+    "佛坪县安居物业管理有限公司",
+    "佛坪县秦岭物业服务有限公司",
+    "汉中市金水湾物业管理有限公司",
+    "佛坪县熊猫物业服务有限公司",
+    "陕西龙腾物业管理有限公司",
+    "佛坪县城关社区物业服务中心",
+)
+
+# (kind, name): the units taking part (机关企事业单位)
+UNITS: Final = (
+    ("GOVERNMENT_UNIT", "县财政局"),
+    ("GOVERNMENT_UNIT", "县发展和改革局"),
+    ("GOVERNMENT_UNIT", "县教育局"),
+    ("GOVERNMENT_UNIT", "县公安局"),
+    ("GOVERNMENT_UNIT", "县民政局"),
+    ("GOVERNMENT_UNIT", "县司法局"),
+    ("GOVERNMENT_UNIT", "县人力资源和社会保障局"),
+    ("GOVERNMENT_UNIT", "县自然资源局"),
+    ("GOVERNMENT_UNIT", "县住房和城乡建设局"),
+    ("GOVERNMENT_UNIT", "县交通运输局"),
+    ("GOVERNMENT_UNIT", "县水利局"),
+    ("GOVERNMENT_UNIT", "县农业农村局"),
+    ("GOVERNMENT_UNIT", "县商务局"),
+    ("GOVERNMENT_UNIT", "县文化和旅游广电局"),
+    ("GOVERNMENT_UNIT", "县卫生健康局"),
+    ("GOVERNMENT_UNIT", "县退役军人事务局"),
+    ("GOVERNMENT_UNIT", "县应急管理局"),
+    ("GOVERNMENT_UNIT", "县审计局"),
+    ("GOVERNMENT_UNIT", "县市场监督管理局"),
+    ("GOVERNMENT_UNIT", "县统计局"),
+    ("GOVERNMENT_UNIT", "县医疗保障局"),
+    ("GOVERNMENT_UNIT", "县林业局"),
+    ("GOVERNMENT_UNIT", "县城市管理执法局"),
+    ("GOVERNMENT_UNIT", "县行政审批服务局"),
+    ("GOVERNMENT_UNIT", "县信访局"),
+    ("GOVERNMENT_UNIT", "县科学技术局"),
+    ("GOVERNMENT_UNIT", "县经济贸易局"),
+    ("GOVERNMENT_UNIT", "县乡村振兴局"),
+    ("GOVERNMENT_UNIT", "县委组织部"),
+    ("GOVERNMENT_UNIT", "县委宣传部"),
+    ("GOVERNMENT_UNIT", "县委统战部"),
+    ("GOVERNMENT_UNIT", "县委政法委"),
+    ("GOVERNMENT_UNIT", "县纪委监委"),
+    ("GOVERNMENT_UNIT", "县人大常委会办公室"),
+    ("GOVERNMENT_UNIT", "县政协办公室"),
+    ("GOVERNMENT_UNIT", "县人民政府办公室"),
+    ("GOVERNMENT_UNIT", "县委办公室"),
+    ("GOVERNMENT_UNIT", "县人民法院"),
+    ("GOVERNMENT_UNIT", "县人民检察院"),
+    ("GOVERNMENT_UNIT", "县总工会"),
+    ("GOVERNMENT_UNIT", "共青团佛坪县委"),
+    ("GOVERNMENT_UNIT", "县妇女联合会"),
+    ("GOVERNMENT_UNIT", "县税务局"),
+    ("GOVERNMENT_UNIT", "县生态环境分局"),
+    ("GOVERNMENT_UNIT", "县气象局"),
+    ("GOVERNMENT_UNIT", "县消防救援大队"),
+    ("PUBLIC_INSTITUTION", "县人民医院"),
+    ("PUBLIC_INSTITUTION", "县中医医院"),
+    ("PUBLIC_INSTITUTION", "县疾病预防控制中心"),
+    ("PUBLIC_INSTITUTION", "县妇幼保健院"),
+    ("PUBLIC_INSTITUTION", "佛坪县第一中学"),
+    ("PUBLIC_INSTITUTION", "佛坪县初级中学"),
+    ("PUBLIC_INSTITUTION", "佛坪县城关小学"),
+    ("PUBLIC_INSTITUTION", "佛坪县袁家庄小学"),
+    ("PUBLIC_INSTITUTION", "佛坪县城关幼儿园"),
+    ("PUBLIC_INSTITUTION", "佛坪县职业教育中心"),
+    ("PUBLIC_INSTITUTION", "县融媒体中心"),
+    ("PUBLIC_INSTITUTION", "县图书馆"),
+    ("PUBLIC_INSTITUTION", "县文化馆"),
+    ("PUBLIC_INSTITUTION", "县社会保险经办中心"),
+    ("PUBLIC_INSTITUTION", "县不动产登记中心"),
+    ("PUBLIC_INSTITUTION", "县城乡规划服务中心"),
+    ("PUBLIC_INSTITUTION", "县农业技术推广中心"),
+    ("PUBLIC_INSTITUTION", "县林业站"),
+    ("PUBLIC_INSTITUTION", "陕西佛坪国家级自然保护区管理局"),
+    ("ENTERPRISE", "国网佛坪县供电公司"),
+    ("ENTERPRISE", "中国移动佛坪分公司"),
+    ("ENTERPRISE", "中国电信佛坪分公司"),
+    ("ENTERPRISE", "中国联通佛坪分公司"),
+    ("ENTERPRISE", "中国邮政佛坪县分公司"),
+    ("ENTERPRISE", "中国农业银行佛坪县支行"),
+    ("ENTERPRISE", "中国建设银行佛坪县支行"),
+    ("ENTERPRISE", "佛坪县农村信用合作联社"),
+    ("ENTERPRISE", "佛坪县自来水公司"),
+    ("ENTERPRISE", "佛坪县城市建设投资有限公司"),
+    ("ENTERPRISE", "佛坪县旅游开发有限公司"),
+    ("ENTERPRISE", "佛坪县烟草专卖局(分公司)"),
+    ("ENTERPRISE", "中国人寿佛坪县支公司"),
+)
+
+UNIT_POSTS: Final = ("科员", "科员", "科员", "副科长", "科长", "副主任", "主任科员", "干事", "专业技术人员")
+TAGS: Final = ("低保", "独居老人", "残疾", "退役军人", "留守儿童", "慢性病")

@@ -1,0 +1,95 @@
+"""Personal-data masking (个人信息保护): who may read `Person.phone` and `Household.residents`.
+
+The rules, as the contract states them:
+
+- a household's residents (and their personal data) are visible to
+  1. its own members,
+  2. COUNTY_ADMIN of the county,
+  3. COMMUNITY_STAFF whose scope contains the household,
+  4. the building head of the household's building (its responsible person, or a
+     BUILDING_HEAD grant on it),
+  5. a cadre with an active pairing with the household;
+- a person's phone is visible to the person themself and to everyone who may see their
+  household (rules 1-5), and also to the residents that person serves:
+  6. a person responsible for an area: the residents living inside that area,
+  7. a cadre: the households they are paired with;
+- everyone else reads `phone` as null and `residents` as empty: masked, never an error.
+
+Reads granted by rules 3-5 (staff, building heads, cadres) are audited: one
+`read.personalData` row per household and request batch.
+
+Each rule is evaluated for a whole batch of households or persons in one SQL statement
+(`db/access.py`), through the request's DataLoaders.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from db import access as db
+from resolvers.context import Context
+from resolvers.viewer import Role, Viewer
+
+# the reasons (rules 3-5) whose reads are written to the audit log
+AUDITED: frozenset[str] = frozenset({"STAFF", "BUILDING_HEAD", "CADRE"})
+
+
+def _viewer_parameters(viewer: Viewer) -> tuple[Any, ...]:
+    return (
+        viewer.county_id,
+        viewer.person_id,
+        viewer.household_id,
+        viewer.is_county_admin,
+        viewer.area_scopes(Role.COMMUNITY_STAFF),
+        viewer.area_scopes(Role.BUILDING_HEAD),
+    )
+
+
+async def household_access(ctx: Context, keys: list[int]) -> list[str | None]:
+    """Batch: why the viewer may read each household's residents (None: masked)."""
+    viewer = ctx.viewer
+    if viewer is None or viewer.api_token_id is not None:
+        return [None for _ in keys]
+    async with ctx.db.connection() as conn:
+        reasons = await db.household_access(conn, keys, _viewer_parameters(viewer))
+        audited = [(k, r) for k, r in reasons.items() if r in AUDITED]
+        if audited:
+            await db.audit_reads(
+                conn,
+                county_id=viewer.county_id,
+                user_id=viewer.user_id,
+                api_token_id=viewer.api_token_id,
+                request_id=ctx.request_id,
+                field="residents",
+                reads=sorted(audited),
+            )
+    return [reasons.get(k) for k in keys]
+
+
+async def person_access(ctx: Context, keys: list[int]) -> list[str | None]:
+    """Batch: why the viewer may read each person's phone (None: masked)."""
+    viewer = ctx.viewer
+    if viewer is None or viewer.api_token_id is not None:
+        return [None for _ in keys]
+    async with ctx.db.connection() as conn:
+        found = await db.person_access(conn, keys, _viewer_parameters(viewer))
+        audited = {h: r for r, h in found.values() if r in AUDITED and h is not None}
+        if audited:
+            await db.audit_reads(
+                conn,
+                county_id=viewer.county_id,
+                user_id=viewer.user_id,
+                api_token_id=viewer.api_token_id,
+                request_id=ctx.request_id,
+                field="phone",
+                reads=sorted(audited.items()),
+            )
+    return [found.get(k, (None, None))[0] for k in keys]
+
+
+async def may_read_household(ctx: Context, household_id: int) -> bool:
+    return await ctx.loader(household_access).load(household_id) is not None
+
+
+async def may_read_person(ctx: Context, person_id: int) -> bool:
+    return await ctx.loader(person_access).load(person_id) is not None

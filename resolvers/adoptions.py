@@ -1,0 +1,59 @@
+"""Adoptions (包抓), read side: loaders and node visibility. Adoptions are public inside the
+viewer's county, like the names of the areas and units they join."""
+
+from __future__ import annotations
+
+from db import adoptions as db
+from db.adoptions import AdoptionRow
+from db.areas import AreaRow, OrganisationRow
+from resolvers import areas, nodes
+from resolvers.context import Context
+
+
+async def adoption_by_id(ctx: Context, keys: list[int]) -> list[AdoptionRow | None]:
+    async with ctx.db.connection() as conn:
+        found = await db.adoptions_by_id(conn, keys)
+    return [found.get(k) for k in keys]
+
+
+async def adoptions_by_area(ctx: Context, keys: list[int]) -> list[list[AdoptionRow]]:
+    async with ctx.db.connection() as conn:
+        found = await db.active_by_area(conn, keys)
+    return [found.get(k, []) for k in keys]
+
+
+async def adoptions_by_unit(ctx: Context, keys: list[int]) -> list[list[AdoptionRow]]:
+    async with ctx.db.connection() as conn:
+        found = await db.active_by_unit(conn, keys)
+    return [found.get(k, []) for k in keys]
+
+
+async def _adoption_nodes(ctx: Context, keys: list[int]) -> list[AdoptionRow | None]:
+    rows = await ctx.loader(adoption_by_id).load_many(keys)
+    viewer = ctx.viewer
+    return [r if r is not None and viewer is not None and r.county_id == viewer.county_id else None for r in rows]
+
+
+nodes.register("Adoption", _adoption_nodes)
+
+
+async def of_area(root: AreaRow, ctx: Context) -> list[AdoptionRow]:
+    """The current adoptions of an area (a compound or building)."""
+    return await ctx.loader(adoptions_by_area).load(root.id)
+
+
+async def of_unit(root: OrganisationRow, ctx: Context) -> list[AdoptionRow]:
+    """The current adoptions of a unit."""
+    return await ctx.loader(adoptions_by_unit).load(root.id)
+
+
+async def unit(root: AdoptionRow, ctx: Context) -> OrganisationRow:
+    found = await ctx.loader(areas.organisation_by_id).load(root.unit_id)
+    assert found is not None, "an adoption's unit exists (foreign key)"
+    return found
+
+
+async def area(root: AdoptionRow, ctx: Context) -> AreaRow:
+    found = await ctx.loader(areas.area_by_id).load(root.area_id)
+    assert found is not None, "an adoption's area exists (foreign key)"
+    return found

@@ -359,23 +359,29 @@ UPDATE needs n SET closed_at = now(), closed_by = $2 WHERE n.id = $1 AND n.close
 RETURNING {NEED_COLUMNS}
 """  # noqa: S608 - constant fragments
 
-# The guards: each UPDATE changes the row only when the quantity is there (and the row
-# accepts allocations); otherwise it returns nothing and the caller refuses.
-TAKE_FROM_RESOURCE: Final = f"""
-UPDATE resources r SET remaining = r.remaining - $2
-WHERE r.id = $1 AND r.remaining >= $2 AND r.withdrawn_at IS NULL
-  AND (r.available_until IS NULL OR r.available_until > now())
-RETURNING {RESOURCE_COLUMNS}
-"""  # noqa: S608 - constant fragments
-ADD_TO_NEED: Final = f"""
-UPDATE needs n SET fulfilled = n.fulfilled + $2
-WHERE n.id = $1 AND n.fulfilled + $2 <= n.quantity AND n.closed_at IS NULL
-RETURNING {NEED_COLUMNS}
-"""  # noqa: S608 - constant fragments
-INSERT_EXCHANGE: Final = f"""
-INSERT INTO exchanges AS e (county_id, resource_id, need_id, provider_id, receiver_id, quantity, allocated_by)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
-RETURNING {EXCHANGE_COLUMNS}
+# The whole allocation in one statement, so the resource's row lock is held for as few
+# round trips as possible: take from the resource (only if enough remains and it accepts
+# allocations), then add to the need (only if the resource gave and the need still lacks
+# that much), then write the ledger entry (only if both happened). A caller seeing
+# `taken` or `added` false refuses, rolling back whatever the statement did.
+# $1 resource, $2 need, $3 quantity, $4 user
+ALLOCATE: Final = f"""
+WITH taken AS (
+    UPDATE resources r SET remaining = r.remaining - $3
+    WHERE r.id = $1 AND r.remaining >= $3 AND r.withdrawn_at IS NULL
+      AND (r.available_until IS NULL OR r.available_until > now())
+    RETURNING r.id, r.county_id, r.provider_id
+), added AS (
+    UPDATE needs n SET fulfilled = n.fulfilled + $3
+    WHERE n.id = $2 AND n.fulfilled + $3 <= n.quantity AND n.closed_at IS NULL AND EXISTS (SELECT 1 FROM taken)
+    RETURNING n.id, n.area_id
+), e AS (
+    INSERT INTO exchanges (county_id, resource_id, need_id, provider_id, receiver_id, quantity, allocated_by)
+    SELECT t.county_id, t.id, a.id, t.provider_id, a.area_id, $3, $4 FROM taken t CROSS JOIN added a
+    RETURNING *
+)
+SELECT EXISTS (SELECT 1 FROM taken) AS taken, EXISTS (SELECT 1 FROM added) AS added, {EXCHANGE_COLUMNS}
+FROM (SELECT 1) AS one LEFT JOIN e ON true
 """  # noqa: S608 - constant fragments
 RETURN_TO_RESOURCE: Final = "UPDATE resources SET remaining = remaining + $2 WHERE id = $1"
 TAKE_FROM_NEED: Final = "UPDATE needs SET fulfilled = fulfilled - $2 WHERE id = $1"
@@ -463,22 +469,19 @@ async def close_need(conn: Conn, need_id: int, user_id: int) -> NeedRow | None:
     return need_row(row) if row else None
 
 
-async def take_from_resource(conn: Conn, resource_id: int, quantity: int) -> ResourceRow | None:
-    row = await conn.fetchrow(TAKE_FROM_RESOURCE, resource_id, quantity)
-    return resource_row(row) if row else None
+@dataclass(frozen=True)
+class Allocation:
+    taken: bool
+    added: bool
+    exchange: ExchangeRow | None
 
 
-async def add_to_need(conn: Conn, need_id: int, quantity: int) -> NeedRow | None:
-    row = await conn.fetchrow(ADD_TO_NEED, need_id, quantity)
-    return need_row(row) if row else None
-
-
-async def insert_exchange(conn: Conn, resource: ResourceRow, need: NeedRow, quantity: int, user_id: int) -> ExchangeRow:
-    row = await conn.fetchrow(
-        INSERT_EXCHANGE, resource.county_id, resource.id, need.id, resource.provider_id, need.area_id, quantity, user_id
-    )
+async def allocate(conn: Conn, resource_id: int, need_id: int, quantity: int, user_id: int) -> Allocation:
+    row = await conn.fetchrow(ALLOCATE, resource_id, need_id, quantity, user_id)
     assert row is not None
-    return exchange_row(row)
+    values = dict(row)
+    taken, added = values.pop("taken"), values.pop("added")
+    return Allocation(taken, added, ExchangeRow(**values) if values["id"] is not None else None)
 
 
 async def complete_exchange(conn: Conn, exchange_id: int, user_id: int) -> ExchangeRow | None:

@@ -500,22 +500,21 @@ async def allocate(ctx: Context, resource_id: str, need_id: str, quantity: int) 
         _quantity(quantity)
         if need.closed_at is not None:
             raise Refusal(ErrorCode.INVALID_STATE, "The need is closed", "needId")
-        # the guards: both conditional UPDATEs (resource first, then need: one lock order)
-        taken = await db.take_from_resource(conn, resource.id, quantity)
-        if taken is None:
+        # the guards: both conditional UPDATEs, resource first, in one statement (db.ALLOCATE)
+        done = await db.allocate(conn, resource.id, need.id, quantity, viewer.user_id)
+        if not done.taken:
             now = (await db.resources_by_id(conn, [resource.id]))[resource.id]
             if now.status in ("WITHDRAWN", "EXPIRED"):
                 raise Refusal(ErrorCode.INVALID_STATE, f"The resource is {now.status.lower()}", "resourceId")
             raise Refusal(
                 ErrorCode.INSUFFICIENT_QUANTITY, f"Only {now.remaining} {now.unit} remain of the resource", "quantity"
             )
-        added = await db.add_to_need(conn, need.id, quantity)
-        if added is None:
+        if not done.added or done.exchange is None:
             now_need = (await db.needs_by_id(conn, [need.id]))[need.id]
             if now_need.closed_at is not None:
                 raise Refusal(ErrorCode.INVALID_STATE, "The need is closed", "needId")
             raise Refusal(ErrorCode.EXCEEDS_NEED, f"The need lacks only {now_need.shortfall}", "quantity")
-        exchange = await db.insert_exchange(conn, taken, added, quantity, viewer.user_id)
+        exchange = done.exchange
         return exchange, Audited("Exchange", exchange.id, {"quantity": quantity})
 
     try:

@@ -507,3 +507,38 @@ async def test_the_ledger_is_never_rewritten(api: Api, w: b.World, conn: asyncpg
     with pytest.raises(asyncpg.CheckViolationError):
         async with conn.transaction():
             await conn.execute("UPDATE needs SET fulfilled = quantity + 1 WHERE id = $1", need)
+
+
+# --- no N+1 ----------------------------------------------------------------------------------
+
+DEEP = """query { resources(first: 100) { totalCount edges { node { id provider { id name }
+  communities { id name } } } }
+  needs(first: 100) { edges { node { id area { id name } community { id }
+  matches(first: 3) { totalCount edges { node { id provider { name } } } } } } } }"""
+
+
+async def _statements(api: Api, token: str, caplog: pytest.LogCaptureFixture) -> int:
+    caplog.clear()
+    with caplog.at_level("INFO", logger="gongjian"):
+        await api.ok(DEEP, token=token)
+    fields = [getattr(r, "fields", {}) for r in caplog.records]
+    counts = [f["sql_statements"] for f in fields if f.get("sql_statements")]
+    assert len(counts) == 1
+    return int(counts[0])
+
+
+async def test_statements_do_not_grow_with_rows(
+    api: Api, w: b.World, conn: asyncpg.Connection, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = tok(api, w, "staff")
+    units = [w.unit, await b.organisation(conn, w.county, "ENTERPRISE")]
+    for i in range(2):
+        await b.resource(conn, units[i], [w.community, w.other_community])
+        await b.need(conn, w.community)
+    few = await _statements(api, token, caplog)
+    for i in range(10):
+        await b.resource(conn, units[i % 2], [w.community])
+        await b.need(conn, w.compound if i % 2 else w.other_community)
+    many = await _statements(api, token, caplog)
+    # a bounded number either way (area loads may fall into one DataLoader tick or two)
+    assert few <= 10 and many <= 10, (few, many)

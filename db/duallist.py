@@ -283,6 +283,46 @@ async def needs_count(conn: Conn, sight: Sight, f: NeedFilter) -> int:
     return int(await conn.fetchval(NEEDS_COUNT, sight.county_id, sight.needs, f.area_id, f.category, f.open))
 
 
+# The ledger of many needs (or resources) at once: one page per parent, oldest first.
+# $1 parents, $2 after id (null: from the start), $3 limit per parent
+EXCHANGES_OF_NEEDS: Final = f"""
+SELECT * FROM (
+    SELECT {EXCHANGE_COLUMNS}, row_number() OVER (PARTITION BY e.need_id ORDER BY e.id) AS rank
+    FROM exchanges e WHERE e.need_id = ANY($1::bigint[]) AND ($2::bigint IS NULL OR e.id > $2)
+) ranked WHERE rank <= $3 ORDER BY need_id, id
+"""  # noqa: S608 - constant fragments
+EXCHANGES_OF_RESOURCES: Final = f"""
+SELECT * FROM (
+    SELECT {EXCHANGE_COLUMNS}, row_number() OVER (PARTITION BY e.resource_id ORDER BY e.id) AS rank
+    FROM exchanges e WHERE e.resource_id = ANY($1::bigint[]) AND ($2::bigint IS NULL OR e.id > $2)
+) ranked WHERE rank <= $3 ORDER BY resource_id, id
+"""  # noqa: S608 - constant fragments
+EXCHANGE_COUNTS_OF_NEEDS: Final = """
+SELECT e.need_id AS parent, count(*) AS n FROM exchanges e WHERE e.need_id = ANY($1::bigint[]) GROUP BY e.need_id
+"""
+EXCHANGE_COUNTS_OF_RESOURCES: Final = """
+SELECT e.resource_id AS parent, count(*) AS n FROM exchanges e WHERE e.resource_id = ANY($1::bigint[])
+GROUP BY e.resource_id
+"""
+
+
+async def exchanges_of(
+    conn: Conn, by_need: bool, parents: list[int], after: int | None, limit: int
+) -> dict[int, list[ExchangeRow]]:
+    found: dict[int, list[ExchangeRow]] = {p: [] for p in parents}
+    sql = EXCHANGES_OF_NEEDS if by_need else EXCHANGES_OF_RESOURCES
+    for r in await conn.fetch(sql, parents, after, limit):
+        values = dict(r)
+        values.pop("rank")
+        found[values["need_id" if by_need else "resource_id"]].append(ExchangeRow(**values))
+    return found
+
+
+async def exchange_counts_of(conn: Conn, by_need: bool, parents: list[int]) -> dict[int, int]:
+    sql = EXCHANGE_COUNTS_OF_NEEDS if by_need else EXCHANGE_COUNTS_OF_RESOURCES
+    return {r["parent"]: int(r["n"]) for r in await conn.fetch(sql, parents)}
+
+
 # --- matching ---------------------------------------------------------------------------
 #
 # The candidates for a need: resources of its county, AVAILABLE (not withdrawn, not

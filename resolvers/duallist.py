@@ -24,7 +24,7 @@ from resolvers.areas import AREA_TYPES, area_by_id, organisation_by_id
 from resolvers.context import Context
 from resolvers.errors import ErrorCode, Refusal, UserError
 from resolvers.mutations import Audited, run
-from resolvers.pagination import Page, checked_first, decode_cursor, page_from_rows
+from resolvers.pagination import Page, checked_first, decode_cursor, page_from_rows, page_of_known_total
 from resolvers.viewer import Role, Viewer
 
 T = TypeVar("T")
@@ -220,6 +220,50 @@ async def resources_of_organisation(
 
     async def count() -> int:
         return await ctx.loader(_provider_count_batch).load(root.id)
+
+    return page_from_rows(rows, limit, lambda row: [row.id], count)
+
+
+# The ledger of a need or a resource: batched per (need or resource, first, after).
+
+
+async def _exchanges_batch(ctx: Context, keys: list[tuple[bool, int, int, int | None]]) -> list[list[ExchangeRow]]:
+    groups: dict[tuple[bool, int, int | None], list[int]] = {}
+    for by_need, parent, first, after in keys:
+        groups.setdefault((by_need, first, after), []).append(parent)
+    found: dict[tuple[bool, int, int, int | None], list[ExchangeRow]] = {}
+    async with ctx.db.connection() as conn:
+        for (by_need, first, after), parents in groups.items():
+            for parent, rows in (await db.exchanges_of(conn, by_need, parents, after, first + 1)).items():
+                found[(by_need, parent, first, after)] = rows
+    return [found.get(k, []) for k in keys]
+
+
+async def _exchange_count_batch(ctx: Context, keys: list[tuple[bool, int]]) -> list[int]:
+    found: dict[tuple[bool, int], int] = {}
+    async with ctx.db.connection() as conn:
+        for by_need in (True, False):
+            parents = [p for b, p in keys if b == by_need]
+            if parents:
+                for parent, n in (await db.exchange_counts_of(conn, by_need, parents)).items():
+                    found[(by_need, parent)] = n
+    return [found.get(k, 0) for k in keys]
+
+
+async def exchanges_of(
+    root: NeedRow | ResourceRow, ctx: Context, first: int | None, after: str | None
+) -> Page[ExchangeRow]:
+    """The exchanges of a need or a resource, oldest first; empty for those who may not see
+    exchanges (residents), even where they see the resource."""
+    limit = checked_first(first)
+    after_id = _after_id(after)
+    if not sight_of(ctx.signed_in).needs:
+        return page_of_known_total([], limit, lambda row: [row.id], 0)
+    by_need = isinstance(root, NeedRow)
+    rows = await ctx.loader(_exchanges_batch).load((by_need, root.id, limit, after_id))
+
+    async def count() -> int:
+        return await ctx.loader(_exchange_count_batch).load((by_need, root.id))
 
     return page_from_rows(rows, limit, lambda row: [row.id], count)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime
 import enum
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.types import Info
@@ -59,6 +59,18 @@ async def _communities(root: ResourceRow, info: Info[Any, Any]) -> list[Communit
     return await r.communities_of(root, info.context)  # type: ignore[return-value]
 
 
+async def _resource_exchanges(
+    root: ResourceRow, info: Info[Any, Any], first: int | None = None, after: str | None = None
+) -> Connection[Annotated[Exchange, strawberry.lazy("schema.duallist")]]:
+    return await r.exchanges_of(root, info.context, first, after)  # type: ignore[return-value]
+
+
+async def _need_exchanges(
+    root: NeedRow, info: Info[Any, Any], first: int | None = None, after: str | None = None
+) -> Connection[Annotated[Exchange, strawberry.lazy("schema.duallist")]]:
+    return await r.exchanges_of(root, info.context, first, after)  # type: ignore[return-value]
+
+
 @strawberry.type(description="A resource (资源) a unit offers to communities: parking spaces, venues, volunteers ...")
 class Resource(Node):
     is_type_of = is_row(ResourceRow)
@@ -76,6 +88,10 @@ class Resource(Node):
     created_at: datetime.datetime
     provider: Organisation = strawberry.field(resolver=_provider, description="The unit offering it")
     communities: list[Community] = strawberry.field(resolver=_communities, description="Communities it is open to")
+    exchanges: Connection[Annotated[Exchange, strawberry.lazy("schema.duallist")]] = strawberry.field(
+        resolver=_resource_exchanges,
+        description="Its ledger: exchanges allocating it, oldest first (empty for residents)",
+    )
 
 
 async def _area(root: NeedRow, info: Info[Any, Any]) -> Area:
@@ -108,6 +124,9 @@ class Need(Node):
     created_at: datetime.datetime
     area: Area = strawberry.field(resolver=_area, description="The area it is published for")
     community: Community = strawberry.field(resolver=_community, description="The community that area lies in")
+    exchanges: Connection[Annotated[Exchange, strawberry.lazy("schema.duallist")]] = strawberry.field(
+        resolver=_need_exchanges, description="Its ledger: exchanges allocated to it, oldest first"
+    )
     matches: Connection[Resource] = strawberry.field(
         resolver=_matches,
         description=(

@@ -542,3 +542,31 @@ async def test_statements_do_not_grow_with_rows(
     many = await _statements(api, token, caplog)
     # a bounded number either way (area loads may fall into one DataLoader tick or two)
     assert few <= 10 and many <= 10, (few, many)
+
+
+async def test_need_and_resource_show_their_ledger(api: Api, w: b.World, conn: asyncpg.Connection) -> None:
+    resource = await b.resource(conn, w.unit, [w.community], quantity=10)
+    need = await b.need(conn, w.building, quantity=10)
+    staff = tok(api, w, "staff")
+    made = [(await allocate(api, staff, resource, need, q))["exchange"]["id"] for q in (1, 2, 3)]
+    await api.op("CancelExchange", {"exchangeId": made[1]}, token=staff)
+    query = """query($r: ID!, $n: ID!, $after: String) {
+      r: node(id: $r) { ... on Resource { exchanges(first: 2, after: $after) { totalCount
+        pageInfo { hasNextPage endCursor } edges { node { id quantity status } } } } }
+      n: node(id: $n) { ... on Need { exchanges { totalCount edges { node { id status need { id } } } } } } }"""
+    ids_ = {"r": gid("Resource", resource), "n": gid("Need", need)}
+    data = await api.ok(query, ids_, token=staff)
+    page = data["r"]["exchanges"]
+    assert page["totalCount"] == 3 and page["pageInfo"]["hasNextPage"] is True
+    assert [(e["node"]["quantity"], e["node"]["status"]) for e in page["edges"]] == [(1, "ALLOCATED"), (2, "CANCELLED")]
+    rest = await api.ok(query, {**ids_, "after": page["pageInfo"]["endCursor"]}, token=staff)
+    assert [e["node"]["id"] for e in rest["r"]["exchanges"]["edges"]] == [made[2]]
+    assert [e["node"]["id"] for e in data["n"]["exchanges"]["edges"]] == made
+    # a resident sees the resource, but not its ledger
+    resident = await api.ok(query, ids_, token=tok(api, w, "resident"))
+    assert resident["r"]["exchanges"] == {
+        "totalCount": 0,
+        "pageInfo": {"hasNextPage": False, "endCursor": None},
+        "edges": [],
+    }
+    assert resident["n"] is None

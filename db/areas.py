@@ -366,9 +366,13 @@ async def cross_appointments(conn: Conn, community: int, county: int) -> list[Po
 
 LOCK_AREA: Final = f"SELECT {AREA_COLUMNS} FROM areas a WHERE a.id = $1 FOR UPDATE"  # noqa: S608 - constant columns
 CURRENT_RESPONSIBLE: Final = "SELECT person_id FROM responsibilities WHERE area_id = $1 AND until IS NULL"
-CLOSE_RESPONSIBILITY: Final = "UPDATE responsibilities SET until = now() WHERE area_id = $1 AND until IS NULL"
+# clock time, not transaction start: a waiting assignment closes one committed after it began
+CLOSE_RESPONSIBILITY: Final = """
+UPDATE responsibilities SET until = greatest(clock_timestamp(), since) WHERE area_id = $1 AND until IS NULL
+"""
 OPEN_RESPONSIBILITY: Final = """
-INSERT INTO responsibilities (county_id, area_id, person_id, assigned_by) VALUES ($1, $2, $3, $4)
+INSERT INTO responsibilities (county_id, area_id, person_id, assigned_by, since)
+VALUES ($1, $2, $3, $4, clock_timestamp())
 """
 
 

@@ -7,6 +7,7 @@ import asyncio
 import os
 import secrets
 import sys
+from pathlib import Path
 from typing import NoReturn
 
 from gongjian import config
@@ -134,6 +135,64 @@ def cmd_demo(args: argparse.Namespace) -> None:
         _fail("the database already holds data: the demo loads only into an empty database")
 
 
+def cmd_import(args: argparse.Namespace) -> None:
+    files = {
+        kind: Path(getattr(args, kind)) for kind in ("areas", "households", "people", "posts") if getattr(args, kind)
+    }
+    if not files:
+        _fail("name at least one file: --areas, --households, --people or --posts")
+    for path in files.values():
+        if not path.is_file():
+            _fail(f"no such file: {path}")
+    settings = resolve(_settings())
+    assert settings.database_url is not None
+    asyncio.run(_check_database(settings.database_url))
+    asyncio.run(_import(settings.database_url, args.county, files))
+
+
+async def _import(url: str, county_code: str, files: dict[str, Path]) -> None:
+    from db import audit, bulk_import
+    from db.demo.load import Progress
+    from db.pool import Conn, connect
+
+    raw = await connect(url)
+    progress = Progress(bulk_import.count_steps(files))
+
+    def step(label: str) -> None:
+        progress.done += 1
+        progress.show(label)
+
+    try:
+        conn = Conn(raw)
+        progress.show("reading")
+        try:
+            async with conn.transaction():
+                report = await bulk_import.load(conn, county_code, files, step)
+                await audit.record(
+                    conn,
+                    county_id=report.county_id,
+                    user_id=None,
+                    api_token_id=None,
+                    action="import",
+                    target_type="County",
+                    target_id=report.county_id,
+                    request_id="cli",
+                    detail={"files": {k: str(v) for k, v in files.items()}, "rows": report.rows},
+                )
+        except bulk_import.ImportRefused as refused:
+            sys.stderr.write("\n")
+            for problem in refused.problems:
+                print(f"gongjian: {problem}", file=sys.stderr)
+            _fail(f"{len(refused.problems)} bad line(s): nothing was imported")
+        progress.done = progress.total
+        progress.show("done")
+        sys.stderr.write("\n")
+        counts = ", ".join(f"{n} {kind}" for kind, n in report.rows.items())
+        print(f"gongjian: imported {counts}", file=sys.stderr)
+    finally:
+        await raw.close()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="gongjian", description="Gongjian (共建) GraphQL backend")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -151,6 +210,19 @@ def main(argv: list[str] | None = None) -> None:
     demo.add_argument("--password", help="password of every sample account (read from stdin when omitted)")
     demo.add_argument("--if-empty", action="store_true", help="skip quietly when the database holds data")
     demo.set_defaults(run=cmd_demo)
+
+    load = commands.add_parser(
+        "import",
+        help="import CSV files of areas, households, people and posts (all checked first; idempotent by code)",
+    )
+    load.add_argument("--county", required=True, help="code of the county (in the database or in the areas file)")
+    load.add_argument("--areas", help="areas CSV: code,parent_code,level,name,compound_kind,address")
+    load.add_argument("--households", help="households CSV: code,building_code,unit_code,label")
+    load.add_argument(
+        "--people", help="people CSV: code,name,household_code,phone,id_number,gender,birth_year,party_member"
+    )
+    load.add_argument("--posts", help="posts CSV: person_code,organisation,role,since,until")
+    load.set_defaults(run=cmd_import)
 
     args = parser.parse_args(argv)
     args.run(args)

@@ -211,6 +211,77 @@ async def world(conn: asyncpg.Connection) -> World:
     return w
 
 
+# --- areas domain -----------------------------------------------------------------------------
+
+
+async def buildings_in(conn: asyncpg.Connection, compound: int, n: int, *, with_heads: bool = True) -> list[int]:
+    """`n` buildings in a compound (one statement), each with a household and a head living there."""
+    county = await county_id_of(conn, compound)
+    tag = _n()
+    ids = [
+        int(r["id"])
+        for r in await conn.fetch(
+            "INSERT INTO areas (level, parent_id, name) SELECT 'BUILDING', $1, $2 || '-' || g || '号楼' "
+            "FROM generate_series(1, $3) g RETURNING id",
+            compound,
+            f"b{tag}",
+            n,
+        )
+    ]
+    if with_heads:
+        await conn.execute(
+            "WITH h AS (INSERT INTO households (county_id, area_id, building_id, label) "
+            "  SELECT $1, b, b, '101' FROM unnest($2::bigint[]) b RETURNING id, building_id), "
+            "p AS (INSERT INTO persons (county_id, name, household_id, phone) "
+            "  SELECT $1, '楼长' || h.building_id, h.id, '13900000000' FROM h RETURNING id, household_id) "
+            "INSERT INTO responsibilities (county_id, area_id, person_id) "
+            "SELECT $1, h.building_id, p.id FROM p JOIN h ON h.id = p.household_id",
+            county,
+            ids,
+        )
+    return ids
+
+
+async def households_in(conn: asyncpg.Connection, building: int, n: int, *, residents: int = 2) -> list[int]:
+    """`n` households in a building, each with `residents` people with phones (two statements)."""
+    county = await county_id_of(conn, building)
+    tag = _n()
+    ids = [
+        int(r["id"])
+        for r in await conn.fetch(
+            "INSERT INTO households (county_id, area_id, building_id, label) "
+            "SELECT $1, $2, $2, $3 || '-' || g FROM generate_series(1, $4) g RETURNING id",
+            county,
+            building,
+            f"h{tag}",
+            n,
+        )
+    ]
+    await conn.execute(
+        "INSERT INTO persons (county_id, name, household_id, phone) "
+        "SELECT $1, '居民' || h || '-' || g, h, '1370000' || lpad(g::text, 4, '0') "
+        "FROM unnest($2::bigint[]) h, generate_series(1, $3) g",
+        county,
+        ids,
+        residents,
+    )
+    return ids
+
+
+async def adoption(conn: asyncpg.Connection, unit: int, area_id: int, since: str = "2024-03-01") -> int:
+    county = await county_id_of(conn, area_id)
+    return int(
+        await conn.fetchval(
+            "INSERT INTO adoptions (county_id, unit_id, area_id, since) VALUES ($1, $2, $3, $4::text::date) "
+            "RETURNING id",
+            county,
+            unit,
+            area_id,
+            since,
+        )
+    )
+
+
 # --- dual list ----------------------------------------------------------------------------
 
 

@@ -570,3 +570,17 @@ async def test_need_and_resource_show_their_ledger(api: Api, w: b.World, conn: a
         "edges": [],
     }
     assert resident["n"] is None
+
+
+async def test_organisation_detail_shows_the_units_resources(api: Api, w: b.World, conn: asyncpg.Connection) -> None:
+    made = [await b.resource(conn, w.unit, [w.community], quantity=q, title=f"车位{q}") for q in (4, 6)]
+    await conn.execute("UPDATE resources SET remaining = 1 WHERE id = $1", made[1])
+    result = await api.op("OrganisationDetail", {"id": gid("Organisation", w.unit)}, token=tok(api, w, "unit"))
+    assert "errors" not in result, result["errors"]
+    assert result["data"]["node"]["resources"] == {
+        "totalCount": 2,
+        "edges": [
+            {"node": {"id": gid("Resource", made[0]), "title": "车位4", "remaining": 4}},
+            {"node": {"id": gid("Resource", made[1]), "title": "车位6", "remaining": 1}},
+        ],
+    }

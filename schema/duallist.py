@@ -74,18 +74,20 @@ async def _need_exchanges(
 @strawberry.type(description="A resource (资源) a unit offers to communities: parking spaces, venues, volunteers ...")
 class Resource(Node):
     is_type_of = is_row(ResourceRow)
-    title: str
-    description: str | None
-    category: ResourceCategory
+    title: str = strawberry.field(description="Short title, e.g. 县财政局停车场错时共享车位")
+    description: str | None = strawberry.field(description="Details: times, place, conditions")
+    category: ResourceCategory = strawberry.field(description="What kind of resource it is")
     quantity: int = strawberry.field(description="How much was offered")
     remaining: int = strawberry.field(description="How much is not allocated (cancelled exchanges give back)")
     unit: str = strawberry.field(description="What the quantity counts, e.g. 个, 人次, 小时")
-    status: ResourceStatus
+    status: ResourceStatus = strawberry.field(
+        description="WITHDRAWN, else EXPIRED after `availableUntil`, else EXHAUSTED (nothing remains), else AVAILABLE"
+    )
     available_until: datetime.datetime | None = strawberry.field(
         description="End of the availability window; afterwards the resource is EXPIRED (null: open-ended)"
     )
-    withdrawn_at: datetime.datetime | None
-    created_at: datetime.datetime
+    withdrawn_at: datetime.datetime | None = strawberry.field(description="When the provider withdrew it")
+    created_at: datetime.datetime = strawberry.field(description="When it was published")
     provider: Organisation = strawberry.field(resolver=_provider, description="The unit offering it")
     communities: list[Community] = strawberry.field(resolver=_communities, description="Communities it is open to")
     exchanges: Connection[Annotated[Exchange, strawberry.lazy("schema.duallist")]] = strawberry.field(
@@ -113,15 +115,17 @@ def _shortfall(root: NeedRow) -> int:
 @strawberry.type(description="A need (需求) published for a community or an area inside it")
 class Need(Node):
     is_type_of = is_row(NeedRow)
-    title: str
-    description: str | None
-    category: ResourceCategory
+    title: str = strawberry.field(description="Short title, e.g. 小区夜间停车位紧张")
+    description: str | None = strawberry.field(description="Details of the need")
+    category: ResourceCategory = strawberry.field(description="What kind of resource would meet it")
     quantity: int = strawberry.field(description="How much is needed")
     fulfilled: int = strawberry.field(description="Allocated by exchanges that are not cancelled")
     shortfall: int = strawberry.field(resolver=_shortfall, description="What is still lacking: quantity - fulfilled")
-    status: NeedStatus
-    closed_at: datetime.datetime | None
-    created_at: datetime.datetime
+    status: NeedStatus = strawberry.field(
+        description="CLOSED once closed, else MET, PARTIALLY_MET (something allocated) or OPEN (nothing yet)"
+    )
+    closed_at: datetime.datetime | None = strawberry.field(description="When staff closed it")
+    created_at: datetime.datetime = strawberry.field(description="When it was published")
     area: Area = strawberry.field(resolver=_area, description="The area it is published for")
     community: Community = strawberry.field(resolver=_community, description="The community that area lies in")
     exchanges: Connection[Annotated[Exchange, strawberry.lazy("schema.duallist")]] = strawberry.field(
@@ -157,14 +161,14 @@ async def _receiver(root: ExchangeRow, info: Info[Any, Any]) -> Area:
 )
 class Exchange(Node):
     is_type_of = is_row(ExchangeRow)
-    quantity: int
-    status: ExchangeStatus
-    allocated_at: datetime.datetime
-    completed_at: datetime.datetime | None
-    cancelled_at: datetime.datetime | None
-    cancel_reason: str | None
-    resource: Resource = strawberry.field(resolver=_resource)
-    need: Need = strawberry.field(resolver=_need)
+    quantity: int = strawberry.field(description="How much of the resource goes to the need")
+    status: ExchangeStatus = strawberry.field(description="ALLOCATED, then COMPLETED or CANCELLED")
+    allocated_at: datetime.datetime = strawberry.field(description="When it was allocated")
+    completed_at: datetime.datetime | None = strawberry.field(description="When it was completed")
+    cancelled_at: datetime.datetime | None = strawberry.field(description="When it was cancelled")
+    cancel_reason: str | None = strawberry.field(description="Why it was cancelled, as given")
+    resource: Resource = strawberry.field(resolver=_resource, description="The resource allocated")
+    need: Need = strawberry.field(resolver=_need, description="The need it goes to")
     provider: Organisation = strawberry.field(resolver=_provider, description="The giving side: the resource's unit")
     receiver: Area = strawberry.field(resolver=_receiver, description="The receiving side: the need's area")
 
@@ -175,7 +179,7 @@ class Exchange(Node):
 @strawberry.input(description="Narrows `resources`")
 class ResourceFilter:
     community_id: strawberry.ID | None = strawberry.field(default=None, description="Open to this community")
-    category: ResourceCategory | None = None
+    category: ResourceCategory | None = strawberry.field(default=None, description="Of this category")
     available: bool | None = strawberry.field(
         default=None, description="true: AVAILABLE with remaining > 0; false: all others"
     )
@@ -184,7 +188,7 @@ class ResourceFilter:
 @strawberry.input(description="Narrows `needs`")
 class NeedFilter:
     area_id: strawberry.ID | None = strawberry.field(default=None, description="Published for this area or inside it")
-    category: ResourceCategory | None = None
+    category: ResourceCategory | None = strawberry.field(default=None, description="Of this category")
     open: bool | None = strawberry.field(
         default=None, description="true: not closed and still lacking (OPEN, PARTIALLY_MET); false: MET or CLOSED"
     )
@@ -230,12 +234,12 @@ class DualListQuery:
 @strawberry.input(description="A resource to publish")
 class PublishResourceInput:
     provider_id: strawberry.ID = strawberry.field(description="The unit offering it")
-    title: str
-    category: ResourceCategory
+    title: str = strawberry.field(description="Short title, not blank")
+    category: ResourceCategory = strawberry.field(description="What kind of resource it is")
     quantity: int = strawberry.field(description="At least 1")
     unit: str = strawberry.field(description="What the quantity counts, e.g. 个")
     community_ids: list[strawberry.ID] = strawberry.field(description="Communities it is open to; at least one")
-    description: str | None = None
+    description: str | None = strawberry.field(default=None, description="Details: times, place, conditions")
     available_until: datetime.datetime | None = strawberry.field(
         default=None, description="End of the availability window (in the future); null: open-ended"
     )
@@ -243,45 +247,45 @@ class PublishResourceInput:
 
 @strawberry.type(description="The result of `publishResource`")
 class PublishResourcePayload:
-    resource: Resource | None
-    user_errors: list[UserError]
+    resource: Resource | None = strawberry.field(description="The new resource; null when refused")
+    user_errors: list[UserError] = strawberry.field(description="Why it was refused; empty on success")
 
 
 @strawberry.input(description="The resource to withdraw")
 class WithdrawResourceInput:
-    resource_id: strawberry.ID
+    resource_id: strawberry.ID = strawberry.field(description="The resource")
 
 
 @strawberry.type(description="The result of `withdrawResource`")
 class WithdrawResourcePayload:
-    resource: Resource | None
-    user_errors: list[UserError]
+    resource: Resource | None = strawberry.field(description="The withdrawn resource; null when refused")
+    user_errors: list[UserError] = strawberry.field(description="Why it was refused; empty on success")
 
 
 @strawberry.input(description="A need to publish")
 class PublishNeedInput:
     area_id: strawberry.ID = strawberry.field(description="A community or an area inside one")
-    title: str
-    category: ResourceCategory
+    title: str = strawberry.field(description="Short title, not blank")
+    category: ResourceCategory = strawberry.field(description="What kind of resource would meet it")
     quantity: int = strawberry.field(description="At least 1")
-    description: str | None = None
+    description: str | None = strawberry.field(default=None, description="Details of the need")
 
 
 @strawberry.type(description="The result of `publishNeed` or `closeNeed`")
 class NeedPayload:
-    need: Need | None
-    user_errors: list[UserError]
+    need: Need | None = strawberry.field(description="The need; null when refused")
+    user_errors: list[UserError] = strawberry.field(description="Why it was refused; empty on success")
 
 
 @strawberry.input(description="The need to close")
 class CloseNeedInput:
-    need_id: strawberry.ID
+    need_id: strawberry.ID = strawberry.field(description="The need")
 
 
 @strawberry.input(description="How much of a resource to allocate to a need")
 class AllocateInput:
-    resource_id: strawberry.ID
-    need_id: strawberry.ID
+    resource_id: strawberry.ID = strawberry.field(description="The resource to take from")
+    need_id: strawberry.ID = strawberry.field(description="The need to give to")
     quantity: int = strawberry.field(
         description="At least 1, at most the resource's remaining and the need's shortfall"
     )
@@ -289,19 +293,19 @@ class AllocateInput:
 
 @strawberry.type(description="The result of an exchange mutation")
 class ExchangePayload:
-    exchange: Exchange | None
-    user_errors: list[UserError]
+    exchange: Exchange | None = strawberry.field(description="The exchange; null when refused")
+    user_errors: list[UserError] = strawberry.field(description="Why it was refused; empty on success")
 
 
 @strawberry.input(description="The exchange to complete")
 class CompleteExchangeInput:
-    exchange_id: strawberry.ID
+    exchange_id: strawberry.ID = strawberry.field(description="The exchange")
 
 
 @strawberry.input(description="The exchange to cancel")
 class CancelExchangeInput:
-    exchange_id: strawberry.ID
-    reason: str | None = None
+    exchange_id: strawberry.ID = strawberry.field(description="The exchange")
+    reason: str | None = strawberry.field(default=None, description="Why, kept in the ledger")
 
 
 async def _publish_resource(info: Info[Any, Any], input: PublishResourceInput) -> PublishResourcePayload:

@@ -234,13 +234,12 @@ AREA_CHECKS: Final = (
       AND NOT EXISTS (SELECT 1 FROM areas p WHERE p.county_id = $1::bigint AND p.code = i.parent_code)
     """,
     """
-    SELECT i.line, 'a ' || i.level || ' cannot stand under a ' || pl.level FROM import_areas i
-    JOIN LATERAL (
-      SELECT coalesce((SELECT p.level FROM import_areas p WHERE p.code = i.parent_code),
-                      (SELECT p.level FROM areas p WHERE p.county_id = $1::bigint AND p.code = i.parent_code)) AS level
-    ) pl ON pl.level IS NOT NULL
-    WHERE i.level <> 'COUNTY'
-      AND NOT EXISTS (SELECT 1 FROM area_level_parents x WHERE x.level = i.level AND x.parent_level = pl.level)
+    SELECT i.line, 'a ' || i.level || ' cannot stand under a ' || coalesce(fp.level, dp.level) FROM import_areas i
+    LEFT JOIN import_areas fp ON fp.code = i.parent_code
+    LEFT JOIN areas dp ON dp.county_id = $1::bigint AND dp.code = i.parent_code AND dp.code IS NOT NULL
+    WHERE i.level <> 'COUNTY' AND coalesce(fp.level, dp.level) IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM area_level_parents x
+                      WHERE x.level = i.level AND x.parent_level = coalesce(fp.level, dp.level))
     """,
     """
     SELECT i.line, 'the area ' || quote_literal(i.code) || ' exists under another parent or level: areas are not moved'
@@ -312,6 +311,8 @@ WHERE i.level = $2
 ORDER BY i.line
 ON CONFLICT (county_id, code) WHERE code IS NOT NULL DO UPDATE
 SET name = EXCLUDED.name, compound_kind = EXCLUDED.compound_kind, address = EXCLUDED.address
+WHERE (areas.name, areas.compound_kind, areas.address)
+      IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.compound_kind, EXCLUDED.address)
 """
 UPSERT_HOUSEHOLDS: Final = """
 INSERT INTO households (county_id, area_id, building_id, label, code)
@@ -322,6 +323,8 @@ LEFT JOIN areas u ON u.county_id = $1 AND u.code = nullif(i.unit_code, '')
 ORDER BY i.line
 ON CONFLICT (county_id, code) WHERE code IS NOT NULL DO UPDATE
 SET area_id = EXCLUDED.area_id, building_id = EXCLUDED.building_id, label = EXCLUDED.label
+WHERE (households.area_id, households.building_id, households.label)
+      IS DISTINCT FROM (EXCLUDED.area_id, EXCLUDED.building_id, EXCLUDED.label)
 """
 UPSERT_PEOPLE: Final = """
 INSERT INTO persons (county_id, name, household_id, phone, id_number, gender, birth_year, party_member, code)
@@ -333,6 +336,10 @@ ON CONFLICT (county_id, code) WHERE code IS NOT NULL DO UPDATE
 SET name = EXCLUDED.name, household_id = EXCLUDED.household_id, phone = EXCLUDED.phone,
     id_number = EXCLUDED.id_number, gender = EXCLUDED.gender, birth_year = EXCLUDED.birth_year,
     party_member = EXCLUDED.party_member
+WHERE (persons.name, persons.household_id, persons.phone, persons.id_number, persons.gender, persons.birth_year,
+       persons.party_member)
+      IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.household_id, EXCLUDED.phone, EXCLUDED.id_number, EXCLUDED.gender,
+                        EXCLUDED.birth_year, EXCLUDED.party_member)
 """
 # current posts are matched by (person, organisation, role); ended ones are added once
 UPSERT_POSTS: Final = """
@@ -351,6 +358,7 @@ WHERE r.until IS NULL OR NOT EXISTS (
     AND x.role = r.role AND x.since = r.since AND x.until = r.until)
 ORDER BY r.line
 ON CONFLICT (person_id, organisation_id, role) WHERE until IS NULL DO UPDATE SET since = EXCLUDED.since
+WHERE posts.since <> EXCLUDED.since
 """
 
 
@@ -424,6 +432,7 @@ async def load(
     for kind, p in parsed.items():
         table, convert, columns = TABLES[kind]
         await conn.raw.copy_records_to_table(table, records=_records(p, convert), columns=["line", *columns])
+        await conn.execute(f"ANALYZE {table}")  # temporary tables have no statistics otherwise
     step("copied into temporary tables")
 
     county = await conn.fetchval(FIND_COUNTY, county_code)

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import asyncpg
-
 from db import areas as db
 from db.areas import AreaRow, HouseholdRow, OrganisationRow, PersonRow, PostRow
 from db.pool import Conn
 from resolvers import access, ids, mutations, nodes
 from resolvers.context import Context
-from resolvers.errors import ErrorCode, Refusal, UserError, bad_user_input
+from resolvers.errors import ErrorCode, Refusal, bad_user_input
 from resolvers.mutations import Audited, Outcome
 from resolvers.pagination import Page, checked_first, decode_cursor, page_from_rows
 
@@ -322,8 +320,9 @@ async def phone(root: PersonRow, ctx: Context) -> str | None:
 
 
 async def person_household(root: PersonRow, ctx: Context) -> HouseholdRow | None:
-    """Where a person lives is personal data: shown only to those who may read it."""
-    if root.household_id is None or not await access.may_read_person(ctx, root.id):
+    """Where a person lives is personal data: shown to those who may read that household's
+    residents (not to the residents a responsible person or cadre serves)."""
+    if root.household_id is None or not await access.may_read_household(ctx, root.household_id):
         return None
     return await ctx.loader(household_by_id).load(root.household_id)
 
@@ -455,8 +454,5 @@ async def assign_responsible(ctx: Context, area_id: str, person_id: str) -> Outc
         changed = await db.replace_responsible(conn, area, person.id, viewer.user_id)
         return area, Audited("Area", area.id, {"person": person.id, "changed": changed})
 
-    try:
-        return await mutations.run(ctx, "assignResponsible", body)
-    except asyncpg.UniqueViolationError:
-        # another assignment of the same area committed first: the lock makes this rare
-        return Outcome(None, [UserError("Someone else assigned this area at the same time", ErrorCode.INVALID_STATE)])
+    # the area row's lock queues concurrent assignments: the one-current index always holds
+    return await mutations.run(ctx, "assignResponsible", body)

@@ -285,8 +285,12 @@ async def _post_organisation(root: PostRow, info: Info_) -> Organisation:
 @strawberry.type(description="A post (任职): a person's role in an organisation, with dates")
 class Post(Node):
     is_type_of = is_row(PostRow)
-    person: Annotated[Person, strawberry.lazy("schema.areas")] = strawberry.field(resolver=_post_person)
-    organisation: Organisation = strawberry.field(resolver=_post_organisation)
+    person: Annotated[Person, strawberry.lazy("schema.areas")] = strawberry.field(
+        resolver=_post_person, description="Who holds the post"
+    )
+    organisation: Organisation = strawberry.field(
+        resolver=_post_organisation, description="The organisation the post is in"
+    )
     role: str = strawberry.field(description="Role, e.g. 书记, 主任, 委员, 科员")
     since: datetime.date = strawberry.field(description="Day the post began")
     until: datetime.date | None = strawberry.field(description="Day it ended; null while current")

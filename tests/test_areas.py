@@ -246,6 +246,11 @@ async def test_cadre_phone_visible_to_paired_household_only(api: Api, conn: asyn
     assert (await api.ok(query, {"id": resident}, token=t["cadre"]))["node"]["household"] == {
         "id": gid("Household", w.household)
     }
+    # the phone of the people serving a resident is not the address of their home
+    compound_head = await b.person(conn, w.county, "周小区长", household=w.neighbour_household, phone="13800000009")
+    await b.responsible(conn, w.compound, compound_head)
+    seen = await api.ok(query, {"id": gid("Person", compound_head)}, token=t["resident"])
+    assert seen["node"] == {"name": "周小区长", "phone": "13800000009", "household": None}
     # the cadre's read of a paired household's phone is audited
     assert ("Household", w.household, "phone") in await _audit_rows(conn, w.users["cadre"])
 
@@ -627,3 +632,17 @@ async def test_building_households_statements_do_not_grow_with_households(
     )
     shown = {ids.decode_as(h["id"], "Household") for h in homes}
     assert {r[0] for r in audited} == shown and all(r[1] == 1 for r in audited)
+
+
+async def test_search_strings_are_data_not_sql(api: Api, conn: asyncpg.Connection) -> None:
+    w = await b.world(conn)
+    t = await tokens(api, w)
+    for text in ("'; DROP TABLE areas; --", "\\", "%' OR '1'='1", "滨河' --"):
+        for op, variables, key in (
+            ("Areas", {"search": text}, "areas"),
+            ("Compounds", {"communityId": gid("Community", w.community), "search": text}, "compounds"),
+            ("Organisations", {"search": text}, "organisations"),
+        ):
+            result = await api.op(op, variables, token=t["admin"])
+            assert result["data"][key]["totalCount"] == 0, (op, text)
+    assert await conn.fetchval("SELECT count(*) FROM areas WHERE county_id = $1", w.county) == 8

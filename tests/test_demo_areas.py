@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import asyncpg
 
 from db.demo import load
+from resolvers import ids
 from tests.conftest import _with_database
 
 CHECKSUMS = {
@@ -106,6 +107,28 @@ async def test_demo_reproduces_the_figures_and_is_deterministic(
     assert f["units"] >= 75 and f["communities"] > 1 and f["stairwells"] > 0
     assert general["branches"] == 3 and general["districts"] == 6
     assert cross >= 2
+
+    # the figures through the API, as a county admin sees them
+    from tests import builders
+
+    async with committed_db["pool"].acquire() as conn:
+        admin_user = await builders.user(conn, county["id"], grants=[("COUNTY_ADMIN", county["id"])])
+    api = committed_db["api"]
+    token = api.token_for(admin_user)
+    buildings = await api.op("Areas", {"level": "BUILDING"}, token=token)
+    assert buildings["data"]["areas"]["totalCount"] == 162
+    districts = await api.op("Areas", {"level": "DISTRICT"}, token=token)
+    assert districts["data"]["areas"]["totalCount"] == 6
+    for kind, expected in (("FUNCTIONAL_BRANCH", 15), ("GENERAL_BRANCH", f["communities"])):
+        found = await api.op("Organisations", {"kind": kind}, token=token)
+        assert found["data"]["organisations"]["totalCount"] == expected
+    whole = await api.ok(
+        "query { areas(filter: {level: COUNTY}) { edges { node { name householdCount } } } }", token=token
+    )
+    assert whole["areas"]["edges"][0]["node"] == {"name": "佛坪县", "householdCount": 2483}
+    main = general["area_id"]
+    cross = await api.op("CrossAppointments", {"communityId": ids.encode("Community", main)}, token=token)
+    assert len(cross["data"]["crossAppointments"]) >= 2
 
     # a second load into another fresh database gives the same rows
     template = urlsplit(template_url).path.lstrip("/")

@@ -15,6 +15,7 @@ from typing import Generic, TypeVar
 
 import asyncpg
 
+from db import areas as areas_db
 from db import duallist as db
 from db.areas import AreaRow, OrganisationRow
 from db.duallist import ExchangeRow, NeedRow, ResourceRow, Sight
@@ -336,8 +337,8 @@ def _manages_provider(viewer: Viewer, provider_id: int) -> bool:
 
 
 async def _area_path(conn: Conn, area_id: int) -> list[int]:
-    path = await conn.fetchval("SELECT path FROM areas WHERE id = $1", area_id)
-    return list(path or [])
+    area = (await areas_db.areas_by_id(conn, [area_id])).get(area_id)
+    return list(area.path) if area else []
 
 
 def _text(value: str, field: str) -> str:
@@ -403,13 +404,13 @@ async def publish_resource(ctx: Context, given: ResourceInput) -> Payload[Resour
     async def body(conn: Conn) -> tuple[ResourceRow, Audited]:
         provider_pk = ids.decode_as(given.provider_id, "Organisation")
         provider = (
-            (await conn.fetchrow("SELECT id, county_id FROM organisations WHERE id = $1", provider_pk))
+            (await areas_db.organisations_by_id(conn, [provider_pk])).get(provider_pk)
             if provider_pk is not None
             else None
         )
-        if provider is None or provider["county_id"] != viewer.county_id:
+        if provider is None or provider.county_id != viewer.county_id:
             raise Refusal(ErrorCode.NOT_FOUND, "No such organisation", "providerId")
-        if not _manages_provider(viewer, provider["id"]):
+        if not _manages_provider(viewer, provider.id):
             raise Refusal(ErrorCode.FORBIDDEN, "Only the provider's unit admin or a county admin may publish", None)
         title = _text(given.title, "title")
         unit = _text(given.unit, "unit")
@@ -431,7 +432,7 @@ async def publish_resource(ctx: Context, given: ResourceInput) -> Payload[Resour
             conn,
             db.NewResource(
                 county_id=viewer.county_id,
-                provider_id=provider["id"],
+                provider_id=provider.id,
                 title=title,
                 description=given.description,
                 category=given.category,
@@ -478,26 +479,22 @@ async def publish_need(ctx: Context, given: NeedInput) -> Payload[NeedRow]:
 
     async def body(conn: Conn) -> tuple[NeedRow, Audited]:
         area_pk = ids.decode_as(given.area_id, *AREA_TYPES.values())
-        area = (
-            await conn.fetchrow("SELECT id, county_id, level, path FROM areas WHERE id = $1", area_pk)
-            if area_pk is not None
-            else None
-        )
-        if area is None or area["county_id"] != viewer.county_id:
+        area = (await areas_db.areas_by_id(conn, [area_pk])).get(area_pk) if area_pk is not None else None
+        if area is None or area.county_id != viewer.county_id:
             raise Refusal(ErrorCode.NOT_FOUND, "No such area", "areaId")
-        if not viewer.is_staff_for(list(area["path"])):
+        if not viewer.is_staff_for(list(area.path)):
             raise Refusal(ErrorCode.FORBIDDEN, "Only staff in scope of the area may publish its needs", None)
-        if area["level"] in ("COUNTY", "TOWN"):
+        if area.level in ("COUNTY", "TOWN"):
             raise Refusal(ErrorCode.INVALID, "A need belongs to a community or an area inside one", "areaId")
         title = _text(given.title, "title")
         quantity = _quantity(given.quantity)
         # path: county, town, community, ... (the tree's levels are fixed)
-        community_id = int(area["path"][2])
+        community_id = int(area.path[2])
         row = await db.insert_need(
             conn,
             db.NewNeed(
                 county_id=viewer.county_id,
-                area_id=area["id"],
+                area_id=area.id,
                 community_id=community_id,
                 title=title,
                 description=given.description,

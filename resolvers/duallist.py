@@ -23,7 +23,7 @@ from db.pool import Conn
 from resolvers import ids, nodes
 from resolvers.areas import AREA_TYPES, area_by_id, organisation_by_id
 from resolvers.context import Context
-from resolvers.errors import ErrorCode, Refusal, UserError
+from resolvers.errors import ErrorCode, Refusal, UserError, bad_user_input
 from resolvers.mutations import Audited, run
 from resolvers.pagination import Page, checked_first, decode_cursor, page_from_rows, page_of_known_total
 from resolvers.viewer import Role, Viewer
@@ -206,8 +206,6 @@ def _after_id(after: str | None) -> int | None:
     if key is None:
         return None
     if len(key) != 1 or not isinstance(key[0], int):
-        from resolvers.errors import bad_user_input
-
         raise bad_user_input("`after` is not a cursor this API gave out", argument="after")
     return key[0]
 

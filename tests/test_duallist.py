@@ -584,3 +584,10 @@ async def test_organisation_detail_shows_the_units_resources(api: Api, w: b.Worl
             {"node": {"id": gid("Resource", made[1]), "title": "车位6", "remaining": 1}},
         ],
     }
+
+
+async def test_a_foreign_cursor_is_bad_user_input(api: Api, w: b.World) -> None:
+    from resolvers.pagination import encode_cursor
+
+    result = await api.op("Needs", {"after": encode_cursor(["not-an-id"])}, token=tok(api, w, "staff"))
+    assert result["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"

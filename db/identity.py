@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from db.pool import Conn
 
@@ -81,3 +82,214 @@ async def use_api_token(conn: Conn, token_hash: str) -> ApiTokenUse | None:
         county_id=row["county_id"],
         created_by=row["created_by"],
     )
+
+
+# --- accounts and login -----------------------------------------------------------------
+
+CREDENTIALS_BY_USERNAME: Final = """
+SELECT id, county_id, password_hash, disabled FROM users WHERE lower(username) = lower($1)
+"""
+
+# Serialises the attempts on one username across instances, so that the count below
+# cannot be raced past by concurrent attempts; released when the transaction ends.
+LOCK_USERNAME: Final = "SELECT pg_advisory_xact_lock(hashtextextended('login:' || lower($1), 0))"
+
+RECENT_FAILURES: Final = """
+SELECT count(*) FROM login_failures
+WHERE lower(username) = lower($1) AND at > now() - make_interval(mins => $2)
+"""
+
+RECORD_FAILURE: Final = "INSERT INTO login_failures (username) VALUES (lower($1))"
+
+CLEAR_FAILURES: Final = "DELETE FROM login_failures WHERE lower(username) = lower($1)"
+
+USERS_BY_ID: Final = """
+SELECT u.id, u.username, u.county_id, u.person_id, p.household_id,
+       coalesce(array_agg(g.id ORDER BY g.id) FILTER (WHERE g.id IS NOT NULL), '{}') AS grant_ids,
+       coalesce(array_agg(g.role ORDER BY g.id) FILTER (WHERE g.id IS NOT NULL), '{}') AS grant_roles,
+       coalesce(array_agg(g.area_id ORDER BY g.id) FILTER (WHERE g.id IS NOT NULL), '{}') AS grant_areas,
+       coalesce(array_agg(g.organisation_id ORDER BY g.id) FILTER (WHERE g.id IS NOT NULL), '{}') AS grant_orgs
+FROM users u
+LEFT JOIN persons p ON p.id = u.person_id
+LEFT JOIN role_grants g ON g.user_id = u.id
+WHERE u.id = ANY($1::bigint[])
+GROUP BY u.id, p.household_id
+"""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    id: int
+    county_id: int
+    password_hash: str
+    disabled: bool
+
+
+def _user_row(row: Any) -> UserRow:
+    grants = tuple(
+        GrantRow(id=i, role=r, area_id=a, organisation_id=o)
+        for i, r, a, o in zip(row["grant_ids"], row["grant_roles"], row["grant_areas"], row["grant_orgs"], strict=True)
+    )
+    return UserRow(
+        id=row["id"],
+        username=row["username"],
+        county_id=row["county_id"],
+        person_id=row["person_id"],
+        household_id=row["household_id"],
+        grants=grants,
+    )
+
+
+async def credentials(conn: Conn, username: str) -> Credentials | None:
+    row = await conn.fetchrow(CREDENTIALS_BY_USERNAME, username)
+    return None if row is None else Credentials(**dict(row))
+
+
+async def lock_username(conn: Conn, username: str) -> None:
+    await conn.execute(LOCK_USERNAME, username)
+
+
+async def recent_failures(conn: Conn, username: str, minutes: int) -> int:
+    return int(await conn.fetchval(RECENT_FAILURES, username, minutes))
+
+
+async def record_failure(conn: Conn, username: str) -> None:
+    await conn.execute(RECORD_FAILURE, username)
+
+
+async def clear_failures(conn: Conn, username: str) -> None:
+    await conn.execute(CLEAR_FAILURES, username)
+
+
+async def users_by_id(conn: Conn, ids: list[int]) -> dict[int, UserRow]:
+    return {r["id"]: _user_row(r) for r in await conn.fetch(USERS_BY_ID, ids)}
+
+
+# --- API tokens -------------------------------------------------------------------------
+
+API_TOKEN_COLUMNS: Final = "id, county_id, organisation_id, name, created_by, created_at, last_used_at, revoked_at"  # noqa: S105 - columns
+
+INSERT_API_TOKEN: Final = f"""
+INSERT INTO api_tokens (county_id, organisation_id, name, token_hash, created_by)
+VALUES ($1, $2, $3, $4, $5)
+RETURNING {API_TOKEN_COLUMNS}
+"""  # noqa: S608 - constant columns
+
+API_TOKENS_BY_ID: Final = f"SELECT {API_TOKEN_COLUMNS} FROM api_tokens WHERE id = ANY($1::bigint[])"  # noqa: S608
+
+API_TOKEN_FOR_UPDATE: Final = f"SELECT {API_TOKEN_COLUMNS} FROM api_tokens WHERE id = $1 FOR UPDATE"  # noqa: S608
+
+REVOKE_API_TOKEN: Final = f"""
+UPDATE api_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL
+RETURNING {API_TOKEN_COLUMNS}
+"""  # noqa: S608 - constant columns
+
+
+@dataclass(frozen=True)
+class ApiTokenRow:
+    id: int
+    county_id: int
+    organisation_id: int
+    name: str
+    created_by: int
+    created_at: datetime.datetime
+    last_used_at: datetime.datetime | None
+    revoked_at: datetime.datetime | None
+
+
+async def insert_api_token(
+    conn: Conn, *, county_id: int, organisation_id: int, name: str, token_hash: str, created_by: int
+) -> ApiTokenRow:
+    row = await conn.fetchrow(INSERT_API_TOKEN, county_id, organisation_id, name, token_hash, created_by)
+    assert row is not None
+    return ApiTokenRow(**dict(row))
+
+
+async def api_tokens_by_id(conn: Conn, ids: list[int]) -> dict[int, ApiTokenRow]:
+    return {r["id"]: ApiTokenRow(**dict(r)) for r in await conn.fetch(API_TOKENS_BY_ID, ids)}
+
+
+async def api_token_for_update(conn: Conn, token_id: int) -> ApiTokenRow | None:
+    row = await conn.fetchrow(API_TOKEN_FOR_UPDATE, token_id)
+    return None if row is None else ApiTokenRow(**dict(row))
+
+
+async def revoke_api_token(conn: Conn, token_id: int) -> ApiTokenRow | None:
+    row = await conn.fetchrow(REVOKE_API_TOKEN, token_id)
+    return None if row is None else ApiTokenRow(**dict(row))
+
+
+# --- administration (the `gongjian user` command) -----------------------------------------
+
+INSERT_USER: Final = """
+INSERT INTO users (county_id, username, password_hash, person_id) VALUES ($1, $2, $3, $4) RETURNING id
+"""
+SET_PASSWORD: Final = "UPDATE users SET password_hash = $2 WHERE lower(username) = lower($1) RETURNING id"  # noqa: S105 - SQL
+USER_ID_BY_USERNAME: Final = "SELECT id, county_id FROM users WHERE lower(username) = lower($1)"
+INSERT_GRANT: Final = """
+INSERT INTO role_grants (county_id, user_id, role, area_id, organisation_id) VALUES ($1, $2, $3, $4, $5)
+RETURNING id
+"""
+DELETE_GRANT: Final = """
+DELETE FROM role_grants
+WHERE user_id = $1 AND role = $2 AND coalesce(area_id, 0) = coalesce($3, 0)
+  AND coalesce(organisation_id, 0) = coalesce($4, 0)
+RETURNING id
+"""
+LIST_USERS: Final = """
+SELECT u.username, u.disabled, p.name AS person,
+       coalesce(string_agg(g.role || ' ' || coalesce(a.name, o.name), ', ' ORDER BY g.id)
+                FILTER (WHERE g.id IS NOT NULL), '') AS roles
+FROM users u
+LEFT JOIN persons p ON p.id = u.person_id
+LEFT JOIN role_grants g ON g.user_id = u.id
+LEFT JOIN areas a ON a.id = g.area_id
+LEFT JOIN organisations o ON o.id = g.organisation_id
+GROUP BY u.id, p.name
+ORDER BY lower(u.username)
+"""
+COUNTY_OF_AREA: Final = "SELECT county_id FROM areas WHERE id = $1"
+COUNTY_OF_ORGANISATION: Final = "SELECT county_id FROM organisations WHERE id = $1"
+COUNTY_OF_PERSON: Final = "SELECT county_id FROM persons WHERE id = $1"
+COUNTIES: Final = "SELECT id FROM areas WHERE level = 'COUNTY' ORDER BY id"
+
+
+async def insert_user(conn: Conn, county_id: int, username: str, password_hash: str, person_id: int | None) -> int:
+    return int(await conn.fetchval(INSERT_USER, county_id, username, password_hash, person_id))
+
+
+async def set_password(conn: Conn, username: str, password_hash: str) -> int | None:
+    value = await conn.fetchval(SET_PASSWORD, username, password_hash)
+    return None if value is None else int(value)
+
+
+async def user_by_username(conn: Conn, username: str) -> tuple[int, int] | None:
+    row = await conn.fetchrow(USER_ID_BY_USERNAME, username)
+    return None if row is None else (int(row["id"]), int(row["county_id"]))
+
+
+async def insert_grant(
+    conn: Conn, county_id: int, user_id: int, role: str, area_id: int | None, organisation_id: int | None
+) -> int:
+    return int(await conn.fetchval(INSERT_GRANT, county_id, user_id, role, area_id, organisation_id))
+
+
+async def delete_grant(
+    conn: Conn, user_id: int, role: str, area_id: int | None, organisation_id: int | None
+) -> int | None:
+    value = await conn.fetchval(DELETE_GRANT, user_id, role, area_id, organisation_id)
+    return None if value is None else int(value)
+
+
+async def list_users(conn: Conn) -> list[tuple[str, bool, str | None, str]]:
+    return [(r["username"], r["disabled"], r["person"], r["roles"]) for r in await conn.fetch(LIST_USERS)]
+
+
+async def county_of(conn: Conn, kind: str, pk: int) -> int | None:
+    query = {"area": COUNTY_OF_AREA, "organisation": COUNTY_OF_ORGANISATION, "person": COUNTY_OF_PERSON}[kind]
+    value = await conn.fetchval(query, pk)
+    return None if value is None else int(value)
+
+
+async def counties(conn: Conn) -> list[int]:
+    return [int(r["id"]) for r in await conn.fetch(COUNTIES)]

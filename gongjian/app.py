@@ -16,14 +16,16 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.extensions import DisableIntrospection
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.unset import UNSET, UnsetType
 
 from db.migrate import migrate
 from db.pool import PoolDatabase, connect, create_pool
 from gongjian.config import Settings
 from resolvers import limits
-from resolvers.context import Context, bearer, viewer_from_token
+from resolvers.context import Context, bearer, token_from_connection_params, viewer_from_token
 from resolvers.observability import OperationLog
 from schema import root
 
@@ -44,8 +46,20 @@ class GongjianGraphQL(GraphQL[Context, None]):
             graphql_ide="graphiql" if settings.graphiql else None,
             allow_queries_via_get=True,
             subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+            allowed_origins=settings.allowed_origins,
         )
         self.settings = settings
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """Authenticate a WebSocket once, at `connection_init`: the viewer then stays on the
+        connection's context. A missing, bad, expired or revoked token closes it with 4403."""
+        token = token_from_connection_params(context.connection_params)
+        viewer = await viewer_from_token(context.db, self.settings, token)
+        if viewer is None:
+            raise ConnectionRejectionError({"code": "UNAUTHENTICATED"})
+        context.viewer = viewer
+        acknowledged: UnsetType = UNSET
+        return acknowledged
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         db = request.app.state.db

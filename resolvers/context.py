@@ -32,6 +32,8 @@ class Context:
     viewer: Viewer | None = None
     request: Request | WebSocket | None = None
     response: Response | None = None
+    # graphql-transport-ws: the `connection_init` payload (strawberry sets it; on_ws_connect reads it)
+    connection_params: dict[str, Any] | None = None
     _loaders: dict[Any, DataLoader[Any, Any]] = field(default_factory=dict)
 
     def loader(self, batch: BatchFn[K, V]) -> DataLoader[K, V]:
@@ -55,6 +57,7 @@ class Context:
             viewer=self.viewer,
             request=self.request,
             response=self.response,
+            connection_params=self.connection_params,
         )
 
     @property
@@ -106,6 +109,19 @@ async def viewer_from_token(db: Database, settings: Settings, token: str | None)
             Grant(id=g.id, role=Role(g.role), area_id=g.area_id, organisation_id=g.organisation_id) for g in user.grants
         ),
     )
+
+
+def token_from_connection_params(params: dict[str, Any] | None) -> str | None:
+    """The token of a graphql-transport-ws `connection_init` payload: `Authorization`
+    (or `authorization`) as `Bearer <token>`, or a bare `token`."""
+    if not params:
+        return None
+    for key in ("Authorization", "authorization"):
+        value = params.get(key)
+        if isinstance(value, str):
+            return bearer(value)
+    value = params.get("token")
+    return value.strip() or None if isinstance(value, str) else None
 
 
 def bearer(header: str | None) -> str | None:

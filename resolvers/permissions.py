@@ -1,18 +1,150 @@
-"""Permission classes declared on fields (CONVENTIONS 5)."""
+"""Permission classes declared on fields (CONVENTIONS 5), and the rules mutations check.
+
+Root queries declare who may call them with `permission_classes`; `guarded(...)` also
+writes the requirement into the field's SDL description, as Saleor's PermissionsField
+does. A query refused by a permission is a GraphQL error (`UNAUTHENTICATED` without a
+valid token, `FORBIDDEN` otherwise). Mutations report refusals as `userErrors`: their
+bodies call `require(rule(...))` with the named rules below, and their descriptions state
+the rule with `described(...)`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
+import strawberry
 from strawberry.permission import BasePermission
 from strawberry.types import Info
 
+from resolvers import ids
+from resolvers.errors import ErrorCode, Refusal
+from resolvers.viewer import Role, Viewer
 
-class SignedIn(BasePermission):
+
+class Requirement(BasePermission):
+    """A permission class that can say in words what it requires (for the SDL)."""
+
+    requirement: ClassVar[str] = ""
+
+
+class SignedIn(Requirement):
     """Anything but `login` and `viewer` needs a valid token."""
 
+    requirement = "a signed-in user"
     message = "Sign in first: this needs a valid bearer token"
     error_extensions: ClassVar[dict[str, Any]] = {"code": "UNAUTHENTICATED"}  # type: ignore[misc]
 
     def has_permission(self, source: Any, info: Info[Any, Any], **kwargs: Any) -> bool:
         return info.context.viewer is not None
+
+
+class _Forbidding(Requirement):
+    message = "You may not see or do this"
+    error_extensions: ClassVar[dict[str, Any]] = {"code": "FORBIDDEN"}  # type: ignore[misc]
+
+
+def _roles_text(roles: Sequence[Role]) -> str:
+    return " or ".join(r.value for r in roles)
+
+
+def has_role(*roles: Role) -> type[Requirement]:
+    """The viewer holds one of `roles` (in any scope). Put it after SignedIn."""
+
+    class HasRole(_Forbidding):
+        requirement = f"role {_roles_text(roles)}"
+
+        def has_permission(self, source: Any, info: Info[Any, Any], **kwargs: Any) -> bool:
+            viewer: Viewer | None = info.context.viewer
+            return viewer is not None and viewer.has(*roles)
+
+    HasRole.__name__ = HasRole.__qualname__ = "HasRole" + "".join(r.value.title().replace("_", "") for r in roles)
+    return HasRole
+
+
+CountyAdmin = has_role(Role.COUNTY_ADMIN)
+
+
+def _argument(kwargs: dict[str, Any], path: str) -> Any:
+    value: Any = kwargs
+    for part in path.split("."):
+        if value is None:
+            return None
+        value = value.get(part) if isinstance(value, dict) else getattr(value, part, None)
+    return value
+
+
+AREA_TYPES = ("County", "Town", "Community", "District", "Compound", "Building", "Unit")
+
+
+def in_area_scope(argument: str, *roles: Role) -> type[Requirement]:
+    """The area named by the global id in `argument` (dotted path, e.g. `input.areaId`) lies
+    inside a scope where the viewer holds one of `roles` (COUNTY_ADMIN always qualifies
+    in their own county). Put it after SignedIn."""
+    allowed = (Role.COUNTY_ADMIN, *[r for r in roles if r is not Role.COUNTY_ADMIN])
+
+    class InAreaScope(_Forbidding):
+        requirement = f"role {_roles_text(allowed)} in a scope containing the area `{argument}`"
+
+        async def has_permission(self, source: Any, info: Info[Any, Any], **kwargs: Any) -> bool:
+            viewer: Viewer | None = info.context.viewer
+            raw = _argument(kwargs, argument)
+            pk = ids.decode_as(str(raw), *AREA_TYPES) if raw is not None else None
+            if viewer is None or pk is None:
+                return False
+            from resolvers.areas import area_by_id  # the areas domain sits above this module
+
+            area = await info.context.loader(area_by_id).load(pk)
+            return area is not None and area.county_id == viewer.county_id and viewer.covers(area.path, *allowed)
+
+    InAreaScope.__name__ = InAreaScope.__qualname__ = f"InAreaScope_{argument.replace('.', '_')}"
+    return InAreaScope
+
+
+def described(description: str, *requirements: type[Requirement] | str) -> str:
+    """`description` followed by who may use the field, for the SDL."""
+    texts = [r if isinstance(r, str) else r.requirement for r in requirements]
+    texts = [t for t in texts if t and t != SignedIn.requirement] or [SignedIn.requirement]
+    return f"{description}\n\nRequires: {'; '.join(texts)}."
+
+
+def guarded(
+    *,
+    resolver: Callable[..., Any],
+    description: str,
+    permissions: Sequence[type[Requirement]] = (),
+    rules: Sequence[str] = (),
+    mutation: bool = False,
+) -> Any:
+    """A root field behind SignedIn and `permissions`, with the requirement in its SDL.
+    `rules` describe what a mutation's body checks itself (refused as userErrors)."""
+    classes: list[type[BasePermission]] = [SignedIn, *permissions]
+    make = strawberry.mutation if mutation else strawberry.field
+    text = described(description, *permissions, *rules)
+    return make(resolver=resolver, description=text, permission_classes=classes)
+
+
+# --- rules for mutation bodies (refusals become userErrors) ------------------------------
+
+
+def require(allowed: bool, message: str = "You may not do this", field: str | list[str] | None = None) -> None:
+    """Refuse the mutation with FORBIDDEN unless `allowed`."""
+    if not allowed:
+        raise Refusal(ErrorCode.FORBIDDEN, message, field)
+
+
+def administers_organisation(viewer: Viewer, organisation_id: int, county_id: int) -> bool:
+    """COUNTY_ADMIN of the organisation's county, or UNIT_ADMIN of the organisation."""
+    if county_id != viewer.county_id:
+        return False
+    return viewer.is_county_admin or organisation_id in viewer.organisation_scopes(Role.UNIT_ADMIN)
+
+
+def staff_in_scope(viewer: Viewer, area_path: Sequence[int], county_id: int) -> bool:
+    """COUNTY_ADMIN of the area's county, or COMMUNITY_STAFF of an area above it."""
+    return county_id == viewer.county_id and viewer.is_staff_for(area_path)
+
+
+def is_person(viewer: Viewer) -> bool:
+    """A user signed in with a password (not a partner unit's API token)."""
+    return viewer.api_token_id is None

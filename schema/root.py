@@ -8,12 +8,31 @@ from typing import Any
 import strawberry
 from strawberry.extensions import SchemaExtension
 
-from schema import areas, duallist
+from schema import activities, areas, duallist, findings, identity, meetings, orders, renovations
 from schema.node import NodeQuery
 
-QUERIES: list[type] = [NodeQuery, areas.AreasQuery, duallist.DualListQuery]
-MUTATIONS: list[type] = [areas.AreasMutation, duallist.DualListMutation]
-SUBSCRIPTIONS: list[type] = []
+QUERIES: list[type] = [
+    NodeQuery,
+    areas.AreasQuery,
+    duallist.DualListQuery,
+    identity.IdentityQuery,
+    orders.OrdersQuery,
+    activities.ActivityQuery,
+    findings.FindingQuery,
+    renovations.RenovationQuery,
+    meetings.MeetingQuery,
+]
+MUTATIONS: list[type] = [
+    areas.AreasMutation,
+    duallist.DualListMutation,
+    identity.IdentityMutation,
+    orders.OrdersMutation,
+    activities.ActivityMutation,
+    findings.FindingMutation,
+    renovations.RenovationMutation,
+    meetings.MeetingMutation,
+]
+SUBSCRIPTIONS: list[type] = [orders.OrdersSubscription]
 
 
 def _merge(name: str, parts: Sequence[type]) -> type | None:
@@ -29,7 +48,16 @@ def build(
     assert query is not None
     return strawberry.Schema(
         query=query,
-        types=[*areas.ALL_TYPES, *duallist.ALL_TYPES],
+        types=[
+            *areas.ALL_TYPES,
+            *duallist.ALL_TYPES,
+            *identity.ALL_TYPES,
+            *orders.ALL_TYPES,
+            *activities.ALL_TYPES,
+            *findings.ALL_TYPES,
+            *renovations.ALL_TYPES,
+            *meetings.ALL_TYPES,
+        ],
         mutation=_merge("Mutation", MUTATIONS),
         subscription=_merge("Subscription", SUBSCRIPTIONS),
         extensions=list(extensions),

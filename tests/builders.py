@@ -211,6 +211,106 @@ async def world(conn: asyncpg.Connection) -> World:
     return w
 
 
+# --- identity ---------------------------------------------------------------------------
+
+SAMPLE_PASSWORD = "correct horse battery staple"
+_sample_hash: list[str] = []
+
+
+def sample_password_hash() -> str:
+    """One argon2id hash of SAMPLE_PASSWORD, made once per run (hashing is slow on purpose)."""
+    if not _sample_hash:
+        from resolvers.passwords import hash_password
+
+        _sample_hash.append(hash_password(SAMPLE_PASSWORD))
+    return _sample_hash[0]
+
+
+async def with_passwords(conn: asyncpg.Connection, w: World) -> dict[str, str]:
+    """Give every user of the world SAMPLE_PASSWORD and a username equal to its key
+    (suffixed to stay unique); returns key -> username."""
+    names: dict[str, str] = {}
+    for key, user_id in w.users.items():
+        names[key] = f"{key}{w.county}"
+        await conn.execute(
+            "UPDATE users SET username = $2, password_hash = $3 WHERE id = $1",
+            user_id,
+            names[key],
+            sample_password_hash(),
+        )
+    return names
+
+
+async def api_token(conn: asyncpg.Connection, organisation_id: int, created_by: int, secret: str) -> int:
+    """An API token of the organisation whose secret is `secret` (stored hashed)."""
+    import hashlib
+
+    county = await conn.fetchval("SELECT county_id FROM organisations WHERE id = $1", organisation_id)
+    return int(
+        await conn.fetchval(
+            "INSERT INTO api_tokens (county_id, organisation_id, name, token_hash, created_by) "
+            "VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            county,
+            organisation_id,
+            f"token-{_n()}",
+            hashlib.sha256(secret.encode()).hexdigest(),
+            created_by,
+        )
+    )
+
+
+# --- service orders ---------------------------------------------------------------
+
+SERVICE_CATEGORIES = (
+    ("REPAIR", "维修", 48, 4),
+    ("CLEANING", "保洁", 24, 4),
+    ("ELDERLY_CARE", "助老", 24, 2),
+    ("OTHER", "其他", 72, 8),
+)
+
+
+async def service_categories(conn: asyncpg.Connection) -> None:
+    """The categories the order tests use (REPAIR, CLEANING, ELDERLY_CARE, OTHER)."""
+    await conn.executemany(
+        "INSERT INTO service_categories (code, name, due_hours, accept_hours) VALUES ($1, $2, $3, $4) "
+        "ON CONFLICT (code) DO NOTHING",
+        SERVICE_CATEGORIES,
+    )
+
+
+async def service_order(
+    conn: asyncpg.Connection,
+    w: World,
+    *,
+    household: int | None = None,
+    category: str = "REPAIR",
+    title: str = "水管漏水",
+    placed_by: str = "resident",
+) -> int:
+    """A SUBMITTED order of the world's household (or `household`), placed through
+    db.orders.create_order; its id."""
+    from db.orders import create_order
+    from db.pool import Conn
+
+    await service_categories(conn)
+    household = household or w.household
+    community = await conn.fetchval(
+        "SELECT b.path[3] FROM households h JOIN areas b ON b.id = h.building_id WHERE h.id = $1", household
+    )
+    row = await create_order(
+        Conn(conn),
+        county_id=w.county,
+        household_id=household,
+        community_id=int(community),
+        title=title,
+        description=None,
+        category=category,
+        placed_by=w.users[placed_by],
+        actor_person_id=w.people.get(placed_by),
+    )
+    return row.id
+
+
 # --- areas domain -----------------------------------------------------------------------------
 
 
@@ -278,6 +378,115 @@ async def adoption(conn: asyncpg.Connection, unit: int, area_id: int, since: str
             unit,
             area_id,
             since,
+        )
+    )
+
+
+# ---- community life: activities, findings, meetings, renovations ----------------------------
+
+
+async def activity(
+    conn: asyncpg.Connection,
+    county: int,
+    community: int,
+    hosts: Sequence[int],
+    *,
+    title: str = "爱心餐",
+    kind: str = "CHARITY_MEAL",
+    starts_in_days: float = 7,
+    hours: float = 3,
+    capacity: int | None = None,
+) -> int:
+    """An activity starting `starts_in_days` from now (negative: in the past), lasting `hours`."""
+    activity_id = int(
+        await conn.fetchval(
+            "INSERT INTO activities (county_id, community_id, title, kind, starts_at, ends_at, capacity) "
+            "VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5::float8 * 86400), "
+            "now() + make_interval(secs => $5::float8 * 86400 + $6::float8 * 3600), $7) RETURNING id",
+            county,
+            community,
+            title,
+            kind,
+            starts_in_days,
+            hours,
+            capacity,
+        )
+    )
+    await conn.execute(
+        "INSERT INTO activity_hosts (activity_id, organisation_id) SELECT $1, unnest($2::bigint[])",
+        activity_id,
+        list(hosts),
+    )
+    return activity_id
+
+
+async def finding(
+    conn: asyncpg.Connection,
+    compound: int,
+    *,
+    category: str = "PILING",
+    description: str = "楼道堆放杂物",
+    deadline_in_days: int = 7,
+    rectified_days_after_deadline: int | None = None,
+) -> int:
+    """A finding whose deadline is `deadline_in_days` from today (county time, Asia/Shanghai);
+    rectified that many days after the deadline when `rectified_days_after_deadline` is given."""
+    county = await county_id_of(conn, compound)
+    return int(
+        await conn.fetchval(
+            "INSERT INTO findings (county_id, compound_id, category, description, deadline, rectified_at, "
+            "rectification_note) "
+            "SELECT $1, $2, $3, $4, d, "
+            "CASE WHEN $6::int IS NULL THEN NULL ELSE ((d + $6::int)::timestamp + time '12:00') "
+            "AT TIME ZONE 'Asia/Shanghai' END, "
+            "CASE WHEN $6::int IS NULL THEN NULL ELSE '已整改' END "
+            "FROM (SELECT (now() AT TIME ZONE 'Asia/Shanghai')::date + $5::int AS d) x RETURNING id",
+            county,
+            compound,
+            category,
+            description,
+            deadline_in_days,
+            rectified_days_after_deadline,
+        )
+    )
+
+
+async def meeting(
+    conn: asyncpg.Connection,
+    community: int,
+    *,
+    kind: str = "RESIDENTS_REVIEW",
+    title: str = "群众评议会",
+    status: str = "SCHEDULED",
+) -> int:
+    county = await county_id_of(conn, community)
+    return int(
+        await conn.fetchval(
+            "INSERT INTO meetings (county_id, community_id, kind, title, starts_at, status, minutes) "
+            "VALUES ($1, $2, $3, $4, now() + interval '1 day', $5, CASE WHEN $5 = 'HELD' THEN '会议纪要' END) "
+            "RETURNING id",
+            county,
+            community,
+            kind,
+            title,
+            status,
+        )
+    )
+
+
+async def renovation(
+    conn: asyncpg.Connection, compound: int, *, status: str = "PLANNED", year: int = 2026, title: str = "老旧小区改造"
+) -> int:
+    county = await county_id_of(conn, compound)
+    return int(
+        await conn.fetchval(
+            "INSERT INTO renovations (county_id, compound_id, title, status, year) VALUES ($1, $2, $3, $4, $5) "
+            "RETURNING id",
+            county,
+            compound,
+            title,
+            status,
+            year,
         )
     )
 

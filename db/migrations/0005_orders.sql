@@ -23,7 +23,6 @@ CREATE TABLE service_orders (
     assignee_unit_id  bigint REFERENCES organisations (id),
     due_at            timestamptz,
     dispatched_at     timestamptz,
-    escalated         boolean NOT NULL DEFAULT false,
     resolution        text,
     rating            integer CHECK (rating BETWEEN 1 AND 5),
     rating_comment    text,
@@ -43,6 +42,13 @@ CREATE INDEX service_orders_assignee ON service_orders (assignee_id, id) WHERE a
 CREATE INDEX service_orders_assignee_unit ON service_orders (assignee_unit_id, id) WHERE assignee_unit_id IS NOT NULL;
 CREATE INDEX service_orders_open_due ON service_orders (due_at) WHERE status IN ('DISPATCHED', 'ACCEPTED');
 
+-- Order numbers read PREFIX-YYYYMMDD-NNNN: the county's prefix (e.g. FP for 佛坪县; GJ when
+-- the county has none), its local date, and a counter per county and day.
+CREATE TABLE order_number_prefixes (
+    county_id bigint PRIMARY KEY REFERENCES areas (id),
+    prefix    text NOT NULL CHECK (prefix ~ '^[A-Z]{1,8}$')
+);
+
 CREATE TABLE order_number_counters (
     county_id bigint NOT NULL REFERENCES areas (id),
     day       date NOT NULL,
@@ -55,7 +61,7 @@ CREATE TABLE order_events (
     county_id    bigint NOT NULL REFERENCES areas (id),
     order_id     bigint NOT NULL REFERENCES service_orders (id),
     at           timestamptz NOT NULL DEFAULT clock_timestamp(),
-    action       text NOT NULL CHECK (action IN ('PLACED', 'DISPATCHED', 'ACCEPTED', 'RETURNED', 'COMPLETED', 'RATED', 'CANCELLED', 'ESCALATED')),
+    action       text NOT NULL CHECK (action IN ('PLACED', 'DISPATCHED', 'ACCEPTED', 'RETURNED', 'COMPLETED', 'RATED', 'CANCELLED')),
     from_status  text,
     to_status    text NOT NULL,
     actor_user_id bigint REFERENCES users (id),
@@ -72,3 +78,19 @@ CREATE TRIGGER order_events_append_only BEFORE UPDATE OR DELETE ON order_events
     FOR EACH ROW EXECUTE FUNCTION order_events_append_only();
 CREATE TRIGGER order_events_no_truncate BEFORE TRUNCATE ON order_events
     FOR EACH STATEMENT EXECUTE FUNCTION order_events_append_only();
+
+-- Orders as the API reads them: with the household's building path (for scope checks) and
+-- the two derived flags. `overdue`: the due time has passed while the order is still with
+-- its assignee. `escalated`: dispatched but not accepted within the category's accept
+-- hours. Both are derived at read time, so no periodic job has to keep a stored flag true.
+CREATE VIEW service_order_rows AS
+SELECT o.id, o.county_id, o.number, o.household_id, o.community_id, o.title, o.description, o.category,
+       o.status, o.assignee_id, o.assignee_unit_id, o.due_at, o.dispatched_at, o.resolution, o.rating,
+       o.rating_comment, o.placed_by, o.idempotency_key, o.created_at, o.updated_at, b.path,
+       coalesce(o.status IN ('DISPATCHED', 'ACCEPTED') AND o.due_at < now(), false) AS overdue,
+       coalesce(o.status = 'DISPATCHED' AND o.dispatched_at + make_interval(hours => c.accept_hours) < now(), false)
+           AS escalated
+FROM service_orders o
+JOIN households h ON h.id = o.household_id
+JOIN areas b ON b.id = h.building_id
+JOIN service_categories c ON c.code = o.category;

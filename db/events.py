@@ -1,0 +1,117 @@
+"""The order-event channel: transitions `pg_notify` it inside their transaction (so an
+event is delivered exactly when its transition commits, to every server instance), and
+each server process holds ONE listening connection that hands the payloads on.
+
+A dropped listening connection is noticed (termination callback, plus a periodic probe
+for half-open sockets), reported with `on_lost` so that subscribers are told rather than
+silently starved, and re-established with exponential backoff."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+
+import asyncpg
+import orjson
+
+ORDER_EVENTS: Final = "order_events"
+
+log = logging.getLogger("gongjian.events")
+
+Connect = Callable[[], Awaitable[asyncpg.Connection]]
+
+
+class Listener:
+    """LISTENs on one channel over one dedicated connection, reconnecting when it drops."""
+
+    def __init__(
+        self,
+        connect: Connect,
+        on_event: Callable[[dict[str, Any]], None],
+        on_lost: Callable[[], None],
+        *,
+        channel: str = ORDER_EVENTS,
+        probe_seconds: float = 5.0,
+        max_backoff: float = 5.0,
+    ) -> None:
+        self._connect = connect
+        self._on_event = on_event
+        self._on_lost = on_lost
+        self.channel = channel
+        self.probe_seconds = probe_seconds
+        self.max_backoff = max_backoff
+        self.connected = asyncio.Event()
+        self.backend_pid: int | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="order-events-listener")
+
+    def stop(self) -> None:
+        """Stop listening; the task closes its connection as it unwinds."""
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        self.connected.clear()
+        self.backend_pid = None
+
+    def _deliver(self, connection: Any, pid: int, channel: str, payload: object) -> None:
+        try:
+            event = orjson.loads(payload if isinstance(payload, (str, bytes)) else str(payload))
+        except orjson.JSONDecodeError:
+            log.warning("ignored a malformed order event", extra={"fields": {"payload": str(payload)[:200]}})
+            return
+        if isinstance(event, dict):
+            self._on_event(event)
+
+    async def _run(self) -> None:
+        backoff = 0.1
+        while True:
+            conn: asyncpg.Connection | None = None
+            lost = asyncio.Event()
+            try:
+                conn = await self._connect()
+                conn.add_termination_listener(_setter(lost))
+                await conn.add_listener(self.channel, self._deliver)
+                self.backend_pid = conn.get_server_pid()
+                self.connected.set()
+                backoff = 0.1
+                log.info("listening for order events", extra={"fields": {"backend": self.backend_pid}})
+                while not lost.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(lost.wait(), timeout=self.probe_seconds)
+                    if not lost.is_set():
+                        # a probe: a half-open socket shows up here, not in the callback
+                        await asyncio.wait_for(conn.fetchval("SELECT 1"), timeout=self.probe_seconds)
+            except asyncio.CancelledError:
+                if conn is not None and not conn.is_closed():
+                    with contextlib.suppress(Exception):
+                        await asyncio.shield(conn.close(timeout=1))
+                raise
+            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("order event listener failed", extra={"fields": {"reason": type(exc).__name__}})
+            was_connected = self.connected.is_set()
+            self.connected.clear()
+            self.backend_pid = None
+            if conn is not None and not conn.is_closed():
+                conn.terminate()
+            if was_connected:
+                self._on_lost()
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, self.max_backoff)
+
+
+def _setter(event: asyncio.Event) -> Callable[[Any], None]:
+    def set_event(_connection: Any) -> None:
+        event.set()
+
+    return set_event
+
+
+async def connect_listener(url: str) -> asyncpg.Connection:
+    """The dedicated listening connection (named so that operators can find it)."""
+    return await asyncpg.connect(url, timeout=10, server_settings={"application_name": "gongjian-events"})

@@ -1,0 +1,468 @@
+"""Service orders (居民下单、社区派单、党员接单): rows, the transition table, the conditional
+updates that enforce it, order numbers, the append-only timeline and its notifications."""
+
+from __future__ import annotations
+
+import datetime
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import asyncpg
+
+from db import events
+from db.pool import Conn
+
+DEFAULT_ZONE: Final = "Asia/Shanghai"
+# the order number's prefix when the county has none in order_number_prefixes
+DEFAULT_PREFIX: Final = "GJ"
+
+
+class Party(enum.Enum):
+    """Who may perform a transition, relative to the order."""
+
+    STAFF = "STAFF"  # county admin or community staff in scope of the household
+    ASSIGNEE = "ASSIGNEE"  # the assigned person, or a member / UNIT_ADMIN of the assigned unit
+    HOUSEHOLD = "HOUSEHOLD"  # a member of the household that placed it
+
+
+@dataclass(frozen=True)
+class Transition:
+    event: str  # the timeline action it appends
+    sources: tuple[str, ...]  # the states it may start from
+    target: str
+    who: frozenset[Party]
+    # whether it (re)sets the assignment: dispatch sets it, return clears it
+    assigns: bool = False
+
+
+# The one place the order workflow is defined. Every transition runs as a conditional
+# UPDATE ... WHERE status = ANY(sources): of two racing clients exactly one matches.
+TRANSITIONS: Final[dict[str, Transition]] = {
+    "dispatchOrder": Transition(
+        "DISPATCHED", ("SUBMITTED", "DISPATCHED"), "DISPATCHED", frozenset({Party.STAFF}), assigns=True
+    ),
+    "acceptOrder": Transition("ACCEPTED", ("DISPATCHED",), "ACCEPTED", frozenset({Party.ASSIGNEE})),
+    "returnOrder": Transition(
+        "RETURNED", ("DISPATCHED", "ACCEPTED"), "SUBMITTED", frozenset({Party.ASSIGNEE}), assigns=True
+    ),
+    "completeOrder": Transition("COMPLETED", ("ACCEPTED",), "COMPLETED", frozenset({Party.ASSIGNEE})),
+    "rateOrder": Transition("RATED", ("COMPLETED",), "CLOSED", frozenset({Party.HOUSEHOLD})),
+    "cancelOrder": Transition(
+        "CANCELLED", ("SUBMITTED", "DISPATCHED"), "CANCELLED", frozenset({Party.HOUSEHOLD, Party.STAFF})
+    ),
+}
+PLACED: Final = "PLACED"
+
+UNIT_KINDS: Final = ("GOVERNMENT_UNIT", "ENTERPRISE", "PUBLIC_INSTITUTION", "SERVICE_PROVIDER")
+
+
+@dataclass(frozen=True)
+class OrderRow:
+    id: int
+    county_id: int
+    number: str
+    household_id: int
+    community_id: int
+    title: str
+    description: str | None
+    category: str
+    status: str
+    assignee_id: int | None
+    assignee_unit_id: int | None
+    due_at: datetime.datetime | None
+    dispatched_at: datetime.datetime | None
+    resolution: str | None
+    rating: int | None
+    rating_comment: str | None
+    placed_by: int
+    idempotency_key: str | None
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+    # the household's building path, county down to the building (scope checks)
+    path: list[int]
+    overdue: bool
+    escalated: bool
+
+
+@dataclass(frozen=True)
+class OrderEventRow:
+    id: int
+    county_id: int
+    order_id: int
+    at: datetime.datetime
+    action: str
+    from_status: str | None
+    to_status: str
+    actor_user_id: int | None
+    actor_person_id: int | None
+    note: str | None
+    # set when the event is delivered to a subscriber: the order as freshly loaded then
+    order: OrderRow | None = None
+
+
+@dataclass(frozen=True)
+class CategoryRow:
+    code: str
+    name: str
+    due_hours: int
+    accept_hours: int
+
+
+class UnknownCategory(Exception):
+    """`create_order` was given a category code that is not in service_categories."""
+
+
+ORDER_COLUMNS: Final = (
+    "o.id, o.county_id, o.number, o.household_id, o.community_id, o.title, o.description, o.category, "
+    "o.status, o.assignee_id, o.assignee_unit_id, o.due_at, o.dispatched_at, o.resolution, o.rating, "
+    "o.rating_comment, o.placed_by, o.idempotency_key, o.created_at, o.updated_at, o.path, o.overdue, o.escalated"
+)
+ORDERS_BY_ID: Final = f"SELECT {ORDER_COLUMNS} FROM service_order_rows o WHERE o.id = ANY($1::bigint[])"  # noqa: S608 - constant columns
+ORDER_BY_IDEMPOTENCY_KEY: Final = (
+    f"SELECT {ORDER_COLUMNS} FROM service_order_rows o WHERE o.placed_by = $1 AND o.idempotency_key = $2"  # noqa: S608 - constant columns
+)
+
+CATEGORIES: Final = "SELECT code, name, due_hours, accept_hours FROM service_categories ORDER BY code"
+CATEGORY: Final = "SELECT code, name, due_hours, accept_hours FROM service_categories WHERE code = $1"
+
+# The next number of the county's day (in the county's time zone), with the county's prefix.
+NEXT_NUMBER: Final = """
+WITH counter AS (
+    INSERT INTO order_number_counters (county_id, day, last)
+    VALUES ($1, (now() AT TIME ZONE $2)::date, 1)
+    ON CONFLICT (county_id, day) DO UPDATE SET last = order_number_counters.last + 1
+    RETURNING day, last
+)
+SELECT coalesce((SELECT p.prefix FROM order_number_prefixes p WHERE p.county_id = $1), $3)
+       || '-' || to_char(counter.day, 'YYYYMMDD') || '-' || lpad(counter.last::text, 4, '0')
+FROM counter
+"""
+
+INSERT_ORDER: Final = """
+INSERT INTO service_orders (county_id, number, household_id, community_id, title, description, category,
+                            placed_by, idempotency_key)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+ON CONFLICT (placed_by, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+RETURNING id
+"""
+
+# The conditional update of a transition: it matches only while the order is in one of
+# the transition's source states, so of two concurrent clients exactly one wins.
+TRANSITION: Final = """
+UPDATE service_orders SET
+    status = $3,
+    assignee_id = CASE WHEN $4 THEN $5::bigint ELSE assignee_id END,
+    assignee_unit_id = CASE WHEN $4 THEN $6::bigint ELSE assignee_unit_id END,
+    dispatched_at = CASE WHEN $4 THEN (CASE WHEN $3 = 'DISPATCHED' THEN now() END) ELSE dispatched_at END,
+    due_at = CASE WHEN $4 THEN (CASE WHEN $3 = 'DISPATCHED' THEN coalesce(
+        $7::timestamptz,
+        now() + make_interval(hours => (SELECT c.due_hours FROM service_categories c
+                                        WHERE c.code = service_orders.category))) END)
+             ELSE due_at END,
+    resolution = coalesce($8, resolution),
+    rating = coalesce($9, rating),
+    rating_comment = coalesce($10, rating_comment),
+    updated_at = now()
+WHERE id = $1 AND status = ANY($2::text[])
+RETURNING id
+"""
+
+# One timeline entry, and its notification (delivered to listeners when the transaction
+# commits). `from_status` is the previous entry's: the order's row lock, taken by the
+# transition's UPDATE, is held until commit, so no other entry can come in between.
+APPEND_EVENT: Final = """
+WITH e AS (
+    INSERT INTO order_events (county_id, order_id, action, from_status, to_status, actor_user_id, actor_person_id, note)
+    VALUES ($1, $2, $3, (SELECT p.to_status FROM order_events p WHERE p.order_id = $2 ORDER BY p.id DESC LIMIT 1),
+            $4, $5, $6, $7)
+    RETURNING id, county_id, order_id, action, to_status, at
+)
+SELECT e.id, pg_notify($9, json_build_object(
+    'event', e.id, 'order', e.order_id, 'community', $8::bigint, 'county', e.county_id,
+    'action', e.action, 'status', e.to_status, 'at', e.at)::text)
+FROM e
+"""
+
+EVENT_COLUMNS: Final = (
+    "e.id, e.county_id, e.order_id, e.at, e.action, e.from_status, e.to_status, e.actor_user_id, "
+    "e.actor_person_id, e.note"
+)
+EVENTS_OF_ORDERS: Final = (
+    f"SELECT {EVENT_COLUMNS} FROM order_events e WHERE e.order_id = ANY($1::bigint[]) ORDER BY e.order_id, e.id"  # noqa: S608 - constant columns
+)
+EVENTS_BY_ID: Final = f"SELECT {EVENT_COLUMNS} FROM order_events e WHERE e.id = ANY($1::bigint[])"  # noqa: S608 - constant columns
+
+# Orders visible to a viewer, newest first, narrowed by the filter. Visibility: staff or
+# county admin whose scope holds the household's building ($3 scopes), the household
+# itself ($4), the assigned person ($5), members of the assigned unit (active posts of
+# $5) and its UNIT_ADMINs ($6).
+VISIBLE: Final = """
+o.county_id = $1
+AND (o.path && $3::bigint[]
+     OR o.household_id = $4
+     OR o.assignee_id = $5
+     OR o.assignee_unit_id = ANY($6::bigint[])
+     OR o.assignee_unit_id IN (SELECT p.organisation_id FROM posts p
+                               WHERE p.person_id = $5 AND (p.until IS NULL OR p.until >= current_date)))
+AND ($7::bigint IS NULL OR o.community_id = $7)
+AND ($8::text IS NULL OR o.status = $8)
+AND ($9::bigint IS NULL OR o.assignee_id = $9)
+AND ($10::bigint IS NULL OR o.assignee_unit_id = $10)
+AND ($11::boolean IS NULL OR o.overdue = $11)
+AND ($12::boolean IS NULL OR o.escalated = $12)
+"""
+LIST_ORDERS: Final = (
+    f"SELECT {ORDER_COLUMNS} FROM service_order_rows o WHERE {VISIBLE} "  # noqa: S608 - constant SQL
+    "AND ($2::bigint IS NULL OR o.id < $2) ORDER BY o.id DESC LIMIT $13"
+)
+COUNT_ORDERS: Final = (
+    f"SELECT count(*) FROM service_order_rows o WHERE {VISIBLE} AND $2::bigint IS NULL AND $13::int IS NULL"  # noqa: S608 - constant SQL
+)
+
+UNITS_OF_PERSON: Final = """
+SELECT DISTINCT organisation_id FROM posts
+WHERE person_id = $1 AND (until IS NULL OR until >= current_date)
+"""
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a viewer may see of the orders, as SQL parameters."""
+
+    county_id: int
+    area_ids: list[int]
+    household_id: int | None
+    person_id: int | None
+    admin_unit_ids: list[int]
+
+
+@dataclass(frozen=True)
+class OrderFilter:
+    community_id: int | None = None
+    status: str | None = None
+    assignee_id: int | None = None
+    assignee_unit_id: int | None = None
+    overdue: bool | None = None
+    escalated: bool | None = None
+
+
+def order_row(r: asyncpg.Record) -> OrderRow:
+    return OrderRow(**dict(r))
+
+
+def event_row(r: asyncpg.Record) -> OrderEventRow:
+    return OrderEventRow(**dict(r))
+
+
+async def orders_by_id(conn: Conn, ids: Sequence[int]) -> dict[int, OrderRow]:
+    return {r["id"]: order_row(r) for r in await conn.fetch(ORDERS_BY_ID, list(ids))}
+
+
+async def order_by_id(conn: Conn, order_id: int) -> OrderRow | None:
+    return (await orders_by_id(conn, [order_id])).get(order_id)
+
+
+async def events_of_orders(conn: Conn, order_ids: Sequence[int]) -> dict[int, list[OrderEventRow]]:
+    found: dict[int, list[OrderEventRow]] = {}
+    for r in await conn.fetch(EVENTS_OF_ORDERS, list(order_ids)):
+        found.setdefault(r["order_id"], []).append(event_row(r))
+    return found
+
+
+async def events_by_id(conn: Conn, ids: Sequence[int]) -> dict[int, OrderEventRow]:
+    return {r["id"]: event_row(r) for r in await conn.fetch(EVENTS_BY_ID, list(ids))}
+
+
+async def categories(conn: Conn) -> list[CategoryRow]:
+    return [CategoryRow(**dict(r)) for r in await conn.fetch(CATEGORIES)]
+
+
+async def category(conn: Conn, code: str) -> CategoryRow | None:
+    row = await conn.fetchrow(CATEGORY, code)
+    return CategoryRow(**dict(row)) if row else None
+
+
+async def units_of_person(conn: Conn, person_id: int) -> list[int]:
+    return [r["organisation_id"] for r in await conn.fetch(UNITS_OF_PERSON, person_id)]
+
+
+def _params(scope: Scope, flt: OrderFilter, after: int | None, limit: int | None) -> list[Any]:
+    return [
+        scope.county_id,
+        after,
+        scope.area_ids,
+        scope.household_id,
+        scope.person_id,
+        scope.admin_unit_ids,
+        flt.community_id,
+        flt.status,
+        flt.assignee_id,
+        flt.assignee_unit_id,
+        flt.overdue,
+        flt.escalated,
+        limit,
+    ]
+
+
+async def list_orders(conn: Conn, scope: Scope, flt: OrderFilter, *, after: int | None, limit: int) -> list[OrderRow]:
+    return [order_row(r) for r in await conn.fetch(LIST_ORDERS, *_params(scope, flt, after, limit))]
+
+
+async def count_orders(conn: Conn, scope: Scope, flt: OrderFilter) -> int:
+    return int(await conn.fetchval(COUNT_ORDERS, *_params(scope, flt, None, None)))
+
+
+async def append_event(
+    conn: Conn,
+    *,
+    county_id: int,
+    order_id: int,
+    community_id: int,
+    action: str,
+    to_status: str,
+    actor_user_id: int | None,
+    actor_person_id: int | None,
+    note: str | None,
+) -> int:
+    """Append a timeline entry and notify listeners (on commit); the entry's id."""
+    return int(
+        await conn.fetchval(
+            APPEND_EVENT,
+            county_id,
+            order_id,
+            action,
+            to_status,
+            actor_user_id,
+            actor_person_id,
+            note,
+            community_id,
+            events.ORDER_EVENTS,
+        )
+    )
+
+
+class _Duplicate(Exception):
+    """Rolls back the savepoint of an insert that lost an idempotency race."""
+
+
+async def create_order(
+    conn: Conn,
+    *,
+    county_id: int,
+    household_id: int,
+    community_id: int,
+    title: str,
+    description: str | None,
+    category: str,
+    placed_by: int,
+    actor_person_id: int | None,
+    idempotency_key: str | None = None,
+    note: str | None = None,
+    zone: str = DEFAULT_ZONE,
+) -> OrderRow:
+    """Place a SUBMITTED order with its number, its PLACED timeline entry and the entry's
+    notification. With an `idempotency_key` that `placed_by` used before, the first order
+    comes back and nothing is created, also when two such calls race. Raises
+    UnknownCategory for a category code that does not exist. Call it inside a transaction."""
+    if idempotency_key is not None:
+        existing = await conn.fetchrow(ORDER_BY_IDEMPOTENCY_KEY, placed_by, idempotency_key)
+        if existing is not None:
+            return order_row(existing)
+    if await conn.fetchval("SELECT 1 FROM service_categories WHERE code = $1", category) is None:
+        raise UnknownCategory(category)
+    try:
+        async with conn.transaction():  # a savepoint: a lost race leaves no gap in the numbers
+            number = await conn.fetchval(NEXT_NUMBER, county_id, zone, DEFAULT_PREFIX)
+            order_id = await conn.fetchval(
+                INSERT_ORDER,
+                county_id,
+                number,
+                household_id,
+                community_id,
+                title,
+                description,
+                category,
+                placed_by,
+                idempotency_key,
+            )
+            if order_id is None:
+                raise _Duplicate
+    except _Duplicate:
+        # another request with the same key committed first: its order is the answer
+        existing = await conn.fetchrow(ORDER_BY_IDEMPOTENCY_KEY, placed_by, idempotency_key)
+        assert existing is not None, "a conflicting insert is visible once it has committed"
+        return order_row(existing)
+    await append_event(
+        conn,
+        county_id=county_id,
+        order_id=order_id,
+        community_id=community_id,
+        action=PLACED,
+        to_status="SUBMITTED",
+        actor_user_id=placed_by,
+        actor_person_id=actor_person_id,
+        note=note,
+    )
+    row = await order_by_id(conn, order_id)
+    assert row is not None
+    return row
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What a transition sets besides the status."""
+
+    assignee_id: int | None = None
+    assignee_unit_id: int | None = None
+    due_at: datetime.datetime | None = None
+    resolution: str | None = None
+    rating: int | None = None
+    rating_comment: str | None = None
+
+
+async def transition(
+    conn: Conn,
+    name: str,
+    order: OrderRow,
+    *,
+    actor_user_id: int | None,
+    actor_person_id: int | None,
+    note: str | None,
+    changes: Changes = Changes(),
+) -> OrderRow | None:
+    """Perform the transition `name` of TRANSITIONS if the order is (still) in one of its
+    source states; None when it is not (another client won, or it never was)."""
+    t = TRANSITIONS[name]
+    updated = await conn.fetchval(
+        TRANSITION,
+        order.id,
+        list(t.sources),
+        t.target,
+        t.assigns,
+        changes.assignee_id,
+        changes.assignee_unit_id,
+        changes.due_at,
+        changes.resolution,
+        changes.rating,
+        changes.rating_comment,
+    )
+    if updated is None:
+        return None
+    await append_event(
+        conn,
+        county_id=order.county_id,
+        order_id=order.id,
+        community_id=order.community_id,
+        action=t.event,
+        to_status=t.target,
+        actor_user_id=actor_user_id,
+        actor_person_id=actor_person_id,
+        note=note,
+    )
+    return await order_by_id(conn, order.id)
+
+
+async def current_status(conn: Conn, order_id: int) -> str | None:
+    return await conn.fetchval("SELECT status FROM service_orders WHERE id = $1", order_id)  # type: ignore[no-any-return]

@@ -1,0 +1,82 @@
+"""Old-compound renovation projects (老旧小区改造): PLANNED -> IN_PROGRESS -> COMPLETED."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from typing import Final
+
+import asyncpg
+
+from db.pool import Conn
+
+
+@dataclass(frozen=True)
+class RenovationRow:
+    id: int
+    county_id: int
+    compound_id: int
+    title: str
+    status: str
+    year: int
+    created_at: datetime.datetime
+    # the compound's path (county down to it)
+    compound_path: list[int]
+
+
+COLUMNS: Final = "r.id, r.county_id, r.compound_id, r.title, r.status, r.year, r.created_at, c.path AS compound_path"
+BY_ID: Final = (
+    f"SELECT {COLUMNS} FROM renovations r JOIN areas c ON c.id = r.compound_id WHERE r.id = ANY($1::bigint[])"  # noqa: S608 - constant columns
+)
+INSERT: Final = """
+INSERT INTO renovations (county_id, compound_id, title, status, year) VALUES ($1, $2, $3, $4, $5) RETURNING id
+"""
+FOR_UPDATE: Final = "SELECT status FROM renovations WHERE id = $1 FOR UPDATE"
+# Moves a project on only from the expected state: of two racing calls one matches.
+ADVANCE: Final = """
+UPDATE renovations SET status = $3, year = coalesce($4, year) WHERE id = $1 AND status = $2 RETURNING id
+"""
+LIST_WHERE: Final = """
+WHERE r.county_id = $1
+  AND ($2::bigint IS NULL OR $2 = ANY(c.path))
+  AND ($3::text IS NULL OR r.status = $3)
+"""
+LIST: Final = f"""
+SELECT {COLUMNS} FROM renovations r JOIN areas c ON c.id = r.compound_id {LIST_WHERE}
+  AND ($4::bigint IS NULL OR r.id > $4) ORDER BY r.id LIMIT $5
+"""  # noqa: S608 - constant columns
+COUNT: Final = f"SELECT count(*) FROM renovations r JOIN areas c ON c.id = r.compound_id {LIST_WHERE}"  # noqa: S608 - constant text
+
+
+def renovation_row(r: asyncpg.Record) -> RenovationRow:
+    return RenovationRow(**dict(r))
+
+
+async def renovations_by_id(conn: Conn, ids: list[int]) -> dict[int, RenovationRow]:
+    return {r["id"]: renovation_row(r) for r in await conn.fetch(BY_ID, ids)}
+
+
+async def create(conn: Conn, *, county_id: int, compound_id: int, title: str, status: str, year: int) -> RenovationRow:
+    pk = await conn.fetchval(INSERT, county_id, compound_id, title, status, year)
+    return (await renovations_by_id(conn, [pk]))[pk]
+
+
+async def status_for_update(conn: Conn, renovation_id: int) -> str | None:
+    status = await conn.fetchval(FOR_UPDATE, renovation_id)
+    return str(status) if status is not None else None
+
+
+async def advance(conn: Conn, renovation_id: int, source: str, target: str, year: int | None) -> RenovationRow | None:
+    if await conn.fetchval(ADVANCE, renovation_id, source, target, year) is None:
+        return None
+    return (await renovations_by_id(conn, [renovation_id]))[renovation_id]
+
+
+async def page(
+    conn: Conn, *, county_id: int, area_id: int | None, status: str | None, after: int | None, limit: int
+) -> list[RenovationRow]:
+    return [renovation_row(r) for r in await conn.fetch(LIST, county_id, area_id, status, after, limit)]
+
+
+async def count(conn: Conn, *, county_id: int, area_id: int | None, status: str | None) -> int:
+    return int(await conn.fetchval(COUNT, county_id, area_id, status))

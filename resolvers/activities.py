@@ -1,0 +1,386 @@
+"""Joint volunteer activities (活动联办): who may create, sign up, cancel and check in;
+volunteer hours (志愿服务时长).
+
+Who sees what: activities are public to every signed-in user of the county (they are
+announced to residents). A sign-up is seen by its person, by staff in scope of the
+activity's community and by the UNIT_ADMIN of a host. Volunteer hours of a person are
+seen by the person themself, by staff whose scope holds the person's household and by the
+county admin."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+from decimal import Decimal
+
+import asyncpg
+
+from db import activities as db
+from db.activities import ActivityRow, SignupRow, VolunteerHoursRow
+from db.areas import OrganisationRow, PersonRow
+from db.pool import Conn
+from resolvers import ids, life, nodes
+from resolvers.areas import household_by_id, person_by_id
+from resolvers.context import Context
+from resolvers.errors import ErrorCode, Refusal, bad_user_input
+from resolvers.mutations import Audited, Outcome, run
+from resolvers.pagination import Page, checked_first, decode_cursor, page_from_rows
+from resolvers.viewer import Role, Viewer
+
+# ---- loaders -------------------------------------------------------------------------------
+
+
+async def activity_by_id(ctx: Context, keys: list[int]) -> list[ActivityRow | None]:
+    async with ctx.db.connection() as conn:
+        found = await db.activities_by_id(conn, keys)
+    return [found.get(k) for k in keys]
+
+
+async def hosts_by_activity(ctx: Context, keys: list[int]) -> list[list[OrganisationRow]]:
+    async with ctx.db.connection() as conn:
+        found = await db.hosts_by_activity(conn, keys)
+    return [found.get(k, []) for k in keys]
+
+
+async def attended_by_activity(ctx: Context, keys: list[int]) -> list[int]:
+    async with ctx.db.connection() as conn:
+        found = await db.attended_by_activity(conn, keys)
+    return [found.get(k, 0) for k in keys]
+
+
+async def signup_by_id(ctx: Context, keys: list[int]) -> list[SignupRow | None]:
+    async with ctx.db.connection() as conn:
+        found = await db.signups_by_id(conn, keys)
+    return [found.get(k) for k in keys]
+
+
+async def signup_pages_by_activity(ctx: Context, keys: list[tuple[int, int | None, int]]) -> list[list[SignupRow]]:
+    """Keys (activity id, after id, limit): one statement per distinct (after, limit)."""
+    groups: dict[tuple[int | None, int], list[int]] = {}
+    for activity_id, after, limit in keys:
+        groups.setdefault((after, limit), []).append(activity_id)
+    found: dict[tuple[int, int | None, int], list[SignupRow]] = {}
+    async with ctx.db.connection() as conn:
+        for (after, limit), activity_ids in groups.items():
+            pages = await db.signups_of_activities(conn, activity_ids, after, limit)
+            for activity_id in activity_ids:
+                found[(activity_id, after, limit)] = pages.get(activity_id, [])
+    return [found[k] for k in keys]
+
+
+async def signup_count_by_activity(ctx: Context, keys: list[int]) -> list[int]:
+    async with ctx.db.connection() as conn:
+        found = await db.count_signups_of_activities(conn, keys)
+    return [found.get(k, 0) for k in keys]
+
+
+async def viewer_signup_by_activity(ctx: Context, keys: list[int]) -> list[SignupRow | None]:
+    person_id = ctx.viewer.person_id if ctx.viewer else None
+    if person_id is None:
+        return [None for _ in keys]
+    async with ctx.db.connection() as conn:
+        found = await db.viewer_signups(conn, person_id, keys)
+    return [found.get(k) for k in keys]
+
+
+# ---- visibility ----------------------------------------------------------------------------
+
+
+def hosts_it(viewer: Viewer, hosts: list[OrganisationRow]) -> bool:
+    mine = set(viewer.organisation_scopes(Role.UNIT_ADMIN))
+    return any(h.id in mine for h in hosts)
+
+
+async def may_manage(ctx: Context, activity: ActivityRow) -> bool:
+    """Staff in scope of the activity's community, or the UNIT_ADMIN of one of its hosts."""
+    viewer = ctx.signed_in
+    if viewer.county_id != activity.county_id:
+        return False
+    if viewer.is_staff_for(activity.community_path):
+        return True
+    return hosts_it(viewer, await ctx.loader(hosts_by_activity).load(activity.id))
+
+
+async def _activity_nodes(ctx: Context, keys: list[int]) -> list[ActivityRow | None]:
+    rows = await ctx.loader(activity_by_id).load_many(keys)
+    return [
+        r if r is not None and ctx.viewer is not None and r.county_id == ctx.viewer.county_id else None for r in rows
+    ]
+
+
+async def may_see_signup(ctx: Context, signup: SignupRow) -> bool:
+    viewer = ctx.viewer
+    if viewer is None or viewer.county_id != signup.county_id:
+        return False
+    if viewer.person_id == signup.person_id:
+        return True
+    activity = await ctx.loader(activity_by_id).load(signup.activity_id)
+    return activity is not None and await may_manage(ctx, activity)
+
+
+async def _signup_nodes(ctx: Context, keys: list[int]) -> list[SignupRow | None]:
+    rows = await ctx.loader(signup_by_id).load_many(keys)
+    visible = await asyncio.gather(*(may_see_signup(ctx, r) for r in rows if r is not None))
+    seen = iter(visible)
+    return [r if r is not None and next(seen) else None for r in rows]
+
+
+nodes.register("Activity", _activity_nodes)
+nodes.register("Signup", _signup_nodes)
+
+# ---- fields --------------------------------------------------------------------------------
+
+
+async def hosts(root: ActivityRow, ctx: Context) -> list[OrganisationRow]:
+    return await ctx.loader(hosts_by_activity).load(root.id)
+
+
+async def attended_count(root: ActivityRow, ctx: Context) -> int:
+    return await ctx.loader(attended_by_activity).load(root.id)
+
+
+async def viewer_signup(root: ActivityRow, ctx: Context) -> SignupRow | None:
+    return await ctx.loader(viewer_signup_by_activity).load(root.id)
+
+
+async def activity_of(root: SignupRow, ctx: Context) -> ActivityRow:
+    row = await ctx.loader(activity_by_id).load(root.activity_id)
+    assert row is not None, "a sign-up's activity exists (foreign key)"
+    return row
+
+
+async def person_of(root: SignupRow, ctx: Context) -> PersonRow:
+    row = await ctx.loader(person_by_id).load(root.person_id)
+    assert row is not None, "a sign-up's person exists (foreign key)"
+    return row
+
+
+async def signups(root: ActivityRow, ctx: Context, first: int | None, after: str | None) -> Page[SignupRow] | None:
+    """The sign-ups of an activity: for staff in scope and the hosts' UNIT_ADMIN, else null."""
+    if not await may_manage(ctx, root):
+        return None
+    limit = checked_first(first)
+    after_id = life.id_cursor(after)
+    rows = await ctx.loader(signup_pages_by_activity).load((root.id, after_id, limit + 1))
+
+    async def total() -> int:
+        return await ctx.loader(signup_count_by_activity).load(root.id)
+
+    return page_from_rows(rows, limit, lambda r: [r.id], total)
+
+
+# ---- queries -------------------------------------------------------------------------------
+
+
+async def activities(
+    ctx: Context,
+    *,
+    community_id: str | None,
+    starts_from: datetime.datetime | None,
+    starts_before: datetime.datetime | None,
+    first: int | None,
+    after: str | None,
+) -> Page[ActivityRow]:
+    """Activities of the viewer's county, by start time; `communityId` narrows to one
+    community (an unknown id gives an empty list), `from`/`to` bound the start time."""
+    viewer = ctx.signed_in
+    limit = checked_first(first)
+    key = decode_cursor(after)
+    cursor: tuple[datetime.datetime, int] | None = None
+    if key is not None:
+        try:
+            assert len(key) == 2 and isinstance(key[0], str) and isinstance(key[1], int)
+            cursor = (datetime.datetime.fromisoformat(key[0]), key[1])
+        except (AssertionError, ValueError):
+            raise bad_user_input("`after` is not a cursor this API gave out", argument="after") from None
+    community: int | None = None
+    if community_id is not None:
+        area = await life.any_area(ctx, community_id)
+        community = area.id if area is not None and area.level == "COMMUNITY" else -1
+    filters = {
+        "county_id": viewer.county_id,
+        "community_id": community,
+        "starts_from": life.aware(ctx, starts_from),
+        "starts_before": life.aware(ctx, starts_before),
+    }
+    async with ctx.db.connection() as conn:
+        rows = await db.page(conn, **filters, after=cursor, limit=limit + 1)  # type: ignore[arg-type]
+
+    async def total() -> int:
+        async with ctx.db.connection() as conn:
+            return await db.count(conn, **filters)  # type: ignore[arg-type]
+
+    return page_from_rows(rows, limit, lambda r: [r.starts_at.isoformat(), r.id], total)
+
+
+async def volunteer_hours(
+    ctx: Context,
+    person_id: str | None,
+    starts_from: datetime.datetime | None,
+    starts_before: datetime.datetime | None,
+) -> VolunteerHoursRow | None:
+    """Hours credited at check-in, summed over attended activities; null when the person
+    is unknown or not visible to the viewer."""
+    viewer = ctx.signed_in
+    pk = viewer.person_id if person_id is None else ids.decode_as(person_id, "Person")
+    if pk is None:
+        return None
+    person = await ctx.loader(person_by_id).load(pk)
+    if person is None or person.county_id != viewer.county_id:
+        return None
+    if person.id != viewer.person_id and not viewer.is_county_admin:
+        household = await ctx.loader(household_by_id).load(person.household_id) if person.household_id else None
+        if household is None or not viewer.is_staff_for(household.path):
+            return None
+    async with ctx.db.connection() as conn:
+        found = await db.volunteer_hours(conn, [pk], life.aware(ctx, starts_from), life.aware(ctx, starts_before))
+    return found.get(pk)
+
+
+async def hours_person(root: VolunteerHoursRow, ctx: Context) -> PersonRow:
+    row = await ctx.loader(person_by_id).load(root.person_id)
+    assert row is not None
+    return row
+
+
+# ---- mutations -----------------------------------------------------------------------------
+
+
+async def create_activity(
+    ctx: Context,
+    *,
+    host_ids: list[str],
+    community_id: str,
+    title: str,
+    kind: str,
+    starts_at: datetime.datetime,
+    ends_at: datetime.datetime,
+    capacity: int | None,
+) -> Outcome[ActivityRow]:
+    viewer = ctx.signed_in
+
+    async def body(conn: Conn) -> tuple[ActivityRow, Audited]:
+        community = await life.area_of_level(ctx, community_id, "COMMUNITY", "communityId")
+        if not host_ids:
+            raise Refusal(ErrorCode.INVALID, "Name at least one host organisation", "hostIds")
+        hosts = await life.organisations(ctx, host_ids, "hostIds")
+        if not viewer.is_staff_for(community.path) and not hosts_it(viewer, hosts):
+            raise Refusal(ErrorCode.FORBIDDEN, "Only staff of the community or a host's unit admin may create it")
+        if life.blank(title):
+            raise Refusal(ErrorCode.INVALID, "The title may not be blank", "title")
+        start, end = life.aware(ctx, starts_at), life.aware(ctx, ends_at)
+        assert start is not None and end is not None
+        if end <= start:
+            raise Refusal(ErrorCode.INVALID, "`endsAt` must be after `startsAt`", "endsAt")
+        if capacity is not None and capacity < 1:
+            raise Refusal(ErrorCode.INVALID, "`capacity` must be at least 1 (or left out for no limit)", "capacity")
+        row = await db.create(
+            conn,
+            county_id=viewer.county_id,
+            community_id=community.id,
+            title=title.strip(),
+            kind=kind,
+            starts_at=start,
+            ends_at=end,
+            capacity=capacity,
+            host_ids=[h.id for h in hosts],
+            created_by=viewer.user_id,
+        )
+        return row, Audited("Activity", row.id, {"hosts": [h.id for h in hosts]})
+
+    return await run(ctx, "createActivity", body)
+
+
+async def _activity_in_county(ctx: Context, conn: Conn, global_id: str, field: str) -> ActivityRow:
+    pk = ids.decode_as(global_id, "Activity")
+    found = await db.activities_by_id(conn, [pk]) if pk is not None else {}
+    row = found.get(pk) if pk is not None else None
+    if row is None or row.county_id != ctx.signed_in.county_id:
+        raise Refusal(ErrorCode.NOT_FOUND, "No activity with this id", field)
+    return row
+
+
+async def _reload(conn: Conn, activity_id: int) -> ActivityRow:
+    return (await db.activities_by_id(conn, [activity_id]))[activity_id]
+
+
+async def sign_up(ctx: Context, *, activity_id: str) -> Outcome[tuple[SignupRow, ActivityRow]]:
+    """The signed-in person signs up; a place is taken by one conditional UPDATE, so the
+    capacity holds under any number of concurrent sign-ups."""
+    viewer = ctx.signed_in
+
+    async def body(conn: Conn) -> tuple[tuple[SignupRow, ActivityRow], Audited]:
+        activity = await _activity_in_county(ctx, conn, activity_id, "activityId")
+        if viewer.person_id is None:
+            raise Refusal(ErrorCode.FORBIDDEN, "Only a person's account can sign up")
+        if activity.ends_at <= datetime.datetime.now(datetime.UTC):
+            raise Refusal(ErrorCode.INVALID_STATE, "The activity has ended", "activityId")
+        if await db.active_signup(conn, activity.id, viewer.person_id) is not None:
+            raise Refusal(ErrorCode.ALREADY_EXISTS, "You have already signed up", "activityId")
+        try:
+            async with conn.transaction():
+                if not await db.take_place(conn, activity.id):
+                    raise Refusal(ErrorCode.FULL, "The activity is full", "activityId")
+                signup = await db.insert_signup(
+                    conn, county_id=activity.county_id, activity_id=activity.id, person_id=viewer.person_id
+                )
+        except asyncpg.UniqueViolationError:
+            raise Refusal(ErrorCode.ALREADY_EXISTS, "You have already signed up", "activityId") from None
+        except asyncpg.CheckViolationError:
+            raise Refusal(ErrorCode.FULL, "The activity is full", "activityId") from None
+        return (signup, await _reload(conn, activity.id)), Audited("Signup", signup.id, {"activity": activity.id})
+
+    return await run(ctx, "signUp", body)
+
+
+async def _signup_in_county(ctx: Context, conn: Conn, global_id: str) -> SignupRow:
+    pk = ids.decode_as(global_id, "Signup")
+    row = await db.signup_for_update(conn, pk) if pk is not None else None
+    if row is None or row.county_id != ctx.signed_in.county_id:
+        raise Refusal(ErrorCode.NOT_FOUND, "No sign-up with this id", "signupId")
+    return row
+
+
+async def cancel_sign_up(ctx: Context, *, signup_id: str) -> Outcome[tuple[SignupRow, ActivityRow]]:
+    """The person themself, staff in scope or a host's UNIT_ADMIN cancel; the place is freed."""
+    viewer = ctx.signed_in
+
+    async def body(conn: Conn) -> tuple[tuple[SignupRow, ActivityRow], Audited]:
+        signup = await _signup_in_county(ctx, conn, signup_id)
+        activity = (await db.activities_by_id(conn, [signup.activity_id]))[signup.activity_id]
+        if signup.person_id != viewer.person_id and not await may_manage(ctx, activity):
+            raise Refusal(ErrorCode.FORBIDDEN, "Only the person, staff in scope or a host may cancel it")
+        if signup.cancelled_at is not None:
+            raise Refusal(ErrorCode.INVALID_STATE, "The sign-up is already cancelled", "signupId")
+        if signup.attended:
+            raise Refusal(ErrorCode.INVALID_STATE, "The person has already checked in", "signupId")
+        cancelled = await db.cancel_signup(conn, signup.id)
+        assert cancelled is not None, "the row is locked and was checked above"
+        await db.free_place(conn, activity.id)
+        return (cancelled, await _reload(conn, activity.id)), Audited("Signup", signup.id)
+
+    return await run(ctx, "cancelSignUp", body)
+
+
+async def check_in(ctx: Context, *, signup_id: str, hours: float | None) -> Outcome[tuple[SignupRow, ActivityRow]]:
+    """Staff in scope or a host's UNIT_ADMIN mark the person as attended and credit hours
+    (by default the activity's duration)."""
+
+    async def body(conn: Conn) -> tuple[tuple[SignupRow, ActivityRow], Audited]:
+        signup = await _signup_in_county(ctx, conn, signup_id)
+        activity = (await db.activities_by_id(conn, [signup.activity_id]))[signup.activity_id]
+        if not await may_manage(ctx, activity):
+            raise Refusal(ErrorCode.FORBIDDEN, "Only staff in scope or a host may check people in")
+        if signup.cancelled_at is not None:
+            raise Refusal(ErrorCode.INVALID_STATE, "The sign-up was cancelled", "signupId")
+        if signup.attended:
+            raise Refusal(ErrorCode.INVALID_STATE, "The person has already checked in", "signupId")
+        duration = (activity.ends_at - activity.starts_at).total_seconds() / 3600
+        if hours is not None and not (0 <= hours <= min(duration, 999.99)):
+            raise Refusal(ErrorCode.INVALID, "`hours` must lie between 0 and the activity's duration", "hours")
+        credited = Decimal(str(round(hours, 2))) if hours is not None else None
+        done = await db.check_in(conn, signup.id, credited)
+        assert done is not None, "the row is locked and was checked above"
+        return (done, activity), Audited("Signup", signup.id, {"hours": done.hours})
+
+    return await run(ctx, "checkIn", body)

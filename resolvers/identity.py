@@ -1,0 +1,355 @@
+"""Sign-in, the viewer, role grants with their scopes, partner API tokens and the audit log."""
+
+from __future__ import annotations
+
+import datetime
+import secrets
+from dataclasses import dataclass
+
+from db import audit as audit_db
+from db import identity as db
+from db.areas import AreaRow, OrganisationRow, PersonRow
+from db.audit import AuditFilter, AuditRow
+from db.identity import ApiTokenRow, GrantRow, UserRow
+from db.pool import Conn
+from resolvers import ids, nodes, passwords, tokens
+from resolvers.context import Context
+from resolvers.errors import ErrorCode, Refusal, UserError, bad_user_input
+from resolvers.mutations import Audited, Outcome, run
+from resolvers.pagination import Page, checked_first, decode_cursor, page_from_rows
+from resolvers.permissions import administers_organisation, is_person, require
+from resolvers.viewer import Role, Viewer
+
+LOCKOUT_FAILURES = 5
+LOCKOUT_MINUTES = 15
+MAX_USERNAME = 64
+MAX_PASSWORD = 1024
+MAX_TOKEN_NAME = 100
+
+
+# --- the viewer and users -----------------------------------------------------------------
+
+
+def user_of(viewer: Viewer) -> UserRow:
+    """The viewer as a user row: its effective grants (an API token's single UNIT_ADMIN)."""
+    return UserRow(
+        id=viewer.user_id,
+        username=viewer.username,
+        county_id=viewer.county_id,
+        person_id=viewer.person_id,
+        household_id=viewer.household_id,
+        grants=tuple(
+            GrantRow(id=g.id, role=g.role.value, area_id=g.area_id, organisation_id=g.organisation_id)
+            for g in viewer.grants
+        ),
+    )
+
+
+def viewer(ctx: Context) -> UserRow | None:
+    return None if ctx.viewer is None else user_of(ctx.viewer)
+
+
+async def user_by_id(ctx: Context, keys: list[int]) -> list[UserRow | None]:
+    async with ctx.db.connection() as conn:
+        found = await db.users_by_id(conn, keys)
+    return [found.get(k) for k in keys]
+
+
+def may_see_user(v: Viewer | None, user: UserRow | None) -> bool:
+    """A user account is visible to itself and to COUNTY_ADMIN of its county."""
+    if v is None or user is None or user.county_id != v.county_id:
+        return False
+    return (user.id == v.user_id and is_person(v)) or v.is_county_admin
+
+
+async def _user_nodes(ctx: Context, keys: list[int]) -> list[UserRow | None]:
+    rows = await ctx.loader(user_by_id).load_many(keys)
+    return [r if may_see_user(ctx.viewer, r) else None for r in rows]
+
+
+async def person_of(root: UserRow, ctx: Context) -> PersonRow | None:
+    if root.person_id is None:
+        return None
+    from resolvers.areas import person_by_id
+
+    return await ctx.loader(person_by_id).load(root.person_id)
+
+
+@dataclass(frozen=True)
+class RoleGrantValue:
+    """A role in a scope, as the API shows it."""
+
+    role: Role
+    area_id: int | None
+    organisation_id: int | None
+
+
+@dataclass(frozen=True)
+class ScopeValue:
+    """The area or organisation a role is granted in."""
+
+    type_name: str
+    pk: int
+    name: str
+
+
+def roles_of(root: UserRow) -> list[RoleGrantValue]:
+    return [RoleGrantValue(Role(g.role), g.area_id, g.organisation_id) for g in root.grants]
+
+
+async def scope_of(root: RoleGrantValue, ctx: Context) -> ScopeValue:
+    from resolvers.areas import AREA_TYPES, area_by_id, organisation_by_id
+
+    if root.area_id is not None:
+        area: AreaRow | None = await ctx.loader(area_by_id).load(root.area_id)
+        assert area is not None, "a grant's area exists (foreign key)"
+        return ScopeValue(AREA_TYPES[area.level], area.id, area.name)
+    assert root.organisation_id is not None
+    org: OrganisationRow | None = await ctx.loader(organisation_by_id).load(root.organisation_id)
+    assert org is not None, "a grant's organisation exists (foreign key)"
+    return ScopeValue("Organisation", org.id, org.name)
+
+
+# --- login --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    token: str | None
+    expires_at: datetime.datetime | None
+    viewer: UserRow | None
+    user_errors: list[UserError]
+
+
+def _invalid() -> LoginResult:
+    error = UserError(message="Unknown username or wrong password", code=ErrorCode.INVALID_CREDENTIALS)
+    return LoginResult(None, None, None, [error])
+
+
+async def login(ctx: Context, username: str, password: str) -> LoginResult:
+    """Check the password; count failures per username in PostgreSQL and lock out after
+    LOCKOUT_FAILURES within LOCKOUT_MINUTES. An unknown username costs the same argon2
+    check as a wrong password and gets the same answer."""
+    name = username.strip()[:MAX_USERNAME]
+    if "\x00" in name:  # no username holds a NUL (PostgreSQL text cannot): unknown, at equal cost
+        await passwords.verify_password_async(None, password[:MAX_PASSWORD])
+        return _invalid()
+    async with ctx.db.transaction() as conn:
+        await db.lock_username(conn, name)
+        if await db.recent_failures(conn, name, LOCKOUT_MINUTES) >= LOCKOUT_FAILURES:
+            return LoginResult(
+                None,
+                None,
+                None,
+                [
+                    UserError(
+                        message=f"Too many failed sign-ins: try again within {LOCKOUT_MINUTES} minutes",
+                        code=ErrorCode.TOO_MANY_ATTEMPTS,
+                    )
+                ],
+            )
+        found = await db.credentials(conn, name)
+        good = await passwords.verify_password_async(found.password_hash if found else None, password[:MAX_PASSWORD])
+        if not good or found is None or found.disabled or len(password) > MAX_PASSWORD:
+            await db.record_failure(conn, name)
+            await audit_db.record(
+                conn,
+                county_id=found.county_id if found else None,
+                user_id=found.id if found else None,
+                api_token_id=None,
+                action="loginFailed",
+                target_type="User" if found else None,
+                target_id=found.id if found else None,
+                request_id=ctx.request_id,
+                detail={},
+            )
+            return _invalid()
+        await db.clear_failures(conn, name)
+        await audit_db.record(
+            conn,
+            county_id=found.county_id,
+            user_id=found.id,
+            api_token_id=None,
+            action="login",
+            target_type="User",
+            target_id=found.id,
+            request_id=ctx.request_id,
+            detail={},
+        )
+        user = (await db.users_by_id(conn, [found.id]))[found.id]
+    assert ctx.settings.secret is not None, "the signing secret is set at start-up"
+    token, expires = tokens.sign(ctx.settings.secret, user.id, ctx.settings.token_hours * 3600)
+    return LoginResult(token, datetime.datetime.fromtimestamp(expires, tz=datetime.UTC), user, [])
+
+
+# --- API tokens ---------------------------------------------------------------------------
+
+
+async def api_token_by_id(ctx: Context, keys: list[int]) -> list[ApiTokenRow | None]:
+    async with ctx.db.connection() as conn:
+        found = await db.api_tokens_by_id(conn, keys)
+    return [found.get(k) for k in keys]
+
+
+def may_see_api_token(v: Viewer | None, row: ApiTokenRow | None) -> bool:
+    """A token is visible to COUNTY_ADMIN and the UNIT_ADMINs of its organisation."""
+    return v is not None and row is not None and administers_organisation(v, row.organisation_id, row.county_id)
+
+
+async def _api_token_nodes(ctx: Context, keys: list[int]) -> list[ApiTokenRow | None]:
+    rows = await ctx.loader(api_token_by_id).load_many(keys)
+    return [r if may_see_api_token(ctx.viewer, r) else None for r in rows]
+
+
+async def organisation_of_token(root: ApiTokenRow, ctx: Context) -> OrganisationRow | None:
+    from resolvers.areas import organisation_by_id
+
+    return await ctx.loader(organisation_by_id).load(root.organisation_id)
+
+
+@dataclass(frozen=True)
+class NewApiToken:
+    token: str
+    api_token: ApiTokenRow
+
+
+def new_api_token_secret() -> str:
+    return tokens.API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+async def create_api_token(ctx: Context, organisation_id: str, name: str) -> Outcome[NewApiToken]:
+    v = ctx.signed_in
+
+    async def body(conn: Conn) -> tuple[NewApiToken, Audited]:
+        require(is_person(v), "An API token cannot create API tokens")
+        pk = ids.decode_as(organisation_id, "Organisation")
+        org = (await _organisations(conn, [pk]))[0] if pk is not None else None
+        if org is None or org.county_id != v.county_id:
+            raise Refusal(ErrorCode.NOT_FOUND, "No such organisation", "organisationId")
+        require(
+            administers_organisation(v, org.id, org.county_id),
+            "Only the organisation's UNIT_ADMIN or a COUNTY_ADMIN may create its API tokens",
+            "organisationId",
+        )
+        clean = name.strip()
+        if not clean or len(clean) > MAX_TOKEN_NAME or "\x00" in clean:
+            raise Refusal(ErrorCode.INVALID, f"A name of 1 to {MAX_TOKEN_NAME} characters is needed", "name")
+        secret = new_api_token_secret()
+        row = await db.insert_api_token(
+            conn,
+            county_id=org.county_id,
+            organisation_id=org.id,
+            name=clean,
+            token_hash=tokens.hash_api_token(secret),
+            created_by=v.user_id,
+        )
+        return NewApiToken(secret, row), Audited("ApiToken", row.id, {"organisationId": org.id, "name": clean})
+
+    return await run(ctx, "createApiToken", body)
+
+
+async def revoke_api_token(ctx: Context, api_token_id: str) -> Outcome[ApiTokenRow]:
+    v = ctx.signed_in
+
+    async def body(conn: Conn) -> tuple[ApiTokenRow, Audited]:
+        require(is_person(v), "An API token cannot revoke API tokens")
+        pk = ids.decode_as(api_token_id, "ApiToken")
+        row = await db.api_token_for_update(conn, pk) if pk is not None else None
+        if row is None or not may_see_api_token(v, row):
+            raise Refusal(ErrorCode.NOT_FOUND, "No such API token", "apiTokenId")
+        if row.revoked_at is not None:
+            raise Refusal(ErrorCode.INVALID_STATE, "The API token is already revoked", "apiTokenId")
+        revoked = await db.revoke_api_token(conn, row.id)
+        assert revoked is not None
+        return revoked, Audited("ApiToken", row.id, {"organisationId": row.organisation_id})
+
+    return await run(ctx, "revokeApiToken", body)
+
+
+async def _organisations(conn: Conn, keys: list[int]) -> list[OrganisationRow | None]:
+    from db.areas import organisations_by_id
+
+    found = await organisations_by_id(conn, keys)
+    return [found.get(k) for k in keys]
+
+
+# --- the audit log ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    action: str | None = None
+    user_id: str | None = None
+    target_type: str | None = None
+    since: datetime.datetime | None = None
+    until: datetime.datetime | None = None
+
+
+async def audit_log(ctx: Context, query: AuditQuery, first: int | None, after: str | None) -> Page[AuditRow]:
+    """Newest first, within the viewer's county (the field's permission admits only
+    COUNTY_ADMIN). An unknown `userId` matches nothing."""
+    v = ctx.signed_in
+    limit = checked_first(first)
+    if any("\x00" in (text or "") for text in (query.action, query.target_type)):
+        raise bad_user_input("The filter's text may not hold NUL characters", argument="filter")
+    key = decode_cursor(after)
+    before = key[0] if key and isinstance(key[0], int) else None
+    if key is not None and before is None:
+        raise bad_user_input("`after` is not a cursor this API gave out", argument="after")
+    user_pk: int | None = None
+    if query.user_id is not None:
+        user_pk = ids.decode_as(query.user_id, "User") or -1
+    filt = AuditFilter(
+        county_id=v.county_id,
+        action=query.action,
+        user_id=user_pk,
+        target_type=query.target_type,
+        since=query.since,
+        until=query.until,
+    )
+    async with ctx.db.connection() as conn:
+        rows = await audit_db.page(conn, filt, before, limit + 1)
+
+    async def count() -> int:
+        async with ctx.db.connection() as conn:
+            return await audit_db.count(conn, filt)
+
+    return page_from_rows(rows, limit, lambda r: [r.id], count)
+
+
+async def audit_entry_by_id(ctx: Context, keys: list[int]) -> list[AuditRow | None]:
+    async with ctx.db.connection() as conn:
+        found = await audit_db.by_id(conn, keys)
+    return [found.get(k) for k in keys]
+
+
+async def _audit_nodes(ctx: Context, keys: list[int]) -> list[AuditRow | None]:
+    v = ctx.viewer
+    rows = await ctx.loader(audit_entry_by_id).load_many(keys)
+    return [
+        r if v is not None and v.is_county_admin and r is not None and r.county_id == v.county_id else None
+        for r in rows
+    ]
+
+
+async def user_of_entry(root: AuditRow, ctx: Context) -> UserRow | None:
+    if root.user_id is None:
+        return None
+    return await ctx.loader(user_by_id).load(root.user_id)
+
+
+async def api_token_of_entry(root: AuditRow, ctx: Context) -> ApiTokenRow | None:
+    if root.api_token_id is None:
+        return None
+    return await ctx.loader(api_token_by_id).load(root.api_token_id)
+
+
+def target_of_entry(root: AuditRow) -> str | None:
+    if root.target_type is None or root.target_id is None:
+        return None
+    return ids.encode(root.target_type, root.target_id)
+
+
+nodes.register("User", _user_nodes)
+nodes.register("ApiToken", _api_token_nodes)
+nodes.register("AuditEntry", _audit_nodes)

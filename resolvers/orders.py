@@ -1,0 +1,419 @@
+"""Service orders: who may see and do what, the mutations, the list and the loaders.
+
+The workflow itself (which transition from which states to which, by whom) is the table
+`db.orders.TRANSITIONS`; this module only checks the parties and the inputs."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import asyncpg
+
+from db import areas as areas_db
+from db import orders as db
+from db.areas import AreaRow, HouseholdRow, OrganisationRow, PersonRow
+from db.orders import CategoryRow, Changes, OrderEventRow, OrderFilter, OrderRow, Party, Scope
+from db.pool import Conn
+from resolvers import ids, nodes
+from resolvers.areas import area_by_id, household_by_id, organisation_by_id, person_by_id
+from resolvers.context import Context
+from resolvers.errors import ErrorCode, Refusal, UserError, bad_user_input
+from resolvers.mutations import Audited, run
+from resolvers.pagination import Page, checked_first, decode_cursor, page_from_rows
+from resolvers.viewer import Role, Viewer
+
+MAX_TITLE = 200
+MAX_TEXT = 2000
+MAX_KEY = 100
+
+
+@dataclass(frozen=True)
+class OrderPayload:
+    order: OrderRow | None
+    user_errors: list[UserError] = field(default_factory=list)
+
+
+# --- loaders -------------------------------------------------------------------------
+
+
+async def order_by_id(ctx: Context, keys: list[int]) -> list[OrderRow | None]:
+    async with ctx.db.connection() as conn:
+        found = await db.orders_by_id(conn, keys)
+    return [found.get(k) for k in keys]
+
+
+async def timeline_by_order(ctx: Context, keys: list[int]) -> list[list[OrderEventRow]]:
+    async with ctx.db.connection() as conn:
+        found = await db.events_of_orders(conn, keys)
+    return [found.get(k, []) for k in keys]
+
+
+async def event_by_id(ctx: Context, keys: list[int]) -> list[OrderEventRow | None]:
+    async with ctx.db.connection() as conn:
+        found = await db.events_by_id(conn, keys)
+    return [found.get(k) for k in keys]
+
+
+async def units_by_person(ctx: Context, keys: list[int]) -> list[frozenset[int]]:
+    async with ctx.db.connection() as conn:
+        found = {k: frozenset(await db.units_of_person(conn, k)) for k in keys}
+    return [found[k] for k in keys]
+
+
+async def category_by_code(ctx: Context, keys: list[str]) -> list[CategoryRow | None]:
+    async with ctx.db.connection() as conn:
+        found = {c.code: c for c in await db.categories(conn)}
+    return [found.get(k) for k in keys]
+
+
+# --- who is who for an order -----------------------------------------------------------
+
+
+async def _viewer_units(ctx: Context, viewer: Viewer) -> frozenset[int]:
+    """Units whose orders the viewer handles: active posts, and UNIT_ADMIN grants."""
+    posts = await ctx.loader(units_by_person).load(viewer.person_id) if viewer.person_id is not None else frozenset()
+    return posts | frozenset(viewer.organisation_scopes(Role.UNIT_ADMIN))
+
+
+async def parties(ctx: Context, viewer: Viewer, order: OrderRow) -> frozenset[Party]:
+    """The parties of the order the viewer is (none: the viewer may not see it)."""
+    if order.county_id != viewer.county_id:
+        return frozenset()
+    found: set[Party] = set()
+    if viewer.is_staff_for(order.path):
+        found.add(Party.STAFF)
+    if viewer.household_id is not None and viewer.household_id == order.household_id:
+        found.add(Party.HOUSEHOLD)
+    if viewer.person_id is not None and order.assignee_id == viewer.person_id:
+        found.add(Party.ASSIGNEE)
+    if order.assignee_unit_id is not None and order.assignee_unit_id in await _viewer_units(ctx, viewer):
+        found.add(Party.ASSIGNEE)
+    return frozenset(found)
+
+
+async def visible_orders(ctx: Context, keys: list[int]) -> list[OrderRow | None]:
+    """`node(id)`: the order when the viewer is one of its parties."""
+    viewer = ctx.viewer
+    rows = await ctx.loader(order_by_id).load_many(keys)
+    if viewer is None:
+        return [None for _ in rows]
+    return [row if row is not None and await parties(ctx, viewer, row) else None for row in rows]
+
+
+nodes.register("ServiceOrder", visible_orders)
+
+
+# --- fields ----------------------------------------------------------------------------
+
+
+async def household_of(root: OrderRow, ctx: Context) -> HouseholdRow | None:
+    return await ctx.loader(household_by_id).load(root.household_id)
+
+
+async def community_of(root: OrderRow, ctx: Context) -> AreaRow | None:
+    return await ctx.loader(area_by_id).load(root.community_id)
+
+
+async def assignee_of(root: OrderRow, ctx: Context) -> PersonRow | None:
+    if root.assignee_id is None:
+        return None
+    return await ctx.loader(person_by_id).load(root.assignee_id)
+
+
+async def assignee_unit_of(root: OrderRow, ctx: Context) -> OrganisationRow | None:
+    if root.assignee_unit_id is None:
+        return None
+    return await ctx.loader(organisation_by_id).load(root.assignee_unit_id)
+
+
+async def timeline_of(root: OrderRow, ctx: Context) -> list[OrderEventRow]:
+    return await ctx.loader(timeline_by_order).load(root.id)
+
+
+async def category_of(root: OrderRow, ctx: Context) -> CategoryRow | None:
+    return await ctx.loader(category_by_code).load(root.category)
+
+
+async def actor_of(root: OrderEventRow, ctx: Context) -> PersonRow | None:
+    if root.actor_person_id is None:
+        return None
+    return await ctx.loader(person_by_id).load(root.actor_person_id)
+
+
+async def order_of_event(root: OrderEventRow, ctx: Context) -> OrderRow | None:
+    if root.order is not None:
+        return root.order
+    return await ctx.loader(order_by_id).load(root.order_id)
+
+
+# --- queries ---------------------------------------------------------------------------
+
+
+def scope_of(viewer: Viewer) -> Scope:
+    return Scope(
+        county_id=viewer.county_id,
+        area_ids=viewer.area_scopes(Role.COUNTY_ADMIN, Role.COMMUNITY_STAFF),
+        household_id=viewer.household_id,
+        person_id=viewer.person_id,
+        admin_unit_ids=viewer.organisation_scopes(Role.UNIT_ADMIN),
+    )
+
+
+_NOTHING = -1  # an id no row has: a filter on an id of the wrong kind matches nothing
+
+
+def _filter_id(global_id: str | None, *type_names: str) -> int | None:
+    if global_id is None:
+        return None
+    pk = ids.decode_as(global_id, *type_names)
+    return _NOTHING if pk is None else pk
+
+
+def order_filter(
+    community_id: str | None,
+    status: str | None,
+    assignee_id: str | None,
+    overdue: bool | None,
+    escalated: bool | None,
+) -> OrderFilter:
+    """`assigneeId` may name a person or an organisation (a unit)."""
+    person = unit = None
+    if assignee_id is not None:
+        decoded = ids.decode(assignee_id)
+        if decoded is not None and decoded[0] == "Person":
+            person = decoded[1]
+        elif decoded is not None and decoded[0] == "Organisation":
+            unit = decoded[1]
+        else:
+            person = _NOTHING
+    return OrderFilter(
+        community_id=_filter_id(community_id, "Community"),
+        status=status,
+        assignee_id=person,
+        assignee_unit_id=unit,
+        overdue=overdue,
+        escalated=escalated,
+    )
+
+
+async def service_orders(ctx: Context, flt: OrderFilter, first: int | None, after: str | None) -> Page[OrderRow]:
+    limit = checked_first(first)
+    cursor = decode_cursor(after)
+    after_id: int | None = None
+    if cursor is not None:
+        if len(cursor) != 1 or not isinstance(cursor[0], int):
+            raise bad_user_input("`after` is not a cursor this API gave out", argument="after")
+        after_id = cursor[0]
+    scope = scope_of(ctx.signed_in)
+    async with ctx.db.connection() as conn:
+        rows = await db.list_orders(conn, scope, flt, after=after_id, limit=limit + 1)
+
+    async def count() -> int:
+        async with ctx.db.connection() as conn:
+            return await db.count_orders(conn, scope, flt)
+
+    return page_from_rows(rows, limit, lambda r: [r.id], count)
+
+
+async def service_categories(ctx: Context) -> list[CategoryRow]:
+    async with ctx.db.connection() as conn:
+        return await db.categories(conn)
+
+
+# --- mutations -------------------------------------------------------------------------
+
+
+def _text(value: str | None, name: str, *, required: bool, limit: int = MAX_TEXT) -> str | None:
+    if value is None or not value.strip():
+        if required:
+            raise Refusal(ErrorCode.INVALID, f"`{name}` must not be blank", name)
+        return None
+    if len(value) > limit:
+        raise Refusal(ErrorCode.INVALID, f"`{name}` may hold at most {limit} characters", name)
+    return value.strip()
+
+
+async def _order_for(ctx: Context, order_id: str, conn: Conn) -> tuple[OrderRow, frozenset[Party]]:
+    """The order an input names, and the viewer's parties of it; NOT_FOUND when invisible."""
+    viewer = ctx.signed_in
+    pk = ids.decode_as(order_id, "ServiceOrder")
+    row = await db.order_by_id(conn, pk) if pk is not None else None
+    found = await parties(ctx, viewer, row) if row is not None else frozenset()
+    if row is None or not found:
+        raise Refusal(ErrorCode.NOT_FOUND, "No such service order", "orderId")
+    return row, found
+
+
+def _require(name: str, roles: frozenset[Party]) -> None:
+    if not roles & db.TRANSITIONS[name].who:
+        raise Refusal(ErrorCode.FORBIDDEN, "You may not do this to this order", "orderId")
+
+
+async def _transition(
+    ctx: Context,
+    conn: Conn,
+    name: str,
+    order: OrderRow,
+    roles: frozenset[Party],
+    *,
+    note: str | None,
+    changes: Changes = Changes(),  # noqa: B008 - frozen
+) -> tuple[OrderRow, Audited]:
+    viewer = ctx.signed_in
+    _require(name, roles)
+    updated = await db.transition(
+        conn,
+        name,
+        order,
+        actor_user_id=viewer.user_id,
+        actor_person_id=viewer.person_id,
+        note=note,
+        changes=changes,
+    )
+    if updated is None:
+        status = await db.current_status(conn, order.id)
+        raise Refusal(ErrorCode.INVALID_STATE, f"Not possible while the order is {status}", "orderId")
+    return updated, Audited("ServiceOrder", order.id, {"status": updated.status})
+
+
+Body = Callable[[Conn], Awaitable[tuple[OrderRow, Audited]]]
+
+
+async def _run(ctx: Context, action: str, body: Body) -> OrderPayload:
+    try:
+        outcome = await run(ctx, action, body)
+    except asyncpg.CheckViolationError as exc:  # a guard the checks above should have caught
+        return OrderPayload(
+            None, [UserError(f"Refused by a rule of the data: {exc.constraint_name}", ErrorCode.INVALID)]
+        )
+    return OrderPayload(outcome.value, outcome.user_errors)
+
+
+async def place_order(
+    ctx: Context,
+    household_id: str,
+    title: str,
+    description: str | None,
+    category: str,
+    idempotency_key: str | None,
+) -> OrderPayload:
+    viewer = ctx.signed_in
+
+    async def body(conn: Conn) -> tuple[OrderRow, Audited]:
+        pk = ids.decode_as(household_id, "Household")
+        household = (await areas_db.households_by_id(conn, [pk])).get(pk) if pk is not None else None
+        if household is None or household.county_id != viewer.county_id:
+            raise Refusal(ErrorCode.NOT_FOUND, "No such household", "householdId")
+        if viewer.household_id != household.id and not viewer.is_staff_for(household.path):
+            raise Refusal(
+                ErrorCode.FORBIDDEN, "Only the household itself or staff in scope may order for it", "householdId"
+            )
+        clean_title = _text(title, "title", required=True, limit=MAX_TITLE)
+        assert clean_title is not None
+        clean_description = _text(description, "description", required=False)
+        key = _text(idempotency_key, "idempotencyKey", required=False, limit=MAX_KEY)
+        try:
+            row = await db.create_order(
+                conn,
+                county_id=household.county_id,
+                household_id=household.id,
+                community_id=household.path[2],
+                title=clean_title,
+                description=clean_description,
+                category=category,
+                placed_by=viewer.user_id,
+                actor_person_id=viewer.person_id,
+                idempotency_key=key,
+                zone=ctx.settings.timezone,
+            )
+        except db.UnknownCategory:
+            raise Refusal(ErrorCode.INVALID, f"No service category {category!r}", "category") from None
+        return row, Audited("ServiceOrder", row.id, {"number": row.number, "idempotencyKey": key})
+
+    return await _run(ctx, "placeOrder", body)
+
+
+async def dispatch_order(
+    ctx: Context,
+    order_id: str,
+    assignee_id: str | None,
+    assignee_unit_id: str | None,
+    due_at: datetime.datetime | None,
+) -> OrderPayload:
+    async def body(conn: Conn) -> tuple[OrderRow, Audited]:
+        order, roles = await _order_for(ctx, order_id, conn)
+        if not roles & db.TRANSITIONS["dispatchOrder"].who:
+            raise Refusal(ErrorCode.FORBIDDEN, "Only staff in scope may dispatch this order", "orderId")
+        if (assignee_id is None) == (assignee_unit_id is None):
+            raise Refusal(ErrorCode.INVALID, "Give exactly one of `assigneeId` and `assigneeUnitId`", "assigneeId")
+        person = unit = None
+        if assignee_id is not None:
+            pk = ids.decode_as(assignee_id, "Person")
+            found = (await areas_db.persons_by_id(conn, [pk])).get(pk) if pk is not None else None
+            if found is None or found.county_id != order.county_id or not found.party_member:
+                raise Refusal(ErrorCode.INVALID, "The assignee must be a party member of the county", "assigneeId")
+            person = found.id
+        else:
+            assert assignee_unit_id is not None
+            pk = ids.decode_as(assignee_unit_id, "Organisation")
+            org = (await areas_db.organisations_by_id(conn, [pk])).get(pk) if pk is not None else None
+            if org is None or org.county_id != order.county_id or org.kind not in db.UNIT_KINDS:
+                raise Refusal(ErrorCode.INVALID, "The assignee unit must be a unit of the county", "assigneeUnitId")
+            unit = org.id
+        if due_at is not None:
+            if due_at.tzinfo is None:
+                raise Refusal(ErrorCode.INVALID, "`dueAt` needs a UTC offset", "dueAt")
+            if due_at <= datetime.datetime.now(datetime.UTC):
+                raise Refusal(ErrorCode.INVALID, "`dueAt` must lie in the future", "dueAt")
+        return await _transition(
+            ctx,
+            conn,
+            "dispatchOrder",
+            order,
+            roles,
+            note=None,
+            changes=Changes(assignee_id=person, assignee_unit_id=unit, due_at=due_at),
+        )
+
+    return await _run(ctx, "dispatchOrder", body)
+
+
+def _simple(
+    name: str, note_field: str | None = None, *, required: bool = False
+) -> Callable[..., Awaitable[OrderPayload]]:
+    """A transition whose input is the order and, optionally, one text that becomes the note."""
+
+    async def mutate(ctx: Context, order_id: str, text: str | None = None) -> OrderPayload:
+        async def body(conn: Conn) -> tuple[OrderRow, Audited]:
+            order, roles = await _order_for(ctx, order_id, conn)
+            _require(name, roles)
+            note = _text(text, note_field, required=required) if note_field else None
+            changes = Changes(resolution=note) if name == "completeOrder" else Changes()
+            return await _transition(ctx, conn, name, order, roles, note=note, changes=changes)
+
+        return await _run(ctx, name, body)
+
+    return mutate
+
+
+accept_order = _simple("acceptOrder")
+return_order = _simple("returnOrder", "reason", required=True)
+complete_order = _simple("completeOrder", "resolution", required=True)
+cancel_order = _simple("cancelOrder", "reason")
+
+
+async def rate_order(ctx: Context, order_id: str, score: int, comment: str | None) -> OrderPayload:
+    async def body(conn: Conn) -> tuple[OrderRow, Audited]:
+        order, roles = await _order_for(ctx, order_id, conn)
+        if not roles & db.TRANSITIONS["rateOrder"].who:
+            raise Refusal(ErrorCode.FORBIDDEN, "Only the household that placed the order may rate it", "orderId")
+        if not 1 <= score <= 5:
+            raise Refusal(ErrorCode.INVALID, "`score` must be from 1 to 5", "score")
+        clean = _text(comment, "comment", required=False)
+        return await _transition(
+            ctx, conn, "rateOrder", order, roles, note=clean, changes=Changes(rating=score, rating_comment=clean)
+        )
+
+    return await _run(ctx, "rateOrder", body)

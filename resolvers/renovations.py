@@ -1,0 +1,105 @@
+"""Old-compound renovation projects (老旧小区改造).
+
+Projects are public to every signed-in user of the county (residents follow the works on
+their compound). Staff in scope of the compound and the county admin plan, start and
+complete them; `year` is the planned year, set to the year of completion (county time)
+when the project is completed."""
+
+from __future__ import annotations
+
+from db import renovations as db
+from db.pool import Conn
+from db.renovations import RenovationRow
+from resolvers import ids, life, nodes
+from resolvers.context import Context
+from resolvers.errors import ErrorCode, Refusal
+from resolvers.mutations import Audited, Outcome, run
+from resolvers.pagination import Page, checked_first, page_from_rows
+
+
+async def renovation_by_id(ctx: Context, keys: list[int]) -> list[RenovationRow | None]:
+    async with ctx.db.connection() as conn:
+        found = await db.renovations_by_id(conn, keys)
+    return [found.get(k) for k in keys]
+
+
+async def _renovation_nodes(ctx: Context, keys: list[int]) -> list[RenovationRow | None]:
+    rows = await ctx.loader(renovation_by_id).load_many(keys)
+    county = ctx.viewer.county_id if ctx.viewer else None
+    return [r if r is not None and r.county_id == county else None for r in rows]
+
+
+nodes.register("Renovation", _renovation_nodes)
+
+
+async def renovations(
+    ctx: Context, *, area_id: str | None, status: str | None, first: int | None, after: str | None
+) -> Page[RenovationRow]:
+    viewer = ctx.signed_in
+    limit = checked_first(first)
+    after_id = life.id_cursor(after)
+    filters = {"county_id": viewer.county_id, "area_id": await life.area_filter(ctx, area_id), "status": status}
+    async with ctx.db.connection() as conn:
+        rows = await db.page(conn, **filters, after=after_id, limit=limit + 1)  # type: ignore[arg-type]
+
+    async def total() -> int:
+        async with ctx.db.connection() as conn:
+            return await db.count(conn, **filters)  # type: ignore[arg-type]
+
+    return page_from_rows(rows, limit, lambda r: [r.id], total)
+
+
+YEARS = range(1949, 2201)
+
+
+async def plan_renovation(ctx: Context, *, compound_id: str, title: str, year: int) -> Outcome[RenovationRow]:
+    viewer = ctx.signed_in
+
+    async def body(conn: Conn) -> tuple[RenovationRow, Audited]:
+        compound = await life.area_of_level(ctx, compound_id, "COMPOUND", "compoundId")
+        if not viewer.is_staff_for(compound.path):
+            raise Refusal(ErrorCode.FORBIDDEN, "Only staff in scope of the compound or the county admin")
+        if life.blank(title):
+            raise Refusal(ErrorCode.INVALID, "The title may not be blank", "title")
+        if year not in YEARS:
+            raise Refusal(ErrorCode.INVALID, "Not a plausible year", "year")
+        row = await db.create(
+            conn,
+            county_id=compound.county_id,
+            compound_id=compound.id,
+            title=title.strip(),
+            status="PLANNED",
+            year=year,
+        )
+        return row, Audited("Renovation", row.id)
+
+    return await run(ctx, "planRenovation", body)
+
+
+async def _advance(ctx: Context, action: str, renovation_id: str, source: str, target: str) -> Outcome[RenovationRow]:
+    viewer = ctx.signed_in
+
+    async def body(conn: Conn) -> tuple[RenovationRow, Audited]:
+        pk = ids.decode_as(renovation_id, "Renovation")
+        status = await db.status_for_update(conn, pk) if pk is not None else None
+        row = (await db.renovations_by_id(conn, [pk]))[pk] if pk is not None and status is not None else None
+        if pk is None or row is None or row.county_id != viewer.county_id:
+            raise Refusal(ErrorCode.NOT_FOUND, "No renovation project with this id", "renovationId")
+        if not viewer.is_staff_for(row.compound_path):
+            raise Refusal(ErrorCode.FORBIDDEN, "Only staff in scope of the compound or the county admin")
+        if row.status != source:
+            raise Refusal(ErrorCode.INVALID_STATE, f"The project is {row.status}, not {source}", "renovationId")
+        year = life.local_today(ctx).year if target == "COMPLETED" else None
+        done = await db.advance(conn, pk, source, target, year)
+        assert done is not None, "the row is locked and was checked above"
+        return done, Audited("Renovation", pk, {"status": target})
+
+    return await run(ctx, action, body)
+
+
+async def start_renovation(ctx: Context, *, renovation_id: str) -> Outcome[RenovationRow]:
+    return await _advance(ctx, "startRenovation", renovation_id, "PLANNED", "IN_PROGRESS")
+
+
+async def complete_renovation(ctx: Context, *, renovation_id: str) -> Outcome[RenovationRow]:
+    return await _advance(ctx, "completeRenovation", renovation_id, "IN_PROGRESS", "COMPLETED")

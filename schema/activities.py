@@ -1,0 +1,253 @@
+"""Joint volunteer activities (活动联办 / 志愿服务活动), sign-ups, check-ins and volunteer hours."""
+
+from __future__ import annotations
+
+import datetime
+import enum
+from typing import Annotated, Any
+
+import strawberry
+from strawberry.types import Info
+
+from db.activities import ActivityRow, SignupRow, VolunteerHoursRow
+from resolvers import activities as r
+from resolvers.permissions import SignedIn
+from schema.areas import Community, Organisation, Person
+from schema.base import Connection, Node, UserError, is_row
+
+
+@strawberry.enum(description="Kind of volunteer activity (志愿服务活动)")
+class ActivityKind(enum.Enum):
+    CHARITY_MEAL = strawberry.enum_value("CHARITY_MEAL", description="Charity meal (爱心餐)")
+    PERFORMANCE = strawberry.enum_value("PERFORMANCE", description="Performance (文艺汇演)")
+    FREE_CLINIC = strawberry.enum_value("FREE_CLINIC", description="Free clinic (义诊)")
+    POLICY_OUTREACH = strawberry.enum_value("POLICY_OUTREACH", description="Policy outreach (政策宣讲)")
+    CLEAN_UP = strawberry.enum_value("CLEAN_UP", description="Clean-up (环境整治)")
+    EPIDEMIC_SUPPORT = strawberry.enum_value("EPIDEMIC_SUPPORT", description="Epidemic support (疫情防控)")
+    OTHER = strawberry.enum_value("OTHER", description="Any other joint activity")
+
+
+async def _hosts(root: ActivityRow, info: Info[Any, Any]) -> list[Organisation]:
+    return await r.hosts(root, info.context)  # type: ignore[return-value]
+
+
+async def _community(root: ActivityRow, info: Info[Any, Any]) -> Community:
+    from resolvers.areas import area_by_id
+
+    return await info.context.loader(area_by_id).load(root.community_id)  # type: ignore[no-any-return]
+
+
+async def _attended_count(root: ActivityRow, info: Info[Any, Any]) -> int:
+    return await r.attended_count(root, info.context)
+
+
+async def _viewer_signup(
+    root: ActivityRow, info: Info[Any, Any]
+) -> Annotated[Signup, strawberry.lazy("schema.activities")] | None:
+    return await r.viewer_signup(root, info.context)  # type: ignore[return-value]
+
+
+async def _signups(
+    root: ActivityRow, info: Info[Any, Any], first: int | None = None, after: str | None = None
+) -> Annotated[Connection[Signup], strawberry.lazy("schema.activities")] | None:
+    return await r.signups(root, info.context, first, after)  # type: ignore[return-value]
+
+
+@strawberry.type(description="A joint volunteer activity (活动联办) hosted by units and the community")
+class Activity(Node):
+    is_type_of = is_row(ActivityRow)
+    title: str = strawberry.field(description="What the activity is")
+    kind: ActivityKind = strawberry.field(description="Its kind")
+    starts_at: datetime.datetime = strawberry.field(description="When it starts")
+    ends_at: datetime.datetime = strawberry.field(description="When it ends (after `startsAt`)")
+    capacity: int | None = strawberry.field(description="Places; null when there is no limit")
+    signup_count: int = strawberry.field(description="People signed up and not cancelled")
+    attended_count: int = strawberry.field(resolver=_attended_count, description="People checked in")
+    hosts: list[Organisation] = strawberry.field(resolver=_hosts, description="Host organisations (units, community)")
+    community: Community = strawberry.field(resolver=_community, description="The community it takes place in")
+    viewer_signup: Signup | None = strawberry.field(
+        resolver=_viewer_signup, description="The signed-in person's own sign-up, if any"
+    )
+    signups: Connection[Signup] | None = strawberry.field(
+        resolver=_signups, description="Who signed up: for staff in scope and the hosts' unit admins, else null"
+    )
+
+
+async def _signup_person(root: SignupRow, info: Info[Any, Any]) -> Person:
+    return await r.person_of(root, info.context)  # type: ignore[return-value]
+
+
+async def _signup_activity(root: SignupRow, info: Info[Any, Any]) -> Activity:
+    return await r.activity_of(root, info.context)  # type: ignore[return-value]
+
+
+@strawberry.type(description="A person's sign-up (报名) for an activity")
+class Signup(Node):
+    is_type_of = is_row(SignupRow)
+    attended: bool = strawberry.field(description="Checked in (签到) at the activity")
+    hours: float | None = strawberry.field(description="Volunteer hours credited at check-in")
+    signed_up_at: datetime.datetime = strawberry.field(description="When the person signed up")
+    cancelled_at: datetime.datetime | None = strawberry.field(description="When it was cancelled, if it was")
+    person: Person = strawberry.field(resolver=_signup_person, description="Who signed up")
+    activity: Activity = strawberry.field(resolver=_signup_activity, description="The activity signed up for")
+
+
+async def _hours_person(root: VolunteerHoursRow, info: Info[Any, Any]) -> Person:
+    return await r.hours_person(root, info.context)  # type: ignore[return-value]
+
+
+@strawberry.type(description="A person's volunteer hours (志愿服务时长), summed over attended activities")
+class VolunteerHours:
+    person: Person = strawberry.field(resolver=_hours_person, description="The volunteer")
+    hours: float = strawberry.field(description="Hours credited at check-in")
+    activities: int = strawberry.field(description="Activities attended")
+
+
+@strawberry.input(description="Which activities to list")
+class ActivityFilter:
+    community_id: strawberry.ID | None = strawberry.field(default=None, description="Only this community's")
+    from_: datetime.datetime | None = strawberry.field(default=None, name="from", description="Starting at or after")
+    to: datetime.datetime | None = strawberry.field(default=None, description="Starting before")
+
+
+async def _activities(
+    info: Info[Any, Any],
+    filter: ActivityFilter | None = None,
+    first: int | None = None,
+    after: str | None = None,
+) -> Connection[Activity]:
+    f = filter or ActivityFilter()
+    return await r.activities(  # type: ignore[return-value]
+        info.context,
+        community_id=f.community_id,
+        starts_from=f.from_,
+        starts_before=f.to,
+        first=first,
+        after=after,
+    )
+
+
+async def _volunteer_hours(
+    info: Info[Any, Any],
+    person_id: strawberry.ID | None = None,
+    from_: Annotated[datetime.datetime | None, strawberry.argument(name="from")] = None,
+    to: datetime.datetime | None = None,
+) -> VolunteerHours | None:
+    return await r.volunteer_hours(info.context, person_id, from_, to)  # type: ignore[return-value]
+
+
+@strawberry.type
+class ActivityQuery:
+    activities: Connection[Activity] = strawberry.field(
+        resolver=_activities,
+        permission_classes=[SignedIn],
+        description="Activities of the viewer's county by start time, visible to every signed-in user",
+    )
+    volunteer_hours: VolunteerHours | None = strawberry.field(
+        resolver=_volunteer_hours,
+        permission_classes=[SignedIn],
+        description=(
+            "Volunteer hours of a person (default: the viewer). A person sees their own; staff those of people "
+            "whose household is in their scope; the county admin anyone's. Null when not visible."
+        ),
+    )
+
+
+@strawberry.input(description="A new joint activity")
+class CreateActivityInput:
+    host_ids: list[strawberry.ID] = strawberry.field(description="Host organisations (at least one)")
+    community_id: strawberry.ID = strawberry.field(description="The community it takes place in")
+    title: str = strawberry.field(description="What the activity is (not blank)")
+    kind: ActivityKind = strawberry.field(description="Its kind")
+    starts_at: datetime.datetime = strawberry.field(description="When it starts (without an offset: county time)")
+    ends_at: datetime.datetime = strawberry.field(description="Must be after `startsAt`")
+    capacity: int | None = strawberry.field(default=None, description="Places (at least 1); null for no limit")
+
+
+@strawberry.type(description="The result of createActivity")
+class CreateActivityPayload:
+    activity: Activity | None = strawberry.field(description="The new activity; null when refused")
+    user_errors: list[UserError] = strawberry.field(description="Why it was refused; empty on success")
+
+
+@strawberry.input(description="Sign the signed-in person up for an activity")
+class SignUpInput:
+    activity_id: strawberry.ID = strawberry.field(description="The activity to sign up for")
+
+
+@strawberry.type(description="A sign-up and its activity, or why not")
+class SignupPayload:
+    signup: Signup | None = strawberry.field(description="The sign-up; null when refused")
+    activity: Activity | None = strawberry.field(description="Its activity, with the counts after the change")
+    user_errors: list[UserError] = strawberry.field(description="Why it was refused; empty on success")
+
+
+@strawberry.input(description="Cancel a sign-up; its place is freed")
+class CancelSignUpInput:
+    signup_id: strawberry.ID = strawberry.field(description="The sign-up to cancel")
+
+
+@strawberry.input(description="Check a signed-up person in at the activity")
+class CheckInInput:
+    signup_id: strawberry.ID = strawberry.field(description="The sign-up of the person checking in")
+    hours: float | None = strawberry.field(
+        default=None, description="Volunteer hours to credit; default the activity's duration"
+    )
+
+
+def _signup_payload(outcome: Any) -> SignupPayload:
+    signup, activity = outcome.value if outcome.value is not None else (None, None)
+    return SignupPayload(signup=signup, activity=activity, user_errors=outcome.user_errors)
+
+
+async def _create_activity(info: Info[Any, Any], input: CreateActivityInput) -> CreateActivityPayload:
+    outcome = await r.create_activity(
+        info.context,
+        host_ids=list(input.host_ids),
+        community_id=input.community_id,
+        title=input.title,
+        kind=input.kind.name,
+        starts_at=input.starts_at,
+        ends_at=input.ends_at,
+        capacity=input.capacity,
+    )
+    return CreateActivityPayload(activity=outcome.value, user_errors=outcome.user_errors)  # type: ignore[arg-type]
+
+
+async def _sign_up(info: Info[Any, Any], input: SignUpInput) -> SignupPayload:
+    return _signup_payload(await r.sign_up(info.context, activity_id=input.activity_id))
+
+
+async def _cancel_sign_up(info: Info[Any, Any], input: CancelSignUpInput) -> SignupPayload:
+    return _signup_payload(await r.cancel_sign_up(info.context, signup_id=input.signup_id))
+
+
+async def _check_in(info: Info[Any, Any], input: CheckInInput) -> SignupPayload:
+    return _signup_payload(await r.check_in(info.context, signup_id=input.signup_id, hours=input.hours))
+
+
+@strawberry.type
+class ActivityMutation:
+    create_activity: CreateActivityPayload = strawberry.mutation(
+        resolver=_create_activity,
+        permission_classes=[SignedIn],
+        description="Create a joint activity: staff in scope of the community or the unit admin of a host",
+    )
+    sign_up: SignupPayload = strawberry.mutation(
+        resolver=_sign_up,
+        permission_classes=[SignedIn],
+        description="Sign the signed-in person up (报名); ALREADY_EXISTS twice, FULL past the capacity",
+    )
+    cancel_sign_up: SignupPayload = strawberry.mutation(
+        resolver=_cancel_sign_up,
+        permission_classes=[SignedIn],
+        description="Cancel a sign-up (the person, staff in scope or a host) and free its place",
+    )
+    check_in: SignupPayload = strawberry.mutation(
+        resolver=_check_in,
+        permission_classes=[SignedIn],
+        description="Check a person in (签到): staff in scope or a host's unit admin; credits volunteer hours",
+    )
+
+
+ALL_TYPES = [Activity, Signup]

@@ -1,0 +1,145 @@
+"""Joint inspections (联合巡查), rectification (整改) and public notice (通报曝光)."""
+
+from __future__ import annotations
+
+import datetime
+import enum
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+
+from db.findings import FindingRow
+from resolvers import findings as r
+from resolvers.permissions import SignedIn
+from schema.areas import Compound
+from schema.base import Connection, Node, UserError, is_row
+
+
+@strawberry.enum(description="What an inspection found")
+class FindingCategory(enum.Enum):
+    DISORDERLY_PARKING = strawberry.enum_value("DISORDERLY_PARKING", description="Disorderly parking (乱停乱放)")
+    PILING = strawberry.enum_value("PILING", description="Piling of goods or debris (乱堆乱放)")
+    OVERHEAD_CABLES = strawberry.enum_value("OVERHEAD_CABLES", description="Tangled overhead cables (飞线)")
+    RUBBISH = strawberry.enum_value("RUBBISH", description="Rubbish (垃圾)")
+    SEWAGE = strawberry.enum_value("SEWAGE", description="Sewage (污水)")
+    ILLEGAL_STRUCTURE = strawberry.enum_value("ILLEGAL_STRUCTURE", description="Illegal structure (违章建筑)")
+    BILLBOARD = strawberry.enum_value("BILLBOARD", description="Large outdoor billboard (户外大型广告牌)")
+    OTHER = strawberry.enum_value("OTHER", description="Anything else")
+
+
+@strawberry.enum(description="Where a finding stands, derived from its deadline (county time) and rectification")
+class FindingStatus(enum.Enum):
+    OPEN = strawberry.enum_value("OPEN", description="Awaiting rectification, deadline not passed")
+    OVERDUE = strawberry.enum_value("OVERDUE", description="Deadline passed unrectified: published")
+    RECTIFIED = strawberry.enum_value("RECTIFIED", description="Rectified (已整改)")
+
+
+async def _compound(root: FindingRow, info: Info[Any, Any]) -> Compound:
+    from resolvers.areas import area_by_id
+
+    return await info.context.loader(area_by_id).load(root.compound_id)  # type: ignore[no-any-return]
+
+
+@strawberry.type(description="A problem found by a joint inspection (联合巡查), with a rectification deadline")
+class Finding(Node):
+    is_type_of = is_row(FindingRow)
+    category: FindingCategory = strawberry.field(description="What kind of problem")
+    description: str = strawberry.field(description="What was found, where")
+    deadline: datetime.date = strawberry.field(description="Rectify by this day (county time)")
+    status: FindingStatus = strawberry.field(description="OPEN, OVERDUE or RECTIFIED, derived at read time")
+    published: bool = strawberry.field(
+        description="On the public notice list (通报曝光): its deadline passed before it was rectified"
+    )
+    reported_at: datetime.datetime = strawberry.field(description="When it was reported")
+    rectified_at: datetime.datetime | None = strawberry.field(description="When it was rectified")
+    rectification_note: str | None = strawberry.field(description="How it was rectified")
+    compound: Compound = strawberry.field(resolver=_compound, description="The compound inspected")
+
+
+@strawberry.input(description="Which findings to list")
+class FindingFilter:
+    area_id: strawberry.ID | None = strawberry.field(default=None, description="Only compounds under this area")
+    status: FindingStatus | None = strawberry.field(default=None, description="Only findings in this state")
+
+
+async def _findings(
+    info: Info[Any, Any], filter: FindingFilter | None = None, first: int | None = None, after: str | None = None
+) -> Connection[Finding]:
+    f = filter or FindingFilter()
+    return await r.findings(  # type: ignore[return-value]
+        info.context, area_id=f.area_id, status=f.status.name if f.status else None, first=first, after=after
+    )
+
+
+async def _public_notices(
+    info: Info[Any, Any], area_id: strawberry.ID | None = None, first: int | None = None, after: str | None = None
+) -> Connection[Finding]:
+    return await r.public_notices(info.context, area_id=area_id, first=first, after=after)  # type: ignore[return-value]
+
+
+@strawberry.type
+class FindingQuery:
+    findings: Connection[Finding] = strawberry.field(
+        resolver=_findings,
+        permission_classes=[SignedIn],
+        description="Findings in the viewer's scope (community staff, county admin; others: empty), newest first",
+    )
+    public_notices: Connection[Finding] = strawberry.field(
+        resolver=_public_notices,
+        permission_classes=[SignedIn],
+        description="The public notice list (通报曝光): published findings, readable by every signed-in user",
+    )
+
+
+@strawberry.input(description="Report a finding of a joint inspection")
+class ReportFindingInput:
+    compound_id: strawberry.ID = strawberry.field(description="The compound inspected")
+    category: FindingCategory = strawberry.field(description="What kind of problem")
+    description: str = strawberry.field(description="What was found, where (not blank)")
+    deadline: datetime.date = strawberry.field(description="Not in the past (county time)")
+
+
+@strawberry.input(description="Mark a finding rectified")
+class RectifyFindingInput:
+    finding_id: strawberry.ID = strawberry.field(description="The finding rectified")
+    note: str = strawberry.field(description="How it was rectified")
+
+
+@strawberry.type(description="A finding, or why not")
+class FindingPayload:
+    finding: Finding | None = strawberry.field(description="The finding; null when refused")
+    user_errors: list[UserError] = strawberry.field(description="Why it was refused; empty on success")
+
+
+async def _report(info: Info[Any, Any], input: ReportFindingInput) -> FindingPayload:
+    outcome = await r.report_finding(
+        info.context,
+        compound_id=input.compound_id,
+        category=input.category.name,
+        description=input.description,
+        deadline=input.deadline,
+    )
+    return FindingPayload(finding=outcome.value, user_errors=outcome.user_errors)  # type: ignore[arg-type]
+
+
+async def _rectify(info: Info[Any, Any], input: RectifyFindingInput) -> FindingPayload:
+    outcome = await r.rectify_finding(info.context, finding_id=input.finding_id, note=input.note)
+    return FindingPayload(finding=outcome.value, user_errors=outcome.user_errors)  # type: ignore[arg-type]
+
+
+@strawberry.type
+class FindingMutation:
+    report_finding: FindingPayload = strawberry.mutation(
+        resolver=_report,
+        permission_classes=[SignedIn],
+        description="Report a finding (staff in scope of the compound); the deadline may not be in the past",
+    )
+    rectify_finding: FindingPayload = strawberry.mutation(
+        resolver=_rectify,
+        permission_classes=[SignedIn],
+        description="Rectify an OPEN or OVERDUE finding, with a note (staff in scope)",
+    )
+
+
+ALL_TYPES = [Finding]

@@ -1,0 +1,256 @@
+"""Users, their roles with scopes, sign-in, partner API tokens and the audit log."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from db.audit import AuditRow
+from db.identity import ApiTokenRow, UserRow
+from resolvers import identity as r
+from resolvers.identity import RoleGrantValue, ScopeValue
+from resolvers.mutations import Outcome
+from resolvers.pagination import Page
+from resolvers.permissions import CountyAdmin, guarded
+from resolvers.viewer import Role as RoleValues
+from schema.areas import Organisation, Person
+from schema.base import Connection, Node, UserError, is_row
+
+Role = strawberry.enum(
+    RoleValues,
+    description="A role a user holds in a scope (an area, or an organisation for UNIT_ADMIN and CADRE)",
+)
+
+
+def _scope_id(root: ScopeValue) -> strawberry.ID:
+    from resolvers import ids
+
+    return strawberry.ID(ids.encode(root.type_name, root.pk))
+
+
+@strawberry.type(
+    description="The area or organisation a role is granted in: its global id (usable with `node`) and name"
+)
+class Scope:
+    id: strawberry.ID = strawberry.field(resolver=_scope_id, description="Global id of the area or organisation")
+    name: str = strawberry.field(description="Name of the area or organisation")
+    type_name: str = strawberry.field(description="`Organisation` or the area's type (County, Community, Building ...)")
+
+
+async def _scope(root: RoleGrantValue, info: Info[Any, Any]) -> Scope:
+    return await r.scope_of(root, info.context)  # type: ignore[return-value]
+
+
+@strawberry.type(
+    description="A role in a scope. RESIDENT is granted in the building of the resident's household; "
+    "COUNTY_ADMIN in the county; COMMUNITY_STAFF in a community; BUILDING_HEAD in a building; "
+    "CADRE and UNIT_ADMIN in an organisation (the unit)"
+)
+class RoleGrant:
+    role: Role = strawberry.field(description="The role")  # type: ignore[valid-type]
+    scope: Scope = strawberry.field(resolver=_scope, description="Where the role applies")
+
+
+async def _person(root: UserRow, info: Info[Any, Any]) -> Person | None:
+    return await r.person_of(root, info.context)  # type: ignore[return-value]
+
+
+def _roles(root: UserRow) -> list[RoleGrant]:
+    return r.roles_of(root)  # type: ignore[return-value]
+
+
+@strawberry.type(description="A user account. Visible to the user and to COUNTY_ADMIN of its county")
+class User(Node):
+    is_type_of = is_row(UserRow)
+    username: str = strawberry.field(description="Sign-in name")
+    person: Person | None = strawberry.field(resolver=_person, description="The person the account belongs to")
+    roles: list[RoleGrant] = strawberry.field(resolver=_roles, description="Role grants with their scopes")
+
+
+async def _token_organisation(root: ApiTokenRow, info: Info[Any, Any]) -> Organisation | None:
+    return await r.organisation_of_token(root, info.context)  # type: ignore[return-value]
+
+
+@strawberry.type(
+    description="A partner unit's API token for machine-to-machine access. It acts as UNIT_ADMIN of its "
+    "organisation and nothing more; the secret is shown once, when created. Visible to that "
+    "organisation's UNIT_ADMIN and to COUNTY_ADMIN"
+)
+class ApiToken(Node):
+    is_type_of = is_row(ApiTokenRow)
+    name: str = strawberry.field(description="What the token is for")
+    created_at: datetime.datetime = strawberry.field(description="When it was created")
+    last_used_at: datetime.datetime | None = strawberry.field(description="When a request last used it")
+    revoked_at: datetime.datetime | None = strawberry.field(description="When it was revoked")
+    revoked: bool = strawberry.field(
+        resolver=lambda root: root.revoked_at is not None, description="Revoked tokens are refused"
+    )
+    organisation: Organisation | None = strawberry.field(
+        resolver=_token_organisation, description="The unit it acts for"
+    )
+
+
+async def _entry_user(root: AuditRow, info: Info[Any, Any]) -> User | None:
+    return await r.user_of_entry(root, info.context)  # type: ignore[return-value]
+
+
+async def _entry_token(root: AuditRow, info: Info[Any, Any]) -> ApiToken | None:
+    return await r.api_token_of_entry(root, info.context)  # type: ignore[return-value]
+
+
+def _entry_target(root: AuditRow) -> strawberry.ID | None:
+    target = r.target_of_entry(root)
+    return None if target is None else strawberry.ID(target)
+
+
+@strawberry.type(description="One row of the append-only audit log: who did or read what, when")
+class AuditEntry(Node):
+    is_type_of = is_row(AuditRow)
+    at: datetime.datetime = strawberry.field(description="When")
+    action: str = strawberry.field(description="The mutation or read, e.g. `createApiToken`, `login`")
+    target_type: str | None = strawberry.field(description="Type of the object acted on")
+    target_id: strawberry.ID | None = strawberry.field(
+        resolver=_entry_target, description="Global id of the object acted on"
+    )
+    request_id: str | None = strawberry.field(description="The request id the log lines carry")
+    detail: JSON = strawberry.field(description="What else the action recorded")
+    user: User | None = strawberry.field(resolver=_entry_user, description="Who acted (null for the system)")
+    api_token: ApiToken | None = strawberry.field(resolver=_entry_token, description="The API token used, if any")
+
+
+@strawberry.input(description="Narrows the audit log; every given field must match")
+class AuditLogFilter:
+    action: str | None = strawberry.field(default=None, description="Exact action name")
+    user_id: strawberry.ID | None = strawberry.field(default=None, description="The acting user")
+    target_type: str | None = strawberry.field(default=None, description="Type of the object acted on")
+    from_: datetime.datetime | None = strawberry.field(default=None, name="from", description="At or after")
+    to: datetime.datetime | None = strawberry.field(default=None, description="At or before")
+
+
+# --- root fields --------------------------------------------------------------------------
+
+
+def _viewer(info: Info[Any, Any]) -> User | None:
+    return r.viewer(info.context)  # type: ignore[return-value]
+
+
+async def _audit_log(
+    info: Info[Any, Any],
+    filter: AuditLogFilter | None = None,
+    first: int | None = None,
+    after: str | None = None,
+) -> Connection[AuditEntry]:
+    f = filter or AuditLogFilter()
+    query = r.AuditQuery(action=f.action, user_id=f.user_id, target_type=f.target_type, since=f.from_, until=f.to)
+    page: Page[AuditRow] = await r.audit_log(info.context, query, first, after)
+    return page  # type: ignore[return-value]
+
+
+@strawberry.type
+class IdentityQuery:
+    viewer: User | None = strawberry.field(
+        resolver=_viewer, description="The signed-in user (or API token's identity); null when not signed in"
+    )
+    audit_log: Connection[AuditEntry] = guarded(
+        resolver=_audit_log,
+        description="The audit log of the viewer's county, newest first",
+        permissions=[CountyAdmin],
+    )
+
+
+@strawberry.input(description="Username and password")
+class LoginInput:
+    username: str = strawberry.field(description="Sign-in name (case does not matter)")
+    password: str = strawberry.field(description="The account's password")
+
+
+@strawberry.type(description="A bearer token for `Authorization: Bearer <token>`, or why there is none")
+class LoginPayload:
+    token: str | None = strawberry.field(description="Signed bearer token")
+    expires_at: datetime.datetime | None = strawberry.field(description="When the token stops working")
+    viewer: User | None = strawberry.field(description="Who signed in")
+    user_errors: list[UserError] = strawberry.field(
+        description="INVALID_CREDENTIALS (unknown user or wrong password, alike) or TOO_MANY_ATTEMPTS"
+    )
+
+
+@strawberry.input(description="A new API token for an organisation")
+class CreateApiTokenInput:
+    organisation_id: strawberry.ID = strawberry.field(description="The unit the token acts for")
+    name: str = strawberry.field(description="What the token is for (1 to 100 characters)")
+
+
+@strawberry.type(description="The new API token; its secret is shown here once")
+class CreateApiTokenPayload:
+    token: str | None = strawberry.field(description="The secret, starting `gjt_`: store it now, it is not shown again")
+    api_token: ApiToken | None = strawberry.field(description="The new token")
+    user_errors: list[UserError] = strawberry.field(description="NOT_FOUND, FORBIDDEN or INVALID (name)")
+
+
+@strawberry.input(description="The API token to revoke")
+class RevokeApiTokenInput:
+    api_token_id: strawberry.ID = strawberry.field(description="The API token")
+
+
+@strawberry.type(description="The revoked API token")
+class RevokeApiTokenPayload:
+    api_token: ApiToken | None = strawberry.field(description="The revoked token")
+    user_errors: list[UserError] = strawberry.field(
+        description="NOT_FOUND (unknown or not visible), FORBIDDEN, INVALID_STATE (already revoked)"
+    )
+
+
+async def _login(info: Info[Any, Any], input: LoginInput) -> LoginPayload:
+    result = await r.login(info.context, input.username, input.password)
+    return LoginPayload(
+        token=result.token,
+        expires_at=result.expires_at,
+        viewer=result.viewer,  # type: ignore[arg-type]
+        user_errors=result.user_errors,  # type: ignore[arg-type]
+    )
+
+
+async def _create_api_token(info: Info[Any, Any], input: CreateApiTokenInput) -> CreateApiTokenPayload:
+    outcome: Outcome[r.NewApiToken] = await r.create_api_token(info.context, input.organisation_id, input.name)
+    made = outcome.value
+    return CreateApiTokenPayload(
+        token=made.token if made else None,
+        api_token=made.api_token if made else None,  # type: ignore[arg-type]
+        user_errors=outcome.user_errors,  # type: ignore[arg-type]
+    )
+
+
+async def _revoke_api_token(info: Info[Any, Any], input: RevokeApiTokenInput) -> RevokeApiTokenPayload:
+    outcome = await r.revoke_api_token(info.context, input.api_token_id)
+    return RevokeApiTokenPayload(api_token=outcome.value, user_errors=outcome.user_errors)  # type: ignore[arg-type]
+
+
+_TOKEN_RULE = "COUNTY_ADMIN, or UNIT_ADMIN of the token's organisation (not an API token)"  # noqa: S105 - prose
+
+
+@strawberry.type
+class IdentityMutation:
+    login: LoginPayload = strawberry.mutation(
+        resolver=_login,
+        description="Sign in (no token needed). After 5 failures in 15 minutes for one username, "
+        "TOO_MANY_ATTEMPTS until the window passes",
+    )
+    create_api_token: CreateApiTokenPayload = guarded(
+        resolver=_create_api_token,
+        description="A partner unit's API token; refused with FORBIDDEN otherwise",
+        rules=[_TOKEN_RULE],
+        mutation=True,
+    )
+    revoke_api_token: RevokeApiTokenPayload = guarded(
+        resolver=_revoke_api_token,
+        description="Revoke an API token: requests with it are refused from now on",
+        rules=[_TOKEN_RULE],
+        mutation=True,
+    )
+
+
+ALL_TYPES: list[Any] = [User, ApiToken, AuditEntry]

@@ -1,0 +1,198 @@
+"""Meetings under party leadership (群众评议会 / 物业管理会 / 业委会 / 单位联席会), their minutes
+and resolutions, which become follow-up service orders."""
+
+from __future__ import annotations
+
+import datetime
+import enum
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from strawberry.types import Info
+
+from db.meetings import MeetingRow, ResolutionRow
+from resolvers import meetings as r
+from resolvers.permissions import SignedIn
+from schema.areas import Community, Organisation
+from schema.base import Connection, Node, UserError, is_row
+
+if TYPE_CHECKING:
+    from schema.orders import ServiceOrder
+
+
+@strawberry.enum(description="The four kinds of regular meeting")
+class MeetingKind(enum.Enum):
+    RESIDENTS_REVIEW = strawberry.enum_value("RESIDENTS_REVIEW", description="Residents' review meeting (群众评议会)")
+    PROPERTY_MANAGEMENT = strawberry.enum_value(
+        "PROPERTY_MANAGEMENT", description="Property management meeting (物业管理会)"
+    )
+    OWNER_COMMITTEE = strawberry.enum_value("OWNER_COMMITTEE", description="Owner committee meeting (业委会)")
+    JOINT_UNIT = strawberry.enum_value("JOINT_UNIT", description="Joint meeting with units (单位联席会)")
+
+
+@strawberry.enum(description="Where a meeting stands")
+class MeetingStatus(enum.Enum):
+    SCHEDULED = strawberry.enum_value("SCHEDULED", description="Scheduled, minutes not yet recorded")
+    HELD = strawberry.enum_value("HELD", description="Held: its minutes are recorded")
+    CANCELLED = strawberry.enum_value("CANCELLED", description="Called off")
+
+
+async def _community(root: MeetingRow, info: Info[Any, Any]) -> Community:
+    from resolvers.areas import area_by_id
+
+    return await info.context.loader(area_by_id).load(root.community_id)  # type: ignore[no-any-return]
+
+
+async def _organisations(root: MeetingRow, info: Info[Any, Any]) -> list[Organisation]:
+    return await r.organisations(root, info.context)  # type: ignore[return-value]
+
+
+async def _resolutions(
+    root: MeetingRow, info: Info[Any, Any]
+) -> list[Annotated[Resolution, strawberry.lazy("schema.meetings")]]:
+    return await r.resolutions(root, info.context)  # type: ignore[return-value]
+
+
+@strawberry.type(description="A meeting convened under party leadership; its resolutions become follow-up tasks")
+class Meeting(Node):
+    is_type_of = is_row(MeetingRow)
+    kind: MeetingKind = strawberry.field(description="Which of the four meetings")
+    title: str = strawberry.field(description="The meeting's subject")
+    status: MeetingStatus = strawberry.field(description="SCHEDULED, HELD or CANCELLED")
+    starts_at: datetime.datetime = strawberry.field(description="When it is (or was) held")
+    minutes: str | None = strawberry.field(description="The minutes (会议纪要), once held")
+    community: Community = strawberry.field(resolver=_community, description="The community convening it")
+    organisations: list[Organisation] = strawberry.field(
+        resolver=_organisations, description="Participating organisations"
+    )
+    resolutions: list[Resolution] = strawberry.field(resolver=_resolutions, description="Resolutions, in order")
+
+
+async def _follow_up(
+    root: ResolutionRow, info: Info[Any, Any]
+) -> Annotated[ServiceOrder, strawberry.lazy("schema.orders")] | None:
+    return await r.follow_up(root, info.context)  # type: ignore[return-value]
+
+
+async def _meeting(root: ResolutionRow, info: Info[Any, Any]) -> Meeting:
+    return await r.meeting_of(root, info.context)  # type: ignore[return-value]
+
+
+@strawberry.type(description="A resolution (决议) of a meeting, optionally followed up by a service order")
+class Resolution(Node):
+    is_type_of = is_row(ResolutionRow)
+    text: str = strawberry.field(description="What was resolved")
+    position: int = strawberry.field(description="Its place in the minutes, from 0")
+    meeting: Meeting = strawberry.field(resolver=_meeting, description="The meeting that resolved it")
+    follow_up: Annotated[ServiceOrder, strawberry.lazy("schema.orders")] | None = strawberry.field(
+        resolver=_follow_up, description="The service order placed to follow it up; null when none or not visible"
+    )
+
+
+async def _meetings(
+    info: Info[Any, Any], community_id: strawberry.ID | None = None, first: int | None = None, after: str | None = None
+) -> Connection[Meeting]:
+    return await r.meetings(info.context, community_id=community_id, first=first, after=after)  # type: ignore[return-value]
+
+
+@strawberry.type
+class MeetingQuery:
+    meetings: Connection[Meeting] = strawberry.field(
+        resolver=_meetings,
+        permission_classes=[SignedIn],
+        description=(
+            "Meetings, latest first: staff see those of communities in scope, the county admin all, a unit admin "
+            "those its organisation takes part in; others an empty list"
+        ),
+    )
+
+
+@strawberry.input(description="Schedule a meeting")
+class ScheduleMeetingInput:
+    kind: MeetingKind = strawberry.field(description="Which of the four meetings")
+    community_id: strawberry.ID = strawberry.field(description="The community convening it")
+    title: str = strawberry.field(description="The subject (not blank)")
+    starts_at: datetime.datetime = strawberry.field(description="When it is held (without an offset: county time)")
+    organisation_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None, description="Participating organisations"
+    )
+
+
+@strawberry.input(description="A resolution recorded with the minutes")
+class ResolutionInput:
+    text: str = strawberry.field(description="What was resolved (not blank)")
+    follow_up_household_id: strawberry.ID | None = strawberry.field(
+        default=None, description="A household to follow up: a SUBMITTED service order is placed for it"
+    )
+    follow_up_category: str | None = strawberry.field(
+        default=None, description="The follow-up order's service category code (default OTHER)"
+    )
+
+
+@strawberry.input(description="Record a meeting's minutes and resolutions: the meeting becomes HELD")
+class RecordMinutesInput:
+    meeting_id: strawberry.ID = strawberry.field(description="A SCHEDULED meeting")
+    minutes: str = strawberry.field(description="The minutes (会议纪要), not blank")
+    resolutions: list[ResolutionInput] | None = strawberry.field(default=None, description="Resolutions, in order")
+
+
+@strawberry.input(description="Call off a scheduled meeting")
+class CancelMeetingInput:
+    meeting_id: strawberry.ID = strawberry.field(description="A SCHEDULED meeting")
+
+
+@strawberry.type(description="A meeting, or why not")
+class MeetingPayload:
+    meeting: Meeting | None = strawberry.field(description="The meeting; null when refused")
+    user_errors: list[UserError] = strawberry.field(description="Why it was refused; empty on success")
+
+
+async def _schedule(info: Info[Any, Any], input: ScheduleMeetingInput) -> MeetingPayload:
+    outcome = await r.schedule_meeting(
+        info.context,
+        kind=input.kind.name,
+        community_id=input.community_id,
+        title=input.title,
+        starts_at=input.starts_at,
+        organisation_ids=list(input.organisation_ids or []),
+    )
+    return MeetingPayload(meeting=outcome.value, user_errors=outcome.user_errors)  # type: ignore[arg-type]
+
+
+async def _record(info: Info[Any, Any], input: RecordMinutesInput) -> MeetingPayload:
+    drafts = [
+        r.ResolutionDraft(
+            text=d.text, follow_up_household_id=d.follow_up_household_id, follow_up_category=d.follow_up_category
+        )
+        for d in input.resolutions or []
+    ]
+    outcome = await r.record_minutes(
+        info.context, meeting_id=input.meeting_id, minutes=input.minutes, resolutions=drafts
+    )
+    return MeetingPayload(meeting=outcome.value, user_errors=outcome.user_errors)  # type: ignore[arg-type]
+
+
+async def _cancel(info: Info[Any, Any], input: CancelMeetingInput) -> MeetingPayload:
+    outcome = await r.cancel_meeting(info.context, meeting_id=input.meeting_id)
+    return MeetingPayload(meeting=outcome.value, user_errors=outcome.user_errors)  # type: ignore[arg-type]
+
+
+@strawberry.type
+class MeetingMutation:
+    schedule_meeting: MeetingPayload = strawberry.mutation(
+        resolver=_schedule, permission_classes=[SignedIn], description="Schedule a meeting (staff in scope)"
+    )
+    record_minutes: MeetingPayload = strawberry.mutation(
+        resolver=_record,
+        permission_classes=[SignedIn],
+        description=(
+            "Record the minutes (staff in scope): SCHEDULED -> HELD; a resolution naming a household places a "
+            "SUBMITTED follow-up service order for it"
+        ),
+    )
+    cancel_meeting: MeetingPayload = strawberry.mutation(
+        resolver=_cancel, permission_classes=[SignedIn], description="Call off a SCHEDULED meeting (staff in scope)"
+    )
+
+
+ALL_TYPES = [Meeting, Resolution]

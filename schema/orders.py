@@ -1,0 +1,377 @@
+"""Service orders (居民下单、社区派单、党员接单): the resident places, the community
+dispatches, a party member or unit accepts and completes, the resident rates."""
+
+from __future__ import annotations
+
+import datetime
+import enum
+from collections.abc import AsyncGenerator
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from strawberry.types import Info
+
+from db.orders import CategoryRow, OrderEventRow, OrderRow
+from resolvers import events as ev
+from resolvers import orders as r
+from resolvers.pagination import Page
+from resolvers.permissions import SignedIn
+from schema.areas import Community, Household, Organisation, Person
+from schema.base import Connection, Node, UserError, is_row
+
+if TYPE_CHECKING:
+    from schema.meetings import Resolution
+
+
+@strawberry.enum(description="Where a service order stands in its workflow")
+class OrderStatus(enum.Enum):
+    SUBMITTED = strawberry.enum_value("SUBMITTED", description="Placed (下单), waiting to be dispatched")
+    DISPATCHED = strawberry.enum_value("DISPATCHED", description="Dispatched (派单) to a party member or unit")
+    ACCEPTED = strawberry.enum_value("ACCEPTED", description="Accepted (接单) by the assignee")
+    COMPLETED = strawberry.enum_value("COMPLETED", description="Done by the assignee, waiting for the rating")
+    CLOSED = strawberry.enum_value("CLOSED", description="Rated by the household (评价) and closed")
+    CANCELLED = strawberry.enum_value("CANCELLED", description="Cancelled before it was accepted")
+
+
+@strawberry.enum(description="What happened to a service order: one entry of its timeline")
+class OrderAction(enum.Enum):
+    PLACED = strawberry.enum_value("PLACED", description="The order was placed (下单)")
+    DISPATCHED = strawberry.enum_value("DISPATCHED", description="Dispatched or reassigned (派单)")
+    ACCEPTED = strawberry.enum_value("ACCEPTED", description="Accepted by the assignee (接单)")
+    RETURNED = strawberry.enum_value("RETURNED", description="Handed back by the assignee, with a reason")
+    COMPLETED = strawberry.enum_value("COMPLETED", description="Completed, with a resolution")
+    RATED = strawberry.enum_value("RATED", description="Rated by the household, which closes it")
+    CANCELLED = strawberry.enum_value("CANCELLED", description="Cancelled")
+
+
+@strawberry.type(description="A kind of service a household can order, with its time limits")
+class ServiceCategory:
+    is_type_of = is_row(CategoryRow)
+    code: str = strawberry.field(description="The code `placeOrder.category` takes, e.g. REPAIR")
+    name: str = strawberry.field(description="Its name, e.g. 维修")
+    due_hours: int = strawberry.field(description="Default hours from dispatch to `dueAt`")
+    accept_hours: int = strawberry.field(
+        description="Hours a dispatched order may wait for acceptance before it is escalated"
+    )
+
+
+async def _household(root: OrderRow, info: Info[Any, Any]) -> Household:
+    return await r.household_of(root, info.context)  # type: ignore[return-value]
+
+
+async def _community(root: OrderRow, info: Info[Any, Any]) -> Community:
+    return await r.community_of(root, info.context)  # type: ignore[return-value]
+
+
+async def _assignee(root: OrderRow, info: Info[Any, Any]) -> Person | None:
+    return await r.assignee_of(root, info.context)  # type: ignore[return-value]
+
+
+async def _assignee_unit(root: OrderRow, info: Info[Any, Any]) -> Organisation | None:
+    return await r.assignee_unit_of(root, info.context)  # type: ignore[return-value]
+
+
+async def _service_category(root: OrderRow, info: Info[Any, Any]) -> ServiceCategory | None:
+    return await r.category_of(root, info.context)  # type: ignore[return-value]
+
+
+async def _timeline(root: OrderRow, info: Info[Any, Any]) -> list[OrderEvent]:
+    return await r.timeline_of(root, info.context)  # type: ignore[return-value]
+
+
+async def _follow_up_of(
+    root: OrderRow, info: Info[Any, Any]
+) -> Annotated[Resolution, strawberry.lazy("schema.meetings")] | None:
+    from resolvers.meetings import originating_resolution
+
+    return await originating_resolution(root.id, info.context)  # type: ignore[return-value]
+
+
+@strawberry.type(description="A service order (服务订单) placed for a household")
+class ServiceOrder(Node):
+    is_type_of = is_row(OrderRow)
+    number: str = strawberry.field(description="Readable number, unique: county code, local date, counter")
+    status: OrderStatus
+    title: str
+    description: str | None
+    category: str = strawberry.field(description="The code of its service category")
+    service_category: ServiceCategory | None = strawberry.field(resolver=_service_category)
+    created_at: datetime.datetime = strawberry.field(description="When it was placed")
+    updated_at: datetime.datetime = strawberry.field(description="When it last changed")
+    dispatched_at: datetime.datetime | None = strawberry.field(description="When it was last dispatched")
+    due_at: datetime.datetime | None = strawberry.field(description="When the assignee should have completed it")
+    overdue: bool = strawberry.field(description="`dueAt` has passed and it is DISPATCHED or ACCEPTED")
+    escalated: bool = strawberry.field(
+        description="DISPATCHED and not accepted within its category's `acceptHours` (derived at read time)"
+    )
+    resolution: str | None = strawberry.field(description="What the assignee did, given on completion")
+    rating: int | None = strawberry.field(description="The household's score, 1 to 5")
+    rating_comment: str | None = strawberry.field(description="The household's comment with its rating")
+    household: Household = strawberry.field(resolver=_household, description="The household it is for")
+    community: Community = strawberry.field(resolver=_community)
+    assignee: Person | None = strawberry.field(resolver=_assignee, description="The party member it is assigned to")
+    assignee_unit: Organisation | None = strawberry.field(
+        resolver=_assignee_unit, description="The unit it is assigned to"
+    )
+    timeline: list[OrderEvent] = strawberry.field(
+        resolver=_timeline, description="Every transition, oldest first; never rewritten"
+    )
+    # community life: the meeting resolution this order follows up (added by the life domain)
+    follow_up_of: Annotated[Resolution, strawberry.lazy("schema.meetings")] | None = strawberry.field(
+        resolver=_follow_up_of, description="The meeting resolution (决议) this order follows up, if any"
+    )
+
+
+async def _actor(root: OrderEventRow, info: Info[Any, Any]) -> Person | None:
+    return await r.actor_of(root, info.context)  # type: ignore[return-value]
+
+
+async def _event_order(root: OrderEventRow, info: Info[Any, Any]) -> ServiceOrder:
+    return await r.order_of_event(root, info.context)  # type: ignore[return-value]
+
+
+@strawberry.type(description="One transition of a service order: an entry of its timeline")
+class OrderEvent:
+    is_type_of = is_row(OrderEventRow)
+    at: datetime.datetime
+    action: OrderAction
+    status: OrderStatus = strawberry.field(
+        resolver=lambda root: root.to_status, description="The status the transition led to"
+    )
+    note: str | None = strawberry.field(description="Reason, resolution or comment given with it")
+    actor: Person | None = strawberry.field(
+        resolver=_actor, description="Who did it (null for a user without a person)"
+    )
+    order: ServiceOrder = strawberry.field(resolver=_event_order, description="The order (as it is now)")
+
+
+@strawberry.input(description="Narrows `serviceOrders`; every given condition must hold")
+class ServiceOrderFilter:
+    community_id: strawberry.ID | None = strawberry.UNSET
+    status: OrderStatus | None = strawberry.UNSET
+    assignee_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET, description="A Person (assignee) or an Organisation (assigned unit)"
+    )
+    overdue: bool | None = strawberry.UNSET
+    escalated: bool | None = strawberry.UNSET
+
+
+def _value(v: Any) -> Any:
+    return None if v is strawberry.UNSET else v
+
+
+async def _service_orders(
+    info: Info[Any, Any], filter: ServiceOrderFilter | None = None, first: int | None = None, after: str | None = None
+) -> Connection[ServiceOrder]:
+    f = filter or ServiceOrderFilter()
+    status = _value(f.status)
+    flt = r.order_filter(
+        _value(f.community_id),
+        status.value if status is not None else None,
+        _value(f.assignee_id),
+        _value(f.overdue),
+        _value(f.escalated),
+    )
+    page: Page[Any] = await r.service_orders(info.context, flt, first, after)
+    return page  # type: ignore[return-value]
+
+
+async def _service_categories(info: Info[Any, Any]) -> list[ServiceCategory]:
+    return await r.service_categories(info.context)  # type: ignore[return-value]
+
+
+@strawberry.type
+class OrdersQuery:
+    service_orders: Connection[ServiceOrder] = strawberry.field(
+        resolver=_service_orders,
+        permission_classes=[SignedIn],
+        description="Service orders the viewer may see: their household's, those assigned to them or their "
+        "unit, those in their scope as staff; newest first",
+    )
+    service_categories: list[ServiceCategory] = strawberry.field(
+        resolver=_service_categories,
+        permission_classes=[SignedIn],
+        description="The categories a service order can have, with their time limits",
+    )
+
+
+@strawberry.input(description="A household's request for a service")
+class PlaceOrderInput:
+    household_id: strawberry.ID
+    title: str
+    description: str | None = None
+    category: str = strawberry.field(description="A `ServiceCategory.code`")
+    idempotency_key: str | None = strawberry.field(
+        default=None, description="Repeating a call with the same key returns the first order and creates nothing"
+    )
+
+
+@strawberry.input(description="Whom to dispatch an order to: exactly one of `assigneeId` and `assigneeUnitId`")
+class DispatchOrderInput:
+    order_id: strawberry.ID
+    assignee_id: strawberry.ID | None = strawberry.field(default=None, description="A party member (Person)")
+    assignee_unit_id: strawberry.ID | None = strawberry.field(default=None, description="A unit (Organisation)")
+    due_at: datetime.datetime | None = strawberry.field(
+        default=None, description="Defaults to now plus the category's `dueHours`"
+    )
+
+
+@strawberry.input(description="The order to accept")
+class AcceptOrderInput:
+    order_id: strawberry.ID
+
+
+@strawberry.input(description="The order to hand back, and why")
+class ReturnOrderInput:
+    order_id: strawberry.ID
+    reason: str
+
+
+@strawberry.input(description="The order to complete, and what was done")
+class CompleteOrderInput:
+    order_id: strawberry.ID
+    resolution: str
+
+
+@strawberry.input(description="The household's rating of a completed order")
+class RateOrderInput:
+    order_id: strawberry.ID
+    score: int = strawberry.field(description="1 (poor) to 5 (excellent)")
+    comment: str | None = None
+
+
+@strawberry.input(description="The order to cancel, and optionally why")
+class CancelOrderInput:
+    order_id: strawberry.ID
+    reason: str | None = None
+
+
+@strawberry.type(description="The placed order, or why not")
+class PlaceOrderPayload:
+    order: ServiceOrder | None
+    user_errors: list[UserError]
+
+
+@strawberry.type(description="The dispatched order, or why not")
+class DispatchOrderPayload:
+    order: ServiceOrder | None
+    user_errors: list[UserError]
+
+
+@strawberry.type(description="The accepted order, or why not")
+class AcceptOrderPayload:
+    order: ServiceOrder | None
+    user_errors: list[UserError]
+
+
+@strawberry.type(description="The returned order, or why not")
+class ReturnOrderPayload:
+    order: ServiceOrder | None
+    user_errors: list[UserError]
+
+
+@strawberry.type(description="The completed order, or why not")
+class CompleteOrderPayload:
+    order: ServiceOrder | None
+    user_errors: list[UserError]
+
+
+@strawberry.type(description="The rated (closed) order, or why not")
+class RateOrderPayload:
+    order: ServiceOrder | None
+    user_errors: list[UserError]
+
+
+@strawberry.type(description="The cancelled order, or why not")
+class CancelOrderPayload:
+    order: ServiceOrder | None
+    user_errors: list[UserError]
+
+
+async def _place(info: Info[Any, Any], input: PlaceOrderInput) -> PlaceOrderPayload:
+    return await r.place_order(  # type: ignore[return-value]
+        info.context, input.household_id, input.title, input.description, input.category, input.idempotency_key
+    )
+
+
+async def _dispatch(info: Info[Any, Any], input: DispatchOrderInput) -> DispatchOrderPayload:
+    return await r.dispatch_order(  # type: ignore[return-value]
+        info.context, input.order_id, input.assignee_id, input.assignee_unit_id, input.due_at
+    )
+
+
+async def _accept(info: Info[Any, Any], input: AcceptOrderInput) -> AcceptOrderPayload:
+    return await r.accept_order(info.context, input.order_id)  # type: ignore[return-value]
+
+
+async def _return(info: Info[Any, Any], input: ReturnOrderInput) -> ReturnOrderPayload:
+    return await r.return_order(info.context, input.order_id, input.reason)  # type: ignore[return-value]
+
+
+async def _complete(info: Info[Any, Any], input: CompleteOrderInput) -> CompleteOrderPayload:
+    return await r.complete_order(info.context, input.order_id, input.resolution)  # type: ignore[return-value]
+
+
+async def _rate(info: Info[Any, Any], input: RateOrderInput) -> RateOrderPayload:
+    return await r.rate_order(info.context, input.order_id, input.score, input.comment)  # type: ignore[return-value]
+
+
+async def _cancel(info: Info[Any, Any], input: CancelOrderInput) -> CancelOrderPayload:
+    return await r.cancel_order(info.context, input.order_id, input.reason)  # type: ignore[return-value]
+
+
+@strawberry.type
+class OrdersMutation:
+    place_order: PlaceOrderPayload = strawberry.mutation(
+        resolver=_place,
+        permission_classes=[SignedIn],
+        description="Place a service order (下单): a resident for their household, or staff in scope for one",
+    )
+    dispatch_order: DispatchOrderPayload = strawberry.mutation(
+        resolver=_dispatch,
+        permission_classes=[SignedIn],
+        description="Dispatch (派单) a SUBMITTED order, or reassign a DISPATCHED one: staff in scope",
+    )
+    accept_order: AcceptOrderPayload = strawberry.mutation(
+        resolver=_accept,
+        permission_classes=[SignedIn],
+        description="Accept (接单) a DISPATCHED order: the assignee, or a member or UNIT_ADMIN of the assigned unit",
+    )
+    return_order: ReturnOrderPayload = strawberry.mutation(
+        resolver=_return,
+        permission_classes=[SignedIn],
+        description="Hand a DISPATCHED or ACCEPTED order back to the community (SUBMITTED): the assignee",
+    )
+    complete_order: CompleteOrderPayload = strawberry.mutation(
+        resolver=_complete,
+        permission_classes=[SignedIn],
+        description="Complete an ACCEPTED order with its resolution: the assignee",
+    )
+    rate_order: RateOrderPayload = strawberry.mutation(
+        resolver=_rate,
+        permission_classes=[SignedIn],
+        description="Rate (评价) a COMPLETED order, which closes it: the household that placed it",
+    )
+    cancel_order: CancelOrderPayload = strawberry.mutation(
+        resolver=_cancel,
+        permission_classes=[SignedIn],
+        description="Cancel a SUBMITTED or DISPATCHED order: the household that placed it, or staff in scope",
+    )
+
+
+async def _order_events(info: Info[Any, Any], community_id: strawberry.ID) -> AsyncGenerator[OrderEvent, None]:
+    async for event in ev.order_events(info.context, community_id):
+        yield event  # type: ignore[misc]
+
+
+@strawberry.type
+class OrdersSubscription:
+    order_events: AsyncGenerator[OrderEvent, None] = strawberry.subscription(
+        resolver=_order_events,
+        permission_classes=[SignedIn],
+        description="Every transition of every order of the community, from whichever server handled it: "
+        "staff in scope. Ends with an error when events may have been missed; subscribe again then.",
+    )
+
+
+ALL_TYPES = [ServiceOrder, OrderEvent, ServiceCategory]

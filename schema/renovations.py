@@ -1,0 +1,112 @@
+"""Old-compound renovation projects (老旧小区改造) per compound."""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+
+from db.renovations import RenovationRow
+from resolvers import renovations as r
+from resolvers.permissions import SignedIn
+from schema.areas import Compound
+from schema.base import Connection, Node, UserError, is_row
+
+
+@strawberry.enum(description="Where a renovation project stands")
+class RenovationStatus(enum.Enum):
+    PLANNED = strawberry.enum_value("PLANNED", description="Planned (计划)")
+    IN_PROGRESS = strawberry.enum_value("IN_PROGRESS", description="Under way (在建)")
+    COMPLETED = strawberry.enum_value("COMPLETED", description="Completed (已完工)")
+
+
+async def _compound(root: RenovationRow, info: Info[Any, Any]) -> Compound:
+    from resolvers.areas import area_by_id
+
+    return await info.context.loader(area_by_id).load(root.compound_id)  # type: ignore[no-any-return]
+
+
+@strawberry.type(description="An old-compound renovation project (老旧小区改造)")
+class Renovation(Node):
+    is_type_of = is_row(RenovationRow)
+    title: str = strawberry.field(description="What is renovated")
+    status: RenovationStatus = strawberry.field(description="Where the project stands")
+    year: int = strawberry.field(description="The planned year; the year of completion once COMPLETED")
+    compound: Compound = strawberry.field(resolver=_compound, description="The compound renovated")
+
+
+@strawberry.input(description="Which renovation projects to list")
+class RenovationFilter:
+    area_id: strawberry.ID | None = strawberry.field(default=None, description="Only compounds under this area")
+    status: RenovationStatus | None = strawberry.field(default=None, description="Only projects in this state")
+
+
+async def _renovations(
+    info: Info[Any, Any], filter: RenovationFilter | None = None, first: int | None = None, after: str | None = None
+) -> Connection[Renovation]:
+    f = filter or RenovationFilter()
+    return await r.renovations(  # type: ignore[return-value]
+        info.context, area_id=f.area_id, status=f.status.name if f.status else None, first=first, after=after
+    )
+
+
+@strawberry.type
+class RenovationQuery:
+    renovation_projects: Connection[Renovation] = strawberry.field(
+        resolver=_renovations,
+        permission_classes=[SignedIn],
+        description="Renovation projects of the viewer's county (public to signed-in users), oldest first",
+    )
+
+
+@strawberry.input(description="Plan a renovation project for a compound")
+class PlanRenovationInput:
+    compound_id: strawberry.ID = strawberry.field(description="The compound to renovate")
+    title: str = strawberry.field(description="What is renovated (not blank)")
+    year: int = strawberry.field(description="The planned year")
+
+
+@strawberry.input(description="Move a renovation project on")
+class RenovationInput:
+    renovation_id: strawberry.ID = strawberry.field(description="The renovation project")
+
+
+@strawberry.type(description="A renovation project, or why not")
+class RenovationPayload:
+    renovation: Renovation | None = strawberry.field(description="The project; null when refused")
+    user_errors: list[UserError] = strawberry.field(description="Why it was refused; empty on success")
+
+
+async def _plan(info: Info[Any, Any], input: PlanRenovationInput) -> RenovationPayload:
+    outcome = await r.plan_renovation(info.context, compound_id=input.compound_id, title=input.title, year=input.year)
+    return RenovationPayload(renovation=outcome.value, user_errors=outcome.user_errors)  # type: ignore[arg-type]
+
+
+async def _start(info: Info[Any, Any], input: RenovationInput) -> RenovationPayload:
+    outcome = await r.start_renovation(info.context, renovation_id=input.renovation_id)
+    return RenovationPayload(renovation=outcome.value, user_errors=outcome.user_errors)  # type: ignore[arg-type]
+
+
+async def _complete(info: Info[Any, Any], input: RenovationInput) -> RenovationPayload:
+    outcome = await r.complete_renovation(info.context, renovation_id=input.renovation_id)
+    return RenovationPayload(renovation=outcome.value, user_errors=outcome.user_errors)  # type: ignore[arg-type]
+
+
+@strawberry.type
+class RenovationMutation:
+    plan_renovation: RenovationPayload = strawberry.mutation(
+        resolver=_plan, permission_classes=[SignedIn], description="Plan a project (staff in scope or county admin)"
+    )
+    start_renovation: RenovationPayload = strawberry.mutation(
+        resolver=_start, permission_classes=[SignedIn], description="PLANNED -> IN_PROGRESS (staff in scope or admin)"
+    )
+    complete_renovation: RenovationPayload = strawberry.mutation(
+        resolver=_complete,
+        permission_classes=[SignedIn],
+        description="IN_PROGRESS -> COMPLETED, dated this year (staff in scope or county admin)",
+    )
+
+
+ALL_TYPES = [Renovation]

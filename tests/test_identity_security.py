@@ -1,0 +1,114 @@
+"""Sign-in under attack: concurrent guessing, timing, hostile strings."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from typing import Any
+
+import asyncpg
+import httpx
+
+from db.pool import PoolDatabase, create_pool
+from gongjian.app import create_app
+from gongjian.config import Settings
+from resolvers import ids
+from tests.builders import SAMPLE_PASSWORD, with_passwords, world
+from tests.conftest import TEST_SECRET
+from tests.injection import HOSTILE_STRINGS, assert_injection_safe
+from tests.support import Api
+
+
+def _code(result: dict[str, Any]) -> str | None:
+    errors = result["data"]["login"]["userErrors"]
+    return errors[0]["code"] if errors else None
+
+
+async def test_concurrent_guesses_on_two_instances_get_exactly_five_tries(committed_db: dict[str, Any]) -> None:
+    async with committed_db["pool"].acquire() as conn:
+        w = await world(conn)
+        names = await with_passwords(conn, w)
+    second_pool = await create_pool(committed_db["url"], min_size=1, max_size=10)
+    try:
+        second_app = create_app(Settings(secret=TEST_SECRET), db=PoolDatabase(second_pool))
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=second_app), base_url="http://b") as client:
+            instances = [committed_db["api"], Api(client=client, secret=TEST_SECRET)]
+            attempts = [
+                instances[i % 2].op("Login", {"username": names["resident"], "password": f"guess {i}"})
+                for i in range(12)
+            ]
+            codes = [_code(r) for r in await asyncio.gather(*attempts)]
+            assert codes.count("INVALID_CREDENTIALS") == 5, codes
+            assert codes.count("TOO_MANY_ATTEMPTS") == 7, codes
+            # the right password is refused too until the window passes
+            late = await instances[1].op("Login", {"username": names["resident"], "password": SAMPLE_PASSWORD})
+            assert _code(late) == "TOO_MANY_ATTEMPTS"
+    finally:
+        await second_pool.close()
+    async with committed_db["pool"].acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM login_failures") == 5
+
+
+async def test_unknown_users_take_about_as_long_as_wrong_passwords(api: Api, conn: asyncpg.Connection) -> None:
+    """A behaviour check, not a speed target: both paths run one argon2 verification."""
+    w = await world(conn)
+    names = await with_passwords(conn, w)
+
+    async def timed(username: str) -> float:
+        await conn.execute("DELETE FROM login_failures")
+        started = time.perf_counter()
+        result = await api.op("Login", {"username": username, "password": "wrong password"})
+        elapsed = time.perf_counter() - started
+        assert _code(result) == "INVALID_CREDENTIALS"
+        return elapsed
+
+    await timed(names["admin"])  # warm up (the dummy hash is made once)
+    await timed("warm-up-nobody")
+    wrong = statistics.median([await timed(names["admin"]) for _ in range(5)])
+    unknown = statistics.median([await timed(f"nobody{i}") for i in range(5)])
+    assert 1 / 3 < unknown / wrong < 3, (unknown, wrong)
+
+
+async def test_hostile_strings_in_login(api: Api, conn: asyncpg.Connection) -> None:
+    w = await world(conn)
+    names = await with_passwords(conn, w)
+    results = await assert_injection_safe(
+        api, conn, "Login", {"username": names["staff"], "password": "x"}, ["username", "password"]
+    )
+    assert {_code(r) for r in results} <= {"INVALID_CREDENTIALS", "TOO_MANY_ATTEMPTS"}
+
+
+async def test_hostile_strings_in_api_token_operations(api: Api, conn: asyncpg.Connection) -> None:
+    w = await world(conn)
+    admin = api.token_for(w.users["admin"])
+    organisation_id = ids.encode("Organisation", w.unit)
+    results = await assert_injection_safe(
+        api, conn, "CreateApiToken", {"organisationId": organisation_id, "name": "n"}, ["name"], token=admin
+    )
+    stored = {r["data"]["createApiToken"]["apiToken"]["id"] for r in results if r["data"]["createApiToken"]["apiToken"]}
+    names = await conn.fetch("SELECT name FROM api_tokens WHERE organisation_id = $1", w.unit)
+    # stored verbatim (the name is trimmed; a NUL byte is not text PostgreSQL stores)
+    assert {r["name"] for r in names} == {s.strip() for s in HOSTILE_STRINGS if s.strip() and "\x00" not in s}
+    assert len(stored) == len(names)
+    await assert_injection_safe(
+        api, conn, "CreateApiToken", {"organisationId": organisation_id, "name": "n"}, ["organisationId"], token=admin
+    )
+    await assert_injection_safe(api, conn, "RevokeApiToken", {"apiTokenId": "x"}, ["apiTokenId"], token=admin)
+    await assert_injection_safe(api, conn, "Nodes", {"ids": ["x"]}, ["ids.0"], token=admin)
+
+
+async def test_hostile_strings_in_the_audit_filter(api: Api, conn: asyncpg.Connection) -> None:
+    w = await world(conn)
+    admin = api.token_for(w.users["admin"])
+    query = (
+        "query($a: String, $u: ID, $t: String, $after: String) { auditLog(filter: {action: $a, userId: $u, "
+        "targetType: $t}, after: $after) { totalCount edges { node { id } } } }"
+    )
+    for key in ("a", "u", "t", "after"):
+        for hostile in HOSTILE_STRINGS:
+            result = await api.post(query, {key: hostile}, token=admin)
+            codes = [e["extensions"]["code"] for e in result.get("errors", [])]
+            assert codes in ([], ["BAD_USER_INPUT"]), (key, hostile, result)
+            if not codes:
+                assert result["data"]["auditLog"]["totalCount"] == 0

@@ -1,0 +1,83 @@
+"""The order tables through db.orders: numbers, idempotency, the append-only timeline."""
+
+from __future__ import annotations
+
+import asyncpg
+import pytest
+
+from db import orders
+from db.pool import Conn
+from tests import builders
+
+
+async def _place(conn: asyncpg.Connection, w: builders.World, key: str | None = None) -> orders.OrderRow:
+    await builders.service_categories(conn)
+    return await orders.create_order(
+        Conn(conn),
+        county_id=w.county,
+        household_id=w.household,
+        community_id=w.community,
+        title="水管漏水",
+        description="厨房水管",
+        category="REPAIR",
+        placed_by=w.users["resident"],
+        actor_person_id=w.people["resident"],
+        idempotency_key=key,
+    )
+
+
+async def test_create_order_numbers_per_county_and_day(conn: asyncpg.Connection) -> None:
+    w = await builders.world(conn)
+    first = await _place(conn, w)
+    second = await _place(conn, w)
+    assert first.status == "SUBMITTED"
+    assert first.number.startswith("GJ-") and first.number.endswith("-0001")
+    assert second.number.endswith("-0002")
+    assert first.number[:12] == second.number[:12]
+    await conn.execute("INSERT INTO order_number_prefixes (county_id, prefix) VALUES ($1, 'FP')", w.county)
+    third = await _place(conn, w)
+    assert third.number.startswith("FP-") and third.number.endswith("-0003")
+
+
+async def test_create_order_is_idempotent_per_user_and_key(conn: asyncpg.Connection) -> None:
+    w = await builders.world(conn)
+    first = await _place(conn, w, key="k-1")
+    again = await _place(conn, w, key="k-1")
+    other = await _place(conn, w, key="k-2")
+    assert again.id == first.id and other.id != first.id
+    assert await conn.fetchval("SELECT count(*) FROM service_orders WHERE household_id = $1", w.household) == 2
+
+
+async def test_create_order_appends_placed_entry(conn: asyncpg.Connection) -> None:
+    w = await builders.world(conn)
+    row = await _place(conn, w)
+    events = (await orders.events_of_orders(Conn(conn), [row.id]))[row.id]
+    assert [(e.action, e.from_status, e.to_status, e.actor_person_id) for e in events] == [
+        ("PLACED", None, "SUBMITTED", w.people["resident"])
+    ]
+
+
+async def test_create_order_refuses_unknown_category(conn: asyncpg.Connection) -> None:
+    w = await builders.world(conn)
+    await builders.service_categories(conn)
+    with pytest.raises(orders.UnknownCategory):
+        await orders.create_order(
+            Conn(conn),
+            county_id=w.county,
+            household_id=w.household,
+            community_id=w.community,
+            title="t",
+            description=None,
+            category="NOPE",
+            placed_by=w.users["resident"],
+            actor_person_id=None,
+        )
+
+
+@pytest.mark.parametrize("statement", ["UPDATE order_events SET note = 'x'", "DELETE FROM order_events"])
+async def test_timeline_is_append_only(conn: asyncpg.Connection, statement: str) -> None:
+    w = await builders.world(conn)
+    await _place(conn, w)
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        async with conn.transaction():
+            await conn.execute(statement)

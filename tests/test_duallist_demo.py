@@ -84,5 +84,24 @@ async def test_the_demo_county_opens_464_parking_spaces(committed_db: dict[str, 
         states = {r["status"] for r in await conn.fetch("SELECT DISTINCT status FROM exchanges")}
         assert states == {"ALLOCATED", "COMPLETED", "CANCELLED"}
         assert await conn.fetchval("SELECT count(DISTINCT community_id) FROM needs") >= 3
+        users: dict[str, int] = {r["username"]: r["id"] for r in await conn.fetch("SELECT username, id FROM users")}
     finally:
         await conn.close()
+    # the sample accounts at work: staff allocate the best match of an open need of their
+    # community; the unit sees its offers; the resident sees parking opened to them
+    api: Api = committed_db["api"]
+    staff, unit, resident = (api.token_for(users[n]) for n in ("staff", "unit", "resident"))
+    community = (await api.op("Viewer", token=staff))["data"]["viewer"]["roles"][0]["scope"]["id"]
+    needs = (await api.op("Needs", {"areaId": community, "category": "PARKING", "open": True}, token=staff))["data"][
+        "needs"
+    ]
+    need = next(e["node"] for e in needs["edges"] if e["node"]["status"] in ("OPEN", "PARTIALLY_MET"))
+    matches = (await api.op("NeedMatches", {"needId": need["id"]}, token=staff))["data"]["node"]["matches"]
+    best = matches["edges"][0]["node"]
+    allocated = await api.op("Allocate", {"resourceId": best["id"], "needId": need["id"], "quantity": 1}, token=staff)
+    assert allocated["data"]["allocate"]["userErrors"] == []
+    unit_id = (await api.op("Viewer", token=unit))["data"]["viewer"]["roles"][0]["scope"]["id"]
+    detail = await api.op("OrganisationDetail", {"id": unit_id}, token=unit)
+    assert detail["data"]["node"]["resources"]["totalCount"] >= 2
+    parking = (await api.op("Resources", {"category": "PARKING", "available": True}, token=resident))["data"]
+    assert parking["resources"]["totalCount"] >= 1

@@ -8,6 +8,7 @@ file is recorded; a changed file stops the start-up.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Final
@@ -44,14 +45,15 @@ def available() -> list[Migration]:
     return [Migration(f.name.removesuffix(".sql"), f.read_text(encoding="utf-8")) for f in files]
 
 
-async def migrate(raw: asyncpg.Connection) -> list[str]:
-    """Apply what is missing; return the versions applied now."""
+async def migrate(raw: asyncpg.Connection, migrations: Sequence[Migration] | None = None) -> list[str]:
+    """Apply what is missing (of `migrations`, by default the files in db/migrations);
+    return the versions applied now."""
     applied_now: list[str] = []
     await raw.execute("SELECT pg_advisory_lock($1)", LOCK_KEY)
     try:
         await raw.execute(CREATE_TABLE)
         done = {r["version"]: r["checksum"] for r in await raw.fetch("SELECT version, checksum FROM schema_migrations")}
-        for migration in available():
+        for migration in available() if migrations is None else migrations:
             recorded = done.get(migration.version)
             if recorded is not None:
                 if recorded != migration.checksum:

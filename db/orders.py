@@ -131,7 +131,7 @@ CATEGORY: Final = "SELECT code, name, due_hours, accept_hours FROM service_categ
 NEXT_NUMBER: Final = """
 WITH counter AS (
     INSERT INTO order_number_counters (county_id, day, last)
-    VALUES ($1, (now() AT TIME ZONE $2)::date, 1)
+    VALUES ($1, (coalesce($4, now()) AT TIME ZONE $2)::date, 1)
     ON CONFLICT (county_id, day) DO UPDATE SET last = order_number_counters.last + 1
     RETURNING day, last
 )
@@ -142,8 +142,8 @@ FROM counter
 
 INSERT_ORDER: Final = """
 INSERT INTO service_orders (county_id, number, household_id, community_id, title, description, category,
-                            placed_by, idempotency_key)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                            placed_by, idempotency_key, created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, coalesce($10, now()), coalesce($10, now()))
 ON CONFLICT (placed_by, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 RETURNING id
 """
@@ -174,9 +174,10 @@ RETURNING id
 # transition's UPDATE, is held until commit, so no other entry can come in between.
 APPEND_EVENT: Final = """
 WITH e AS (
-    INSERT INTO order_events (county_id, order_id, action, from_status, to_status, actor_user_id, actor_person_id, note)
+    INSERT INTO order_events (county_id, order_id, action, from_status, to_status, actor_user_id, actor_person_id, note,
+                              at)
     VALUES ($1, $2, $3, (SELECT p.to_status FROM order_events p WHERE p.order_id = $2 ORDER BY p.id DESC LIMIT 1),
-            $4, $5, $6, $7)
+            $4, $5, $6, $7, coalesce($10, clock_timestamp()))
     RETURNING id, county_id, order_id, action, to_status, at
 )
 SELECT e.id, pg_notify($9, json_build_object(
@@ -325,8 +326,10 @@ async def append_event(
     actor_user_id: int | None,
     actor_person_id: int | None,
     note: str | None,
+    at: datetime.datetime | None = None,
 ) -> int:
-    """Append a timeline entry and notify listeners (on commit); the entry's id."""
+    """Append a timeline entry and notify listeners (on commit); the entry's id. `at`
+    (default: the clock) is for entries recorded after the fact, such as the demo's."""
     return int(
         await conn.fetchval(
             APPEND_EVENT,
@@ -339,6 +342,7 @@ async def append_event(
             note,
             community_id,
             events.ORDER_EVENTS,
+            at,
         )
     )
 
@@ -361,6 +365,7 @@ async def create_order(
     idempotency_key: str | None = None,
     note: str | None = None,
     zone: str = DEFAULT_ZONE,
+    placed_at: datetime.datetime | None = None,
 ) -> OrderRow:
     """Place a SUBMITTED order with its number, its PLACED timeline entry and the entry's
     notification. With an `idempotency_key` that `placed_by` used before, the first order
@@ -374,7 +379,7 @@ async def create_order(
         raise UnknownCategory(category)
     try:
         async with conn.transaction():  # a savepoint: a lost race leaves no gap in the numbers
-            number = await conn.fetchval(NEXT_NUMBER, county_id, zone, DEFAULT_PREFIX)
+            number = await conn.fetchval(NEXT_NUMBER, county_id, zone, DEFAULT_PREFIX, placed_at)
             order_id = await conn.fetchval(
                 INSERT_ORDER,
                 county_id,
@@ -386,6 +391,7 @@ async def create_order(
                 category,
                 placed_by,
                 idempotency_key,
+                placed_at,
             )
             if order_id is None:
                 raise _Duplicate
@@ -404,6 +410,7 @@ async def create_order(
         actor_user_id=placed_by,
         actor_person_id=actor_person_id,
         note=note,
+        at=placed_at,
     )
     row = await order_by_id(conn, order_id)
     assert row is not None

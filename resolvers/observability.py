@@ -3,21 +3,31 @@
 Expected errors (GraphQL errors we raise on purpose, validation, permissions) pass through
 with an `extensions.code`; anything else is replaced by INTERNAL_SERVER_ERROR and the
 request id, and the traceback goes to the log under that id.
+
+Masking happens in `process_errors`, which strawberry calls exactly once for the errors of
+every result, over HTTP and WebSocket alike, whether they come from parsing, validation,
+an extension or a resolver. It rewrites the errors in place: they are the ones sent.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
 
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
 from db.pool import start_counting
 
 log = logging.getLogger("gongjian.graphql")
+
+SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+INTERNAL = "Internal server error"
+REQUEST_ERRORS = frozenset({"MissingQueryError", "InvalidOperationTypeError", "CannotGetOperationTypeError"})
 
 
 def is_expected(error: GraphQLError) -> bool:
@@ -28,55 +38,84 @@ def is_expected(error: GraphQLError) -> bool:
 def _code_of(error: GraphQLError) -> str:
     if error.extensions and "code" in error.extensions:
         return str(error.extensions["code"])
+    if isinstance(error, GraphQLSyntaxError) or isinstance(error.original_error, GraphQLSyntaxError):
+        return "GRAPHQL_PARSE_FAILED"
     if error.path is None:
         return "GRAPHQL_VALIDATION_FAILED"
     return "BAD_USER_INPUT"
 
 
+def _request_id(execution_context: ExecutionContext | None) -> str | None:
+    context = execution_context.context if execution_context is not None else None
+    value = getattr(context, "request_id", None)
+    return str(value) if value is not None else None
+
+
+def _suggestions_hidden(execution_context: ExecutionContext | None) -> bool:
+    context = execution_context.context if execution_context is not None else None
+    settings = getattr(context, "settings", None)
+    return settings is not None and not settings.introspection
+
+
+def process_errors(errors: list[GraphQLError], execution_context: ExecutionContext | None) -> None:
+    """Give every expected error a code and mask every unexpected one, in place."""
+    request_id = _request_id(execution_context)
+    hide = _suggestions_hidden(execution_context)
+    for error in errors:
+        if error.extensions and error.extensions.get("code") == "INTERNAL_SERVER_ERROR":
+            continue  # masked already
+        if is_expected(error):
+            if not error.extensions or "code" not in error.extensions:
+                error.extensions = {**(error.extensions or {}), "code": _code_of(error)}
+            if hide and "Did you mean" in error.message:
+                error.message = SUGGESTION.sub("", error.message)
+            continue
+        original = error.original_error
+        assert original is not None
+        log.error(
+            "unexpected error",
+            exc_info=(type(original), original, original.__traceback__),
+            extra={"fields": {"request_id": request_id, "path": error.path}},
+        )
+        error.message = INTERNAL
+        error.extensions = {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}
+
+
 class OperationLog(SchemaExtension):
+    """The log line of an operation: request id, operation name, duration, number of SQL
+    statements run for it, and the codes of its errors."""
+
     def on_operation(self) -> Iterator[None]:
         counter = start_counting()
         started = time.perf_counter()
-        yield
-        context: Any = self.execution_context.context
-        request_id = getattr(context, "request_id", None)
-        result = self.execution_context.result
-        errors = list(getattr(result, "errors", None) or [])
-        masked: list[GraphQLError] = []
-        for error in errors:
-            if is_expected(error):
-                if not error.extensions or "code" not in error.extensions:
-                    error.extensions = {**(error.extensions or {}), "code": _code_of(error)}
-                masked.append(error)
-                continue
-            log.error(
-                "unexpected error",
-                exc_info=(
-                    type(error.original_error),
-                    error.original_error,
-                    error.original_error.__traceback__,
-                ),
-                extra={"fields": {"request_id": request_id, "path": error.path}},
-            )
-            masked.append(
-                GraphQLError(
-                    "Internal server error",
-                    nodes=error.nodes,
-                    path=error.path,
-                    extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
-                )
-            )
-        if result is not None and errors:
-            result.errors = masked
+        failure: BaseException | None = None
+        try:
+            yield
+        except BaseException as exc:
+            failure = exc
+            raise
+        finally:
+            self._write(counter.count, started, failure)
+
+    def _write(self, statements: int, started: float, failure: BaseException | None) -> None:
+        context = self.execution_context
+        errors: list[Any] = list(getattr(context.result, "errors", None) or context.pre_execution_errors or [])
+        codes: list[str | None] = [
+            (e.extensions or {}).get("code") if isinstance(e, GraphQLError) else None for e in errors
+        ]
+        if isinstance(failure, GraphQLError):
+            codes.append(_code_of(failure))
+        elif failure is not None:  # strawberry's refusals of a request (no query, mutation over GET) are the client's
+            codes.append("BAD_REQUEST" if type(failure).__name__ in REQUEST_ERRORS else "INTERNAL_SERVER_ERROR")
         log.info(
             "operation",
             extra={
                 "fields": {
-                    "request_id": request_id,
-                    "operation": self.execution_context.operation_name,
+                    "request_id": _request_id(context),
+                    "operation": context.operation_name,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                    "sql_statements": counter.count,
-                    "errors": [e.extensions.get("code") if e.extensions else None for e in masked],
+                    "sql_statements": statements,
+                    "errors": codes,
                 }
             },
         )

@@ -20,6 +20,7 @@ from schema.base import Connection, Node, UserError, is_row
 
 if TYPE_CHECKING:
     from schema.duallist import Resource
+    from schema.pairings import PairingConnection
 
 
 @strawberry.enum(description="Level of an area in the tree (七级: 县/街道/社区/片区/小区/楼栋/单元)")
@@ -344,6 +345,14 @@ async def _phone(root: PersonRow, info: Info_) -> str | None:
     return await r.phone(root, info.context)
 
 
+async def _person_pairings(
+    root: PersonRow, info: Info[Any, Any], first: int | None = None, after: str | None = None
+) -> Annotated[PairingConnection, strawberry.lazy("schema.pairings")]:
+    from schema.pairings import person_pairings
+
+    return await person_pairings(root, info, first, after)
+
+
 @strawberry.type(description="A person: resident, party member, cadre or staff")
 class Person(Node):
     is_type_of = is_row(PersonRow)
@@ -354,6 +363,10 @@ class Person(Node):
     )
     household: Household | None = strawberry.field(
         resolver=_person_household, description="Where the person lives: personal data, masked like the phone"
+    )
+    pairings: Annotated[PairingConnection, strawberry.lazy("schema.pairings")] = strawberry.field(
+        resolver=_person_pairings,
+        description="The person's active pairings as a cadre (结对), those the viewer may see",
     )
 
 

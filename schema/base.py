@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any, Generic, TypeVar
 
 import strawberry
-from strawberry.types import Info
+from graphql import GraphQLError
+from strawberry.types import ExecutionContext, Info
 
-from resolvers import ids
+from resolvers import ids, observability
 from resolvers.errors import ErrorCode as ErrorCodeValues
 from resolvers.pagination import Page
 
@@ -65,3 +66,11 @@ def is_row(row_type: type, **equal: Any) -> Any:
         return isinstance(obj, row_type) and all(getattr(obj, k) == v for k, v in equal.items())
 
     return classmethod(lambda cls, obj, info: is_type_of(obj, info))
+
+
+class Schema(strawberry.Schema):
+    """strawberry's Schema whose errors are coded and masked (resolvers.observability)
+    instead of logged one by one with their tracebacks."""
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        observability.process_errors(errors, execution_context)

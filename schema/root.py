@@ -8,7 +8,7 @@ from typing import Any
 import strawberry
 from strawberry.extensions import SchemaExtension
 
-from schema import activities, areas, duallist, findings, identity, meetings, orders, renovations
+from schema import activities, areas, base, duallist, findings, identity, meetings, orders, pairings, renovations
 from schema.node import NodeQuery
 
 QUERIES: list[type] = [
@@ -16,6 +16,7 @@ QUERIES: list[type] = [
     areas.AreasQuery,
     duallist.DualListQuery,
     identity.IdentityQuery,
+    pairings.PairingsQuery,
     orders.OrdersQuery,
     activities.ActivityQuery,
     findings.FindingQuery,
@@ -26,6 +27,7 @@ MUTATIONS: list[type] = [
     areas.AreasMutation,
     duallist.DualListMutation,
     identity.IdentityMutation,
+    pairings.PairingsMutation,
     orders.OrdersMutation,
     activities.ActivityMutation,
     findings.FindingMutation,
@@ -43,15 +45,19 @@ def _merge(name: str, parts: Sequence[type]) -> type | None:
 
 def build(
     extensions: Sequence[type[SchemaExtension] | Callable[[], SchemaExtension]] = (),
+    *,
+    extra_queries: Sequence[type] = (),
 ) -> strawberry.Schema:
-    query = _merge("Query", QUERIES)
+    """The schema; `extra_queries` lets tests add probe fields (never used in production)."""
+    query = _merge("Query", [*QUERIES, *extra_queries])
     assert query is not None
-    return strawberry.Schema(
+    return base.Schema(
         query=query,
         types=[
             *areas.ALL_TYPES,
             *duallist.ALL_TYPES,
             *identity.ALL_TYPES,
+            *pairings.ALL_TYPES,
             *orders.ALL_TYPES,
             *activities.ALL_TYPES,
             *findings.ALL_TYPES,

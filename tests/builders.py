@@ -491,6 +491,53 @@ async def renovation(
     )
 
 
+# --- pairings domain ---------------------------------------------------------------------------
+
+
+async def pairing_of(conn: asyncpg.Connection, cadre: int, household: int) -> int:
+    """The id of the active pairing of a cadre and a household."""
+    return int(
+        await conn.fetchval(
+            "SELECT id FROM pairings WHERE cadre_id = $1 AND household_id = $2 AND until IS NULL", cadre, household
+        )
+    )
+
+
+async def pairing(conn: asyncpg.Connection, cadre: int, household: int, since: str = "2024-01-01") -> int:
+    county = await conn.fetchval("SELECT county_id FROM households WHERE id = $1", household)
+    return int(
+        await conn.fetchval(
+            "INSERT INTO pairings (county_id, cadre_id, household_id, since) VALUES ($1, $2, $3, $4::text::date) "
+            "RETURNING id",
+            county,
+            cadre,
+            household,
+            since,
+        )
+    )
+
+
+async def visit(conn: asyncpg.Connection, pairing_id: int, kind: str, occurred_on: str) -> int:
+    county = await conn.fetchval("SELECT county_id FROM pairings WHERE id = $1", pairing_id)
+    return int(
+        await conn.fetchval(
+            "INSERT INTO visits (county_id, pairing_id, kind, occurred_on) VALUES ($1, $2, $3, $4::text::date) "
+            "RETURNING id",
+            county,
+            pairing_id,
+            kind,
+            occurred_on,
+        )
+    )
+
+
+async def cadre(conn: asyncpg.Connection, county: int, unit: int, name: str | None = None) -> int:
+    """A party member with an active post in `unit`."""
+    person_id = await person(conn, county, name or f"干部{_n()}", party_member=True)
+    await post(conn, person_id, unit, "干部")
+    return person_id
+
+
 # --- dual list ----------------------------------------------------------------------------
 
 

@@ -47,7 +47,10 @@ def server_url() -> Iterator[str]:
 
     with tempfile.TemporaryDirectory(prefix="gongjian-test-", dir="/tmp") as folder:
         os.chmod(folder, 0o755)  # noqa: S103 - the embedded server runs as its own user
-        yield embedded.start(Path(folder))
+        try:
+            yield embedded.start(Path(folder))
+        finally:
+            embedded.stop(Path(folder))  # before the folder goes, or the server outlives it
 
 
 @pytest.fixture(scope="session")

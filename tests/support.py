@@ -13,7 +13,11 @@ from resolvers import tokens
 REPO = Path(__file__).resolve().parent.parent
 CONTRACT = Path.cwd().parent / "shared" / "contract"
 if not CONTRACT.exists():
-    CONTRACT = REPO.parent / "shared" / "contract"
+    # a git worktree may sit deeper than ../ (e.g. /work/wt/<name> beside /work/shared)
+    CONTRACT = next(
+        (p / "shared" / "contract" for p in REPO.parents if (p / "shared" / "contract").is_dir()),
+        REPO.parent / "shared" / "contract",
+    )
 
 
 def contract_operations() -> dict[str, str]:

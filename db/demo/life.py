@@ -299,6 +299,7 @@ async def _meetings(demo: Demo, w: _World) -> None:
                     placed_by=w.staff_user,
                     actor_person_id=staff_person,
                     note=f"会议决议跟进（{title}）",
+                    placed_at=starts + datetime.timedelta(hours=2),
                 )
                 order_id = order.id
             await conn.execute(INSERT_RESOLUTION, w.county, pk, position, text, order_id)

@@ -41,6 +41,8 @@ CREATE TABLE visits (
     recorded_by  bigint
 );
 CREATE INDEX visits_pairing ON visits (pairing_id, kind, occurred_on);
+-- compliance of a whole area reads only the visits of each kind's current period
+CREATE INDEX visits_kind_day ON visits (kind, occurred_on, pairing_id);
 
 -- 双报到: a unit's party organisation with the community it serves, or a party member
 -- with the community they live in; staff confirm it.

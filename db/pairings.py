@@ -1,0 +1,587 @@
+"""Adoption, pairing, visits, dual registration and the three reports, as SQL.
+
+Areas carry `path` (county down to the area), so "inside area $1" is `path @> ARRAY[$1]`
+and every report is one statement for an area of any level.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from typing import Any, Final
+
+import asyncpg
+
+from db.adoptions import AdoptionRow, adoption_row
+from db.pool import Conn
+
+UNIT_KINDS: Final = ("GOVERNMENT_UNIT", "ENTERPRISE", "PUBLIC_INSTITUTION")
+PARTY_KINDS: Final = ("GENERAL_BRANCH", "PARTY_BRANCH")
+
+
+@dataclass(frozen=True)
+class PairingRow:
+    id: int
+    county_id: int
+    cadre_id: int
+    household_id: int
+    since: datetime.date
+    until: datetime.date | None
+    # the household's building path (county down to the building): scope checks need no query
+    path: list[int]
+    # units the cadre holds an active post in: their UNIT_ADMIN may follow the pairing
+    cadre_units: list[int]
+
+
+@dataclass(frozen=True)
+class VisitRow:
+    id: int
+    county_id: int
+    pairing_id: int
+    kind: str
+    occurred_on: datetime.date
+    notes: str | None
+
+
+@dataclass(frozen=True)
+class RegistrationRow:
+    id: int
+    county_id: int
+    community_id: int
+    organisation_id: int | None
+    person_id: int | None
+    status: str
+    registered_at: datetime.datetime
+    decided_at: datetime.datetime | None
+    # the community's path, for the scope of the staff who confirm it
+    path: list[int]
+    # the unit whose UNIT_ADMIN acts for the organisation (itself or its parent unit)
+    unit_id: int | None
+
+
+@dataclass(frozen=True)
+class Coverage:
+    area_id: int
+    buildings: int
+    buildings_with_head: int
+    adopted_buildings: int
+    households: int
+    paired_households: int
+
+
+@dataclass(frozen=True)
+class Compliance:
+    area_id: int
+    as_of: datetime.date
+    pairings: int
+    by_kind: dict[str, tuple[int, int]]  # kind -> (met, due)
+    due_pairings: int
+
+
+@dataclass(frozen=True)
+class Statistics:
+    party_branches: int
+    functional_branches: int
+    building_heads: int
+    households: int
+    residents: int
+    adopting_units: int
+    adopted_areas: int
+    paired_cadres: int
+    paired_households: int
+    parking_spaces_opened: int
+    activities_held: int
+    renovated_compounds: int
+    orders_placed: int
+    orders_completed: int
+    average_rating: float | None
+
+
+# --- adoptions ---------------------------------------------------------------------------
+
+ADOPTION_COLUMNS: Final = "a.id, a.county_id, a.unit_id, a.area_id, a.duties, a.since, a.until"
+INSERT_ADOPTION: Final = f"""
+INSERT INTO adoptions AS a (county_id, unit_id, area_id, duties, since, created_by)
+VALUES ($1, $2, $3, $4, $5, $6)
+RETURNING {ADOPTION_COLUMNS}
+"""  # noqa: S608 - constant columns
+END_ADOPTION: Final = f"""
+UPDATE adoptions AS a SET until = $2 WHERE a.id = $1 AND a.until IS NULL
+RETURNING {ADOPTION_COLUMNS}
+"""  # noqa: S608 - constant columns
+ADOPTION_FOR_UPDATE: Final = f"SELECT {ADOPTION_COLUMNS} FROM adoptions a WHERE a.id = $1 FOR UPDATE"  # noqa: S608
+
+
+async def insert_adoption(
+    conn: Conn, county_id: int, unit_id: int, area_id: int, duties: list[str], since: datetime.date, user_id: int
+) -> AdoptionRow:
+    row = await conn.fetchrow(INSERT_ADOPTION, county_id, unit_id, area_id, duties, since, user_id)
+    assert row is not None
+    return adoption_row(row)
+
+
+async def adoption_for_update(conn: Conn, adoption_id: int) -> AdoptionRow | None:
+    row = await conn.fetchrow(ADOPTION_FOR_UPDATE, adoption_id)
+    return adoption_row(row) if row else None
+
+
+async def end_adoption(conn: Conn, adoption_id: int, until: datetime.date) -> AdoptionRow | None:
+    row = await conn.fetchrow(END_ADOPTION, adoption_id, until)
+    return adoption_row(row) if row else None
+
+
+# --- pairings ----------------------------------------------------------------------------
+
+PAIRING_SELECT: Final = """
+SELECT p.id, p.county_id, p.cadre_id, p.household_id, p.since, p.until, b.path,
+       ARRAY(SELECT po.organisation_id FROM posts po JOIN organisations o ON o.id = po.organisation_id
+             WHERE po.person_id = p.cadre_id AND po.until IS NULL
+               AND o.kind IN ('GOVERNMENT_UNIT', 'ENTERPRISE', 'PUBLIC_INSTITUTION')) AS cadre_units
+FROM pairings p
+JOIN households h ON h.id = p.household_id
+JOIN areas b ON b.id = h.building_id
+"""
+PAIRINGS_BY_ID: Final = PAIRING_SELECT + "WHERE p.id = ANY($1::bigint[])"
+PAIRING_FOR_UPDATE: Final = PAIRING_SELECT + "WHERE p.id = $1 FOR UPDATE OF p"
+INSERT_PAIRING: Final = """
+INSERT INTO pairings (county_id, cadre_id, household_id, since, created_by)
+VALUES ($1, $2, $3, $4, $5) RETURNING id
+"""
+END_PAIRING: Final = "UPDATE pairings SET until = $2 WHERE id = $1 AND until IS NULL"
+
+# Who may see a pairing, as SQL over `p` (pairing) and `b` (its household's building):
+# $2 sees all of the county; $3 area scopes (staff, building heads); $4 the viewer's
+# household; $5 the viewer's person; $6 units the viewer administers.
+VISIBLE_PAIRING: Final = """
+(p.county_id = $1 AND (
+    $2::boolean
+    OR b.path && $3::bigint[]
+    OR p.household_id = $4::bigint
+    OR p.cadre_id = $5::bigint
+    OR EXISTS (SELECT 1 FROM posts po WHERE po.person_id = p.cadre_id AND po.until IS NULL
+               AND po.organisation_id = ANY($6::bigint[]))))
+"""
+
+# A page of each cadre's active pairings after a cursor, with each cadre's total: one
+# statement for every Person.pairings of a request.
+PAIRINGS_OF_CADRES: Final = f"""
+SELECT * FROM (
+    SELECT p.id, p.county_id, p.cadre_id, p.household_id, p.since, p.until, b.path,
+           ARRAY(SELECT po.organisation_id FROM posts po JOIN organisations o ON o.id = po.organisation_id
+                 WHERE po.person_id = p.cadre_id AND po.until IS NULL
+                   AND o.kind IN ('GOVERNMENT_UNIT', 'ENTERPRISE', 'PUBLIC_INSTITUTION')) AS cadre_units,
+           count(*) OVER (PARTITION BY p.cadre_id) AS total,
+           sum((p.id > $8)::int) OVER (PARTITION BY p.cadre_id ORDER BY p.id) AS position
+    FROM pairings p
+    JOIN households h ON h.id = p.household_id
+    JOIN areas b ON b.id = h.building_id
+    WHERE p.cadre_id = ANY($7::bigint[]) AND p.until IS NULL AND {VISIBLE_PAIRING}
+) ranked
+WHERE id > $8 AND position <= $9
+ORDER BY cadre_id, id
+"""  # noqa: S608 - constant SQL fragments
+
+
+def pairing_row(r: asyncpg.Record) -> PairingRow:
+    return PairingRow(
+        id=r["id"],
+        county_id=r["county_id"],
+        cadre_id=r["cadre_id"],
+        household_id=r["household_id"],
+        since=r["since"],
+        until=r["until"],
+        path=list(r["path"]),
+        cadre_units=list(r["cadre_units"]),
+    )
+
+
+async def pairings_by_id(conn: Conn, ids: list[int]) -> dict[int, PairingRow]:
+    return {r["id"]: pairing_row(r) for r in await conn.fetch(PAIRINGS_BY_ID, ids)}
+
+
+async def pairing_for_update(conn: Conn, pairing_id: int) -> PairingRow | None:
+    row = await conn.fetchrow(PAIRING_FOR_UPDATE, pairing_id)
+    return pairing_row(row) if row else None
+
+
+async def insert_pairing(
+    conn: Conn, county_id: int, cadre_id: int, household_id: int, since: datetime.date, user_id: int
+) -> int:
+    return int(await conn.fetchval(INSERT_PAIRING, county_id, cadre_id, household_id, since, user_id))
+
+
+async def end_pairing(conn: Conn, pairing_id: int, until: datetime.date) -> bool:
+    return await conn.execute(END_PAIRING, pairing_id, until) == "UPDATE 1"
+
+
+@dataclass(frozen=True)
+class VisibilityScope:
+    """The viewer's reach over pairings, as SQL parameters of VISIBLE_PAIRING."""
+
+    county_id: int
+    everything: bool
+    areas: list[int]
+    household_id: int | None
+    person_id: int | None
+    units: list[int]
+
+    def params(self) -> tuple[Any, ...]:
+        return (self.county_id, self.everything, self.areas, self.household_id, self.person_id, self.units)
+
+
+async def pairings_of_cadres(
+    conn: Conn, scope: VisibilityScope, cadre_ids: list[int], after: int, first: int
+) -> dict[int, tuple[list[PairingRow], int]]:
+    """Up to `first + 1` visible active pairings per cadre after pairing id `after`, and
+    each cadre's total (0 when the cadre has none visible)."""
+    found: dict[int, tuple[list[PairingRow], int]] = {}
+    for r in await conn.fetch(PAIRINGS_OF_CADRES, *scope.params(), cadre_ids, after, first + 1):
+        rows, _ = found.get(r["cadre_id"], ([], 0))
+        rows.append(pairing_row(r))
+        found[r["cadre_id"]] = (rows, r["total"])
+    return found
+
+
+COUNT_VISIBLE_PAIRINGS_OF_CADRE: Final = f"""
+SELECT count(*) FROM pairings p JOIN households h ON h.id = p.household_id JOIN areas b ON b.id = h.building_id
+WHERE p.cadre_id = $7 AND p.until IS NULL AND {VISIBLE_PAIRING}
+"""  # noqa: S608 - constant SQL fragments
+
+
+async def count_visible_pairings_of_cadre(conn: Conn, scope: VisibilityScope, cadre_id: int) -> int:
+    return int(await conn.fetchval(COUNT_VISIBLE_PAIRINGS_OF_CADRE, *scope.params(), cadre_id))
+
+
+# --- cadres and households -----------------------------------------------------------------
+
+CADRE_UNITS: Final = """
+SELECT p.party_member,
+       ARRAY(SELECT po.organisation_id FROM posts po JOIN organisations o ON o.id = po.organisation_id
+             WHERE po.person_id = p.id AND po.until IS NULL
+               AND o.kind IN ('GOVERNMENT_UNIT', 'ENTERPRISE', 'PUBLIC_INSTITUTION')) AS units
+FROM persons p WHERE p.id = $1
+"""
+
+
+async def cadre_units(conn: Conn, person_id: int) -> tuple[bool, list[int]] | None:
+    """Whether the person is a party member, and the units they hold an active post in."""
+    row = await conn.fetchrow(CADRE_UNITS, person_id)
+    return (bool(row["party_member"]), list(row["units"])) if row else None
+
+
+# --- visits and obligations --------------------------------------------------------------
+
+VISIT_COLUMNS: Final = "v.id, v.county_id, v.pairing_id, v.kind, v.occurred_on, v.notes"
+INSERT_VISIT: Final = f"""
+INSERT INTO visits AS v (county_id, pairing_id, kind, occurred_on, notes, recorded_by)
+VALUES ($1, $2, $3, $4, $5, $6) RETURNING {VISIT_COLUMNS}
+"""  # noqa: S608 - constant columns
+VISITS_BY_ID: Final = f"SELECT {VISIT_COLUMNS} FROM visits v WHERE v.id = ANY($1::bigint[])"  # noqa: S608
+
+# Visits of each kind per (pairing, asOf) key, each counted from the start of its period:
+# $1 pairing ids, $2 asOf, $3 month starts, $4 half-year starts, $5 year starts.
+OBLIGATION_COUNTS: Final = """
+SELECT k.i,
+       count(v.id) FILTER (WHERE v.kind = 'HOME_VISIT' AND v.occurred_on >= k.m) AS home_visit,
+       count(v.id) FILTER (WHERE v.kind = 'HEART_TO_HEART' AND v.occurred_on >= k.h) AS heart_to_heart,
+       count(v.id) FILTER (WHERE v.kind = 'GOOD_DEED') AS good_deed
+FROM unnest($1::bigint[], $2::date[], $3::date[], $4::date[], $5::date[]) WITH ORDINALITY AS k(pid, a, m, h, y, i)
+LEFT JOIN visits v ON v.pairing_id = k.pid AND v.occurred_on BETWEEN k.y AND k.a
+GROUP BY k.i
+ORDER BY k.i
+"""
+
+VISITS_OF_PAIRINGS: Final = f"""
+SELECT * FROM (
+    SELECT {VISIT_COLUMNS},
+           count(*) OVER (PARTITION BY v.pairing_id) AS total,
+           sum((v.id > $2)::int) OVER (PARTITION BY v.pairing_id ORDER BY v.id) AS position
+    FROM visits v WHERE v.pairing_id = ANY($1::bigint[])
+) ranked
+WHERE id > $2 AND position <= $3
+ORDER BY pairing_id, id
+"""  # noqa: S608 - constant columns
+
+
+def visit_row(r: asyncpg.Record) -> VisitRow:
+    return VisitRow(
+        id=r["id"],
+        county_id=r["county_id"],
+        pairing_id=r["pairing_id"],
+        kind=r["kind"],
+        occurred_on=r["occurred_on"],
+        notes=r["notes"],
+    )
+
+
+async def insert_visit(
+    conn: Conn, county_id: int, pairing_id: int, kind: str, occurred_on: datetime.date, notes: str | None, user_id: int
+) -> VisitRow:
+    row = await conn.fetchrow(INSERT_VISIT, county_id, pairing_id, kind, occurred_on, notes, user_id)
+    assert row is not None
+    return visit_row(row)
+
+
+async def visits_by_id(conn: Conn, ids: list[int]) -> dict[int, VisitRow]:
+    return {r["id"]: visit_row(r) for r in await conn.fetch(VISITS_BY_ID, ids)}
+
+
+async def obligation_counts(
+    conn: Conn,
+    pairing_ids: list[int],
+    as_of: list[datetime.date],
+    months: list[datetime.date],
+    halves: list[datetime.date],
+    years: list[datetime.date],
+) -> list[dict[str, int]]:
+    rows = await conn.fetch(OBLIGATION_COUNTS, pairing_ids, as_of, months, halves, years)
+    return [
+        {"HOME_VISIT": r["home_visit"], "HEART_TO_HEART": r["heart_to_heart"], "GOOD_DEED": r["good_deed"]}
+        for r in rows
+    ]
+
+
+async def visits_of_pairings(
+    conn: Conn, pairing_ids: list[int], after: int, first: int
+) -> dict[int, tuple[list[VisitRow], int]]:
+    found: dict[int, tuple[list[VisitRow], int]] = {}
+    for r in await conn.fetch(VISITS_OF_PAIRINGS, pairing_ids, after, first + 1):
+        rows, _ = found.get(r["pairing_id"], ([], 0))
+        rows.append(visit_row(r))
+        found[r["pairing_id"]] = (rows, r["total"])
+    return found
+
+
+# --- dual registration ---------------------------------------------------------------------
+
+REGISTRATION_SELECT: Final = """
+SELECT r.id, r.county_id, r.community_id, r.organisation_id, r.person_id, r.status, r.registered_at,
+       r.decided_at, c.path,
+       CASE WHEN o.kind IN ('GOVERNMENT_UNIT', 'ENTERPRISE', 'PUBLIC_INSTITUTION') THEN o.id ELSE o.parent_id END
+           AS unit_id
+FROM registrations r
+JOIN areas c ON c.id = r.community_id
+LEFT JOIN organisations o ON o.id = r.organisation_id
+"""
+REGISTRATIONS_BY_ID: Final = REGISTRATION_SELECT + "WHERE r.id = ANY($1::bigint[])"
+REGISTRATION_FOR_UPDATE: Final = REGISTRATION_SELECT + "WHERE r.id = $1 FOR UPDATE OF r"
+INSERT_REGISTRATION: Final = """
+INSERT INTO registrations (county_id, community_id, organisation_id, person_id)
+VALUES ($1, $2, $3, $4) RETURNING id
+"""
+DECIDE_REGISTRATION: Final = """
+UPDATE registrations SET status = $2, decided_at = now(), decided_by = $3 WHERE id = $1 AND status = 'PENDING'
+"""
+HOME_COMMUNITY: Final = """
+SELECT c.id FROM persons p
+JOIN households h ON h.id = p.household_id
+JOIN areas b ON b.id = h.building_id
+JOIN areas c ON c.id = ANY(b.path) AND c.level = 'COMMUNITY'
+WHERE p.id = $1
+"""
+
+
+def registration_row(r: asyncpg.Record) -> RegistrationRow:
+    return RegistrationRow(**{**dict(r), "path": list(r["path"])})
+
+
+async def registrations_by_id(conn: Conn, ids: list[int]) -> dict[int, RegistrationRow]:
+    return {r["id"]: registration_row(r) for r in await conn.fetch(REGISTRATIONS_BY_ID, ids)}
+
+
+async def registration_for_update(conn: Conn, registration_id: int) -> RegistrationRow | None:
+    row = await conn.fetchrow(REGISTRATION_FOR_UPDATE, registration_id)
+    return registration_row(row) if row else None
+
+
+async def insert_registration(
+    conn: Conn, county_id: int, community_id: int, organisation_id: int | None, person_id: int | None
+) -> int:
+    return int(await conn.fetchval(INSERT_REGISTRATION, county_id, community_id, organisation_id, person_id))
+
+
+async def decide_registration(conn: Conn, registration_id: int, status: str, user_id: int) -> bool:
+    return await conn.execute(DECIDE_REGISTRATION, registration_id, status, user_id) == "UPDATE 1"
+
+
+async def home_community(conn: Conn, person_id: int) -> int | None:
+    value = await conn.fetchval(HOME_COMMUNITY, person_id)
+    return int(value) if value is not None else None
+
+
+# --- reports -------------------------------------------------------------------------------
+
+# Whether one of the units ($1) adopts the area or one of its ancestors ($2 = the area's path).
+ADOPTS_AREA: Final = """
+SELECT EXISTS (SELECT 1 FROM adoptions a
+               WHERE a.unit_id = ANY($1::bigint[]) AND a.area_id = ANY($2::bigint[]) AND a.until IS NULL)
+"""
+
+
+async def adopts_area(conn: Conn, unit_ids: list[int], path: list[int]) -> bool:
+    return bool(await conn.fetchval(ADOPTS_AREA, unit_ids, path))
+
+
+COVERAGE: Final = """
+WITH sub AS (
+    SELECT id, level, parent_id FROM areas WHERE path @> ARRAY[$1::bigint]
+), b AS (
+    SELECT id, parent_id FROM sub WHERE level = 'BUILDING'
+), h AS (
+    SELECT hh.id FROM households hh JOIN sub ON sub.id = hh.area_id
+)
+SELECT
+    (SELECT count(*) FROM b) AS buildings,
+    (SELECT count(*) FROM b WHERE EXISTS (
+        SELECT 1 FROM responsibilities r WHERE r.area_id = b.id AND r.until IS NULL)) AS buildings_with_head,
+    (SELECT count(*) FROM b WHERE EXISTS (
+        SELECT 1 FROM adoptions a WHERE a.area_id IN (b.id, b.parent_id) AND a.until IS NULL)) AS adopted_buildings,
+    (SELECT count(*) FROM h) AS households,
+    (SELECT count(*) FROM h WHERE EXISTS (
+        SELECT 1 FROM pairings p WHERE p.household_id = h.id AND p.until IS NULL)) AS paired_households
+"""
+
+UNCOVERED_HOUSEHOLDS: Final = """
+SELECT hh.id FROM households hh JOIN areas a ON a.id = hh.area_id
+WHERE a.path @> ARRAY[$1::bigint] AND hh.id > $2
+  AND NOT EXISTS (SELECT 1 FROM pairings p WHERE p.household_id = hh.id AND p.until IS NULL)
+ORDER BY hh.id LIMIT $3
+"""
+
+# Pairings active at asOf ($2) of households inside area $1, each with the start of the
+# period of each obligation ($3 month, $4 half-year, $5 year) and whether a visit meets it.
+_COMPLIANCE_BASE: Final = """
+WITH p AS (
+    SELECT pr.id,
+           coalesce(bool_or(v.kind = 'HOME_VISIT' AND v.occurred_on >= $3), false) AS home_visit,
+           coalesce(bool_or(v.kind = 'HEART_TO_HEART' AND v.occurred_on >= $4), false) AS heart_to_heart,
+           coalesce(bool_or(v.kind = 'GOOD_DEED'), false) AS good_deed
+    FROM pairings pr
+    JOIN households h ON h.id = pr.household_id
+    JOIN areas a ON a.id = h.area_id
+    LEFT JOIN visits v ON v.pairing_id = pr.id AND v.occurred_on <= $2 AND (
+        (v.kind = 'HOME_VISIT' AND v.occurred_on >= $3)
+        OR (v.kind = 'HEART_TO_HEART' AND v.occurred_on >= $4)
+        OR (v.kind = 'GOOD_DEED' AND v.occurred_on >= $5))
+    WHERE a.path @> ARRAY[$1::bigint] AND pr.since <= $2 AND (pr.until IS NULL OR pr.until >= $2)
+    GROUP BY pr.id
+)
+"""
+COMPLIANCE: Final = (
+    _COMPLIANCE_BASE
+    + """
+SELECT count(*) AS pairings,
+       count(*) FILTER (WHERE home_visit) AS home_visit_met,
+       count(*) FILTER (WHERE heart_to_heart) AS heart_to_heart_met,
+       count(*) FILTER (WHERE good_deed) AS good_deed_met,
+       count(*) FILTER (WHERE NOT (home_visit AND heart_to_heart AND good_deed)) AS due
+FROM p
+"""
+)
+# The same pairings with at least one DUE obligation, in id order from a cursor: probes
+# per pairing, so a page stops as soon as it is full.
+DUE_PAIRINGS: Final = """
+SELECT pr.id
+FROM pairings pr
+JOIN households h ON h.id = pr.household_id
+JOIN areas a ON a.id = h.area_id
+WHERE a.path @> ARRAY[$1::bigint] AND pr.since <= $2 AND (pr.until IS NULL OR pr.until >= $2) AND pr.id > $6
+  AND NOT (
+    EXISTS (SELECT 1 FROM visits v WHERE v.pairing_id = pr.id AND v.kind = 'HOME_VISIT'
+            AND v.occurred_on BETWEEN $3 AND $2)
+    AND EXISTS (SELECT 1 FROM visits v WHERE v.pairing_id = pr.id AND v.kind = 'HEART_TO_HEART'
+                AND v.occurred_on BETWEEN $4 AND $2)
+    AND EXISTS (SELECT 1 FROM visits v WHERE v.pairing_id = pr.id AND v.kind = 'GOOD_DEED'
+                AND v.occurred_on BETWEEN $5 AND $2))
+ORDER BY pr.id
+LIMIT $7
+"""
+
+# Community-level figures (parking, activities) count the communities inside the area, or
+# the area's own community when the area lies below a community.
+STATISTICS: Final = """
+WITH sub AS MATERIALIZED (
+    SELECT id, level FROM areas WHERE path @> ARRAY[$1::bigint]
+), communities AS MATERIALIZED (
+    SELECT id FROM sub WHERE level = 'COMMUNITY'
+    UNION
+    SELECT c.id FROM areas self JOIN areas c ON c.id = ANY(self.path) AND c.level = 'COMMUNITY' WHERE self.id = $1
+), h AS MATERIALIZED (
+    SELECT hh.id FROM households hh JOIN sub ON sub.id = hh.area_id
+), pr AS MATERIALIZED (
+    SELECT p.cadre_id, p.household_id FROM pairings p JOIN h ON h.id = p.household_id WHERE p.until IS NULL
+), ad AS MATERIALIZED (
+    SELECT a.unit_id, a.area_id FROM adoptions a JOIN sub ON sub.id = a.area_id WHERE a.until IS NULL
+), so AS MATERIALIZED (
+    SELECT o.status, o.rating FROM service_orders o JOIN h ON h.id = o.household_id
+)
+SELECT
+    (SELECT count(*) FROM organisations o JOIN sub ON sub.id = o.area_id
+     WHERE o.kind = 'PARTY_BRANCH') AS party_branches,
+    (SELECT count(*) FROM organisations o JOIN sub ON sub.id = o.area_id
+     WHERE o.kind = 'FUNCTIONAL_BRANCH') AS functional_branches,
+    (SELECT count(DISTINCT r.person_id) FROM responsibilities r JOIN sub ON sub.id = r.area_id
+     WHERE sub.level = 'BUILDING' AND r.until IS NULL) AS building_heads,
+    (SELECT count(*) FROM h) AS households,
+    (SELECT count(*) FROM persons pe JOIN h ON h.id = pe.household_id) AS residents,
+    (SELECT count(DISTINCT unit_id) FROM ad) AS adopting_units,
+    (SELECT count(DISTINCT area_id) FROM ad) AS adopted_areas,
+    (SELECT count(DISTINCT cadre_id) FROM pr) AS paired_cadres,
+    (SELECT count(DISTINCT household_id) FROM pr) AS paired_households,
+    (SELECT coalesce(sum(re.quantity), 0) FROM resources re
+     WHERE re.category = 'PARKING' AND re.withdrawn_at IS NULL
+       AND (re.available_until IS NULL OR re.available_until > now())
+       AND EXISTS (SELECT 1 FROM resource_communities rc JOIN communities c ON c.id = rc.community_id
+                   WHERE rc.resource_id = re.id)
+    ) AS parking_spaces_opened,
+    (SELECT count(*) FROM activities ac JOIN communities c ON c.id = ac.community_id
+     WHERE ac.ends_at <= now()) AS activities_held,
+    (SELECT count(DISTINCT rn.compound_id) FROM renovations rn JOIN sub ON sub.id = rn.compound_id
+     WHERE rn.status = 'COMPLETED') AS renovated_compounds,
+    (SELECT count(*) FROM so) AS orders_placed,
+    (SELECT count(*) FROM so WHERE status IN ('COMPLETED', 'CLOSED')) AS orders_completed,
+    (SELECT round(avg(rating), 2)::float8 FROM so WHERE rating IS NOT NULL) AS average_rating
+"""
+
+
+# A report's best plan depends on how much of the county the area holds: after five runs
+# PostgreSQL may switch a prepared statement to a generic plan built for an area of
+# unknown size (measured: compliance of a 25,000-household county 280 ms -> 530 ms), so
+# reports plan for their actual parameters.
+CUSTOM_PLAN: Final = "SET LOCAL plan_cache_mode = force_custom_plan"
+
+
+async def _report(conn: Conn, sql: str, *args: Any) -> list[asyncpg.Record]:
+    async with conn.transaction():
+        await conn.execute(CUSTOM_PLAN)
+        return await conn.fetch(sql, *args)
+
+
+async def coverage(conn: Conn, area_id: int) -> Coverage:
+    row = (await _report(conn, COVERAGE, area_id))[0]
+    return Coverage(area_id=area_id, **dict(row))
+
+
+async def uncovered_households(conn: Conn, area_id: int, after: int, first: int) -> list[int]:
+    return [r["id"] for r in await _report(conn, UNCOVERED_HOUSEHOLDS, area_id, after, first + 1)]
+
+
+async def compliance(conn: Conn, area_id: int, as_of: datetime.date, starts: tuple[datetime.date, ...]) -> Compliance:
+    row = (await _report(conn, COMPLIANCE, area_id, as_of, *starts))[0]
+    total = int(row["pairings"])
+    by_kind = {
+        kind: (int(row[f"{kind.lower()}_met"]), total - int(row[f"{kind.lower()}_met"]))
+        for kind in ("HOME_VISIT", "HEART_TO_HEART", "GOOD_DEED")
+    }
+    return Compliance(area_id=area_id, as_of=as_of, pairings=total, by_kind=by_kind, due_pairings=int(row["due"]))
+
+
+async def due_pairings(
+    conn: Conn, area_id: int, as_of: datetime.date, starts: tuple[datetime.date, ...], after: int, first: int
+) -> list[int]:
+    return [r["id"] for r in await _report(conn, DUE_PAIRINGS, area_id, as_of, *starts, after, first + 1)]
+
+
+async def statistics(conn: Conn, area_id: int) -> Statistics:
+    row = (await _report(conn, STATISTICS, area_id))[0]
+    return Statistics(**dict(row))

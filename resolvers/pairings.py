@@ -1,0 +1,633 @@
+"""Adoption, pairing and the three obligations, dual registration, and the reports.
+
+Who may do what (also in the schema's descriptions):
+- `adopt` / `endAdoption`: COUNTY_ADMIN, staff in scope of the area, or UNIT_ADMIN of the unit.
+- `pair` / `endPairing`: COUNTY_ADMIN or staff in scope of the household.
+- `recordVisit`: only the paired cadre.
+- `registerWithCommunity`: a unit's party organisation by the unit's UNIT_ADMIN, or a party
+  member by themself (with their home community); `confirmRegistration` /
+  `rejectRegistration`: COUNTY_ADMIN or staff in scope of the community.
+- `coverage`, `compliance`, `statistics`: COUNTY_ADMIN, staff in scope of the area, or
+  UNIT_ADMIN of a unit adopting the area (or the compound it lies in); others get a
+  FORBIDDEN GraphQL error.
+
+Calendar rules use the county's time zone (`settings.zone`): "today" is the local date.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime
+import zoneinfo
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+import asyncpg
+
+from db import areas as areas_db
+from db import pairings as db
+from db.adoptions import AdoptionRow
+from db.areas import AreaRow, HouseholdRow, OrganisationRow, PersonRow
+from db.pairings import (
+    Compliance,
+    Coverage,
+    PairingRow,
+    RegistrationRow,
+    Statistics,
+    VisibilityScope,
+    VisitRow,
+)
+from db.pool import Conn
+from resolvers import ids, nodes
+from resolvers.areas import area_by_id, household_by_id, organisation_by_id, person_by_id
+from resolvers.context import Context
+from resolvers.errors import ErrorCode, Refusal, forbidden
+from resolvers.mutations import Audited, Outcome, run
+from resolvers.pagination import Page, checked_first, decode_cursor, page_of_known_total
+from resolvers.viewer import Role, Viewer
+
+KINDS: Final = ("HOME_VISIT", "HEART_TO_HEART", "GOOD_DEED")
+DUTIES: Final = ("ASSIST_MANAGEMENT", "PUBLIC_SERVICE", "MOBILISATION")
+
+
+# --- calendar ------------------------------------------------------------------------------
+
+
+def utc_now() -> datetime.datetime:
+    """The clock (a seam for tests that cross a day boundary)."""
+    return datetime.datetime.now(datetime.UTC)
+
+
+def local_today(ctx: Context) -> datetime.date:
+    """Today in the county's time zone."""
+    return utc_now().astimezone(ctx.settings.zone).date()
+
+
+def local_today_in(zone: str) -> datetime.date:
+    return utc_now().astimezone(zoneinfo.ZoneInfo(zone)).date()
+
+
+def period(kind: str, as_of: datetime.date) -> tuple[datetime.date, datetime.date]:
+    """The period of an obligation containing `as_of`: calendar month (HOME_VISIT),
+    half-year Jan-Jun / Jul-Dec (HEART_TO_HEART), calendar year (GOOD_DEED)."""
+    if kind == "HOME_VISIT":
+        last = calendar.monthrange(as_of.year, as_of.month)[1]
+        return as_of.replace(day=1), as_of.replace(day=last)
+    if kind == "HEART_TO_HEART":
+        if as_of.month <= 6:
+            return datetime.date(as_of.year, 1, 1), datetime.date(as_of.year, 6, 30)
+        return datetime.date(as_of.year, 7, 1), datetime.date(as_of.year, 12, 31)
+    return datetime.date(as_of.year, 1, 1), datetime.date(as_of.year, 12, 31)
+
+
+def period_starts(as_of: datetime.date) -> tuple[datetime.date, datetime.date, datetime.date]:
+    return period("HOME_VISIT", as_of)[0], period("HEART_TO_HEART", as_of)[0], period("GOOD_DEED", as_of)[0]
+
+
+@dataclass(frozen=True)
+class Obligation:
+    kind: str
+    period_start: datetime.date
+    period_end: datetime.date
+    done: int
+
+    @property
+    def status(self) -> str:
+        return "MET" if self.done >= 1 else "DUE"
+
+
+@dataclass(frozen=True)
+class KindCompliance:
+    kind: str
+    met: int
+    due: int
+
+
+@dataclass(frozen=True)
+class VisitRecorded:
+    visit: VisitRow
+    pairing: PairingRow
+
+
+# --- visibility ----------------------------------------------------------------------------
+
+
+def pairing_scope(viewer: Viewer) -> VisibilityScope:
+    return VisibilityScope(
+        county_id=viewer.county_id,
+        everything=viewer.is_county_admin,
+        areas=viewer.area_scopes(Role.COMMUNITY_STAFF, Role.BUILDING_HEAD),
+        household_id=viewer.household_id,
+        person_id=viewer.person_id,
+        units=viewer.organisation_scopes(Role.UNIT_ADMIN),
+    )
+
+
+def can_see_pairing(viewer: Viewer | None, row: PairingRow | None) -> bool:
+    """COUNTY_ADMIN, staff or building head in scope of the household, the household's
+    members, the cadre, and UNIT_ADMIN of a unit the cadre works in (same as the SQL)."""
+    if viewer is None or row is None or row.county_id != viewer.county_id:
+        return False
+    return (
+        viewer.is_county_admin
+        or viewer.covers(row.path, Role.COMMUNITY_STAFF, Role.BUILDING_HEAD)
+        or (viewer.household_id is not None and viewer.household_id == row.household_id)
+        or (viewer.person_id is not None and viewer.person_id == row.cadre_id)
+        or bool(set(row.cadre_units) & set(viewer.organisation_scopes(Role.UNIT_ADMIN)))
+    )
+
+
+def can_see_registration(viewer: Viewer | None, row: RegistrationRow | None) -> bool:
+    if viewer is None or row is None or row.county_id != viewer.county_id:
+        return False
+    return (
+        viewer.is_staff_for(row.path)
+        or (row.person_id is not None and row.person_id == viewer.person_id)
+        or (row.unit_id is not None and row.unit_id in viewer.organisation_scopes(Role.UNIT_ADMIN))
+    )
+
+
+# --- loaders -------------------------------------------------------------------------------
+
+
+async def pairing_by_id(ctx: Context, keys: list[int]) -> list[PairingRow | None]:
+    async with ctx.db.connection() as conn:
+        found = await db.pairings_by_id(conn, keys)
+    return [found.get(k) for k in keys]
+
+
+async def visit_by_id(ctx: Context, keys: list[int]) -> list[VisitRow | None]:
+    async with ctx.db.connection() as conn:
+        found = await db.visits_by_id(conn, keys)
+    return [found.get(k) for k in keys]
+
+
+async def registration_by_id(ctx: Context, keys: list[int]) -> list[RegistrationRow | None]:
+    async with ctx.db.connection() as conn:
+        found = await db.registrations_by_id(conn, keys)
+    return [found.get(k) for k in keys]
+
+
+async def obligations_by_pairing(ctx: Context, keys: list[tuple[int, datetime.date]]) -> list[list[Obligation] | None]:
+    """The three obligations per (pairing id, asOf): one statement for every pairing."""
+    starts = [period_starts(as_of) for _, as_of in keys]
+    async with ctx.db.connection() as conn:
+        counts = await db.obligation_counts(
+            conn,
+            [pid for pid, _ in keys],
+            [as_of for _, as_of in keys],
+            [s[0] for s in starts],
+            [s[1] for s in starts],
+            [s[2] for s in starts],
+        )
+    return [
+        [Obligation(k, *period(k, as_of), done=done[k]) for k in KINDS]
+        for (_, as_of), done in zip(keys, counts, strict=True)
+    ]
+
+
+PageKey = tuple[int, int, int]  # parent id, after id, first
+
+
+async def pairings_by_cadre(ctx: Context, keys: list[PageKey]) -> list[Page[PairingRow] | None]:
+    """Each cadre's visible active pairings, one statement per distinct (after, first)."""
+    viewer = ctx.signed_in
+    pages: dict[PageKey, Page[PairingRow]] = {}
+    for after, first in {(k[1], k[2]) for k in keys}:
+        cadres = [k[0] for k in keys if (k[1], k[2]) == (after, first)]
+        async with ctx.db.connection() as conn:
+            found = await db.pairings_of_cadres(conn, pairing_scope(viewer), cadres, after, first)
+        for cadre in cadres:
+            rows, total = found.get(cadre, ([], 0))
+            if not rows and after:
+                async with ctx.db.connection() as conn:
+                    total = await db.count_visible_pairings_of_cadre(conn, pairing_scope(viewer), cadre)
+            pages[(cadre, after, first)] = page_of_known_total(rows, first, lambda r: [r.id], total)
+    return [pages[k] for k in keys]
+
+
+async def visits_by_pairing(ctx: Context, keys: list[PageKey]) -> list[Page[VisitRow] | None]:
+    pages: dict[PageKey, Page[VisitRow]] = {}
+    for after, first in {(k[1], k[2]) for k in keys}:
+        parents = [k[0] for k in keys if (k[1], k[2]) == (after, first)]
+        async with ctx.db.connection() as conn:
+            found = await db.visits_of_pairings(conn, parents, after, first)
+        for parent in parents:
+            rows, total = found.get(parent, ([], 0))
+            pages[(parent, after, first)] = page_of_known_total(rows, first, lambda r: [r.id], total)
+    return [pages[k] for k in keys]
+
+
+def _after_id(after: str | None) -> int:
+    key = decode_cursor(after)
+    if key is None:
+        return 0
+    if not isinstance(key[0], int) or isinstance(key[0], bool):
+        from resolvers.errors import bad_user_input
+
+        raise bad_user_input("`after` is not a cursor this API gave out", argument="after")
+    return key[0]
+
+
+# --- node loaders ----------------------------------------------------------------------------
+
+
+async def _pairing_nodes(ctx: Context, keys: list[int]) -> list[PairingRow | None]:
+    rows = await ctx.loader(pairing_by_id).load_many(keys)
+    return [r if can_see_pairing(ctx.viewer, r) else None for r in rows]
+
+
+async def _visit_nodes(ctx: Context, keys: list[int]) -> list[VisitRow | None]:
+    visits = await ctx.loader(visit_by_id).load_many(keys)
+    pairings = await ctx.loader(pairing_by_id).load_many([v.pairing_id if v else 0 for v in visits])
+    return [
+        v if v is not None and can_see_pairing(ctx.viewer, p) else None for v, p in zip(visits, pairings, strict=True)
+    ]
+
+
+async def _registration_nodes(ctx: Context, keys: list[int]) -> list[RegistrationRow | None]:
+    rows = await ctx.loader(registration_by_id).load_many(keys)
+    return [r if can_see_registration(ctx.viewer, r) else None for r in rows]
+
+
+nodes.register("Pairing", _pairing_nodes)
+nodes.register("Visit", _visit_nodes)
+nodes.register("Registration", _registration_nodes)
+
+
+# --- field resolvers -------------------------------------------------------------------------
+
+
+async def pairing_cadre(root: PairingRow, ctx: Context) -> PersonRow | None:
+    return await ctx.loader(person_by_id).load(root.cadre_id)
+
+
+async def pairing_household(root: PairingRow, ctx: Context) -> HouseholdRow | None:
+    return await ctx.loader(household_by_id).load(root.household_id)
+
+
+async def pairing_obligations(root: PairingRow, ctx: Context, as_of: datetime.date | None) -> list[Obligation]:
+    found = await ctx.loader(obligations_by_pairing).load((root.id, as_of or local_today(ctx)))
+    return found or []
+
+
+async def pairing_visits(root: PairingRow, ctx: Context, first: int | None, after: str | None) -> Page[VisitRow]:
+    page = await ctx.loader(visits_by_pairing).load((root.id, _after_id(after), checked_first(first)))
+    assert page is not None
+    return page
+
+
+async def visit_pairing(root: VisitRow, ctx: Context) -> PairingRow | None:
+    return await ctx.loader(pairing_by_id).load(root.pairing_id)
+
+
+async def person_pairings(root: PersonRow, ctx: Context, first: int | None, after: str | None) -> Page[PairingRow]:
+    """The person's active pairings as a cadre, those the viewer may see."""
+    page = await ctx.loader(pairings_by_cadre).load((root.id, _after_id(after), checked_first(first)))
+    assert page is not None
+    return page
+
+
+async def registration_community(root: RegistrationRow, ctx: Context) -> AreaRow | None:
+    return await ctx.loader(area_by_id).load(root.community_id)
+
+
+async def registration_organisation(root: RegistrationRow, ctx: Context) -> OrganisationRow | None:
+    if root.organisation_id is None:
+        return None
+    return await ctx.loader(organisation_by_id).load(root.organisation_id)
+
+
+async def registration_person(root: RegistrationRow, ctx: Context) -> PersonRow | None:
+    if root.person_id is None:
+        return None
+    return await ctx.loader(person_by_id).load(root.person_id)
+
+
+# --- reports ---------------------------------------------------------------------------------
+
+
+async def _report_area(ctx: Context, area_id: str) -> AreaRow | None:
+    """The area of a report, or None when unknown; FORBIDDEN unless COUNTY_ADMIN or staff in scope."""
+    viewer = ctx.signed_in
+    decoded = ids.decode(area_id)
+    if decoded is None or decoded[0] not in ("County", "Town", "Community", "District", "Compound", "Building", "Unit"):
+        return None
+    area = await ctx.loader(area_by_id).load(decoded[1])
+    if area is None or area.county_id != viewer.county_id or area.level.capitalize() != decoded[0]:
+        return None
+    if viewer.is_staff_for(area.path):
+        return area
+    units = viewer.organisation_scopes(Role.UNIT_ADMIN)
+    if units:
+        async with ctx.db.connection() as conn:
+            if await db.adopts_area(conn, units, area.path):
+                return area
+    raise forbidden("Reports are for the county's administrators, the staff of the area and its adopting units")
+
+
+async def coverage(ctx: Context, area_id: str) -> Coverage | None:
+    area = await _report_area(ctx, area_id)
+    if area is None:
+        return None
+    async with ctx.db.connection() as conn:
+        return await db.coverage(conn, area.id)
+
+
+async def uncovered_households(
+    root: Coverage, ctx: Context, first: int | None, after: str | None
+) -> Page[HouseholdRow]:
+    limit = checked_first(first)
+    after_id = _after_id(after)
+    if root.households == root.paired_households:  # full coverage: nothing to look for
+        return page_of_known_total([], limit, lambda r: [r.id], 0)
+    async with ctx.db.connection() as conn:
+        found = await db.uncovered_households(conn, root.area_id, after_id, limit)
+    rows = [r for r in await ctx.loader(household_by_id).load_many(found) if r is not None]
+    return page_of_known_total(rows, limit, lambda r: [r.id], root.households - root.paired_households)
+
+
+async def compliance(ctx: Context, area_id: str, as_of: datetime.date) -> Compliance | None:
+    area = await _report_area(ctx, area_id)
+    if area is None:
+        return None
+    async with ctx.db.connection() as conn:
+        return await db.compliance(conn, area.id, as_of, period_starts(as_of))
+
+
+def compliance_by_kind(root: Compliance) -> list[KindCompliance]:
+    return [KindCompliance(kind, *root.by_kind[kind]) for kind in KINDS]
+
+
+async def due_pairings(root: Compliance, ctx: Context, first: int | None, after: str | None) -> Page[PairingRow]:
+    limit = checked_first(first)
+    after_id = _after_id(after)
+    if root.due_pairings == 0:  # everything met: nothing to look for
+        return page_of_known_total([], limit, lambda r: [r.id], 0)
+    async with ctx.db.connection() as conn:
+        found = await db.due_pairings(conn, root.area_id, root.as_of, period_starts(root.as_of), after_id, limit)
+    rows = [r for r in await ctx.loader(pairing_by_id).load_many(found) if r is not None]
+    return page_of_known_total(rows, limit, lambda r: [r.id], root.due_pairings)
+
+
+async def statistics(ctx: Context, area_id: str) -> Statistics | None:
+    area = await _report_area(ctx, area_id)
+    if area is None:
+        return None
+    async with ctx.db.connection() as conn:
+        return await db.statistics(conn, area.id)
+
+
+# --- mutations -------------------------------------------------------------------------------
+
+
+def _id(global_id: str, field: str, *type_names: str) -> int:
+    pk = ids.decode_as(global_id, *type_names)
+    if pk is None:
+        raise Refusal(ErrorCode.NOT_FOUND, f"No such {type_names[0].lower()}", [field])
+    return pk
+
+
+def _not_future(ctx: Context, day: datetime.date, field: str) -> None:
+    if day > local_today(ctx):
+        raise Refusal(ErrorCode.INVALID, "The date may not be in the future (county time)", [field])
+
+
+async def _area(conn: Conn, ctx: Context, area_id: int, field: str) -> AreaRow:
+    found = (await areas_db.areas_by_id(conn, [area_id])).get(area_id)
+    if found is None or found.county_id != ctx.signed_in.county_id:
+        raise Refusal(ErrorCode.NOT_FOUND, "No such area", [field])
+    return found
+
+
+async def _organisation(conn: Conn, ctx: Context, org_id: int, field: str) -> OrganisationRow:
+    found = (await areas_db.organisations_by_id(conn, [org_id])).get(org_id)
+    if found is None or found.county_id != ctx.signed_in.county_id:
+        raise Refusal(ErrorCode.NOT_FOUND, "No such organisation", [field])
+    return found
+
+
+async def _household(conn: Conn, ctx: Context, household_id: int, field: str) -> HouseholdRow:
+    found = (await areas_db.households_by_id(conn, [household_id])).get(household_id)
+    if found is None or found.county_id != ctx.signed_in.county_id:
+        raise Refusal(ErrorCode.NOT_FOUND, "No such household", [field])
+    return found
+
+
+async def _person(conn: Conn, ctx: Context, person_id: int, field: str) -> PersonRow:
+    found = (await areas_db.persons_by_id(conn, [person_id])).get(person_id)
+    if found is None or found.county_id != ctx.signed_in.county_id:
+        raise Refusal(ErrorCode.NOT_FOUND, "No such person", [field])
+    return found
+
+
+AREA_TYPES: Final = ("Compound", "Building", "County", "Town", "Community", "District", "Unit")
+
+
+async def adopt(
+    ctx: Context, unit_id: str, area_id: str, duties: list[str] | None, since: datetime.date | None
+) -> Outcome[AdoptionRow]:
+    viewer = ctx.signed_in
+
+    async def body(conn: Conn) -> tuple[AdoptionRow, Audited]:
+        unit = await _organisation(conn, ctx, _id(unit_id, "unitId", "Organisation"), "unitId")
+        area = await _area(conn, ctx, _id(area_id, "areaId", *AREA_TYPES), "areaId")
+        if not (viewer.is_staff_for(area.path) or unit.id in viewer.organisation_scopes(Role.UNIT_ADMIN)):
+            raise Refusal(ErrorCode.FORBIDDEN, "Only the county, staff of the area or the unit's admin may adopt")
+        if unit.kind not in db.UNIT_KINDS:
+            raise Refusal(
+                ErrorCode.INVALID, "Only a government unit, enterprise or public institution adopts", ["unitId"]
+            )
+        if area.level not in ("COMPOUND", "BUILDING"):
+            raise Refusal(ErrorCode.INVALID, "A unit adopts a compound or a building", ["areaId"])
+        chosen = list(dict.fromkeys(duties)) if duties is not None else list(DUTIES)
+        if not chosen:
+            raise Refusal(ErrorCode.INVALID, "An adoption has at least one duty", ["duties"])
+        start = since or local_today(ctx)
+        _not_future(ctx, start, "since")
+        try:
+            async with conn.transaction():
+                row = await db.insert_adoption(conn, viewer.county_id, unit.id, area.id, chosen, start, viewer.user_id)
+        except asyncpg.UniqueViolationError:
+            raise Refusal(ErrorCode.ALREADY_EXISTS, "This unit already adopts this area", ["areaId"]) from None
+        return row, Audited("Adoption", row.id, {"unit": unit.id, "area": area.id})
+
+    return await run(ctx, "adopt", body)
+
+
+async def end_adoption(ctx: Context, adoption_id: str, until: datetime.date | None) -> Outcome[AdoptionRow]:
+    viewer = ctx.signed_in
+
+    async def body(conn: Conn) -> tuple[AdoptionRow, Audited]:
+        found = await db.adoption_for_update(conn, _id(adoption_id, "adoptionId", "Adoption"))
+        if found is None or found.county_id != viewer.county_id:
+            raise Refusal(ErrorCode.NOT_FOUND, "No such adoption", ["adoptionId"])
+        area = await _area(conn, ctx, found.area_id, "adoptionId")
+        if not (viewer.is_staff_for(area.path) or found.unit_id in viewer.organisation_scopes(Role.UNIT_ADMIN)):
+            raise Refusal(ErrorCode.FORBIDDEN, "Only the county, staff of the area or the unit's admin may end it")
+        if found.until is not None:
+            raise Refusal(ErrorCode.INVALID_STATE, "This adoption has already ended", ["adoptionId"])
+        day = until or local_today(ctx)
+        _not_future(ctx, day, "until")
+        if day < found.since:
+            raise Refusal(ErrorCode.INVALID, "An adoption cannot end before it began", ["until"])
+        ended = await db.end_adoption(conn, found.id, day)
+        assert ended is not None
+        return ended, Audited("Adoption", found.id, {"until": day.isoformat()})
+
+    return await run(ctx, "endAdoption", body)
+
+
+async def pair(ctx: Context, cadre_id: str, household_id: str, since: datetime.date | None) -> Outcome[PairingRow]:
+    viewer = ctx.signed_in
+
+    async def body(conn: Conn) -> tuple[PairingRow, Audited]:
+        cadre = await _person(conn, ctx, _id(cadre_id, "cadreId", "Person"), "cadreId")
+        household = await _household(conn, ctx, _id(household_id, "householdId", "Household"), "householdId")
+        if not viewer.is_staff_for(household.path):
+            raise Refusal(ErrorCode.FORBIDDEN, "Only the county or staff of the household's community may pair")
+        standing = await db.cadre_units(conn, cadre.id)
+        if standing is None or not standing[0] or not standing[1]:
+            raise Refusal(ErrorCode.INVALID, "A cadre is a party member holding an active post in a unit", ["cadreId"])
+        start = since or local_today(ctx)
+        _not_future(ctx, start, "since")
+        try:
+            async with conn.transaction():
+                new_id = await db.insert_pairing(conn, viewer.county_id, cadre.id, household.id, start, viewer.user_id)
+        except asyncpg.UniqueViolationError:
+            raise Refusal(ErrorCode.ALREADY_EXISTS, "This cadre is already paired with this household") from None
+        row = (await db.pairings_by_id(conn, [new_id]))[new_id]
+        return row, Audited("Pairing", new_id, {"cadre": cadre.id, "household": household.id})
+
+    return await run(ctx, "pair", body)
+
+
+async def end_pairing(ctx: Context, pairing_id: str, until: datetime.date | None) -> Outcome[PairingRow]:
+    viewer = ctx.signed_in
+
+    async def body(conn: Conn) -> tuple[PairingRow, Audited]:
+        found = await db.pairing_for_update(conn, _id(pairing_id, "pairingId", "Pairing"))
+        if found is None or not can_see_pairing(viewer, found):
+            raise Refusal(ErrorCode.NOT_FOUND, "No such pairing", ["pairingId"])
+        if not viewer.is_staff_for(found.path):
+            raise Refusal(ErrorCode.FORBIDDEN, "Only the county or staff of the household's community may end it")
+        if found.until is not None:
+            raise Refusal(ErrorCode.INVALID_STATE, "This pairing has already ended", ["pairingId"])
+        day = until or local_today(ctx)
+        _not_future(ctx, day, "until")
+        if day < found.since:
+            raise Refusal(ErrorCode.INVALID, "A pairing cannot end before it began", ["until"])
+        await db.end_pairing(conn, found.id, day)
+        row = (await db.pairings_by_id(conn, [found.id]))[found.id]
+        return row, Audited("Pairing", found.id, {"until": day.isoformat()})
+
+    return await run(ctx, "endPairing", body)
+
+
+async def record_visit(
+    ctx: Context, pairing_id: str, kind: str, occurred_on: datetime.date, notes: str | None
+) -> Outcome[VisitRecorded]:
+    viewer = ctx.signed_in
+
+    async def body(conn: Conn) -> tuple[VisitRecorded, Audited]:
+        found = await db.pairing_for_update(conn, _id(pairing_id, "pairingId", "Pairing"))
+        if found is None or not can_see_pairing(viewer, found):
+            raise Refusal(ErrorCode.NOT_FOUND, "No such pairing", ["pairingId"])
+        if viewer.person_id is None or viewer.person_id != found.cadre_id:
+            raise Refusal(ErrorCode.FORBIDDEN, "Only the paired cadre records visits")
+        if found.until is not None:
+            raise Refusal(ErrorCode.INVALID_STATE, "This pairing has ended", ["pairingId"])
+        _not_future(ctx, occurred_on, "occurredOn")
+        if occurred_on < found.since:
+            raise Refusal(ErrorCode.INVALID, "The visit cannot be before the pairing began", ["occurredOn"])
+        text = notes.strip() if notes else None
+        visit = await db.insert_visit(conn, viewer.county_id, found.id, kind, occurred_on, text or None, viewer.user_id)
+        return VisitRecorded(visit, found), Audited("Visit", visit.id, {"pairing": found.id, "kind": kind})
+
+    return await run(ctx, "recordVisit", body)
+
+
+async def register_with_community(
+    ctx: Context, community_id: str, organisation_id: str | None, person_id: str | None
+) -> Outcome[RegistrationRow]:
+    viewer = ctx.signed_in
+
+    async def body(conn: Conn) -> tuple[RegistrationRow, Audited]:
+        if (organisation_id is None) == (person_id is None):
+            raise Refusal(ErrorCode.INVALID, "Give either organisationId or personId", ["organisationId"])
+        community = await _area(conn, ctx, _id(community_id, "communityId", *AREA_TYPES), "communityId")
+        if community.level != "COMMUNITY":
+            raise Refusal(ErrorCode.INVALID, "Registration is with a community", ["communityId"])
+        org: int | None = None
+        person: int | None = None
+        if organisation_id is not None:
+            found = await _organisation(
+                conn, ctx, _id(organisation_id, "organisationId", "Organisation"), "organisationId"
+            )
+            unit = await _unit_of(conn, ctx, found)
+            if unit is None:
+                raise Refusal(ErrorCode.INVALID, "Only a unit's party organisation registers", ["organisationId"])
+            if unit not in viewer.organisation_scopes(Role.UNIT_ADMIN):
+                raise Refusal(ErrorCode.FORBIDDEN, "Only the unit's admin registers its party organisation")
+            org = found.id
+        else:
+            assert person_id is not None
+            member = await _person(conn, ctx, _id(person_id, "personId", "Person"), "personId")
+            if member.id != viewer.person_id:
+                raise Refusal(ErrorCode.FORBIDDEN, "A party member registers themself")
+            if not member.party_member:
+                raise Refusal(ErrorCode.INVALID, "Only a party member registers", ["personId"])
+            if await db.home_community(conn, member.id) != community.id:
+                raise Refusal(
+                    ErrorCode.INVALID, "A party member registers with the community they live in", ["communityId"]
+                )
+            person = member.id
+        try:
+            async with conn.transaction():
+                new_id = await db.insert_registration(conn, viewer.county_id, community.id, org, person)
+        except asyncpg.UniqueViolationError:
+            raise Refusal(ErrorCode.ALREADY_EXISTS, "Already registered with this community", ["communityId"]) from None
+        row = (await db.registrations_by_id(conn, [new_id]))[new_id]
+        return row, Audited("Registration", new_id, {"community": community.id})
+
+    return await run(ctx, "registerWithCommunity", body)
+
+
+async def _unit_of(conn: Conn, ctx: Context, org: OrganisationRow) -> int | None:
+    """The unit acting for `org`: the unit itself, or the unit a party organisation belongs to."""
+    if org.kind in db.UNIT_KINDS:
+        return org.id
+    if org.kind in db.PARTY_KINDS and org.area_id is None and org.parent_id is not None:
+        parent = await _organisation(conn, ctx, org.parent_id, "organisationId")
+        return parent.id if parent.kind in db.UNIT_KINDS else None
+    return None
+
+
+def decide_registration(status: str, action: str) -> Callable[[Context, str], Awaitable[Outcome[RegistrationRow]]]:
+    async def decide(ctx: Context, registration_id: str) -> Outcome[RegistrationRow]:
+        viewer = ctx.signed_in
+
+        async def body(conn: Conn) -> tuple[RegistrationRow, Audited]:
+            found = await db.registration_for_update(conn, _id(registration_id, "registrationId", "Registration"))
+            if found is None or not can_see_registration(viewer, found):
+                raise Refusal(ErrorCode.NOT_FOUND, "No such registration", ["registrationId"])
+            if not viewer.is_staff_for(found.path):
+                raise Refusal(ErrorCode.FORBIDDEN, "Only the county or staff of the community decide")
+            if found.status != "PENDING":
+                raise Refusal(ErrorCode.INVALID_STATE, f"This registration is already {found.status}")
+            await db.decide_registration(conn, found.id, status, viewer.user_id)
+            row = (await db.registrations_by_id(conn, [found.id]))[found.id]
+            return row, Audited("Registration", found.id, {"status": status})
+
+        return await run(ctx, action, body)
+
+    return decide
+
+
+confirm_registration = decide_registration("CONFIRMED", "confirmRegistration")
+reject_registration = decide_registration("REJECTED", "rejectRegistration")
+
+
+def user_errors(outcome: Outcome[Any]) -> list[Any]:
+    return list(outcome.user_errors)

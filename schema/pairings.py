@@ -1,0 +1,452 @@
+"""Adoption, pairing (结对交友) and the three obligations (三个一), dual registration
+(双报到), and the coverage, compliance and statistics reports."""
+
+from __future__ import annotations
+
+import datetime
+import enum
+from typing import Annotated, Any
+
+import strawberry
+from strawberry.types import Info
+
+from db.pairings import Compliance, Coverage, PairingRow, RegistrationRow, VisitRow
+from resolvers import pairings as r
+from resolvers.permissions import SignedIn
+from schema.adoptions import Adoption, AdoptionDuty
+from schema.areas import Community, Household, Organisation, Person
+from schema.base import Connection, Node, UserError, is_row
+
+First = Annotated[int | None, strawberry.argument(description="Page size: 20 by default, at most 100")]
+After = Annotated[str | None, strawberry.argument(description="Cursor of the last item of the previous page")]
+AreaId = Annotated[strawberry.ID, strawberry.argument(description="An area of any level (county to stairwell unit)")]
+
+
+@strawberry.enum(description="The three obligations of a pairing (三个一)")
+class ObligationKind(enum.Enum):
+    HOME_VISIT = strawberry.enum_value("HOME_VISIT", description="Home visit (入户走访), once a calendar month")
+    HEART_TO_HEART = strawberry.enum_value(
+        "HEART_TO_HEART", description="Heart-to-heart talk (谈心谈话), once a half-year (Jan-Jun, Jul-Dec)"
+    )
+    GOOD_DEED = strawberry.enum_value("GOOD_DEED", description="Good deed (办实事), once a calendar year")
+
+
+@strawberry.enum(description="Whether an obligation is met in its current period")
+class ObligationStatus(enum.Enum):
+    MET = strawberry.enum_value("MET", description="At least one visit of the kind in the period so far")
+    DUE = strawberry.enum_value("DUE", description="No visit of the kind yet in the period")
+
+
+@strawberry.enum(description="Where a dual registration (双报到) stands")
+class RegistrationStatus(enum.Enum):
+    PENDING = strawberry.enum_value("PENDING", description="Waiting for the community's staff")
+    CONFIRMED = strawberry.enum_value("CONFIRMED", description="Confirmed by the community's staff")
+    REJECTED = strawberry.enum_value("REJECTED", description="Rejected; the registrant may register again")
+
+
+@strawberry.type(description="One obligation of a pairing in the period containing `asOf`")
+class Obligation:
+    kind: ObligationKind = strawberry.field(description="Which of the three obligations")
+    period_start: datetime.date = strawberry.field(description="First day of the period")
+    period_end: datetime.date = strawberry.field(description="Last day of the period")
+    done: int = strawberry.field(description="Visits of this kind from periodStart to asOf inclusive")
+    status: ObligationStatus = strawberry.field(description="MET when done >= 1, otherwise DUE")
+
+
+async def _visit_pairing(root: VisitRow, info: Info[Any, Any]) -> Pairing:
+    return await r.visit_pairing(root, info.context)  # type: ignore[return-value]
+
+
+@strawberry.type(description="A visit a cadre made to a paired household (入户、谈心、办实事)")
+class Visit(Node):
+    is_type_of = is_row(VisitRow)
+    kind: ObligationKind = strawberry.field(description="The obligation the visit serves")
+    occurred_on: datetime.date = strawberry.field(description="The local date of the visit")
+    notes: str | None = strawberry.field(description="What was done or learnt")
+    pairing: Pairing = strawberry.field(resolver=_visit_pairing, description="The pairing it belongs to")
+
+
+@strawberry.type(name="VisitConnection", description="A page of visits, oldest first")
+class VisitConnection(Connection[Visit]):
+    pass
+
+
+async def _cadre(root: PairingRow, info: Info[Any, Any]) -> Person:
+    return await r.pairing_cadre(root, info.context)  # type: ignore[return-value]
+
+
+async def _household(root: PairingRow, info: Info[Any, Any]) -> Household:
+    return await r.pairing_household(root, info.context)  # type: ignore[return-value]
+
+
+async def _pairing_obligations(
+    root: PairingRow,
+    info: Info[Any, Any],
+    as_of: Annotated[
+        datetime.date | None,
+        strawberry.argument(description="The day to judge at; today in the county's time zone by default"),
+    ] = None,
+) -> list[Obligation]:
+    return await r.pairing_obligations(root, info.context, as_of)  # type: ignore[return-value]
+
+
+async def _pairing_visits(
+    root: PairingRow, info: Info[Any, Any], first: First = None, after: After = None
+) -> VisitConnection:
+    return await r.pairing_visits(root, info.context, first, after)  # type: ignore[return-value]
+
+
+@strawberry.type(description="Pairing (结对交友): a cadre befriends a household")
+class Pairing(Node):
+    is_type_of = is_row(PairingRow)
+    since: datetime.date = strawberry.field(description="First day of the pairing")
+    until: datetime.date | None = strawberry.field(description="Last day, once the pairing has ended")
+    cadre: Person = strawberry.field(resolver=_cadre, description="The cadre (a party member working in a unit)")
+    household: Household = strawberry.field(resolver=_household, description="The paired household")
+    obligations: list[Obligation] = strawberry.field(
+        resolver=_pairing_obligations, description="The three obligations (三个一) in their periods containing asOf"
+    )
+    visits: VisitConnection = strawberry.field(resolver=_pairing_visits, description="Visits recorded, oldest first")
+
+
+@strawberry.type(name="PairingConnection", description="A page of pairings")
+class PairingConnection(Connection[Pairing]):
+    pass
+
+
+async def person_pairings(
+    root: Any, info: Info[Any, Any], first: First = None, after: After = None
+) -> PairingConnection:
+    """Person.pairings: declared here, attached to Person in schema/areas.py."""
+    return await r.person_pairings(root, info.context, first, after)  # type: ignore[return-value]
+
+
+async def _registration_community(root: RegistrationRow, info: Info[Any, Any]) -> Community:
+    return await r.registration_community(root, info.context)  # type: ignore[return-value]
+
+
+async def _registration_organisation(root: RegistrationRow, info: Info[Any, Any]) -> Organisation | None:
+    return await r.registration_organisation(root, info.context)  # type: ignore[return-value]
+
+
+async def _registration_person(root: RegistrationRow, info: Info[Any, Any]) -> Person | None:
+    return await r.registration_person(root, info.context)  # type: ignore[return-value]
+
+
+@strawberry.type(
+    description="Dual registration (双报到): a unit's party organisation with the community it serves, "
+    "or a party member with the community they live in; staff confirm it. Visible to the registrant "
+    "(the person, or the unit's UNIT_ADMIN), COUNTY_ADMIN and staff in scope of the community"
+)
+class Registration(Node):
+    is_type_of = is_row(RegistrationRow)
+    status: RegistrationStatus = strawberry.field(description="PENDING until staff confirm or reject it")
+    community: Community = strawberry.field(resolver=_registration_community, description="The community")
+    organisation: Organisation | None = strawberry.field(
+        resolver=_registration_organisation, description="The registering party organisation (or unit), if any"
+    )
+    person: Person | None = strawberry.field(
+        resolver=_registration_person, description="The registering party member, if any"
+    )
+    registered_at: datetime.datetime = strawberry.field(description="When it was registered")
+    decided_at: datetime.datetime | None = strawberry.field(description="When staff confirmed or rejected it")
+
+
+# --- reports ---------------------------------------------------------------------------------
+
+
+async def _uncovered(
+    root: Coverage, info: Info[Any, Any], first: First = None, after: After = None
+) -> Connection[Household]:
+    return await r.uncovered_households(root, info.context, first, after)  # type: ignore[return-value]
+
+
+@strawberry.type(description="Coverage (全覆盖) of an area: heads, adoptions and pairings")
+class CoverageReport:
+    buildings: int = strawberry.field(description="Buildings inside the area")
+    buildings_with_head: int = strawberry.field(description="Buildings with a current building head (楼栋长)")
+    adopted_buildings: int = strawberry.field(
+        description="Buildings adopted (包抓) directly or through their compound, by an active adoption"
+    )
+    households: int = strawberry.field(description="Households inside the area")
+    paired_households: int = strawberry.field(description="Households with at least one active pairing")
+    uncovered_households: Connection[Household] = strawberry.field(
+        resolver=_uncovered, description="Households without an active pairing"
+    )
+
+
+@strawberry.type(description="MET and DUE counts of one obligation kind")
+class KindCompliance:
+    kind: ObligationKind = strawberry.field(description="The obligation")
+    met: int = strawberry.field(description="Pairings that have met it in the period containing asOf")
+    due: int = strawberry.field(description="Pairings that still owe it")
+
+
+def _by_kind(root: Compliance) -> list[KindCompliance]:
+    return r.compliance_by_kind(root)  # type: ignore[return-value]
+
+
+async def _due(root: Compliance, info: Info[Any, Any], first: First = None, after: After = None) -> PairingConnection:
+    return await r.due_pairings(root, info.context, first, after)  # type: ignore[return-value]
+
+
+@strawberry.type(description="How the pairings of an area meet the three obligations (三个一) at a date")
+class ComplianceReport:
+    pairings: int = strawberry.field(description="Pairings of households inside the area, active at asOf")
+    by_kind: list[KindCompliance] = strawberry.field(resolver=_by_kind, description="MET and DUE per kind")
+    due: PairingConnection = strawberry.field(resolver=_due, description="Pairings with at least one DUE obligation")
+
+
+@strawberry.type(description="Figures of an area, as the county report gives them")
+class Statistics:
+    party_branches: int = strawberry.field(description="Party branches (党支部) attached to areas inside")
+    functional_branches: int = strawberry.field(description="Compound functional branches (小区功能型党支部)")
+    building_heads: int = strawberry.field(description="Distinct people currently heading a building (楼栋长)")
+    households: int = strawberry.field(description="Households (家庭户)")
+    residents: int = strawberry.field(description="People registered in those households")
+    adopting_units: int = strawberry.field(description="Distinct units with an active adoption (包抓) inside")
+    adopted_areas: int = strawberry.field(description="Distinct areas inside with an active adoption")
+    paired_cadres: int = strawberry.field(description="Distinct cadres with an active pairing (结对) inside")
+    paired_households: int = strawberry.field(description="Households with an active pairing")
+    parking_spaces_opened: int = strawberry.field(
+        description="Total quantity of PARKING resources open to communities of the area (or the area's own "
+        "community), neither withdrawn nor past availableUntil"
+    )
+    activities_held: int = strawberry.field(description="Activities of those communities that have ended")
+    renovated_compounds: int = strawberry.field(description="Compounds whose renovation (老旧小区改造) is complete")
+    orders_placed: int = strawberry.field(description="Service orders placed by households inside")
+    orders_completed: int = strawberry.field(description="Of those, COMPLETED or CLOSED")
+    average_rating: float | None = strawberry.field(description="Mean rating of rated orders; null when none")
+
+
+REPORT_ACCESS = (
+    " Allowed to COUNTY_ADMIN, to staff whose scope holds the area and to the UNIT_ADMIN of a unit with an "
+    "active adoption of the area or of an area above it; anyone else gets a GraphQL error FORBIDDEN. "
+    "Null for an unknown area id."
+)
+
+
+async def _coverage(info: Info[Any, Any], area_id: AreaId) -> CoverageReport | None:
+    return await r.coverage(info.context, area_id)  # type: ignore[return-value]
+
+
+async def _compliance(
+    info: Info[Any, Any],
+    area_id: AreaId,
+    as_of: Annotated[datetime.date, strawberry.argument(description="The day to judge at (county calendar)")],
+) -> ComplianceReport | None:
+    return await r.compliance(info.context, area_id, as_of)  # type: ignore[return-value]
+
+
+async def _statistics(info: Info[Any, Any], area_id: AreaId) -> Statistics | None:
+    return await r.statistics(info.context, area_id)  # type: ignore[return-value]
+
+
+@strawberry.type
+class PairingsQuery:
+    coverage: CoverageReport | None = strawberry.field(
+        resolver=_coverage,
+        permission_classes=[SignedIn],
+        description="Coverage of an area of any level (counts inside it)." + REPORT_ACCESS,
+    )
+    compliance: ComplianceReport | None = strawberry.field(
+        resolver=_compliance,
+        permission_classes=[SignedIn],
+        description="Compliance with the three obligations at asOf." + REPORT_ACCESS,
+    )
+    statistics: Statistics | None = strawberry.field(
+        resolver=_statistics,
+        permission_classes=[SignedIn],
+        description="The figures of an area of any level." + REPORT_ACCESS,
+    )
+
+
+# --- mutations -------------------------------------------------------------------------------
+
+
+@strawberry.input(description="A unit adopts a compound or building")
+class AdoptInput:
+    unit_id: strawberry.ID = strawberry.field(description="A GOVERNMENT_UNIT, ENTERPRISE or PUBLIC_INSTITUTION")
+    area_id: strawberry.ID = strawberry.field(description="A compound or building")
+    duties: list[AdoptionDuty] | None = strawberry.field(default=None, description="All three when omitted")
+    since: datetime.date | None = strawberry.field(default=None, description="Today when omitted; not in the future")
+
+
+@strawberry.input(description="End an adoption")
+class EndAdoptionInput:
+    adoption_id: strawberry.ID = strawberry.field(description="The adoption to end")
+    until: datetime.date | None = strawberry.field(
+        default=None, description="Its last day: today when omitted; neither in the future nor before it began"
+    )
+
+
+@strawberry.input(description="Pair a cadre with a household")
+class PairInput:
+    cadre_id: strawberry.ID = strawberry.field(description="A party member holding an active post in a unit")
+    household_id: strawberry.ID = strawberry.field(description="The household to befriend")
+    since: datetime.date | None = strawberry.field(default=None, description="Today when omitted; not in the future")
+
+
+@strawberry.input(description="End a pairing")
+class EndPairingInput:
+    pairing_id: strawberry.ID = strawberry.field(description="The pairing to end")
+    until: datetime.date | None = strawberry.field(
+        default=None, description="Its last day: today when omitted; neither in the future nor before it began"
+    )
+
+
+@strawberry.input(description="A visit made by the paired cadre")
+class RecordVisitInput:
+    pairing_id: strawberry.ID = strawberry.field(description="The cadre's own pairing")
+    kind: ObligationKind = strawberry.field(description="Home visit, heart-to-heart talk or good deed")
+    occurred_on: datetime.date = strawberry.field(
+        description="Local date; neither in the future (county time) nor before the pairing began"
+    )
+    notes: str | None = strawberry.field(default=None, description="What was done or learnt")
+
+
+@strawberry.input(description="Dual registration: give either organisationId or personId")
+class RegisterWithCommunityInput:
+    community_id: strawberry.ID = strawberry.field(description="The community registered with")
+    organisation_id: strawberry.ID | None = strawberry.field(
+        default=None, description="A unit's party organisation (or the unit itself); by the unit's UNIT_ADMIN"
+    )
+    person_id: strawberry.ID | None = strawberry.field(
+        default=None, description="A party member registering with their home community; by themself"
+    )
+
+
+@strawberry.input(description="Confirm or reject a pending registration")
+class DecideRegistrationInput:
+    registration_id: strawberry.ID = strawberry.field(description="A PENDING registration")
+
+
+MUTATION_INPUT = strawberry.argument(description="The mutation's one input")
+
+
+def _errors(root: Any) -> list[UserError]:
+    return r.user_errors(root)
+
+
+@strawberry.type(description="The result of adopt / endAdoption")
+class AdoptionPayload:
+    adoption: Adoption | None = strawberry.field(resolver=lambda root: root.value, description="The adoption")
+    user_errors: list[UserError] = strawberry.field(resolver=_errors, description="Why it was refused")
+
+
+@strawberry.type(description="The result of pair / endPairing")
+class PairingPayload:
+    pairing: Pairing | None = strawberry.field(resolver=lambda root: root.value, description="The pairing")
+    user_errors: list[UserError] = strawberry.field(resolver=_errors, description="Why it was refused")
+
+
+@strawberry.type(description="The result of recordVisit")
+class RecordVisitPayload:
+    visit: Visit | None = strawberry.field(
+        resolver=lambda root: root.value.visit if root.value else None, description="The recorded visit"
+    )
+    pairing: Pairing | None = strawberry.field(
+        resolver=lambda root: root.value.pairing if root.value else None, description="Its pairing"
+    )
+    user_errors: list[UserError] = strawberry.field(resolver=_errors, description="Why it was refused")
+
+
+@strawberry.type(description="The result of a registration mutation")
+class RegistrationPayload:
+    registration: Registration | None = strawberry.field(
+        resolver=lambda root: root.value, description="The registration"
+    )
+    user_errors: list[UserError] = strawberry.field(resolver=_errors, description="Why it was refused")
+
+
+async def _adopt(info: Info[Any, Any], input: Annotated[AdoptInput, MUTATION_INPUT]) -> AdoptionPayload:
+    duties = [d.value for d in input.duties] if input.duties is not None else None
+    return await r.adopt(info.context, input.unit_id, input.area_id, duties, input.since)  # type: ignore[return-value]
+
+
+async def _end_adoption(info: Info[Any, Any], input: Annotated[EndAdoptionInput, MUTATION_INPUT]) -> AdoptionPayload:
+    return await r.end_adoption(info.context, input.adoption_id, input.until)  # type: ignore[return-value]
+
+
+async def _pair(info: Info[Any, Any], input: Annotated[PairInput, MUTATION_INPUT]) -> PairingPayload:
+    return await r.pair(info.context, input.cadre_id, input.household_id, input.since)  # type: ignore[return-value]
+
+
+async def _end_pairing(info: Info[Any, Any], input: Annotated[EndPairingInput, MUTATION_INPUT]) -> PairingPayload:
+    return await r.end_pairing(info.context, input.pairing_id, input.until)  # type: ignore[return-value]
+
+
+async def _record_visit(info: Info[Any, Any], input: Annotated[RecordVisitInput, MUTATION_INPUT]) -> RecordVisitPayload:
+    return await r.record_visit(  # type: ignore[return-value]
+        info.context, input.pairing_id, input.kind.name, input.occurred_on, input.notes
+    )
+
+
+async def _register(
+    info: Info[Any, Any], input: Annotated[RegisterWithCommunityInput, MUTATION_INPUT]
+) -> RegistrationPayload:
+    return await r.register_with_community(  # type: ignore[return-value]
+        info.context, input.community_id, input.organisation_id, input.person_id
+    )
+
+
+async def _confirm(
+    info: Info[Any, Any], input: Annotated[DecideRegistrationInput, MUTATION_INPUT]
+) -> RegistrationPayload:
+    return await r.confirm_registration(info.context, input.registration_id)  # type: ignore[return-value]
+
+
+async def _reject(
+    info: Info[Any, Any], input: Annotated[DecideRegistrationInput, MUTATION_INPUT]
+) -> RegistrationPayload:
+    return await r.reject_registration(info.context, input.registration_id)  # type: ignore[return-value]
+
+
+@strawberry.type
+class PairingsMutation:
+    adopt: AdoptionPayload = strawberry.mutation(
+        resolver=_adopt,
+        permission_classes=[SignedIn],
+        description="A unit adopts (包抓) a compound or building. By COUNTY_ADMIN, staff in scope of the area, "
+        "or the unit's UNIT_ADMIN. The same unit and area active twice: ALREADY_EXISTS",
+    )
+    end_adoption: AdoptionPayload = strawberry.mutation(
+        resolver=_end_adoption,
+        permission_classes=[SignedIn],
+        description="End an adoption on a date (same people as adopt); an ended one: INVALID_STATE",
+    )
+    pair: PairingPayload = strawberry.mutation(
+        resolver=_pair,
+        permission_classes=[SignedIn],
+        description="Pair (结对) a cadre with a household. By COUNTY_ADMIN or staff in scope of the household. "
+        "The same active pair twice: ALREADY_EXISTS",
+    )
+    end_pairing: PairingPayload = strawberry.mutation(
+        resolver=_end_pairing,
+        permission_classes=[SignedIn],
+        description="End a pairing on a date (same people as pair); an ended one: INVALID_STATE",
+    )
+    record_visit: RecordVisitPayload = strawberry.mutation(
+        resolver=_record_visit,
+        permission_classes=[SignedIn],
+        description="Record a visit: only the paired cadre; occurredOn neither in the future (county time) "
+        "nor before the pairing began (INVALID)",
+    )
+    register_with_community: RegistrationPayload = strawberry.mutation(
+        resolver=_register,
+        permission_classes=[SignedIn],
+        description="Dual registration (双报到), PENDING until staff confirm; a live duplicate: ALREADY_EXISTS",
+    )
+    confirm_registration: RegistrationPayload = strawberry.mutation(
+        resolver=_confirm,
+        permission_classes=[SignedIn],
+        description="Confirm a PENDING registration: COUNTY_ADMIN or staff in scope of the community",
+    )
+    reject_registration: RegistrationPayload = strawberry.mutation(
+        resolver=_reject,
+        permission_classes=[SignedIn],
+        description="Reject a PENDING registration: COUNTY_ADMIN or staff in scope of the community",
+    )
+
+
+ALL_TYPES = [Pairing, Visit, Registration]

@@ -99,6 +99,11 @@ SELECT count(*) FROM login_failures
 WHERE lower(username) = lower($1) AND at > now() - make_interval(mins => $2)
 """
 
+FORGET_OLD_FAILURES: Final = """
+DELETE FROM login_failures
+WHERE lower(username) = lower($1) AND at <= now() - make_interval(mins => $2)
+"""
+
 RECORD_FAILURE: Final = "INSERT INTO login_failures (username) VALUES (lower($1))"
 
 CLEAR_FAILURES: Final = "DELETE FROM login_failures WHERE lower(username) = lower($1)"
@@ -153,6 +158,10 @@ async def recent_failures(conn: Conn, username: str, minutes: int) -> int:
     return int(await conn.fetchval(RECENT_FAILURES, username, minutes))
 
 
+async def forget_old_failures(conn: Conn, username: str, minutes: int) -> None:
+    await conn.execute(FORGET_OLD_FAILURES, username, minutes)
+
+
 async def record_failure(conn: Conn, username: str) -> None:
     await conn.execute(RECORD_FAILURE, username)
 
@@ -195,6 +204,22 @@ class ApiTokenRow:
     created_at: datetime.datetime
     last_used_at: datetime.datetime | None
     revoked_at: datetime.datetime | None
+
+
+API_TOKENS_PAGE: Final = f"""
+SELECT {API_TOKEN_COLUMNS} FROM api_tokens
+WHERE organisation_id = $1 AND ($2::bigint IS NULL OR id < $2)
+ORDER BY id DESC LIMIT $3
+"""  # noqa: S608 - constant columns
+API_TOKENS_COUNT: Final = "SELECT count(*) FROM api_tokens WHERE organisation_id = $1"
+
+
+async def api_tokens_page(conn: Conn, organisation_id: int, before_id: int | None, limit: int) -> list[ApiTokenRow]:
+    return [ApiTokenRow(**dict(r)) for r in await conn.fetch(API_TOKENS_PAGE, organisation_id, before_id, limit)]
+
+
+async def api_tokens_count(conn: Conn, organisation_id: int) -> int:
+    return int(await conn.fetchval(API_TOKENS_COUNT, organisation_id))
 
 
 async def insert_api_token(

@@ -30,6 +30,7 @@ from gongjian.config import Settings
 from resolvers import limits
 from resolvers.context import Context, bearer, token_from_connection_params, viewer_from_token
 from resolvers.observability import OperationLog
+from resolvers.text_input import RefuseNulText
 from resolvers.trusted_documents import TrustedDocuments
 from schema import root
 
@@ -57,11 +58,12 @@ def error_response(status: int, message: str, *, code: str | None = None, **exte
 
 def _extensions(settings: Settings) -> list[Any]:
     """Order matters: the log wraps everything; trusted documents swap in the text before
-    the token limit, parsing and validation run."""
+    the token limit, parsing and validation run; NUL text is refused before execution."""
     return [
         OperationLog,
         lambda: TrustedDocuments(only=settings.trusted_documents_only),
         *limits.extensions(settings),
+        RefuseNulText,
     ]
 
 

@@ -9,7 +9,7 @@ import secrets
 import signal
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from gongjian import config
 from gongjian.config import Settings
@@ -163,6 +163,76 @@ def cmd_demo(args: argparse.Namespace) -> None:
         _fail("the database already holds data: the demo loads only into an empty database")
 
 
+def _read_password(prompt: str) -> str:
+    """A new password from the terminal (asked twice) or one line of stdin; never argv."""
+    import getpass
+
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass(prompt)
+    if getpass.getpass("again: ") != first:
+        _fail("the two passwords differ")
+    return first
+
+
+def cmd_user(args: argparse.Namespace) -> None:
+    from db.pool import Conn, connect
+    from resolvers import user_admin
+
+    settings = resolve(_settings())
+    assert settings.database_url is not None
+    asyncio.run(_check_database(settings.database_url))
+    password = _read_password(f"password for {args.username}: ") if args.action in ("add", "set-password") else ""
+
+    async def act() -> list[str]:
+        assert settings.database_url is not None
+        raw = await connect(settings.database_url)
+        conn = Conn(raw)
+        try:
+            if args.action == "add":
+                await user_admin.add_user(conn, args.username, password, args.person, args.county)
+                return [f"user {args.username} added"]
+            if args.action == "grant":
+                await user_admin.grant(conn, args.username, args.role, args.scope)
+                return [f"{args.username} now holds {args.role.upper()} in {args.scope}"]
+            if args.action == "revoke":
+                await user_admin.revoke(conn, args.username, args.role, args.scope)
+                return [f"{args.username} no longer holds {args.role.upper()} in {args.scope}"]
+            if args.action == "set-password":
+                await user_admin.set_password(conn, args.username, password)
+                return [f"password of {args.username} changed"]
+            return await user_admin.list_users(conn)
+        finally:
+            await raw.close()
+
+    try:
+        lines = asyncio.run(act())
+    except user_admin.AdminError as exc:
+        _fail(str(exc))
+    for line in lines:
+        print(line)
+
+
+def _user_commands(commands: Any) -> None:
+    user = commands.add_parser(
+        "user", help="manage accounts and role grants (passwords from a prompt or stdin, never arguments)"
+    )
+    actions = user.add_subparsers(dest="action", required=True)
+    add = actions.add_parser("add", help="add a user; the password is read from the prompt or stdin")
+    add.add_argument("username")
+    add.add_argument("--person", help="id of the person the account belongs to")
+    add.add_argument("--county", help="id of the county (needed when the database holds several)")
+    for name, text in (("grant", "grant a role in a scope"), ("revoke", "revoke a role in a scope")):
+        sub = actions.add_parser(name, help=text)
+        sub.add_argument("username")
+        sub.add_argument("role", help="COUNTY_ADMIN, COMMUNITY_STAFF, BUILDING_HEAD, CADRE, RESIDENT or UNIT_ADMIN")
+        sub.add_argument("scope", help="id of the area (or the organisation for UNIT_ADMIN and CADRE)")
+    reset = actions.add_parser("set-password", help="set a new password, read from the prompt or stdin")
+    reset.add_argument("username")
+    actions.add_parser("list", help="list users with their roles")
+    user.set_defaults(run=cmd_user)
+
+
 def cmd_import(args: argparse.Namespace) -> None:
     files = {
         kind: Path(getattr(args, kind)) for kind in ("areas", "households", "people", "posts") if getattr(args, kind)
@@ -245,6 +315,8 @@ def main(argv: list[str] | None = None) -> None:
     demo.add_argument("--password", help="password of every sample account (read from stdin when omitted)")
     demo.add_argument("--if-empty", action="store_true", help="skip quietly when the database holds data")
     demo.set_defaults(run=cmd_demo)
+
+    _user_commands(commands)
 
     load = commands.add_parser(
         "import",

@@ -18,7 +18,7 @@ from resolvers.errors import ErrorCode, Refusal, UserError, bad_user_input
 from resolvers.mutations import Audited, Outcome, run
 from resolvers.pagination import Page, checked_first, decode_cursor, page_from_rows
 from resolvers.permissions import administers_organisation, is_person, require
-from resolvers.viewer import Role, Viewer
+from resolvers.viewer import Grant, Role, Viewer
 
 LOCKOUT_FAILURES = 5
 LOCKOUT_MINUTES = 15
@@ -110,6 +110,22 @@ async def scope_of(root: RoleGrantValue, ctx: Context) -> ScopeValue:
     return ScopeValue("Organisation", org.id, org.name)
 
 
+async def scope_area(root: ScopeValue, ctx: Context) -> AreaRow | None:
+    if root.type_name == "Organisation":
+        return None
+    from resolvers.areas import area_by_id
+
+    return await ctx.loader(area_by_id).load(root.pk)
+
+
+async def scope_organisation(root: ScopeValue, ctx: Context) -> OrganisationRow | None:
+    if root.type_name != "Organisation":
+        return None
+    from resolvers.areas import organisation_by_id
+
+    return await ctx.loader(organisation_by_id).load(root.pk)
+
+
 # --- login --------------------------------------------------------------------------------
 
 
@@ -130,12 +146,13 @@ async def login(ctx: Context, username: str, password: str) -> LoginResult:
     """Check the password; count failures per username in PostgreSQL and lock out after
     LOCKOUT_FAILURES within LOCKOUT_MINUTES. An unknown username costs the same argon2
     check as a wrong password and gets the same answer."""
-    name = username.strip()[:MAX_USERNAME]
-    if "\x00" in name:  # no username holds a NUL (PostgreSQL text cannot): unknown, at equal cost
+    name = username.strip()
+    if "\x00" in name or len(name) > MAX_USERNAME:  # no such username can exist: unknown, at equal cost
         await passwords.verify_password_async(None, password[:MAX_PASSWORD])
         return _invalid()
     async with ctx.db.transaction() as conn:
         await db.lock_username(conn, name)
+        await db.forget_old_failures(conn, name, LOCKOUT_MINUTES)
         if await db.recent_failures(conn, name, LOCKOUT_MINUTES) >= LOCKOUT_FAILURES:
             return LoginResult(
                 None,
@@ -152,17 +169,18 @@ async def login(ctx: Context, username: str, password: str) -> LoginResult:
         good = await passwords.verify_password_async(found.password_hash if found else None, password[:MAX_PASSWORD])
         if not good or found is None or found.disabled or len(password) > MAX_PASSWORD:
             await db.record_failure(conn, name)
-            await audit_db.record(
-                conn,
-                county_id=found.county_id if found else None,
-                user_id=found.id if found else None,
-                api_token_id=None,
-                action="loginFailed",
-                target_type="User" if found else None,
-                target_id=found.id if found else None,
-                request_id=ctx.request_id,
-                detail={},
-            )
+            if found is not None:  # unknown names are counted above, not audited (no county sees them)
+                await audit_db.record(
+                    conn,
+                    county_id=found.county_id,
+                    user_id=found.id,
+                    api_token_id=None,
+                    action="loginFailed",
+                    target_type="User",
+                    target_id=found.id,
+                    request_id=ctx.request_id,
+                    detail={},
+                )
             return _invalid()
         await db.clear_failures(conn, name)
         await audit_db.record(
@@ -177,6 +195,15 @@ async def login(ctx: Context, username: str, password: str) -> LoginResult:
             detail={},
         )
         user = (await db.users_by_id(conn, [found.id]))[found.id]
+    # the payload's nested fields (viewer { person { household } }) resolve as the new user
+    ctx.viewer = Viewer(
+        user_id=user.id,
+        username=user.username,
+        county_id=user.county_id,
+        person_id=user.person_id,
+        household_id=user.household_id,
+        grants=tuple(Grant(g.id, Role(g.role), g.area_id, g.organisation_id) for g in user.grants),
+    )
     assert ctx.settings.secret is not None, "the signing secret is set at start-up"
     token, expires = tokens.sign(ctx.settings.secret, user.id, ctx.settings.token_hours * 3600)
     return LoginResult(token, datetime.datetime.fromtimestamp(expires, tz=datetime.UTC), user, [])
@@ -264,6 +291,25 @@ async def revoke_api_token(ctx: Context, api_token_id: str) -> Outcome[ApiTokenR
         return revoked, Audited("ApiToken", row.id, {"organisationId": row.organisation_id})
 
     return await run(ctx, "revokeApiToken", body)
+
+
+async def api_tokens(ctx: Context, organisation_id: str, first: int | None, after: str | None) -> Page[ApiTokenRow]:
+    """The organisation's tokens, newest first (the field's permission checks who asks)."""
+    pk = ids.decode_as(organisation_id, "Organisation")
+    assert pk is not None, "the permission admits only organisations the viewer administers"
+    limit = checked_first(first)
+    key = decode_cursor(after)
+    before = key[0] if key and isinstance(key[0], int) else None
+    if key is not None and before is None:
+        raise bad_user_input("`after` is not a cursor this API gave out", argument="after")
+    async with ctx.db.connection() as conn:
+        rows = await db.api_tokens_page(conn, pk, before, limit + 1)
+
+    async def count() -> int:
+        async with ctx.db.connection() as conn:
+            return await db.api_tokens_count(conn, pk)
+
+    return page_from_rows(rows, limit, lambda r: [r.id], count)
 
 
 async def _organisations(conn: Conn, keys: list[int]) -> list[OrganisationRow | None]:

@@ -10,6 +10,7 @@ the rule with `described(...)`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
@@ -65,12 +66,21 @@ def has_role(*roles: Role) -> type[Requirement]:
 CountyAdmin = has_role(Role.COUNTY_ADMIN)
 
 
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
 def _argument(kwargs: dict[str, Any], path: str) -> Any:
+    """The argument at a dotted GraphQL path (`input.areaId`); strawberry hands permissions
+    the resolver's Python names (`input.area_id`), so both spellings are looked up."""
     value: Any = kwargs
     for part in path.split("."):
         if value is None:
             return None
-        value = value.get(part) if isinstance(value, dict) else getattr(value, part, None)
+        if isinstance(value, dict):
+            value = value.get(part, value.get(_snake(part)))
+        else:
+            value = getattr(value, part, getattr(value, _snake(part), None))
     return value
 
 
@@ -99,6 +109,31 @@ def in_area_scope(argument: str, *roles: Role) -> type[Requirement]:
 
     InAreaScope.__name__ = InAreaScope.__qualname__ = f"InAreaScope_{argument.replace('.', '_')}"
     return InAreaScope
+
+
+def administers_organisation_in(argument: str) -> type[Requirement]:
+    """The organisation named by the global id in `argument` is one the viewer administers:
+    COUNTY_ADMIN of its county, or its UNIT_ADMIN (a partner's API token included). Put it
+    after SignedIn."""
+
+    class AdministersOrganisation(_Forbidding):
+        requirement = f"COUNTY_ADMIN, or UNIT_ADMIN of the organisation `{argument}`"
+
+        async def has_permission(self, source: Any, info: Info[Any, Any], **kwargs: Any) -> bool:
+            viewer: Viewer | None = info.context.viewer
+            raw = _argument(kwargs, argument)
+            pk = ids.decode_as(str(raw), "Organisation") if raw is not None else None
+            if viewer is None or pk is None:
+                return False
+            from resolvers.areas import organisation_by_id  # the areas domain sits above this module
+
+            org = await info.context.loader(organisation_by_id).load(pk)
+            return org is not None and administers_organisation(viewer, org.id, org.county_id)
+
+    AdministersOrganisation.__name__ = AdministersOrganisation.__qualname__ = (
+        f"AdministersOrganisation_{argument.replace('.', '_')}"
+    )
+    return AdministersOrganisation
 
 
 def described(description: str, *requirements: type[Requirement] | str) -> str:

@@ -15,9 +15,9 @@ from resolvers import identity as r
 from resolvers.identity import RoleGrantValue, ScopeValue
 from resolvers.mutations import Outcome
 from resolvers.pagination import Page
-from resolvers.permissions import CountyAdmin, guarded
+from resolvers.permissions import CountyAdmin, administers_organisation_in, guarded
 from resolvers.viewer import Role as RoleValues
-from schema.areas import Organisation, Person
+from schema.areas import Area, Organisation, Person
 from schema.base import Connection, Node, UserError, is_row
 
 Role = strawberry.enum(
@@ -32,6 +32,14 @@ def _scope_id(root: ScopeValue) -> strawberry.ID:
     return strawberry.ID(ids.encode(root.type_name, root.pk))
 
 
+async def _scope_area(root: ScopeValue, info: Info[Any, Any]) -> Area | None:
+    return await r.scope_area(root, info.context)  # type: ignore[return-value]
+
+
+async def _scope_organisation(root: ScopeValue, info: Info[Any, Any]) -> Organisation | None:
+    return await r.scope_organisation(root, info.context)  # type: ignore[return-value]
+
+
 @strawberry.type(
     description="The area or organisation a role is granted in: its global id (usable with `node`) and name"
 )
@@ -39,6 +47,10 @@ class Scope:
     id: strawberry.ID = strawberry.field(resolver=_scope_id, description="Global id of the area or organisation")
     name: str = strawberry.field(description="Name of the area or organisation")
     type_name: str = strawberry.field(description="`Organisation` or the area's type (County, Community, Building ...)")
+    area: Area | None = strawberry.field(resolver=_scope_area, description="The area, when the scope is one")
+    organisation: Organisation | None = strawberry.field(
+        resolver=_scope_organisation, description="The organisation, when the scope is one"
+    )
 
 
 async def _scope(root: RoleGrantValue, info: Info[Any, Any]) -> Scope:
@@ -150,6 +162,13 @@ async def _audit_log(
     return page  # type: ignore[return-value]
 
 
+async def _api_tokens(
+    info: Info[Any, Any], organisation_id: strawberry.ID, first: int | None = None, after: str | None = None
+) -> Connection[ApiToken]:
+    page: Page[ApiTokenRow] = await r.api_tokens(info.context, organisation_id, first, after)
+    return page  # type: ignore[return-value]
+
+
 @strawberry.type
 class IdentityQuery:
     viewer: User | None = strawberry.field(
@@ -159,6 +178,11 @@ class IdentityQuery:
         resolver=_audit_log,
         description="The audit log of the viewer's county, newest first",
         permissions=[CountyAdmin],
+    )
+    api_tokens: Connection[ApiToken] = guarded(
+        resolver=_api_tokens,
+        description="An organisation's API tokens, newest first, with when each was last used",
+        permissions=[administers_organisation_in("organisationId")],
     )
 
 

@@ -3,7 +3,8 @@
 `assert_injection_safe(api, conn, "OperationName", variables, ["path", "to.key"], token=...)`
 sends the contract operation once per hostile string in each named variable and asserts
 that no request fails unexpectedly (no INTERNAL_SERVER_ERROR, nothing leaked) and that
-the database still holds its tables and users. Use it in any domain's tests; mutations
+the database still holds its tables and users. (Strings with NUL are refused up front
+with BAD_USER_INPUT and `data: null`, by resolvers/text_input.py.) Use it in any domain's tests; mutations
 that store the value can then check it was stored verbatim.
 """
 

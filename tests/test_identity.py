@@ -83,6 +83,9 @@ async def test_unknown_user_and_wrong_password_answer_identically(api: Api, conn
     wrong = await api.op("Login", {"username": names["resident"], "password": WRONG})
     unknown = await api.op("Login", {"username": "nobody-here", "password": WRONG})
     assert wrong == unknown
+    failed = await conn.fetch("SELECT user_id, county_id FROM audit_log WHERE action = 'loginFailed'")
+    assert [(r["user_id"], r["county_id"]) for r in failed] == [(w.users["resident"], w.county)]
+    assert await conn.fetchval("SELECT count(*) FROM login_failures") == 2
     assert wrong["data"]["login"] == {
         "token": None,
         "expiresAt": None,
@@ -122,6 +125,8 @@ async def test_failures_older_than_the_window_do_not_count(api: Api, conn: async
     )
     ok = await api.op("Login", {"username": names["staff"], "password": SAMPLE_PASSWORD})
     assert ok["data"]["login"]["userErrors"] == []
+    # a success clears the username's failures; old ones are forgotten on every attempt
+    assert await conn.fetchval("SELECT count(*) FROM login_failures") == 0
     await conn.executemany(
         "INSERT INTO login_failures (username, at) VALUES ($1, now() - interval '1 minute')",
         [(names["staff"],)] * 5,
@@ -194,3 +199,33 @@ async def test_stored_password_is_an_argon2id_hash(api: Api, conn: asyncpg.Conne
     await with_passwords(conn, w)
     stored = await conn.fetchval("SELECT password_hash FROM users WHERE id = $1", w.users["admin"])
     assert stored.startswith("$argon2id$") and SAMPLE_PASSWORD not in stored
+
+
+async def test_an_over_long_username_is_not_cut_down_to_a_real_one(api: Api, conn: asyncpg.Connection) -> None:
+    w = await world(conn)
+    await with_passwords(conn, w)
+    long_name = "a" * 64
+    await conn.execute("UPDATE users SET username = $2 WHERE id = $1", w.users["admin"], long_name)
+    assert (await api.op("Login", {"username": long_name, "password": SAMPLE_PASSWORD}))["data"]["login"]["token"]
+    longer = await api.op("Login", {"username": long_name + "x", "password": SAMPLE_PASSWORD})
+    assert [e["code"] for e in longer["data"]["login"]["userErrors"]] == ["INVALID_CREDENTIALS"]
+
+
+async def test_the_login_payload_resolves_as_the_new_user(api: Api, conn: asyncpg.Connection) -> None:
+    w = await world(conn)
+    names = await with_passwords(conn, w)
+    result = await api.ok(
+        "mutation($u: String!, $p: String!) { login(input: {username: $u, password: $p}) "
+        "{ viewer { person { phone household { label } } } } }",
+        {"u": names["resident"], "p": SAMPLE_PASSWORD},
+    )
+    assert result["login"]["viewer"]["person"] == {"phone": "13800000004", "household": {"label": "1单元101"}}
+
+
+async def test_a_scope_leads_to_its_area_or_organisation(api: Api, conn: asyncpg.Connection) -> None:
+    w = await world(conn)
+    query = "{ viewer { roles { scope { typeName area { level } organisation { kind } } } } }"
+    head = (await api.ok(query, token=api.token_for(w.users["head"])))["viewer"]["roles"][0]["scope"]
+    assert head == {"typeName": "Building", "area": {"level": "BUILDING"}, "organisation": None}
+    unit = (await api.ok(query, token=api.token_for(w.users["unit"])))["viewer"]["roles"][0]["scope"]
+    assert unit == {"typeName": "Organisation", "area": None, "organisation": {"kind": "GOVERNMENT_UNIT"}}

@@ -76,7 +76,9 @@ async def test_hostile_strings_in_login(api: Api, conn: asyncpg.Connection) -> N
     results = await assert_injection_safe(
         api, conn, "Login", {"username": names["staff"], "password": "x"}, ["username", "password"]
     )
-    assert {_code(r) for r in results} <= {"INVALID_CREDENTIALS", "TOO_MANY_ATTEMPTS"}
+    answered = [r for r in results if r["data"]]
+    assert len(answered) == len(results) - 2  # the NUL strings are refused before running
+    assert {_code(r) for r in answered} <= {"INVALID_CREDENTIALS", "TOO_MANY_ATTEMPTS"}
 
 
 async def test_hostile_strings_in_api_token_operations(api: Api, conn: asyncpg.Connection) -> None:
@@ -86,9 +88,13 @@ async def test_hostile_strings_in_api_token_operations(api: Api, conn: asyncpg.C
     results = await assert_injection_safe(
         api, conn, "CreateApiToken", {"organisationId": organisation_id, "name": "n"}, ["name"], token=admin
     )
-    stored = {r["data"]["createApiToken"]["apiToken"]["id"] for r in results if r["data"]["createApiToken"]["apiToken"]}
+    stored = {
+        r["data"]["createApiToken"]["apiToken"]["id"]
+        for r in results
+        if r["data"] and r["data"]["createApiToken"]["apiToken"]
+    }
     names = await conn.fetch("SELECT name FROM api_tokens WHERE organisation_id = $1", w.unit)
-    # stored verbatim (the name is trimmed; a NUL byte is not text PostgreSQL stores)
+    # stored verbatim (the name is trimmed; text with a NUL is refused as BAD_USER_INPUT)
     assert {r["name"] for r in names} == {s.strip() for s in HOSTILE_STRINGS if s.strip() and "\x00" not in s}
     assert len(stored) == len(names)
     await assert_injection_safe(
@@ -112,3 +118,57 @@ async def test_hostile_strings_in_the_audit_filter(api: Api, conn: asyncpg.Conne
             assert codes in ([], ["BAD_USER_INPUT"]), (key, hostile, result)
             if not codes:
                 assert result["data"]["auditLog"]["totalCount"] == 0
+
+
+async def test_hostile_strings_in_the_api_token_list(api: Api, conn: asyncpg.Connection) -> None:
+    w = await world(conn)
+    unit_admin = api.token_for(w.users["unit"])
+    query = "query($o: ID!, $after: String) { apiTokens(organisationId: $o, after: $after) { totalCount } }"
+    organisation = ids.encode("Organisation", w.unit)
+    for hostile in HOSTILE_STRINGS:
+        by_id = await api.post(query, {"o": hostile}, token=unit_admin)
+        refusal = "BAD_USER_INPUT" if "\x00" in hostile else "FORBIDDEN"
+        assert [e["extensions"]["code"] for e in by_id["errors"]] == [refusal], hostile
+        by_cursor = await api.post(query, {"o": organisation, "after": hostile}, token=unit_admin)
+        assert [e["extensions"]["code"] for e in by_cursor.get("errors", [])] == ["BAD_USER_INPUT"], hostile
+
+
+async def test_text_with_nul_is_bad_user_input_everywhere(api: Api, conn: asyncpg.Connection) -> None:
+    """PostgreSQL text cannot hold NUL: refused before any resolver runs, in variables or literals."""
+    w = await world(conn)
+    admin = api.token_for(w.users["admin"])
+    by_variable = await api.op("Areas", {"search": "a\x00b"}, token=admin)
+    assert [e["extensions"]["code"] for e in by_variable["errors"]] == ["BAD_USER_INPUT"]
+    nested = await api.op(
+        "CreateApiToken", {"organisationId": ids.encode("Organisation", w.unit), "name": "x\x00"}, token=admin
+    )
+    assert [e["extensions"]["code"] for e in nested["errors"]] == ["BAD_USER_INPUT"]
+    by_literal = await api.post('{ areas(filter: {search: "a\\u0000b"}) { totalCount } }', token=admin)
+    assert [e["extensions"]["code"] for e in by_literal["errors"]] == ["BAD_USER_INPUT"]
+    assert await conn.fetchval("SELECT count(*) FROM api_tokens") == 0
+    # the connection is still usable afterwards: nothing failed inside the database
+    fine = await api.op("Areas", {"search": "社区"}, token=admin)
+    assert "errors" not in fine
+
+
+async def test_hostile_strings_in_the_areas_operations(api: Api, conn: asyncpg.Connection) -> None:
+    """The reusable helper applied to every string argument of the areas operations."""
+    w = await world(conn)
+    admin = api.token_for(w.users["admin"])
+    community = ids.encode("Community", w.community)
+    cases: list[tuple[str, dict[str, Any], list[str]]] = [
+        ("Areas", {"parentId": community, "search": "x"}, ["search", "parentId", "after"]),
+        ("Compounds", {"communityId": community, "search": "x"}, ["search", "communityId", "after"]),
+        ("Organisations", {"search": "x"}, ["search", "after"]),
+        ("CrossAppointments", {"communityId": community}, ["communityId"]),
+        ("CompoundDetail", {"id": "x"}, ["id"]),
+        ("BuildingHouseholds", {"id": ids.encode("Building", w.building)}, ["id", "after"]),
+        ("ResponsibilityChain", {"householdId": "x"}, ["householdId"]),
+        (
+            "AssignResponsible",
+            {"areaId": community, "personId": ids.encode("Person", w.people["head"])},
+            ["areaId", "personId"],
+        ),
+    ]
+    for operation, variables, paths in cases:
+        await assert_injection_safe(api, conn, operation, variables, paths, token=admin)

@@ -147,3 +147,36 @@ async def test_anonymous_cannot_create_or_revoke(api: Api, conn: asyncpg.Connect
     assert created["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     revoked = await api.op("RevokeApiToken", {"apiTokenId": ids.encode("ApiToken", 1)})
     assert revoked["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+API_TOKENS = """
+query($o: ID!, $first: Int, $after: String) {
+  apiTokens(organisationId: $o, first: $first, after: $after) {
+    totalCount pageInfo { hasNextPage endCursor } edges { node { id name revoked lastUsedAt } }
+  }
+}
+"""
+
+
+async def test_an_organisation_lists_its_tokens_with_last_use(api: Api, conn: asyncpg.Connection) -> None:
+    w = await world(conn)
+    unit_admin = api.token_for(w.users["unit"])
+    made = [await _create(api, unit_admin, w.unit, f"接口{i}") for i in range(3)]
+    used = made[0]["token"]
+    assert isinstance(used, str)
+    await api.op("Viewer", token=used)
+    org = ids.encode("Organisation", w.unit)
+    first = (await api.ok(API_TOKENS, {"o": org, "first": 2}, token=unit_admin))["apiTokens"]
+    assert first["totalCount"] == 3 and first["pageInfo"]["hasNextPage"]
+    assert [e["node"]["name"] for e in first["edges"]] == ["接口2", "接口1"]
+    rest = await api.ok(API_TOKENS, {"o": org, "after": first["pageInfo"]["endCursor"]}, token=used)
+    [oldest] = [e["node"] for e in rest["apiTokens"]["edges"]]
+    assert oldest["name"] == "接口0" and oldest["lastUsedAt"] is not None
+    assert (await api.ok(API_TOKENS, {"o": org}, token=api.token_for(w.users["admin"])))["apiTokens"]["totalCount"] == 3
+    for key in ("staff", "cadre", "resident"):
+        refused = await api.post(API_TOKENS, {"o": org}, token=api.token_for(w.users[key]))
+        assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN", key
+    assert (await api.post(API_TOKENS, {"o": org}))["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    other = ids.encode("Organisation", await organisation(conn, w.county, "ENTERPRISE"))
+    refused = await api.post(API_TOKENS, {"o": other}, token=unit_admin)
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"

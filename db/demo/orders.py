@@ -161,7 +161,8 @@ async def step(demo: Demo) -> None:
         at = order.created
         if final == "SUBMITTED":
             return
-        if final == "CANCELLED" and rng.random() < 0.5:
+        # the sample cadre's cancelled order was dispatched first, so the cadre sees it
+        if final == "CANCELLED" and not to_sample_cadre and rng.random() < 0.5:
             at = later(at, 1, 20)
             event(
                 order, "CANCELLED", "CANCELLED", at, (order.placed_by, order.placer_person), rng.choice(CANCEL_REASONS)

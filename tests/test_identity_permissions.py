@@ -1,0 +1,105 @@
+"""The reusable permission helpers, on a schema built only for this test."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import pytest
+import strawberry
+
+from db.pool import SingleConnectionDatabase
+from gongjian.config import Settings
+from resolvers import ids, tokens
+from resolvers.context import Context, viewer_from_token
+from resolvers.permissions import CountyAdmin, guarded, has_role, in_area_scope
+from resolvers.viewer import Role
+from tests.builders import world
+from tests.conftest import TEST_SECRET
+
+
+def _yes() -> bool:
+    return True
+
+
+def _with_area(area_id: strawberry.ID) -> bool:
+    return True
+
+
+@strawberry.input
+class AreaInput:
+    area_id: strawberry.ID
+
+
+def _with_input(input: AreaInput) -> bool:
+    return True
+
+
+@strawberry.type
+class Query:
+    admin_only: bool = guarded(resolver=_yes, description="Admins", permissions=[CountyAdmin])
+    residents: bool = guarded(resolver=_yes, description="Residents", permissions=[has_role(Role.RESIDENT)])
+    staff_area: bool = guarded(
+        resolver=_with_area, description="Staff in scope", permissions=[in_area_scope("areaId", Role.COMMUNITY_STAFF)]
+    )
+    head_area: bool = guarded(
+        resolver=_with_input,
+        description="Heads in scope",
+        permissions=[in_area_scope("input.areaId", Role.BUILDING_HEAD)],
+    )
+
+
+SCHEMA = strawberry.Schema(query=Query)
+
+
+async def _ask(conn: asyncpg.Connection, user_id: int | None, query: str, variables: dict[str, Any]) -> Any:
+    db = SingleConnectionDatabase(conn)
+    settings = Settings(secret=TEST_SECRET)
+    token = tokens.sign(TEST_SECRET, user_id, 60)[0] if user_id else None
+    ctx = Context(db=db, settings=settings, request_id="t", viewer=await viewer_from_token(db, settings, token))
+    result = await SCHEMA.execute(query, variable_values=variables, context_value=ctx)
+    if result.errors:
+        return result.errors[0].extensions["code"] if result.errors[0].extensions else result.errors[0].message
+    return "ok"
+
+
+def test_requirements_are_written_into_the_sdl() -> None:
+    sdl = SCHEMA.as_str()
+    assert "Requires: role COUNTY_ADMIN." in sdl
+    assert "Requires: role RESIDENT." in sdl
+    assert "Requires: role COUNTY_ADMIN or COMMUNITY_STAFF in a scope containing the area `areaId`." in sdl
+    assert "Requires: role COUNTY_ADMIN or BUILDING_HEAD in a scope containing the area `input.areaId`." in sdl
+
+
+@pytest.mark.parametrize(
+    ("account", "expected"),
+    [
+        (None, {"admin": "UNAUTHENTICATED", "res": "UNAUTHENTICATED", "staff": "UNAUTHENTICATED"}),
+        ("admin", {"admin": "ok", "res": "FORBIDDEN", "staff": "ok", "other": "ok", "head": "ok"}),
+        ("staff", {"admin": "FORBIDDEN", "res": "FORBIDDEN", "staff": "ok", "other": "FORBIDDEN", "head": "FORBIDDEN"}),
+        ("head", {"staff": "FORBIDDEN", "head": "ok", "other_head": "FORBIDDEN"}),
+        ("resident", {"admin": "FORBIDDEN", "res": "ok", "staff": "FORBIDDEN", "head": "FORBIDDEN"}),
+        ("foreign", {"admin": "ok", "staff": "FORBIDDEN", "head": "FORBIDDEN", "bad": "FORBIDDEN"}),
+    ],
+)
+async def test_permissions_read_the_viewer_and_the_arguments(
+    conn: asyncpg.Connection, account: str | None, expected: dict[str, str]
+) -> None:
+    w = await world(conn)
+    far = await world(conn)
+    user = {**w.users, "foreign": far.users["admin"]}.get(account) if account else None
+    building = ids.encode("Building", w.building)
+    queries = {
+        "admin": ("{ adminOnly }", {}),
+        "res": ("{ residents }", {}),
+        "staff": ("query($a: ID!) { staffArea(areaId: $a) }", {"a": building}),
+        "other": ("query($a: ID!) { staffArea(areaId: $a) }", {"a": ids.encode("Community", w.other_community)}),
+        "head": ("query($a: ID!) { headArea(input: {areaId: $a}) }", {"a": building}),
+        "other_head": (
+            "query($a: ID!) { headArea(input: {areaId: $a}) }",
+            {"a": ids.encode("Building", w.other_building)},
+        ),
+        "bad": ("query($a: ID!) { staffArea(areaId: $a) }", {"a": "not-an-id"}),
+    }
+    seen = {key: await _ask(conn, user, *queries[key]) for key in expected}
+    assert seen == expected

@@ -591,3 +591,20 @@ async def need(
             quantity,
         )
     )
+
+
+async def exchange(conn: asyncpg.Connection, resource_id: int, need_id: int, quantity: int = 1) -> int:
+    """An ALLOCATED exchange, with the resource's remaining and the need's fulfilled moved
+    as `allocate` would."""
+    await conn.execute("UPDATE resources SET remaining = remaining - $2 WHERE id = $1", resource_id, quantity)
+    await conn.execute("UPDATE needs SET fulfilled = fulfilled + $2 WHERE id = $1", need_id, quantity)
+    return int(
+        await conn.fetchval(
+            "INSERT INTO exchanges (county_id, resource_id, need_id, provider_id, receiver_id, quantity) "
+            "SELECT r.county_id, r.id, n.id, r.provider_id, n.area_id, $3 FROM resources r, needs n "
+            "WHERE r.id = $1 AND n.id = $2 RETURNING id",
+            resource_id,
+            need_id,
+            quantity,
+        )
+    )

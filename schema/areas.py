@@ -19,6 +19,7 @@ from schema.adoptions import Adoption
 from schema.base import Connection, Node, UserError, is_row
 
 if TYPE_CHECKING:
+    from schema.duallist import Resource
     from schema.pairings import PairingConnection
 
 
@@ -215,6 +216,14 @@ async def _org_parent(
     return await r.parent_organisation(root, info.context)  # type: ignore[return-value]
 
 
+async def _org_resources(
+    root: OrganisationRow, info: Info_, first: int | None = None, after: str | None = None
+) -> Connection[Annotated[Resource, strawberry.lazy("schema.duallist")]]:
+    from resolvers import duallist
+
+    return await duallist.resources_of_organisation(root, info.context, first, after)  # type: ignore[return-value]
+
+
 async def _org_children(
     root: OrganisationRow, info: Info_
 ) -> list[Annotated[Organisation, strawberry.lazy("schema.areas")]]:
@@ -260,6 +269,9 @@ class Organisation(Node):
     member_count: int = strawberry.field(resolver=_member_count, description="People holding a current post")
     adoptions: list[Adoption] = strawberry.field(
         resolver=_unit_adoptions, description="Compounds and buildings the unit currently adopts (包抓)"
+    )
+    resources: Connection[Annotated[Resource, strawberry.lazy("schema.duallist")]] = strawberry.field(
+        resolver=_org_resources, description="Resources (资源) it offers, oldest first (dual list)"
     )
 
 

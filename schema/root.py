@@ -8,12 +8,13 @@ from typing import Any
 import strawberry
 from strawberry.extensions import SchemaExtension
 
-from schema import activities, areas, base, findings, identity, meetings, orders, pairings, renovations
+from schema import activities, areas, base, duallist, findings, identity, meetings, orders, pairings, renovations
 from schema.node import NodeQuery
 
 QUERIES: list[type] = [
     NodeQuery,
     areas.AreasQuery,
+    duallist.DualListQuery,
     identity.IdentityQuery,
     pairings.PairingsQuery,
     orders.OrdersQuery,
@@ -24,6 +25,7 @@ QUERIES: list[type] = [
 ]
 MUTATIONS: list[type] = [
     areas.AreasMutation,
+    duallist.DualListMutation,
     identity.IdentityMutation,
     pairings.PairingsMutation,
     orders.OrdersMutation,
@@ -53,6 +55,7 @@ def build(
         query=query,
         types=[
             *areas.ALL_TYPES,
+            *duallist.ALL_TYPES,
             *identity.ALL_TYPES,
             *pairings.ALL_TYPES,
             *orders.ALL_TYPES,

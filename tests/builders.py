@@ -536,3 +536,75 @@ async def cadre(conn: asyncpg.Connection, county: int, unit: int, name: str | No
     person_id = await person(conn, county, name or f"干部{_n()}", party_member=True)
     await post(conn, person_id, unit, "干部")
     return person_id
+
+
+# --- dual list ----------------------------------------------------------------------------
+
+
+async def resource(
+    conn: asyncpg.Connection,
+    provider: int,
+    communities: Sequence[int],
+    *,
+    category: str = "PARKING",
+    quantity: int = 10,
+    title: str | None = None,
+    unit: str = "个",
+    available_until: Any = None,
+    withdrawn: bool = False,
+) -> int:
+    """A resource of `provider` open to `communities`, nothing allocated yet."""
+    county = await conn.fetchval("SELECT county_id FROM organisations WHERE id = $1", provider)
+    resource_id = int(
+        await conn.fetchval(
+            "INSERT INTO resources (county_id, provider_id, title, category, quantity, remaining, unit, "
+            "available_until, withdrawn_at) VALUES ($1, $2, $3, $4, $5, $5, $6, $7, "
+            "CASE WHEN $8 THEN now() END) RETURNING id",
+            county,
+            provider,
+            title or f"资源{_n()}",
+            category,
+            quantity,
+            unit,
+            available_until,
+            withdrawn,
+        )
+    )
+    await conn.executemany(
+        "INSERT INTO resource_communities (resource_id, community_id) VALUES ($1, $2)",
+        [(resource_id, c) for c in communities],
+    )
+    return resource_id
+
+
+async def need(
+    conn: asyncpg.Connection, area_id: int, *, category: str = "PARKING", quantity: int = 5, title: str | None = None
+) -> int:
+    """A need published for `area_id` (a community or an area inside one)."""
+    return int(
+        await conn.fetchval(
+            "INSERT INTO needs (county_id, area_id, community_id, title, category, quantity) "
+            "SELECT a.county_id, a.id, a.path[3], $2, $3, $4 FROM areas a WHERE a.id = $1 RETURNING id",
+            area_id,
+            title or f"需求{_n()}",
+            category,
+            quantity,
+        )
+    )
+
+
+async def exchange(conn: asyncpg.Connection, resource_id: int, need_id: int, quantity: int = 1) -> int:
+    """An ALLOCATED exchange, with the resource's remaining and the need's fulfilled moved
+    as `allocate` would."""
+    await conn.execute("UPDATE resources SET remaining = remaining - $2 WHERE id = $1", resource_id, quantity)
+    await conn.execute("UPDATE needs SET fulfilled = fulfilled + $2 WHERE id = $1", need_id, quantity)
+    return int(
+        await conn.fetchval(
+            "INSERT INTO exchanges (county_id, resource_id, need_id, provider_id, receiver_id, quantity) "
+            "SELECT r.county_id, r.id, n.id, r.provider_id, n.area_id, $3 FROM resources r, needs n "
+            "WHERE r.id = $1 AND n.id = $2 RETURNING id",
+            resource_id,
+            need_id,
+            quantity,
+        )
+    )

@@ -853,6 +853,115 @@ ROWS += [
     ),
 ]
 
+# dual list: resources are seen by everyone of the county (residents: those open to their
+# community, as the world's resource is); needs and exchanges by every role but RESIDENT.
+
+
+async def _exchange(conn: asyncpg.Connection, w: World) -> int:
+    return await b.exchange(conn, await b.resource(conn, w.unit, [w.community]), await b.need(conn, w.community))
+
+
+NODE_OBJECTS.update(
+    {
+        "Resource": lambda conn, w: b.resource(conn, w.unit, [w.community]),
+        "Need": lambda conn, w: b.need(conn, w.community),
+        "Exchange": _exchange,
+    }
+)
+NOT_RESIDENTS = {a: ALLOWED for a in ("admin", "staff", "head", "cadre", "unit", "apitoken")}
+NODE_VISIBILITY.update({"Need": NOT_RESIDENTS, "Exchange": NOT_RESIDENTS})
+PROVIDER_SIDE = {"admin": ALLOWED, "unit": ALLOWED, "apitoken": ALLOWED}
+RESIDENTS_HIDDEN = {"resident": HIDDEN, "neighbour": HIDDEN, "foreign_admin": HIDDEN}
+ROWS.extend(
+    [
+        Row(
+            "PublishResource for the unit",
+            "PublishResource",
+            lambda s: {
+                "providerId": gid("Organisation", s.w.unit),
+                "title": "夜间车位",
+                "category": "PARKING",
+                "quantity": 5,
+                "unit": "个",
+                "communityIds": [gid("Community", s.w.community)],
+            },
+            PROVIDER_SIDE | {"foreign_admin": HIDDEN},
+        ),
+        Row(
+            "withdrawResource of the unit",
+            "mutation($id: ID!) { withdrawResource(input: {resourceId: $id}) { resource { id } userErrors { code } } }",
+            lambda s: {"id": gid("Resource", s.objects["Resource"])},
+            PROVIDER_SIDE | {"foreign_admin": HIDDEN},
+        ),
+        Row(
+            "PublishNeed for the community",
+            "PublishNeed",
+            lambda s: {
+                "areaId": gid("Community", s.w.community),
+                "title": "停车",
+                "category": "PARKING",
+                "quantity": 3,
+            },
+            {"admin": ALLOWED, "staff": ALLOWED, "foreign_admin": HIDDEN},
+        ),
+        Row(
+            "closeNeed of the community",
+            "mutation($id: ID!) { closeNeed(input: {needId: $id}) { need { id } userErrors { code } } }",
+            lambda s: {"id": gid("Need", s.objects["Need"])},
+            {"admin": ALLOWED, "staff": ALLOWED} | RESIDENTS_HIDDEN,
+        ),
+        Row(
+            "Resources open to the community",
+            "Resources",
+            lambda s: {"communityId": gid("Community", s.w.community)},
+            everyone(foreign_admin=HIDDEN),
+            hidden=lambda d: d["resources"]["totalCount"] == 0,
+        ),
+        Row(
+            "Needs of the community",
+            "Needs",
+            lambda s: {"areaId": gid("Community", s.w.community)},
+            NOT_RESIDENTS | RESIDENTS_HIDDEN,
+            hidden=lambda d: d["needs"]["totalCount"] == 0,
+        ),
+        Row(
+            "NeedMatches of a need",
+            "NeedMatches",
+            lambda s: {"needId": gid("Need", s.objects["Need"])},
+            NOT_RESIDENTS | RESIDENTS_HIDDEN,
+            hidden=lambda d: d["node"] is None,
+        ),
+        Row(
+            "Allocate to the community's need",
+            "Allocate",
+            lambda s: {
+                "resourceId": gid("Resource", s.objects["Resource"]),
+                "needId": gid("Need", s.objects["Need"]),
+                "quantity": 1,
+            },
+            {"admin": ALLOWED, "staff": ALLOWED} | RESIDENTS_HIDDEN,
+        ),
+        Row(
+            "CompleteExchange (either side)",
+            "CompleteExchange",
+            lambda s: {"exchangeId": gid("Exchange", s.objects["Exchange"])},
+            {"staff": ALLOWED} | PROVIDER_SIDE | RESIDENTS_HIDDEN,
+        ),
+        Row(
+            "CancelExchange (either side)",
+            "CancelExchange",
+            lambda s: {"exchangeId": gid("Exchange", s.objects["Exchange"])},
+            {"staff": ALLOWED} | PROVIDER_SIDE | RESIDENTS_HIDDEN,
+        ),
+        Row(
+            "OrganisationDetail of the unit, with its resources",
+            "OrganisationDetail",
+            lambda s: {"id": gid("Organisation", s.w.unit)},
+            everyone(foreign_admin=HIDDEN),
+            hidden=lambda d: d["node"] is None,
+        ),
+    ]
+)
 
 # IDOR through `nodes`: one row per registered type, for our county's object and the other's
 

@@ -10,20 +10,7 @@ from tests.support import contract_operations
 
 # Operations of domains not built yet. Each domain's issue removes its names; the list
 # must end empty.
-PENDING: set[str] = {
-    # areas: OrganisationDetail waits for Organisation.resources (the dual list's Resource type)
-    "OrganisationDetail",
-    # pairings
-    # dual list
-    "PublishResource",
-    "PublishNeed",
-    "Resources",
-    "Needs",
-    "NeedMatches",
-    "Allocate",
-    "CompleteExchange",
-    "CancelExchange",
-}
+PENDING: set[str] = set()
 
 OPERATIONS = contract_operations()
 
@@ -39,8 +26,9 @@ def test_operation_validates(name: str) -> None:
     assert not errors, [e.message for e in errors]
 
 
-@pytest.mark.parametrize("name", sorted(PENDING))
-def test_pending_operation_does_not_validate_yet(name: str) -> None:
-    """A pending operation that already validates must leave the list."""
+def test_pending_operations_do_not_validate_yet() -> None:
+    """A pending operation that already validates must leave the list (now empty: every
+    operation of the contract is served)."""
     schema = build()._schema
-    assert validate(schema, parse(OPERATIONS[name])), f"{name} validates now: remove it from PENDING"
+    validating = [name for name in sorted(PENDING) if not validate(schema, parse(OPERATIONS[name]))]
+    assert not validating, f"{validating} validate now: remove them from PENDING"

@@ -84,11 +84,12 @@ async def run(database_url: str, password: str, *, timezone: str = "Asia/Shangha
 
 def _register_steps() -> None:
     """The domains' steps, in order (areas, identity, pairings, duallist, orders, life)."""
-    from db.demo import areas, identity, life, orders, pairings
+    from db.demo import areas, duallist, identity, life, orders, pairings
 
     STEPS.append(("areas: county, compounds, households, units", areas.step))
     STEPS.append(("identity: sample accounts", identity.step))
     STEPS.append(("pairings: adoptions, pairings, visits", pairings.step))
+    STEPS.append(("dual list: resources, needs, exchanges", duallist.step))
     STEPS.append(("orders: categories, service orders and their timelines", orders.step))
     # community life comes last: it reads the sample accounts, units and households of the others
     STEPS.append(("life: activities, meetings, findings, renovations", life.step))

@@ -1,0 +1,594 @@
+"""The dual list (双向清单): who may publish, allocate and settle, and who sees what.
+
+Visibility (filtered in SQL, the same rule for lists, relations and `node`):
+- resources: every signed-in user of the county who holds any role but RESIDENT sees all
+  of the county's resources; a resident sees those open to the community they live in;
+- needs and exchanges: users of the county with any role but RESIDENT (county admin,
+  community staff, building heads, cadres, unit admins and API tokens); residents none.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import asyncpg
+
+from db import areas as areas_db
+from db import duallist as db
+from db.areas import AreaRow, OrganisationRow
+from db.duallist import ExchangeRow, NeedRow, ResourceRow, Sight
+from db.pool import Conn
+from resolvers import ids, nodes
+from resolvers.areas import AREA_TYPES, area_by_id, organisation_by_id
+from resolvers.context import Context
+from resolvers.errors import ErrorCode, Refusal, UserError, bad_user_input
+from resolvers.mutations import Audited, run
+from resolvers.pagination import Page, checked_first, decode_cursor, page_from_rows, page_of_known_total
+from resolvers.viewer import Role, Viewer
+
+T = TypeVar("T")
+
+NO_NEED_ROLES = (Role.RESIDENT,)
+
+
+@dataclass(frozen=True)
+class Payload(Generic[T]):
+    value: T | None
+    user_errors: list[UserError]
+
+
+def sight_of(viewer: Viewer) -> Sight:
+    broad = any(g.role not in NO_NEED_ROLES for g in viewer.grants)
+    return Sight(
+        county_id=viewer.county_id,
+        whole_county=broad,
+        home_areas=viewer.area_scopes(Role.RESIDENT),
+        household_id=viewer.household_id,
+        needs=broad,
+    )
+
+
+# --- loaders ----------------------------------------------------------------------------
+
+
+async def resource_by_id(ctx: Context, keys: list[int]) -> list[ResourceRow | None]:
+    async with ctx.db.connection() as conn:
+        found = await db.resources_by_id(conn, keys)
+    return [found.get(k) for k in keys]
+
+
+async def need_by_id(ctx: Context, keys: list[int]) -> list[NeedRow | None]:
+    async with ctx.db.connection() as conn:
+        found = await db.needs_by_id(conn, keys)
+    return [found.get(k) for k in keys]
+
+
+async def exchange_by_id(ctx: Context, keys: list[int]) -> list[ExchangeRow | None]:
+    async with ctx.db.connection() as conn:
+        found = await db.exchanges_by_id(conn, keys)
+    return [found.get(k) for k in keys]
+
+
+async def visible_resource_by_id(ctx: Context, keys: list[int]) -> list[ResourceRow | None]:
+    viewer = ctx.signed_in
+    async with ctx.db.connection() as conn:
+        visible = await db.visible_resource_ids(conn, sight_of(viewer), keys)
+    rows = await ctx.loader(resource_by_id).load_many(keys)
+    return [row if row is not None and row.id in visible else None for row in rows]
+
+
+async def communities_by_resource(ctx: Context, keys: list[int]) -> list[list[int]]:
+    async with ctx.db.connection() as conn:
+        found = await db.communities_by_resource(conn, keys)
+    return [found.get(k, []) for k in keys]
+
+
+def _sees_needs(ctx: Context, row: NeedRow | ExchangeRow | None) -> bool:
+    viewer = ctx.viewer
+    return row is not None and viewer is not None and row.county_id == viewer.county_id and sight_of(viewer).needs
+
+
+async def _resource_nodes(ctx: Context, keys: list[int]) -> list[ResourceRow | None]:
+    if ctx.viewer is None:
+        return [None] * len(keys)
+    return await ctx.loader(visible_resource_by_id).load_many(keys)
+
+
+async def _need_nodes(ctx: Context, keys: list[int]) -> list[NeedRow | None]:
+    rows = await ctx.loader(need_by_id).load_many(keys)
+    return [r if _sees_needs(ctx, r) else None for r in rows]
+
+
+async def _exchange_nodes(ctx: Context, keys: list[int]) -> list[ExchangeRow | None]:
+    rows = await ctx.loader(exchange_by_id).load_many(keys)
+    return [r if _sees_needs(ctx, r) else None for r in rows]
+
+
+nodes.register("Resource", _resource_nodes)
+nodes.register("Need", _need_nodes)
+nodes.register("Exchange", _exchange_nodes)
+
+
+# --- relations --------------------------------------------------------------------------
+
+
+async def provider_of(root: ResourceRow | ExchangeRow, ctx: Context) -> OrganisationRow | None:
+    return await ctx.loader(organisation_by_id).load(root.provider_id)
+
+
+async def communities_of(root: ResourceRow, ctx: Context) -> list[AreaRow]:
+    community_ids = await ctx.loader(communities_by_resource).load(root.id)
+    rows = await ctx.loader(area_by_id).load_many(community_ids)
+    return [r for r in rows if r is not None]
+
+
+async def area_of(root: NeedRow, ctx: Context) -> AreaRow | None:
+    return await ctx.loader(area_by_id).load(root.area_id)
+
+
+async def community_of(root: NeedRow, ctx: Context) -> AreaRow | None:
+    return await ctx.loader(area_by_id).load(root.community_id)
+
+
+async def receiver_of(root: ExchangeRow, ctx: Context) -> AreaRow | None:
+    return await ctx.loader(area_by_id).load(root.receiver_id)
+
+
+async def resource_of(root: ExchangeRow, ctx: Context) -> ResourceRow | None:
+    # whoever sees an exchange sees the whole county's resources (see the module's rule)
+    return await ctx.loader(resource_by_id).load(root.resource_id)
+
+
+async def need_of(root: ExchangeRow, ctx: Context) -> NeedRow | None:
+    return await ctx.loader(need_by_id).load(root.need_id)
+
+
+# Matches: batched per `first` (the usual request asks one `first` for every need).
+
+
+async def _matches_batch(ctx: Context, keys: list[tuple[int, int]]) -> list[list[tuple[int, ResourceRow]]]:
+    by_first: dict[int, list[int]] = {}
+    for need_id, first in keys:
+        by_first.setdefault(first, []).append(need_id)
+    found: dict[tuple[int, int], list[tuple[int, ResourceRow]]] = {}
+    async with ctx.db.connection() as conn:
+        for first, need_ids in by_first.items():
+            for need_id, rows in (await db.matches(conn, need_ids, first + 1)).items():
+                found[(need_id, first)] = rows
+    return [found.get(k, []) for k in keys]
+
+
+async def _match_count_batch(ctx: Context, keys: list[int]) -> list[int]:
+    async with ctx.db.connection() as conn:
+        found = await db.match_counts(conn, keys)
+    return [found.get(k, 0) for k in keys]
+
+
+async def matches_of(root: NeedRow, ctx: Context, first: int | None) -> Page[ResourceRow]:
+    """Available resources of the need's category open to its community, best fit first
+    (the ranking rule is in db/duallist.py, MATCHES)."""
+    limit = checked_first(first)
+    ranked = await ctx.loader(_matches_batch).load((root.id, limit))
+
+    async def count() -> int:
+        return await ctx.loader(_match_count_batch).load(root.id)
+
+    rank_of = {row.id: rank for rank, row in ranked}
+    return page_from_rows([row for _, row in ranked], limit, lambda row: [rank_of[row.id]], count)
+
+
+# An organisation's resources: batched per (first, after).
+
+
+async def _provider_resources_batch(ctx: Context, keys: list[tuple[int, int, int | None]]) -> list[list[ResourceRow]]:
+    groups: dict[tuple[int, int | None], list[int]] = {}
+    for provider, first, after in keys:
+        groups.setdefault((first, after), []).append(provider)
+    sight = sight_of(ctx.signed_in)
+    found: dict[tuple[int, int, int | None], list[ResourceRow]] = {}
+    async with ctx.db.connection() as conn:
+        for (first, after), providers in groups.items():
+            for provider, rows in (await db.resources_of_providers(conn, sight, providers, after, first + 1)).items():
+                found[(provider, first, after)] = rows
+    return [found.get(k, []) for k in keys]
+
+
+async def _provider_count_batch(ctx: Context, keys: list[int]) -> list[int]:
+    async with ctx.db.connection() as conn:
+        found = await db.resource_counts_of_providers(conn, sight_of(ctx.signed_in), keys)
+    return [found.get(k, 0) for k in keys]
+
+
+def _after_id(after: str | None) -> int | None:
+    key = decode_cursor(after)
+    if key is None:
+        return None
+    if len(key) != 1 or not isinstance(key[0], int):
+        raise bad_user_input("`after` is not a cursor this API gave out", argument="after")
+    return key[0]
+
+
+async def resources_of_organisation(
+    root: OrganisationRow, ctx: Context, first: int | None, after: str | None
+) -> Page[ResourceRow]:
+    limit = checked_first(first)
+    after_id = _after_id(after)
+    rows = await ctx.loader(_provider_resources_batch).load((root.id, limit, after_id))
+
+    async def count() -> int:
+        return await ctx.loader(_provider_count_batch).load(root.id)
+
+    return page_from_rows(rows, limit, lambda row: [row.id], count)
+
+
+# The ledger of a need or a resource: batched per (need or resource, first, after).
+
+
+async def _exchanges_batch(ctx: Context, keys: list[tuple[bool, int, int, int | None]]) -> list[list[ExchangeRow]]:
+    groups: dict[tuple[bool, int, int | None], list[int]] = {}
+    for by_need, parent, first, after in keys:
+        groups.setdefault((by_need, first, after), []).append(parent)
+    found: dict[tuple[bool, int, int, int | None], list[ExchangeRow]] = {}
+    async with ctx.db.connection() as conn:
+        for (by_need, first, after), parents in groups.items():
+            for parent, rows in (await db.exchanges_of(conn, by_need, parents, after, first + 1)).items():
+                found[(by_need, parent, first, after)] = rows
+    return [found.get(k, []) for k in keys]
+
+
+async def _exchange_count_batch(ctx: Context, keys: list[tuple[bool, int]]) -> list[int]:
+    found: dict[tuple[bool, int], int] = {}
+    async with ctx.db.connection() as conn:
+        for by_need in (True, False):
+            parents = [p for b, p in keys if b == by_need]
+            if parents:
+                for parent, n in (await db.exchange_counts_of(conn, by_need, parents)).items():
+                    found[(by_need, parent)] = n
+    return [found.get(k, 0) for k in keys]
+
+
+async def exchanges_of(
+    root: NeedRow | ResourceRow, ctx: Context, first: int | None, after: str | None
+) -> Page[ExchangeRow]:
+    """The exchanges of a need or a resource, oldest first; empty for those who may not see
+    exchanges (residents), even where they see the resource."""
+    limit = checked_first(first)
+    after_id = _after_id(after)
+    if not sight_of(ctx.signed_in).needs:
+        return page_of_known_total([], limit, lambda row: [row.id], 0)
+    by_need = isinstance(root, NeedRow)
+    rows = await ctx.loader(_exchanges_batch).load((by_need, root.id, limit, after_id))
+
+    async def count() -> int:
+        return await ctx.loader(_exchange_count_batch).load((by_need, root.id))
+
+    return page_from_rows(rows, limit, lambda row: [row.id], count)
+
+
+# --- root lists -------------------------------------------------------------------------
+
+
+def _decoded_area(global_id: str | None) -> int | None:
+    """An area filter's id; an id that is not an area matches nothing (-1)."""
+    if global_id is None:
+        return None
+    found = ids.decode_as(global_id, *AREA_TYPES.values())
+    return -1 if found is None else found
+
+
+async def resources(
+    ctx: Context,
+    community_id: str | None,
+    category: str | None,
+    available: bool | None,
+    first: int | None,
+    after: str | None,
+) -> Page[ResourceRow]:
+    limit = checked_first(first)
+    after_id = _after_id(after)
+    community = None
+    if community_id is not None:
+        decoded = ids.decode_as(community_id, "Community")
+        community = -1 if decoded is None else decoded
+    f = db.ResourceFilter(community_id=community, category=category, available=available)
+    sight = sight_of(ctx.signed_in)
+    async with ctx.db.connection() as conn:
+        rows = await db.resources_page(conn, sight, f, after_id, limit + 1)
+
+    async def count() -> int:
+        async with ctx.db.connection() as conn:
+            return await db.resources_count(conn, sight, f)
+
+    return page_from_rows(rows, limit, lambda row: [row.id], count)
+
+
+async def needs(
+    ctx: Context,
+    area_id: str | None,
+    category: str | None,
+    open_: bool | None,
+    first: int | None,
+    after: str | None,
+) -> Page[NeedRow]:
+    limit = checked_first(first)
+    after_id = _after_id(after)
+    f = db.NeedFilter(area_id=_decoded_area(area_id), category=category, open=open_)
+    sight = sight_of(ctx.signed_in)
+    async with ctx.db.connection() as conn:
+        rows = await db.needs_page(conn, sight, f, after_id, limit + 1)
+
+    async def count() -> int:
+        async with ctx.db.connection() as conn:
+            return await db.needs_count(conn, sight, f)
+
+    return page_from_rows(rows, limit, lambda row: [row.id], count)
+
+
+# --- who may act ------------------------------------------------------------------------
+
+
+def _manages_provider(viewer: Viewer, provider_id: int) -> bool:
+    """The provider's UNIT_ADMIN (a user or the unit's API token) or a county admin."""
+    return viewer.is_county_admin or provider_id in viewer.organisation_scopes(Role.UNIT_ADMIN)
+
+
+async def _area_path(conn: Conn, area_id: int) -> list[int]:
+    area = (await areas_db.areas_by_id(conn, [area_id])).get(area_id)
+    return list(area.path) if area else []
+
+
+def _text(value: str, field: str) -> str:
+    if not value.strip():
+        raise Refusal(ErrorCode.INVALID, f"`{field}` may not be blank", field)
+    return value.strip()
+
+
+def _quantity(value: int) -> int:
+    if value < 1:
+        raise Refusal(ErrorCode.INVALID, "`quantity` must be at least 1", "quantity")
+    if value > 1_000_000_000:
+        raise Refusal(ErrorCode.INVALID, "`quantity` is too large", "quantity")
+    return value
+
+
+async def _visible_resource(conn: Conn, viewer: Viewer, global_id: str, field: str) -> ResourceRow:
+    pk = ids.decode_as(global_id, "Resource")
+    row = (await db.resources_by_id(conn, [pk])).get(pk) if pk is not None else None
+    if row is None or row.id not in await db.visible_resource_ids(conn, sight_of(viewer), [row.id]):
+        raise Refusal(ErrorCode.NOT_FOUND, "No such resource", field)
+    return row
+
+
+async def _visible_need(conn: Conn, viewer: Viewer, global_id: str, field: str) -> NeedRow:
+    pk = ids.decode_as(global_id, "Need")
+    row = (await db.needs_by_id(conn, [pk])).get(pk) if pk is not None else None
+    if row is None or row.county_id != viewer.county_id or not sight_of(viewer).needs:
+        raise Refusal(ErrorCode.NOT_FOUND, "No such need", field)
+    return row
+
+
+async def _visible_exchange(conn: Conn, viewer: Viewer, global_id: str) -> ExchangeRow:
+    pk = ids.decode_as(global_id, "Exchange")
+    row = (await db.exchanges_by_id(conn, [pk])).get(pk) if pk is not None else None
+    if row is None or row.county_id != viewer.county_id or not sight_of(viewer).needs:
+        raise Refusal(ErrorCode.NOT_FOUND, "No such exchange", "exchangeId")
+    return row
+
+
+async def _staff_for_need(conn: Conn, viewer: Viewer, need: NeedRow) -> bool:
+    return viewer.is_staff_for(await _area_path(conn, need.area_id))
+
+
+# --- mutations --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResourceInput:
+    provider_id: str
+    title: str
+    description: str | None
+    category: str
+    quantity: int
+    unit: str
+    community_ids: list[str]
+    available_until: datetime.datetime | None = None
+
+
+async def publish_resource(ctx: Context, given: ResourceInput) -> Payload[ResourceRow]:
+    viewer = ctx.signed_in
+
+    async def body(conn: Conn) -> tuple[ResourceRow, Audited]:
+        provider_pk = ids.decode_as(given.provider_id, "Organisation")
+        provider = (
+            (await areas_db.organisations_by_id(conn, [provider_pk])).get(provider_pk)
+            if provider_pk is not None
+            else None
+        )
+        if provider is None or provider.county_id != viewer.county_id:
+            raise Refusal(ErrorCode.NOT_FOUND, "No such organisation", "providerId")
+        if not _manages_provider(viewer, provider.id):
+            raise Refusal(ErrorCode.FORBIDDEN, "Only the provider's unit admin or a county admin may publish", None)
+        title = _text(given.title, "title")
+        unit = _text(given.unit, "unit")
+        quantity = _quantity(given.quantity)
+        if not given.community_ids:
+            raise Refusal(ErrorCode.INVALID, "Open the resource to at least one community", "communityIds")
+        decoded = [ids.decode_as(g, "Community") for g in given.community_ids]
+        known = await db.communities_of_county(conn, [d for d in decoded if d is not None], viewer.county_id)
+        for index, pk in enumerate(decoded):
+            if pk is None or pk not in known:
+                raise Refusal(ErrorCode.INVALID, "Not a community of this county", ["communityIds", str(index)])
+        until = given.available_until
+        if until is not None:
+            if until.tzinfo is None:
+                raise Refusal(ErrorCode.INVALID, "`availableUntil` needs a UTC offset", "availableUntil")
+            if until <= datetime.datetime.now(datetime.UTC):
+                raise Refusal(ErrorCode.INVALID, "`availableUntil` must lie in the future", "availableUntil")
+        row = await db.insert_resource(
+            conn,
+            db.NewResource(
+                county_id=viewer.county_id,
+                provider_id=provider.id,
+                title=title,
+                description=given.description,
+                category=given.category,
+                quantity=quantity,
+                unit=unit,
+                available_until=until,
+                community_ids=list(dict.fromkeys(d for d in decoded if d is not None)),
+                created_by=viewer.user_id,
+            ),
+        )
+        return row, Audited("Resource", row.id, {"quantity": quantity, "category": given.category})
+
+    outcome = await run(ctx, "publishResource", body)
+    return Payload(outcome.value, outcome.user_errors)
+
+
+async def withdraw_resource(ctx: Context, resource_id: str) -> Payload[ResourceRow]:
+    viewer = ctx.signed_in
+
+    async def body(conn: Conn) -> tuple[ResourceRow, Audited]:
+        resource = await _visible_resource(conn, viewer, resource_id, "resourceId")
+        if not _manages_provider(viewer, resource.provider_id):
+            raise Refusal(ErrorCode.FORBIDDEN, "Only the provider's unit admin or a county admin may withdraw", None)
+        row = await db.withdraw_resource(conn, resource.id, viewer.user_id)
+        if row is None:
+            raise Refusal(ErrorCode.INVALID_STATE, "The resource is already withdrawn", "resourceId")
+        return row, Audited("Resource", row.id)
+
+    outcome = await run(ctx, "withdrawResource", body)
+    return Payload(outcome.value, outcome.user_errors)
+
+
+@dataclass(frozen=True)
+class NeedInput:
+    area_id: str
+    title: str
+    category: str
+    quantity: int
+    description: str | None = None
+
+
+async def publish_need(ctx: Context, given: NeedInput) -> Payload[NeedRow]:
+    viewer = ctx.signed_in
+
+    async def body(conn: Conn) -> tuple[NeedRow, Audited]:
+        area_pk = ids.decode_as(given.area_id, *AREA_TYPES.values())
+        area = (await areas_db.areas_by_id(conn, [area_pk])).get(area_pk) if area_pk is not None else None
+        if area is None or area.county_id != viewer.county_id:
+            raise Refusal(ErrorCode.NOT_FOUND, "No such area", "areaId")
+        if not viewer.is_staff_for(list(area.path)):
+            raise Refusal(ErrorCode.FORBIDDEN, "Only staff in scope of the area may publish its needs", None)
+        if area.level in ("COUNTY", "TOWN"):
+            raise Refusal(ErrorCode.INVALID, "A need belongs to a community or an area inside one", "areaId")
+        title = _text(given.title, "title")
+        quantity = _quantity(given.quantity)
+        # path: county, town, community, ... (the tree's levels are fixed)
+        community_id = int(area.path[2])
+        row = await db.insert_need(
+            conn,
+            db.NewNeed(
+                county_id=viewer.county_id,
+                area_id=area.id,
+                community_id=community_id,
+                title=title,
+                description=given.description,
+                category=given.category,
+                quantity=quantity,
+                created_by=viewer.user_id,
+            ),
+        )
+        return row, Audited("Need", row.id, {"quantity": quantity, "category": given.category})
+
+    outcome = await run(ctx, "publishNeed", body)
+    return Payload(outcome.value, outcome.user_errors)
+
+
+async def close_need(ctx: Context, need_id: str) -> Payload[NeedRow]:
+    viewer = ctx.signed_in
+
+    async def body(conn: Conn) -> tuple[NeedRow, Audited]:
+        need = await _visible_need(conn, viewer, need_id, "needId")
+        if not await _staff_for_need(conn, viewer, need):
+            raise Refusal(ErrorCode.FORBIDDEN, "Only staff in scope of the need may close it", None)
+        row = await db.close_need(conn, need.id, viewer.user_id)
+        if row is None:
+            raise Refusal(ErrorCode.INVALID_STATE, "The need is already closed", "needId")
+        return row, Audited("Need", row.id)
+
+    outcome = await run(ctx, "closeNeed", body)
+    return Payload(outcome.value, outcome.user_errors)
+
+
+async def allocate(ctx: Context, resource_id: str, need_id: str, quantity: int) -> Payload[ExchangeRow]:
+    viewer = ctx.signed_in
+
+    async def body(conn: Conn) -> tuple[ExchangeRow, Audited]:
+        need = await _visible_need(conn, viewer, need_id, "needId")
+        resource = await _visible_resource(conn, viewer, resource_id, "resourceId")
+        if not await _staff_for_need(conn, viewer, need):
+            raise Refusal(ErrorCode.FORBIDDEN, "Only staff in scope of the need may allocate to it", None)
+        if resource.category != need.category:
+            raise Refusal(ErrorCode.INVALID, "The resource is not of the need's category", "resourceId")
+        opened = await db.communities_by_resource(conn, [resource.id])
+        if need.community_id not in opened.get(resource.id, []):
+            raise Refusal(ErrorCode.INVALID, "The resource is not open to the need's community", "resourceId")
+        _quantity(quantity)
+        if need.closed_at is not None:
+            raise Refusal(ErrorCode.INVALID_STATE, "The need is closed", "needId")
+        # the guards: both conditional UPDATEs, resource first, in one statement (db.ALLOCATE)
+        done = await db.allocate(conn, resource.id, need.id, quantity, viewer.user_id)
+        if not done.taken:
+            now = (await db.resources_by_id(conn, [resource.id]))[resource.id]
+            if now.status in ("WITHDRAWN", "EXPIRED"):
+                raise Refusal(ErrorCode.INVALID_STATE, f"The resource is {now.status.lower()}", "resourceId")
+            raise Refusal(
+                ErrorCode.INSUFFICIENT_QUANTITY, f"Only {now.remaining} {now.unit} remain of the resource", "quantity"
+            )
+        if not done.added or done.exchange is None:
+            now_need = (await db.needs_by_id(conn, [need.id]))[need.id]
+            if now_need.closed_at is not None:
+                raise Refusal(ErrorCode.INVALID_STATE, "The need is closed", "needId")
+            raise Refusal(ErrorCode.EXCEEDS_NEED, f"The need lacks only {now_need.shortfall}", "quantity")
+        exchange = done.exchange
+        return exchange, Audited("Exchange", exchange.id, {"quantity": quantity})
+
+    try:
+        outcome = await run(ctx, "allocate", body)
+    except asyncpg.CheckViolationError as error:  # the database's last word, should the guards be bypassed
+        code = ErrorCode.EXCEEDS_NEED if "needs" in (error.table_name or "") else ErrorCode.INSUFFICIENT_QUANTITY
+        return Payload(None, [UserError("The quantity is no longer there", code, ["quantity"])])
+    return Payload(outcome.value, outcome.user_errors)
+
+
+async def _settle(ctx: Context, exchange_id: str, action: str, reason: str | None) -> Payload[ExchangeRow]:
+    viewer = ctx.signed_in
+
+    async def body(conn: Conn) -> tuple[ExchangeRow, Audited]:
+        exchange = await _visible_exchange(conn, viewer, exchange_id)
+        need = (await db.needs_by_id(conn, [exchange.need_id]))[exchange.need_id]
+        either_side = _manages_provider(viewer, exchange.provider_id) or await _staff_for_need(conn, viewer, need)
+        if not either_side:
+            raise Refusal(ErrorCode.FORBIDDEN, "Only the provider or staff in scope of the need may do this", None)
+        if action == "completeExchange":
+            row = await db.complete_exchange(conn, exchange.id, viewer.user_id)
+        else:
+            row = await db.cancel_exchange(conn, exchange.id, viewer.user_id, reason)
+        if row is None:
+            now = (await db.exchanges_by_id(conn, [exchange.id]))[exchange.id]
+            raise Refusal(ErrorCode.INVALID_STATE, f"The exchange is already {now.status.lower()}", "exchangeId")
+        return row, Audited("Exchange", row.id, {"reason": reason} if reason else None)
+
+    outcome = await run(ctx, action, body)
+    return Payload(outcome.value, outcome.user_errors)
+
+
+async def complete_exchange(ctx: Context, exchange_id: str) -> Payload[ExchangeRow]:
+    return await _settle(ctx, exchange_id, "completeExchange", None)
+
+
+async def cancel_exchange(ctx: Context, exchange_id: str, reason: str | None) -> Payload[ExchangeRow]:
+    return await _settle(ctx, exchange_id, "cancelExchange", reason)

@@ -1,0 +1,400 @@
+"""The dual list (双向清单): resources offered by units, needs published for areas, and the
+exchanges that allocate a quantity of a resource to a need."""
+
+from __future__ import annotations
+
+import datetime
+import enum
+from typing import Annotated, Any
+
+import strawberry
+from strawberry.types import Info
+
+from db.duallist import ExchangeRow, NeedRow, ResourceRow
+from resolvers import duallist as r
+from resolvers.permissions import SignedIn
+from schema.areas import Area, Community, Organisation
+from schema.base import Connection, Node, UserError, is_row
+
+
+@strawberry.enum(description="What kind of thing a resource or need is")
+class ResourceCategory(enum.Enum):
+    PARKING = strawberry.enum_value("PARKING", description="Parking spaces (停车位)")
+    VENUE = strawberry.enum_value("VENUE", description="Venues and rooms (场地)")
+    VOLUNTEERS = strawberry.enum_value("VOLUNTEERS", description="Volunteer teams (志愿者)")
+    EXPERTISE = strawberry.enum_value("EXPERTISE", description="Skills and expertise (技能)")
+    GOODS = strawberry.enum_value("GOODS", description="Goods and materials (物资)")
+    FUNDS = strawberry.enum_value("FUNDS", description="Funds (资金)")
+    OTHER = strawberry.enum_value("OTHER", description="Anything else")
+
+
+@strawberry.enum(description="Where a resource stands; computed from its quantities, withdrawal and window")
+class ResourceStatus(enum.Enum):
+    AVAILABLE = strawberry.enum_value("AVAILABLE", description="Open for allocation, with some remaining")
+    EXHAUSTED = strawberry.enum_value("EXHAUSTED", description="Nothing remains: everything is allocated")
+    WITHDRAWN = strawberry.enum_value("WITHDRAWN", description="Withdrawn by the provider")
+    EXPIRED = strawberry.enum_value("EXPIRED", description="Its availability window (`availableUntil`) has ended")
+
+
+@strawberry.enum(description="Where a need stands")
+class NeedStatus(enum.Enum):
+    OPEN = strawberry.enum_value("OPEN", description="Nothing allocated yet")
+    PARTIALLY_MET = strawberry.enum_value("PARTIALLY_MET", description="Some but not all of the quantity allocated")
+    MET = strawberry.enum_value("MET", description="The whole quantity allocated")
+    CLOSED = strawberry.enum_value("CLOSED", description="Closed by staff: takes no more allocations")
+
+
+@strawberry.enum(description="Where an exchange stands")
+class ExchangeStatus(enum.Enum):
+    ALLOCATED = strawberry.enum_value("ALLOCATED", description="Quantity reserved for the need")
+    COMPLETED = strawberry.enum_value("COMPLETED", description="Handed over (final)")
+    CANCELLED = strawberry.enum_value("CANCELLED", description="Called off; the quantity went back (final)")
+
+
+async def _provider(root: ResourceRow | ExchangeRow, info: Info[Any, Any]) -> Organisation:
+    return await r.provider_of(root, info.context)  # type: ignore[return-value]
+
+
+async def _communities(root: ResourceRow, info: Info[Any, Any]) -> list[Community]:
+    return await r.communities_of(root, info.context)  # type: ignore[return-value]
+
+
+async def _resource_exchanges(
+    root: ResourceRow, info: Info[Any, Any], first: int | None = None, after: str | None = None
+) -> Connection[Annotated[Exchange, strawberry.lazy("schema.duallist")]]:
+    return await r.exchanges_of(root, info.context, first, after)  # type: ignore[return-value]
+
+
+async def _need_exchanges(
+    root: NeedRow, info: Info[Any, Any], first: int | None = None, after: str | None = None
+) -> Connection[Annotated[Exchange, strawberry.lazy("schema.duallist")]]:
+    return await r.exchanges_of(root, info.context, first, after)  # type: ignore[return-value]
+
+
+@strawberry.type(description="A resource (资源) a unit offers to communities: parking spaces, venues, volunteers ...")
+class Resource(Node):
+    is_type_of = is_row(ResourceRow)
+    title: str = strawberry.field(description="Short title, e.g. 县财政局停车场错时共享车位")
+    description: str | None = strawberry.field(description="Details: times, place, conditions")
+    category: ResourceCategory = strawberry.field(description="What kind of resource it is")
+    quantity: int = strawberry.field(description="How much was offered")
+    remaining: int = strawberry.field(description="How much is not allocated (cancelled exchanges give back)")
+    unit: str = strawberry.field(description="What the quantity counts, e.g. 个, 人次, 小时")
+    status: ResourceStatus = strawberry.field(
+        description="WITHDRAWN, else EXPIRED after `availableUntil`, else EXHAUSTED (nothing remains), else AVAILABLE"
+    )
+    available_until: datetime.datetime | None = strawberry.field(
+        description="End of the availability window; afterwards the resource is EXPIRED (null: open-ended)"
+    )
+    withdrawn_at: datetime.datetime | None = strawberry.field(description="When the provider withdrew it")
+    created_at: datetime.datetime = strawberry.field(description="When it was published")
+    provider: Organisation = strawberry.field(resolver=_provider, description="The unit offering it")
+    communities: list[Community] = strawberry.field(resolver=_communities, description="Communities it is open to")
+    exchanges: Connection[Annotated[Exchange, strawberry.lazy("schema.duallist")]] = strawberry.field(
+        resolver=_resource_exchanges,
+        description="Its ledger: exchanges allocating it, oldest first (empty for residents)",
+    )
+
+
+async def _area(root: NeedRow, info: Info[Any, Any]) -> Area:
+    return await r.area_of(root, info.context)  # type: ignore[return-value]
+
+
+async def _community(root: NeedRow, info: Info[Any, Any]) -> Community:
+    return await r.community_of(root, info.context)  # type: ignore[return-value]
+
+
+async def _matches(root: NeedRow, info: Info[Any, Any], first: int | None = None) -> Connection[Resource]:
+    return await r.matches_of(root, info.context, first)  # type: ignore[return-value]
+
+
+def _shortfall(root: NeedRow) -> int:
+    return root.shortfall
+
+
+@strawberry.type(description="A need (需求) published for a community or an area inside it")
+class Need(Node):
+    is_type_of = is_row(NeedRow)
+    title: str = strawberry.field(description="Short title, e.g. 小区夜间停车位紧张")
+    description: str | None = strawberry.field(description="Details of the need")
+    category: ResourceCategory = strawberry.field(description="What kind of resource would meet it")
+    quantity: int = strawberry.field(description="How much is needed")
+    fulfilled: int = strawberry.field(description="Allocated by exchanges that are not cancelled")
+    shortfall: int = strawberry.field(resolver=_shortfall, description="What is still lacking: quantity - fulfilled")
+    status: NeedStatus = strawberry.field(
+        description="CLOSED once closed, else MET, PARTIALLY_MET (something allocated) or OPEN (nothing yet)"
+    )
+    closed_at: datetime.datetime | None = strawberry.field(description="When staff closed it")
+    created_at: datetime.datetime = strawberry.field(description="When it was published")
+    area: Area = strawberry.field(resolver=_area, description="The area it is published for")
+    community: Community = strawberry.field(resolver=_community, description="The community that area lies in")
+    exchanges: Connection[Annotated[Exchange, strawberry.lazy("schema.duallist")]] = strawberry.field(
+        resolver=_need_exchanges, description="Its ledger: exchanges allocated to it, oldest first"
+    )
+    matches: Connection[Resource] = strawberry.field(
+        resolver=_matches,
+        description=(
+            "Available resources of the need's category open to its community, best fit first: resources whose "
+            "remaining covers the shortfall first, then the remaining closest to the shortfall, then the soonest "
+            "end of the availability window (open-ended last), then the oldest"
+        ),
+    )
+
+
+async def _resource(root: ExchangeRow, info: Info[Any, Any]) -> Resource:
+    return await r.resource_of(root, info.context)  # type: ignore[return-value]
+
+
+async def _need(root: ExchangeRow, info: Info[Any, Any]) -> Need:
+    return await r.need_of(root, info.context)  # type: ignore[return-value]
+
+
+async def _receiver(root: ExchangeRow, info: Info[Any, Any]) -> Area:
+    return await r.receiver_of(root, info.context)  # type: ignore[return-value]
+
+
+@strawberry.type(
+    description=(
+        "An exchange: a ledger entry allocating a quantity of a resource to a need. Only its status moves "
+        "(ALLOCATED -> COMPLETED or CANCELLED); parties, quantity and times are never rewritten"
+    )
+)
+class Exchange(Node):
+    is_type_of = is_row(ExchangeRow)
+    quantity: int = strawberry.field(description="How much of the resource goes to the need")
+    status: ExchangeStatus = strawberry.field(description="ALLOCATED, then COMPLETED or CANCELLED")
+    allocated_at: datetime.datetime = strawberry.field(description="When it was allocated")
+    completed_at: datetime.datetime | None = strawberry.field(description="When it was completed")
+    cancelled_at: datetime.datetime | None = strawberry.field(description="When it was cancelled")
+    cancel_reason: str | None = strawberry.field(description="Why it was cancelled, as given")
+    resource: Resource = strawberry.field(resolver=_resource, description="The resource allocated")
+    need: Need = strawberry.field(resolver=_need, description="The need it goes to")
+    provider: Organisation = strawberry.field(resolver=_provider, description="The giving side: the resource's unit")
+    receiver: Area = strawberry.field(resolver=_receiver, description="The receiving side: the need's area")
+
+
+# --- queries ----------------------------------------------------------------------------
+
+
+@strawberry.input(description="Narrows `resources`")
+class ResourceFilter:
+    community_id: strawberry.ID | None = strawberry.field(default=None, description="Open to this community")
+    category: ResourceCategory | None = strawberry.field(default=None, description="Of this category")
+    available: bool | None = strawberry.field(
+        default=None, description="true: AVAILABLE with remaining > 0; false: all others"
+    )
+
+
+@strawberry.input(description="Narrows `needs`")
+class NeedFilter:
+    area_id: strawberry.ID | None = strawberry.field(default=None, description="Published for this area or inside it")
+    category: ResourceCategory | None = strawberry.field(default=None, description="Of this category")
+    open: bool | None = strawberry.field(
+        default=None, description="true: not closed and still lacking (OPEN, PARTIALLY_MET); false: MET or CLOSED"
+    )
+
+
+def _category(value: ResourceCategory | None) -> str | None:
+    return value.name if value is not None else None
+
+
+async def _resources(
+    info: Info[Any, Any], filter: ResourceFilter | None = None, first: int | None = None, after: str | None = None
+) -> Connection[Resource]:
+    f = filter or ResourceFilter()
+    return await r.resources(  # type: ignore[return-value]
+        info.context, f.community_id, _category(f.category), f.available, first, after
+    )
+
+
+async def _needs(
+    info: Info[Any, Any], filter: NeedFilter | None = None, first: int | None = None, after: str | None = None
+) -> Connection[Need]:
+    f = filter or NeedFilter()
+    return await r.needs(info.context, f.area_id, _category(f.category), f.open, first, after)  # type: ignore[return-value]
+
+
+@strawberry.type
+class DualListQuery:
+    resources: Connection[Resource] = strawberry.field(
+        resolver=_resources,
+        permission_classes=[SignedIn],
+        description="Resources of the viewer's county (residents: those open to their community), oldest first",
+    )
+    needs: Connection[Need] = strawberry.field(
+        resolver=_needs,
+        permission_classes=[SignedIn],
+        description="Needs of the viewer's county, oldest first; empty for residents",
+    )
+
+
+# --- mutations --------------------------------------------------------------------------
+
+
+@strawberry.input(description="A resource to publish")
+class PublishResourceInput:
+    provider_id: strawberry.ID = strawberry.field(description="The unit offering it")
+    title: str = strawberry.field(description="Short title, not blank")
+    category: ResourceCategory = strawberry.field(description="What kind of resource it is")
+    quantity: int = strawberry.field(description="At least 1")
+    unit: str = strawberry.field(description="What the quantity counts, e.g. 个")
+    community_ids: list[strawberry.ID] = strawberry.field(description="Communities it is open to; at least one")
+    description: str | None = strawberry.field(default=None, description="Details: times, place, conditions")
+    available_until: datetime.datetime | None = strawberry.field(
+        default=None, description="End of the availability window (in the future); null: open-ended"
+    )
+
+
+@strawberry.type(description="The result of `publishResource`")
+class PublishResourcePayload:
+    resource: Resource | None = strawberry.field(description="The new resource; null when refused")
+    user_errors: list[UserError] = strawberry.field(description="Why it was refused; empty on success")
+
+
+@strawberry.input(description="The resource to withdraw")
+class WithdrawResourceInput:
+    resource_id: strawberry.ID = strawberry.field(description="The resource")
+
+
+@strawberry.type(description="The result of `withdrawResource`")
+class WithdrawResourcePayload:
+    resource: Resource | None = strawberry.field(description="The withdrawn resource; null when refused")
+    user_errors: list[UserError] = strawberry.field(description="Why it was refused; empty on success")
+
+
+@strawberry.input(description="A need to publish")
+class PublishNeedInput:
+    area_id: strawberry.ID = strawberry.field(description="A community or an area inside one")
+    title: str = strawberry.field(description="Short title, not blank")
+    category: ResourceCategory = strawberry.field(description="What kind of resource would meet it")
+    quantity: int = strawberry.field(description="At least 1")
+    description: str | None = strawberry.field(default=None, description="Details of the need")
+
+
+@strawberry.type(description="The result of `publishNeed` or `closeNeed`")
+class NeedPayload:
+    need: Need | None = strawberry.field(description="The need; null when refused")
+    user_errors: list[UserError] = strawberry.field(description="Why it was refused; empty on success")
+
+
+@strawberry.input(description="The need to close")
+class CloseNeedInput:
+    need_id: strawberry.ID = strawberry.field(description="The need")
+
+
+@strawberry.input(description="How much of a resource to allocate to a need")
+class AllocateInput:
+    resource_id: strawberry.ID = strawberry.field(description="The resource to take from")
+    need_id: strawberry.ID = strawberry.field(description="The need to give to")
+    quantity: int = strawberry.field(
+        description="At least 1, at most the resource's remaining and the need's shortfall"
+    )
+
+
+@strawberry.type(description="The result of an exchange mutation")
+class ExchangePayload:
+    exchange: Exchange | None = strawberry.field(description="The exchange; null when refused")
+    user_errors: list[UserError] = strawberry.field(description="Why it was refused; empty on success")
+
+
+@strawberry.input(description="The exchange to complete")
+class CompleteExchangeInput:
+    exchange_id: strawberry.ID = strawberry.field(description="The exchange")
+
+
+@strawberry.input(description="The exchange to cancel")
+class CancelExchangeInput:
+    exchange_id: strawberry.ID = strawberry.field(description="The exchange")
+    reason: str | None = strawberry.field(default=None, description="Why, kept in the ledger")
+
+
+async def _publish_resource(info: Info[Any, Any], input: PublishResourceInput) -> PublishResourcePayload:
+    given = r.ResourceInput(
+        provider_id=input.provider_id,
+        title=input.title,
+        description=input.description,
+        category=input.category.name,
+        quantity=input.quantity,
+        unit=input.unit,
+        community_ids=list(input.community_ids),
+        available_until=input.available_until,
+    )
+    p = await r.publish_resource(info.context, given)
+    return PublishResourcePayload(resource=p.value, user_errors=p.user_errors)  # type: ignore[arg-type]
+
+
+async def _withdraw_resource(info: Info[Any, Any], input: WithdrawResourceInput) -> WithdrawResourcePayload:
+    p = await r.withdraw_resource(info.context, input.resource_id)
+    return WithdrawResourcePayload(resource=p.value, user_errors=p.user_errors)  # type: ignore[arg-type]
+
+
+async def _publish_need(info: Info[Any, Any], input: PublishNeedInput) -> NeedPayload:
+    given = r.NeedInput(
+        area_id=input.area_id,
+        title=input.title,
+        category=input.category.name,
+        quantity=input.quantity,
+        description=input.description,
+    )
+    p = await r.publish_need(info.context, given)
+    return NeedPayload(need=p.value, user_errors=p.user_errors)  # type: ignore[arg-type]
+
+
+async def _close_need(info: Info[Any, Any], input: CloseNeedInput) -> NeedPayload:
+    p = await r.close_need(info.context, input.need_id)
+    return NeedPayload(need=p.value, user_errors=p.user_errors)  # type: ignore[arg-type]
+
+
+async def _allocate(info: Info[Any, Any], input: AllocateInput) -> ExchangePayload:
+    p = await r.allocate(info.context, input.resource_id, input.need_id, input.quantity)
+    return ExchangePayload(exchange=p.value, user_errors=p.user_errors)  # type: ignore[arg-type]
+
+
+async def _complete_exchange(info: Info[Any, Any], input: CompleteExchangeInput) -> ExchangePayload:
+    p = await r.complete_exchange(info.context, input.exchange_id)
+    return ExchangePayload(exchange=p.value, user_errors=p.user_errors)  # type: ignore[arg-type]
+
+
+async def _cancel_exchange(info: Info[Any, Any], input: CancelExchangeInput) -> ExchangePayload:
+    p = await r.cancel_exchange(info.context, input.exchange_id, input.reason)
+    return ExchangePayload(exchange=p.value, user_errors=p.user_errors)  # type: ignore[arg-type]
+
+
+@strawberry.type
+class DualListMutation:
+    publish_resource: PublishResourcePayload = strawberry.mutation(
+        resolver=_publish_resource,
+        permission_classes=[SignedIn],
+        description="Offer a resource to communities (the provider's unit admin or API token, or a county admin)",
+    )
+    withdraw_resource: WithdrawResourcePayload = strawberry.mutation(
+        resolver=_withdraw_resource,
+        permission_classes=[SignedIn],
+        description="Withdraw a resource: no more allocations; existing exchanges stand (the provider)",
+    )
+    publish_need: NeedPayload = strawberry.mutation(
+        resolver=_publish_need, permission_classes=[SignedIn], description="Publish a need (staff in scope)"
+    )
+    close_need: NeedPayload = strawberry.mutation(
+        resolver=_close_need,
+        permission_classes=[SignedIn],
+        description="Close a need: no more allocations; existing exchanges stand (staff in scope)",
+    )
+    allocate: ExchangePayload = strawberry.mutation(
+        resolver=_allocate,
+        permission_classes=[SignedIn],
+        description="Allocate a quantity of a resource to a need (staff in scope of the need): an ALLOCATED exchange",
+    )
+    complete_exchange: ExchangePayload = strawberry.mutation(
+        resolver=_complete_exchange,
+        permission_classes=[SignedIn],
+        description="ALLOCATED -> COMPLETED (the provider or staff in scope of the need)",
+    )
+    cancel_exchange: ExchangePayload = strawberry.mutation(
+        resolver=_cancel_exchange,
+        permission_classes=[SignedIn],
+        description="ALLOCATED -> CANCELLED; the quantity returns to the resource and leaves the need (either side)",
+    )
+
+
+ALL_TYPES = [Resource, Need, Exchange]

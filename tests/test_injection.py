@@ -1,4 +1,4 @@
-"""Hostile strings through every string argument of the pairings, orders and community-life
+"""Hostile strings through every string argument of the pairings, orders, community-life and dual-list
 contract operations (tests/injection.py), sent by an account that passes authorization so
 that the strings reach the resolvers and SQL. Each request runs in a savepoint that is
 rolled back, so every hostile string meets the same state (an order still to be completed,
@@ -216,6 +216,41 @@ async def test_community_life_operations(conn: asyncpg.Connection, scene: Scene)
         ("ReportFinding", report, ["compoundId", "description"], "staff"),
         ("RectifyFinding", {"findingId": gid("Finding", finding), "note": "n"}, ["findingId", "note"], "staff"),
         ("Findings", {"areaId": community}, ["areaId", "after"], "staff"),
+    ]
+    for operation, variables, paths, who in cases:
+        await assert_injection_safe(api, conn, operation, variables, paths, token=t[who])
+
+
+async def test_dual_list_operations(conn: asyncpg.Connection, scene: Scene) -> None:
+    api, w, t = scene
+    community = gid("Community", w.community)
+    resource = await b.resource(conn, w.unit, [w.community])
+    need = await b.need(conn, w.community)
+    exchange = await b.exchange(conn, await b.resource(conn, w.unit, [w.community]), await b.need(conn, w.community))
+    publish = {
+        "providerId": gid("Organisation", w.unit),
+        "title": "夜间车位",
+        "description": "d",
+        "category": "PARKING",
+        "quantity": 5,
+        "unit": "个",
+        "communityIds": [community],
+    }
+    results = await assert_injection_safe(api, conn, "PublishResource", publish, ["title"], token=t["unit"])
+    assert _stored(results, lambda d: d["publishResource"]["resource"]["title"]) == _expected()
+    need_input = {"areaId": community, "title": "停车", "category": "PARKING", "quantity": 3}
+    results = await assert_injection_safe(api, conn, "PublishNeed", need_input, ["title"], token=t["staff"])
+    assert _stored(results, lambda d: d["publishNeed"]["need"]["title"]) == _expected()
+    allocate = {"resourceId": gid("Resource", resource), "needId": gid("Need", need), "quantity": 1}
+    cases: list[tuple[str, dict[str, Any], list[str], str]] = [
+        ("PublishResource", publish, ["providerId", "description", "unit", "communityIds.0"], "unit"),
+        ("PublishNeed", need_input, ["areaId"], "staff"),
+        ("Resources", {"communityId": community}, ["communityId", "after"], "resident"),
+        ("Needs", {"areaId": community}, ["areaId", "after"], "staff"),
+        ("NeedMatches", {"needId": gid("Need", need)}, ["needId"], "staff"),
+        ("Allocate", allocate, ["resourceId", "needId"], "staff"),
+        ("CompleteExchange", {"exchangeId": gid("Exchange", exchange)}, ["exchangeId"], "unit"),
+        ("CancelExchange", {"exchangeId": gid("Exchange", exchange), "reason": "r"}, ["exchangeId", "reason"], "staff"),
     ]
     for operation, variables, paths, who in cases:
         await assert_injection_safe(api, conn, operation, variables, paths, token=t[who])

@@ -1,9 +1,12 @@
 """The authorization matrix: every contract operation served so far, against every sample
-account (and anonymous, a partner unit's API token, and the county admin of another county).
+account (and anonymous, a partner unit's API token, the county admin of another county, and
+two accounts of our county outside every scope the scene's objects lie in: the staff of the
+county's other community and the building head of the neighbour's building, living elsewhere).
 
 Each row names an operation (a contract operation by name, or a query text for fields the
 contract does not name), builds its variables from the scene, and states the outcome per
-account; accounts not named get the row's `others`. Outcomes:
+account; accounts not named get the row's `others`, except the two OUTSIDERS, who get the
+neighbour's outcome (a resident of the community without any role) unless named. Outcomes:
 
 - ALLOWED: answered with data;
 - FORBIDDEN: a `FORBIDDEN` userError or GraphQL error;
@@ -58,7 +61,8 @@ ALLOWED, FORBIDDEN, UNAUTHENTICATED, MASKED, HIDDEN = (
 )
 
 SAMPLE = ("admin", "staff", "head", "cadre", "resident", "neighbour", "unit")
-ACCOUNTS = ("anonymous", *SAMPLE, "apitoken", "foreign_admin")
+OUTSIDERS = ("outside_staff", "outside_head")
+ACCOUNTS = ("anonymous", *SAMPLE, "apitoken", "foreign_admin", *OUTSIDERS)
 API_TOKEN_SECRET = "gjt_matrix-secret-" + "m" * 30
 
 
@@ -74,6 +78,7 @@ class Scene:
     api_token_id: int
     enterprise: int
     orders: dict[str, int]
+    outsiders: dict[str, int]
 
 
 def gid(type_name: str, pk: int) -> str:
@@ -203,11 +208,12 @@ async def _const(value: int) -> int:
 
 
 def everyone(outcome: Outcome = ALLOWED, **exceptions: Outcome) -> dict[str, Outcome]:
-    return {a: exceptions.get(a, outcome) for a in ACCOUNTS if a != "anonymous"}
+    """Every account but anonymous (and the OUTSIDERS, who follow the neighbour)."""
+    return {a: exceptions.get(a, outcome) for a in ACCOUNTS if a != "anonymous" and a not in OUTSIDERS}
 
 
 # who sees an object of each type in their own county (everyone else in the county: HIDDEN)
-PUBLIC_IN_COUNTY = {a: ALLOWED for a in (*SAMPLE, "apitoken")}
+PUBLIC_IN_COUNTY = {a: ALLOWED for a in (*SAMPLE, "apitoken", *OUTSIDERS)}
 NODE_VISIBILITY: dict[str, dict[str, Outcome]] = {
     "User": {"admin": ALLOWED, "resident": ALLOWED},  # the user themself
     "ApiToken": {"admin": ALLOWED, "unit": ALLOWED, "apitoken": ALLOWED},
@@ -246,7 +252,18 @@ async def build_scene(conn: asyncpg.Connection) -> Scene:
     # the resident is a party member (so that they may register with their home community)
     await conn.execute("UPDATE persons SET party_member = true WHERE id = $1", w.people["resident"])
     orders = await _orders_in_every_state(conn, w)
-    return Scene(w, far, objects, far_objects, usernames, api_token_id, enterprise, orders)
+    outside_staff = await b.person(conn, w.county, "外社区社工", phone="13800000009")
+    outside_head = await b.person(conn, w.county, "二号楼长", phone="13800000010")
+    await b.responsible(conn, w.other_building, outside_head)
+    outsiders = {
+        "outside_staff": await b.user(
+            conn, w.county, person_id=outside_staff, grants=[("COMMUNITY_STAFF", w.other_community)]
+        ),
+        "outside_head": await b.user(
+            conn, w.county, person_id=outside_head, grants=[("BUILDING_HEAD", w.other_building)]
+        ),
+    }
+    return Scene(w, far, objects, far_objects, usernames, api_token_id, enterprise, orders, outsiders)
 
 
 async def _orders_in_every_state(conn: asyncpg.Connection, w: World) -> dict[str, int]:
@@ -287,6 +304,8 @@ def tokens_for(api: Api, s: Scene) -> dict[str, str | None]:
     for key in SAMPLE:
         t[key] = api.token_for(s.w.users[key])
     t["foreign_admin"] = api.token_for(s.far.users["admin"])
+    for key, user in s.outsiders.items():
+        t[key] = api.token_for(user)
     return t
 
 
@@ -311,6 +330,8 @@ class Row:
     def outcome_for(self, account: str) -> Outcome:
         if account == "anonymous":
             return self.expect.get(account, self.anonymous)
+        if account in OUTSIDERS:
+            return self.expect.get(account, self.outcome_for("neighbour"))
         return self.expect.get(account, self.others)
 
 
@@ -868,10 +889,11 @@ NODE_OBJECTS.update(
         "Exchange": _exchange,
     }
 )
-NOT_RESIDENTS = {a: ALLOWED for a in ("admin", "staff", "head", "cadre", "unit", "apitoken")}
+NOT_RESIDENTS = {a: ALLOWED for a in ("admin", "staff", "head", "cadre", "unit", "apitoken", *OUTSIDERS)}
 NODE_VISIBILITY.update({"Need": NOT_RESIDENTS, "Exchange": NOT_RESIDENTS})
 PROVIDER_SIDE = {"admin": ALLOWED, "unit": ALLOWED, "apitoken": ALLOWED}
 RESIDENTS_HIDDEN = {"resident": HIDDEN, "neighbour": HIDDEN, "foreign_admin": HIDDEN}
+OUTSIDERS_REFUSED = {a: FORBIDDEN for a in OUTSIDERS}  # they see needs and exchanges, out of their scope
 ROWS.extend(
     [
         Row(
@@ -908,7 +930,7 @@ ROWS.extend(
             "closeNeed of the community",
             "mutation($id: ID!) { closeNeed(input: {needId: $id}) { need { id } userErrors { code } } }",
             lambda s: {"id": gid("Need", s.objects["Need"])},
-            {"admin": ALLOWED, "staff": ALLOWED} | RESIDENTS_HIDDEN,
+            {"admin": ALLOWED, "staff": ALLOWED} | RESIDENTS_HIDDEN | OUTSIDERS_REFUSED,
         ),
         Row(
             "Resources open to the community",
@@ -939,19 +961,19 @@ ROWS.extend(
                 "needId": gid("Need", s.objects["Need"]),
                 "quantity": 1,
             },
-            {"admin": ALLOWED, "staff": ALLOWED} | RESIDENTS_HIDDEN,
+            {"admin": ALLOWED, "staff": ALLOWED} | RESIDENTS_HIDDEN | OUTSIDERS_REFUSED,
         ),
         Row(
             "CompleteExchange (either side)",
             "CompleteExchange",
             lambda s: {"exchangeId": gid("Exchange", s.objects["Exchange"])},
-            {"staff": ALLOWED} | PROVIDER_SIDE | RESIDENTS_HIDDEN,
+            {"staff": ALLOWED} | PROVIDER_SIDE | RESIDENTS_HIDDEN | OUTSIDERS_REFUSED,
         ),
         Row(
             "CancelExchange (either side)",
             "CancelExchange",
             lambda s: {"exchangeId": gid("Exchange", s.objects["Exchange"])},
-            {"staff": ALLOWED} | PROVIDER_SIDE | RESIDENTS_HIDDEN,
+            {"staff": ALLOWED} | PROVIDER_SIDE | RESIDENTS_HIDDEN | OUTSIDERS_REFUSED,
         ),
         Row(
             "OrganisationDetail of the unit, with its resources",

@@ -92,6 +92,7 @@ class Statistics:
     parking_spaces_opened: int
     activities_held: int
     renovated_compounds: int
+    illegal_structures_removed: int
     orders_placed: int
     orders_completed: int
     average_rating: float | None
@@ -538,6 +539,8 @@ SELECT
      WHERE ac.ends_at <= now()) AS activities_held,
     (SELECT count(DISTINCT rn.compound_id) FROM renovations rn JOIN sub ON sub.id = rn.compound_id
      WHERE rn.status = 'COMPLETED') AS renovated_compounds,
+    (SELECT count(*) FROM findings f JOIN sub ON sub.id = f.compound_id
+     WHERE f.category = 'ILLEGAL_STRUCTURE' AND f.rectified_at IS NOT NULL) AS illegal_structures_removed,
     (SELECT count(*) FROM so) AS orders_placed,
     (SELECT count(*) FROM so WHERE status IN ('COMPLETED', 'CLOSED')) AS orders_completed,
     (SELECT round(avg(rating), 2)::float8 FROM so WHERE rating IS NOT NULL) AS average_rating

@@ -28,6 +28,10 @@ COLUMNS: Final = "r.id, r.county_id, r.compound_id, r.title, r.status, r.year, r
 BY_ID: Final = (
     f"SELECT {COLUMNS} FROM renovations r JOIN areas c ON c.id = r.compound_id WHERE r.id = ANY($1::bigint[])"  # noqa: S608 - constant columns
 )
+OF_COMPOUNDS: Final = (
+    f"SELECT {COLUMNS} FROM renovations r JOIN areas c ON c.id = r.compound_id "  # noqa: S608 - constant columns
+    "WHERE r.compound_id = ANY($1::bigint[]) ORDER BY r.compound_id, r.year, r.id"
+)
 INSERT: Final = """
 INSERT INTO renovations (county_id, compound_id, title, status, year) VALUES ($1, $2, $3, $4, $5) RETURNING id
 """
@@ -54,6 +58,13 @@ def renovation_row(r: asyncpg.Record) -> RenovationRow:
 
 async def renovations_by_id(conn: Conn, ids: list[int]) -> dict[int, RenovationRow]:
     return {r["id"]: renovation_row(r) for r in await conn.fetch(BY_ID, ids)}
+
+
+async def of_compounds(conn: Conn, compound_ids: list[int]) -> dict[int, list[RenovationRow]]:
+    found: dict[int, list[RenovationRow]] = {}
+    for r in await conn.fetch(OF_COMPOUNDS, compound_ids):
+        found.setdefault(r["compound_id"], []).append(renovation_row(r))
+    return found
 
 
 async def create(conn: Conn, *, county_id: int, compound_id: int, title: str, status: str, year: int) -> RenovationRow:

@@ -48,6 +48,12 @@ class Context:
             self._loaders[batch] = existing
         return existing
 
+    def forget_loaded(self) -> None:
+        """Drop the DataLoaders (and what they cached): a WebSocket's context lives for the
+        whole connection, so a subscription calls this before each event, and the event's
+        nested fields read the data as it is now."""
+        self._loaders = {}
+
     def for_operation(self) -> Context:
         """A copy with fresh DataLoaders, for each operation of a long-lived WebSocket."""
         return Context(

@@ -131,4 +131,5 @@ async def order_events(ctx: Context, community_id: str) -> AsyncGenerator[OrderE
             order = await fresh.loader(order_by_id).load(int(item["order"]))
             if event is None or order is None:
                 continue
+            ctx.forget_loaded()
             yield replace(event, order=order)

@@ -32,6 +32,12 @@ async def _renovation_nodes(ctx: Context, keys: list[int]) -> list[RenovationRow
 nodes.register("Renovation", _renovation_nodes)
 
 
+async def renovations_by_compound(ctx: Context, keys: list[int]) -> list[list[RenovationRow]]:
+    async with ctx.db.connection() as conn:
+        found = await db.of_compounds(conn, keys)
+    return [found.get(k, []) for k in keys]
+
+
 async def renovations(
     ctx: Context, *, area_id: str | None, status: str | None, first: int | None, after: str | None
 ) -> Page[RenovationRow]:

@@ -15,12 +15,14 @@ from resolvers import adoptions as adoption_resolvers
 from resolvers import areas as r
 from resolvers.areas import ChainLink
 from resolvers.permissions import SignedIn
+from resolvers.renovations import renovations_by_compound
 from schema.adoptions import Adoption
 from schema.base import Connection, Node, UserError, is_row
 
 if TYPE_CHECKING:
     from schema.duallist import Resource
     from schema.pairings import PairingConnection
+    from schema.renovations import Renovation
 
 
 @strawberry.enum(description="Level of an area in the tree (七级: 县/街道/社区/片区/小区/楼栋/单元)")
@@ -151,6 +153,12 @@ async def _buildings(
     return await r.buildings(root, info.context, first, after)  # type: ignore[return-value]
 
 
+async def _compound_renovations(
+    root: AreaRow, info: Info_
+) -> list[Annotated[Renovation, strawberry.lazy("schema.renovations")]]:
+    return await info.context.loader(renovations_by_compound).load(root.id)  # type: ignore[no-any-return]
+
+
 @strawberry.type(description="Residential compound (小区 / 家属楼 / 自建房)")
 class Compound(Area):
     is_type_of = is_row(AreaRow, level="COMPOUND")
@@ -167,6 +175,10 @@ class Compound(Area):
     )
     property_manager: Annotated[Organisation, strawberry.lazy("schema.areas")] | None = strawberry.field(
         resolver=_property_manager, description="Property company managing the compound (物业公司)"
+    )
+    renovations: list[Annotated[Renovation, strawberry.lazy("schema.renovations")]] = strawberry.field(
+        resolver=_compound_renovations,
+        description="Its old-compound renovation projects (老旧小区改造), each with status and year, oldest first",
     )
     adoptions: list[Adoption] = strawberry.field(
         resolver=_area_adoptions, description="Current adoptions of the compound by units (包抓)"

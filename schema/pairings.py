@@ -214,6 +214,9 @@ class Statistics:
     )
     activities_held: int = strawberry.field(description="Activities of those communities that have ended")
     renovated_compounds: int = strawberry.field(description="Compounds whose renovation (老旧小区改造) is complete")
+    illegal_structures_removed: int = strawberry.field(
+        description="Illegal structures removed (拆违): rectified findings of category ILLEGAL_STRUCTURE inside"
+    )
     orders_placed: int = strawberry.field(description="Service orders placed by households inside")
     orders_completed: int = strawberry.field(description="Of those, COMPLETED or CLOSED")
     average_rating: float | None = strawberry.field(description="Mean rating of rated orders; null when none")

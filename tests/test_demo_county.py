@@ -66,6 +66,12 @@ async def test_county_figures_and_sample_accounts(committed_db: dict[str, Any]) 
         "renovatedCompounds": 45,
     }
     assert statistics["activitiesHeld"] >= 40
+    removed = await api.ok(
+        "query($id: ID!) { statistics(areaId: $id) { illegalStructuresRemoved } }",
+        {"id": county},
+        token=tokens["admin"],
+    )
+    assert removed["statistics"]["illegalStructuresRemoved"] >= 30
     assert statistics["ordersCompleted"] > 0 and 1 <= statistics["averageRating"] <= 5
 
     coverage = (await _data(api, "Coverage", {"areaId": county}, tokens["admin"]))["coverage"]

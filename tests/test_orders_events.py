@@ -190,3 +190,34 @@ async def test_the_listener_stops_with_the_last_subscriber(committed_db: dict[st
             await asyncio.sleep(0.01)
         else:
             raise AssertionError("the listening connection stayed open")
+
+
+async def test_nested_fields_of_each_event_are_read_fresh(committed_db: dict[str, Any]) -> None:
+    """The WebSocket's context lives for the connection; each event still shows current data."""
+    api: Api = committed_db["api"]
+    w = await _world(committed_db)
+    app = _app(committed_db)
+    resident, staff = (api.token_for(w.users[k]) for k in ("resident", "staff"))
+    async with _socket(app, staff) as ws:
+        await ws.send_json(
+            {
+                "id": "1",
+                "type": "subscribe",
+                "payload": {
+                    "query": "subscription($c: ID!) { orderEvents(communityId: $c) "
+                    "{ action order { household { label } } } }",
+                    "variables": {"c": ids.encode("Community", w.community)},
+                },
+            }
+        )
+        await _ready(app, w.community)
+        order = await _mutate(
+            api,
+            "PlaceOrder",
+            {"householdId": ids.encode("Household", w.household), "title": "修水管", "category": "OTHER"},
+            resident,
+        )
+        assert (await _next(ws))["order"]["household"]["label"] == "1单元101"
+        await committed_db["pool"].execute("UPDATE households SET label = '1单元102' WHERE id = $1", w.household)
+        await _mutate(api, "CancelOrder", {"orderId": order["id"]}, resident)
+        assert (await _next(ws))["order"]["household"]["label"] == "1单元102"

@@ -96,3 +96,23 @@ async def test_list_filters_and_pages(api: Api, conn: asyncpg.Connection) -> Non
     ]
     too_many = await api.post(LIST, {"first": 500}, token=token)
     assert too_many["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_compounds_show_their_renovations(api: Api, conn: asyncpg.Connection) -> None:
+    w = await world(conn)
+    other = await builders.area(conn, "COMPOUND", "南街家属院", w.district, compound_kind="STAFF_HOUSING")
+    await builders.renovation(conn, w.compound, status="COMPLETED", year=2022, title="管网改造")
+    await builders.renovation(conn, w.compound, status="PLANNED", year=2027, title="加装电梯")
+    query = "query($ids: [ID!]!) { nodes(ids: $ids) { ... on Compound { name renovations { title status year } } } }"
+    variables = {"ids": [ids.encode("Compound", w.compound), ids.encode("Compound", other)]}
+    data = await api.ok(query, variables, token=api.token_for(w.users["resident"]))
+    assert data["nodes"] == [
+        {
+            "name": "滨河小区",
+            "renovations": [
+                {"title": "管网改造", "status": "COMPLETED", "year": 2022},
+                {"title": "加装电梯", "status": "PLANNED", "year": 2027},
+            ],
+        },
+        {"name": "南街家属院", "renovations": []},
+    ]

@@ -221,6 +221,19 @@ async def _other_domains(conn: asyncpg.Connection, rep: Report) -> None:
             compound,
             status,
         )
+    for compound, category, rectified in (
+        (w.compound, "ILLEGAL_STRUCTURE", True),
+        (w.compound, "ILLEGAL_STRUCTURE", False),
+        (w.compound, "BILLBOARD", True),
+        (rep.other_compound, "ILLEGAL_STRUCTURE", True),
+    ):
+        await b.finding(
+            conn,
+            compound,
+            category=category,
+            deadline_in_days=-5,
+            rectified_days_after_deadline=1 if rectified else None,
+        )
     await conn.execute("INSERT INTO service_categories VALUES ('REPAIR', '维修', 48, 4) ON CONFLICT DO NOTHING")
     orders = [("COMPLETED", None), ("CLOSED", 4), ("CLOSED", 5), ("SUBMITTED", None), ("CANCELLED", None)]
     for n, (status, rating) in enumerate(orders):
@@ -273,6 +286,15 @@ async def test_statistics_of_a_community_and_a_compound(api: Api, conn: asyncpg.
     # below a community, the community-level figures are those of its community
     assert (s["parkingSpacesOpened"], s["activitiesHeld"], s["renovatedCompounds"]) == (14, 1, 0)
     assert (s["households"], s["pairedHouseholds"], s["ordersPlaced"], s["averageRating"]) == (1, 0, 0, None)
+
+
+async def test_statistics_count_removed_illegal_structures(api: Api, conn: asyncpg.Connection, rep: Report) -> None:
+    await _other_domains(conn, rep)
+    query = "query($id: ID!) { statistics(areaId: $id) { illegalStructuresRemoved } }"
+    county = await api.ok(query, {"id": gid("County", rep.w.county)}, token=tok(api, rep, "admin"))
+    assert county["statistics"]["illegalStructuresRemoved"] == 2  # rectified ones only, billboards apart
+    compound = await api.ok(query, {"id": gid("Compound", rep.w.compound)}, token=tok(api, rep, "admin"))
+    assert compound["statistics"]["illegalStructuresRemoved"] == 1
 
 
 # --- who may read reports --------------------------------------------------------------------

@@ -15,7 +15,8 @@ from db import events
 from db.pool import Conn
 
 DEFAULT_ZONE: Final = "Asia/Shanghai"
-# the order number's prefix when the county has none in order_number_prefixes
+# the order number's prefix when the county has none in order_number_prefixes, followed by
+# the county's id: numbers are unique across counties, whose counters run separately
 DEFAULT_PREFIX: Final = "GJ"
 
 
@@ -135,7 +136,7 @@ WITH counter AS (
     ON CONFLICT (county_id, day) DO UPDATE SET last = order_number_counters.last + 1
     RETURNING day, last
 )
-SELECT coalesce((SELECT p.prefix FROM order_number_prefixes p WHERE p.county_id = $1), $3)
+SELECT coalesce((SELECT p.prefix FROM order_number_prefixes p WHERE p.county_id = $1), $3 || $1::text)
        || '-' || to_char(counter.day, 'YYYYMMDD') || '-' || lpad(counter.last::text, 4, '0')
 FROM counter
 """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,10 @@ if not CONTRACT.exists():
     )
 
 
+@functools.cache
 def contract_operations() -> dict[str, str]:
-    """Every operation of the client contract, by name, with the text of its file."""
+    """Every operation of the client contract, by name, with the text of its file (read
+    once per run: callers must not change the dict)."""
     from graphql import OperationDefinitionNode, parse, print_ast
 
     operations: dict[str, str] = {}

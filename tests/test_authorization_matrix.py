@@ -1,9 +1,12 @@
 """The authorization matrix: every contract operation served so far, against every sample
-account (and anonymous, a partner unit's API token, and the county admin of another county).
+account (and anonymous, a partner unit's API token, the county admin of another county, and
+two accounts of our county outside every scope the scene's objects lie in: the staff of the
+county's other community and the building head of the neighbour's building, living elsewhere).
 
 Each row names an operation (a contract operation by name, or a query text for fields the
 contract does not name), builds its variables from the scene, and states the outcome per
-account; accounts not named get the row's `others`. Outcomes:
+account; accounts not named get the row's `others`, except the two OUTSIDERS, who get the
+neighbour's outcome (a resident of the community without any role) unless named. Outcomes:
 
 - ALLOWED: answered with data;
 - FORBIDDEN: a `FORBIDDEN` userError or GraphQL error;
@@ -25,11 +28,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
+import httpx
+from httpx_ws import WebSocketDisconnect, aconnect_ws
+from httpx_ws.transport import ASGIWebSocketTransport
 
+from db import orders as orders_db
+from db.orders import Changes
+from db.pool import Conn, SingleConnectionDatabase
+from gongjian.app import create_app
+from gongjian.config import Settings
 from resolvers import ids, nodes
 from tests import builders as b
 from tests.builders import SAMPLE_PASSWORD, World
-from tests.support import Api
+from tests.conftest import TEST_SECRET
+from tests.support import Api, contract_operations
 
 
 class Outcome(enum.Enum):
@@ -49,7 +61,8 @@ ALLOWED, FORBIDDEN, UNAUTHENTICATED, MASKED, HIDDEN = (
 )
 
 SAMPLE = ("admin", "staff", "head", "cadre", "resident", "neighbour", "unit")
-ACCOUNTS = ("anonymous", *SAMPLE, "apitoken", "foreign_admin")
+OUTSIDERS = ("outside_staff", "outside_head")
+ACCOUNTS = ("anonymous", *SAMPLE, "apitoken", "foreign_admin", *OUTSIDERS)
 API_TOKEN_SECRET = "gjt_matrix-secret-" + "m" * 30
 
 
@@ -64,6 +77,8 @@ class Scene:
     usernames: dict[str, str]
     api_token_id: int
     enterprise: int
+    orders: dict[str, int]
+    outsiders: dict[str, int]
 
 
 def gid(type_name: str, pk: int) -> str:
@@ -95,6 +110,65 @@ async def _audit_entry(conn: asyncpg.Connection, w: World) -> int:
     )
 
 
+async def _visit(conn: asyncpg.Connection, w: World) -> int:
+    return await b.visit(conn, await b.pairing_of(conn, w.people["cadre"], w.household), "HOME_VISIT", "2025-01-15")
+
+
+async def _registration(conn: asyncpg.Connection, w: World) -> int:
+    """The unit registers with the community (双报到), pending."""
+    return int(
+        await conn.fetchval(
+            "INSERT INTO registrations (county_id, community_id, organisation_id) VALUES ($1, $2, $3) RETURNING id",
+            w.county,
+            w.community,
+            w.unit,
+        )
+    )
+
+
+async def _activity(conn: asyncpg.Connection, w: World) -> int:
+    """A coming activity of the community hosted by the unit."""
+    return await b.activity(conn, w.county, w.community, [w.unit])
+
+
+async def _signup(conn: asyncpg.Connection, w: World) -> int:
+    """The resident's sign-up for another coming activity hosted by the unit."""
+    activity = await b.activity(conn, w.county, w.community, [w.unit], title="义诊")
+    return int(
+        await conn.fetchval(
+            "WITH place AS (UPDATE activities SET signup_count = signup_count + 1 WHERE id = $2) "
+            "INSERT INTO signups (county_id, activity_id, person_id) VALUES ($1, $2, $3) RETURNING id",
+            w.county,
+            activity,
+            w.people["resident"],
+        )
+    )
+
+
+async def _meeting(conn: asyncpg.Connection, w: World) -> int:
+    """A scheduled meeting of the community in which the unit takes part (单位联席会)."""
+    meeting = await b.meeting(conn, w.community, kind="JOINT_UNIT", title="单位联席会")
+    await conn.execute(
+        "INSERT INTO meeting_organisations (meeting_id, organisation_id) VALUES ($1, $2)", meeting, w.unit
+    )
+    return meeting
+
+
+async def _resolution(conn: asyncpg.Connection, w: World) -> int:
+    meeting = await b.meeting(conn, w.community, kind="JOINT_UNIT", title="单位联席会", status="HELD")
+    await conn.execute(
+        "INSERT INTO meeting_organisations (meeting_id, organisation_id) VALUES ($1, $2)", meeting, w.unit
+    )
+    return int(
+        await conn.fetchval(
+            "INSERT INTO resolutions (county_id, meeting_id, position, text) VALUES ($1, $2, 0, '开放停车位') "
+            "RETURNING id",
+            w.county,
+            meeting,
+        )
+    )
+
+
 NodeObject = Callable[[asyncpg.Connection, World], Any]
 
 NODE_OBJECTS: dict[str, NodeObject] = {
@@ -113,6 +187,19 @@ NODE_OBJECTS: dict[str, NodeObject] = {
     "User": lambda conn, w: _const(w.users["resident"]),
     "ApiToken": _api_token,
     "AuditEntry": _audit_entry,
+    # pairings
+    "Pairing": lambda conn, w: b.pairing_of(conn, w.people["cadre"], w.household),
+    "Visit": _visit,
+    "Registration": _registration,
+    # service orders
+    "ServiceOrder": lambda conn, w: b.service_order(conn, w),
+    # community life
+    "Activity": _activity,
+    "Signup": _signup,
+    "Meeting": _meeting,
+    "Resolution": _resolution,
+    "Finding": lambda conn, w: b.finding(conn, w.compound),
+    "Renovation": lambda conn, w: b.renovation(conn, w.compound),
 }
 
 
@@ -120,12 +207,32 @@ async def _const(value: int) -> int:
     return value
 
 
+def everyone(outcome: Outcome = ALLOWED, **exceptions: Outcome) -> dict[str, Outcome]:
+    """Every account but anonymous (and the OUTSIDERS, who follow the neighbour)."""
+    return {a: exceptions.get(a, outcome) for a in ACCOUNTS if a != "anonymous" and a not in OUTSIDERS}
+
+
 # who sees an object of each type in their own county (everyone else in the county: HIDDEN)
-PUBLIC_IN_COUNTY = {a: ALLOWED for a in (*SAMPLE, "apitoken")}
+PUBLIC_IN_COUNTY = {a: ALLOWED for a in (*SAMPLE, "apitoken", *OUTSIDERS)}
 NODE_VISIBILITY: dict[str, dict[str, Outcome]] = {
     "User": {"admin": ALLOWED, "resident": ALLOWED},  # the user themself
     "ApiToken": {"admin": ALLOWED, "unit": ALLOWED, "apitoken": ALLOWED},
     "AuditEntry": {"admin": ALLOWED},
+    # a pairing (and its visits): the county, staff and the building head in scope, the household's
+    # members (head and resident live there), the cadre, and the admin of the cadre's unit
+    "Pairing": everyone(neighbour=HIDDEN, foreign_admin=HIDDEN),
+    "Visit": everyone(neighbour=HIDDEN, foreign_admin=HIDDEN),
+    # the unit's registration: the county, staff of the community, the unit's admin
+    "Registration": {"admin": ALLOWED, "staff": ALLOWED, "unit": ALLOWED, "apitoken": ALLOWED},
+    # the resident's household's order: its parties (the household, staff in scope)
+    "ServiceOrder": {"admin": ALLOWED, "staff": ALLOWED, "head": ALLOWED, "resident": ALLOWED},
+    # the resident's sign-up: the person, staff in scope, the host's admin
+    "Signup": {"admin": ALLOWED, "staff": ALLOWED, "resident": ALLOWED, "unit": ALLOWED, "apitoken": ALLOWED},
+    # meetings (and their resolutions): staff in scope and the participating unit's admin
+    "Meeting": {"admin": ALLOWED, "staff": ALLOWED, "unit": ALLOWED, "apitoken": ALLOWED},
+    "Resolution": {"admin": ALLOWED, "staff": ALLOWED, "unit": ALLOWED, "apitoken": ALLOWED},
+    # an open finding, not yet published: staff in scope only
+    "Finding": {"admin": ALLOWED, "staff": ALLOWED},
 }
 
 
@@ -142,7 +249,54 @@ async def build_scene(conn: asyncpg.Connection) -> Scene:
     await b.post(conn, w.people["head"], owners, "主任")
     await b.post(conn, w.people["head"], committee, "委员")
     enterprise = await b.organisation(conn, w.county, "ENTERPRISE", "某建材公司")
-    return Scene(w, far, objects, far_objects, usernames, api_token_id, enterprise)
+    # the resident is a party member (so that they may register with their home community)
+    await conn.execute("UPDATE persons SET party_member = true WHERE id = $1", w.people["resident"])
+    orders = await _orders_in_every_state(conn, w)
+    outside_staff = await b.person(conn, w.county, "外社区社工", phone="13800000009")
+    outside_head = await b.person(conn, w.county, "二号楼长", phone="13800000010")
+    await b.responsible(conn, w.other_building, outside_head)
+    outsiders = {
+        "outside_staff": await b.user(
+            conn, w.county, person_id=outside_staff, grants=[("COMMUNITY_STAFF", w.other_community)]
+        ),
+        "outside_head": await b.user(
+            conn, w.county, person_id=outside_head, grants=[("BUILDING_HEAD", w.other_building)]
+        ),
+    }
+    return Scene(w, far, objects, far_objects, usernames, api_token_id, enterprise, orders, outsiders)
+
+
+async def _orders_in_every_state(conn: asyncpg.Connection, w: World) -> dict[str, int]:
+    """Orders of the resident's household: SUBMITTED, DISPATCHED / ACCEPTED / COMPLETED by
+    the cadre, and DISPATCHED to the unit."""
+    db = Conn(conn)
+    made = {key: await b.service_order(conn, w, title=key) for key in STATES}
+
+    async def step(key: str, name: str, actor: str, changes: Changes) -> None:
+        order = await orders_db.order_by_id(db, made[key])
+        assert order is not None
+        done = await orders_db.transition(
+            db,
+            name,
+            order,
+            actor_user_id=w.users[actor],
+            actor_person_id=w.people.get(actor),
+            note=None,
+            changes=changes,
+        )
+        assert done is not None, (key, name)
+
+    to_cadre = Changes(assignee_id=w.people["cadre"])
+    for key in ("dispatched", "accepted", "completed"):
+        await step(key, "dispatchOrder", "staff", to_cadre)
+    for key in ("accepted", "completed"):
+        await step(key, "acceptOrder", "cadre", Changes())
+    await step("completed", "completeOrder", "cadre", Changes(resolution="已修好"))
+    await step("to_unit", "dispatchOrder", "staff", Changes(assignee_unit_id=w.unit))
+    return made
+
+
+STATES = ("submitted", "dispatched", "accepted", "completed", "to_unit")
 
 
 def tokens_for(api: Api, s: Scene) -> dict[str, str | None]:
@@ -150,6 +304,8 @@ def tokens_for(api: Api, s: Scene) -> dict[str, str | None]:
     for key in SAMPLE:
         t[key] = api.token_for(s.w.users[key])
     t["foreign_admin"] = api.token_for(s.far.users["admin"])
+    for key, user in s.outsiders.items():
+        t[key] = api.token_for(user)
     return t
 
 
@@ -174,11 +330,9 @@ class Row:
     def outcome_for(self, account: str) -> Outcome:
         if account == "anonymous":
             return self.expect.get(account, self.anonymous)
+        if account in OUTSIDERS:
+            return self.expect.get(account, self.outcome_for("neighbour"))
         return self.expect.get(account, self.others)
-
-
-def everyone(outcome: Outcome = ALLOWED, **exceptions: Outcome) -> dict[str, Outcome]:
-    return {a: exceptions.get(a, outcome) for a in ACCOUNTS if a != "anonymous"}
 
 
 def _edges(connection: Data) -> list[Data]:
@@ -316,6 +470,410 @@ ROWS: list[Row] = [
     ),
 ]
 
+# --- pairings (pairings.graphql) ----------------------------------------------------------
+
+
+def _my_pairings_hidden(d: Data) -> bool:
+    viewer = d["viewer"]
+    return viewer is None or viewer["person"] is None or viewer["person"]["pairings"]["totalCount"] == 0
+
+
+def _report_hidden(name: str) -> Callable[[Data], bool]:
+    return lambda d: d[name] is None
+
+
+COUNTY_AND_STAFF = {"admin": ALLOWED, "staff": ALLOWED, "foreign_admin": HIDDEN}
+# ... and the unit's admin: it adopts the compound (NODE_OBJECTS["Adoption"]), hosts the activities
+# and takes part in the meeting of the scene
+STAFF_AND_UNIT = COUNTY_AND_STAFF | {"unit": ALLOWED, "apitoken": ALLOWED}
+
+ROWS += [
+    Row(
+        "Adopt the other building for the unit",
+        "Adopt",
+        lambda s: {"unitId": gid("Organisation", s.w.unit), "areaId": gid("Building", s.w.other_building)},
+        STAFF_AND_UNIT,
+    ),
+    Row(
+        "Pair the cadre with the neighbour's household",
+        "Pair",
+        lambda s: {
+            "cadreId": gid("Person", s.w.people["cadre"]),
+            "householdId": gid("Household", s.w.neighbour_household),
+        },
+        COUNTY_AND_STAFF,
+    ),
+    Row(
+        "MyPairings (the cadre's own)",
+        "MyPairings",
+        lambda s: {"asOf": "2025-01-31"},
+        {"cadre": ALLOWED},
+        others=HIDDEN,
+        anonymous=HIDDEN,
+        hidden=_my_pairings_hidden,
+    ),
+    Row(
+        "the cadre's pairings through node(Person)",
+        "query($id: ID!) { node(id: $id) { ... on Person { pairings(first: 10) { totalCount "
+        "edges { node { id household { id label } } } } } } }",
+        lambda s: {"id": gid("Person", s.w.people["cadre"])},
+        everyone(neighbour=HIDDEN, foreign_admin=HIDDEN),
+        hidden=lambda d: d["node"] is None or d["node"]["pairings"]["totalCount"] == 0,
+    ),
+    Row(
+        "RecordVisit on the cadre's pairing",
+        "RecordVisit",
+        lambda s: {"pairingId": gid("Pairing", s.objects["Pairing"]), "kind": "HOME_VISIT", "occurredOn": "2025-01-20"},
+        {"cadre": ALLOWED, "neighbour": HIDDEN, "foreign_admin": HIDDEN},
+    ),
+    Row(
+        "RegisterWithCommunity: the unit with the other community",
+        "RegisterWithCommunity",
+        lambda s: {
+            "communityId": gid("Community", s.w.other_community),
+            "organisationId": gid("Organisation", s.w.unit),
+        },
+        {"unit": ALLOWED, "apitoken": ALLOWED, "foreign_admin": HIDDEN},
+    ),
+    Row(
+        "RegisterWithCommunity: the resident (a party member) with their community",
+        "RegisterWithCommunity",
+        lambda s: {"communityId": gid("Community", s.w.community), "personId": gid("Person", s.w.people["resident"])},
+        {"resident": ALLOWED, "foreign_admin": HIDDEN},
+    ),
+]
+
+
+def _report_area(
+    type_name: str, area: Callable[[World], int], extra: dict[str, Any]
+) -> Callable[[Scene], dict[str, Any]]:
+    return lambda s: {"areaId": gid(type_name, area(s.w))} | extra
+
+
+_REPORTS: list[tuple[str, dict[str, Any]]] = [
+    ("Coverage", {}),
+    ("Compliance", {"asOf": "2025-01-31"}),
+    ("Statistics", {}),
+]
+for _report, _extra in _REPORTS:
+    ROWS += [
+        Row(
+            f"{_report} of the community",
+            _report,
+            _report_area("Community", lambda w: w.community, _extra),
+            COUNTY_AND_STAFF,
+            hidden=_report_hidden(_report.lower()),
+        ),
+        Row(
+            f"{_report} of the compound the unit adopts",
+            _report,
+            _report_area("Compound", lambda w: w.compound, _extra),
+            STAFF_AND_UNIT,
+            hidden=_report_hidden(_report.lower()),
+        ),
+    ]
+
+# --- service orders (orders.graphql) --------------------------------------------------------
+
+# the head lives in the resident's household: both are the household that placed the orders
+HOUSEHOLD = {"head": ALLOWED, "resident": ALLOWED}
+PARTIES_REFUSED = {"admin": FORBIDDEN, "staff": FORBIDDEN, "head": FORBIDDEN, "resident": FORBIDDEN}
+
+
+def _order(state: str) -> Callable[[Scene], dict[str, Any]]:
+    return lambda s: {"orderId": gid("ServiceOrder", s.orders[state])}
+
+
+def _no_orders(d: Data) -> bool:
+    return bool(d["serviceOrders"]["totalCount"] == 0)
+
+
+ROWS += [
+    Row(
+        "PlaceOrder for the resident's household",
+        "PlaceOrder",
+        lambda s: {"householdId": gid("Household", s.w.household), "title": "楼道灯坏了", "category": "REPAIR"},
+        COUNTY_AND_STAFF | HOUSEHOLD,
+    ),
+    Row(
+        "DispatchOrder a submitted order to the cadre",
+        "DispatchOrder",
+        lambda s: _order("submitted")(s) | {"assigneeId": gid("Person", s.w.people["cadre"])},
+        COUNTY_AND_STAFF | {"head": FORBIDDEN, "resident": FORBIDDEN},
+        others=HIDDEN,
+    ),
+    Row(
+        "AcceptOrder dispatched to the cadre",
+        "AcceptOrder",
+        _order("dispatched"),
+        PARTIES_REFUSED | {"cadre": ALLOWED},
+        others=HIDDEN,
+    ),
+    Row(
+        "AcceptOrder dispatched to the unit (its members and admin)",
+        "AcceptOrder",
+        _order("to_unit"),
+        PARTIES_REFUSED | {"cadre": ALLOWED, "unit": ALLOWED, "apitoken": ALLOWED},
+        others=HIDDEN,
+    ),
+    Row(
+        "ReturnOrder dispatched to the cadre",
+        "ReturnOrder",
+        lambda s: _order("dispatched")(s) | {"reason": "不在本片区"},
+        PARTIES_REFUSED | {"cadre": ALLOWED},
+        others=HIDDEN,
+    ),
+    Row(
+        "CompleteOrder accepted by the cadre",
+        "CompleteOrder",
+        lambda s: _order("accepted")(s) | {"resolution": "已修好"},
+        PARTIES_REFUSED | {"cadre": ALLOWED},
+        others=HIDDEN,
+    ),
+    Row(
+        "RateOrder completed by the cadre",
+        "RateOrder",
+        lambda s: _order("completed")(s) | {"score": 5},
+        {"admin": FORBIDDEN, "staff": FORBIDDEN, "cadre": FORBIDDEN} | HOUSEHOLD,
+        others=HIDDEN,
+    ),
+    Row(
+        "CancelOrder a submitted order",
+        "CancelOrder",
+        _order("submitted"),
+        {"admin": ALLOWED, "staff": ALLOWED} | HOUSEHOLD,
+        others=HIDDEN,
+    ),
+    Row(
+        "ServiceOrders of the community (each party sees its own)",
+        "ServiceOrders",
+        lambda s: {"communityId": gid("Community", s.w.community)},
+        everyone(neighbour=HIDDEN, foreign_admin=HIDDEN),
+        hidden=_no_orders,
+    ),
+    Row(
+        "ServiceOrders SUBMITTED (no assignee yet: the household and staff only)",
+        "ServiceOrders",
+        lambda s: {"communityId": gid("Community", s.w.community), "status": "SUBMITTED"},
+        {"admin": ALLOWED, "staff": ALLOWED} | HOUSEHOLD,
+        others=HIDDEN,
+        hidden=_no_orders,
+    ),
+    Row(
+        "ServiceOrders assigned to the unit (its members and admin, the household, staff)",
+        "ServiceOrders",
+        lambda s: {"assigneeId": gid("Organisation", s.w.unit)},
+        everyone(neighbour=HIDDEN, foreign_admin=HIDDEN),
+        hidden=_no_orders,
+    ),
+    Row(
+        "OrderEvents of the community (graphql-transport-ws)",
+        "OrderEvents",
+        lambda s: {"communityId": gid("Community", s.w.community)},
+        {"admin": ALLOWED, "staff": ALLOWED},
+    ),
+]
+
+# --- community life (community-life.graphql) ------------------------------------------------
+
+LATER = "2030-06-01T09:00:00+08:00"
+LATER_END = "2030-06-01T11:00:00+08:00"
+
+ROWS += [
+    Row(
+        "CreateActivity hosted by the unit",
+        "CreateActivity",
+        lambda s: {
+            "hostIds": [gid("Organisation", s.w.unit)],
+            "communityId": gid("Community", s.w.community),
+            "title": "清洁家园",
+            "kind": "CLEAN_UP",
+            "startsAt": LATER,
+            "endsAt": LATER_END,
+            "capacity": 20,
+        },
+        STAFF_AND_UNIT,  # staff in scope, or UNIT_ADMIN of a host
+    ),
+    Row(
+        "CreateActivity hosted by another enterprise",
+        "CreateActivity",
+        lambda s: {
+            "hostIds": [gid("Organisation", s.enterprise)],
+            "communityId": gid("Community", s.w.community),
+            "title": "义诊",
+            "kind": "FREE_CLINIC",
+            "startsAt": LATER,
+            "endsAt": LATER_END,
+        },
+        COUNTY_AND_STAFF,
+    ),
+    Row(
+        "SignUp for a coming activity (the signed-in person)",
+        "SignUp",
+        lambda s: {"activityId": gid("Activity", s.objects["Activity"])},
+        everyone(admin=FORBIDDEN, apitoken=FORBIDDEN, foreign_admin=HIDDEN),
+    ),
+    Row(
+        "CheckIn the resident's sign-up",
+        "CheckIn",
+        lambda s: {"signupId": gid("Signup", s.objects["Signup"])},
+        STAFF_AND_UNIT,  # staff in scope, or UNIT_ADMIN of a host
+    ),
+    Row(
+        "Activities of the community (public in the county)",
+        "Activities",
+        lambda s: {"communityId": gid("Community", s.w.community)},
+        everyone(foreign_admin=HIDDEN),
+        hidden=lambda d: d["activities"]["totalCount"] == 0,
+    ),
+    Row(
+        "the resident's sign-up through node: the host sees it, not the phone",
+        "query($id: ID!) { node(id: $id) { ... on Signup { person { name phone } } } }",
+        lambda s: {"id": gid("Signup", s.objects["Signup"])},
+        {"admin": ALLOWED, "staff": ALLOWED, "resident": ALLOWED, "unit": MASKED, "apitoken": MASKED},
+        others=HIDDEN,
+        masked=lambda d: d["node"]["person"]["phone"] is None,
+        hidden=lambda d: d["node"] is None,
+    ),
+    Row(
+        "ScheduleMeeting in the community",
+        "ScheduleMeeting",
+        lambda s: {
+            "kind": "RESIDENTS_REVIEW",
+            "communityId": gid("Community", s.w.community),
+            "title": "群众评议会",
+            "startsAt": LATER,
+            "organisationIds": [gid("Organisation", s.w.unit)],
+        },
+        COUNTY_AND_STAFF,
+    ),
+    Row(
+        "RecordMinutes of the scheduled meeting, with a follow-up order",
+        "RecordMinutes",
+        lambda s: {
+            "meetingId": gid("Meeting", s.objects["Meeting"]),
+            "minutes": "议定修复路灯",
+            "resolutions": [{"text": "修复路灯", "followUpHouseholdId": gid("Household", s.w.household)}],
+        },
+        COUNTY_AND_STAFF,
+    ),
+    Row(
+        "Meetings of the community (staff, and the participating unit)",
+        "Meetings",
+        lambda s: {"communityId": gid("Community", s.w.community)},
+        STAFF_AND_UNIT,
+        others=HIDDEN,
+        hidden=lambda d: d["meetings"]["totalCount"] == 0,
+    ),
+    Row(
+        "ReportFinding in the compound",
+        "ReportFinding",
+        lambda s: {
+            "compoundId": gid("Compound", s.w.compound),
+            "category": "PILING",
+            "description": "楼道堆放杂物",
+            "deadline": "2030-01-01",
+        },
+        COUNTY_AND_STAFF,
+    ),
+    Row(
+        "RectifyFinding the open finding",
+        "RectifyFinding",
+        lambda s: {"findingId": gid("Finding", s.objects["Finding"]), "note": "已清理"},
+        COUNTY_AND_STAFF,
+    ),
+    Row(
+        "Findings of the community (staff in scope; others read publicNotices)",
+        "Findings",
+        lambda s: {"areaId": gid("Community", s.w.community)},
+        {"admin": ALLOWED, "staff": ALLOWED},
+        others=HIDDEN,
+        hidden=lambda d: d["findings"]["totalCount"] == 0,
+    ),
+]
+
+
+# --- beyond the contract: the domains' other mutations and fields that reach personal data ---
+
+
+def _mutation(field: str, input_type: str, selection: str) -> str:
+    errors = "userErrors { field message code }"
+    return f"mutation($input: {input_type}!) {{ {field}(input: $input) {{ {selection} {errors} }} }}"
+
+
+def _input(make: Callable[[Scene], dict[str, Any]]) -> Callable[[Scene], dict[str, Any]]:
+    return lambda s: {"input": make(s)}
+
+
+ROWS += [
+    Row(
+        "a pairing's household's residents through node: the cadre's unit sees the pairing, not the phones",
+        "query($id: ID!) { node(id: $id) { ... on Pairing { household { residents { name phone } } } } }",
+        lambda s: {"id": gid("Pairing", s.objects["Pairing"])},
+        everyone(unit=MASKED, apitoken=MASKED, neighbour=HIDDEN, foreign_admin=HIDDEN),
+        masked=lambda d: d["node"]["household"]["residents"] == [],
+        hidden=lambda d: d["node"] is None,
+    ),
+    Row(
+        "volunteerHours of the resident",
+        "query($p: ID) { volunteerHours(personId: $p) { hours activities } }",
+        lambda s: {"p": gid("Person", s.w.people["resident"])},
+        {"admin": ALLOWED, "staff": ALLOWED, "resident": ALLOWED},
+        others=HIDDEN,
+        hidden=lambda d: d["volunteerHours"] is None,
+    ),
+    Row(
+        "endAdoption of the unit's adoption",
+        _mutation("endAdoption", "EndAdoptionInput", "adoption { id until }"),
+        _input(lambda s: {"adoptionId": gid("Adoption", s.objects["Adoption"])}),
+        STAFF_AND_UNIT,
+    ),
+    Row(
+        "endPairing of the cadre's pairing",
+        _mutation("endPairing", "EndPairingInput", "pairing { id }"),
+        _input(lambda s: {"pairingId": gid("Pairing", s.objects["Pairing"])}),
+        COUNTY_AND_STAFF | {"neighbour": HIDDEN},
+    ),
+    Row(
+        "confirmRegistration of the unit's registration",
+        _mutation("confirmRegistration", "DecideRegistrationInput", "registration { id status }"),
+        _input(lambda s: {"registrationId": gid("Registration", s.objects["Registration"])}),
+        COUNTY_AND_STAFF | {"unit": FORBIDDEN, "apitoken": FORBIDDEN},
+        others=HIDDEN,
+    ),
+    Row(
+        "cancelSignUp of the resident's sign-up",
+        _mutation("cancelSignUp", "CancelSignUpInput", "signup { id }"),
+        _input(lambda s: {"signupId": gid("Signup", s.objects["Signup"])}),
+        STAFF_AND_UNIT | {"resident": ALLOWED},
+    ),
+    Row(
+        "cancelMeeting of the scheduled meeting",
+        _mutation("cancelMeeting", "CancelMeetingInput", "meeting { id status }"),
+        _input(lambda s: {"meetingId": gid("Meeting", s.objects["Meeting"])}),
+        COUNTY_AND_STAFF,
+    ),
+    Row(
+        "planRenovation of the compound",
+        _mutation("planRenovation", "PlanRenovationInput", "renovation { id }"),
+        _input(lambda s: {"compoundId": gid("Compound", s.w.compound), "title": "加装电梯", "year": 2027}),
+        COUNTY_AND_STAFF,
+    ),
+    Row(
+        "startRenovation of the planned project",
+        _mutation("startRenovation", "RenovationInput", "renovation { id status }"),
+        _input(lambda s: {"renovationId": gid("Renovation", s.objects["Renovation"])}),
+        COUNTY_AND_STAFF,
+    ),
+    Row(
+        "renovationProjects of the compound (public in the county)",
+        "query($a: ID) { renovationProjects(filter: {areaId: $a}) { totalCount } }",
+        lambda s: {"a": gid("Compound", s.w.compound)},
+        everyone(foreign_admin=HIDDEN),
+        hidden=lambda d: d["renovationProjects"]["totalCount"] == 0,
+    ),
+]
+
 # dual list: resources are seen by everyone of the county (residents: those open to their
 # community, as the world's resource is); needs and exchanges by every role but RESIDENT.
 
@@ -331,10 +889,11 @@ NODE_OBJECTS.update(
         "Exchange": _exchange,
     }
 )
-NOT_RESIDENTS = {a: ALLOWED for a in ("admin", "staff", "head", "cadre", "unit", "apitoken")}
+NOT_RESIDENTS = {a: ALLOWED for a in ("admin", "staff", "head", "cadre", "unit", "apitoken", *OUTSIDERS)}
 NODE_VISIBILITY.update({"Need": NOT_RESIDENTS, "Exchange": NOT_RESIDENTS})
 PROVIDER_SIDE = {"admin": ALLOWED, "unit": ALLOWED, "apitoken": ALLOWED}
 RESIDENTS_HIDDEN = {"resident": HIDDEN, "neighbour": HIDDEN, "foreign_admin": HIDDEN}
+OUTSIDERS_REFUSED = {a: FORBIDDEN for a in OUTSIDERS}  # they see needs and exchanges, out of their scope
 ROWS.extend(
     [
         Row(
@@ -371,7 +930,7 @@ ROWS.extend(
             "closeNeed of the community",
             "mutation($id: ID!) { closeNeed(input: {needId: $id}) { need { id } userErrors { code } } }",
             lambda s: {"id": gid("Need", s.objects["Need"])},
-            {"admin": ALLOWED, "staff": ALLOWED} | RESIDENTS_HIDDEN,
+            {"admin": ALLOWED, "staff": ALLOWED} | RESIDENTS_HIDDEN | OUTSIDERS_REFUSED,
         ),
         Row(
             "Resources open to the community",
@@ -402,19 +961,19 @@ ROWS.extend(
                 "needId": gid("Need", s.objects["Need"]),
                 "quantity": 1,
             },
-            {"admin": ALLOWED, "staff": ALLOWED} | RESIDENTS_HIDDEN,
+            {"admin": ALLOWED, "staff": ALLOWED} | RESIDENTS_HIDDEN | OUTSIDERS_REFUSED,
         ),
         Row(
             "CompleteExchange (either side)",
             "CompleteExchange",
             lambda s: {"exchangeId": gid("Exchange", s.objects["Exchange"])},
-            {"staff": ALLOWED} | PROVIDER_SIDE | RESIDENTS_HIDDEN,
+            {"staff": ALLOWED} | PROVIDER_SIDE | RESIDENTS_HIDDEN | OUTSIDERS_REFUSED,
         ),
         Row(
             "CancelExchange (either side)",
             "CancelExchange",
             lambda s: {"exchangeId": gid("Exchange", s.objects["Exchange"])},
-            {"staff": ALLOWED} | PROVIDER_SIDE | RESIDENTS_HIDDEN,
+            {"staff": ALLOWED} | PROVIDER_SIDE | RESIDENTS_HIDDEN | OUTSIDERS_REFUSED,
         ),
         Row(
             "OrganisationDetail of the unit, with its resources",
@@ -491,6 +1050,37 @@ def classify(row: Row, result: Data) -> Outcome | str:
     return ALLOWED
 
 
+SUBSCRIPTIONS = {n: t for n, t in contract_operations().items() if t.startswith("subscription")}
+
+
+async def _subscribe(
+    conn: asyncpg.Connection, query: str, variables: dict[str, Any], token: str | None
+) -> Outcome | str:
+    """A subscription over graphql-transport-ws, on the test's connection. The app has no
+    DATABASE_URL to LISTEN on, so a subscriber who passes authorization is told
+    `EVENTS_UNAVAILABLE`: that is ALLOWED here; a refused one gets FORBIDDEN, and a
+    connection without a valid token is closed with 4403 (UNAUTHENTICATED)."""
+    app = create_app(Settings(secret=TEST_SECRET), db=SingleConnectionDatabase(conn))
+    init = {"Authorization": f"Bearer {token}"} if token else {}
+    async with httpx.AsyncClient(transport=ASGIWebSocketTransport(app=app), base_url="http://test") as client:
+        connecting: Any = aconnect_ws("http://test/graphql", client, subprotocols=["graphql-transport-ws"])
+        async with connecting as ws:
+            await ws.send_json({"type": "connection_init", "payload": init})
+            try:
+                ack = await ws.receive_json(timeout=5)
+            except WebSocketDisconnect as closed:
+                return UNAUTHENTICATED if closed.code == 4403 else f"closed with {closed.code}"
+            assert ack == {"type": "connection_ack"}, ack
+            await ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": query, "variables": variables}})
+            message: Data = await ws.receive_json(timeout=10)
+    errors = message.get("payload", {}).get("errors") or [{}]
+    codes = {e.get("extensions", {}).get("code") for e in errors}
+    outcomes = {"EVENTS_UNAVAILABLE": ALLOWED, "FORBIDDEN": FORBIDDEN, "UNAUTHENTICATED": UNAUTHENTICATED}
+    if message.get("type") == "next" and len(codes) == 1 and next(iter(codes)) in outcomes:
+        return outcomes[next(iter(codes))]
+    return f"unexpected message {message}"
+
+
 async def run_row(api: Api, conn: asyncpg.Connection, row: Row, scene: Scene) -> dict[str, Outcome | str]:
     """Each account's outcome; every request runs in a savepoint that is rolled back."""
     tokens = tokens_for(api, scene)
@@ -500,11 +1090,12 @@ async def run_row(api: Api, conn: asyncpg.Connection, row: Row, scene: Scene) ->
         savepoint = conn.transaction()
         await savepoint.start()
         try:
-            if row.operation[0].isupper():
-                result = await api.op(row.operation, variables, token=tokens[account])
+            if row.operation in SUBSCRIPTIONS:
+                seen[account] = await _subscribe(conn, SUBSCRIPTIONS[row.operation], variables, tokens[account])
+            elif row.operation[0].isupper():
+                seen[account] = classify(row, await api.op(row.operation, variables, token=tokens[account]))
             else:
-                result = await api.post(row.operation, variables, token=tokens[account])
-            seen[account] = classify(row, result)
+                seen[account] = classify(row, await api.post(row.operation, variables, token=tokens[account]))
         finally:
             await savepoint.rollback()
     return seen

@@ -96,7 +96,7 @@ async def test_the_whole_workflow_with_its_timeline(o: Orders) -> None:
     order = placed["order"]
     assert order["status"] == "SUBMITTED" and order["category"] == "REPAIR" and order["title"] == "水管漏水"
     assert order["household"] == {"id": ids.encode("Household", o.w.household)}
-    assert order["number"].startswith("GJ-") and order["number"].endswith("-0001")
+    assert order["number"].startswith(f"GJ{o.w.county}-") and order["number"].endswith("-0001")
     oid = order["id"]
 
     dispatched = await o.dispatch(oid)

@@ -31,9 +31,9 @@ async def test_create_order_numbers_per_county_and_day(conn: asyncpg.Connection)
     first = await _place(conn, w)
     second = await _place(conn, w)
     assert first.status == "SUBMITTED"
-    assert first.number.startswith("GJ-") and first.number.endswith("-0001")
+    assert first.number.startswith(f"GJ{w.county}-") and first.number.endswith("-0001")
     assert second.number.endswith("-0002")
-    assert first.number[:12] == second.number[:12]
+    assert first.number[:-4] == second.number[:-4]
     await conn.execute("INSERT INTO order_number_prefixes (county_id, prefix) VALUES ($1, 'FP')", w.county)
     third = await _place(conn, w)
     assert third.number.startswith("FP-") and third.number.endswith("-0003")
@@ -81,3 +81,12 @@ async def test_timeline_is_append_only(conn: asyncpg.Connection, statement: str)
     with pytest.raises(asyncpg.InsufficientPrivilegeError):
         async with conn.transaction():
             await conn.execute(statement)
+
+
+async def test_two_counties_without_a_prefix_both_number_their_first_order(conn: asyncpg.Connection) -> None:
+    """Counters run per county: the default prefix carries the county, so the second county's
+    first order of the day does not collide with the first county's (it was a unique violation)."""
+    one, two = await builders.world(conn), await builders.world(conn)
+    first, second = await _place(conn, one), await _place(conn, two)
+    assert first.number.endswith("-0001") and second.number.endswith("-0001")
+    assert first.number != second.number

@@ -278,6 +278,18 @@ async def pairing_visits(root: PairingRow, ctx: Context, first: int | None, afte
     return page
 
 
+async def visit_notes(root: VisitRow, ctx: Context) -> str | None:
+    """A visit's notes may tell of the household's hardship: only the cadre who paid the
+    visit, the county admin and staff in scope read them; to others they are null."""
+    viewer = ctx.viewer
+    pairing = await ctx.loader(pairing_by_id).load(root.pairing_id)
+    if viewer is None or pairing is None:
+        return None
+    if (viewer.person_id is not None and viewer.person_id == pairing.cadre_id) or viewer.is_staff_for(pairing.path):
+        return root.notes
+    return None
+
+
 async def visit_pairing(root: VisitRow, ctx: Context) -> PairingRow | None:
     return await ctx.loader(pairing_by_id).load(root.pairing_id)
 

@@ -57,12 +57,20 @@ async def _visit_pairing(root: VisitRow, info: Info[Any, Any]) -> Pairing:
     return await r.visit_pairing(root, info.context)  # type: ignore[return-value]
 
 
+async def _visit_notes(root: VisitRow, info: Info[Any, Any]) -> str | None:
+    return await r.visit_notes(root, info.context)
+
+
 @strawberry.type(description="A visit a cadre made to a paired household (入户、谈心、办实事)")
 class Visit(Node):
     is_type_of = is_row(VisitRow)
     kind: ObligationKind = strawberry.field(description="The obligation the visit serves")
     occurred_on: datetime.date = strawberry.field(description="The local date of the visit")
-    notes: str | None = strawberry.field(description="What was done or learnt")
+    notes: str | None = strawberry.field(
+        resolver=_visit_notes,
+        description="What was done or learnt; personal data: null except for the cadre, the county admin and "
+        "staff in scope",
+    )
     pairing: Pairing = strawberry.field(resolver=_visit_pairing, description="The pairing it belongs to")
 
 

@@ -725,3 +725,28 @@ async def test_staff_confirm_a_registration(api: Api, conn: asyncpg.Connection, 
 async def test_unauthenticated_mutation(api: Api, w: b.World) -> None:
     result = await api.op("Pair", {"cadreId": gid("Person", 1), "householdId": gid("Household", 1)})
     assert result["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+# --- visit notes are personal data -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("who", "sees"),
+    [("cadre", True), ("staff", True), ("admin", True), ("head", False), ("resident", False), ("unit", False)],
+)
+async def test_visit_notes_only_for_the_cadre_and_staff(
+    api: Api, conn: asyncpg.Connection, w: b.World, who: str, sees: bool
+) -> None:
+    pairing = await b.pairing_of(conn, w.people["cadre"], w.household)
+    visit = await conn.fetchval(
+        "INSERT INTO visits (county_id, pairing_id, kind, occurred_on, notes) "
+        "VALUES ($1, $2, 'HOME_VISIT', DATE '2024-06-01', '家中老人行动不便，申请低保') RETURNING id",
+        w.county,
+        pairing,
+    )
+    data = await api.ok(
+        "query($id: ID!) { node(id: $id) { ... on Visit { kind notes } } }",
+        {"id": gid("Visit", visit)},
+        token=tok(api, w, who),
+    )
+    assert data["node"] == {"kind": "HOME_VISIT", "notes": "家中老人行动不便，申请低保" if sees else None}

@@ -42,11 +42,11 @@ CREATE INDEX service_orders_assignee ON service_orders (assignee_id, id) WHERE a
 CREATE INDEX service_orders_assignee_unit ON service_orders (assignee_unit_id, id) WHERE assignee_unit_id IS NOT NULL;
 CREATE INDEX service_orders_open_due ON service_orders (due_at) WHERE status IN ('DISPATCHED', 'ACCEPTED');
 
--- Order numbers read PREFIX-YYYYMMDD-NNNN: the county's prefix (e.g. FP for 佛坪县; GJ when
+-- Order numbers read PREFIX-YYYYMMDD-NNNN: the county's prefix (e.g. FP for 佛坪县; GJ<county id> when
 -- the county has none), its local date, and a counter per county and day.
 CREATE TABLE order_number_prefixes (
     county_id bigint PRIMARY KEY REFERENCES areas (id),
-    prefix    text NOT NULL CHECK (prefix ~ '^[A-Z]{1,8}$')
+    prefix    text NOT NULL UNIQUE CHECK (prefix ~ '^[A-Z]{1,8}$')  -- letters only: defaults are GJ<county id>
 );
 
 CREATE TABLE order_number_counters (

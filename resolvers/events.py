@@ -22,8 +22,8 @@ from db import events as db_events
 from db.orders import OrderEventRow
 from resolvers import ids
 from resolvers.areas import area_by_id
-from resolvers.context import Context
-from resolvers.errors import forbidden
+from resolvers.context import Context, token_from_connection_params, viewer_from_token
+from resolvers.errors import forbidden, unauthenticated
 from resolvers.orders import event_by_id, order_by_id
 
 QUEUE_SIZE = 1000
@@ -108,6 +108,17 @@ def _interrupted(signal: Signal) -> GraphQLError:
     return GraphQLError(message, extensions={"code": "EVENTS_INTERRUPTED"})
 
 
+async def _still_allowed(ctx: Context, community_path: list[int]) -> None:
+    """A subscription outlives its token: before each event the token of the connection
+    is checked again, so an expired or revoked token, a disabled user or a lost grant
+    ends the stream instead of feeding it on."""
+    viewer = await viewer_from_token(ctx.db, ctx.settings, token_from_connection_params(ctx.connection_params))
+    if viewer is None:
+        raise unauthenticated()
+    if not viewer.is_staff_for(community_path):
+        raise forbidden("Only staff in scope may follow the community's orders")
+
+
 async def order_events(ctx: Context, community_id: str) -> AsyncGenerator[OrderEventRow, None]:
     """Every transition of every order of the community, for staff in scope."""
     viewer = ctx.signed_in
@@ -131,5 +142,6 @@ async def order_events(ctx: Context, community_id: str) -> AsyncGenerator[OrderE
             order = await fresh.loader(order_by_id).load(int(item["order"]))
             if event is None or order is None:
                 continue
+            await _still_allowed(ctx, community.path)
             ctx.forget_loaded()
             yield replace(event, order=order)

@@ -221,3 +221,33 @@ async def test_nested_fields_of_each_event_are_read_fresh(committed_db: dict[str
         await committed_db["pool"].execute("UPDATE households SET label = '1单元102' WHERE id = $1", w.household)
         await _mutate(api, "CancelOrder", {"orderId": order["id"]}, resident)
         assert (await _next(ws))["order"]["household"]["label"] == "1单元102"
+
+
+async def test_a_disabled_user_or_a_lost_grant_ends_the_stream(committed_db: dict[str, Any]) -> None:
+    """The token was checked at connection_init; each event checks it again."""
+    api: Api = committed_db["api"]
+    pool: asyncpg.Pool = committed_db["pool"]
+    w = await _world(committed_db)
+    app = _app(committed_db)
+    resident, staff = (api.token_for(w.users[k]) for k in ("resident", "staff"))
+    place = {"householdId": ids.encode("Household", w.household), "title": "修水管", "category": "OTHER"}
+    async with _socket(app, staff) as ws:
+        await _subscribe(ws, w.community)
+        await _ready(app, w.community)
+        await _mutate(api, "PlaceOrder", place, resident)
+        assert (await _next(ws))["action"] == "PLACED"
+        await pool.execute("DELETE FROM role_grants WHERE user_id = $1", w.users["staff"])
+        await _mutate(api, "PlaceOrder", place, resident)
+        assert await _error_then_complete(ws) == "FORBIDDEN"
+    await pool.execute(
+        "INSERT INTO role_grants (county_id, user_id, role, area_id) VALUES ($1, $2, 'COMMUNITY_STAFF', $3)",
+        w.county,
+        w.users["staff"],
+        w.community,
+    )
+    async with _socket(app, staff) as ws:
+        await _subscribe(ws, w.community)
+        await _ready(app, w.community)
+        await pool.execute("UPDATE users SET disabled = true WHERE id = $1", w.users["staff"])
+        await _mutate(api, "PlaceOrder", place, resident)
+        assert await _error_then_complete(ws) == "UNAUTHENTICATED"

@@ -56,20 +56,7 @@ class ApiTokenUse:
 
 async def user_with_grants(conn: Conn, user_id: int) -> UserRow | None:
     row = await conn.fetchrow(VIEWER_BY_USER, user_id)
-    if row is None:
-        return None
-    grants = tuple(
-        GrantRow(id=i, role=r, area_id=a, organisation_id=o)
-        for i, r, a, o in zip(row["grant_ids"], row["grant_roles"], row["grant_areas"], row["grant_orgs"], strict=True)
-    )
-    return UserRow(
-        id=row["id"],
-        username=row["username"],
-        county_id=row["county_id"],
-        person_id=row["person_id"],
-        household_id=row["household_id"],
-        grants=grants,
-    )
+    return None if row is None else _user_row(row)
 
 
 async def use_api_token(conn: Conn, token_hash: str) -> ApiTokenUse | None:

@@ -23,6 +23,7 @@ from resolvers import ids, life, nodes
 from resolvers.areas import household_by_id, person_by_id
 from resolvers.context import Context
 from resolvers.errors import ErrorCode, Refusal, bad_user_input
+from resolvers.loading import grouped, keyed
 from resolvers.mutations import Audited, Outcome, run
 from resolvers.pagination import Page, checked_first, decode_cursor, page_from_rows
 from resolvers.viewer import Role, Viewer
@@ -30,16 +31,10 @@ from resolvers.viewer import Role, Viewer
 # ---- loaders -------------------------------------------------------------------------------
 
 
-async def activity_by_id(ctx: Context, keys: list[int]) -> list[ActivityRow | None]:
-    async with ctx.db.connection() as conn:
-        found = await db.activities_by_id(conn, keys)
-    return [found.get(k) for k in keys]
+activity_by_id = keyed(db.activities_by_id)
 
 
-async def hosts_by_activity(ctx: Context, keys: list[int]) -> list[list[OrganisationRow]]:
-    async with ctx.db.connection() as conn:
-        found = await db.hosts_by_activity(conn, keys)
-    return [found.get(k, []) for k in keys]
+hosts_by_activity = grouped(db.hosts_by_activity)
 
 
 async def attended_by_activity(ctx: Context, keys: list[int]) -> list[int]:
@@ -48,10 +43,7 @@ async def attended_by_activity(ctx: Context, keys: list[int]) -> list[int]:
     return [found.get(k, 0) for k in keys]
 
 
-async def signup_by_id(ctx: Context, keys: list[int]) -> list[SignupRow | None]:
-    async with ctx.db.connection() as conn:
-        found = await db.signups_by_id(conn, keys)
-    return [found.get(k) for k in keys]
+signup_by_id = keyed(db.signups_by_id)
 
 
 async def signup_pages_by_activity(ctx: Context, keys: list[tuple[int, int | None, int]]) -> list[list[SignupRow]]:

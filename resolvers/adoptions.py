@@ -8,24 +8,15 @@ from db.adoptions import AdoptionRow
 from db.areas import AreaRow, OrganisationRow
 from resolvers import areas, nodes
 from resolvers.context import Context
+from resolvers.loading import grouped, keyed
+
+adoption_by_id = keyed(db.adoptions_by_id)
 
 
-async def adoption_by_id(ctx: Context, keys: list[int]) -> list[AdoptionRow | None]:
-    async with ctx.db.connection() as conn:
-        found = await db.adoptions_by_id(conn, keys)
-    return [found.get(k) for k in keys]
+adoptions_by_area = grouped(db.active_by_area)
 
 
-async def adoptions_by_area(ctx: Context, keys: list[int]) -> list[list[AdoptionRow]]:
-    async with ctx.db.connection() as conn:
-        found = await db.active_by_area(conn, keys)
-    return [found.get(k, []) for k in keys]
-
-
-async def adoptions_by_unit(ctx: Context, keys: list[int]) -> list[list[AdoptionRow]]:
-    async with ctx.db.connection() as conn:
-        found = await db.active_by_unit(conn, keys)
-    return [found.get(k, []) for k in keys]
+adoptions_by_unit = grouped(db.active_by_unit)
 
 
 async def _adoption_nodes(ctx: Context, keys: list[int]) -> list[AdoptionRow | None]:

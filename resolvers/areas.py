@@ -10,32 +10,20 @@ from db.pool import Conn
 from resolvers import access, ids, mutations, nodes
 from resolvers.context import Context
 from resolvers.errors import ErrorCode, Refusal, bad_user_input
+from resolvers.loading import grouped, keyed
 from resolvers.mutations import Audited, Outcome
 from resolvers.pagination import Page, checked_first, decode_cursor, page_from_rows
 
-
-async def area_by_id(ctx: Context, keys: list[int]) -> list[AreaRow | None]:
-    async with ctx.db.connection() as conn:
-        found = await db.areas_by_id(conn, keys)
-    return [found.get(k) for k in keys]
+area_by_id = keyed(db.areas_by_id)
 
 
-async def organisation_by_id(ctx: Context, keys: list[int]) -> list[OrganisationRow | None]:
-    async with ctx.db.connection() as conn:
-        found = await db.organisations_by_id(conn, keys)
-    return [found.get(k) for k in keys]
+organisation_by_id = keyed(db.organisations_by_id)
 
 
-async def household_by_id(ctx: Context, keys: list[int]) -> list[HouseholdRow | None]:
-    async with ctx.db.connection() as conn:
-        found = await db.households_by_id(conn, keys)
-    return [found.get(k) for k in keys]
+household_by_id = keyed(db.households_by_id)
 
 
-async def person_by_id(ctx: Context, keys: list[int]) -> list[PersonRow | None]:
-    async with ctx.db.connection() as conn:
-        found = await db.persons_by_id(conn, keys)
-    return [found.get(k) for k in keys]
+person_by_id = keyed(db.persons_by_id)
 
 
 def _in_county(ctx: Context, row: AreaRow | OrganisationRow | HouseholdRow | PersonRow | PostRow | None) -> bool:
@@ -141,10 +129,7 @@ async def household_count(root: AreaRow, ctx: Context) -> int:
     return await ctx.loader(household_count_by_area).load(root.id)
 
 
-async def organisations_at_area(ctx: Context, keys: list[int]) -> list[list[OrganisationRow]]:
-    async with ctx.db.connection() as conn:
-        found = await db.organisations_at_areas(conn, keys)
-    return [found.get(k, []) for k in keys]
+organisations_at_area = grouped(db.organisations_at_areas)
 
 
 async def attached(root: AreaRow, ctx: Context, kind: str) -> OrganisationRow | None:
@@ -165,10 +150,7 @@ async def organisation_area(root: OrganisationRow, ctx: Context) -> AreaRow | No
     return await ctx.loader(area_by_id).load(root.area_id)
 
 
-async def children_by_organisation(ctx: Context, keys: list[int]) -> list[list[OrganisationRow]]:
-    async with ctx.db.connection() as conn:
-        found = await db.child_organisations(conn, keys)
-    return [found.get(k, []) for k in keys]
+children_by_organisation = grouped(db.child_organisations)
 
 
 async def organisation_children(root: OrganisationRow, ctx: Context) -> list[OrganisationRow]:
@@ -272,10 +254,7 @@ async def member_count(root: OrganisationRow, ctx: Context) -> int:
     return (await ctx.loader(member_counts_by_organisation).load(root.id))[1]
 
 
-async def post_by_id(ctx: Context, keys: list[int]) -> list[PostRow | None]:
-    async with ctx.db.connection() as conn:
-        found = await db.posts_by_id(conn, keys)
-    return [found.get(k) for k in keys]
+post_by_id = keyed(db.posts_by_id)
 
 
 async def _post_nodes(ctx: Context, keys: list[int]) -> list[PostRow | None]:
@@ -301,10 +280,7 @@ async def post_organisation(root: PostRow, ctx: Context) -> OrganisationRow:
 # --- personal data (masked by resolvers/access.py) ---------------------------------------------
 
 
-async def residents_batch(ctx: Context, keys: list[int]) -> list[list[PersonRow]]:
-    async with ctx.db.connection() as conn:
-        found = await db.residents_by_household(conn, keys)
-    return [found.get(k, []) for k in keys]
+residents_batch = grouped(db.residents_by_household)
 
 
 async def residents(root: HouseholdRow, ctx: Context) -> list[PersonRow]:

@@ -24,6 +24,7 @@ from resolvers import ids, nodes
 from resolvers.areas import AREA_TYPES, area_by_id, organisation_by_id
 from resolvers.context import Context
 from resolvers.errors import ErrorCode, Refusal, UserError, bad_user_input
+from resolvers.loading import grouped, keyed
 from resolvers.mutations import Audited, run
 from resolvers.pagination import Page, checked_first, decode_cursor, page_from_rows, page_of_known_total
 from resolvers.viewer import Role, Viewer
@@ -53,22 +54,13 @@ def sight_of(viewer: Viewer) -> Sight:
 # --- loaders ----------------------------------------------------------------------------
 
 
-async def resource_by_id(ctx: Context, keys: list[int]) -> list[ResourceRow | None]:
-    async with ctx.db.connection() as conn:
-        found = await db.resources_by_id(conn, keys)
-    return [found.get(k) for k in keys]
+resource_by_id = keyed(db.resources_by_id)
 
 
-async def need_by_id(ctx: Context, keys: list[int]) -> list[NeedRow | None]:
-    async with ctx.db.connection() as conn:
-        found = await db.needs_by_id(conn, keys)
-    return [found.get(k) for k in keys]
+need_by_id = keyed(db.needs_by_id)
 
 
-async def exchange_by_id(ctx: Context, keys: list[int]) -> list[ExchangeRow | None]:
-    async with ctx.db.connection() as conn:
-        found = await db.exchanges_by_id(conn, keys)
-    return [found.get(k) for k in keys]
+exchange_by_id = keyed(db.exchanges_by_id)
 
 
 async def visible_resource_by_id(ctx: Context, keys: list[int]) -> list[ResourceRow | None]:
@@ -79,10 +71,7 @@ async def visible_resource_by_id(ctx: Context, keys: list[int]) -> list[Resource
     return [row if row is not None and row.id in visible else None for row in rows]
 
 
-async def communities_by_resource(ctx: Context, keys: list[int]) -> list[list[int]]:
-    async with ctx.db.connection() as conn:
-        found = await db.communities_by_resource(conn, keys)
-    return [found.get(k, []) for k in keys]
+communities_by_resource = grouped(db.communities_by_resource)
 
 
 def _sees_needs(ctx: Context, row: NeedRow | ExchangeRow | None) -> bool:

@@ -15,6 +15,7 @@ from db.pool import Conn
 from resolvers import ids, nodes, passwords, tokens
 from resolvers.context import Context
 from resolvers.errors import ErrorCode, Refusal, UserError, bad_user_input
+from resolvers.loading import keyed
 from resolvers.mutations import Audited, Outcome, run
 from resolvers.pagination import Page, checked_first, decode_cursor, page_from_rows
 from resolvers.permissions import administers_organisation, is_person, require
@@ -49,10 +50,7 @@ def viewer(ctx: Context) -> UserRow | None:
     return None if ctx.viewer is None else user_of(ctx.viewer)
 
 
-async def user_by_id(ctx: Context, keys: list[int]) -> list[UserRow | None]:
-    async with ctx.db.connection() as conn:
-        found = await db.users_by_id(conn, keys)
-    return [found.get(k) for k in keys]
+user_by_id = keyed(db.users_by_id)
 
 
 def may_see_user(v: Viewer | None, user: UserRow | None) -> bool:
@@ -212,10 +210,7 @@ async def login(ctx: Context, username: str, password: str) -> LoginResult:
 # --- API tokens ---------------------------------------------------------------------------
 
 
-async def api_token_by_id(ctx: Context, keys: list[int]) -> list[ApiTokenRow | None]:
-    async with ctx.db.connection() as conn:
-        found = await db.api_tokens_by_id(conn, keys)
-    return [found.get(k) for k in keys]
+api_token_by_id = keyed(db.api_tokens_by_id)
 
 
 def may_see_api_token(v: Viewer | None, row: ApiTokenRow | None) -> bool:
@@ -363,10 +358,7 @@ async def audit_log(ctx: Context, query: AuditQuery, first: int | None, after: s
     return page_from_rows(rows, limit, lambda r: [r.id], count)
 
 
-async def audit_entry_by_id(ctx: Context, keys: list[int]) -> list[AuditRow | None]:
-    async with ctx.db.connection() as conn:
-        found = await audit_db.by_id(conn, keys)
-    return [found.get(k) for k in keys]
+audit_entry_by_id = keyed(audit_db.by_id)
 
 
 async def _audit_nodes(ctx: Context, keys: list[int]) -> list[AuditRow | None]:

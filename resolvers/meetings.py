@@ -21,6 +21,7 @@ from db.pool import Conn
 from resolvers import ids, life, nodes
 from resolvers.context import Context
 from resolvers.errors import ErrorCode, Refusal, bad_user_input
+from resolvers.loading import grouped, keyed
 from resolvers.mutations import Audited, Outcome, run
 from resolvers.pagination import Page, checked_first, decode_cursor, page_from_rows
 from resolvers.viewer import Role
@@ -35,34 +36,19 @@ class ResolutionDraft:
     follow_up_category: str | None
 
 
-async def meeting_by_id(ctx: Context, keys: list[int]) -> list[MeetingRow | None]:
-    async with ctx.db.connection() as conn:
-        found = await db.meetings_by_id(conn, keys)
-    return [found.get(k) for k in keys]
+meeting_by_id = keyed(db.meetings_by_id)
 
 
-async def organisations_by_meeting(ctx: Context, keys: list[int]) -> list[list[OrganisationRow]]:
-    async with ctx.db.connection() as conn:
-        found = await db.organisations_by_meeting(conn, keys)
-    return [found.get(k, []) for k in keys]
+organisations_by_meeting = grouped(db.organisations_by_meeting)
 
 
-async def resolutions_by_meeting(ctx: Context, keys: list[int]) -> list[list[ResolutionRow]]:
-    async with ctx.db.connection() as conn:
-        found = await db.resolutions_by_meeting(conn, keys)
-    return [found.get(k, []) for k in keys]
+resolutions_by_meeting = grouped(db.resolutions_by_meeting)
 
 
-async def resolution_by_id(ctx: Context, keys: list[int]) -> list[ResolutionRow | None]:
-    async with ctx.db.connection() as conn:
-        found = await db.resolutions_by_id(conn, keys)
-    return [found.get(k) for k in keys]
+resolution_by_id = keyed(db.resolutions_by_id)
 
 
-async def resolution_by_order(ctx: Context, keys: list[int]) -> list[ResolutionRow | None]:
-    async with ctx.db.connection() as conn:
-        found = await db.resolutions_by_order(conn, keys)
-    return [found.get(k) for k in keys]
+resolution_by_order = keyed(db.resolutions_by_order)
 
 
 async def may_see(ctx: Context, meeting: MeetingRow | None) -> bool:

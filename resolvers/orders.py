@@ -20,6 +20,7 @@ from resolvers import ids, nodes
 from resolvers.areas import area_by_id, household_by_id, organisation_by_id, person_by_id
 from resolvers.context import Context
 from resolvers.errors import ErrorCode, Refusal, UserError, bad_user_input
+from resolvers.loading import grouped, keyed
 from resolvers.mutations import Audited, run
 from resolvers.pagination import Page, checked_first, decode_cursor, page_from_rows
 from resolvers.viewer import Role, Viewer
@@ -38,22 +39,13 @@ class OrderPayload:
 # --- loaders -------------------------------------------------------------------------
 
 
-async def order_by_id(ctx: Context, keys: list[int]) -> list[OrderRow | None]:
-    async with ctx.db.connection() as conn:
-        found = await db.orders_by_id(conn, keys)
-    return [found.get(k) for k in keys]
+order_by_id = keyed(db.orders_by_id)
 
 
-async def timeline_by_order(ctx: Context, keys: list[int]) -> list[list[OrderEventRow]]:
-    async with ctx.db.connection() as conn:
-        found = await db.events_of_orders(conn, keys)
-    return [found.get(k, []) for k in keys]
+timeline_by_order = grouped(db.events_of_orders)
 
 
-async def event_by_id(ctx: Context, keys: list[int]) -> list[OrderEventRow | None]:
-    async with ctx.db.connection() as conn:
-        found = await db.events_by_id(conn, keys)
-    return [found.get(k) for k in keys]
+event_by_id = keyed(db.events_by_id)
 
 
 async def units_by_person(ctx: Context, keys: list[int]) -> list[frozenset[int]]:

@@ -43,6 +43,7 @@ from resolvers import ids, nodes
 from resolvers.areas import area_by_id, household_by_id, organisation_by_id, person_by_id
 from resolvers.context import Context
 from resolvers.errors import ErrorCode, Refusal, forbidden
+from resolvers.loading import keyed
 from resolvers.mutations import Audited, Outcome, run
 from resolvers.pagination import Page, checked_first, decode_cursor, page_of_known_total
 from resolvers.viewer import Role, Viewer
@@ -151,22 +152,13 @@ def can_see_registration(viewer: Viewer | None, row: RegistrationRow | None) -> 
 # --- loaders -------------------------------------------------------------------------------
 
 
-async def pairing_by_id(ctx: Context, keys: list[int]) -> list[PairingRow | None]:
-    async with ctx.db.connection() as conn:
-        found = await db.pairings_by_id(conn, keys)
-    return [found.get(k) for k in keys]
+pairing_by_id = keyed(db.pairings_by_id)
 
 
-async def visit_by_id(ctx: Context, keys: list[int]) -> list[VisitRow | None]:
-    async with ctx.db.connection() as conn:
-        found = await db.visits_by_id(conn, keys)
-    return [found.get(k) for k in keys]
+visit_by_id = keyed(db.visits_by_id)
 
 
-async def registration_by_id(ctx: Context, keys: list[int]) -> list[RegistrationRow | None]:
-    async with ctx.db.connection() as conn:
-        found = await db.registrations_by_id(conn, keys)
-    return [found.get(k) for k in keys]
+registration_by_id = keyed(db.registrations_by_id)
 
 
 async def obligations_by_pairing(ctx: Context, keys: list[tuple[int, datetime.date]]) -> list[list[Obligation] | None]:

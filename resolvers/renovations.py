@@ -13,14 +13,11 @@ from db.renovations import RenovationRow
 from resolvers import ids, life, nodes
 from resolvers.context import Context
 from resolvers.errors import ErrorCode, Refusal
+from resolvers.loading import grouped, keyed
 from resolvers.mutations import Audited, Outcome, run
 from resolvers.pagination import Page, checked_first, page_from_rows
 
-
-async def renovation_by_id(ctx: Context, keys: list[int]) -> list[RenovationRow | None]:
-    async with ctx.db.connection() as conn:
-        found = await db.renovations_by_id(conn, keys)
-    return [found.get(k) for k in keys]
+renovation_by_id = keyed(db.renovations_by_id)
 
 
 async def _renovation_nodes(ctx: Context, keys: list[int]) -> list[RenovationRow | None]:
@@ -32,10 +29,7 @@ async def _renovation_nodes(ctx: Context, keys: list[int]) -> list[RenovationRow
 nodes.register("Renovation", _renovation_nodes)
 
 
-async def renovations_by_compound(ctx: Context, keys: list[int]) -> list[list[RenovationRow]]:
-    async with ctx.db.connection() as conn:
-        found = await db.of_compounds(conn, keys)
-    return [found.get(k, []) for k in keys]
+renovations_by_compound = grouped(db.of_compounds)
 
 
 async def renovations(

@@ -150,7 +150,9 @@ RETURNING id
 """
 
 # The conditional update of a transition: it matches only while the order is in one of
-# the transition's source states, so of two concurrent clients exactly one wins.
+# the transition's source states, so of two concurrent clients exactly one wins. A
+# transition of the assignee ($11) also needs the assignment the caller saw ($12, $13):
+# a reassignment committed since then must not let the former assignee act on the order.
 TRANSITION: Final = """
 UPDATE service_orders SET
     status = $3,
@@ -167,6 +169,7 @@ UPDATE service_orders SET
     rating_comment = coalesce($10, rating_comment),
     updated_at = now()
 WHERE id = $1 AND status = ANY($2::text[])
+  AND (NOT $11 OR (assignee_id IS NOT DISTINCT FROM $12 AND assignee_unit_id IS NOT DISTINCT FROM $13))
 RETURNING id
 """
 
@@ -441,7 +444,8 @@ async def transition(
     changes: Changes = Changes(),
 ) -> OrderRow | None:
     """Perform the transition `name` of TRANSITIONS if the order is (still) in one of its
-    source states; None when it is not (another client won, or it never was)."""
+    source states and, for a transition of the assignee, still assigned as in `order`;
+    None when it is not (another client won, or it never was)."""
     t = TRANSITIONS[name]
     updated = await conn.fetchval(
         TRANSITION,
@@ -455,6 +459,9 @@ async def transition(
         changes.resolution,
         changes.rating,
         changes.rating_comment,
+        Party.ASSIGNEE in t.who,
+        order.assignee_id,
+        order.assignee_unit_id,
     )
     if updated is None:
         return None
@@ -470,7 +477,3 @@ async def transition(
         note=note,
     )
     return await order_by_id(conn, order.id)
-
-
-async def current_status(conn: Conn, order_id: int) -> str | None:
-    return await conn.fetchval("SELECT status FROM service_orders WHERE id = $1", order_id)  # type: ignore[no-any-return]

@@ -265,8 +265,10 @@ async def _transition(
         changes=changes,
     )
     if updated is None:
-        status = await db.current_status(conn, order.id)
-        raise Refusal(ErrorCode.INVALID_STATE, f"Not possible while the order is {status}", "orderId")
+        now = await db.order_by_id(conn, order.id)
+        assert now is not None, "orders are never deleted"
+        _require(name, await parties(ctx, viewer, now))  # reassigned since it was read
+        raise Refusal(ErrorCode.INVALID_STATE, f"Not possible while the order is {now.status}", "orderId")
     return updated, Audited("ServiceOrder", order.id, {"status": updated.status})
 
 

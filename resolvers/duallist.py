@@ -64,11 +64,9 @@ exchange_by_id = keyed(db.exchanges_by_id)
 
 
 async def visible_resource_by_id(ctx: Context, keys: list[int]) -> list[ResourceRow | None]:
-    viewer = ctx.signed_in
     async with ctx.db.connection() as conn:
-        visible = await db.visible_resource_ids(conn, sight_of(viewer), keys)
-    rows = await ctx.loader(resource_by_id).load_many(keys)
-    return [row if row is not None and row.id in visible else None for row in rows]
+        found = await db.visible_resources_by_id(conn, sight_of(ctx.signed_in), keys)
+    return [found.get(k) for k in keys]
 
 
 communities_by_resource = grouped(db.communities_by_resource)
@@ -344,8 +342,8 @@ def _quantity(value: int) -> int:
 
 async def _visible_resource(conn: Conn, viewer: Viewer, global_id: str, field: str) -> ResourceRow:
     pk = ids.decode_as(global_id, "Resource")
-    row = (await db.resources_by_id(conn, [pk])).get(pk) if pk is not None else None
-    if row is None or row.id not in await db.visible_resource_ids(conn, sight_of(viewer), [row.id]):
+    row = (await db.visible_resources_by_id(conn, sight_of(viewer), [pk])).get(pk) if pk is not None else None
+    if row is None:
         raise Refusal(ErrorCode.NOT_FOUND, "No such resource", field)
     return row
 

@@ -23,10 +23,10 @@ from db.pool import Conn
 from resolvers import ids, nodes
 from resolvers.areas import AREA_TYPES, area_by_id, organisation_by_id
 from resolvers.context import Context
-from resolvers.errors import ErrorCode, Refusal, UserError, bad_user_input
+from resolvers.errors import ErrorCode, Refusal, UserError
 from resolvers.loading import grouped, keyed
 from resolvers.mutations import Audited, run
-from resolvers.pagination import Page, checked_first, decode_cursor, page_from_rows, page_of_known_total
+from resolvers.pagination import Page, checked_first, decode_id_cursor, page_from_rows, page_of_known_total
 from resolvers.viewer import Role, Viewer
 
 T = TypeVar("T")
@@ -188,20 +188,11 @@ async def _provider_count_batch(ctx: Context, keys: list[int]) -> list[int]:
     return [found.get(k, 0) for k in keys]
 
 
-def _after_id(after: str | None) -> int | None:
-    key = decode_cursor(after)
-    if key is None:
-        return None
-    if len(key) != 1 or not isinstance(key[0], int):
-        raise bad_user_input("`after` is not a cursor this API gave out", argument="after")
-    return key[0]
-
-
 async def resources_of_organisation(
     root: OrganisationRow, ctx: Context, first: int | None, after: str | None
 ) -> Page[ResourceRow]:
     limit = checked_first(first)
-    after_id = _after_id(after)
+    after_id = decode_id_cursor(after)
     rows = await ctx.loader(_provider_resources_batch).load((root.id, limit, after_id))
 
     async def count() -> int:
@@ -242,7 +233,7 @@ async def exchanges_of(
     """The exchanges of a need or a resource, oldest first; empty for those who may not see
     exchanges (residents), even where they see the resource."""
     limit = checked_first(first)
-    after_id = _after_id(after)
+    after_id = decode_id_cursor(after)
     if not sight_of(ctx.signed_in).needs:
         return page_of_known_total([], limit, lambda row: [row.id], 0)
     by_need = isinstance(root, NeedRow)
@@ -274,7 +265,7 @@ async def resources(
     after: str | None,
 ) -> Page[ResourceRow]:
     limit = checked_first(first)
-    after_id = _after_id(after)
+    after_id = decode_id_cursor(after)
     community = None
     if community_id is not None:
         decoded = ids.decode_as(community_id, "Community")
@@ -300,7 +291,7 @@ async def needs(
     after: str | None,
 ) -> Page[NeedRow]:
     limit = checked_first(first)
-    after_id = _after_id(after)
+    after_id = decode_id_cursor(after)
     f = db.NeedFilter(area_id=_decoded_area(area_id), category=category, open=open_)
     sight = sight_of(ctx.signed_in)
     async with ctx.db.connection() as conn:

@@ -19,10 +19,10 @@ from db.pool import Conn
 from resolvers import ids, nodes
 from resolvers.areas import area_by_id, household_by_id, organisation_by_id, person_by_id
 from resolvers.context import Context
-from resolvers.errors import ErrorCode, Refusal, UserError, bad_user_input
+from resolvers.errors import ErrorCode, Refusal, UserError
 from resolvers.loading import grouped, keyed
 from resolvers.mutations import Audited, run
-from resolvers.pagination import Page, checked_first, decode_cursor, page_from_rows
+from resolvers.pagination import Page, checked_first, decode_id_cursor, page_from_rows
 from resolvers.viewer import Role, Viewer
 
 MAX_TITLE = 200
@@ -192,12 +192,7 @@ def order_filter(
 
 async def service_orders(ctx: Context, flt: OrderFilter, first: int | None, after: str | None) -> Page[OrderRow]:
     limit = checked_first(first)
-    cursor = decode_cursor(after)
-    after_id: int | None = None
-    if cursor is not None:
-        if len(cursor) != 1 or not isinstance(cursor[0], int):
-            raise bad_user_input("`after` is not a cursor this API gave out", argument="after")
-        after_id = cursor[0]
+    after_id = decode_id_cursor(after)
     scope = scope_of(ctx.signed_in)
     async with ctx.db.connection() as conn:
         rows = await db.list_orders(conn, scope, flt, after=after_id, limit=limit + 1)

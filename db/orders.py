@@ -226,9 +226,9 @@ COUNT_ORDERS: Final = (
     f"SELECT count(*) FROM service_order_rows o WHERE {VISIBLE} AND $2::bigint IS NULL AND $13::int IS NULL"  # noqa: S608 - constant SQL
 )
 
-UNITS_OF_PERSON: Final = """
-SELECT DISTINCT organisation_id FROM posts
-WHERE person_id = $1 AND (until IS NULL OR until >= current_date)
+UNITS_OF_PERSONS: Final = """
+SELECT DISTINCT person_id, organisation_id FROM posts
+WHERE person_id = ANY($1::bigint[]) AND (until IS NULL OR until >= current_date)
 """
 
 
@@ -289,8 +289,12 @@ async def category(conn: Conn, code: str) -> CategoryRow | None:
     return CategoryRow(**dict(row)) if row else None
 
 
-async def units_of_person(conn: Conn, person_id: int) -> list[int]:
-    return [r["organisation_id"] for r in await conn.fetch(UNITS_OF_PERSON, person_id)]
+async def units_of_persons(conn: Conn, person_ids: Sequence[int]) -> dict[int, list[int]]:
+    """The units each person holds an active post in."""
+    found: dict[int, list[int]] = {}
+    for r in await conn.fetch(UNITS_OF_PERSONS, list(person_ids)):
+        found.setdefault(r["person_id"], []).append(r["organisation_id"])
+    return found
 
 
 def _params(scope: Scope, flt: OrderFilter, after: int | None, limit: int | None) -> list[Any]:

@@ -48,10 +48,7 @@ timeline_by_order = grouped(db.events_of_orders)
 event_by_id = keyed(db.events_by_id)
 
 
-async def units_by_person(ctx: Context, keys: list[int]) -> list[frozenset[int]]:
-    async with ctx.db.connection() as conn:
-        found = {k: frozenset(await db.units_of_person(conn, k)) for k in keys}
-    return [found[k] for k in keys]
+units_by_person = grouped(db.units_of_persons)
 
 
 async def category_by_code(ctx: Context, keys: list[str]) -> list[CategoryRow | None]:
@@ -65,8 +62,8 @@ async def category_by_code(ctx: Context, keys: list[str]) -> list[CategoryRow | 
 
 async def _viewer_units(ctx: Context, viewer: Viewer) -> frozenset[int]:
     """Units whose orders the viewer handles: active posts, and UNIT_ADMIN grants."""
-    posts = await ctx.loader(units_by_person).load(viewer.person_id) if viewer.person_id is not None else frozenset()
-    return posts | frozenset(viewer.organisation_scopes(Role.UNIT_ADMIN))
+    posts = await ctx.loader(units_by_person).load(viewer.person_id) if viewer.person_id is not None else []
+    return frozenset(posts) | frozenset(viewer.organisation_scopes(Role.UNIT_ADMIN))
 
 
 async def parties(ctx: Context, viewer: Viewer, order: OrderRow) -> frozenset[Party]:

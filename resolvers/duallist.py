@@ -547,8 +547,10 @@ async def _settle(ctx: Context, exchange_id: str, action: str, reason: str | Non
 
     async def body(conn: Conn) -> tuple[ExchangeRow, Audited]:
         exchange = await _visible_exchange(conn, viewer, exchange_id)
-        need = (await db.needs_by_id(conn, [exchange.need_id]))[exchange.need_id]
-        either_side = _manages_provider(viewer, exchange.provider_id) or await _staff_for_need(conn, viewer, need)
+        # the receiver is the need's area (copied when allocated; neither ever changes)
+        either_side = _manages_provider(viewer, exchange.provider_id) or viewer.is_staff_for(
+            await _area_path(conn, exchange.receiver_id)
+        )
         if not either_side:
             raise Refusal(ErrorCode.FORBIDDEN, "Only the provider or staff in scope of the need may do this", None)
         if action == "completeExchange":

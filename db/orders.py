@@ -111,6 +111,10 @@ class CategoryRow:
     accept_hours: int
 
 
+# the foreign key of service_orders.category (PostgreSQL's default name for it)
+CATEGORY_FOREIGN_KEY: Final = "service_orders_category_fkey"
+
+
 class UnknownCategory(Exception):
     """`create_order` was given a category code that is not in service_categories."""
 
@@ -383,10 +387,9 @@ async def create_order(
         existing = await conn.fetchrow(ORDER_BY_IDEMPOTENCY_KEY, placed_by, idempotency_key)
         if existing is not None:
             return order_row(existing)
-    if await conn.fetchval("SELECT 1 FROM service_categories WHERE code = $1", category) is None:
-        raise UnknownCategory(category)
     try:
-        async with conn.transaction():  # a savepoint: a lost race leaves no gap in the numbers
+        # a savepoint: a lost race or an unknown category leaves no gap in the numbers
+        async with conn.transaction():
             number = await conn.fetchval(NEXT_NUMBER, county_id, zone, DEFAULT_PREFIX, placed_at)
             order_id = await conn.fetchval(
                 INSERT_ORDER,
@@ -403,6 +406,10 @@ async def create_order(
             )
             if order_id is None:
                 raise _Duplicate
+    except asyncpg.ForeignKeyViolationError as exc:
+        if exc.constraint_name == CATEGORY_FOREIGN_KEY:
+            raise UnknownCategory(category) from None
+        raise
     except _Duplicate:
         # another request with the same key committed first: its order is the answer
         existing = await conn.fetchrow(ORDER_BY_IDEMPOTENCY_KEY, placed_by, idempotency_key)

@@ -72,6 +72,7 @@ async def test_create_order_refuses_unknown_category(conn: asyncpg.Connection) -
             placed_by=w.users["resident"],
             actor_person_id=None,
         )
+    assert (await _place(conn, w)).number.endswith("-0001")  # the refused order took no number
 
 
 @pytest.mark.parametrize("statement", ["UPDATE order_events SET note = 'x'", "DELETE FROM order_events"])

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
-from typing import Generic, TypeVar
 
 import asyncpg
 
@@ -25,19 +24,11 @@ from resolvers.areas import AREA_TYPES, area_by_id, organisation_by_id
 from resolvers.context import Context
 from resolvers.errors import ErrorCode, Refusal, UserError
 from resolvers.loading import grouped, keyed
-from resolvers.mutations import Audited, run
+from resolvers.mutations import Audited, Outcome, run
 from resolvers.pagination import Page, checked_first, decode_id_cursor, page_from_rows, page_of_known_total
 from resolvers.viewer import Role, Viewer
 
-T = TypeVar("T")
-
 NO_NEED_ROLES = (Role.RESIDENT,)
-
-
-@dataclass(frozen=True)
-class Payload(Generic[T]):
-    value: T | None
-    user_errors: list[UserError]
 
 
 def sight_of(viewer: Viewer) -> Sight:
@@ -374,7 +365,7 @@ class ResourceInput:
     available_until: datetime.datetime | None = None
 
 
-async def publish_resource(ctx: Context, given: ResourceInput) -> Payload[ResourceRow]:
+async def publish_resource(ctx: Context, given: ResourceInput) -> Outcome[ResourceRow]:
     viewer = ctx.signed_in
 
     async def body(conn: Conn) -> tuple[ResourceRow, Audited]:
@@ -421,11 +412,10 @@ async def publish_resource(ctx: Context, given: ResourceInput) -> Payload[Resour
         )
         return row, Audited("Resource", row.id, {"quantity": quantity, "category": given.category})
 
-    outcome = await run(ctx, "publishResource", body)
-    return Payload(outcome.value, outcome.user_errors)
+    return await run(ctx, "publishResource", body)
 
 
-async def withdraw_resource(ctx: Context, resource_id: str) -> Payload[ResourceRow]:
+async def withdraw_resource(ctx: Context, resource_id: str) -> Outcome[ResourceRow]:
     viewer = ctx.signed_in
 
     async def body(conn: Conn) -> tuple[ResourceRow, Audited]:
@@ -437,8 +427,7 @@ async def withdraw_resource(ctx: Context, resource_id: str) -> Payload[ResourceR
             raise Refusal(ErrorCode.INVALID_STATE, "The resource is already withdrawn", "resourceId")
         return row, Audited("Resource", row.id)
 
-    outcome = await run(ctx, "withdrawResource", body)
-    return Payload(outcome.value, outcome.user_errors)
+    return await run(ctx, "withdrawResource", body)
 
 
 @dataclass(frozen=True)
@@ -450,7 +439,7 @@ class NeedInput:
     description: str | None = None
 
 
-async def publish_need(ctx: Context, given: NeedInput) -> Payload[NeedRow]:
+async def publish_need(ctx: Context, given: NeedInput) -> Outcome[NeedRow]:
     viewer = ctx.signed_in
 
     async def body(conn: Conn) -> tuple[NeedRow, Audited]:
@@ -481,11 +470,10 @@ async def publish_need(ctx: Context, given: NeedInput) -> Payload[NeedRow]:
         )
         return row, Audited("Need", row.id, {"quantity": quantity, "category": given.category})
 
-    outcome = await run(ctx, "publishNeed", body)
-    return Payload(outcome.value, outcome.user_errors)
+    return await run(ctx, "publishNeed", body)
 
 
-async def close_need(ctx: Context, need_id: str) -> Payload[NeedRow]:
+async def close_need(ctx: Context, need_id: str) -> Outcome[NeedRow]:
     viewer = ctx.signed_in
 
     async def body(conn: Conn) -> tuple[NeedRow, Audited]:
@@ -497,11 +485,10 @@ async def close_need(ctx: Context, need_id: str) -> Payload[NeedRow]:
             raise Refusal(ErrorCode.INVALID_STATE, "The need is already closed", "needId")
         return row, Audited("Need", row.id)
 
-    outcome = await run(ctx, "closeNeed", body)
-    return Payload(outcome.value, outcome.user_errors)
+    return await run(ctx, "closeNeed", body)
 
 
-async def allocate(ctx: Context, resource_id: str, need_id: str, quantity: int) -> Payload[ExchangeRow]:
+async def allocate(ctx: Context, resource_id: str, need_id: str, quantity: int) -> Outcome[ExchangeRow]:
     viewer = ctx.signed_in
 
     async def body(conn: Conn) -> tuple[ExchangeRow, Audited]:
@@ -538,11 +525,11 @@ async def allocate(ctx: Context, resource_id: str, need_id: str, quantity: int) 
         outcome = await run(ctx, "allocate", body)
     except asyncpg.CheckViolationError as error:  # the database's last word, should the guards be bypassed
         code = ErrorCode.EXCEEDS_NEED if "needs" in (error.table_name or "") else ErrorCode.INSUFFICIENT_QUANTITY
-        return Payload(None, [UserError("The quantity is no longer there", code, ["quantity"])])
-    return Payload(outcome.value, outcome.user_errors)
+        return Outcome(None, [UserError("The quantity is no longer there", code, ["quantity"])])
+    return outcome
 
 
-async def _settle(ctx: Context, exchange_id: str, action: str, reason: str | None) -> Payload[ExchangeRow]:
+async def _settle(ctx: Context, exchange_id: str, action: str, reason: str | None) -> Outcome[ExchangeRow]:
     viewer = ctx.signed_in
 
     async def body(conn: Conn) -> tuple[ExchangeRow, Audited]:
@@ -562,13 +549,12 @@ async def _settle(ctx: Context, exchange_id: str, action: str, reason: str | Non
             raise Refusal(ErrorCode.INVALID_STATE, f"The exchange is already {now.status.lower()}", "exchangeId")
         return row, Audited("Exchange", row.id, {"reason": reason} if reason else None)
 
-    outcome = await run(ctx, action, body)
-    return Payload(outcome.value, outcome.user_errors)
+    return await run(ctx, action, body)
 
 
-async def complete_exchange(ctx: Context, exchange_id: str) -> Payload[ExchangeRow]:
+async def complete_exchange(ctx: Context, exchange_id: str) -> Outcome[ExchangeRow]:
     return await _settle(ctx, exchange_id, "completeExchange", None)
 
 
-async def cancel_exchange(ctx: Context, exchange_id: str, reason: str | None) -> Payload[ExchangeRow]:
+async def cancel_exchange(ctx: Context, exchange_id: str, reason: str | None) -> Outcome[ExchangeRow]:
     return await _settle(ctx, exchange_id, "cancelExchange", reason)

@@ -239,14 +239,6 @@ async def exchanges_of(
 # --- root lists -------------------------------------------------------------------------
 
 
-def _decoded_area(global_id: str | None) -> int | None:
-    """An area filter's id; an id that is not an area matches nothing (-1)."""
-    if global_id is None:
-        return None
-    found = ids.decode_as(global_id, *AREA_TYPES.values())
-    return -1 if found is None else found
-
-
 async def resources(
     ctx: Context,
     community_id: str | None,
@@ -257,11 +249,9 @@ async def resources(
 ) -> Page[ResourceRow]:
     limit = checked_first(first)
     after_id = decode_id_cursor(after)
-    community = None
-    if community_id is not None:
-        decoded = ids.decode_as(community_id, "Community")
-        community = -1 if decoded is None else decoded
-    f = db.ResourceFilter(community_id=community, category=category, available=available)
+    f = db.ResourceFilter(
+        community_id=ids.filter_key(community_id, "Community"), category=category, available=available
+    )
     sight = sight_of(ctx.signed_in)
     async with ctx.db.connection() as conn:
         rows = await db.resources_page(conn, sight, f, after_id, limit + 1)
@@ -283,7 +273,7 @@ async def needs(
 ) -> Page[NeedRow]:
     limit = checked_first(first)
     after_id = decode_id_cursor(after)
-    f = db.NeedFilter(area_id=_decoded_area(area_id), category=category, open=open_)
+    f = db.NeedFilter(area_id=ids.filter_key(area_id, *AREA_TYPES.values()), category=category, open=open_)
     sight = sight_of(ctx.signed_in)
     async with ctx.db.connection() as conn:
         rows = await db.needs_page(conn, sight, f, after_id, limit + 1)

@@ -150,16 +150,6 @@ def scope_of(viewer: Viewer) -> Scope:
     )
 
 
-_NOTHING = -1  # an id no row has: a filter on an id of the wrong kind matches nothing
-
-
-def _filter_id(global_id: str | None, *type_names: str) -> int | None:
-    if global_id is None:
-        return None
-    pk = ids.decode_as(global_id, *type_names)
-    return _NOTHING if pk is None else pk
-
-
 def order_filter(
     community_id: str | None,
     status: str | None,
@@ -176,9 +166,9 @@ def order_filter(
         elif decoded is not None and decoded[0] == "Organisation":
             unit = decoded[1]
         else:
-            person = _NOTHING
+            person = ids.NOTHING
     return OrderFilter(
-        community_id=_filter_id(community_id, "Community"),
+        community_id=ids.filter_key(community_id, "Community"),
         status=status,
         assignee_id=person,
         assignee_unit_id=unit,

@@ -249,7 +249,11 @@ async def _transition(
     if updated is None:
         now = await db.order_by_id(conn, order.id)
         assert now is not None, "orders are never deleted"
-        _require(name, await parties(ctx, viewer, now))  # reassigned since it was read
+        # reassigned since it was read: the viewer may no longer see it, or no longer do this
+        now_roles = await parties(ctx, viewer, now)
+        if not now_roles:
+            raise Refusal(ErrorCode.NOT_FOUND, "No such service order", "orderId")
+        _require(name, now_roles)
         raise Refusal(ErrorCode.INVALID_STATE, f"Not possible while the order is {now.status}", "orderId")
     return updated, Audited("ServiceOrder", order.id, {"status": updated.status})
 

@@ -157,8 +157,8 @@ def exchange_row(r: asyncpg.Record) -> ExchangeRow:
 RESOURCES_BY_ID: Final = f"SELECT {RESOURCE_COLUMNS} FROM resources r WHERE r.id = ANY($1::bigint[])"  # noqa: S608
 NEEDS_BY_ID: Final = f"SELECT {NEED_COLUMNS} FROM needs n WHERE n.id = ANY($1::bigint[])"  # noqa: S608
 EXCHANGES_BY_ID: Final = f"SELECT {EXCHANGE_COLUMNS} FROM exchanges e WHERE e.id = ANY($1::bigint[])"  # noqa: S608
-VISIBLE_RESOURCE_IDS: Final = f"""
-SELECT r.id FROM resources r WHERE r.id = ANY($5::bigint[]) AND {RESOURCE_VISIBLE}
+VISIBLE_RESOURCES_BY_ID: Final = f"""
+SELECT {RESOURCE_COLUMNS} FROM resources r WHERE r.id = ANY($5::bigint[]) AND {RESOURCE_VISIBLE}
 """  # noqa: S608 - constant fragments
 COMMUNITIES_BY_RESOURCE: Final = """
 SELECT rc.resource_id, rc.community_id FROM resource_communities rc
@@ -178,8 +178,9 @@ async def exchanges_by_id(conn: Conn, ids: list[int]) -> dict[int, ExchangeRow]:
     return {r["id"]: exchange_row(r) for r in await conn.fetch(EXCHANGES_BY_ID, ids)}
 
 
-async def visible_resource_ids(conn: Conn, sight: Sight, ids: list[int]) -> set[int]:
-    return {r["id"] for r in await conn.fetch(VISIBLE_RESOURCE_IDS, *_sight_args(sight), ids)}
+async def visible_resources_by_id(conn: Conn, sight: Sight, ids: list[int]) -> dict[int, ResourceRow]:
+    """The resources of `ids` that `sight` sees (the others are left out)."""
+    return {r["id"]: resource_row(r) for r in await conn.fetch(VISIBLE_RESOURCES_BY_ID, *_sight_args(sight), ids)}
 
 
 async def communities_by_resource(conn: Conn, ids: list[int]) -> dict[int, list[int]]:

@@ -111,6 +111,10 @@ class CategoryRow:
     accept_hours: int
 
 
+# the foreign key of service_orders.category (PostgreSQL's default name for it)
+CATEGORY_FOREIGN_KEY: Final = "service_orders_category_fkey"
+
+
 class UnknownCategory(Exception):
     """`create_order` was given a category code that is not in service_categories."""
 
@@ -150,7 +154,9 @@ RETURNING id
 """
 
 # The conditional update of a transition: it matches only while the order is in one of
-# the transition's source states, so of two concurrent clients exactly one wins.
+# the transition's source states, so of two concurrent clients exactly one wins. A
+# transition of the assignee ($11) also needs the assignment the caller saw ($12, $13):
+# a reassignment committed since then must not let the former assignee act on the order.
 TRANSITION: Final = """
 UPDATE service_orders SET
     status = $3,
@@ -167,6 +173,7 @@ UPDATE service_orders SET
     rating_comment = coalesce($10, rating_comment),
     updated_at = now()
 WHERE id = $1 AND status = ANY($2::text[])
+  AND (NOT $11 OR (assignee_id IS NOT DISTINCT FROM $12 AND assignee_unit_id IS NOT DISTINCT FROM $13))
 RETURNING id
 """
 
@@ -223,9 +230,9 @@ COUNT_ORDERS: Final = (
     f"SELECT count(*) FROM service_order_rows o WHERE {VISIBLE} AND $2::bigint IS NULL AND $13::int IS NULL"  # noqa: S608 - constant SQL
 )
 
-UNITS_OF_PERSON: Final = """
-SELECT DISTINCT organisation_id FROM posts
-WHERE person_id = $1 AND (until IS NULL OR until >= current_date)
+UNITS_OF_PERSONS: Final = """
+SELECT DISTINCT person_id, organisation_id FROM posts
+WHERE person_id = ANY($1::bigint[]) AND (until IS NULL OR until >= current_date)
 """
 
 
@@ -286,8 +293,12 @@ async def category(conn: Conn, code: str) -> CategoryRow | None:
     return CategoryRow(**dict(row)) if row else None
 
 
-async def units_of_person(conn: Conn, person_id: int) -> list[int]:
-    return [r["organisation_id"] for r in await conn.fetch(UNITS_OF_PERSON, person_id)]
+async def units_of_persons(conn: Conn, person_ids: Sequence[int]) -> dict[int, list[int]]:
+    """The units each person holds an active post in."""
+    found: dict[int, list[int]] = {}
+    for r in await conn.fetch(UNITS_OF_PERSONS, list(person_ids)):
+        found.setdefault(r["person_id"], []).append(r["organisation_id"])
+    return found
 
 
 def _params(scope: Scope, flt: OrderFilter, after: int | None, limit: int | None) -> list[Any]:
@@ -376,10 +387,9 @@ async def create_order(
         existing = await conn.fetchrow(ORDER_BY_IDEMPOTENCY_KEY, placed_by, idempotency_key)
         if existing is not None:
             return order_row(existing)
-    if await conn.fetchval("SELECT 1 FROM service_categories WHERE code = $1", category) is None:
-        raise UnknownCategory(category)
     try:
-        async with conn.transaction():  # a savepoint: a lost race leaves no gap in the numbers
+        # a savepoint: a lost race or an unknown category leaves no gap in the numbers
+        async with conn.transaction():
             number = await conn.fetchval(NEXT_NUMBER, county_id, zone, DEFAULT_PREFIX, placed_at)
             order_id = await conn.fetchval(
                 INSERT_ORDER,
@@ -396,6 +406,10 @@ async def create_order(
             )
             if order_id is None:
                 raise _Duplicate
+    except asyncpg.ForeignKeyViolationError as exc:
+        if exc.constraint_name == CATEGORY_FOREIGN_KEY:
+            raise UnknownCategory(category) from None
+        raise
     except _Duplicate:
         # another request with the same key committed first: its order is the answer
         existing = await conn.fetchrow(ORDER_BY_IDEMPOTENCY_KEY, placed_by, idempotency_key)
@@ -441,7 +455,8 @@ async def transition(
     changes: Changes = Changes(),
 ) -> OrderRow | None:
     """Perform the transition `name` of TRANSITIONS if the order is (still) in one of its
-    source states; None when it is not (another client won, or it never was)."""
+    source states and, for a transition of the assignee, still assigned as in `order`;
+    None when it is not (another client won, or it never was)."""
     t = TRANSITIONS[name]
     updated = await conn.fetchval(
         TRANSITION,
@@ -455,6 +470,9 @@ async def transition(
         changes.resolution,
         changes.rating,
         changes.rating_comment,
+        Party.ASSIGNEE in t.who,
+        order.assignee_id,
+        order.assignee_unit_id,
     )
     if updated is None:
         return None
@@ -470,7 +488,3 @@ async def transition(
         note=note,
     )
     return await order_by_id(conn, order.id)
-
-
-async def current_status(conn: Conn, order_id: int) -> str | None:
-    return await conn.fetchval("SELECT status FROM service_orders WHERE id = $1", order_id)  # type: ignore[no-any-return]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
-from typing import Generic, TypeVar
 
 import asyncpg
 
@@ -23,21 +22,13 @@ from db.pool import Conn
 from resolvers import ids, nodes
 from resolvers.areas import AREA_TYPES, area_by_id, organisation_by_id
 from resolvers.context import Context
-from resolvers.errors import ErrorCode, Refusal, UserError, bad_user_input
+from resolvers.errors import ErrorCode, Refusal, UserError
 from resolvers.loading import grouped, keyed
-from resolvers.mutations import Audited, run
-from resolvers.pagination import Page, checked_first, decode_cursor, page_from_rows, page_of_known_total
+from resolvers.mutations import Audited, Outcome, run
+from resolvers.pagination import Page, checked_first, decode_id_cursor, page_from_rows, page_of_known_total
 from resolvers.viewer import Role, Viewer
 
-T = TypeVar("T")
-
 NO_NEED_ROLES = (Role.RESIDENT,)
-
-
-@dataclass(frozen=True)
-class Payload(Generic[T]):
-    value: T | None
-    user_errors: list[UserError]
 
 
 def sight_of(viewer: Viewer) -> Sight:
@@ -64,11 +55,9 @@ exchange_by_id = keyed(db.exchanges_by_id)
 
 
 async def visible_resource_by_id(ctx: Context, keys: list[int]) -> list[ResourceRow | None]:
-    viewer = ctx.signed_in
     async with ctx.db.connection() as conn:
-        visible = await db.visible_resource_ids(conn, sight_of(viewer), keys)
-    rows = await ctx.loader(resource_by_id).load_many(keys)
-    return [row if row is not None and row.id in visible else None for row in rows]
+        found = await db.visible_resources_by_id(conn, sight_of(ctx.signed_in), keys)
+    return [found.get(k) for k in keys]
 
 
 communities_by_resource = grouped(db.communities_by_resource)
@@ -190,20 +179,11 @@ async def _provider_count_batch(ctx: Context, keys: list[int]) -> list[int]:
     return [found.get(k, 0) for k in keys]
 
 
-def _after_id(after: str | None) -> int | None:
-    key = decode_cursor(after)
-    if key is None:
-        return None
-    if len(key) != 1 or not isinstance(key[0], int):
-        raise bad_user_input("`after` is not a cursor this API gave out", argument="after")
-    return key[0]
-
-
 async def resources_of_organisation(
     root: OrganisationRow, ctx: Context, first: int | None, after: str | None
 ) -> Page[ResourceRow]:
     limit = checked_first(first)
-    after_id = _after_id(after)
+    after_id = decode_id_cursor(after)
     rows = await ctx.loader(_provider_resources_batch).load((root.id, limit, after_id))
 
     async def count() -> int:
@@ -244,7 +224,7 @@ async def exchanges_of(
     """The exchanges of a need or a resource, oldest first; empty for those who may not see
     exchanges (residents), even where they see the resource."""
     limit = checked_first(first)
-    after_id = _after_id(after)
+    after_id = decode_id_cursor(after)
     if not sight_of(ctx.signed_in).needs:
         return page_of_known_total([], limit, lambda row: [row.id], 0)
     by_need = isinstance(root, NeedRow)
@@ -259,14 +239,6 @@ async def exchanges_of(
 # --- root lists -------------------------------------------------------------------------
 
 
-def _decoded_area(global_id: str | None) -> int | None:
-    """An area filter's id; an id that is not an area matches nothing (-1)."""
-    if global_id is None:
-        return None
-    found = ids.decode_as(global_id, *AREA_TYPES.values())
-    return -1 if found is None else found
-
-
 async def resources(
     ctx: Context,
     community_id: str | None,
@@ -276,12 +248,10 @@ async def resources(
     after: str | None,
 ) -> Page[ResourceRow]:
     limit = checked_first(first)
-    after_id = _after_id(after)
-    community = None
-    if community_id is not None:
-        decoded = ids.decode_as(community_id, "Community")
-        community = -1 if decoded is None else decoded
-    f = db.ResourceFilter(community_id=community, category=category, available=available)
+    after_id = decode_id_cursor(after)
+    f = db.ResourceFilter(
+        community_id=ids.filter_key(community_id, "Community"), category=category, available=available
+    )
     sight = sight_of(ctx.signed_in)
     async with ctx.db.connection() as conn:
         rows = await db.resources_page(conn, sight, f, after_id, limit + 1)
@@ -302,8 +272,8 @@ async def needs(
     after: str | None,
 ) -> Page[NeedRow]:
     limit = checked_first(first)
-    after_id = _after_id(after)
-    f = db.NeedFilter(area_id=_decoded_area(area_id), category=category, open=open_)
+    after_id = decode_id_cursor(after)
+    f = db.NeedFilter(area_id=ids.filter_key(area_id, *AREA_TYPES.values()), category=category, open=open_)
     sight = sight_of(ctx.signed_in)
     async with ctx.db.connection() as conn:
         rows = await db.needs_page(conn, sight, f, after_id, limit + 1)
@@ -344,8 +314,8 @@ def _quantity(value: int) -> int:
 
 async def _visible_resource(conn: Conn, viewer: Viewer, global_id: str, field: str) -> ResourceRow:
     pk = ids.decode_as(global_id, "Resource")
-    row = (await db.resources_by_id(conn, [pk])).get(pk) if pk is not None else None
-    if row is None or row.id not in await db.visible_resource_ids(conn, sight_of(viewer), [row.id]):
+    row = (await db.visible_resources_by_id(conn, sight_of(viewer), [pk])).get(pk) if pk is not None else None
+    if row is None:
         raise Refusal(ErrorCode.NOT_FOUND, "No such resource", field)
     return row
 
@@ -385,7 +355,7 @@ class ResourceInput:
     available_until: datetime.datetime | None = None
 
 
-async def publish_resource(ctx: Context, given: ResourceInput) -> Payload[ResourceRow]:
+async def publish_resource(ctx: Context, given: ResourceInput) -> Outcome[ResourceRow]:
     viewer = ctx.signed_in
 
     async def body(conn: Conn) -> tuple[ResourceRow, Audited]:
@@ -432,11 +402,10 @@ async def publish_resource(ctx: Context, given: ResourceInput) -> Payload[Resour
         )
         return row, Audited("Resource", row.id, {"quantity": quantity, "category": given.category})
 
-    outcome = await run(ctx, "publishResource", body)
-    return Payload(outcome.value, outcome.user_errors)
+    return await run(ctx, "publishResource", body)
 
 
-async def withdraw_resource(ctx: Context, resource_id: str) -> Payload[ResourceRow]:
+async def withdraw_resource(ctx: Context, resource_id: str) -> Outcome[ResourceRow]:
     viewer = ctx.signed_in
 
     async def body(conn: Conn) -> tuple[ResourceRow, Audited]:
@@ -448,8 +417,7 @@ async def withdraw_resource(ctx: Context, resource_id: str) -> Payload[ResourceR
             raise Refusal(ErrorCode.INVALID_STATE, "The resource is already withdrawn", "resourceId")
         return row, Audited("Resource", row.id)
 
-    outcome = await run(ctx, "withdrawResource", body)
-    return Payload(outcome.value, outcome.user_errors)
+    return await run(ctx, "withdrawResource", body)
 
 
 @dataclass(frozen=True)
@@ -461,7 +429,7 @@ class NeedInput:
     description: str | None = None
 
 
-async def publish_need(ctx: Context, given: NeedInput) -> Payload[NeedRow]:
+async def publish_need(ctx: Context, given: NeedInput) -> Outcome[NeedRow]:
     viewer = ctx.signed_in
 
     async def body(conn: Conn) -> tuple[NeedRow, Audited]:
@@ -492,11 +460,10 @@ async def publish_need(ctx: Context, given: NeedInput) -> Payload[NeedRow]:
         )
         return row, Audited("Need", row.id, {"quantity": quantity, "category": given.category})
 
-    outcome = await run(ctx, "publishNeed", body)
-    return Payload(outcome.value, outcome.user_errors)
+    return await run(ctx, "publishNeed", body)
 
 
-async def close_need(ctx: Context, need_id: str) -> Payload[NeedRow]:
+async def close_need(ctx: Context, need_id: str) -> Outcome[NeedRow]:
     viewer = ctx.signed_in
 
     async def body(conn: Conn) -> tuple[NeedRow, Audited]:
@@ -508,11 +475,10 @@ async def close_need(ctx: Context, need_id: str) -> Payload[NeedRow]:
             raise Refusal(ErrorCode.INVALID_STATE, "The need is already closed", "needId")
         return row, Audited("Need", row.id)
 
-    outcome = await run(ctx, "closeNeed", body)
-    return Payload(outcome.value, outcome.user_errors)
+    return await run(ctx, "closeNeed", body)
 
 
-async def allocate(ctx: Context, resource_id: str, need_id: str, quantity: int) -> Payload[ExchangeRow]:
+async def allocate(ctx: Context, resource_id: str, need_id: str, quantity: int) -> Outcome[ExchangeRow]:
     viewer = ctx.signed_in
 
     async def body(conn: Conn) -> tuple[ExchangeRow, Audited]:
@@ -549,17 +515,19 @@ async def allocate(ctx: Context, resource_id: str, need_id: str, quantity: int) 
         outcome = await run(ctx, "allocate", body)
     except asyncpg.CheckViolationError as error:  # the database's last word, should the guards be bypassed
         code = ErrorCode.EXCEEDS_NEED if "needs" in (error.table_name or "") else ErrorCode.INSUFFICIENT_QUANTITY
-        return Payload(None, [UserError("The quantity is no longer there", code, ["quantity"])])
-    return Payload(outcome.value, outcome.user_errors)
+        return Outcome(None, [UserError("The quantity is no longer there", code, ["quantity"])])
+    return outcome
 
 
-async def _settle(ctx: Context, exchange_id: str, action: str, reason: str | None) -> Payload[ExchangeRow]:
+async def _settle(ctx: Context, exchange_id: str, action: str, reason: str | None) -> Outcome[ExchangeRow]:
     viewer = ctx.signed_in
 
     async def body(conn: Conn) -> tuple[ExchangeRow, Audited]:
         exchange = await _visible_exchange(conn, viewer, exchange_id)
-        need = (await db.needs_by_id(conn, [exchange.need_id]))[exchange.need_id]
-        either_side = _manages_provider(viewer, exchange.provider_id) or await _staff_for_need(conn, viewer, need)
+        # the receiver is the need's area (copied when allocated; neither ever changes)
+        either_side = _manages_provider(viewer, exchange.provider_id) or viewer.is_staff_for(
+            await _area_path(conn, exchange.receiver_id)
+        )
         if not either_side:
             raise Refusal(ErrorCode.FORBIDDEN, "Only the provider or staff in scope of the need may do this", None)
         if action == "completeExchange":
@@ -571,13 +539,12 @@ async def _settle(ctx: Context, exchange_id: str, action: str, reason: str | Non
             raise Refusal(ErrorCode.INVALID_STATE, f"The exchange is already {now.status.lower()}", "exchangeId")
         return row, Audited("Exchange", row.id, {"reason": reason} if reason else None)
 
-    outcome = await run(ctx, action, body)
-    return Payload(outcome.value, outcome.user_errors)
+    return await run(ctx, action, body)
 
 
-async def complete_exchange(ctx: Context, exchange_id: str) -> Payload[ExchangeRow]:
+async def complete_exchange(ctx: Context, exchange_id: str) -> Outcome[ExchangeRow]:
     return await _settle(ctx, exchange_id, "completeExchange", None)
 
 
-async def cancel_exchange(ctx: Context, exchange_id: str, reason: str | None) -> Payload[ExchangeRow]:
+async def cancel_exchange(ctx: Context, exchange_id: str, reason: str | None) -> Outcome[ExchangeRow]:
     return await _settle(ctx, exchange_id, "cancelExchange", reason)

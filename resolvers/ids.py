@@ -31,3 +31,16 @@ def decode_as(global_id: str, *type_names: str) -> int | None:
     if decoded is None or decoded[0] not in type_names:
         return None
     return decoded[1]
+
+
+# an id no row has: a list filter naming an id of the wrong kind (or a malformed one) matches nothing
+NOTHING = -1
+
+
+def filter_key(global_id: str | None, *type_names: str) -> int | None:
+    """The primary key a list filter narrows to: None when the filter is absent, NOTHING
+    when the id does not name one of `type_names`."""
+    if global_id is None:
+        return None
+    pk = decode_as(global_id, *type_names)
+    return NOTHING if pk is None else pk

@@ -19,10 +19,10 @@ from db.pool import Conn
 from resolvers import ids, nodes
 from resolvers.areas import area_by_id, household_by_id, organisation_by_id, person_by_id
 from resolvers.context import Context
-from resolvers.errors import ErrorCode, Refusal, UserError, bad_user_input
+from resolvers.errors import ErrorCode, Refusal, UserError
 from resolvers.loading import grouped, keyed
 from resolvers.mutations import Audited, run
-from resolvers.pagination import Page, checked_first, decode_cursor, page_from_rows
+from resolvers.pagination import Page, checked_first, decode_id_cursor, page_from_rows
 from resolvers.viewer import Role, Viewer
 
 MAX_TITLE = 200
@@ -48,10 +48,7 @@ timeline_by_order = grouped(db.events_of_orders)
 event_by_id = keyed(db.events_by_id)
 
 
-async def units_by_person(ctx: Context, keys: list[int]) -> list[frozenset[int]]:
-    async with ctx.db.connection() as conn:
-        found = {k: frozenset(await db.units_of_person(conn, k)) for k in keys}
-    return [found[k] for k in keys]
+units_by_person = grouped(db.units_of_persons)
 
 
 async def category_by_code(ctx: Context, keys: list[str]) -> list[CategoryRow | None]:
@@ -65,8 +62,8 @@ async def category_by_code(ctx: Context, keys: list[str]) -> list[CategoryRow | 
 
 async def _viewer_units(ctx: Context, viewer: Viewer) -> frozenset[int]:
     """Units whose orders the viewer handles: active posts, and UNIT_ADMIN grants."""
-    posts = await ctx.loader(units_by_person).load(viewer.person_id) if viewer.person_id is not None else frozenset()
-    return posts | frozenset(viewer.organisation_scopes(Role.UNIT_ADMIN))
+    posts = await ctx.loader(units_by_person).load(viewer.person_id) if viewer.person_id is not None else []
+    return frozenset(posts) | frozenset(viewer.organisation_scopes(Role.UNIT_ADMIN))
 
 
 async def parties(ctx: Context, viewer: Viewer, order: OrderRow) -> frozenset[Party]:
@@ -153,16 +150,6 @@ def scope_of(viewer: Viewer) -> Scope:
     )
 
 
-_NOTHING = -1  # an id no row has: a filter on an id of the wrong kind matches nothing
-
-
-def _filter_id(global_id: str | None, *type_names: str) -> int | None:
-    if global_id is None:
-        return None
-    pk = ids.decode_as(global_id, *type_names)
-    return _NOTHING if pk is None else pk
-
-
 def order_filter(
     community_id: str | None,
     status: str | None,
@@ -179,9 +166,9 @@ def order_filter(
         elif decoded is not None and decoded[0] == "Organisation":
             unit = decoded[1]
         else:
-            person = _NOTHING
+            person = ids.NOTHING
     return OrderFilter(
-        community_id=_filter_id(community_id, "Community"),
+        community_id=ids.filter_key(community_id, "Community"),
         status=status,
         assignee_id=person,
         assignee_unit_id=unit,
@@ -192,12 +179,7 @@ def order_filter(
 
 async def service_orders(ctx: Context, flt: OrderFilter, first: int | None, after: str | None) -> Page[OrderRow]:
     limit = checked_first(first)
-    cursor = decode_cursor(after)
-    after_id: int | None = None
-    if cursor is not None:
-        if len(cursor) != 1 or not isinstance(cursor[0], int):
-            raise bad_user_input("`after` is not a cursor this API gave out", argument="after")
-        after_id = cursor[0]
+    after_id = decode_id_cursor(after)
     scope = scope_of(ctx.signed_in)
     async with ctx.db.connection() as conn:
         rows = await db.list_orders(conn, scope, flt, after=after_id, limit=limit + 1)
@@ -265,8 +247,14 @@ async def _transition(
         changes=changes,
     )
     if updated is None:
-        status = await db.current_status(conn, order.id)
-        raise Refusal(ErrorCode.INVALID_STATE, f"Not possible while the order is {status}", "orderId")
+        now = await db.order_by_id(conn, order.id)
+        assert now is not None, "orders are never deleted"
+        # reassigned since it was read: the viewer may no longer see it, or no longer do this
+        now_roles = await parties(ctx, viewer, now)
+        if not now_roles:
+            raise Refusal(ErrorCode.NOT_FOUND, "No such service order", "orderId")
+        _require(name, now_roles)
+        raise Refusal(ErrorCode.INVALID_STATE, f"Not possible while the order is {now.status}", "orderId")
     return updated, Audited("ServiceOrder", order.id, {"status": updated.status})
 
 

@@ -72,6 +72,7 @@ async def test_create_order_refuses_unknown_category(conn: asyncpg.Connection) -
             placed_by=w.users["resident"],
             actor_person_id=None,
         )
+    assert (await _place(conn, w)).number.endswith("-0001")  # the refused order took no number
 
 
 @pytest.mark.parametrize("statement", ["UPDATE order_events SET note = 'x'", "DELETE FROM order_events"])
@@ -90,3 +91,37 @@ async def test_two_counties_without_a_prefix_both_number_their_first_order(conn:
     first, second = await _place(conn, one), await _place(conn, two)
     assert first.number.endswith("-0001") and second.number.endswith("-0001")
     assert first.number != second.number
+
+
+async def test_a_former_assignee_cannot_act_on_a_reassigned_order(conn: asyncpg.Connection) -> None:
+    """The resolver reads the order, then transitions it: a reassignment committed in
+    between must not let the person who was the assignee accept (or return) it."""
+    w = await builders.world(conn)
+    placed = await _place(conn, w)
+    other = await builders.cadre(conn, w.county, w.unit)
+    to_cadre = orders.Changes(assignee_id=w.people["cadre"])
+    seen = await orders.transition(
+        Conn(conn), "dispatchOrder", placed, actor_user_id=None, actor_person_id=None, note=None, changes=to_cadre
+    )
+    assert seen is not None and seen.assignee_id == w.people["cadre"]
+    reassigned = await orders.transition(
+        Conn(conn),
+        "dispatchOrder",
+        seen,
+        actor_user_id=None,
+        actor_person_id=None,
+        note=None,
+        changes=orders.Changes(assignee_id=other),
+    )
+    assert reassigned is not None and reassigned.assignee_id == other
+    for name in ("acceptOrder", "returnOrder"):  # with the row as the former assignee read it
+        stale = await orders.transition(
+            Conn(conn), name, seen, actor_user_id=None, actor_person_id=w.people["cadre"], note=None
+        )
+        assert stale is None
+    now = await orders.order_by_id(Conn(conn), placed.id)
+    assert now is not None and (now.status, now.assignee_id) == ("DISPATCHED", other)
+    accepted = await orders.transition(
+        Conn(conn), "acceptOrder", reassigned, actor_user_id=None, actor_person_id=other, note=None
+    )
+    assert accepted is not None and accepted.status == "ACCEPTED"

@@ -48,7 +48,7 @@ class Listener:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        if self._task is None:
+        if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run(), name="order-events-listener")
 
     def stop(self) -> None:
@@ -94,6 +94,8 @@ class Listener:
                 raise
             except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("order event listener failed", extra={"fields": {"reason": type(exc).__name__}})
+            except Exception:  # anything else must not end the loop: subscribers would starve silently
+                log.exception("order event listener failed unexpectedly")
             was_connected = self.connected.is_set()
             self.connected.clear()
             self.backend_pid = None

@@ -251,3 +251,31 @@ async def test_a_disabled_user_or_a_lost_grant_ends_the_stream(committed_db: dic
         await pool.execute("UPDATE users SET disabled = true WHERE id = $1", w.users["staff"])
         await _mutate(api, "PlaceOrder", place, resident)
         assert await _error_then_complete(ws) == "UNAUTHENTICATED"
+
+
+async def test_the_listener_survives_an_unexpected_failure(committed_db: dict[str, Any]) -> None:
+    """Whatever goes wrong while connecting, the listener tries again and then delivers."""
+    from db.events import Listener, connect_listener
+
+    attempts = 0
+
+    async def flaky() -> asyncpg.Connection:
+        nonlocal attempts
+        attempts += 1
+        if attempts == 1:
+            raise RuntimeError("a failure nobody planned for")
+        return await connect_listener(committed_db["url"])
+
+    received: list[dict[str, Any]] = []
+    listener = Listener(flaky, received.append, lambda: None, channel="listener_test", max_backoff=0.2)
+    listener.start()
+    try:
+        await asyncio.wait_for(listener.connected.wait(), timeout=10)
+        await committed_db["pool"].execute("SELECT pg_notify('listener_test', '{\"n\": 1}')")
+        for _ in range(200):
+            if received:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        listener.stop()
+    assert attempts >= 2 and received == [{"n": 1}]

@@ -22,10 +22,10 @@ from db.pool import Conn
 from resolvers import ids, life, nodes
 from resolvers.areas import household_by_id, person_by_id
 from resolvers.context import Context
-from resolvers.errors import ErrorCode, Refusal, bad_user_input
+from resolvers.errors import ErrorCode, Refusal
 from resolvers.loading import grouped, keyed
 from resolvers.mutations import Audited, Outcome, run
-from resolvers.pagination import Page, checked_first, decode_cursor, page_from_rows
+from resolvers.pagination import Page, checked_first, page_from_rows
 from resolvers.viewer import Role, Viewer
 
 # ---- loaders -------------------------------------------------------------------------------
@@ -177,14 +177,7 @@ async def activities(
     community (an unknown id gives an empty list), `from`/`to` bound the start time."""
     viewer = ctx.signed_in
     limit = checked_first(first)
-    key = decode_cursor(after)
-    cursor: tuple[datetime.datetime, int] | None = None
-    if key is not None:
-        try:
-            assert len(key) == 2 and isinstance(key[0], str) and isinstance(key[1], int)
-            cursor = (datetime.datetime.fromisoformat(key[0]), key[1])
-        except (AssertionError, ValueError):
-            raise bad_user_input("`after` is not a cursor this API gave out", argument="after") from None
+    cursor = life.time_cursor(after)
     community: int | None = None
     if community_id is not None:
         area = await life.any_area(ctx, community_id)

@@ -42,7 +42,7 @@ from db.pool import Conn
 from resolvers import ids, nodes
 from resolvers.areas import area_by_id, household_by_id, organisation_by_id, person_by_id
 from resolvers.context import Context
-from resolvers.errors import ErrorCode, Refusal, forbidden
+from resolvers.errors import ErrorCode, Refusal, bad_user_input, forbidden
 from resolvers.loading import keyed
 from resolvers.mutations import Audited, Outcome, run
 from resolvers.pagination import Page, checked_first, decode_cursor, page_of_known_total
@@ -215,9 +215,8 @@ def _after_id(after: str | None) -> int:
     key = decode_cursor(after)
     if key is None:
         return 0
-    if not isinstance(key[0], int) or isinstance(key[0], bool):
-        from resolvers.errors import bad_user_input
-
+    # ids are bigint: a larger number was not given out by this API (and would fail in SQL)
+    if not isinstance(key[0], int) or isinstance(key[0], bool) or not -(2**63) <= key[0] < 2**63:
         raise bad_user_input("`after` is not a cursor this API gave out", argument="after")
     return key[0]
 

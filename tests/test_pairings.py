@@ -3,6 +3,7 @@ operations."""
 
 from __future__ import annotations
 
+import base64
 import datetime
 from typing import Any
 
@@ -750,3 +751,11 @@ async def test_visit_notes_only_for_the_cadre_and_staff(
         token=tok(api, w, who),
     )
     assert data["node"] == {"kind": "HOME_VISIT", "notes": "家中老人行动不便，申请低保" if sees else None}
+
+
+async def test_a_cursor_past_the_id_range_is_bad_input(api: Api, conn: asyncpg.Connection, w: b.World) -> None:
+    """A forged cursor naming an id beyond bigint is the client's error, not a 500."""
+    forged = base64.urlsafe_b64encode(b"[9223372036854775808]").decode().rstrip("=")
+    person = ids.encode("Person", w.people["cadre"])
+    result = await api.post(PERSON_PAIRINGS, {"id": person, "first": 2, "after": forged}, token=tok(api, w, "cadre"))
+    assert result["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"

@@ -9,20 +9,10 @@ from graphql import GraphQLError
 
 from db.areas import AreaRow, HouseholdRow, OrganisationRow
 from resolvers import ids
-from resolvers.areas import area_by_id, household_by_id, organisation_by_id
+from resolvers.areas import AREA_TYPES, area_by_id, household_by_id, organisation_by_id
 from resolvers.context import Context
 from resolvers.errors import ErrorCode, Refusal, bad_user_input
 from resolvers.pagination import decode_cursor
-
-AREA_TYPES = {
-    "COUNTY": "County",
-    "TOWN": "Town",
-    "COMMUNITY": "Community",
-    "DISTRICT": "District",
-    "COMPOUND": "Compound",
-    "BUILDING": "Building",
-    "UNIT": "Unit",
-}
 
 
 async def area_of_level(ctx: Context, global_id: str, level: str, field: list[str] | str) -> AreaRow:

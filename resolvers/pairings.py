@@ -40,7 +40,7 @@ from db.pairings import (
 )
 from db.pool import Conn
 from resolvers import ids, nodes
-from resolvers.areas import area_by_id, household_by_id, organisation_by_id, person_by_id
+from resolvers.areas import AREA_TYPES, area_by_id, household_by_id, organisation_by_id, person_by_id
 from resolvers.context import Context
 from resolvers.errors import ErrorCode, Refusal, bad_user_input, forbidden
 from resolvers.loading import keyed
@@ -315,10 +315,10 @@ async def _report_area(ctx: Context, area_id: str) -> AreaRow | None:
     """The area of a report, or None when unknown; FORBIDDEN unless COUNTY_ADMIN or staff in scope."""
     viewer = ctx.signed_in
     decoded = ids.decode(area_id)
-    if decoded is None or decoded[0] not in ("County", "Town", "Community", "District", "Compound", "Building", "Unit"):
+    if decoded is None or decoded[0] not in AREA_TYPES.values():
         return None
     area = await ctx.loader(area_by_id).load(decoded[1])
-    if area is None or area.county_id != viewer.county_id or area.level.capitalize() != decoded[0]:
+    if area is None or area.county_id != viewer.county_id or AREA_TYPES[area.level] != decoded[0]:
         return None
     if viewer.is_staff_for(area.path):
         return area
@@ -388,7 +388,8 @@ async def statistics(ctx: Context, area_id: str) -> Statistics | None:
 def _id(global_id: str, field: str, *type_names: str) -> int:
     pk = ids.decode_as(global_id, *type_names)
     if pk is None:
-        raise Refusal(ErrorCode.NOT_FOUND, f"No such {type_names[0].lower()}", [field])
+        noun = "area" if len(type_names) > 1 else type_names[0].lower()
+        raise Refusal(ErrorCode.NOT_FOUND, f"No such {noun}", [field])
     return pk
 
 
@@ -425,9 +426,6 @@ async def _person(conn: Conn, ctx: Context, person_id: int, field: str) -> Perso
     return found
 
 
-AREA_TYPES: Final = ("Compound", "Building", "County", "Town", "Community", "District", "Unit")
-
-
 async def adopt(
     ctx: Context, unit_id: str, area_id: str, duties: list[str] | None, since: datetime.date | None
 ) -> Outcome[AdoptionRow]:
@@ -435,7 +433,7 @@ async def adopt(
 
     async def body(conn: Conn) -> tuple[AdoptionRow, Audited]:
         unit = await _organisation(conn, ctx, _id(unit_id, "unitId", "Organisation"), "unitId")
-        area = await _area(conn, ctx, _id(area_id, "areaId", *AREA_TYPES), "areaId")
+        area = await _area(conn, ctx, _id(area_id, "areaId", *AREA_TYPES.values()), "areaId")
         if not (viewer.is_staff_for(area.path) or unit.id in viewer.organisation_scopes(Role.UNIT_ADMIN)):
             raise Refusal(ErrorCode.FORBIDDEN, "Only the county, staff of the area or the unit's admin may adopt")
         if unit.kind not in db.UNIT_KINDS:
@@ -559,7 +557,7 @@ async def register_with_community(
     async def body(conn: Conn) -> tuple[RegistrationRow, Audited]:
         if (organisation_id is None) == (person_id is None):
             raise Refusal(ErrorCode.INVALID, "Give either organisationId or personId", ["organisationId"])
-        community = await _area(conn, ctx, _id(community_id, "communityId", *AREA_TYPES), "communityId")
+        community = await _area(conn, ctx, _id(community_id, "communityId", *AREA_TYPES.values()), "communityId")
         if community.level != "COMMUNITY":
             raise Refusal(ErrorCode.INVALID, "Registration is with a community", ["communityId"])
         org: int | None = None

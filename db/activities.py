@@ -131,10 +131,6 @@ SELECT {SIGNUP_COLUMNS.replace("s.", "x.")} FROM (
     WHERE s.activity_id = ANY($1::bigint[]) AND s.cancelled_at IS NULL AND ($2::bigint IS NULL OR s.id > $2)
 ) x WHERE x.rank <= $3 ORDER BY x.activity_id, x.id
 """  # noqa: S608 - constant columns
-COUNT_SIGNUPS_OF_ACTIVITIES: Final = """
-SELECT activity_id, count(*) AS n FROM signups WHERE activity_id = ANY($1::bigint[]) AND cancelled_at IS NULL
-GROUP BY activity_id
-"""
 VOLUNTEER_HOURS: Final = """
 SELECT p.id AS person_id, coalesce(sum(s.hours), 0)::float8 AS hours, count(s.id)::int AS activities
 FROM persons p
@@ -276,10 +272,6 @@ async def signups_of_activities(
     for r in await conn.fetch(SIGNUPS_OF_ACTIVITIES, activity_ids, after, limit):
         found.setdefault(r["activity_id"], []).append(signup_row(r))
     return found
-
-
-async def count_signups_of_activities(conn: Conn, activity_ids: list[int]) -> dict[int, int]:
-    return {r["activity_id"]: r["n"] for r in await conn.fetch(COUNT_SIGNUPS_OF_ACTIVITIES, activity_ids)}
 
 
 async def volunteer_hours(

@@ -25,7 +25,7 @@ from resolvers.context import Context
 from resolvers.errors import ErrorCode, Refusal
 from resolvers.loading import grouped, keyed
 from resolvers.mutations import Audited, Outcome, run
-from resolvers.pagination import Page, checked_first, page_from_rows
+from resolvers.pagination import Page, checked_first, page_from_rows, page_of_known_total
 from resolvers.viewer import Role, Viewer
 
 # ---- loaders -------------------------------------------------------------------------------
@@ -58,12 +58,6 @@ async def signup_pages_by_activity(ctx: Context, keys: list[tuple[int, int | Non
             for activity_id in activity_ids:
                 found[(activity_id, after, limit)] = pages.get(activity_id, [])
     return [found[k] for k in keys]
-
-
-async def signup_count_by_activity(ctx: Context, keys: list[int]) -> list[int]:
-    async with ctx.db.connection() as conn:
-        found = await db.count_signups_of_activities(conn, keys)
-    return [found.get(k, 0) for k in keys]
 
 
 async def viewer_signup_by_activity(ctx: Context, keys: list[int]) -> list[SignupRow | None]:
@@ -154,11 +148,8 @@ async def signups(root: ActivityRow, ctx: Context, first: int | None, after: str
     limit = checked_first(first)
     after_id = life.id_cursor(after)
     rows = await ctx.loader(signup_pages_by_activity).load((root.id, after_id, limit + 1))
-
-    async def total() -> int:
-        return await ctx.loader(signup_count_by_activity).load(root.id)
-
-    return page_from_rows(rows, limit, lambda r: [r.id], total)
+    # signup_count is kept equal to the active sign-ups by every sign-up and cancellation
+    return page_of_known_total(rows, limit, lambda r: [r.id], root.signup_count)
 
 
 # ---- queries -------------------------------------------------------------------------------

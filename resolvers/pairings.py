@@ -184,17 +184,14 @@ PageKey = tuple[int, int, int]  # parent id, after id, first
 
 async def pairings_by_cadre(ctx: Context, keys: list[PageKey]) -> list[Page[PairingRow] | None]:
     """Each cadre's visible active pairings, one statement per distinct (after, first)."""
-    viewer = ctx.signed_in
+    scope = pairing_scope(ctx.signed_in)
     pages: dict[PageKey, Page[PairingRow]] = {}
     for after, first in {(k[1], k[2]) for k in keys}:
         cadres = [k[0] for k in keys if (k[1], k[2]) == (after, first)]
         async with ctx.db.connection() as conn:
-            found = await db.pairings_of_cadres(conn, pairing_scope(viewer), cadres, after, first)
+            found = await db.pairings_of_cadres(conn, scope, cadres, after, first)
         for cadre in cadres:
             rows, total = found.get(cadre, ([], 0))
-            if not rows and after:
-                async with ctx.db.connection() as conn:
-                    total = await db.count_visible_pairings_of_cadre(conn, pairing_scope(viewer), cadre)
             pages[(cadre, after, first)] = page_of_known_total(rows, first, lambda r: [r.id], total)
     return [pages[k] for k in keys]
 

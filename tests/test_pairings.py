@@ -759,3 +759,21 @@ async def test_a_cursor_past_the_id_range_is_bad_input(api: Api, conn: asyncpg.C
     person = ids.encode("Person", w.people["cadre"])
     result = await api.post(PERSON_PAIRINGS, {"id": person, "first": 2, "after": forged}, token=tok(api, w, "cadre"))
     assert result["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_visits_total_count_on_the_last_page(api: Api, conn: asyncpg.Connection, w: b.World) -> None:
+    """totalCount counts every visit of the pairing, also on a page after the last visit."""
+    pairing = await b.pairing_of(conn, w.people["cadre"], w.household)
+    for day in ("2024-03-01", "2024-03-02"):
+        await b.visit(conn, pairing, "HOME_VISIT", day)
+    query = (
+        "query($id: ID!, $after: String) { node(id: $id) { ... on Pairing { visits(first: 2, after: $after) { "
+        "totalCount pageInfo { hasNextPage endCursor } edges { node { id } } } } } }"
+    )
+    cadre = tok(api, w, "cadre")
+    first = (await api.ok(query, {"id": ids.encode("Pairing", pairing)}, token=cadre))["node"]["visits"]
+    assert first["totalCount"] == 2 and first["pageInfo"]["hasNextPage"] is False
+    after = first["pageInfo"]["endCursor"]
+    rest = (await api.ok(query, {"id": ids.encode("Pairing", pairing), "after": after}, token=cadre))["node"]["visits"]
+    assert rest["edges"] == []
+    assert rest["totalCount"] == 2

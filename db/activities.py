@@ -83,7 +83,7 @@ TAKE_PLACE: Final = """
 UPDATE activities SET signup_count = signup_count + 1
 WHERE id = $1 AND (capacity IS NULL OR signup_count < capacity) RETURNING signup_count
 """
-FREE_PLACE: Final = "UPDATE activities SET signup_count = signup_count - 1 WHERE id = $1"
+FREE_PLACE: Final = "UPDATE activities SET signup_count = signup_count - 1 WHERE id = $1 RETURNING signup_count"
 LIST: Final = f"""
 SELECT {COLUMNS} FROM activities a JOIN areas c ON c.id = a.community_id
 WHERE a.county_id = $1
@@ -189,12 +189,15 @@ async def attended_by_activity(conn: Conn, ids: list[int]) -> dict[int, int]:
     return {r["activity_id"]: r["attended"] for r in await conn.fetch(ATTENDED_BY_ACTIVITY, ids)}
 
 
-async def take_place(conn: Conn, activity_id: int) -> bool:
-    return await conn.fetchval(TAKE_PLACE, activity_id) is not None
+async def take_place(conn: Conn, activity_id: int) -> int | None:
+    """The new signup_count, or None when the activity is full."""
+    found = await conn.fetchval(TAKE_PLACE, activity_id)
+    return int(found) if found is not None else None
 
 
-async def free_place(conn: Conn, activity_id: int) -> None:
-    await conn.execute(FREE_PLACE, activity_id)
+async def free_place(conn: Conn, activity_id: int) -> int:
+    """The new signup_count."""
+    return int(await conn.fetchval(FREE_PLACE, activity_id))
 
 
 async def page(

@@ -10,6 +10,7 @@ county admin."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime
 from decimal import Decimal
 
@@ -37,10 +38,7 @@ activity_by_id = keyed(db.activities_by_id)
 hosts_by_activity = grouped(db.hosts_by_activity)
 
 
-async def attended_by_activity(ctx: Context, keys: list[int]) -> list[int]:
-    async with ctx.db.connection() as conn:
-        found = await db.attended_by_activity(conn, keys)
-    return [found.get(k, 0) for k in keys]
+attended_by_activity = keyed(db.attended_by_activity)
 
 
 signup_by_id = keyed(db.signups_by_id)
@@ -122,7 +120,7 @@ async def hosts(root: ActivityRow, ctx: Context) -> list[OrganisationRow]:
 
 
 async def attended_count(root: ActivityRow, ctx: Context) -> int:
-    return await ctx.loader(attended_by_activity).load(root.id)
+    return await ctx.loader(attended_by_activity).load(root.id) or 0
 
 
 async def viewer_signup(root: ActivityRow, ctx: Context) -> SignupRow | None:
@@ -276,10 +274,6 @@ async def _activity_in_county(ctx: Context, conn: Conn, global_id: str, field: s
     return row
 
 
-async def _reload(conn: Conn, activity_id: int) -> ActivityRow:
-    return (await db.activities_by_id(conn, [activity_id]))[activity_id]
-
-
 async def sign_up(ctx: Context, *, activity_id: str) -> Outcome[tuple[SignupRow, ActivityRow]]:
     """The signed-in person signs up; a place is taken by one conditional UPDATE, so the
     capacity holds under any number of concurrent sign-ups."""
@@ -295,7 +289,8 @@ async def sign_up(ctx: Context, *, activity_id: str) -> Outcome[tuple[SignupRow,
             raise Refusal(ErrorCode.ALREADY_EXISTS, "You have already signed up", "activityId")
         try:
             async with conn.transaction():
-                if not await db.take_place(conn, activity.id):
+                taken = await db.take_place(conn, activity.id)
+                if taken is None:
                     raise Refusal(ErrorCode.FULL, "The activity is full", "activityId")
                 signup = await db.insert_signup(
                     conn, county_id=activity.county_id, activity_id=activity.id, person_id=viewer.person_id
@@ -304,7 +299,8 @@ async def sign_up(ctx: Context, *, activity_id: str) -> Outcome[tuple[SignupRow,
             raise Refusal(ErrorCode.ALREADY_EXISTS, "You have already signed up", "activityId") from None
         except asyncpg.CheckViolationError:
             raise Refusal(ErrorCode.FULL, "The activity is full", "activityId") from None
-        return (signup, await _reload(conn, activity.id)), Audited("Signup", signup.id, {"activity": activity.id})
+        updated = dataclasses.replace(activity, signup_count=taken)
+        return (signup, updated), Audited("Signup", signup.id, {"activity": activity.id})
 
     return await run(ctx, "signUp", body)
 
@@ -332,8 +328,8 @@ async def cancel_sign_up(ctx: Context, *, signup_id: str) -> Outcome[tuple[Signu
             raise Refusal(ErrorCode.INVALID_STATE, "The person has already checked in", "signupId")
         cancelled = await db.cancel_signup(conn, signup.id)
         assert cancelled is not None, "the row is locked and was checked above"
-        await db.free_place(conn, activity.id)
-        return (cancelled, await _reload(conn, activity.id)), Audited("Signup", signup.id)
+        freed = await db.free_place(conn, activity.id)
+        return (cancelled, dataclasses.replace(activity, signup_count=freed)), Audited("Signup", signup.id)
 
     return await run(ctx, "cancelSignUp", body)
 

@@ -83,7 +83,7 @@ TAKE_PLACE: Final = """
 UPDATE activities SET signup_count = signup_count + 1
 WHERE id = $1 AND (capacity IS NULL OR signup_count < capacity) RETURNING signup_count
 """
-FREE_PLACE: Final = "UPDATE activities SET signup_count = signup_count - 1 WHERE id = $1"
+FREE_PLACE: Final = "UPDATE activities SET signup_count = signup_count - 1 WHERE id = $1 RETURNING signup_count"
 LIST: Final = f"""
 SELECT {COLUMNS} FROM activities a JOIN areas c ON c.id = a.community_id
 WHERE a.county_id = $1
@@ -131,10 +131,6 @@ SELECT {SIGNUP_COLUMNS.replace("s.", "x.")} FROM (
     WHERE s.activity_id = ANY($1::bigint[]) AND s.cancelled_at IS NULL AND ($2::bigint IS NULL OR s.id > $2)
 ) x WHERE x.rank <= $3 ORDER BY x.activity_id, x.id
 """  # noqa: S608 - constant columns
-COUNT_SIGNUPS_OF_ACTIVITIES: Final = """
-SELECT activity_id, count(*) AS n FROM signups WHERE activity_id = ANY($1::bigint[]) AND cancelled_at IS NULL
-GROUP BY activity_id
-"""
 VOLUNTEER_HOURS: Final = """
 SELECT p.id AS person_id, coalesce(sum(s.hours), 0)::float8 AS hours, count(s.id)::int AS activities
 FROM persons p
@@ -193,12 +189,15 @@ async def attended_by_activity(conn: Conn, ids: list[int]) -> dict[int, int]:
     return {r["activity_id"]: r["attended"] for r in await conn.fetch(ATTENDED_BY_ACTIVITY, ids)}
 
 
-async def take_place(conn: Conn, activity_id: int) -> bool:
-    return await conn.fetchval(TAKE_PLACE, activity_id) is not None
+async def take_place(conn: Conn, activity_id: int) -> int | None:
+    """The new signup_count, or None when the activity is full."""
+    found = await conn.fetchval(TAKE_PLACE, activity_id)
+    return int(found) if found is not None else None
 
 
-async def free_place(conn: Conn, activity_id: int) -> None:
-    await conn.execute(FREE_PLACE, activity_id)
+async def free_place(conn: Conn, activity_id: int) -> int:
+    """The new signup_count."""
+    return int(await conn.fetchval(FREE_PLACE, activity_id))
 
 
 async def page(
@@ -276,10 +275,6 @@ async def signups_of_activities(
     for r in await conn.fetch(SIGNUPS_OF_ACTIVITIES, activity_ids, after, limit):
         found.setdefault(r["activity_id"], []).append(signup_row(r))
     return found
-
-
-async def count_signups_of_activities(conn: Conn, activity_ids: list[int]) -> dict[int, int]:
-    return {r["activity_id"]: r["n"] for r in await conn.fetch(COUNT_SIGNUPS_OF_ACTIVITIES, activity_ids)}
 
 
 async def volunteer_hours(

@@ -47,7 +47,7 @@ SELECT f.id, f.county_id, f.compound_id, f.category, f.description, f.deadline, 
 FROM findings f JOIN areas c ON c.id = f.compound_id
 """
 BY_ID: Final = f"SELECT * FROM ({ROWS}) x WHERE x.id = ANY($2::bigint[])"  # noqa: S608 - constant text
-FOR_UPDATE: Final = "SELECT id FROM findings WHERE id = $1 FOR UPDATE"
+FOR_UPDATE: Final = ROWS + "WHERE f.id = $2 FOR UPDATE OF f"
 INSERT: Final = """
 INSERT INTO findings (county_id, compound_id, category, description, deadline, reported_by)
 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id
@@ -76,8 +76,9 @@ async def findings_by_id(conn: Conn, zone: str, ids: list[int]) -> dict[int, Fin
     return {r["id"]: finding_row(r) for r in await conn.fetch(BY_ID, zone, ids)}
 
 
-async def lock(conn: Conn, finding_id: int) -> bool:
-    return await conn.fetchval(FOR_UPDATE, finding_id) is not None
+async def finding_for_update(conn: Conn, zone: str, finding_id: int) -> FindingRow | None:
+    row = await conn.fetchrow(FOR_UPDATE, zone, finding_id)
+    return finding_row(row) if row is not None else None
 
 
 async def create(

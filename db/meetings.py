@@ -42,7 +42,9 @@ COLUMNS: Final = (
 )
 RESOLUTION_COLUMNS: Final = "r.id, r.county_id, r.meeting_id, r.position, r.text, r.follow_up_order_id"
 BY_ID: Final = f"SELECT {COLUMNS} FROM meetings m JOIN areas c ON c.id = m.community_id WHERE m.id = ANY($1::bigint[])"  # noqa: S608 - constant columns
-FOR_UPDATE: Final = "SELECT id FROM meetings WHERE id = $1 FOR UPDATE"
+FOR_UPDATE: Final = (
+    f"SELECT {COLUMNS} FROM meetings m JOIN areas c ON c.id = m.community_id WHERE m.id = $1 FOR UPDATE OF m"  # noqa: S608 - constant columns
+)
 INSERT: Final = """
 INSERT INTO meetings (county_id, community_id, kind, title, starts_at, created_by)
 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id
@@ -114,9 +116,8 @@ async def create(
 
 
 async def lock(conn: Conn, meeting_id: int) -> MeetingRow | None:
-    if await conn.fetchval(FOR_UPDATE, meeting_id) is None:
-        return None
-    return (await meetings_by_id(conn, [meeting_id]))[meeting_id]
+    row = await conn.fetchrow(FOR_UPDATE, meeting_id)
+    return meeting_row(row) if row is not None else None
 
 
 async def hold(conn: Conn, meeting_id: int, minutes: str) -> bool:

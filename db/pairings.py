@@ -7,8 +7,9 @@ and every report is one statement for an area of any level.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import asyncpg
 
@@ -230,27 +231,43 @@ class VisibilityScope:
         return (self.county_id, self.everything, self.areas, self.household_id, self.person_id, self.units)
 
 
+COUNT_PAIRINGS_OF_CADRES: Final = f"""
+SELECT p.cadre_id, count(*) AS total
+FROM pairings p JOIN households h ON h.id = p.household_id JOIN areas b ON b.id = h.building_id
+WHERE p.cadre_id = ANY($7::bigint[]) AND p.until IS NULL AND {VISIBLE_PAIRING}
+GROUP BY p.cadre_id
+"""  # noqa: S608 - constant SQL fragments
+
+
+R = TypeVar("R")
+
+
+def _pages(
+    records: list[asyncpg.Record], parent: str, row: Callable[[asyncpg.Record], R]
+) -> dict[int, tuple[list[R], int]]:
+    """Rows of a windowed page query grouped by parent, each with the parent's `total`."""
+    found: dict[int, tuple[list[R], int]] = {}
+    for r in records:
+        rows, _ = found.get(r[parent], ([], 0))
+        rows.append(row(r))
+        found[r[parent]] = (rows, r["total"])
+    return found
+
+
 async def pairings_of_cadres(
     conn: Conn, scope: VisibilityScope, cadre_ids: list[int], after: int, first: int
 ) -> dict[int, tuple[list[PairingRow], int]]:
     """Up to `first + 1` visible active pairings per cadre after pairing id `after`, and
     each cadre's total (0 when the cadre has none visible)."""
-    found: dict[int, tuple[list[PairingRow], int]] = {}
-    for r in await conn.fetch(PAIRINGS_OF_CADRES, *scope.params(), cadre_ids, after, first + 1):
-        rows, _ = found.get(r["cadre_id"], ([], 0))
-        rows.append(pairing_row(r))
-        found[r["cadre_id"]] = (rows, r["total"])
+    found = _pages(
+        await conn.fetch(PAIRINGS_OF_CADRES, *scope.params(), cadre_ids, after, first + 1), "cadre_id", pairing_row
+    )
+    # a cadre whose page after the cursor is empty got no row to carry its total
+    missing = [c for c in cadre_ids if c not in found] if after else []
+    if missing:
+        for r in await conn.fetch(COUNT_PAIRINGS_OF_CADRES, *scope.params(), missing):
+            found[r["cadre_id"]] = ([], r["total"])
     return found
-
-
-COUNT_VISIBLE_PAIRINGS_OF_CADRE: Final = f"""
-SELECT count(*) FROM pairings p JOIN households h ON h.id = p.household_id JOIN areas b ON b.id = h.building_id
-WHERE p.cadre_id = $7 AND p.until IS NULL AND {VISIBLE_PAIRING}
-"""  # noqa: S608 - constant SQL fragments
-
-
-async def count_visible_pairings_of_cadre(conn: Conn, scope: VisibilityScope, cadre_id: int) -> int:
-    return int(await conn.fetchval(COUNT_VISIBLE_PAIRINGS_OF_CADRE, *scope.params(), cadre_id))
 
 
 # --- cadres and households -----------------------------------------------------------------
@@ -304,6 +321,11 @@ ORDER BY pairing_id, id
 """  # noqa: S608 - constant columns
 
 
+COUNT_VISITS_OF_PAIRINGS: Final = """
+SELECT v.pairing_id, count(*) AS total FROM visits v WHERE v.pairing_id = ANY($1::bigint[]) GROUP BY v.pairing_id
+"""
+
+
 def visit_row(r: asyncpg.Record) -> VisitRow:
     return VisitRow(
         id=r["id"],
@@ -345,11 +367,14 @@ async def obligation_counts(
 async def visits_of_pairings(
     conn: Conn, pairing_ids: list[int], after: int, first: int
 ) -> dict[int, tuple[list[VisitRow], int]]:
-    found: dict[int, tuple[list[VisitRow], int]] = {}
-    for r in await conn.fetch(VISITS_OF_PAIRINGS, pairing_ids, after, first + 1):
-        rows, _ = found.get(r["pairing_id"], ([], 0))
-        rows.append(visit_row(r))
-        found[r["pairing_id"]] = (rows, r["total"])
+    """Up to `first + 1` visits per pairing after visit id `after`, and each pairing's total
+    (0 when it has none)."""
+    found = _pages(await conn.fetch(VISITS_OF_PAIRINGS, pairing_ids, after, first + 1), "pairing_id", visit_row)
+    # a pairing whose page after the cursor is empty got no row to carry its total
+    missing = [p for p in pairing_ids if p not in found] if after else []
+    if missing:
+        for r in await conn.fetch(COUNT_VISITS_OF_PAIRINGS, missing):
+            found[r["pairing_id"]] = ([], r["total"])
     return found
 
 

@@ -35,7 +35,9 @@ OF_COMPOUNDS: Final = (
 INSERT: Final = """
 INSERT INTO renovations (county_id, compound_id, title, status, year) VALUES ($1, $2, $3, $4, $5) RETURNING id
 """
-FOR_UPDATE: Final = "SELECT status FROM renovations WHERE id = $1 FOR UPDATE"
+FOR_UPDATE: Final = (
+    f"SELECT {COLUMNS} FROM renovations r JOIN areas c ON c.id = r.compound_id WHERE r.id = $1 FOR UPDATE OF r"  # noqa: S608 - constant columns
+)
 # Moves a project on only from the expected state: of two racing calls one matches.
 ADVANCE: Final = """
 UPDATE renovations SET status = $3, year = coalesce($4, year) WHERE id = $1 AND status = $2 RETURNING id
@@ -72,9 +74,9 @@ async def create(conn: Conn, *, county_id: int, compound_id: int, title: str, st
     return (await renovations_by_id(conn, [pk]))[pk]
 
 
-async def status_for_update(conn: Conn, renovation_id: int) -> str | None:
-    status = await conn.fetchval(FOR_UPDATE, renovation_id)
-    return str(status) if status is not None else None
+async def renovation_for_update(conn: Conn, renovation_id: int) -> RenovationRow | None:
+    row = await conn.fetchrow(FOR_UPDATE, renovation_id)
+    return renovation_row(row) if row is not None else None
 
 
 async def advance(conn: Conn, renovation_id: int, source: str, target: str, year: int | None) -> RenovationRow | None:

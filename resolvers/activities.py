@@ -10,6 +10,7 @@ county admin."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime
 from decimal import Decimal
 
@@ -22,10 +23,10 @@ from db.pool import Conn
 from resolvers import ids, life, nodes
 from resolvers.areas import household_by_id, person_by_id
 from resolvers.context import Context
-from resolvers.errors import ErrorCode, Refusal, bad_user_input
+from resolvers.errors import ErrorCode, Refusal
 from resolvers.loading import grouped, keyed
 from resolvers.mutations import Audited, Outcome, run
-from resolvers.pagination import Page, checked_first, decode_cursor, page_from_rows
+from resolvers.pagination import Page, checked_first, page_from_rows, page_of_known_total
 from resolvers.viewer import Role, Viewer
 
 # ---- loaders -------------------------------------------------------------------------------
@@ -37,10 +38,7 @@ activity_by_id = keyed(db.activities_by_id)
 hosts_by_activity = grouped(db.hosts_by_activity)
 
 
-async def attended_by_activity(ctx: Context, keys: list[int]) -> list[int]:
-    async with ctx.db.connection() as conn:
-        found = await db.attended_by_activity(conn, keys)
-    return [found.get(k, 0) for k in keys]
+attended_by_activity = keyed(db.attended_by_activity)
 
 
 signup_by_id = keyed(db.signups_by_id)
@@ -58,12 +56,6 @@ async def signup_pages_by_activity(ctx: Context, keys: list[tuple[int, int | Non
             for activity_id in activity_ids:
                 found[(activity_id, after, limit)] = pages.get(activity_id, [])
     return [found[k] for k in keys]
-
-
-async def signup_count_by_activity(ctx: Context, keys: list[int]) -> list[int]:
-    async with ctx.db.connection() as conn:
-        found = await db.count_signups_of_activities(conn, keys)
-    return [found.get(k, 0) for k in keys]
 
 
 async def viewer_signup_by_activity(ctx: Context, keys: list[int]) -> list[SignupRow | None]:
@@ -128,7 +120,7 @@ async def hosts(root: ActivityRow, ctx: Context) -> list[OrganisationRow]:
 
 
 async def attended_count(root: ActivityRow, ctx: Context) -> int:
-    return await ctx.loader(attended_by_activity).load(root.id)
+    return await ctx.loader(attended_by_activity).load(root.id) or 0
 
 
 async def viewer_signup(root: ActivityRow, ctx: Context) -> SignupRow | None:
@@ -154,11 +146,8 @@ async def signups(root: ActivityRow, ctx: Context, first: int | None, after: str
     limit = checked_first(first)
     after_id = life.id_cursor(after)
     rows = await ctx.loader(signup_pages_by_activity).load((root.id, after_id, limit + 1))
-
-    async def total() -> int:
-        return await ctx.loader(signup_count_by_activity).load(root.id)
-
-    return page_from_rows(rows, limit, lambda r: [r.id], total)
+    # signup_count is kept equal to the active sign-ups by every sign-up and cancellation
+    return page_of_known_total(rows, limit, lambda r: [r.id], root.signup_count)
 
 
 # ---- queries -------------------------------------------------------------------------------
@@ -177,14 +166,7 @@ async def activities(
     community (an unknown id gives an empty list), `from`/`to` bound the start time."""
     viewer = ctx.signed_in
     limit = checked_first(first)
-    key = decode_cursor(after)
-    cursor: tuple[datetime.datetime, int] | None = None
-    if key is not None:
-        try:
-            assert len(key) == 2 and isinstance(key[0], str) and isinstance(key[1], int)
-            cursor = (datetime.datetime.fromisoformat(key[0]), key[1])
-        except (AssertionError, ValueError):
-            raise bad_user_input("`after` is not a cursor this API gave out", argument="after") from None
+    cursor = life.time_cursor(after)
     community: int | None = None
     if community_id is not None:
         area = await life.any_area(ctx, community_id)
@@ -292,10 +274,6 @@ async def _activity_in_county(ctx: Context, conn: Conn, global_id: str, field: s
     return row
 
 
-async def _reload(conn: Conn, activity_id: int) -> ActivityRow:
-    return (await db.activities_by_id(conn, [activity_id]))[activity_id]
-
-
 async def sign_up(ctx: Context, *, activity_id: str) -> Outcome[tuple[SignupRow, ActivityRow]]:
     """The signed-in person signs up; a place is taken by one conditional UPDATE, so the
     capacity holds under any number of concurrent sign-ups."""
@@ -311,7 +289,8 @@ async def sign_up(ctx: Context, *, activity_id: str) -> Outcome[tuple[SignupRow,
             raise Refusal(ErrorCode.ALREADY_EXISTS, "You have already signed up", "activityId")
         try:
             async with conn.transaction():
-                if not await db.take_place(conn, activity.id):
+                taken = await db.take_place(conn, activity.id)
+                if taken is None:
                     raise Refusal(ErrorCode.FULL, "The activity is full", "activityId")
                 signup = await db.insert_signup(
                     conn, county_id=activity.county_id, activity_id=activity.id, person_id=viewer.person_id
@@ -320,7 +299,8 @@ async def sign_up(ctx: Context, *, activity_id: str) -> Outcome[tuple[SignupRow,
             raise Refusal(ErrorCode.ALREADY_EXISTS, "You have already signed up", "activityId") from None
         except asyncpg.CheckViolationError:
             raise Refusal(ErrorCode.FULL, "The activity is full", "activityId") from None
-        return (signup, await _reload(conn, activity.id)), Audited("Signup", signup.id, {"activity": activity.id})
+        updated = dataclasses.replace(activity, signup_count=taken)
+        return (signup, updated), Audited("Signup", signup.id, {"activity": activity.id})
 
     return await run(ctx, "signUp", body)
 
@@ -348,8 +328,8 @@ async def cancel_sign_up(ctx: Context, *, signup_id: str) -> Outcome[tuple[Signu
             raise Refusal(ErrorCode.INVALID_STATE, "The person has already checked in", "signupId")
         cancelled = await db.cancel_signup(conn, signup.id)
         assert cancelled is not None, "the row is locked and was checked above"
-        await db.free_place(conn, activity.id)
-        return (cancelled, await _reload(conn, activity.id)), Audited("Signup", signup.id)
+        freed = await db.free_place(conn, activity.id)
+        return (cancelled, dataclasses.replace(activity, signup_count=freed)), Audited("Signup", signup.id)
 
     return await run(ctx, "cancelSignUp", body)
 

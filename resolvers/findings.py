@@ -118,10 +118,8 @@ async def rectify_finding(ctx: Context, *, finding_id: str, note: str) -> Outcom
 
     async def body(conn: Conn) -> tuple[FindingRow, Audited]:
         pk = ids.decode_as(finding_id, "Finding")
-        if pk is None or not await db.lock(conn, pk):
-            raise Refusal(ErrorCode.NOT_FOUND, "No finding with this id", "findingId")
-        row = (await db.findings_by_id(conn, zone, [pk]))[pk]
-        if row.county_id != viewer.county_id:
+        row = await db.finding_for_update(conn, zone, pk) if pk is not None else None
+        if pk is None or row is None or row.county_id != viewer.county_id:
             raise Refusal(ErrorCode.NOT_FOUND, "No finding with this id", "findingId")
         if not viewer.is_staff_for(row.compound_path):
             raise Refusal(ErrorCode.FORBIDDEN, "Only staff in scope of the compound may rectify findings")

@@ -5,21 +5,14 @@ from __future__ import annotations
 
 import datetime
 
+from graphql import GraphQLError
+
 from db.areas import AreaRow, HouseholdRow, OrganisationRow
 from resolvers import ids
-from resolvers.areas import area_by_id, household_by_id, organisation_by_id
+from resolvers.areas import AREA_TYPES, area_by_id, household_by_id, organisation_by_id
 from resolvers.context import Context
-from resolvers.errors import ErrorCode, Refusal
-
-AREA_TYPES = {
-    "COUNTY": "County",
-    "TOWN": "Town",
-    "COMMUNITY": "Community",
-    "DISTRICT": "District",
-    "COMPOUND": "Compound",
-    "BUILDING": "Building",
-    "UNIT": "Unit",
-}
+from resolvers.errors import ErrorCode, Refusal, bad_user_input
+from resolvers.pagination import decode_cursor
 
 
 async def area_of_level(ctx: Context, global_id: str, level: str, field: list[str] | str) -> AreaRow:
@@ -74,17 +67,39 @@ def blank(text: str) -> bool:
     return not text.strip()
 
 
+# ids are bigint: a cursor naming a larger number was not given out by this API
+BIGINT = range(-(2**63), 2**63)
+
+
+def _not_a_cursor() -> GraphQLError:
+    return bad_user_input("`after` is not a cursor this API gave out", argument="after")
+
+
+def _is_id(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value in BIGINT
+
+
 def id_cursor(after: str | None) -> int | None:
     """The id of a cursor over lists paged by id alone."""
-    from resolvers.errors import bad_user_input
-    from resolvers.pagination import decode_cursor
-
     key = decode_cursor(after)
     if key is None:
         return None
-    if len(key) != 1 or not isinstance(key[0], int):
-        raise bad_user_input("`after` is not a cursor this API gave out", argument="after")
-    return key[0]
+    if len(key) != 1 or not _is_id(key[0]):
+        raise _not_a_cursor()
+    return int(key[0])
+
+
+def time_cursor(after: str | None) -> tuple[datetime.datetime, int] | None:
+    """The (time, id) of a cursor over lists paged by a time and then the id."""
+    key = decode_cursor(after)
+    if key is None:
+        return None
+    if len(key) != 2 or not isinstance(key[0], str) or not _is_id(key[1]):
+        raise _not_a_cursor()
+    try:
+        return datetime.datetime.fromisoformat(key[0]), int(key[1])
+    except ValueError:
+        raise _not_a_cursor() from None
 
 
 async def area_filter(ctx: Context, area_id: str | None) -> int | None:

@@ -20,10 +20,10 @@ from db.meetings import MeetingFilter, MeetingRow, ResolutionRow
 from db.pool import Conn
 from resolvers import ids, life, nodes
 from resolvers.context import Context
-from resolvers.errors import ErrorCode, Refusal, bad_user_input
+from resolvers.errors import ErrorCode, Refusal
 from resolvers.loading import grouped, keyed
 from resolvers.mutations import Audited, Outcome, run
-from resolvers.pagination import Page, checked_first, decode_cursor, page_from_rows
+from resolvers.pagination import Page, checked_first, page_from_rows
 from resolvers.viewer import Role
 
 DEFAULT_FOLLOW_UP_CATEGORY = "OTHER"
@@ -119,14 +119,7 @@ async def meetings(ctx: Context, *, community_id: str | None, first: int | None,
     """Meetings the viewer may see (see the module's docstring), latest first."""
     viewer = ctx.signed_in
     limit = checked_first(first)
-    key = decode_cursor(after)
-    cursor: tuple[datetime.datetime, int] | None = None
-    if key is not None:
-        try:
-            assert len(key) == 2 and isinstance(key[0], str) and isinstance(key[1], int)
-            cursor = (datetime.datetime.fromisoformat(key[0]), key[1])
-        except (AssertionError, ValueError):
-            raise bad_user_input("`after` is not a cursor this API gave out", argument="after") from None
+    cursor = life.time_cursor(after)
     flt = MeetingFilter(
         county_id=viewer.county_id,
         scopes=viewer.area_scopes(Role.COUNTY_ADMIN, Role.COMMUNITY_STAFF),

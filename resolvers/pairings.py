@@ -40,9 +40,9 @@ from db.pairings import (
 )
 from db.pool import Conn
 from resolvers import ids, nodes
-from resolvers.areas import area_by_id, household_by_id, organisation_by_id, person_by_id
+from resolvers.areas import AREA_TYPES, area_by_id, household_by_id, organisation_by_id, person_by_id
 from resolvers.context import Context
-from resolvers.errors import ErrorCode, Refusal, forbidden
+from resolvers.errors import ErrorCode, Refusal, bad_user_input, forbidden
 from resolvers.loading import keyed
 from resolvers.mutations import Audited, Outcome, run
 from resolvers.pagination import Page, checked_first, decode_cursor, page_of_known_total
@@ -184,17 +184,14 @@ PageKey = tuple[int, int, int]  # parent id, after id, first
 
 async def pairings_by_cadre(ctx: Context, keys: list[PageKey]) -> list[Page[PairingRow] | None]:
     """Each cadre's visible active pairings, one statement per distinct (after, first)."""
-    viewer = ctx.signed_in
+    scope = pairing_scope(ctx.signed_in)
     pages: dict[PageKey, Page[PairingRow]] = {}
     for after, first in {(k[1], k[2]) for k in keys}:
         cadres = [k[0] for k in keys if (k[1], k[2]) == (after, first)]
         async with ctx.db.connection() as conn:
-            found = await db.pairings_of_cadres(conn, pairing_scope(viewer), cadres, after, first)
+            found = await db.pairings_of_cadres(conn, scope, cadres, after, first)
         for cadre in cadres:
             rows, total = found.get(cadre, ([], 0))
-            if not rows and after:
-                async with ctx.db.connection() as conn:
-                    total = await db.count_visible_pairings_of_cadre(conn, pairing_scope(viewer), cadre)
             pages[(cadre, after, first)] = page_of_known_total(rows, first, lambda r: [r.id], total)
     return [pages[k] for k in keys]
 
@@ -215,9 +212,8 @@ def _after_id(after: str | None) -> int:
     key = decode_cursor(after)
     if key is None:
         return 0
-    if not isinstance(key[0], int) or isinstance(key[0], bool):
-        from resolvers.errors import bad_user_input
-
+    # ids are bigint: a larger number was not given out by this API (and would fail in SQL)
+    if not isinstance(key[0], int) or isinstance(key[0], bool) or not -(2**63) <= key[0] < 2**63:
         raise bad_user_input("`after` is not a cursor this API gave out", argument="after")
     return key[0]
 
@@ -316,10 +312,10 @@ async def _report_area(ctx: Context, area_id: str) -> AreaRow | None:
     """The area of a report, or None when unknown; FORBIDDEN unless COUNTY_ADMIN or staff in scope."""
     viewer = ctx.signed_in
     decoded = ids.decode(area_id)
-    if decoded is None or decoded[0] not in ("County", "Town", "Community", "District", "Compound", "Building", "Unit"):
+    if decoded is None or decoded[0] not in AREA_TYPES.values():
         return None
     area = await ctx.loader(area_by_id).load(decoded[1])
-    if area is None or area.county_id != viewer.county_id or area.level.capitalize() != decoded[0]:
+    if area is None or area.county_id != viewer.county_id or AREA_TYPES[area.level] != decoded[0]:
         return None
     if viewer.is_staff_for(area.path):
         return area
@@ -389,7 +385,8 @@ async def statistics(ctx: Context, area_id: str) -> Statistics | None:
 def _id(global_id: str, field: str, *type_names: str) -> int:
     pk = ids.decode_as(global_id, *type_names)
     if pk is None:
-        raise Refusal(ErrorCode.NOT_FOUND, f"No such {type_names[0].lower()}", [field])
+        noun = "area" if len(type_names) > 1 else type_names[0].lower()
+        raise Refusal(ErrorCode.NOT_FOUND, f"No such {noun}", [field])
     return pk
 
 
@@ -426,9 +423,6 @@ async def _person(conn: Conn, ctx: Context, person_id: int, field: str) -> Perso
     return found
 
 
-AREA_TYPES: Final = ("Compound", "Building", "County", "Town", "Community", "District", "Unit")
-
-
 async def adopt(
     ctx: Context, unit_id: str, area_id: str, duties: list[str] | None, since: datetime.date | None
 ) -> Outcome[AdoptionRow]:
@@ -436,7 +430,7 @@ async def adopt(
 
     async def body(conn: Conn) -> tuple[AdoptionRow, Audited]:
         unit = await _organisation(conn, ctx, _id(unit_id, "unitId", "Organisation"), "unitId")
-        area = await _area(conn, ctx, _id(area_id, "areaId", *AREA_TYPES), "areaId")
+        area = await _area(conn, ctx, _id(area_id, "areaId", *AREA_TYPES.values()), "areaId")
         if not (viewer.is_staff_for(area.path) or unit.id in viewer.organisation_scopes(Role.UNIT_ADMIN)):
             raise Refusal(ErrorCode.FORBIDDEN, "Only the county, staff of the area or the unit's admin may adopt")
         if unit.kind not in db.UNIT_KINDS:
@@ -560,7 +554,7 @@ async def register_with_community(
     async def body(conn: Conn) -> tuple[RegistrationRow, Audited]:
         if (organisation_id is None) == (person_id is None):
             raise Refusal(ErrorCode.INVALID, "Give either organisationId or personId", ["organisationId"])
-        community = await _area(conn, ctx, _id(community_id, "communityId", *AREA_TYPES), "communityId")
+        community = await _area(conn, ctx, _id(community_id, "communityId", *AREA_TYPES.values()), "communityId")
         if community.level != "COMMUNITY":
             raise Refusal(ErrorCode.INVALID, "Registration is with a community", ["communityId"])
         org: int | None = None

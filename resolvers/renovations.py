@@ -81,8 +81,7 @@ async def _advance(ctx: Context, action: str, renovation_id: str, source: str, t
 
     async def body(conn: Conn) -> tuple[RenovationRow, Audited]:
         pk = ids.decode_as(renovation_id, "Renovation")
-        status = await db.status_for_update(conn, pk) if pk is not None else None
-        row = (await db.renovations_by_id(conn, [pk]))[pk] if pk is not None and status is not None else None
+        row = await db.renovation_for_update(conn, pk) if pk is not None else None
         if pk is None or row is None or row.county_id != viewer.county_id:
             raise Refusal(ErrorCode.NOT_FOUND, "No renovation project with this id", "renovationId")
         if not viewer.is_staff_for(row.compound_path):

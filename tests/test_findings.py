@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import datetime
 import zoneinfo
 from typing import Any
 
 import asyncpg
+import orjson
 
 from resolvers import ids
 from tests import builders
@@ -173,3 +175,25 @@ async def test_findings_pages_newest_first(api: Api, conn: asyncpg.Connection) -
     assert [e["node"]["id"] for e in rest["data"]["findings"]["edges"]] == [ids.encode("Finding", made[0])]
     bad = await api.op("Findings", {"first": -1}, token=staff)
     assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_a_cursor_past_the_id_range_is_bad_input(api: Api, conn: asyncpg.Connection) -> None:
+    """A forged cursor naming an id beyond bigint is the client's error, not a 500, in
+    every list of the community-life domain."""
+    w = await world(conn)
+    staff = api.token_for(w.users["staff"])
+    beyond = 2**63
+    lists = {
+        "findings": ("query($a: String) { findings(after: $a) { totalCount } }", [beyond]),
+        "publicNotices": ("query($a: String) { publicNotices(after: $a) { totalCount } }", [beyond]),
+        "renovationProjects": ("query($a: String) { renovationProjects(after: $a) { totalCount } }", [beyond]),
+        "activities": (
+            "query($a: String) { activities(after: $a) { totalCount } }",
+            ["2026-01-01T00:00:00+08:00", beyond],
+        ),
+        "meetings": ("query($a: String) { meetings(after: $a) { totalCount } }", ["2026-01-01T00:00:00+08:00", beyond]),
+    }
+    for name, (query, key) in lists.items():
+        forged = base64.urlsafe_b64encode(orjson.dumps(key)).decode().rstrip("=")
+        result = await api.post(query, {"a": forged}, token=staff)
+        assert result["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", (name, result)

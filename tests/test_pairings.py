@@ -3,6 +3,7 @@ operations."""
 
 from __future__ import annotations
 
+import base64
 import datetime
 from typing import Any
 
@@ -750,3 +751,29 @@ async def test_visit_notes_only_for_the_cadre_and_staff(
         token=tok(api, w, who),
     )
     assert data["node"] == {"kind": "HOME_VISIT", "notes": "家中老人行动不便，申请低保" if sees else None}
+
+
+async def test_a_cursor_past_the_id_range_is_bad_input(api: Api, conn: asyncpg.Connection, w: b.World) -> None:
+    """A forged cursor naming an id beyond bigint is the client's error, not a 500."""
+    forged = base64.urlsafe_b64encode(b"[9223372036854775808]").decode().rstrip("=")
+    person = ids.encode("Person", w.people["cadre"])
+    result = await api.post(PERSON_PAIRINGS, {"id": person, "first": 2, "after": forged}, token=tok(api, w, "cadre"))
+    assert result["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_visits_total_count_on_the_last_page(api: Api, conn: asyncpg.Connection, w: b.World) -> None:
+    """totalCount counts every visit of the pairing, also on a page after the last visit."""
+    pairing = await b.pairing_of(conn, w.people["cadre"], w.household)
+    for day in ("2024-03-01", "2024-03-02"):
+        await b.visit(conn, pairing, "HOME_VISIT", day)
+    query = (
+        "query($id: ID!, $after: String) { node(id: $id) { ... on Pairing { visits(first: 2, after: $after) { "
+        "totalCount pageInfo { hasNextPage endCursor } edges { node { id } } } } } }"
+    )
+    cadre = tok(api, w, "cadre")
+    first = (await api.ok(query, {"id": ids.encode("Pairing", pairing)}, token=cadre))["node"]["visits"]
+    assert first["totalCount"] == 2 and first["pageInfo"]["hasNextPage"] is False
+    after = first["pageInfo"]["endCursor"]
+    rest = (await api.ok(query, {"id": ids.encode("Pairing", pairing), "after": after}, token=cadre))["node"]["visits"]
+    assert rest["edges"] == []
+    assert rest["totalCount"] == 2

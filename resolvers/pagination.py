@@ -39,9 +39,19 @@ def decode_cursor(cursor: str | None) -> list[Any] | None:
         key = orjson.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
     except (binascii.Error, UnicodeError, ValueError, orjson.JSONDecodeError):
         raise bad_user_input("`after` is not a cursor this API gave out", argument="after") from None
-    if not isinstance(key, list) or not key:
+    if not isinstance(key, list) or not key or not all(_storable(part) for part in key):
         raise bad_user_input("`after` is not a cursor this API gave out", argument="after")
     return key
+
+
+BIGINT = range(-(2**63), 2**63)
+
+
+def _storable(part: Any) -> bool:
+    """A cursor's key parts go to SQL as parameters: a number must fit a bigint."""
+    if isinstance(part, bool):
+        return False
+    return not isinstance(part, int) or part in BIGINT
 
 
 def decode_id_cursor(cursor: str | None) -> int | None:

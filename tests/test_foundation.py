@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncpg
+
 from tests.support import Api
 
 
@@ -41,3 +43,19 @@ def test_dockerfile_essentials() -> None:
     ):
         assert needed in dockerfile, needed
     assert "DATABASE_URL" in dockerfile and "gongjian serve --host 0.0.0.0" in dockerfile
+
+
+async def test_forged_cursors_beyond_bigint_are_bad_user_input_in_every_domain(
+    api: Api, conn: asyncpg.Connection
+) -> None:
+    """A cursor's numbers go to SQL as bigint parameters: out of range is the client's error,
+    not a 500, whichever list is paged."""
+    from resolvers.pagination import encode_cursor
+    from tests.builders import world
+
+    w = await world(conn)
+    token = api.token_for(w.users["admin"])
+    forged = encode_cursor([2**63])
+    for operation in ("Areas", "Organisations", "Resources", "Needs", "ServiceOrders", "Activities", "Findings"):
+        result = await api.op(operation, {"after": forged}, token=token)
+        assert result["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", (operation, result)

@@ -83,7 +83,7 @@ def secrets_of(settings: Settings) -> list[str]:
 
 async def viewer_from_token(db: Database, settings: Settings, token: str | None) -> Viewer | None:
     """The viewer a bearer token stands for; None when there is no valid token."""
-    if not token:
+    if not token or not token.isascii():  # every token given out is ASCII
         return None
     async with db.connection() as conn:
         if token.startswith(tokens.API_TOKEN_PREFIX):

@@ -172,3 +172,19 @@ async def test_hostile_strings_in_the_areas_operations(api: Api, conn: asyncpg.C
     ]
     for operation, variables, paths in cases:
         await assert_injection_safe(api, conn, operation, variables, paths, token=admin)
+
+
+async def test_a_bearer_token_with_non_ascii_characters_is_no_token(api: Api, conn: asyncpg.Connection) -> None:
+    """A header decoded as latin-1 can hold any character: a token that is not ASCII is
+    simply not valid (UNAUTHENTICATED), never a 500."""
+    await world(conn)
+    for token in ("v1.payload.sïgnature", "v1.pâyload.signature", "gjt_sécret"):
+        response = await api.client.post(
+            "/graphql",
+            json={"query": "{ viewer { id } areas { totalCount } }"},
+            headers={b"Authorization": f"Bearer {token}".encode("latin-1")},
+        )
+        assert response.status_code == 200, response.text
+        result = response.json()
+        assert result["data"] is None or result["data"].get("viewer") is None
+        assert [e["extensions"]["code"] for e in result["errors"]] == ["UNAUTHENTICATED"]

@@ -8,7 +8,8 @@ from typing import Any, Final
 
 from db.pool import Conn
 
-VIEWER_BY_USER: Final = """
+# a user with the ids, roles and scopes of its grants in parallel arrays (see _user_row)
+USER_WITH_GRANTS: Final = """
 SELECT u.id, u.username, u.county_id, u.person_id, p.household_id,
        coalesce(array_agg(g.id ORDER BY g.id) FILTER (WHERE g.id IS NOT NULL), '{}') AS grant_ids,
        coalesce(array_agg(g.role ORDER BY g.id) FILTER (WHERE g.id IS NOT NULL), '{}') AS grant_roles,
@@ -17,9 +18,8 @@ SELECT u.id, u.username, u.county_id, u.person_id, p.household_id,
 FROM users u
 LEFT JOIN persons p ON p.id = u.person_id
 LEFT JOIN role_grants g ON g.user_id = u.id
-WHERE u.id = $1 AND NOT u.disabled
-GROUP BY u.id, p.household_id
 """
+VIEWER_BY_USER: Final = USER_WITH_GRANTS + "WHERE u.id = $1 AND NOT u.disabled GROUP BY u.id, p.household_id"
 
 API_TOKEN_BY_HASH: Final = """
 UPDATE api_tokens SET last_used_at = now()
@@ -95,18 +95,7 @@ RECORD_FAILURE: Final = "INSERT INTO login_failures (username) VALUES (lower($1)
 
 CLEAR_FAILURES: Final = "DELETE FROM login_failures WHERE lower(username) = lower($1)"
 
-USERS_BY_ID: Final = """
-SELECT u.id, u.username, u.county_id, u.person_id, p.household_id,
-       coalesce(array_agg(g.id ORDER BY g.id) FILTER (WHERE g.id IS NOT NULL), '{}') AS grant_ids,
-       coalesce(array_agg(g.role ORDER BY g.id) FILTER (WHERE g.id IS NOT NULL), '{}') AS grant_roles,
-       coalesce(array_agg(g.area_id ORDER BY g.id) FILTER (WHERE g.id IS NOT NULL), '{}') AS grant_areas,
-       coalesce(array_agg(g.organisation_id ORDER BY g.id) FILTER (WHERE g.id IS NOT NULL), '{}') AS grant_orgs
-FROM users u
-LEFT JOIN persons p ON p.id = u.person_id
-LEFT JOIN role_grants g ON g.user_id = u.id
-WHERE u.id = ANY($1::bigint[])
-GROUP BY u.id, p.household_id
-"""
+USERS_BY_ID: Final = USER_WITH_GRANTS + "WHERE u.id = ANY($1::bigint[]) GROUP BY u.id, p.household_id"
 
 
 @dataclass(frozen=True)

@@ -103,8 +103,11 @@ async def viewer_from_token(db: Database, settings: Settings, token: str | None)
         if claims is None:
             return None
         user = await identity.user_with_grants(conn, claims.user_id)
-    if user is None:
-        return None
+    return None if user is None else viewer_of(user)
+
+
+def viewer_of(user: identity.UserRow) -> Viewer:
+    """The viewer a signed-in user (with the grants it holds) stands for."""
     return Viewer(
         user_id=user.id,
         username=user.username,

@@ -12,7 +12,7 @@ from resolvers.context import Context
 from resolvers.errors import ErrorCode, Refusal, bad_user_input
 from resolvers.loading import grouped, keyed
 from resolvers.mutations import Audited, Outcome
-from resolvers.pagination import Page, checked_first, decode_cursor, page_from_rows
+from resolvers.pagination import Page, checked_first, id_after, page_from_rows
 
 area_by_id = keyed(db.areas_by_id)
 
@@ -162,12 +162,7 @@ PageKey = tuple[int, int, int]  # parent id, first, after id
 
 
 def _after_id(after: str | None) -> int:
-    key = decode_cursor(after)
-    if key is None:
-        return 0
-    if not isinstance(key[0], int):
-        raise bad_user_input("`after` is not a cursor this API gave out", argument="after")
-    return key[0]
+    return id_after(after) or 0
 
 
 def _grouped(keys: list[PageKey]) -> dict[tuple[int, int], list[int]]:

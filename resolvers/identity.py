@@ -17,7 +17,7 @@ from resolvers.context import Context, viewer_of
 from resolvers.errors import ErrorCode, Refusal, UserError, bad_user_input
 from resolvers.loading import keyed
 from resolvers.mutations import Audited, Outcome, run
-from resolvers.pagination import Page, checked_first, decode_cursor, page_from_rows
+from resolvers.pagination import Page, checked_first, id_after, page_from_rows
 from resolvers.permissions import administers_organisation, is_person, require
 from resolvers.viewer import Role, Viewer
 
@@ -280,10 +280,7 @@ async def api_tokens(ctx: Context, organisation_id: str, first: int | None, afte
     pk = ids.decode_as(organisation_id, "Organisation")
     assert pk is not None, "the permission admits only organisations the viewer administers"
     limit = checked_first(first)
-    key = decode_cursor(after)
-    before = key[0] if key and isinstance(key[0], int) else None
-    if key is not None and before is None:
-        raise bad_user_input("`after` is not a cursor this API gave out", argument="after")
+    before = id_after(after)
     async with ctx.db.connection() as conn:
         rows = await db.api_tokens_page(conn, pk, before, limit + 1)
 
@@ -320,10 +317,7 @@ async def audit_log(ctx: Context, query: AuditQuery, first: int | None, after: s
     limit = checked_first(first)
     if any("\x00" in (text or "") for text in (query.action, query.target_type)):
         raise bad_user_input("The filter's text may not hold NUL characters", argument="filter")
-    key = decode_cursor(after)
-    before = key[0] if key and isinstance(key[0], int) else None
-    if key is not None and before is None:
-        raise bad_user_input("`after` is not a cursor this API gave out", argument="after")
+    before = id_after(after)
     user_pk: int | None = None
     if query.user_id is not None:
         user_pk = ids.decode_as(query.user_id, "User") or -1

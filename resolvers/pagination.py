@@ -44,6 +44,16 @@ def decode_cursor(cursor: str | None) -> list[Any] | None:
     return key
 
 
+def id_after(after: str | None) -> int | None:
+    """The id of a cursor over a list paged by id alone (None without a cursor)."""
+    key = decode_cursor(after)
+    if key is None:
+        return None
+    if len(key) != 1 or not isinstance(key[0], int) or isinstance(key[0], bool):
+        raise bad_user_input("`after` is not a cursor this API gave out", argument="after")
+    return key[0]
+
+
 @dataclass(frozen=True)
 class PageInfo:
     has_next_page: bool

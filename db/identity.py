@@ -21,10 +21,12 @@ LEFT JOIN role_grants g ON g.user_id = u.id
 """
 VIEWER_BY_USER: Final = USER_WITH_GRANTS + "WHERE u.id = $1 AND NOT u.disabled GROUP BY u.id, p.household_id"
 
+# the creator's username names the token's requests (null when that account is disabled)
 API_TOKEN_BY_HASH: Final = """
-UPDATE api_tokens SET last_used_at = now()
-WHERE token_hash = $1 AND revoked_at IS NULL
-RETURNING id, organisation_id, county_id, created_by
+UPDATE api_tokens t SET last_used_at = now()
+WHERE t.token_hash = $1 AND t.revoked_at IS NULL
+RETURNING t.id, t.organisation_id, t.county_id, t.created_by,
+          (SELECT u.username FROM users u WHERE u.id = t.created_by AND NOT u.disabled) AS creator_username
 """  # noqa: S105 - SQL, not a secret
 
 
@@ -52,6 +54,7 @@ class ApiTokenUse:
     organisation_id: int
     county_id: int
     created_by: int
+    creator_username: str | None
 
 
 async def user_with_grants(conn: Conn, user_id: int) -> UserRow | None:
@@ -68,6 +71,7 @@ async def use_api_token(conn: Conn, token_hash: str) -> ApiTokenUse | None:
         organisation_id=row["organisation_id"],
         county_id=row["county_id"],
         created_by=row["created_by"],
+        creator_username=row["creator_username"],
     )
 
 

@@ -90,10 +90,9 @@ async def viewer_from_token(db: Database, settings: Settings, token: str | None)
             use = await identity.use_api_token(conn, tokens.hash_api_token(token))
             if use is None:
                 return None
-            creator = await identity.user_with_grants(conn, use.created_by)
             return Viewer(
                 user_id=use.created_by,
-                username=creator.username if creator else f"api-token-{use.id}",
+                username=use.creator_username or f"api-token-{use.id}",
                 county_id=use.county_id,
                 person_id=None,
                 grants=(Grant(id=0, role=Role.UNIT_ADMIN, organisation_id=use.organisation_id),),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from db import areas as db
 from db.areas import AreaRow, HouseholdRow, OrganisationRow, PersonRow, PostRow
@@ -28,14 +28,19 @@ household_by_id = keyed(db.households_by_id)
 person_by_id = keyed(db.persons_by_id)
 
 
-Row = TypeVar("Row", AreaRow, OrganisationRow, HouseholdRow, PersonRow, PostRow)
+class _InCounty(Protocol):
+    @property
+    def county_id(self) -> int: ...
 
 
-def _in_county(ctx: Context, row: Row | None) -> bool:
+Row = TypeVar("Row", bound=_InCounty)
+
+
+def _in_county(ctx: Context, row: _InCounty | None) -> bool:
     return row is not None and ctx.viewer is not None and row.county_id == ctx.viewer.county_id
 
 
-def _county_nodes(batch: BatchFn[int, Row | None], level: str | None = None) -> nodes.NodeLoader:
+def county_nodes(batch: BatchFn[int, Row | None], level: str | None = None) -> nodes.NodeLoader:
     """Rows of the viewer's county (areas only at `level`, when given), for `node(id)`."""
 
     async def load(ctx: Context, keys: list[int]) -> list[Row | None]:
@@ -49,10 +54,10 @@ def _county_nodes(batch: BatchFn[int, Row | None], level: str | None = None) -> 
 
 AREA_TYPES = ids.AREA_TYPES
 for _level, _type_name in AREA_TYPES.items():
-    nodes.register(_type_name, _county_nodes(area_by_id, _level))
-nodes.register("Organisation", _county_nodes(organisation_by_id))
-nodes.register("Household", _county_nodes(household_by_id))
-nodes.register("Person", _county_nodes(person_by_id))
+    nodes.register(_type_name, county_nodes(area_by_id, _level))
+nodes.register("Organisation", county_nodes(organisation_by_id))
+nodes.register("Household", county_nodes(household_by_id))
+nodes.register("Person", county_nodes(person_by_id))
 
 
 async def parent_area(root: AreaRow, ctx: Context) -> AreaRow | None:
@@ -234,7 +239,7 @@ async def member_count(root: OrganisationRow, ctx: Context) -> int:
 post_by_id = keyed(db.posts_by_id)
 
 
-nodes.register("Post", _county_nodes(post_by_id))
+nodes.register("Post", county_nodes(post_by_id))
 
 
 async def post_person(root: PostRow, ctx: Context) -> PersonRow:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -56,15 +57,7 @@ class Context:
 
     def for_operation(self) -> Context:
         """A copy with fresh DataLoaders, for each operation of a long-lived WebSocket."""
-        return Context(
-            db=self.db,
-            settings=self.settings,
-            request_id=self.request_id,
-            viewer=self.viewer,
-            request=self.request,
-            response=self.response,
-            connection_params=self.connection_params,
-        )
+        return dataclasses.replace(self, _loaders={})
 
     @property
     def signed_in(self) -> Viewer:

@@ -71,20 +71,18 @@ AREA_COLUMNS: Final = (
     "a.management_plan, a.property_manager_id"
 )
 AREAS_BY_ID: Final = f"SELECT {AREA_COLUMNS} FROM areas a WHERE a.id = ANY($1::bigint[])"  # noqa: S608 - constant columns
-ORGANISATIONS_BY_ID: Final = """
-SELECT o.id, o.county_id, o.parent_id, o.kind, o.name, o.code, o.area_id
-FROM organisations o WHERE o.id = ANY($1::bigint[])
-"""
-HOUSEHOLDS_BY_ID: Final = """
-SELECT h.id, h.county_id, h.area_id, h.building_id, h.label, h.code, b.path
-FROM households h JOIN areas b ON b.id = h.building_id
-WHERE h.id = ANY($1::bigint[])
-"""
-PERSONS_BY_ID: Final = """
-SELECT p.id, p.county_id, p.name, p.phone, p.id_number, p.gender, p.birth_year, p.household_id,
-       p.party_member, p.tags, p.code
-FROM persons p WHERE p.id = ANY($1::bigint[])
-"""
+ORGANISATION_COLUMNS: Final = "o.id, o.county_id, o.parent_id, o.kind, o.name, o.code, o.area_id"
+ORGANISATIONS_BY_ID: Final = f"SELECT {ORGANISATION_COLUMNS} FROM organisations o WHERE o.id = ANY($1::bigint[])"  # noqa: S608 - constant columns
+# a household's path is its building's
+HOUSEHOLD_COLUMNS: Final = "h.id, h.county_id, h.area_id, h.building_id, h.label, h.code, b.path"
+HOUSEHOLDS_BY_ID: Final = f"""
+SELECT {HOUSEHOLD_COLUMNS} FROM households h JOIN areas b ON b.id = h.building_id WHERE h.id = ANY($1::bigint[])
+"""  # noqa: S608 - constant columns
+PERSON_COLUMNS: Final = (
+    "p.id, p.county_id, p.name, p.phone, p.id_number, p.gender, p.birth_year, p.household_id, p.party_member, "
+    "p.tags, p.code"
+)
+PERSONS_BY_ID: Final = f"SELECT {PERSON_COLUMNS} FROM persons p WHERE p.id = ANY($1::bigint[])"  # noqa: S608 - constant columns
 
 
 def area_row(r: asyncpg.Record) -> AreaRow:
@@ -183,7 +181,6 @@ SELECT count(*) FROM areas a
 WHERE a.county_id = $1 AND a.level = 'COMPOUND' AND ($2::bigint IS NULL OR a.path @> ARRAY[$2::bigint])
   AND ($3::text IS NULL OR a.name ILIKE $3)
 """
-ORGANISATION_COLUMNS: Final = "o.id, o.county_id, o.parent_id, o.kind, o.name, o.code, o.area_id"
 # $1 county, $2 kind (or null), $3 pattern, $4 after id, $5 limit
 ORGANISATIONS_PAGE: Final = f"""
 SELECT {ORGANISATION_COLUMNS} FROM organisations o
@@ -244,7 +241,6 @@ SELECT * FROM (
 CHILD_AREAS_COUNT: Final = """
 SELECT a.parent_id, count(*) FROM areas a WHERE a.parent_id = ANY($1::bigint[]) AND a.level = $2 GROUP BY a.parent_id
 """
-HOUSEHOLD_COLUMNS: Final = "h.id, h.county_id, h.area_id, h.building_id, h.label, h.code, b.path"
 HOUSEHOLDS_PAGES: Final = f"""
 SELECT * FROM (
   SELECT {HOUSEHOLD_COLUMNS}, row_number() OVER (PARTITION BY h.building_id ORDER BY h.id) AS rn
@@ -256,11 +252,9 @@ HOUSEHOLD_COUNTS: Final = """
 SELECT k.id, (SELECT count(*) FROM households h JOIN areas b ON b.id = h.building_id WHERE b.path @> ARRAY[k.id])
 FROM unnest($1::bigint[]) AS k (id)
 """
-RESIDENTS_BY_HOUSEHOLD: Final = """
-SELECT p.id, p.county_id, p.name, p.phone, p.id_number, p.gender, p.birth_year, p.household_id,
-       p.party_member, p.tags, p.code
-FROM persons p WHERE p.household_id = ANY($1::bigint[]) ORDER BY p.household_id, p.id
-"""
+RESIDENTS_BY_HOUSEHOLD: Final = f"""
+SELECT {PERSON_COLUMNS} FROM persons p WHERE p.household_id = ANY($1::bigint[]) ORDER BY p.household_id, p.id
+"""  # noqa: S608 - constant columns
 ORGANISATIONS_AT_AREAS: Final = f"""
 SELECT {ORGANISATION_COLUMNS} FROM organisations o WHERE o.area_id = ANY($1::bigint[]) ORDER BY o.id
 """  # noqa: S608 - constant columns

@@ -440,15 +440,12 @@ async def load(
         raise ImportRefused([Problem("-", 0, f"no county with code {county_code!r}: add it to the areas file")])
     # the checks of a file see the rows of the files before it (areas before households ...)
     for kind, p in parsed.items():
+        await _checks(conn, county, county_code, kind, p.name, problems)
+        if problems:
+            break
         if kind == "areas":
-            await _checks(conn, county, county_code, kind, p.name, problems)
-            if problems:
-                break
             county = await _upsert_areas(conn, county, county_code, step)
         else:
-            await _checks(conn, county, county_code, kind, p.name, problems)
-            if problems:
-                break
             await conn.execute(
                 {"households": UPSERT_HOUSEHOLDS, "people": UPSERT_PEOPLE, "posts": UPSERT_POSTS}[kind], county
             )

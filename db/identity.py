@@ -8,7 +8,8 @@ from typing import Any, Final
 
 from db.pool import Conn
 
-VIEWER_BY_USER: Final = """
+# a user with the ids, roles and scopes of its grants in parallel arrays (see _user_row)
+USER_WITH_GRANTS: Final = """
 SELECT u.id, u.username, u.county_id, u.person_id, p.household_id,
        coalesce(array_agg(g.id ORDER BY g.id) FILTER (WHERE g.id IS NOT NULL), '{}') AS grant_ids,
        coalesce(array_agg(g.role ORDER BY g.id) FILTER (WHERE g.id IS NOT NULL), '{}') AS grant_roles,
@@ -17,14 +18,15 @@ SELECT u.id, u.username, u.county_id, u.person_id, p.household_id,
 FROM users u
 LEFT JOIN persons p ON p.id = u.person_id
 LEFT JOIN role_grants g ON g.user_id = u.id
-WHERE u.id = $1 AND NOT u.disabled
-GROUP BY u.id, p.household_id
 """
+VIEWER_BY_USER: Final = USER_WITH_GRANTS + "WHERE u.id = $1 AND NOT u.disabled GROUP BY u.id, p.household_id"
 
+# the creator's username names the token's requests (null when that account is disabled)
 API_TOKEN_BY_HASH: Final = """
-UPDATE api_tokens SET last_used_at = now()
-WHERE token_hash = $1 AND revoked_at IS NULL
-RETURNING id, organisation_id, county_id, created_by
+UPDATE api_tokens t SET last_used_at = now()
+WHERE t.token_hash = $1 AND t.revoked_at IS NULL
+RETURNING t.id, t.organisation_id, t.county_id, t.created_by,
+          (SELECT u.username FROM users u WHERE u.id = t.created_by AND NOT u.disabled) AS creator_username
 """  # noqa: S105 - SQL, not a secret
 
 
@@ -52,6 +54,7 @@ class ApiTokenUse:
     organisation_id: int
     county_id: int
     created_by: int
+    creator_username: str | None
 
 
 async def user_with_grants(conn: Conn, user_id: int) -> UserRow | None:
@@ -68,6 +71,7 @@ async def use_api_token(conn: Conn, token_hash: str) -> ApiTokenUse | None:
         organisation_id=row["organisation_id"],
         county_id=row["county_id"],
         created_by=row["created_by"],
+        creator_username=row["creator_username"],
     )
 
 
@@ -95,18 +99,7 @@ RECORD_FAILURE: Final = "INSERT INTO login_failures (username) VALUES (lower($1)
 
 CLEAR_FAILURES: Final = "DELETE FROM login_failures WHERE lower(username) = lower($1)"
 
-USERS_BY_ID: Final = """
-SELECT u.id, u.username, u.county_id, u.person_id, p.household_id,
-       coalesce(array_agg(g.id ORDER BY g.id) FILTER (WHERE g.id IS NOT NULL), '{}') AS grant_ids,
-       coalesce(array_agg(g.role ORDER BY g.id) FILTER (WHERE g.id IS NOT NULL), '{}') AS grant_roles,
-       coalesce(array_agg(g.area_id ORDER BY g.id) FILTER (WHERE g.id IS NOT NULL), '{}') AS grant_areas,
-       coalesce(array_agg(g.organisation_id ORDER BY g.id) FILTER (WHERE g.id IS NOT NULL), '{}') AS grant_orgs
-FROM users u
-LEFT JOIN persons p ON p.id = u.person_id
-LEFT JOIN role_grants g ON g.user_id = u.id
-WHERE u.id = ANY($1::bigint[])
-GROUP BY u.id, p.household_id
-"""
+USERS_BY_ID: Final = USER_WITH_GRANTS + "WHERE u.id = ANY($1::bigint[]) GROUP BY u.id, p.household_id"
 
 
 @dataclass(frozen=True)

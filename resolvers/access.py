@@ -27,6 +27,7 @@ from __future__ import annotations
 from typing import Any
 
 from db import access as db
+from db.pool import Conn
 from resolvers.context import Context
 from resolvers.viewer import Role, Viewer
 
@@ -45,6 +46,20 @@ def _viewer_parameters(viewer: Viewer) -> tuple[Any, ...]:
     )
 
 
+async def _audit(ctx: Context, conn: Conn, viewer: Viewer, field: str, reads: dict[int, str]) -> None:
+    """One `read.personalData` row per household read under rules 3-5."""
+    if reads:
+        await db.audit_reads(
+            conn,
+            county_id=viewer.county_id,
+            user_id=viewer.user_id,
+            api_token_id=viewer.api_token_id,
+            request_id=ctx.request_id,
+            field=field,
+            reads=sorted(reads.items()),
+        )
+
+
 async def household_access(ctx: Context, keys: list[int]) -> list[str | None]:
     """Batch: why the viewer may read each household's residents (None: masked)."""
     viewer = ctx.viewer
@@ -52,17 +67,7 @@ async def household_access(ctx: Context, keys: list[int]) -> list[str | None]:
         return [None for _ in keys]
     async with ctx.db.connection() as conn:
         reasons = await db.household_access(conn, keys, _viewer_parameters(viewer))
-        audited = [(k, r) for k, r in reasons.items() if r in AUDITED]
-        if audited:
-            await db.audit_reads(
-                conn,
-                county_id=viewer.county_id,
-                user_id=viewer.user_id,
-                api_token_id=viewer.api_token_id,
-                request_id=ctx.request_id,
-                field="residents",
-                reads=sorted(audited),
-            )
+        await _audit(ctx, conn, viewer, "residents", {k: r for k, r in reasons.items() if r in AUDITED})
     return [reasons.get(k) for k in keys]
 
 
@@ -73,17 +78,7 @@ async def person_access(ctx: Context, keys: list[int]) -> list[str | None]:
         return [None for _ in keys]
     async with ctx.db.connection() as conn:
         found = await db.person_access(conn, keys, _viewer_parameters(viewer))
-        audited = {h: r for r, h in found.values() if r in AUDITED and h is not None}
-        if audited:
-            await db.audit_reads(
-                conn,
-                county_id=viewer.county_id,
-                user_id=viewer.user_id,
-                api_token_id=viewer.api_token_id,
-                request_id=ctx.request_id,
-                field="phone",
-                reads=sorted(audited.items()),
-            )
+        await _audit(ctx, conn, viewer, "phone", {h: r for r, h in found.values() if r in AUDITED and h is not None})
     return [found.get(k, (None, None))[0] for k in keys]
 
 

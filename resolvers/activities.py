@@ -26,7 +26,7 @@ from resolvers.context import Context
 from resolvers.errors import ErrorCode, Refusal
 from resolvers.loading import grouped, keyed
 from resolvers.mutations import Audited, Outcome, run
-from resolvers.pagination import Page, checked_first, page_from_rows, page_of_known_total
+from resolvers.pagination import Page, checked_first, decode_id_cursor, page_from_rows, page_of_known_total
 from resolvers.viewer import Role, Viewer
 
 # ---- loaders -------------------------------------------------------------------------------
@@ -144,7 +144,7 @@ async def signups(root: ActivityRow, ctx: Context, first: int | None, after: str
     if not await may_manage(ctx, root):
         return None
     limit = checked_first(first)
-    after_id = life.id_cursor(after)
+    after_id = decode_id_cursor(after)
     rows = await ctx.loader(signup_pages_by_activity).load((root.id, after_id, limit + 1))
     # signup_count is kept equal to the active sign-ups by every sign-up and cancellation
     return page_of_known_total(rows, limit, lambda r: [r.id], root.signup_count)

@@ -19,13 +19,7 @@ adoptions_by_area = grouped(db.active_by_area)
 adoptions_by_unit = grouped(db.active_by_unit)
 
 
-async def _adoption_nodes(ctx: Context, keys: list[int]) -> list[AdoptionRow | None]:
-    rows = await ctx.loader(adoption_by_id).load_many(keys)
-    viewer = ctx.viewer
-    return [r if r is not None and viewer is not None and r.county_id == viewer.county_id else None for r in rows]
-
-
-nodes.register("Adoption", _adoption_nodes)
+nodes.register("Adoption", areas.county_nodes(adoption_by_id))
 
 
 async def of_area(root: AreaRow, ctx: Context) -> list[AdoptionRow]:

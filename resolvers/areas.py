@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 from db import areas as db
 from db.areas import AreaRow, HouseholdRow, OrganisationRow, PersonRow, PostRow
 from db.pool import Conn
 from resolvers import access, ids, mutations, nodes
-from resolvers.context import Context
+from resolvers.context import BatchFn, Context
 from resolvers.errors import ErrorCode, Refusal, bad_user_input
 from resolvers.loading import grouped, keyed
 from resolvers.mutations import Audited, Outcome
-from resolvers.pagination import Page, checked_first, decode_cursor, page_from_rows
+from resolvers.pagination import Page, checked_first, decode_id_cursor, page_from_rows
 
 area_by_id = keyed(db.areas_by_id)
 
@@ -26,47 +28,36 @@ household_by_id = keyed(db.households_by_id)
 person_by_id = keyed(db.persons_by_id)
 
 
-def _in_county(ctx: Context, row: AreaRow | OrganisationRow | HouseholdRow | PersonRow | PostRow | None) -> bool:
+class _InCounty(Protocol):
+    @property
+    def county_id(self) -> int: ...
+
+
+Row = TypeVar("Row", bound=_InCounty)
+
+
+def _in_county(ctx: Context, row: _InCounty | None) -> bool:
     return row is not None and ctx.viewer is not None and row.county_id == ctx.viewer.county_id
 
 
-def _area_node_loader(level: str) -> nodes.NodeLoader:
-    async def load(ctx: Context, keys: list[int]) -> list[AreaRow | None]:
-        rows = await ctx.loader(area_by_id).load_many(keys)
-        return [r if _in_county(ctx, r) and r is not None and r.level == level else None for r in rows]
+def county_nodes(batch: BatchFn[int, Row | None], level: str | None = None) -> nodes.NodeLoader:
+    """Rows of the viewer's county (areas only at `level`, when given), for `node(id)`."""
+
+    async def load(ctx: Context, keys: list[int]) -> list[Row | None]:
+        rows = await ctx.loader(batch).load_many(keys)
+        return [
+            r if _in_county(ctx, r) and (level is None or getattr(r, "level", None) == level) else None for r in rows
+        ]
 
     return load
 
 
-async def _organisation_nodes(ctx: Context, keys: list[int]) -> list[OrganisationRow | None]:
-    rows = await ctx.loader(organisation_by_id).load_many(keys)
-    return [r if _in_county(ctx, r) else None for r in rows]
-
-
-async def _household_nodes(ctx: Context, keys: list[int]) -> list[HouseholdRow | None]:
-    rows = await ctx.loader(household_by_id).load_many(keys)
-    return [r if _in_county(ctx, r) else None for r in rows]
-
-
-async def _person_nodes(ctx: Context, keys: list[int]) -> list[PersonRow | None]:
-    rows = await ctx.loader(person_by_id).load_many(keys)
-    return [r if _in_county(ctx, r) else None for r in rows]
-
-
-AREA_TYPES = {
-    "COUNTY": "County",
-    "TOWN": "Town",
-    "COMMUNITY": "Community",
-    "DISTRICT": "District",
-    "COMPOUND": "Compound",
-    "BUILDING": "Building",
-    "UNIT": "Unit",
-}
+AREA_TYPES = ids.AREA_TYPES
 for _level, _type_name in AREA_TYPES.items():
-    nodes.register(_type_name, _area_node_loader(_level))
-nodes.register("Organisation", _organisation_nodes)
-nodes.register("Household", _household_nodes)
-nodes.register("Person", _person_nodes)
+    nodes.register(_type_name, county_nodes(area_by_id, _level))
+nodes.register("Organisation", county_nodes(organisation_by_id))
+nodes.register("Household", county_nodes(household_by_id))
+nodes.register("Person", county_nodes(person_by_id))
 
 
 async def parent_area(root: AreaRow, ctx: Context) -> AreaRow | None:
@@ -93,8 +84,8 @@ async def building_of(root: HouseholdRow, ctx: Context) -> AreaRow | None:
 
 # --- relations ---------------------------------------------------------------------------------
 
-AREA_NAMES = ("County", "Town", "Community", "District", "Compound", "Building", "Unit")
-LEVEL_NAMES = ("COUNTY", "TOWN", "COMMUNITY", "DISTRICT", "COMPOUND", "BUILDING", "UNIT")
+AREA_NAMES = tuple(AREA_TYPES.values())
+LEVEL_NAMES = tuple(AREA_TYPES)
 
 
 async def responsible_by_area(ctx: Context, keys: list[int]) -> list[PersonRow | None]:
@@ -158,16 +149,12 @@ async def organisation_children(root: OrganisationRow, ctx: Context) -> list[Org
 
 
 # nested connections: one statement per (first, after) for every parent of the request
+T = TypeVar("T")
 PageKey = tuple[int, int, int]  # parent id, first, after id
 
 
 def _after_id(after: str | None) -> int:
-    key = decode_cursor(after)
-    if key is None:
-        return 0
-    if not isinstance(key[0], int):
-        raise bad_user_input("`after` is not a cursor this API gave out", argument="after")
-    return key[0]
+    return decode_id_cursor(after) or 0
 
 
 def _grouped(keys: list[PageKey]) -> dict[tuple[int, int], list[int]]:
@@ -177,14 +164,29 @@ def _grouped(keys: list[PageKey]) -> dict[tuple[int, int], list[int]]:
     return groups
 
 
-async def building_pages(ctx: Context, keys: list[PageKey]) -> list[list[AreaRow]]:
-    found: dict[PageKey, list[AreaRow]] = {}
-    async with ctx.db.connection() as conn:
-        for (first, after), parents in _grouped(keys).items():
-            pages = await db.child_area_pages(conn, parents, "BUILDING", after, first + 1)
-            for p in parents:
-                found[(p, first, after)] = pages.get(p, [])
-    return [found[k] for k in keys]
+def _pages(fetch: Callable[[Conn, list[int], int, int], Awaitable[dict[int, list[T]]]]) -> BatchFn[PageKey, list[T]]:
+    """A batch of nested pages: one statement per (first, after) for all the parents."""
+
+    async def batch(ctx: Context, keys: list[PageKey]) -> list[list[T]]:
+        found: dict[PageKey, list[T]] = {}
+        async with ctx.db.connection() as conn:
+            for (first, after), parents in _grouped(keys).items():
+                pages = await fetch(conn, parents, after, first + 1)
+                for p in parents:
+                    found[(p, first, after)] = pages.get(p, [])
+        return [found[k] for k in keys]
+
+    batch.__name__ = batch.__qualname__ = f"pages_{fetch.__name__}"
+    return batch
+
+
+async def _building_pages(conn: Conn, compounds: list[int], after: int, limit: int) -> dict[int, list[AreaRow]]:
+    return await db.child_area_pages(conn, compounds, "BUILDING", after, limit)
+
+
+building_pages = _pages(_building_pages)
+household_page_batch = _pages(db.household_pages)
+member_page_batch = _pages(db.member_pages)
 
 
 async def building_count_by_compound(ctx: Context, keys: list[int]) -> list[int]:
@@ -203,16 +205,6 @@ async def buildings(root: AreaRow, ctx: Context, first: int | None, after: str |
     return page_from_rows(rows, n, lambda r: [r.id], count)
 
 
-async def household_page_batch(ctx: Context, keys: list[PageKey]) -> list[list[HouseholdRow]]:
-    found: dict[PageKey, list[HouseholdRow]] = {}
-    async with ctx.db.connection() as conn:
-        for (first, after), parents in _grouped(keys).items():
-            pages = await db.household_pages(conn, parents, after, first + 1)
-            for p in parents:
-                found[(p, first, after)] = pages.get(p, [])
-    return [found[k] for k in keys]
-
-
 async def households(root: AreaRow, ctx: Context, first: int | None, after: str | None) -> Page[HouseholdRow]:
     n, after_id = checked_first(first), _after_id(after)
     rows = await ctx.loader(household_page_batch).load((root.id, n, after_id))
@@ -221,16 +213,6 @@ async def households(root: AreaRow, ctx: Context, first: int | None, after: str 
         return await ctx.loader(household_count_by_area).load(root.id)
 
     return page_from_rows(rows, n, lambda r: [r.id], count)
-
-
-async def member_page_batch(ctx: Context, keys: list[PageKey]) -> list[list[PostRow]]:
-    found: dict[PageKey, list[PostRow]] = {}
-    async with ctx.db.connection() as conn:
-        for (first, after), parents in _grouped(keys).items():
-            pages = await db.member_pages(conn, parents, after, first + 1)
-            for p in parents:
-                found[(p, first, after)] = pages.get(p, [])
-    return [found[k] for k in keys]
 
 
 async def member_counts_by_organisation(ctx: Context, keys: list[int]) -> list[tuple[int, int]]:
@@ -257,12 +239,7 @@ async def member_count(root: OrganisationRow, ctx: Context) -> int:
 post_by_id = keyed(db.posts_by_id)
 
 
-async def _post_nodes(ctx: Context, keys: list[int]) -> list[PostRow | None]:
-    rows = await ctx.loader(post_by_id).load_many(keys)
-    return [r if _in_county(ctx, r) else None for r in rows]
-
-
-nodes.register("Post", _post_nodes)
+nodes.register("Post", county_nodes(post_by_id))
 
 
 async def post_person(root: PostRow, ctx: Context) -> PersonRow:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -56,15 +57,7 @@ class Context:
 
     def for_operation(self) -> Context:
         """A copy with fresh DataLoaders, for each operation of a long-lived WebSocket."""
-        return Context(
-            db=self.db,
-            settings=self.settings,
-            request_id=self.request_id,
-            viewer=self.viewer,
-            request=self.request,
-            response=self.response,
-            connection_params=self.connection_params,
-        )
+        return dataclasses.replace(self, _loaders={})
 
     @property
     def signed_in(self) -> Viewer:
@@ -83,17 +76,16 @@ def secrets_of(settings: Settings) -> list[str]:
 
 async def viewer_from_token(db: Database, settings: Settings, token: str | None) -> Viewer | None:
     """The viewer a bearer token stands for; None when there is no valid token."""
-    if not token:
+    if not token or not token.isascii():  # every token given out is ASCII
         return None
     async with db.connection() as conn:
         if token.startswith(tokens.API_TOKEN_PREFIX):
             use = await identity.use_api_token(conn, tokens.hash_api_token(token))
             if use is None:
                 return None
-            creator = await identity.user_with_grants(conn, use.created_by)
             return Viewer(
                 user_id=use.created_by,
-                username=creator.username if creator else f"api-token-{use.id}",
+                username=use.creator_username or f"api-token-{use.id}",
                 county_id=use.county_id,
                 person_id=None,
                 grants=(Grant(id=0, role=Role.UNIT_ADMIN, organisation_id=use.organisation_id),),
@@ -103,8 +95,11 @@ async def viewer_from_token(db: Database, settings: Settings, token: str | None)
         if claims is None:
             return None
         user = await identity.user_with_grants(conn, claims.user_id)
-    if user is None:
-        return None
+    return None if user is None else viewer_of(user)
+
+
+def viewer_of(user: identity.UserRow) -> Viewer:
+    """The viewer a signed-in user (with the grants it holds) stands for."""
     return Viewer(
         user_id=user.id,
         username=user.username,

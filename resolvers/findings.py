@@ -15,7 +15,7 @@ from resolvers import ids, life, nodes
 from resolvers.context import Context
 from resolvers.errors import ErrorCode, Refusal
 from resolvers.mutations import Audited, Outcome, run
-from resolvers.pagination import Page, checked_first, page_from_rows
+from resolvers.pagination import Page, checked_first, decode_id_cursor, page_from_rows
 from resolvers.viewer import Role
 
 
@@ -42,7 +42,7 @@ nodes.register("Finding", _finding_nodes)
 
 async def _page(ctx: Context, flt: FindingFilter, first: int | None, after: str | None) -> Page[FindingRow]:
     limit = checked_first(first)
-    after_id = life.id_cursor(after)
+    after_id = decode_id_cursor(after)
     zone = ctx.settings.timezone
     async with ctx.db.connection() as conn:
         rows = await db.page(conn, zone, flt, after_id, limit + 1)

@@ -13,13 +13,13 @@ from db.audit import AuditFilter, AuditRow
 from db.identity import ApiTokenRow, GrantRow, UserRow
 from db.pool import Conn
 from resolvers import ids, nodes, passwords, tokens
-from resolvers.context import Context
+from resolvers.context import Context, viewer_of
 from resolvers.errors import ErrorCode, Refusal, UserError, bad_user_input
 from resolvers.loading import keyed
 from resolvers.mutations import Audited, Outcome, run
-from resolvers.pagination import Page, checked_first, decode_cursor, page_from_rows
+from resolvers.pagination import Page, checked_first, decode_id_cursor, page_from_rows
 from resolvers.permissions import administers_organisation, is_person, require
-from resolvers.viewer import Grant, Role, Viewer
+from resolvers.viewer import Role, Viewer
 
 LOCKOUT_FAILURES = 5
 LOCKOUT_MINUTES = 15
@@ -140,6 +140,20 @@ def _invalid() -> LoginResult:
     return LoginResult(None, None, None, [error])
 
 
+async def _audit_login(ctx: Context, conn: Conn, user: db.Credentials, action: str) -> None:
+    await audit_db.record(
+        conn,
+        county_id=user.county_id,
+        user_id=user.id,
+        api_token_id=None,
+        action=action,
+        target_type="User",
+        target_id=user.id,
+        request_id=ctx.request_id,
+        detail={},
+    )
+
+
 async def login(ctx: Context, username: str, password: str) -> LoginResult:
     """Check the password; count failures per username in PostgreSQL and lock out after
     LOCKOUT_FAILURES within LOCKOUT_MINUTES. An unknown username costs the same argon2
@@ -168,40 +182,13 @@ async def login(ctx: Context, username: str, password: str) -> LoginResult:
         if not good or found is None or found.disabled or len(password) > MAX_PASSWORD:
             await db.record_failure(conn, name)
             if found is not None:  # unknown names are counted above, not audited (no county sees them)
-                await audit_db.record(
-                    conn,
-                    county_id=found.county_id,
-                    user_id=found.id,
-                    api_token_id=None,
-                    action="loginFailed",
-                    target_type="User",
-                    target_id=found.id,
-                    request_id=ctx.request_id,
-                    detail={},
-                )
+                await _audit_login(ctx, conn, found, "loginFailed")
             return _invalid()
         await db.clear_failures(conn, name)
-        await audit_db.record(
-            conn,
-            county_id=found.county_id,
-            user_id=found.id,
-            api_token_id=None,
-            action="login",
-            target_type="User",
-            target_id=found.id,
-            request_id=ctx.request_id,
-            detail={},
-        )
+        await _audit_login(ctx, conn, found, "login")
         user = (await db.users_by_id(conn, [found.id]))[found.id]
     # the payload's nested fields (viewer { person { household } }) resolve as the new user
-    ctx.viewer = Viewer(
-        user_id=user.id,
-        username=user.username,
-        county_id=user.county_id,
-        person_id=user.person_id,
-        household_id=user.household_id,
-        grants=tuple(Grant(g.id, Role(g.role), g.area_id, g.organisation_id) for g in user.grants),
-    )
+    ctx.viewer = viewer_of(user)
     assert ctx.settings.secret is not None, "the signing secret is set at start-up"
     token, expires = tokens.sign(ctx.settings.secret, user.id, ctx.settings.token_hours * 3600)
     return LoginResult(token, datetime.datetime.fromtimestamp(expires, tz=datetime.UTC), user, [])
@@ -293,10 +280,7 @@ async def api_tokens(ctx: Context, organisation_id: str, first: int | None, afte
     pk = ids.decode_as(organisation_id, "Organisation")
     assert pk is not None, "the permission admits only organisations the viewer administers"
     limit = checked_first(first)
-    key = decode_cursor(after)
-    before = key[0] if key and isinstance(key[0], int) else None
-    if key is not None and before is None:
-        raise bad_user_input("`after` is not a cursor this API gave out", argument="after")
+    before = decode_id_cursor(after)
     async with ctx.db.connection() as conn:
         rows = await db.api_tokens_page(conn, pk, before, limit + 1)
 
@@ -333,10 +317,7 @@ async def audit_log(ctx: Context, query: AuditQuery, first: int | None, after: s
     limit = checked_first(first)
     if any("\x00" in (text or "") for text in (query.action, query.target_type)):
         raise bad_user_input("The filter's text may not hold NUL characters", argument="filter")
-    key = decode_cursor(after)
-    before = key[0] if key and isinstance(key[0], int) else None
-    if key is not None and before is None:
-        raise bad_user_input("`after` is not a cursor this API gave out", argument="after")
+    before = decode_id_cursor(after)
     user_pk: int | None = None
     if query.user_id is not None:
         user_pk = ids.decode_as(query.user_id, "User") or -1

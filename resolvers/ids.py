@@ -4,6 +4,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+from typing import Final
+
+# the GraphQL type (and global-id type name) of an area at each level, county first
+AREA_TYPES: Final = {
+    "COUNTY": "County",
+    "TOWN": "Town",
+    "COMMUNITY": "Community",
+    "DISTRICT": "District",
+    "COMPOUND": "Compound",
+    "BUILDING": "Building",
+    "UNIT": "Unit",
+}
 
 
 def encode(type_name: str, pk: int) -> str:

@@ -67,26 +67,8 @@ def blank(text: str) -> bool:
     return not text.strip()
 
 
-# ids are bigint: a cursor naming a larger number was not given out by this API
-BIGINT = range(-(2**63), 2**63)
-
-
 def _not_a_cursor() -> GraphQLError:
     return bad_user_input("`after` is not a cursor this API gave out", argument="after")
-
-
-def _is_id(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value in BIGINT
-
-
-def id_cursor(after: str | None) -> int | None:
-    """The id of a cursor over lists paged by id alone."""
-    key = decode_cursor(after)
-    if key is None:
-        return None
-    if len(key) != 1 or not _is_id(key[0]):
-        raise _not_a_cursor()
-    return int(key[0])
 
 
 def time_cursor(after: str | None) -> tuple[datetime.datetime, int] | None:
@@ -94,7 +76,7 @@ def time_cursor(after: str | None) -> tuple[datetime.datetime, int] | None:
     key = decode_cursor(after)
     if key is None:
         return None
-    if len(key) != 2 or not isinstance(key[0], str) or not _is_id(key[1]):
+    if len(key) != 2 or not isinstance(key[0], str) or not isinstance(key[1], int):
         raise _not_a_cursor()
     try:
         return datetime.datetime.fromisoformat(key[0]), int(key[1])

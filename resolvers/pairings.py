@@ -42,10 +42,10 @@ from db.pool import Conn
 from resolvers import ids, nodes
 from resolvers.areas import AREA_TYPES, area_by_id, household_by_id, organisation_by_id, person_by_id
 from resolvers.context import Context
-from resolvers.errors import ErrorCode, Refusal, bad_user_input, forbidden
+from resolvers.errors import ErrorCode, Refusal, forbidden
 from resolvers.loading import keyed
 from resolvers.mutations import Audited, Outcome, run
-from resolvers.pagination import Page, checked_first, decode_cursor, page_of_known_total
+from resolvers.pagination import Page, checked_first, decode_id_cursor, page_of_known_total
 from resolvers.viewer import Role, Viewer
 
 KINDS: Final = ("HOME_VISIT", "HEART_TO_HEART", "GOOD_DEED")
@@ -209,13 +209,7 @@ async def visits_by_pairing(ctx: Context, keys: list[PageKey]) -> list[Page[Visi
 
 
 def _after_id(after: str | None) -> int:
-    key = decode_cursor(after)
-    if key is None:
-        return 0
-    # ids are bigint: a larger number was not given out by this API (and would fail in SQL)
-    if not isinstance(key[0], int) or isinstance(key[0], bool) or not -(2**63) <= key[0] < 2**63:
-        raise bad_user_input("`after` is not a cursor this API gave out", argument="after")
-    return key[0]
+    return decode_id_cursor(after) or 0
 
 
 # --- node loaders ----------------------------------------------------------------------------

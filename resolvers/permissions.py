@@ -84,7 +84,7 @@ def _argument(kwargs: dict[str, Any], path: str) -> Any:
     return value
 
 
-AREA_TYPES = ("County", "Town", "Community", "District", "Compound", "Building", "Unit")
+AREA_TYPES = tuple(ids.AREA_TYPES.values())
 
 
 def in_area_scope(argument: str, *roles: Role) -> type[Requirement]:

@@ -15,7 +15,7 @@ from resolvers.context import Context
 from resolvers.errors import ErrorCode, Refusal
 from resolvers.loading import grouped, keyed
 from resolvers.mutations import Audited, Outcome, run
-from resolvers.pagination import Page, checked_first, page_from_rows
+from resolvers.pagination import Page, checked_first, decode_id_cursor, page_from_rows
 
 renovation_by_id = keyed(db.renovations_by_id)
 
@@ -37,7 +37,7 @@ async def renovations(
 ) -> Page[RenovationRow]:
     viewer = ctx.signed_in
     limit = checked_first(first)
-    after_id = life.id_cursor(after)
+    after_id = decode_id_cursor(after)
     filters = {"county_id": viewer.county_id, "area_id": await life.area_filter(ctx, area_id), "status": status}
     async with ctx.db.connection() as conn:
         rows = await db.page(conn, **filters, after=after_id, limit=limit + 1)  # type: ignore[arg-type]

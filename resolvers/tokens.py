@@ -47,7 +47,7 @@ def sign(secret: str, user_id: int, lifetime_seconds: int, now: float | None = N
 def verify(secrets: Sequence[str], token: str, now: float | None = None) -> TokenClaims | None:
     """The claims of a well-signed, unexpired token; None for anything else."""
     parts = token.split(".")
-    if len(parts) != 3 or parts[0] != PREFIX or len(token) > 1000:
+    if len(parts) != 3 or parts[0] != PREFIX or len(token) > 1000 or not token.isascii():
         return None
     _, payload, signature = parts
     if not any(hmac.compare_digest(_signature(s, payload), signature) for s in secrets):

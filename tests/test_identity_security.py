@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import statistics
 import time
 from typing import Any
@@ -172,3 +173,43 @@ async def test_hostile_strings_in_the_areas_operations(api: Api, conn: asyncpg.C
     ]
     for operation, variables, paths in cases:
         await assert_injection_safe(api, conn, operation, variables, paths, token=admin)
+
+
+async def test_a_bearer_token_with_non_ascii_characters_is_no_token(api: Api, conn: asyncpg.Connection) -> None:
+    """A header decoded as latin-1 can hold any character: a token that is not ASCII is
+    simply not valid (UNAUTHENTICATED), never a 500."""
+    await world(conn)
+    for token in ("v1.payload.sïgnature", "v1.pâyload.signature", "gjt_sécret"):
+        response = await api.client.post(
+            "/graphql",
+            json={"query": "{ viewer { id } areas { totalCount } }"},
+            headers={b"Authorization": f"Bearer {token}".encode("latin-1")},
+        )
+        assert response.status_code == 200, response.text
+        result = response.json()
+        assert result["data"] is None or result["data"].get("viewer") is None
+        assert [e["extensions"]["code"] for e in result["errors"]] == ["UNAUTHENTICATED"]
+
+
+async def test_text_with_a_lone_surrogate_is_bad_user_input(api: Api, conn: asyncpg.Connection) -> None:
+    """JSON may escape half a surrogate pair (`\\ud800`): such text cannot be encoded for
+    PostgreSQL or argon2, so it is refused as BAD_USER_INPUT before any resolver runs, never
+    an INTERNAL_SERVER_ERROR."""
+    w = await world(conn)
+    admin = api.token_for(w.users["admin"])
+    login = "mutation($u: String!, $p: String!) { login(input: {username: $u, password: $p}) { token } }"
+    bodies = [
+        (login, '{"u": "admin", "p": "a\\ud800b"}', None),
+        (login, '{"u": "a\\udc00", "p": "secret"}', None),
+        ("query($s: String) { areas(filter: {search: $s}) { totalCount } }", '{"s": "\\ud83d"}', admin),
+    ]
+    for query, variables, token in bodies:
+        body = '{"query": %s, "variables": %s}' % (json.dumps(query), variables)  # noqa: UP031 - raw JSON escapes
+        headers = {"content-type": "application/json", **({"authorization": f"Bearer {token}"} if token else {})}
+        response = await api.client.post("/graphql", content=body.encode(), headers=headers)
+        assert response.status_code == 200, response.text
+        assert [e["extensions"]["code"] for e in response.json()["errors"]] == ["BAD_USER_INPUT"], response.text
+    assert await conn.fetchval("SELECT count(*) FROM login_failures") == 0
+    # a well-formed pair (an emoji) is ordinary text
+    fine = await api.op("Areas", {"search": "\U0001f3e0"}, token=admin)
+    assert "errors" not in fine

@@ -92,3 +92,23 @@ async def test_trusted_documents_only(conn: asyncpg.Connection, settings: Settin
 
 async def test_any_document_is_accepted_by_default(probe_api: Api) -> None:
     assert (await probe_api.post("{ __typename }"))["data"] == {"__typename": "Query"}
+
+
+async def test_query_text_with_a_lone_surrogate_is_refused_not_a_500(
+    probe_api: Api, conn: asyncpg.Connection, settings: Settings
+) -> None:
+    """Half a surrogate pair (JSON `\\ud800`) has no UTF-8 form: hashing such a text must
+    not fail, it simply matches no registered document."""
+    document_id, _ = _registered("Viewer")
+    query = "{ __typename # \ud800\n }"
+    headers = {"content-type": "application/json"}
+    # json.dumps escapes the lone surrogate as `\ud800`, as a client's JSON would
+    persisted = {"version": 1, "sha256Hash": document_id}
+    with_hash = json.dumps({"query": query, "extensions": {"persistedQuery": persisted}})
+    response = await probe_api.client.post("/graphql", content=with_hash.encode(), headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+    async for api in probe_client(conn, replace(settings, trusted_documents_only=True)):
+        alone = await api.client.post("/graphql", content=json.dumps({"query": query}).encode(), headers=headers)
+        assert alone.status_code == 200, alone.text
+        assert alone.json()["errors"][0]["extensions"]["code"] == "TRUSTED_DOCUMENT_REQUIRED"

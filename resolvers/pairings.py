@@ -21,7 +21,7 @@ import datetime
 import zoneinfo
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Protocol, TypeVar
 
 import asyncpg
 
@@ -389,32 +389,36 @@ def _not_future(ctx: Context, day: datetime.date, field: str) -> None:
         raise Refusal(ErrorCode.INVALID, "The date may not be in the future (county time)", [field])
 
 
+class _CountyRow(Protocol):
+    @property
+    def county_id(self) -> int: ...
+
+
+R = TypeVar("R", bound=_CountyRow)
+
+
+def _in_county(row: R | None, ctx: Context, what: str, field: str) -> R:
+    """The row when it exists in the viewer's county; NOT_FOUND on `field` otherwise."""
+    if row is None or row.county_id != ctx.signed_in.county_id:
+        raise Refusal(ErrorCode.NOT_FOUND, f"No such {what}", [field])
+    return row
+
+
 async def _area(conn: Conn, ctx: Context, area_id: int, field: str) -> AreaRow:
-    found = (await areas_db.areas_by_id(conn, [area_id])).get(area_id)
-    if found is None or found.county_id != ctx.signed_in.county_id:
-        raise Refusal(ErrorCode.NOT_FOUND, "No such area", [field])
-    return found
+    return _in_county((await areas_db.areas_by_id(conn, [area_id])).get(area_id), ctx, "area", field)
 
 
 async def _organisation(conn: Conn, ctx: Context, org_id: int, field: str) -> OrganisationRow:
-    found = (await areas_db.organisations_by_id(conn, [org_id])).get(org_id)
-    if found is None or found.county_id != ctx.signed_in.county_id:
-        raise Refusal(ErrorCode.NOT_FOUND, "No such organisation", [field])
-    return found
+    return _in_county((await areas_db.organisations_by_id(conn, [org_id])).get(org_id), ctx, "organisation", field)
 
 
 async def _household(conn: Conn, ctx: Context, household_id: int, field: str) -> HouseholdRow:
     found = (await areas_db.households_by_id(conn, [household_id])).get(household_id)
-    if found is None or found.county_id != ctx.signed_in.county_id:
-        raise Refusal(ErrorCode.NOT_FOUND, "No such household", [field])
-    return found
+    return _in_county(found, ctx, "household", field)
 
 
 async def _person(conn: Conn, ctx: Context, person_id: int, field: str) -> PersonRow:
-    found = (await areas_db.persons_by_id(conn, [person_id])).get(person_id)
-    if found is None or found.county_id != ctx.signed_in.county_id:
-        raise Refusal(ErrorCode.NOT_FOUND, "No such person", [field])
-    return found
+    return _in_county((await areas_db.persons_by_id(conn, [person_id])).get(person_id), ctx, "person", field)
 
 
 async def adopt(

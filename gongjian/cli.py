@@ -127,13 +127,14 @@ def cmd_trusted_documents(args: argparse.Namespace) -> None:
     from pathlib import Path
 
     from resolvers import trusted_documents
+    from schema.root import build
 
     folder = Path(args.contract)
     files = sorted(folder.glob("*.graphql"))
     if not files:
         _fail(f"no .graphql files in {folder}")
     try:
-        text = trusted_documents.dumps(trusted_documents.manifest_from_contract(files))
+        text = trusted_documents.dumps(trusted_documents.manifest_from_contract(files, build()._schema))
     except Exception as exc:  # a syntax error or an unnamed operation: one line says which
         _fail(f"cannot read the contract: {exc}".splitlines()[0])
     if args.output == "-":
@@ -305,7 +306,7 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("export-schema", help="print the GraphQL SDL").set_defaults(run=cmd_export_schema)
 
     trusted = commands.add_parser(
-        "trusted-documents", help="write the manifest of trusted documents from the client contract's operations"
+        "trusted-documents", help="write the manifest of trusted documents: the client contract's operations that validate"
     )
     trusted.add_argument("contract", nargs="?", default="../shared/contract", help="folder of the contract's .graphql")
     trusted.add_argument("-o", "--output", default="schema/trusted_documents.json", help="file to write, - for stdout")

@@ -19,7 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from graphql import GraphQLError, OperationDefinitionNode, parse, print_ast
+from graphql import GraphQLError, GraphQLSchema, OperationDefinitionNode, parse, print_ast, validate
 from strawberry.extensions import SchemaExtension
 
 MANIFEST_FORMAT = "apollo-persisted-query-manifest"
@@ -30,14 +30,18 @@ def document_id(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def manifest_from_contract(files: Iterable[Path]) -> dict[str, Any]:
-    """The manifest of every operation in the given .graphql files, each printed alone."""
+def manifest_from_contract(files: Iterable[Path], schema: GraphQLSchema) -> dict[str, Any]:
+    """The manifest of the operations in the given .graphql files, each printed alone, that
+    validate against `schema`: a contract operation not served yet is registered once it is,
+    so that every registered document can run."""
     operations: list[dict[str, str]] = []
     for path in sorted(files):
         for definition in parse(path.read_text(encoding="utf-8")).definitions:
             if not isinstance(definition, OperationDefinitionNode) or definition.name is None:
                 raise ValueError(f"{path.name}: every contract operation needs a name")
             body = print_ast(definition)
+            if validate(schema, parse(body)):
+                continue
             operations.append(
                 {
                     "id": document_id(body),

@@ -835,9 +835,9 @@ ROWS += [
         COUNTY_AND_STAFF | {"neighbour": HIDDEN},
     ),
     Row(
-        "confirmRegistration of the unit's registration",
-        _mutation("confirmRegistration", "DecideRegistrationInput", "registration { id status }"),
-        _input(lambda s: {"registrationId": gid("Registration", s.objects["Registration"])}),
+        "ConfirmRegistration: the unit's registration",
+        "ConfirmRegistration",
+        lambda s: {"registrationId": gid("Registration", s.objects["Registration"])},
         COUNTY_AND_STAFF | {"unit": FORBIDDEN, "apitoken": FORBIDDEN},
         others=HIDDEN,
     ),

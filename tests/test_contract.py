@@ -8,9 +8,24 @@ from graphql import parse, validate
 from schema.root import build
 from tests.support import contract_operations
 
-# Operations of domains not built yet. Each domain's issue removes its names; the list
-# must end empty.
-PENDING: set[str] = set()
+# Operations of the contract not served yet. The issue that builds one removes its name;
+# the list must end empty. Issue 14: finding people, households and duties.
+PENDING_FINDING = {
+    "AuditTrail",
+    "CreateUser",
+    "DisableUser",
+    "DueHouseholds",
+    "GrantRole",
+    "MyHousehold",
+    "Registrations",
+    "RevokeRole",
+    "SearchPeople",
+    "StatisticsForPeriod",
+    "Users",
+}
+# Issue 15: reaching people.
+PENDING_REACHING = {"AddAttachment", "MarkNotificationsRead", "MyNotifications", "Notifications", "OrderAttachments"}
+PENDING: set[str] = PENDING_FINDING | PENDING_REACHING
 
 OPERATIONS = contract_operations()
 
@@ -27,8 +42,7 @@ def test_operation_validates(name: str) -> None:
 
 
 def test_pending_operations_do_not_validate_yet() -> None:
-    """A pending operation that already validates must leave the list (now empty: every
-    operation of the contract is served)."""
+    """A pending operation that already validates must leave the list."""
     schema = build()._schema
     validating = [name for name in sorted(PENDING) if not validate(schema, parse(OPERATIONS[name]))]
     assert not validating, f"{validating} validate now: remove them from PENDING"

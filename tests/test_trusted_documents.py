@@ -7,11 +7,14 @@ from dataclasses import replace
 
 import asyncpg
 import pytest
+from graphql import parse, validate
 
 from gongjian.config import Settings
 from resolvers import trusted_documents
+from schema.root import build
 from tests.probes import probe_api, probe_client
-from tests.support import CONTRACT, REPO, Api
+from tests.support import CONTRACT, REPO, Api, contract_operations
+from tests.test_contract import PENDING
 
 __all__ = ["probe_api"]
 
@@ -24,12 +27,17 @@ def _registered(name: str) -> tuple[str, str]:
 
 def test_manifest_is_up_to_date_with_the_contract() -> None:
     committed = (REPO / "schema" / "trusted_documents.json").read_text(encoding="utf-8")
-    fresh = trusted_documents.dumps(trusted_documents.manifest_from_contract(CONTRACT.glob("*.graphql")))
+    schema = build()._schema
+    fresh = trusted_documents.dumps(trusted_documents.manifest_from_contract(CONTRACT.glob("*.graphql"), schema))
     assert committed == fresh, "schema/trusted_documents.json is stale: run `gongjian trusted-documents <contract>`"
     manifest = json.loads(committed)
     assert manifest["format"] == "apollo-persisted-query-manifest" and len(manifest["operations"]) >= 40
     for operation in manifest["operations"]:
         assert operation["id"] == trusted_documents.document_id(operation["body"])
+        assert not validate(schema, parse(operation["body"])), operation["name"]
+    # every contract operation is registered but those still being built
+    names = {operation["name"] for operation in manifest["operations"]}
+    assert names == set(contract_operations()) - PENDING
 
 
 @pytest.mark.parametrize("name", ["Viewer", "Areas", "PlaceOrder"])

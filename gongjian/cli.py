@@ -306,7 +306,7 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("export-schema", help="print the GraphQL SDL").set_defaults(run=cmd_export_schema)
 
     trusted = commands.add_parser(
-        "trusted-documents", help="write the manifest of trusted documents: the client contract's operations that validate"
+        "trusted-documents", help="write the trusted-documents manifest: the contract's operations that validate"
     )
     trusted.add_argument("contract", nargs="?", default="../shared/contract", help="folder of the contract's .graphql")
     trusted.add_argument("-o", "--output", default="schema/trusted_documents.json", help="file to write, - for stdout")

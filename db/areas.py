@@ -264,12 +264,12 @@ SELECT {ORGANISATION_COLUMNS} FROM organisations o WHERE o.parent_id = ANY($1::b
 MEMBERS_PAGES: Final = f"""
 SELECT * FROM (
   SELECT {POST_COLUMNS}, row_number() OVER (PARTITION BY p.organisation_id ORDER BY p.id) AS rn
-  FROM posts p WHERE p.organisation_id = ANY($1::bigint[]) AND p.until IS NULL AND p.id > $2
+  FROM posts p WHERE p.organisation_id = ANY($1::bigint[]) AND post_active(p.until) AND p.id > $2
 ) x WHERE x.rn <= $3 ORDER BY x.organisation_id, x.id
 """  # noqa: S608 - constant columns
 MEMBER_COUNTS: Final = """
 SELECT p.organisation_id, count(*) AS posts, count(DISTINCT p.person_id) AS people
-FROM posts p WHERE p.organisation_id = ANY($1::bigint[]) AND p.until IS NULL GROUP BY p.organisation_id
+FROM posts p WHERE p.organisation_id = ANY($1::bigint[]) AND post_active(p.until) GROUP BY p.organisation_id
 """
 
 
@@ -336,12 +336,12 @@ CROSS_APPOINTMENTS: Final = f"""
 WITH owner AS (
   SELECT p.person_id, p.id FROM posts p JOIN organisations o ON o.id = p.organisation_id
   JOIN areas a ON a.id = o.area_id
-  WHERE o.kind = 'OWNER_COMMITTEE' AND a.path @> ARRAY[$1::bigint] AND p.until IS NULL AND o.county_id = $2
+  WHERE o.kind = 'OWNER_COMMITTEE' AND a.path @> ARRAY[$1::bigint] AND post_active(p.until) AND o.county_id = $2
 ), party AS (
   SELECT p.person_id, p.id FROM posts p JOIN organisations o ON o.id = p.organisation_id
   JOIN areas a ON a.id = o.area_id
   WHERE o.kind IN ('GENERAL_BRANCH', 'PARTY_BRANCH', 'FUNCTIONAL_BRANCH', 'RESIDENTS_COMMITTEE')
-    AND a.path @> ARRAY[$1::bigint] AND p.until IS NULL AND o.county_id = $2
+    AND a.path @> ARRAY[$1::bigint] AND post_active(p.until) AND o.county_id = $2
 ), both_sides AS (
   SELECT person_id FROM owner INTERSECT SELECT person_id FROM party
 )
@@ -368,6 +368,16 @@ OPEN_RESPONSIBILITY: Final = """
 INSERT INTO responsibilities (county_id, area_id, person_id, assigned_by, since)
 VALUES ($1, $2, $3, $4, clock_timestamp())
 """
+
+
+# BUILDING_HEAD grants follow the building's responsible person (migration 0007)
+FOLLOW_BUILDING_HEAD: Final = "SELECT f.action, f.user_id FROM follow_building_head($1) f ORDER BY f.action DESC"
+
+
+async def follow_building_head(conn: Conn, building_id: int) -> list[tuple[str, int]]:
+    """Revoke the BUILDING_HEAD grants on the building of anyone but its head and grant it to
+    the head's user: (action, user id) of each change, revocations first."""
+    return [(r["action"], r["user_id"]) for r in await conn.fetch(FOLLOW_BUILDING_HEAD, building_id)]
 
 
 async def lock_area(conn: Conn, area_id: int) -> AreaRow | None:

@@ -56,7 +56,12 @@ TRANSITIONS: Final[dict[str, Transition]] = {
 }
 PLACED: Final = "PLACED"
 
-UNIT_KINDS: Final = ("GOVERNMENT_UNIT", "ENTERPRISE", "PUBLIC_INSTITUTION", "SERVICE_PROVIDER")
+# Whether an organisation may take service orders (a unit or a service provider).
+TAKES_ORDERS: Final = "SELECT order_taker_kind(o.kind) FROM organisations o WHERE o.id = $1"
+
+
+async def takes_orders(conn: Conn, organisation_id: int) -> bool:
+    return bool(await conn.fetchval(TAKES_ORDERS, organisation_id))
 
 
 @dataclass(frozen=True)
@@ -213,8 +218,7 @@ AND (o.path && $3::bigint[]
      OR o.household_id = $4
      OR o.assignee_id = $5
      OR o.assignee_unit_id = ANY($6::bigint[])
-     OR o.assignee_unit_id IN (SELECT p.organisation_id FROM posts p
-                               WHERE p.person_id = $5 AND (p.until IS NULL OR p.until >= current_date)))
+     OR o.assignee_unit_id IN (SELECT p.organisation_id FROM posts p WHERE p.person_id = $5 AND post_active(p.until)))
 AND ($7::bigint IS NULL OR o.community_id = $7)
 AND ($8::text IS NULL OR o.status = $8)
 AND ($9::bigint IS NULL OR o.assignee_id = $9)
@@ -232,7 +236,7 @@ COUNT_ORDERS: Final = (
 
 UNITS_OF_PERSONS: Final = """
 SELECT DISTINCT person_id, organisation_id FROM posts
-WHERE person_id = ANY($1::bigint[]) AND (until IS NULL OR until >= current_date)
+WHERE person_id = ANY($1::bigint[]) AND post_active(until)
 """
 
 

@@ -13,11 +13,9 @@ from typing import Any, Final, TypeVar
 
 import asyncpg
 
+from db.access import ViewerKey
 from db.adoptions import AdoptionRow, adoption_row
 from db.pool import Conn
-
-UNIT_KINDS: Final = ("GOVERNMENT_UNIT", "ENTERPRISE", "PUBLIC_INSTITUTION")
-PARTY_KINDS: Final = ("GENERAL_BRANCH", "PARTY_BRANCH")
 
 
 @dataclass(frozen=True)
@@ -28,10 +26,8 @@ class PairingRow:
     household_id: int
     since: datetime.date
     until: datetime.date | None
-    # the household's building path (county down to the building): scope checks need no query
+    # the household's building path (county down to the building)
     path: list[int]
-    # units the cadre holds an active post in: their UNIT_ADMIN may follow the pairing
-    cadre_units: list[int]
 
 
 @dataclass(frozen=True)
@@ -135,53 +131,49 @@ async def end_adoption(conn: Conn, adoption_id: int, until: datetime.date) -> Ad
 # --- pairings ----------------------------------------------------------------------------
 
 PAIRING_SELECT: Final = """
-SELECT p.id, p.county_id, p.cadre_id, p.household_id, p.since, p.until, b.path,
-       ARRAY(SELECT po.organisation_id FROM posts po JOIN organisations o ON o.id = po.organisation_id
-             WHERE po.person_id = p.cadre_id AND po.until IS NULL
-               AND o.kind IN ('GOVERNMENT_UNIT', 'ENTERPRISE', 'PUBLIC_INSTITUTION')) AS cadre_units
+SELECT p.id, p.county_id, p.cadre_id, p.household_id, p.since, p.until, b.path
 FROM pairings p
 JOIN households h ON h.id = p.household_id
 JOIN areas b ON b.id = h.building_id
 """
 PAIRINGS_BY_ID: Final = PAIRING_SELECT + "WHERE p.id = ANY($1::bigint[])"
-PAIRING_FOR_UPDATE: Final = PAIRING_SELECT + "WHERE p.id = $1 FOR UPDATE OF p"
 INSERT_PAIRING: Final = """
 INSERT INTO pairings (county_id, cadre_id, household_id, since, created_by)
 VALUES ($1, $2, $3, $4, $5) RETURNING id
 """
 END_PAIRING: Final = "UPDATE pairings SET until = $2 WHERE id = $1 AND until IS NULL"
 
-# Who may see a pairing, as SQL over `p` (pairing) and `b` (its household's building):
-# $2 sees all of the county; $3 area scopes (staff, building heads); $4 the viewer's
-# household; $5 the viewer's person; $6 units the viewer administers.
-VISIBLE_PAIRING: Final = """
-(p.county_id = $1 AND (
-    $2::boolean
-    OR b.path && $3::bigint[]
-    OR p.household_id = $4::bigint
-    OR p.cadre_id = $5::bigint
-    OR EXISTS (SELECT 1 FROM posts po WHERE po.person_id = p.cadre_id AND po.until IS NULL
-               AND po.organisation_id = ANY($6::bigint[]))))
+# Why the viewer ($2 user, $3 API token) may see each pairing: the rule `pairing_access`.
+PAIRING_ACCESS: Final = """
+SELECT p.id, pairing_access(p, v) AS reason FROM pairings p, viewer_of($2, $3) v WHERE p.id = ANY($1::bigint[])
+"""
+# The same rule in the form a mutation needs: the pairing locked, with the viewer's reason.
+PAIRING_FOR_UPDATE: Final = """
+SELECT p.id, p.county_id, p.cadre_id, p.household_id, p.since, p.until, b.path, pairing_access(p, v) AS reason
+FROM pairings p
+JOIN households h ON h.id = p.household_id
+JOIN areas b ON b.id = h.building_id
+CROSS JOIN viewer_of($2, $3) v
+WHERE p.id = $1
+FOR UPDATE OF p
 """
 
-# A page of each cadre's active pairings after a cursor, with each cadre's total: one
-# statement for every Person.pairings of a request.
-PAIRINGS_OF_CADRES: Final = f"""
+# A page of each cadre's active pairings the viewer ($1 user, $2 API token) may see, after
+# a cursor, with each cadre's total: one statement for every Person.pairings of a request.
+PAIRINGS_OF_CADRES: Final = """
 SELECT * FROM (
     SELECT p.id, p.county_id, p.cadre_id, p.household_id, p.since, p.until, b.path,
-           ARRAY(SELECT po.organisation_id FROM posts po JOIN organisations o ON o.id = po.organisation_id
-                 WHERE po.person_id = p.cadre_id AND po.until IS NULL
-                   AND o.kind IN ('GOVERNMENT_UNIT', 'ENTERPRISE', 'PUBLIC_INSTITUTION')) AS cadre_units,
            count(*) OVER (PARTITION BY p.cadre_id) AS total,
-           sum((p.id > $8)::int) OVER (PARTITION BY p.cadre_id ORDER BY p.id) AS position
+           sum((p.id > $4)::int) OVER (PARTITION BY p.cadre_id ORDER BY p.id) AS position
     FROM pairings p
     JOIN households h ON h.id = p.household_id
     JOIN areas b ON b.id = h.building_id
-    WHERE p.cadre_id = ANY($7::bigint[]) AND p.until IS NULL AND {VISIBLE_PAIRING}
+    CROSS JOIN viewer_of($1, $2) v
+    WHERE p.cadre_id = ANY($3::bigint[]) AND p.until IS NULL AND pairing_access(p, v) IS NOT NULL
 ) ranked
-WHERE id > $8 AND position <= $9
+WHERE id > $4 AND position <= $5
 ORDER BY cadre_id, id
-"""  # noqa: S608 - constant SQL fragments
+"""
 
 
 def pairing_row(r: asyncpg.Record) -> PairingRow:
@@ -193,7 +185,6 @@ def pairing_row(r: asyncpg.Record) -> PairingRow:
         since=r["since"],
         until=r["until"],
         path=list(r["path"]),
-        cadre_units=list(r["cadre_units"]),
     )
 
 
@@ -201,9 +192,14 @@ async def pairings_by_id(conn: Conn, ids: list[int]) -> dict[int, PairingRow]:
     return {r["id"]: pairing_row(r) for r in await conn.fetch(PAIRINGS_BY_ID, ids)}
 
 
-async def pairing_for_update(conn: Conn, pairing_id: int) -> PairingRow | None:
-    row = await conn.fetchrow(PAIRING_FOR_UPDATE, pairing_id)
-    return pairing_row(row) if row else None
+async def pairing_access(conn: Conn, ids: list[int], viewer: ViewerKey) -> dict[int, str | None]:
+    return {r["id"]: r["reason"] for r in await conn.fetch(PAIRING_ACCESS, ids, *viewer)}
+
+
+async def pairing_for_update(conn: Conn, pairing_id: int, viewer: ViewerKey) -> tuple[PairingRow, str | None] | None:
+    """The pairing, locked, and why the viewer may see it (None: they may not)."""
+    row = await conn.fetchrow(PAIRING_FOR_UPDATE, pairing_id, *viewer)
+    return (pairing_row(row), row["reason"]) if row else None
 
 
 async def insert_pairing(
@@ -216,27 +212,12 @@ async def end_pairing(conn: Conn, pairing_id: int, until: datetime.date) -> bool
     return await conn.execute(END_PAIRING, pairing_id, until) == "UPDATE 1"
 
 
-@dataclass(frozen=True)
-class VisibilityScope:
-    """The viewer's reach over pairings, as SQL parameters of VISIBLE_PAIRING."""
-
-    county_id: int
-    everything: bool
-    areas: list[int]
-    household_id: int | None
-    person_id: int | None
-    units: list[int]
-
-    def params(self) -> tuple[Any, ...]:
-        return (self.county_id, self.everything, self.areas, self.household_id, self.person_id, self.units)
-
-
-COUNT_PAIRINGS_OF_CADRES: Final = f"""
+COUNT_PAIRINGS_OF_CADRES: Final = """
 SELECT p.cadre_id, count(*) AS total
-FROM pairings p JOIN households h ON h.id = p.household_id JOIN areas b ON b.id = h.building_id
-WHERE p.cadre_id = ANY($7::bigint[]) AND p.until IS NULL AND {VISIBLE_PAIRING}
+FROM pairings p CROSS JOIN viewer_of($1, $2) v
+WHERE p.cadre_id = ANY($3::bigint[]) AND p.until IS NULL AND pairing_access(p, v) IS NOT NULL
 GROUP BY p.cadre_id
-"""  # noqa: S608 - constant SQL fragments
+"""
 
 
 R = TypeVar("R")
@@ -255,30 +236,22 @@ def _pages(
 
 
 async def pairings_of_cadres(
-    conn: Conn, scope: VisibilityScope, cadre_ids: list[int], after: int, first: int
+    conn: Conn, viewer: ViewerKey, cadre_ids: list[int], after: int, first: int
 ) -> dict[int, tuple[list[PairingRow], int]]:
     """Up to `first + 1` visible active pairings per cadre after pairing id `after`, and
     each cadre's total (0 when the cadre has none visible)."""
-    found = _pages(
-        await conn.fetch(PAIRINGS_OF_CADRES, *scope.params(), cadre_ids, after, first + 1), "cadre_id", pairing_row
-    )
+    found = _pages(await conn.fetch(PAIRINGS_OF_CADRES, *viewer, cadre_ids, after, first + 1), "cadre_id", pairing_row)
     # a cadre whose page after the cursor is empty got no row to carry its total
     missing = [c for c in cadre_ids if c not in found] if after else []
     if missing:
-        for r in await conn.fetch(COUNT_PAIRINGS_OF_CADRES, *scope.params(), missing):
+        for r in await conn.fetch(COUNT_PAIRINGS_OF_CADRES, *viewer, missing):
             found[r["cadre_id"]] = ([], r["total"])
     return found
 
 
 # --- cadres and households -----------------------------------------------------------------
 
-CADRE_UNITS: Final = """
-SELECT p.party_member,
-       ARRAY(SELECT po.organisation_id FROM posts po JOIN organisations o ON o.id = po.organisation_id
-             WHERE po.person_id = p.id AND po.until IS NULL
-               AND o.kind IN ('GOVERNMENT_UNIT', 'ENTERPRISE', 'PUBLIC_INSTITUTION')) AS units
-FROM persons p WHERE p.id = $1
-"""
+CADRE_UNITS: Final = "SELECT p.party_member, units_of(p.id) AS units FROM persons p WHERE p.id = $1"
 
 
 async def cadre_units(conn: Conn, person_id: int) -> tuple[bool, list[int]] | None:
@@ -383,11 +356,9 @@ async def visits_of_pairings(
 REGISTRATION_SELECT: Final = """
 SELECT r.id, r.county_id, r.community_id, r.organisation_id, r.person_id, r.status, r.registered_at,
        r.decided_at, c.path,
-       CASE WHEN o.kind IN ('GOVERNMENT_UNIT', 'ENTERPRISE', 'PUBLIC_INSTITUTION') THEN o.id ELSE o.parent_id END
-           AS unit_id
+       unit_of(r.organisation_id) AS unit_id
 FROM registrations r
 JOIN areas c ON c.id = r.community_id
-LEFT JOIN organisations o ON o.id = r.organisation_id
 """
 REGISTRATIONS_BY_ID: Final = REGISTRATION_SELECT + "WHERE r.id = ANY($1::bigint[])"
 REGISTRATION_FOR_UPDATE: Final = REGISTRATION_SELECT + "WHERE r.id = $1 FOR UPDATE OF r"
@@ -438,10 +409,15 @@ async def home_community(conn: Conn, person_id: int) -> int | None:
 # --- reports -------------------------------------------------------------------------------
 
 # Whether one of the units ($1) adopts the area or one of its ancestors ($2 = the area's path).
-ADOPTS_AREA: Final = """
-SELECT EXISTS (SELECT 1 FROM adoptions a
-               WHERE a.unit_id = ANY($1::bigint[]) AND a.area_id = ANY($2::bigint[]) AND a.until IS NULL)
-"""
+ADOPTS_AREA: Final = "SELECT adopted_by($2::bigint[], $1::bigint[])"
+
+# The unit acting for an organisation (itself, or the unit whose party organisation it is).
+UNIT_OF: Final = "SELECT unit_of($1)"
+
+
+async def unit_of(conn: Conn, organisation_id: int) -> int | None:
+    value = await conn.fetchval(UNIT_OF, organisation_id)
+    return int(value) if value is not None else None
 
 
 async def adopts_area(conn: Conn, unit_ids: list[int], path: list[int]) -> bool:

@@ -6,8 +6,7 @@ The rules, as the contract states them:
   1. its own members,
   2. COUNTY_ADMIN of the county,
   3. COMMUNITY_STAFF whose scope contains the household,
-  4. the building head of the household's building (its responsible person, or a
-     BUILDING_HEAD grant on it),
+  4. the building head of the household's building (its current responsible person),
   5. a cadre with an active pairing with the household;
 - a person's phone is visible to the person themself and to everyone who may see their
   household (rules 1-5), and also to the residents that person serves:
@@ -18,32 +17,26 @@ The rules, as the contract states them:
 Reads granted by rules 3-5 (staff, building heads, cadres) are audited: one
 `read.personalData` row per household and request batch.
 
-Each rule is evaluated for a whole batch of households or persons in one SQL statement
-(`db/access.py`), through the request's DataLoaders.
+The rules are written once, in SQL (`household_access` and `person_access`, migration
+0007): each is evaluated for a whole batch of households or persons in one statement
+(`db/access.py`), through the request's DataLoaders, and returns the reason access is
+granted, which both masks and audits. API tokens of partner units never qualify.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from db import access as db
 from db.pool import Conn
 from resolvers.context import Context
-from resolvers.viewer import Role, Viewer
+from resolvers.viewer import Viewer
 
 # the reasons (rules 3-5) whose reads are written to the audit log
 AUDITED: frozenset[str] = frozenset({"STAFF", "BUILDING_HEAD", "CADRE"})
 
 
-def _viewer_parameters(viewer: Viewer) -> tuple[Any, ...]:
-    return (
-        viewer.county_id,
-        viewer.person_id,
-        viewer.household_id,
-        viewer.is_county_admin,
-        viewer.area_scopes(Role.COMMUNITY_STAFF),
-        viewer.area_scopes(Role.BUILDING_HEAD),
-    )
+def viewer_key(viewer: Viewer) -> db.ViewerKey:
+    """The viewer as the SQL rules take it (`viewer_of($user, $api_token)`)."""
+    return (viewer.user_id, viewer.api_token_id)
 
 
 async def _audit(ctx: Context, conn: Conn, viewer: Viewer, field: str, reads: dict[int, str]) -> None:
@@ -63,10 +56,10 @@ async def _audit(ctx: Context, conn: Conn, viewer: Viewer, field: str, reads: di
 async def household_access(ctx: Context, keys: list[int]) -> list[str | None]:
     """Batch: why the viewer may read each household's residents (None: masked)."""
     viewer = ctx.viewer
-    if viewer is None or viewer.api_token_id is not None:
+    if viewer is None:
         return [None for _ in keys]
     async with ctx.db.connection() as conn:
-        reasons = await db.household_access(conn, keys, _viewer_parameters(viewer))
+        reasons = await db.household_access(conn, keys, viewer_key(viewer))
         await _audit(ctx, conn, viewer, "residents", {k: r for k, r in reasons.items() if r in AUDITED})
     return [reasons.get(k) for k in keys]
 
@@ -74,10 +67,10 @@ async def household_access(ctx: Context, keys: list[int]) -> list[str | None]:
 async def person_access(ctx: Context, keys: list[int]) -> list[str | None]:
     """Batch: why the viewer may read each person's phone (None: masked)."""
     viewer = ctx.viewer
-    if viewer is None or viewer.api_token_id is not None:
+    if viewer is None:
         return [None for _ in keys]
     async with ctx.db.connection() as conn:
-        found = await db.person_access(conn, keys, _viewer_parameters(viewer))
+        found = await db.person_access(conn, keys, viewer_key(viewer))
         await _audit(ctx, conn, viewer, "phone", {h: r for r, h in found.values() if r in AUDITED and h is not None})
     return [found.get(k, (None, None))[0] for k in keys]
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from db import areas as db
+from db import audit
 from db.areas import AreaRow, HouseholdRow, OrganisationRow, PersonRow, PostRow
 from db.pool import Conn
 from resolvers import access, ids, mutations, nodes
@@ -405,6 +406,20 @@ async def assign_responsible(ctx: Context, area_id: str, person_id: str) -> Outc
         if person.county_id != area.county_id:
             raise Refusal(ErrorCode.INVALID, "The person belongs to another county", "personId")
         changed = await db.replace_responsible(conn, area, person.id, viewer.user_id)
+        if changed and area.level == "BUILDING":
+            # a building's head is its responsible person: the role grant follows, audited
+            for action, user_id in await db.follow_building_head(conn, area.id):
+                await audit.record(
+                    conn,
+                    county_id=viewer.county_id,
+                    user_id=viewer.user_id,
+                    api_token_id=viewer.api_token_id,
+                    action=action,
+                    target_type="Building",
+                    target_id=area.id,
+                    request_id=ctx.request_id,
+                    detail={"user": user_id, "role": "BUILDING_HEAD", "by": "assignResponsible"},
+                )
         return area, Audited("Area", area.id, {"person": person.id, "changed": changed})
 
     # the area row's lock queues concurrent assignments: the one-current index always holds

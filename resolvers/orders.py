@@ -339,7 +339,7 @@ async def dispatch_order(
             assert assignee_unit_id is not None
             pk = ids.decode_as(assignee_unit_id, "Organisation")
             org = (await areas_db.organisations_by_id(conn, [pk])).get(pk) if pk is not None else None
-            if org is None or org.county_id != order.county_id or org.kind not in db.UNIT_KINDS:
+            if org is None or org.county_id != order.county_id or not await db.takes_orders(conn, org.id):
                 raise Refusal(ErrorCode.INVALID, "The assignee unit must be a unit of the county", "assigneeUnitId")
             unit = org.id
         if due_at is not None:

@@ -35,11 +35,11 @@ from db.pairings import (
     PairingRow,
     RegistrationRow,
     Statistics,
-    VisibilityScope,
     VisitRow,
 )
 from db.pool import Conn
 from resolvers import ids, nodes
+from resolvers.access import viewer_key
 from resolvers.areas import AREA_TYPES, area_by_id, household_by_id, organisation_by_id, person_by_id
 from resolvers.context import Context
 from resolvers.errors import ErrorCode, Refusal, forbidden
@@ -114,29 +114,21 @@ class VisitRecorded:
 # --- visibility ----------------------------------------------------------------------------
 
 
-def pairing_scope(viewer: Viewer) -> VisibilityScope:
-    return VisibilityScope(
-        county_id=viewer.county_id,
-        everything=viewer.is_county_admin,
-        areas=viewer.area_scopes(Role.COMMUNITY_STAFF, Role.BUILDING_HEAD),
-        household_id=viewer.household_id,
-        person_id=viewer.person_id,
-        units=viewer.organisation_scopes(Role.UNIT_ADMIN),
-    )
+# who may see a pairing is the SQL rule `pairing_access` (migration 0007), which gives the
+# reason: these readers of a visit's notes are the reasons that allow them
+READS_VISIT_NOTES: Final = frozenset({"COUNTY_ADMIN", "STAFF", "CADRE"})
+# the reasons that make a viewer staff in scope of the pairing's household
+STAFF_REASONS: Final = frozenset({"COUNTY_ADMIN", "STAFF"})
 
 
-def can_see_pairing(viewer: Viewer | None, row: PairingRow | None) -> bool:
-    """COUNTY_ADMIN, staff or building head in scope of the household, the household's
-    members, the cadre, and UNIT_ADMIN of a unit the cadre works in (same as the SQL)."""
-    if viewer is None or row is None or row.county_id != viewer.county_id:
-        return False
-    return (
-        viewer.is_county_admin
-        or viewer.covers(row.path, Role.COMMUNITY_STAFF, Role.BUILDING_HEAD)
-        or (viewer.household_id is not None and viewer.household_id == row.household_id)
-        or (viewer.person_id is not None and viewer.person_id == row.cadre_id)
-        or bool(set(row.cadre_units) & set(viewer.organisation_scopes(Role.UNIT_ADMIN)))
-    )
+async def pairing_access(ctx: Context, keys: list[int]) -> list[str | None]:
+    """Batch: why the viewer may see each pairing (None: hidden)."""
+    viewer = ctx.viewer
+    if viewer is None:
+        return [None for _ in keys]
+    async with ctx.db.connection() as conn:
+        found = await db.pairing_access(conn, keys, viewer_key(viewer))
+    return [found.get(k) for k in keys]
 
 
 def can_see_registration(viewer: Viewer | None, row: RegistrationRow | None) -> bool:
@@ -184,12 +176,12 @@ PageKey = tuple[int, int, int]  # parent id, after id, first
 
 async def pairings_by_cadre(ctx: Context, keys: list[PageKey]) -> list[Page[PairingRow] | None]:
     """Each cadre's visible active pairings, one statement per distinct (after, first)."""
-    scope = pairing_scope(ctx.signed_in)
+    viewer = viewer_key(ctx.signed_in)
     pages: dict[PageKey, Page[PairingRow]] = {}
     for after, first in {(k[1], k[2]) for k in keys}:
         cadres = [k[0] for k in keys if (k[1], k[2]) == (after, first)]
         async with ctx.db.connection() as conn:
-            found = await db.pairings_of_cadres(conn, scope, cadres, after, first)
+            found = await db.pairings_of_cadres(conn, viewer, cadres, after, first)
         for cadre in cadres:
             rows, total = found.get(cadre, ([], 0))
             pages[(cadre, after, first)] = page_of_known_total(rows, first, lambda r: [r.id], total)
@@ -216,16 +208,17 @@ def _after_id(after: str | None) -> int:
 
 
 async def _pairing_nodes(ctx: Context, keys: list[int]) -> list[PairingRow | None]:
-    rows = await ctx.loader(pairing_by_id).load_many(keys)
-    return [r if can_see_pairing(ctx.viewer, r) else None for r in rows]
+    reasons = await ctx.loader(pairing_access).load_many(keys)
+    rows = await ctx.loader(pairing_by_id).load_many([k for k, r in zip(keys, reasons, strict=True) if r is not None])
+    visible = {r.id: r for r in rows if r is not None}
+    return [visible.get(k) for k in keys]
 
 
 async def _visit_nodes(ctx: Context, keys: list[int]) -> list[VisitRow | None]:
+    """A visit is visible with its pairing."""
     visits = await ctx.loader(visit_by_id).load_many(keys)
-    pairings = await ctx.loader(pairing_by_id).load_many([v.pairing_id if v else 0 for v in visits])
-    return [
-        v if v is not None and can_see_pairing(ctx.viewer, p) else None for v, p in zip(visits, pairings, strict=True)
-    ]
+    reasons = await ctx.loader(pairing_access).load_many([v.pairing_id if v else 0 for v in visits])
+    return [v if v is not None and r is not None else None for v, r in zip(visits, reasons, strict=True)]
 
 
 async def _registration_nodes(ctx: Context, keys: list[int]) -> list[RegistrationRow | None]:
@@ -263,13 +256,8 @@ async def pairing_visits(root: PairingRow, ctx: Context, first: int | None, afte
 async def visit_notes(root: VisitRow, ctx: Context) -> str | None:
     """A visit's notes may tell of the household's hardship: only the cadre who paid the
     visit, the county admin and staff in scope read them; to others they are null."""
-    viewer = ctx.viewer
-    pairing = await ctx.loader(pairing_by_id).load(root.pairing_id)
-    if viewer is None or pairing is None:
-        return None
-    if (viewer.person_id is not None and viewer.person_id == pairing.cadre_id) or viewer.is_staff_for(pairing.path):
-        return root.notes
-    return None
+    reason = await ctx.loader(pairing_access).load(root.pairing_id)
+    return root.notes if reason in READS_VISIT_NOTES else None
 
 
 async def visit_pairing(root: VisitRow, ctx: Context) -> PairingRow | None:
@@ -431,7 +419,7 @@ async def adopt(
         area = await _area(conn, ctx, _id(area_id, "areaId", *AREA_TYPES.values()), "areaId")
         if not (viewer.is_staff_for(area.path) or unit.id in viewer.organisation_scopes(Role.UNIT_ADMIN)):
             raise Refusal(ErrorCode.FORBIDDEN, "Only the county, staff of the area or the unit's admin may adopt")
-        if unit.kind not in db.UNIT_KINDS:
+        if await db.unit_of(conn, unit.id) != unit.id:
             raise Refusal(
                 ErrorCode.INVALID, "Only a government unit, enterprise or public institution adopts", ["unitId"]
             )
@@ -503,10 +491,11 @@ async def end_pairing(ctx: Context, pairing_id: str, until: datetime.date | None
     viewer = ctx.signed_in
 
     async def body(conn: Conn) -> tuple[PairingRow, Audited]:
-        found = await db.pairing_for_update(conn, _id(pairing_id, "pairingId", "Pairing"))
-        if found is None or not can_see_pairing(viewer, found):
+        locked = await db.pairing_for_update(conn, _id(pairing_id, "pairingId", "Pairing"), viewer_key(viewer))
+        if locked is None or locked[1] is None:
             raise Refusal(ErrorCode.NOT_FOUND, "No such pairing", ["pairingId"])
-        if not viewer.is_staff_for(found.path):
+        found, reason = locked
+        if reason not in STAFF_REASONS:
             raise Refusal(ErrorCode.FORBIDDEN, "Only the county or staff of the household's community may end it")
         if found.until is not None:
             raise Refusal(ErrorCode.INVALID_STATE, "This pairing has already ended", ["pairingId"])
@@ -527,9 +516,10 @@ async def record_visit(
     viewer = ctx.signed_in
 
     async def body(conn: Conn) -> tuple[VisitRecorded, Audited]:
-        found = await db.pairing_for_update(conn, _id(pairing_id, "pairingId", "Pairing"))
-        if found is None or not can_see_pairing(viewer, found):
+        locked = await db.pairing_for_update(conn, _id(pairing_id, "pairingId", "Pairing"), viewer_key(viewer))
+        if locked is None or locked[1] is None:
             raise Refusal(ErrorCode.NOT_FOUND, "No such pairing", ["pairingId"])
+        found = locked[0]
         if viewer.person_id is None or viewer.person_id != found.cadre_id:
             raise Refusal(ErrorCode.FORBIDDEN, "Only the paired cadre records visits")
         if found.until is not None:
@@ -561,7 +551,7 @@ async def register_with_community(
             found = await _organisation(
                 conn, ctx, _id(organisation_id, "organisationId", "Organisation"), "organisationId"
             )
-            unit = await _unit_of(conn, ctx, found)
+            unit = await db.unit_of(conn, found.id)
             if unit is None:
                 raise Refusal(ErrorCode.INVALID, "Only a unit's party organisation registers", ["organisationId"])
             if unit not in viewer.organisation_scopes(Role.UNIT_ADMIN):
@@ -588,16 +578,6 @@ async def register_with_community(
         return row, Audited("Registration", new_id, {"community": community.id})
 
     return await run(ctx, "registerWithCommunity", body)
-
-
-async def _unit_of(conn: Conn, ctx: Context, org: OrganisationRow) -> int | None:
-    """The unit acting for `org`: the unit itself, or the unit a party organisation belongs to."""
-    if org.kind in db.UNIT_KINDS:
-        return org.id
-    if org.kind in db.PARTY_KINDS and org.area_id is None and org.parent_id is not None:
-        parent = await _organisation(conn, ctx, org.parent_id, "organisationId")
-        return parent.id if parent.kind in db.UNIT_KINDS else None
-    return None
 
 
 def decide_registration(status: str, action: str) -> Callable[[Context, str], Awaitable[Outcome[RegistrationRow]]]:

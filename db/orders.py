@@ -12,6 +12,7 @@ from typing import Any, Final
 import asyncpg
 
 from db import events
+from db.access import ViewerKey
 from db.pool import Conn
 
 DEFAULT_ZONE: Final = "Asia/Shanghai"
@@ -208,47 +209,30 @@ EVENTS_OF_ORDERS: Final = (
 )
 EVENTS_BY_ID: Final = f"SELECT {EVENT_COLUMNS} FROM order_events e WHERE e.id = ANY($1::bigint[])"  # noqa: S608 - constant columns
 
-# Orders visible to a viewer, newest first, narrowed by the filter. Visibility: staff or
-# county admin whose scope holds the household's building ($3 scopes), the household
-# itself ($4), the assigned person ($5), members of the assigned unit (active posts of
-# $5) and its UNIT_ADMINs ($6).
+# Orders the viewer ($1 user, $2 API token) is a party of (the rule `order_parties`,
+# migration 0007), newest first, narrowed by the filter.
 VISIBLE: Final = """
-o.county_id = $1
-AND (o.path && $3::bigint[]
-     OR o.household_id = $4
-     OR o.assignee_id = $5
-     OR o.assignee_unit_id = ANY($6::bigint[])
-     OR o.assignee_unit_id IN (SELECT p.organisation_id FROM posts p WHERE p.person_id = $5 AND post_active(p.until)))
-AND ($7::bigint IS NULL OR o.community_id = $7)
-AND ($8::text IS NULL OR o.status = $8)
-AND ($9::bigint IS NULL OR o.assignee_id = $9)
-AND ($10::bigint IS NULL OR o.assignee_unit_id = $10)
-AND ($11::boolean IS NULL OR o.overdue = $11)
-AND ($12::boolean IS NULL OR o.escalated = $12)
+order_parties(o, v) <> '{}'
+AND ($4::bigint IS NULL OR o.community_id = $4)
+AND ($5::text IS NULL OR o.status = $5)
+AND ($6::bigint IS NULL OR o.assignee_id = $6)
+AND ($7::bigint IS NULL OR o.assignee_unit_id = $7)
+AND ($8::boolean IS NULL OR o.overdue = $8)
+AND ($9::boolean IS NULL OR o.escalated = $9)
 """
 LIST_ORDERS: Final = (
-    f"SELECT {ORDER_COLUMNS} FROM service_order_rows o WHERE {VISIBLE} "  # noqa: S608 - constant SQL
-    "AND ($2::bigint IS NULL OR o.id < $2) ORDER BY o.id DESC LIMIT $13"
+    f"SELECT {ORDER_COLUMNS} FROM service_order_rows o, viewer_of($1, $2) v WHERE {VISIBLE} "  # noqa: S608 - constant SQL
+    "AND ($3::bigint IS NULL OR o.id < $3) ORDER BY o.id DESC LIMIT $10"
 )
 COUNT_ORDERS: Final = (
-    f"SELECT count(*) FROM service_order_rows o WHERE {VISIBLE} AND $2::bigint IS NULL AND $13::int IS NULL"  # noqa: S608 - constant SQL
+    f"SELECT count(*) FROM service_order_rows o, viewer_of($1, $2) v WHERE {VISIBLE} "  # noqa: S608 - constant SQL
+    "AND $3::bigint IS NULL AND $10::int IS NULL"
 )
-
-UNITS_OF_PERSONS: Final = """
-SELECT DISTINCT person_id, organisation_id FROM posts
-WHERE person_id = ANY($1::bigint[]) AND post_active(until)
+# The parties of each order the viewer is: the same rule for node(), mutations and events.
+ORDER_PARTIES: Final = """
+SELECT o.id, order_parties(o, v) AS parties FROM service_order_rows o, viewer_of($2, $3) v
+WHERE o.id = ANY($1::bigint[])
 """
-
-
-@dataclass(frozen=True)
-class Scope:
-    """What a viewer may see of the orders, as SQL parameters."""
-
-    county_id: int
-    area_ids: list[int]
-    household_id: int | None
-    person_id: int | None
-    admin_unit_ids: list[int]
 
 
 @dataclass(frozen=True)
@@ -297,22 +281,17 @@ async def category(conn: Conn, code: str) -> CategoryRow | None:
     return CategoryRow(**dict(row)) if row else None
 
 
-async def units_of_persons(conn: Conn, person_ids: Sequence[int]) -> dict[int, list[int]]:
-    """The units each person holds an active post in."""
-    found: dict[int, list[int]] = {}
-    for r in await conn.fetch(UNITS_OF_PERSONS, list(person_ids)):
-        found.setdefault(r["person_id"], []).append(r["organisation_id"])
-    return found
+async def order_parties(conn: Conn, ids: Sequence[int], viewer: ViewerKey) -> dict[int, frozenset[Party]]:
+    """The parties of each order the viewer is (empty: the viewer may not see it)."""
+    return {
+        r["id"]: frozenset(Party(p) for p in r["parties"]) for r in await conn.fetch(ORDER_PARTIES, list(ids), *viewer)
+    }
 
 
-def _params(scope: Scope, flt: OrderFilter, after: int | None, limit: int | None) -> list[Any]:
+def _params(viewer: ViewerKey, flt: OrderFilter, after: int | None, limit: int | None) -> list[Any]:
     return [
-        scope.county_id,
+        *viewer,
         after,
-        scope.area_ids,
-        scope.household_id,
-        scope.person_id,
-        scope.admin_unit_ids,
         flt.community_id,
         flt.status,
         flt.assignee_id,
@@ -323,12 +302,14 @@ def _params(scope: Scope, flt: OrderFilter, after: int | None, limit: int | None
     ]
 
 
-async def list_orders(conn: Conn, scope: Scope, flt: OrderFilter, *, after: int | None, limit: int) -> list[OrderRow]:
-    return [order_row(r) for r in await conn.fetch(LIST_ORDERS, *_params(scope, flt, after, limit))]
+async def list_orders(
+    conn: Conn, viewer: ViewerKey, flt: OrderFilter, *, after: int | None, limit: int
+) -> list[OrderRow]:
+    return [order_row(r) for r in await conn.fetch(LIST_ORDERS, *_params(viewer, flt, after, limit))]
 
 
-async def count_orders(conn: Conn, scope: Scope, flt: OrderFilter) -> int:
-    return int(await conn.fetchval(COUNT_ORDERS, *_params(scope, flt, None, None)))
+async def count_orders(conn: Conn, viewer: ViewerKey, flt: OrderFilter) -> int:
+    return int(await conn.fetchval(COUNT_ORDERS, *_params(viewer, flt, None, None)))
 
 
 async def append_event(

@@ -19,8 +19,10 @@ from typing import Any
 from graphql import GraphQLError
 
 from db import events as db_events
-from db.orders import OrderEventRow
+from db import orders as orders_db
+from db.orders import OrderEventRow, Party
 from resolvers import ids
+from resolvers.access import viewer_key
 from resolvers.areas import area_by_id
 from resolvers.context import Context, token_from_connection_params, viewer_from_token
 from resolvers.errors import forbidden, unauthenticated
@@ -108,14 +110,17 @@ def _interrupted(signal: Signal) -> GraphQLError:
     return GraphQLError(message, extensions={"code": "EVENTS_INTERRUPTED"})
 
 
-async def _still_allowed(ctx: Context, community_path: list[int]) -> None:
+async def _still_allowed(ctx: Context, order_id: int) -> None:
     """A subscription outlives its token: before each event the token of the connection
-    is checked again, so an expired or revoked token, a disabled user or a lost grant
-    ends the stream instead of feeding it on."""
+    is checked again, and the order's visibility rule (`order_parties`) with it, so an
+    expired or revoked token, a disabled user or a lost grant ends the stream instead of
+    feeding it on."""
     viewer = await viewer_from_token(ctx.db, ctx.settings, token_from_connection_params(ctx.connection_params))
     if viewer is None:
         raise unauthenticated()
-    if not viewer.is_staff_for(community_path):
+    async with ctx.db.connection() as conn:
+        parties = (await orders_db.order_parties(conn, [order_id], viewer_key(viewer))).get(order_id, frozenset())
+    if Party.STAFF not in parties:
         raise forbidden("Only staff in scope may follow the community's orders")
 
 
@@ -142,6 +147,6 @@ async def order_events(ctx: Context, community_id: str) -> AsyncGenerator[OrderE
             order = await fresh.loader(order_by_id).load(int(item["order"]))
             if event is None or order is None:
                 continue
-            await _still_allowed(ctx, community.path)
+            await _still_allowed(ctx, order.id)
             ctx.forget_loaded()
             yield replace(event, order=order)

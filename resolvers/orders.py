@@ -14,16 +14,16 @@ import asyncpg
 from db import areas as areas_db
 from db import orders as db
 from db.areas import AreaRow, HouseholdRow, OrganisationRow, PersonRow
-from db.orders import CategoryRow, Changes, OrderEventRow, OrderFilter, OrderRow, Party, Scope
+from db.orders import CategoryRow, Changes, OrderEventRow, OrderFilter, OrderRow, Party
 from db.pool import Conn
 from resolvers import ids, nodes
+from resolvers.access import viewer_key
 from resolvers.areas import area_by_id, household_by_id, organisation_by_id, person_by_id
 from resolvers.context import Context
 from resolvers.errors import ErrorCode, Refusal, UserError
 from resolvers.loading import grouped, keyed
 from resolvers.mutations import Audited, run
 from resolvers.pagination import Page, checked_first, decode_id_cursor, page_from_rows
-from resolvers.viewer import Role, Viewer
 
 MAX_TITLE = 200
 MAX_TEXT = 2000
@@ -48,9 +48,6 @@ timeline_by_order = grouped(db.events_of_orders)
 event_by_id = keyed(db.events_by_id)
 
 
-units_by_person = grouped(db.units_of_persons)
-
-
 async def category_by_code(ctx: Context, keys: list[str]) -> list[CategoryRow | None]:
     async with ctx.db.connection() as conn:
         found = {c.code: c for c in await db.categories(conn)}
@@ -60,35 +57,23 @@ async def category_by_code(ctx: Context, keys: list[str]) -> list[CategoryRow | 
 # --- who is who for an order -----------------------------------------------------------
 
 
-async def _viewer_units(ctx: Context, viewer: Viewer) -> frozenset[int]:
-    """Units whose orders the viewer handles: active posts, and UNIT_ADMIN grants."""
-    posts = await ctx.loader(units_by_person).load(viewer.person_id) if viewer.person_id is not None else []
-    return frozenset(posts) | frozenset(viewer.organisation_scopes(Role.UNIT_ADMIN))
-
-
-async def parties(ctx: Context, viewer: Viewer, order: OrderRow) -> frozenset[Party]:
-    """The parties of the order the viewer is (none: the viewer may not see it)."""
-    if order.county_id != viewer.county_id:
-        return frozenset()
-    found: set[Party] = set()
-    if viewer.is_staff_for(order.path):
-        found.add(Party.STAFF)
-    if viewer.household_id is not None and viewer.household_id == order.household_id:
-        found.add(Party.HOUSEHOLD)
-    if viewer.person_id is not None and order.assignee_id == viewer.person_id:
-        found.add(Party.ASSIGNEE)
-    if order.assignee_unit_id is not None and order.assignee_unit_id in await _viewer_units(ctx, viewer):
-        found.add(Party.ASSIGNEE)
-    return frozenset(found)
+async def order_parties(ctx: Context, keys: list[int]) -> list[frozenset[Party]]:
+    """Batch: the parties of each order the viewer is (the SQL rule `order_parties`); none:
+    the viewer may not see it."""
+    viewer = ctx.viewer
+    if viewer is None:
+        return [frozenset() for _ in keys]
+    async with ctx.db.connection() as conn:
+        found = await db.order_parties(conn, keys, viewer_key(viewer))
+    return [found.get(k, frozenset()) for k in keys]
 
 
 async def visible_orders(ctx: Context, keys: list[int]) -> list[OrderRow | None]:
     """`node(id)`: the order when the viewer is one of its parties."""
-    viewer = ctx.viewer
-    rows = await ctx.loader(order_by_id).load_many(keys)
-    if viewer is None:
-        return [None for _ in rows]
-    return [row if row is not None and await parties(ctx, viewer, row) else None for row in rows]
+    found = await ctx.loader(order_parties).load_many(keys)
+    rows = await ctx.loader(order_by_id).load_many([k for k, p in zip(keys, found, strict=True) if p])
+    visible = {r.id: r for r in rows if r is not None}
+    return [visible.get(k) for k in keys]
 
 
 nodes.register("ServiceOrder", visible_orders)
@@ -140,16 +125,6 @@ async def order_of_event(root: OrderEventRow, ctx: Context) -> OrderRow | None:
 # --- queries ---------------------------------------------------------------------------
 
 
-def scope_of(viewer: Viewer) -> Scope:
-    return Scope(
-        county_id=viewer.county_id,
-        area_ids=viewer.area_scopes(Role.COUNTY_ADMIN, Role.COMMUNITY_STAFF),
-        household_id=viewer.household_id,
-        person_id=viewer.person_id,
-        admin_unit_ids=viewer.organisation_scopes(Role.UNIT_ADMIN),
-    )
-
-
 def order_filter(
     community_id: str | None,
     status: str | None,
@@ -180,13 +155,13 @@ def order_filter(
 async def service_orders(ctx: Context, flt: OrderFilter, first: int | None, after: str | None) -> Page[OrderRow]:
     limit = checked_first(first)
     after_id = decode_id_cursor(after)
-    scope = scope_of(ctx.signed_in)
+    viewer = viewer_key(ctx.signed_in)
     async with ctx.db.connection() as conn:
-        rows = await db.list_orders(conn, scope, flt, after=after_id, limit=limit + 1)
+        rows = await db.list_orders(conn, viewer, flt, after=after_id, limit=limit + 1)
 
     async def count() -> int:
         async with ctx.db.connection() as conn:
-            return await db.count_orders(conn, scope, flt)
+            return await db.count_orders(conn, viewer, flt)
 
     return page_from_rows(rows, limit, lambda r: [r.id], count)
 
@@ -211,13 +186,17 @@ def _text(value: str | None, name: str, *, required: bool, limit: int = MAX_TEXT
 
 async def _order_for(ctx: Context, order_id: str, conn: Conn) -> tuple[OrderRow, frozenset[Party]]:
     """The order an input names, and the viewer's parties of it; NOT_FOUND when invisible."""
-    viewer = ctx.signed_in
     pk = ids.decode_as(order_id, "ServiceOrder")
     row = await db.order_by_id(conn, pk) if pk is not None else None
-    found = await parties(ctx, viewer, row) if row is not None else frozenset()
+    found = await _parties(conn, ctx, row.id) if row is not None else frozenset()
     if row is None or not found:
         raise Refusal(ErrorCode.NOT_FOUND, "No such service order", "orderId")
     return row, found
+
+
+async def _parties(conn: Conn, ctx: Context, order_id: int) -> frozenset[Party]:
+    """The viewer's parties of the order, read in the mutation's transaction."""
+    return (await db.order_parties(conn, [order_id], viewer_key(ctx.signed_in))).get(order_id, frozenset())
 
 
 def _require(name: str, roles: frozenset[Party]) -> None:
@@ -250,7 +229,7 @@ async def _transition(
         now = await db.order_by_id(conn, order.id)
         assert now is not None, "orders are never deleted"
         # reassigned since it was read: the viewer may no longer see it, or no longer do this
-        now_roles = await parties(ctx, viewer, now)
+        now_roles = await _parties(conn, ctx, now.id)
         if not now_roles:
             raise Refusal(ErrorCode.NOT_FOUND, "No such service order", "orderId")
         _require(name, now_roles)

@@ -192,3 +192,19 @@ SELECT CASE
         END)
 END
 $$;
+
+-- The parties of a service order the viewer is (empty: the order is hidden from them):
+-- STAFF (COUNTY_ADMIN, or COMMUNITY_STAFF in scope of the household), HOUSEHOLD (a member
+-- of the ordering household), ASSIGNEE (the assigned person, a member of the assigned
+-- unit, or its UNIT_ADMIN). What each party may do is the workflow table TRANSITIONS.
+CREATE FUNCTION order_parties(o service_order_rows, v viewer) RETURNS text[]
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+SELECT CASE WHEN o.county_id IS DISTINCT FROM v.county_id THEN '{}'::text[] ELSE array_remove(ARRAY[
+    CASE WHEN o.path && v.staff_scope THEN 'STAFF' END,
+    CASE WHEN o.household_id = v.household_id THEN 'HOUSEHOLD' END,
+    CASE WHEN o.assignee_id = v.person_id
+           OR o.assignee_unit_id = ANY(v.units)
+           OR organisation_member(v.person_id, o.assignee_unit_id) THEN 'ASSIGNEE' END
+], NULL) END
+$$;

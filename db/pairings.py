@@ -361,7 +361,21 @@ FROM registrations r
 JOIN areas c ON c.id = r.community_id
 """
 REGISTRATIONS_BY_ID: Final = REGISTRATION_SELECT + "WHERE r.id = ANY($1::bigint[])"
-REGISTRATION_FOR_UPDATE: Final = REGISTRATION_SELECT + "WHERE r.id = $1 FOR UPDATE OF r"
+# Why the viewer ($2 user, $3 API token) may see each registration: `registration_access`.
+REGISTRATION_ACCESS: Final = """
+SELECT r.id, registration_access(r, v) AS reason FROM registrations r, viewer_of($2, $3) v
+WHERE r.id = ANY($1::bigint[])
+"""
+# The same rule for a mutation: the registration locked, with the viewer's reason.
+REGISTRATION_FOR_UPDATE: Final = """
+SELECT r.id, r.county_id, r.community_id, r.organisation_id, r.person_id, r.status, r.registered_at,
+       r.decided_at, c.path, unit_of(r.organisation_id) AS unit_id, registration_access(r, v) AS reason
+FROM registrations r
+JOIN areas c ON c.id = r.community_id
+CROSS JOIN viewer_of($2, $3) v
+WHERE r.id = $1
+FOR UPDATE OF r
+"""
 INSERT_REGISTRATION: Final = """
 INSERT INTO registrations (county_id, community_id, organisation_id, person_id)
 VALUES ($1, $2, $3, $4) RETURNING id
@@ -379,16 +393,23 @@ WHERE p.id = $1
 
 
 def registration_row(r: asyncpg.Record) -> RegistrationRow:
-    return RegistrationRow(**{**dict(r), "path": list(r["path"])})
+    return RegistrationRow(**{**{k: v for k, v in r.items() if k != "reason"}, "path": list(r["path"])})
 
 
 async def registrations_by_id(conn: Conn, ids: list[int]) -> dict[int, RegistrationRow]:
     return {r["id"]: registration_row(r) for r in await conn.fetch(REGISTRATIONS_BY_ID, ids)}
 
 
-async def registration_for_update(conn: Conn, registration_id: int) -> RegistrationRow | None:
-    row = await conn.fetchrow(REGISTRATION_FOR_UPDATE, registration_id)
-    return registration_row(row) if row else None
+async def registration_access(conn: Conn, ids: list[int], viewer: ViewerKey) -> dict[int, str | None]:
+    return {r["id"]: r["reason"] for r in await conn.fetch(REGISTRATION_ACCESS, ids, *viewer)}
+
+
+async def registration_for_update(
+    conn: Conn, registration_id: int, viewer: ViewerKey
+) -> tuple[RegistrationRow, str | None] | None:
+    """The registration, locked, and why the viewer may see it (None: they may not)."""
+    row = await conn.fetchrow(REGISTRATION_FOR_UPDATE, registration_id, *viewer)
+    return (registration_row(row), row["reason"]) if row else None
 
 
 async def insert_registration(

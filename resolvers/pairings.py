@@ -46,7 +46,7 @@ from resolvers.errors import ErrorCode, Refusal, forbidden
 from resolvers.loading import keyed
 from resolvers.mutations import Audited, Outcome, run
 from resolvers.pagination import Page, checked_first, decode_id_cursor, page_of_known_total
-from resolvers.viewer import Role, Viewer
+from resolvers.viewer import Role
 
 KINDS: Final = ("HOME_VISIT", "HEART_TO_HEART", "GOOD_DEED")
 DUTIES: Final = ("ASSIST_MANAGEMENT", "PUBLIC_SERVICE", "MOBILISATION")
@@ -131,14 +131,14 @@ async def pairing_access(ctx: Context, keys: list[int]) -> list[str | None]:
     return [found.get(k) for k in keys]
 
 
-def can_see_registration(viewer: Viewer | None, row: RegistrationRow | None) -> bool:
-    if viewer is None or row is None or row.county_id != viewer.county_id:
-        return False
-    return (
-        viewer.is_staff_for(row.path)
-        or (row.person_id is not None and row.person_id == viewer.person_id)
-        or (row.unit_id is not None and row.unit_id in viewer.organisation_scopes(Role.UNIT_ADMIN))
-    )
+async def registration_access(ctx: Context, keys: list[int]) -> list[str | None]:
+    """Batch: why the viewer may see each registration (None: hidden)."""
+    viewer = ctx.viewer
+    if viewer is None:
+        return [None for _ in keys]
+    async with ctx.db.connection() as conn:
+        found = await db.registration_access(conn, keys, viewer_key(viewer))
+    return [found.get(k) for k in keys]
 
 
 # --- loaders -------------------------------------------------------------------------------
@@ -222,8 +222,10 @@ async def _visit_nodes(ctx: Context, keys: list[int]) -> list[VisitRow | None]:
 
 
 async def _registration_nodes(ctx: Context, keys: list[int]) -> list[RegistrationRow | None]:
-    rows = await ctx.loader(registration_by_id).load_many(keys)
-    return [r if can_see_registration(ctx.viewer, r) else None for r in rows]
+    reasons = await ctx.loader(registration_access).load_many(keys)
+    rows = await ctx.loader(registration_by_id).load_many([k for k, r in zip(keys, reasons, strict=True) if r])
+    visible = {r.id: r for r in rows if r is not None}
+    return [visible.get(k) for k in keys]
 
 
 nodes.register("Pairing", _pairing_nodes)
@@ -585,10 +587,13 @@ def decide_registration(status: str, action: str) -> Callable[[Context, str], Aw
         viewer = ctx.signed_in
 
         async def body(conn: Conn) -> tuple[RegistrationRow, Audited]:
-            found = await db.registration_for_update(conn, _id(registration_id, "registrationId", "Registration"))
-            if found is None or not can_see_registration(viewer, found):
+            locked = await db.registration_for_update(
+                conn, _id(registration_id, "registrationId", "Registration"), viewer_key(viewer)
+            )
+            if locked is None or locked[1] is None:
                 raise Refusal(ErrorCode.NOT_FOUND, "No such registration", ["registrationId"])
-            if not viewer.is_staff_for(found.path):
+            found, reason = locked
+            if reason != "STAFF":
                 raise Refusal(ErrorCode.FORBIDDEN, "Only the county or staff of the community decide")
             if found.status != "PENDING":
                 raise Refusal(ErrorCode.INVALID_STATE, f"This registration is already {found.status}")

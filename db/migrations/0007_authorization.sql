@@ -208,3 +208,18 @@ SELECT CASE WHEN o.county_id IS DISTINCT FROM v.county_id THEN '{}'::text[] ELSE
            OR organisation_member(v.person_id, o.assignee_unit_id) THEN 'ASSIGNEE' END
 ], NULL) END
 $$;
+
+-- Why a viewer may see a dual registration (双报到), or NULL: COUNTY_ADMIN and staff in
+-- scope of the community (STAFF: they confirm or reject it), the registrant, and the
+-- UNIT_ADMIN of the unit acting for the registered organisation.
+CREATE FUNCTION registration_access(r registrations, v viewer) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+SELECT CASE
+    WHEN r.county_id IS DISTINCT FROM v.county_id THEN NULL
+    WHEN c.path && v.staff_scope THEN 'STAFF'
+    WHEN r.person_id = v.person_id THEN 'REGISTRANT'
+    WHEN unit_of(r.organisation_id) = ANY(v.units) THEN 'UNIT_ADMIN'
+END
+FROM areas c WHERE c.id = r.community_id
+$$;

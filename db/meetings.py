@@ -9,6 +9,7 @@ from typing import Final
 
 import asyncpg
 
+from db.access import ViewerKey
 from db.areas import OrganisationRow
 from db.pool import Conn
 
@@ -42,9 +43,16 @@ COLUMNS: Final = (
 )
 RESOLUTION_COLUMNS: Final = "r.id, r.county_id, r.meeting_id, r.position, r.text, r.follow_up_order_id"
 BY_ID: Final = f"SELECT {COLUMNS} FROM meetings m JOIN areas c ON c.id = m.community_id WHERE m.id = ANY($1::bigint[])"  # noqa: S608 - constant columns
-FOR_UPDATE: Final = (
-    f"SELECT {COLUMNS} FROM meetings m JOIN areas c ON c.id = m.community_id WHERE m.id = $1 FOR UPDATE OF m"  # noqa: S608 - constant columns
-)
+# The meeting locked for a mutation, with why the viewer ($2 user, $3 API token) may see it.
+FOR_UPDATE: Final = f"""
+SELECT {COLUMNS}, meeting_access(m, v) AS reason
+FROM meetings m JOIN areas c ON c.id = m.community_id CROSS JOIN viewer_of($2, $3) v
+WHERE m.id = $1 FOR UPDATE OF m
+"""  # noqa: S608 - constant columns
+# Why the viewer ($2 user, $3 API token) may see each meeting: the rule `meeting_access`.
+ACCESS: Final = """
+SELECT m.id, meeting_access(m, v) AS reason FROM meetings m, viewer_of($2, $3) v WHERE m.id = ANY($1::bigint[])
+"""
 INSERT: Final = """
 INSERT INTO meetings (county_id, community_id, kind, title, starts_at, created_by)
 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id
@@ -70,25 +78,22 @@ RESOLUTIONS_BY_ID: Final = f"SELECT {RESOLUTION_COLUMNS} FROM resolutions r WHER
 RESOLUTIONS_BY_ORDER: Final = f"""
 SELECT {RESOLUTION_COLUMNS} FROM resolutions r WHERE r.follow_up_order_id = ANY($1::bigint[])
 """  # noqa: S608 - constant columns
-# Lists: $1 county, $2 the viewer's staff/admin area scopes, $3 the viewer's UNIT_ADMIN
-# organisations (a participating unit sees the meeting), $4 community filter. Latest first.
+# Lists: the meetings the viewer ($1 user, $2 API token) may see (`meeting_access`),
+# $3 community filter. Latest first.
 LIST_WHERE: Final = """
-WHERE m.county_id = $1
-  AND (c.path && $2::bigint[]
-       OR EXISTS (SELECT 1 FROM meeting_organisations mo
-                  WHERE mo.meeting_id = m.id AND mo.organisation_id = ANY($3::bigint[])))
-  AND ($4::bigint IS NULL OR m.community_id = $4)
+WHERE meeting_access(m, v) IS NOT NULL
+  AND ($3::bigint IS NULL OR m.community_id = $3)
 """
 LIST: Final = f"""
-SELECT {COLUMNS} FROM meetings m JOIN areas c ON c.id = m.community_id {LIST_WHERE}
-  AND ($5::timestamptz IS NULL OR (m.starts_at, m.id) < ($5, $6::bigint))
-ORDER BY m.starts_at DESC, m.id DESC LIMIT $7
+SELECT {COLUMNS} FROM meetings m JOIN areas c ON c.id = m.community_id CROSS JOIN viewer_of($1, $2) v {LIST_WHERE}
+  AND ($4::timestamptz IS NULL OR (m.starts_at, m.id) < ($4, $5::bigint))
+ORDER BY m.starts_at DESC, m.id DESC LIMIT $6
 """  # noqa: S608 - constant columns
-COUNT: Final = f"SELECT count(*) FROM meetings m JOIN areas c ON c.id = m.community_id {LIST_WHERE}"  # noqa: S608 - constant text
+COUNT: Final = f"SELECT count(*) FROM meetings m CROSS JOIN viewer_of($1, $2) v {LIST_WHERE}"  # noqa: S608 - constant text
 
 
 def meeting_row(r: asyncpg.Record) -> MeetingRow:
-    return MeetingRow(**dict(r))
+    return MeetingRow(**{k: v for k, v in r.items() if k != "reason"})
 
 
 def resolution_row(r: asyncpg.Record) -> ResolutionRow:
@@ -115,9 +120,14 @@ async def create(
     return (await meetings_by_id(conn, [pk]))[pk]
 
 
-async def lock(conn: Conn, meeting_id: int) -> MeetingRow | None:
-    row = await conn.fetchrow(FOR_UPDATE, meeting_id)
-    return meeting_row(row) if row is not None else None
+async def lock(conn: Conn, meeting_id: int, viewer: ViewerKey) -> tuple[MeetingRow, str | None] | None:
+    """The meeting, locked, and why the viewer may see it (None: they may not)."""
+    row = await conn.fetchrow(FOR_UPDATE, meeting_id, *viewer)
+    return (meeting_row(row), row["reason"]) if row is not None else None
+
+
+async def meeting_access(conn: Conn, ids: list[int], viewer: ViewerKey) -> dict[int, str | None]:
+    return {r["id"]: r["reason"] for r in await conn.fetch(ACCESS, ids, *viewer)}
 
 
 async def hold(conn: Conn, meeting_id: int, minutes: str) -> bool:
@@ -159,9 +169,7 @@ async def resolutions_by_order(conn: Conn, order_ids: list[int]) -> dict[int, Re
 
 @dataclass(frozen=True)
 class MeetingFilter:
-    county_id: int
-    scopes: list[int]
-    organisations: list[int]
+    viewer: ViewerKey
     community_id: int | None
 
 
@@ -170,9 +178,7 @@ async def page(
 ) -> list[MeetingRow]:
     rows = await conn.fetch(
         LIST,
-        flt.county_id,
-        flt.scopes,
-        flt.organisations,
+        *flt.viewer,
         flt.community_id,
         after[0] if after else None,
         after[1] if after else None,
@@ -182,4 +188,4 @@ async def page(
 
 
 async def count(conn: Conn, flt: MeetingFilter) -> int:
-    return int(await conn.fetchval(COUNT, flt.county_id, flt.scopes, flt.organisations, flt.community_id))
+    return int(await conn.fetchval(COUNT, *flt.viewer, flt.community_id))

@@ -9,7 +9,6 @@ db.orders.create_order in the same transaction."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 from dataclasses import dataclass
 
@@ -19,12 +18,12 @@ from db.areas import OrganisationRow
 from db.meetings import MeetingFilter, MeetingRow, ResolutionRow
 from db.pool import Conn
 from resolvers import ids, life, nodes
+from resolvers.access import viewer_key
 from resolvers.context import Context
 from resolvers.errors import ErrorCode, Refusal
 from resolvers.loading import grouped, keyed
 from resolvers.mutations import Audited, Outcome, run
 from resolvers.pagination import Page, checked_first, page_from_rows
-from resolvers.viewer import Role
 
 DEFAULT_FOLLOW_UP_CATEGORY = "OTHER"
 
@@ -51,31 +50,34 @@ resolution_by_id = keyed(db.resolutions_by_id)
 resolution_by_order = keyed(db.resolutions_by_order)
 
 
-async def may_see(ctx: Context, meeting: MeetingRow | None) -> bool:
+async def meeting_access(ctx: Context, keys: list[int]) -> list[str | None]:
+    """Batch: why the viewer may see each meeting (the SQL rule `meeting_access`; None: hidden)."""
     viewer = ctx.viewer
-    if meeting is None or viewer is None or viewer.county_id != meeting.county_id:
-        return False
-    if viewer.is_staff_for(meeting.community_path):
-        return True
-    mine = set(viewer.organisation_scopes(Role.UNIT_ADMIN))
-    return bool(mine) and any(o.id in mine for o in await ctx.loader(organisations_by_meeting).load(meeting.id))
+    if viewer is None:
+        return [None for _ in keys]
+    async with ctx.db.connection() as conn:
+        found = await db.meeting_access(conn, keys, viewer_key(viewer))
+    return [found.get(k) for k in keys]
 
 
 async def _meeting_nodes(ctx: Context, keys: list[int]) -> list[MeetingRow | None]:
-    rows = await ctx.loader(meeting_by_id).load_many(keys)
-    visible = await asyncio.gather(*(may_see(ctx, r) for r in rows))
-    return [r if ok else None for r, ok in zip(rows, visible, strict=True)]
+    reasons = await ctx.loader(meeting_access).load_many(keys)
+    rows = await ctx.loader(meeting_by_id).load_many([k for k, r in zip(keys, reasons, strict=True) if r])
+    visible = {r.id: r for r in rows if r is not None}
+    return [visible.get(k) for k in keys]
 
 
 async def visible_resolution(ctx: Context, row: ResolutionRow | None) -> ResolutionRow | None:
+    """A resolution is visible with its meeting."""
     if row is None:
         return None
-    return row if await may_see(ctx, await ctx.loader(meeting_by_id).load(row.meeting_id)) else None
+    return row if await ctx.loader(meeting_access).load(row.meeting_id) is not None else None
 
 
 async def _resolution_nodes(ctx: Context, keys: list[int]) -> list[ResolutionRow | None]:
     rows = await ctx.loader(resolution_by_id).load_many(keys)
-    return list(await asyncio.gather(*(visible_resolution(ctx, r) for r in rows)))
+    reasons = await ctx.loader(meeting_access).load_many([r.meeting_id if r else 0 for r in rows])
+    return [r if r is not None and reason else None for r, reason in zip(rows, reasons, strict=True)]
 
 
 nodes.register("Meeting", _meeting_nodes)
@@ -120,12 +122,7 @@ async def meetings(ctx: Context, *, community_id: str | None, first: int | None,
     viewer = ctx.signed_in
     limit = checked_first(first)
     cursor = life.time_cursor(after)
-    flt = MeetingFilter(
-        county_id=viewer.county_id,
-        scopes=viewer.area_scopes(Role.COUNTY_ADMIN, Role.COMMUNITY_STAFF),
-        organisations=viewer.organisation_scopes(Role.UNIT_ADMIN),
-        community_id=await life.area_filter(ctx, community_id),
-    )
+    flt = MeetingFilter(viewer=viewer_key(viewer), community_id=await life.area_filter(ctx, community_id))
     async with ctx.db.connection() as conn:
         rows = await db.page(conn, flt, cursor, limit + 1)
 
@@ -176,10 +173,11 @@ async def schedule_meeting(
 
 async def _locked_meeting(ctx: Context, conn: Conn, meeting_id: str) -> MeetingRow:
     pk = ids.decode_as(meeting_id, "Meeting")
-    row = await db.lock(conn, pk) if pk is not None else None
-    if row is None or row.county_id != ctx.signed_in.county_id:
+    locked = await db.lock(conn, pk, viewer_key(ctx.signed_in)) if pk is not None else None
+    if locked is None or locked[0].county_id != ctx.signed_in.county_id:
         raise Refusal(ErrorCode.NOT_FOUND, "No meeting with this id", "meetingId")
-    if not ctx.signed_in.is_staff_for(row.community_path):
+    row, reason = locked
+    if reason != "STAFF":
         raise Refusal(ErrorCode.FORBIDDEN, "Only staff in scope of the community may do this")
     return row
 

@@ -223,3 +223,17 @@ SELECT CASE
 END
 FROM areas c WHERE c.id = r.community_id
 $$;
+
+-- Why a viewer may see a meeting and its resolutions, or NULL: staff in scope of its
+-- community (STAFF: they run it), the UNIT_ADMIN of a participating organisation.
+CREATE FUNCTION meeting_access(m meetings, v viewer) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+SELECT CASE
+    WHEN m.county_id IS DISTINCT FROM v.county_id THEN NULL
+    WHEN c.path && v.staff_scope THEN 'STAFF'
+    WHEN EXISTS (SELECT 1 FROM meeting_organisations mo
+                 WHERE mo.meeting_id = m.id AND mo.organisation_id = ANY(v.units)) THEN 'PARTICIPANT'
+END
+FROM areas c WHERE c.id = m.community_id
+$$;

@@ -84,33 +84,6 @@ def _argument(kwargs: dict[str, Any], path: str) -> Any:
     return value
 
 
-AREA_TYPES = tuple(ids.AREA_TYPES.values())
-
-
-def in_area_scope(argument: str, *roles: Role) -> type[Requirement]:
-    """The area named by the global id in `argument` (dotted path, e.g. `input.areaId`) lies
-    inside a scope where the viewer holds one of `roles` (COUNTY_ADMIN always qualifies
-    in their own county). Put it after SignedIn."""
-    allowed = (Role.COUNTY_ADMIN, *[r for r in roles if r is not Role.COUNTY_ADMIN])
-
-    class InAreaScope(_Forbidding):
-        requirement = f"role {_roles_text(allowed)} in a scope containing the area `{argument}`"
-
-        async def has_permission(self, source: Any, info: Info[Any, Any], **kwargs: Any) -> bool:
-            viewer: Viewer | None = info.context.viewer
-            raw = _argument(kwargs, argument)
-            pk = ids.decode_as(str(raw), *AREA_TYPES) if raw is not None else None
-            if viewer is None or pk is None:
-                return False
-            from resolvers.areas import area_by_id  # the areas domain sits above this module
-
-            area = await info.context.loader(area_by_id).load(pk)
-            return area is not None and area.county_id == viewer.county_id and viewer.covers(area.path, *allowed)
-
-    InAreaScope.__name__ = InAreaScope.__qualname__ = f"InAreaScope_{argument.replace('.', '_')}"
-    return InAreaScope
-
-
 def administers_organisation_in(argument: str) -> type[Requirement]:
     """The organisation named by the global id in `argument` is one the viewer administers:
     COUNTY_ADMIN of its county, or its UNIT_ADMIN (a partner's API token included). Put it
@@ -173,11 +146,6 @@ def administers_organisation(viewer: Viewer, organisation_id: int, county_id: in
     if county_id != viewer.county_id:
         return False
     return viewer.is_county_admin or organisation_id in viewer.organisation_scopes(Role.UNIT_ADMIN)
-
-
-def staff_in_scope(viewer: Viewer, area_path: Sequence[int], county_id: int) -> bool:
-    """COUNTY_ADMIN of the area's county, or COMMUNITY_STAFF of an area above it."""
-    return county_id == viewer.county_id and viewer.is_staff_for(area_path)
 
 
 def is_person(viewer: Viewer) -> bool:

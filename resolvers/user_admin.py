@@ -11,7 +11,6 @@ from db import audit
 from db import identity as db
 from db.pool import Conn
 from resolvers import ids, passwords
-from resolvers.permissions import AREA_TYPES
 from resolvers.viewer import Role
 
 MIN_PASSWORD = 8
@@ -97,7 +96,7 @@ async def _scope(conn: Conn, role: Role, scope: str, county: int) -> tuple[int |
         if await db.county_of(conn, "organisation", pk) != county:
             raise AdminError(f"{role.value} needs an organisation of the user's county")
         return None, pk
-    pk = _pk(scope, *AREA_TYPES)
+    pk = _pk(scope, *ids.AREA_TYPES.values())
     if await db.county_of(conn, "area", pk) != county:
         raise AdminError(f"{role.value} needs an area of the user's county")
     return pk, None

@@ -10,9 +10,9 @@ import strawberry
 
 from db.pool import SingleConnectionDatabase
 from gongjian.config import Settings
-from resolvers import ids, tokens
+from resolvers import tokens
 from resolvers.context import Context, viewer_from_token
-from resolvers.permissions import CountyAdmin, guarded, has_role, in_area_scope
+from resolvers.permissions import CountyAdmin, guarded, has_role
 from resolvers.viewer import Role
 from tests.builders import world
 from tests.conftest import TEST_SECRET
@@ -22,31 +22,10 @@ def _yes() -> bool:
     return True
 
 
-def _with_area(area_id: strawberry.ID) -> bool:
-    return True
-
-
-@strawberry.input
-class AreaInput:
-    area_id: strawberry.ID
-
-
-def _with_input(input: AreaInput) -> bool:
-    return True
-
-
 @strawberry.type
 class Query:
     admin_only: bool = guarded(resolver=_yes, description="Admins", permissions=[CountyAdmin])
     residents: bool = guarded(resolver=_yes, description="Residents", permissions=[has_role(Role.RESIDENT)])
-    staff_area: bool = guarded(
-        resolver=_with_area, description="Staff in scope", permissions=[in_area_scope("areaId", Role.COMMUNITY_STAFF)]
-    )
-    head_area: bool = guarded(
-        resolver=_with_input,
-        description="Heads in scope",
-        permissions=[in_area_scope("input.areaId", Role.BUILDING_HEAD)],
-    )
 
 
 SCHEMA = strawberry.Schema(query=Query)
@@ -67,19 +46,16 @@ def test_requirements_are_written_into_the_sdl() -> None:
     sdl = SCHEMA.as_str()
     assert "Requires: role COUNTY_ADMIN." in sdl
     assert "Requires: role RESIDENT." in sdl
-    assert "Requires: role COUNTY_ADMIN or COMMUNITY_STAFF in a scope containing the area `areaId`." in sdl
-    assert "Requires: role COUNTY_ADMIN or BUILDING_HEAD in a scope containing the area `input.areaId`." in sdl
 
 
 @pytest.mark.parametrize(
     ("account", "expected"),
     [
-        (None, {"admin": "UNAUTHENTICATED", "res": "UNAUTHENTICATED", "staff": "UNAUTHENTICATED"}),
-        ("admin", {"admin": "ok", "res": "FORBIDDEN", "staff": "ok", "other": "ok", "head": "ok"}),
-        ("staff", {"admin": "FORBIDDEN", "res": "FORBIDDEN", "staff": "ok", "other": "FORBIDDEN", "head": "FORBIDDEN"}),
-        ("head", {"staff": "FORBIDDEN", "head": "ok", "other_head": "FORBIDDEN"}),
-        ("resident", {"admin": "FORBIDDEN", "res": "ok", "staff": "FORBIDDEN", "head": "FORBIDDEN"}),
-        ("foreign", {"admin": "ok", "staff": "FORBIDDEN", "head": "FORBIDDEN", "bad": "FORBIDDEN"}),
+        (None, {"admin": "UNAUTHENTICATED", "res": "UNAUTHENTICATED"}),
+        ("admin", {"admin": "ok", "res": "FORBIDDEN"}),
+        ("staff", {"admin": "FORBIDDEN", "res": "FORBIDDEN"}),
+        ("resident", {"admin": "FORBIDDEN", "res": "ok"}),
+        ("foreign", {"admin": "ok", "res": "FORBIDDEN"}),
     ],
 )
 async def test_permissions_read_the_viewer_and_the_arguments(
@@ -88,18 +64,6 @@ async def test_permissions_read_the_viewer_and_the_arguments(
     w = await world(conn)
     far = await world(conn)
     user = {**w.users, "foreign": far.users["admin"]}.get(account) if account else None
-    building = ids.encode("Building", w.building)
-    queries = {
-        "admin": ("{ adminOnly }", {}),
-        "res": ("{ residents }", {}),
-        "staff": ("query($a: ID!) { staffArea(areaId: $a) }", {"a": building}),
-        "other": ("query($a: ID!) { staffArea(areaId: $a) }", {"a": ids.encode("Community", w.other_community)}),
-        "head": ("query($a: ID!) { headArea(input: {areaId: $a}) }", {"a": building}),
-        "other_head": (
-            "query($a: ID!) { headArea(input: {areaId: $a}) }",
-            {"a": ids.encode("Building", w.other_building)},
-        ),
-        "bad": ("query($a: ID!) { staffArea(areaId: $a) }", {"a": "not-an-id"}),
-    }
+    queries: dict[str, tuple[str, dict[str, Any]]] = {"admin": ("{ adminOnly }", {}), "res": ("{ residents }", {})}
     seen = {key: await _ask(conn, user, *queries[key]) for key in expected}
     assert seen == expected

@@ -11,6 +11,7 @@ an extension or a resolver. It rewrites the errors in place: they are the ones s
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -91,6 +92,9 @@ class OperationLog(SchemaExtension):
         failure: BaseException | None = None
         try:
             yield
+        except (GeneratorExit, asyncio.CancelledError):
+            # the client ended it: a subscription completed or a connection closed
+            raise
         except BaseException as exc:
             failure = exc
             raise

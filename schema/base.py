@@ -6,10 +6,12 @@ from typing import Any, Generic, TypeVar
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext, Info
 
 from resolvers import ids, observability
 from resolvers.errors import ErrorCode as ErrorCodeValues
+from resolvers.hooks import UnwindingRunner
 from resolvers.pagination import Page
 
 T = TypeVar("T")
@@ -74,3 +76,8 @@ class Schema(strawberry.Schema):
 
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         observability.process_errors(errors, execution_context)
+
+    def create_extensions_runner(
+        self, execution_context: ExecutionContext, extensions: list[SchemaExtension]
+    ) -> UnwindingRunner:
+        return UnwindingRunner(execution_context=execution_context, extensions=extensions)

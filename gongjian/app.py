@@ -20,12 +20,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.http.base import BaseRequestProtocol
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
 from db.migrate import migrate
 from db.pool import PoolDatabase, connect, create_pool
-from gongjian import graphiql
+from gongjian import graphiql, media
 from gongjian.config import Settings
 from resolvers import limits
 from resolvers.context import Context, bearer, token_from_connection_params, viewer_from_token
@@ -46,14 +49,16 @@ HTTP_CODES: Final = {
 }
 
 
-def error_response(status: int, message: str, *, code: str | None = None, **extensions: Any) -> JSONResponse:
+def error_response(
+    status: int, message: str, *, code: str | None = None, media_type: str = media.JSON, **extensions: Any
+) -> JSONResponse:
     body = {
         "errors": [
             {"message": message, "extensions": {"code": code or HTTP_CODES.get(status, "BAD_REQUEST"), **extensions}}
         ]
     }
     headers = {"allow": "GET, POST"} if status == 405 else None
-    return JSONResponse(body, status_code=status, headers=headers)
+    return JSONResponse(body, status_code=status, headers=headers, media_type=media_type)
 
 
 def _extensions(settings: Settings) -> list[Any]:
@@ -89,14 +94,18 @@ class GongjianGraphQL(GraphQL[Context, None]):
         request = Request(scope, receive)
         request_id = _request_id(request)
         request.state.request_id = request_id
+        media_type = request.state.media_type = media.negotiate(request.headers.get("accept"))
+        request.state.request_error = False
         response: Response
         try:
             response = await self.run(request)
         except HTTPException as exc:
             if exc.reason == "Unsupported content type":
-                response = error_response(415, "Send the request as application/json (or a GET with ?query=)")
+                response = error_response(
+                    415, "Send the request as application/json (or a GET with ?query=)", media_type=media_type
+                )
             else:
-                response = error_response(exc.status_code, exc.reason)
+                response = error_response(exc.status_code, exc.reason, media_type=media_type)
             log.info(
                 "request refused",
                 extra={"fields": {"request_id": request_id, "status": response.status_code, "reason": exc.reason}},
@@ -105,7 +114,14 @@ class GongjianGraphQL(GraphQL[Context, None]):
             raise
         except Exception:
             log.exception("unexpected error", extra={"fields": {"request_id": request_id}})
-            response = error_response(500, "Internal server error", code="INTERNAL_SERVER_ERROR", requestId=request_id)
+            response = error_response(
+                500, "Internal server error", code="INTERNAL_SERVER_ERROR", requestId=request_id, media_type=media_type
+            )
+        else:
+            if media_type == media.GRAPHQL_RESPONSE and response.media_type == media.JSON:
+                response.headers["content-type"] = media.GRAPHQL_RESPONSE
+                if request.state.request_error:
+                    response.status_code = 400
         response.headers["x-request-id"] = request_id
         await response(scope, receive, send)
 
@@ -122,6 +138,26 @@ class GongjianGraphQL(GraphQL[Context, None]):
             if "not allowed when using GET" in exc.reason:
                 raise HTTPException(405, "Only queries may be sent with GET: send mutations with POST") from exc
             raise
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        """With application/graphql-response+json, a request error has no `data` entry (and
+        is answered with 400): nothing was executed."""
+        processed = await super().process_result(request, result)
+        if request.state.media_type == media.GRAPHQL_RESPONSE and media.is_request_error(result):
+            request.state.request_error = True
+            processed.pop("data", None)
+        return processed
+
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        """GraphiQL for a browser's request for a page; a GET carrying a query or a
+        persisted query's `extensions` runs it, whatever else the client accepts."""
+        params = request.query_params
+        return (
+            request.method == "GET"
+            and "query" not in params
+            and "extensions" not in params
+            and media.accepts_html(request.headers.get("accept"))
+        )
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(self.ide_html)

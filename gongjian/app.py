@@ -66,7 +66,12 @@ def _extensions(settings: Settings) -> list[Any]:
     the token limit, parsing and validation run; NUL text is refused before execution."""
     return [
         OperationLog,
-        lambda: TrustedDocuments(only=settings.trusted_documents_only),
+        lambda: TrustedDocuments(
+            only=settings.trusted_documents_only,
+            introspection=settings.introspection,
+            max_tokens=settings.max_tokens,
+            keep=settings.persisted_queries_max,
+        ),
         *limits.extensions(settings),
         RefuseNulText,
     ]

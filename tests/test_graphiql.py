@@ -25,6 +25,7 @@ import pytest
 from gongjian import graphiql
 from gongjian.config import Settings
 from resolvers import ids, tokens
+from tests import needed
 from tests.conftest import TEST_SECRET
 from tests.probes import probe_api, probe_client
 from tests.serving import environment, fresh_database, serving
@@ -109,14 +110,6 @@ CHROMIUM_FLAGS = [
 ]
 
 
-def _chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    pytest.fail("headless Chromium is needed for this test: apt-get install -y chromium (.ci/run installs it)")
-
-
 class DevTools:
     """Just enough of the Chrome DevTools protocol: evaluate JavaScript in the page."""
 
@@ -193,8 +186,9 @@ async def _run_until_answered(tools: DevTools, expected: str, timeout: float = 6
 @pytest.mark.e2e
 @pytest.mark.browser
 async def test_graphiql_runs_a_query_offline_in_chromium(fresh_database: str, tmp_path: Path) -> None:
-    assert graphiql.installed(), "the GraphiQL files are not installed: run gongjian/ide/install-assets (needs npm)"
-    binary = _chromium()
+    binary = needed.chromium()
+    if not graphiql.installed():
+        needed.missing("GraphiQL's files", "gongjian/ide/install-assets installs them with npm; ./dev does")
     with serving(environment(fresh_database, tmp_path / "data"), tmp_path / "serve.log") as served:
         raw = await asyncpg.connect(fresh_database)
         try:

@@ -10,6 +10,7 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 RUN python -m venv /opt/gongjian
 COPY requirements.lock ./
+# the runtime lock only: no test tools, no embedded PostgreSQL (see README, "Dependencies")
 RUN /opt/gongjian/bin/pip install --require-hashes -r requirements.lock
 COPY pyproject.toml README.md ./
 COPY gongjian ./gongjian

@@ -28,7 +28,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from db.migrate import migrate
 from db.pool import PoolDatabase, connect, create_pool
-from gongjian import graphiql, media
+from gongjian import graphiql, media, telemetry
 from gongjian.config import Settings
 from resolvers import limits
 from resolvers.context import Context, bearer, token_from_connection_params, viewer_from_token
@@ -306,6 +306,7 @@ def create_app(settings: Settings, *, db: Any = None, extra_queries: Sequence[ty
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            *([Route("/metrics", telemetry.metrics_endpoint)] if settings.metrics else []),
             Route(graphiql.PREFIX + "{name:path}", graphiql.serve_asset),
         ],
         lifespan=lifespan,
@@ -332,4 +333,7 @@ def from_environment() -> Starlette:
 
     settings = config.load()
     logs.configure(settings.log_level)
+    provider = telemetry.configure_from_environment()
+    if provider is not None:
+        log.info("tracing on: spans go to OTEL_EXPORTER_OTLP_ENDPOINT")
     return create_app(settings)

@@ -38,6 +38,7 @@ class Settings:
     max_cost: int = 50_000
     trusted_documents_only: bool = False
     persisted_queries_max: int = 10_000
+    metrics: bool = True
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
@@ -130,6 +131,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         max_tokens=_int(env, "GONGJIAN_MAX_TOKENS", 5000, 100, 1_000_000, problems),
         max_cost=_int(env, "GONGJIAN_MAX_COST", 50_000, 10, 100_000_000, problems),
         trusted_documents_only=_flag(env, "GONGJIAN_TRUSTED_DOCUMENTS_ONLY", False, problems),
+        metrics=_flag(env, "GONGJIAN_METRICS", True, problems),
         persisted_queries_max=_int(env, "GONGJIAN_PERSISTED_QUERIES_MAX", 10_000, 0, 10_000_000, problems),
     )
     if problems:

@@ -143,6 +143,13 @@ def registered() -> dict[str, str]:
 
 
 @cache
+def registered_names() -> frozenset[str]:
+    """The names of the manifest's operations (metrics label only these)."""
+    text = (resources.files("schema") / "trusted_documents.json").read_text(encoding="utf-8")
+    return frozenset(o["name"] for o in json.loads(text)["operations"])
+
+
+@cache
 def _canonical_forms() -> frozenset[str]:
     return frozenset(canonical(parse(body)) for body in registered().values())
 

@@ -104,8 +104,10 @@ async def _community(root: NeedRow, info: Info[Any, Any]) -> Community:
     return await r.community_of(root, info.context)  # type: ignore[return-value]
 
 
-async def _matches(root: NeedRow, info: Info[Any, Any], first: int | None = None) -> Connection[Resource]:
-    return await r.matches_of(root, info.context, first)  # type: ignore[return-value]
+async def _matches(
+    root: NeedRow, info: Info[Any, Any], first: int | None = None, after: str | None = None
+) -> Connection[Resource]:
+    return await r.matches_of(root, info.context, first, after)  # type: ignore[return-value]
 
 
 def _shortfall(root: NeedRow) -> int:

@@ -136,6 +136,12 @@ class GongjianGraphQL(GraphQL[Context, None]):
             raise HTTPException(400, "The request body must be a JSON object with a `query` string")
         return value
 
+    async def parse_http_body(self, request: Any) -> Any:
+        data = await super().parse_http_body(request)
+        if not isinstance(data, list) and not isinstance(data.operation_name, str | None):
+            raise HTTPException(400, "The GraphQL operation's `operationName` must be a string or null, if provided.")
+        return data
+
     async def execute_single(self, *args: Any, **kwargs: Any) -> Any:
         try:
             return await super().execute_single(*args, **kwargs)

@@ -81,6 +81,12 @@ async def test_executed_operations_are_200_in_the_new_media_type(probe_api: Api)
     assert failed.json()["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
 
 
+@pytest.mark.parametrize("name", [{"a": 1}, ["a"], 7])
+async def test_an_operation_name_that_is_not_a_string_is_400(probe_api: Api, name: object) -> None:
+    response = await probe_api.client.post("/graphql", json={"query": "query a { __typename }", "operationName": name})
+    assert response.status_code == 400 and response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+
 async def test_malformed_requests_are_400_in_the_media_type_asked_for(probe_api: Api) -> None:
     headers = {**NEW, "content-type": "application/json"}
     response = await probe_api.client.post("/graphql", content=b"{not json", headers=headers)

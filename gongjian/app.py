@@ -29,6 +29,8 @@ from gongjian import graphiql
 from gongjian.config import Settings
 from resolvers import limits
 from resolvers.context import Context, bearer, token_from_connection_params, viewer_from_token
+from resolvers.messages import language_of
+from resolvers.notifications import Reminders
 from resolvers.observability import OperationLog
 from resolvers.text_input import RefuseNulText
 from resolvers.trusted_documents import TrustedDocuments
@@ -134,6 +136,9 @@ class GongjianGraphQL(GraphQL[Context, None]):
         if viewer is None:
             raise ConnectionRejectionError({"code": "UNAUTHENTICATED"})
         context.viewer = viewer
+        asked = (context.connection_params or {}).get("language")
+        if isinstance(asked, str):
+            context.language = language_of(asked)
         acknowledged: UnsetType = UNSET
         return acknowledged
 
@@ -149,6 +154,7 @@ class GongjianGraphQL(GraphQL[Context, None]):
             viewer=viewer,
             request=request,
             response=response if isinstance(response, Response) else None,
+            language=language_of(request.headers.get("accept-language")),
         )
 
 
@@ -253,9 +259,12 @@ def create_app(settings: Settings, *, db: Any = None, extra_queries: Sequence[ty
             log.info("migrations applied", extra={"fields": {"versions": applied}})
         pool = await create_pool(settings.database_url, min_size=settings.pool_min, max_size=settings.pool_max)
         app.state.db = PoolDatabase(pool)
+        job = Reminders(app.state.db, settings)
+        job.start()
         try:
             yield
         finally:
+            await job.stop()
             await pool.close()
 
     graphql = GongjianGraphQL(settings, extra_queries)

@@ -37,6 +37,9 @@ class Settings:
     max_tokens: int = 5000
     max_cost: int = 50_000
     trusted_documents_only: bool = False
+    notify_interval_seconds: int = 60
+    notify_webhook_url: str | None = None
+    notify_webhook_secret: str | None = None
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
@@ -110,6 +113,10 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
     if pool_max < pool_min:
         problems.append(f"GONGJIAN_POOL_MAX={pool_max} is below GONGJIAN_POOL_MIN={pool_min}")
 
+    webhook = env.get("GONGJIAN_NOTIFY_WEBHOOK_URL") or None
+    if webhook is not None and not webhook.startswith(("http://", "https://")):
+        problems.append(f"GONGJIAN_NOTIFY_WEBHOOK_URL={webhook!r}: expected an http(s) URL")
+
     settings = Settings(
         database_url=database_url,
         secret=secret,
@@ -129,6 +136,9 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         max_tokens=_int(env, "GONGJIAN_MAX_TOKENS", 5000, 100, 1_000_000, problems),
         max_cost=_int(env, "GONGJIAN_MAX_COST", 50_000, 10, 100_000_000, problems),
         trusted_documents_only=_flag(env, "GONGJIAN_TRUSTED_DOCUMENTS_ONLY", False, problems),
+        notify_interval_seconds=_int(env, "GONGJIAN_NOTIFY_INTERVAL_SECONDS", 60, 0, 86_400, problems),
+        notify_webhook_url=webhook,
+        notify_webhook_secret=env.get("GONGJIAN_NOTIFY_WEBHOOK_SECRET") or None,
     )
     if problems:
         raise ConfigError(problems)

@@ -985,6 +985,46 @@ ROWS.extend(
     ]
 )
 
+# --- reaching people: notifications (identity.graphql) ------------------------------------------
+
+
+async def _admins_notification(conn: asyncpg.Connection, w: World) -> int:
+    """A notification in the county admin's inbox (the other county's is its admin's)."""
+    return await b.notification(conn, w.users["admin"])
+
+
+NODE_OBJECTS["Notification"] = _admins_notification
+NODE_VISIBILITY["Notification"] = {"admin": ALLOWED}  # its user only
+
+
+def _no_inbox(d: Data) -> bool:
+    return d["viewer"] is None or d["viewer"]["notifications"] is None
+
+
+ROWS += [
+    Row(
+        "MyNotifications (every user their own inbox; an API token has none)",
+        "MyNotifications",
+        lambda s: {},
+        everyone(apitoken=HIDDEN),
+        anonymous=HIDDEN,
+        hidden=_no_inbox,
+    ),
+    Row(
+        "MarkNotificationsRead of the county admin's notification (its user only)",
+        "MarkNotificationsRead",
+        lambda s: {"ids": [gid("Notification", s.objects["Notification"])]},
+        {"admin": ALLOWED, "apitoken": FORBIDDEN},
+        others=HIDDEN,
+    ),
+    Row(
+        "Notifications of the viewer (graphql-transport-ws)",
+        "Notifications",
+        lambda s: {},
+        everyone(apitoken=FORBIDDEN),
+    ),
+]
+
 # IDOR through `nodes`: one row per registered type, for our county's object and the other's
 
 

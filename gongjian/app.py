@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Final
 
@@ -27,7 +27,7 @@ from db.migrate import migrate
 from db.pool import PoolDatabase, connect, create_pool
 from gongjian import graphiql
 from gongjian.config import Settings
-from resolvers import limits
+from resolvers import attachments, limits
 from resolvers.context import Context, bearer, token_from_connection_params, viewer_from_token
 from resolvers.messages import language_of
 from resolvers.notifications import Reminders
@@ -80,6 +80,9 @@ class GongjianGraphQL(GraphQL[Context, None]):
             allow_queries_via_get=True,
             subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
             allowed_origins=settings.allowed_origins,
+            # uploads (addAttachment) follow the GraphQL multipart request spec; bearer tokens,
+            # not cookies, authenticate, so a cross-site form cannot act for a signed-in user
+            multipart_uploads_enabled=True,
         )
         self.settings = settings
         self.ide_html = graphiql.page() if settings.graphiql else ""
@@ -108,6 +111,8 @@ class GongjianGraphQL(GraphQL[Context, None]):
         except Exception:
             log.exception("unexpected error", extra={"fields": {"request_id": request_id}})
             response = error_response(500, "Internal server error", code="INTERNAL_SERVER_ERROR", requestId=request_id)
+        finally:
+            await request.close()  # an upload's spooled files
         response.headers["x-request-id"] = request_id
         await response(scope, receive, send)
 
@@ -158,6 +163,39 @@ class GongjianGraphQL(GraphQL[Context, None]):
         )
 
 
+async def serve_attachment(settings: Settings, request: Request) -> Response:
+    """An attachment's bytes (`?size=thumbnail`: its thumbnail) for a viewer who may see its
+    subject; 404 alike for unknown ids and subjects the viewer may not see."""
+    db = request.app.state.db
+    viewer = await viewer_from_token(db, settings, bearer(request.headers.get("authorization")))
+    if viewer is None:
+        return error_response(401, "Sign in first: this needs a valid bearer token", code="UNAUTHENTICATED")
+    ctx = Context(db=db, settings=settings, request_id=_request_id(request), viewer=viewer, request=request)
+    found = await attachments.content_for(
+        ctx, request.path_params["id"], thumbnail=request.query_params.get("size") == "thumbnail"
+    )
+    if found is None:
+        return error_response(404, "No such attachment")
+    data, content_type = found
+    return Response(
+        data,
+        media_type=content_type,
+        headers={
+            "cache-control": "private, max-age=3600",
+            "x-content-type-options": "nosniff",
+            "content-disposition": "inline" if content_type.startswith("image/") else "attachment",
+            "content-security-policy": "default-src 'none'; sandbox",
+        },
+    )
+
+
+def attachment_endpoint(settings: Settings) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        return await serve_attachment(settings, request)
+
+    return endpoint
+
+
 def _request_id(request: Request | WebSocket) -> str:
     given = request.headers.get("x-request-id", "")
     if given and len(given) <= 64 and given.isascii() and given.isprintable():
@@ -168,17 +206,22 @@ def _request_id(request: Request | WebSocket) -> str:
 class BodyLimit:
     """Refuses request bodies over the configured size with a GraphQL-shaped 413."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, max_upload_bytes: int = 0) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # a multipart request (an upload) may carry the file and its form around it
+        self.max_multipart_bytes = max(max_bytes, max_upload_bytes + 64 * 1024)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(scope, receive, send)
+        headers = dict(scope.get("headers", []))
+        multipart = headers.get(b"content-type", b"").lower().startswith(b"multipart/form-data")
+        cap = self.max_multipart_bytes if multipart else self.max_bytes
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > cap:
+            await self._refuse(scope, receive, send, cap)
             return
         seen = 0
 
@@ -187,17 +230,17 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > cap:
                     raise _TooLarge
             return message
 
         try:
             await self.app(scope, limited, send)
         except _TooLarge:
-            await self._refuse(scope, receive, send)
+            await self._refuse(scope, receive, send, cap)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error_response(413, f"The request body is larger than {self.max_bytes} bytes")
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, cap: int) -> None:
+        response = error_response(413, f"The request body is larger than {cap} bytes")
         await response(scope, receive, send)
 
 
@@ -274,6 +317,7 @@ def create_app(settings: Settings, *, db: Any = None, extra_queries: Sequence[ty
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/attachments/{id}", attachment_endpoint(settings), methods=["GET"]),
             Route(graphiql.PREFIX + "{name:path}", graphiql.serve_asset),
         ],
         lifespan=lifespan,
@@ -281,7 +325,7 @@ def create_app(settings: Settings, *, db: Any = None, extra_queries: Sequence[ty
     )
     if db is not None:
         app.state.db = db
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes)
     if settings.allowed_origins:  # browsers on these origins may call the API (and open WebSockets)
         app.add_middleware(
             Cors,

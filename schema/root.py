@@ -11,6 +11,7 @@ from strawberry.extensions import SchemaExtension
 from schema import (
     activities,
     areas,
+    attachments,
     base,
     duallist,
     findings,
@@ -46,6 +47,7 @@ MUTATIONS: list[type] = [
     renovations.RenovationMutation,
     meetings.MeetingMutation,
     notifications.NotificationsMutation,
+    attachments.AttachmentsMutation,
 ]
 SUBSCRIPTIONS: list[type] = [orders.OrdersSubscription, notifications.NotificationsSubscription]
 
@@ -77,6 +79,7 @@ def build(
             *renovations.ALL_TYPES,
             *meetings.ALL_TYPES,
             *notifications.ALL_TYPES,
+            *attachments.ALL_TYPES,
         ],
         mutation=_merge("Mutation", MUTATIONS),
         subscription=_merge("Subscription", SUBSCRIPTIONS),

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from db.pool import Conn, connect
+from db.storage import Storage
 
 SEED = 20220601
 
@@ -32,6 +33,8 @@ class Demo:
     # it, so loads on one day are identical and the demo always looks current
     today: datetime.date
     ids: dict[str, Any] = field(default_factory=dict)
+    # where the demo's photos go (None: no photos)
+    storage: Storage | None = None
 
 
 Step = Callable[[Demo], Awaitable[None]]
@@ -60,7 +63,9 @@ async def is_empty(conn: Conn) -> bool:
     return not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM areas)")
 
 
-async def run(database_url: str, password: str, *, timezone: str = "Asia/Shanghai") -> bool:
+async def run(
+    database_url: str, password: str, *, timezone: str = "Asia/Shanghai", storage: Storage | None = None
+) -> bool:
     """Load the demo; False (and nothing written) when the database already holds data."""
     raw = await connect(database_url)
     try:
@@ -68,7 +73,7 @@ async def run(database_url: str, password: str, *, timezone: str = "Asia/Shangha
         if not await is_empty(conn):
             return False
         today = datetime.datetime.now(zoneinfo.ZoneInfo(timezone)).date()
-        demo = Demo(conn=conn, rng=random.Random(SEED), password=password, today=today)
+        demo = Demo(conn=conn, rng=random.Random(SEED), password=password, today=today, storage=storage)
         progress = Progress(len(STEPS))
         async with conn.transaction():
             for label, step in STEPS:
@@ -84,7 +89,7 @@ async def run(database_url: str, password: str, *, timezone: str = "Asia/Shangha
 
 def _register_steps() -> None:
     """The domains' steps, in order (areas, identity, pairings, duallist, orders, life)."""
-    from db.demo import areas, duallist, identity, life, orders, pairings
+    from db.demo import areas, attachments, duallist, identity, life, orders, pairings
 
     STEPS.append(("areas: county, compounds, households, units", areas.step))
     STEPS.append(("identity: sample accounts", identity.step))
@@ -93,6 +98,7 @@ def _register_steps() -> None:
     STEPS.append(("orders: categories, service orders and their timelines", orders.step))
     # community life comes last: it reads the sample accounts, units and households of the others
     STEPS.append(("life: activities, meetings, findings, renovations", life.step))
+    STEPS.append(("attachments: photos of orders and findings", attachments.step))
 
 
 _register_steps()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import urllib.parse
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -14,7 +15,7 @@ from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -27,7 +28,7 @@ from db.migrate import migrate
 from db.pool import PoolDatabase, connect, create_pool
 from gongjian import graphiql
 from gongjian.config import Settings
-from resolvers import attachments, limits
+from resolvers import attachments, exports, limits
 from resolvers.context import Context, bearer, token_from_connection_params, viewer_from_token
 from resolvers.messages import language_of
 from resolvers.notifications import Reminders
@@ -189,6 +190,42 @@ async def serve_attachment(settings: Settings, request: Request) -> Response:
     )
 
 
+async def serve_report(settings: Settings, request: Request) -> Response:
+    """`GET /reports/<report>.<csv|xlsx>?areaId=...`: a report with every row, streamed."""
+    db = request.app.state.db
+    viewer = await viewer_from_token(db, settings, bearer(request.headers.get("authorization")))
+    if viewer is None:
+        return error_response(401, "Sign in first: this needs a valid bearer token", code="UNAUTHENTICATED")
+    report, _, fmt = request.path_params["name"].rpartition(".")
+    if fmt not in exports.FORMATS:
+        return error_response(404, "Reports come as .csv or .xlsx")
+    ctx = Context(db=db, settings=settings, request_id=_request_id(request), viewer=viewer, request=request)
+    try:
+        table = await exports.table(ctx, report, request.query_params)
+    except exports.ExportRefused as refused:
+        return error_response(refused.status, refused.message, code=refused.code)
+    name = urllib.parse.quote(f"{table.title}.{fmt}")
+    headers = {
+        "content-disposition": f"attachment; filename=\"{report}.{fmt}\"; filename*=UTF-8''{name}",
+        "cache-control": "no-store",
+    }
+    if fmt == "csv":
+        return StreamingResponse(exports.csv_chunks(table), media_type="text/csv; charset=utf-8", headers=headers)
+    workbook = await exports.xlsx_file(table)
+    return StreamingResponse(
+        exports.file_chunks(workbook),
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers=headers,
+    )
+
+
+def report_endpoint(settings: Settings) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        return await serve_report(settings, request)
+
+    return endpoint
+
+
 def attachment_endpoint(settings: Settings) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         return await serve_attachment(settings, request)
@@ -318,6 +355,7 @@ def create_app(settings: Settings, *, db: Any = None, extra_queries: Sequence[ty
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/attachments/{id}", attachment_endpoint(settings), methods=["GET"]),
+            Route("/reports/{name}", report_endpoint(settings), methods=["GET"]),
             Route(graphiql.PREFIX + "{name:path}", graphiql.serve_asset),
         ],
         lifespan=lifespan,

@@ -34,6 +34,7 @@ from resolvers.messages import language_of
 from resolvers.notifications import Reminders
 from resolvers.observability import OperationLog
 from resolvers.text_input import RefuseNulText
+from resolvers.translation import translate
 from resolvers.trusted_documents import TrustedDocuments
 from schema import root
 
@@ -168,15 +169,16 @@ async def serve_attachment(settings: Settings, request: Request) -> Response:
     """An attachment's bytes (`?size=thumbnail`: its thumbnail) for a viewer who may see its
     subject; 404 alike for unknown ids and subjects the viewer may not see."""
     db = request.app.state.db
+    language = language_of(request.headers.get("accept-language"))
     viewer = await viewer_from_token(db, settings, bearer(request.headers.get("authorization")))
     if viewer is None:
-        return error_response(401, "Sign in first: this needs a valid bearer token", code="UNAUTHENTICATED")
+        return _unauthenticated(language)
     ctx = Context(db=db, settings=settings, request_id=_request_id(request), viewer=viewer, request=request)
     found = await attachments.content_for(
         ctx, request.path_params["id"], thumbnail=request.query_params.get("size") == "thumbnail"
     )
     if found is None:
-        return error_response(404, "No such attachment")
+        return error_response(404, translate("No such attachment", language))
     data, content_type = found
     return Response(
         data,
@@ -193,17 +195,20 @@ async def serve_attachment(settings: Settings, request: Request) -> Response:
 async def serve_report(settings: Settings, request: Request) -> Response:
     """`GET /reports/<report>.<csv|xlsx>?areaId=...`: a report with every row, streamed."""
     db = request.app.state.db
+    language = language_of(request.headers.get("accept-language"))
     viewer = await viewer_from_token(db, settings, bearer(request.headers.get("authorization")))
     if viewer is None:
-        return error_response(401, "Sign in first: this needs a valid bearer token", code="UNAUTHENTICATED")
+        return _unauthenticated(language)
     report, _, fmt = request.path_params["name"].rpartition(".")
     if fmt not in exports.FORMATS:
-        return error_response(404, "Reports come as .csv or .xlsx")
-    ctx = Context(db=db, settings=settings, request_id=_request_id(request), viewer=viewer, request=request)
+        return error_response(404, translate("Reports come as .csv or .xlsx", language))
+    ctx = Context(
+        db=db, settings=settings, request_id=_request_id(request), viewer=viewer, request=request, language=language
+    )
     try:
         table = await exports.table(ctx, report, request.query_params)
     except exports.ExportRefused as refused:
-        return error_response(refused.status, refused.message, code=refused.code)
+        return error_response(refused.status, translate(refused.message, language), code=refused.code)
     name = urllib.parse.quote(f"{table.title}.{fmt}")
     headers = {
         "content-disposition": f"attachment; filename=\"{report}.{fmt}\"; filename*=UTF-8''{name}",
@@ -217,6 +222,11 @@ async def serve_report(settings: Settings, request: Request) -> Response:
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers=headers,
     )
+
+
+def _unauthenticated(language: str) -> JSONResponse:
+    message = translate("Sign in first: this needs a valid bearer token", language)
+    return error_response(401, message, code="UNAUTHENTICATED")
 
 
 def report_endpoint(settings: Settings) -> Callable[[Request], Awaitable[Response]]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+from resolvers.translation import translate_template
+
 # kind (and, for ORDER_UPDATED, the timeline action) -> (title, body); `{name}` is a parameter
 NOTIFICATION_TEXTS: Final[dict[str, tuple[str, str]]] = {
     "ORDER_UPDATED:PLACED": ("Order placed", "Order {number} ({title}) was placed for your household"),
@@ -27,11 +29,6 @@ NOTIFICATION_TEXTS: Final[dict[str, tuple[str, str]]] = {
 }
 
 
-class _Missing(dict[str, Any]):
-    def __missing__(self, key: str) -> str:
-        return "?"
-
-
 def _key(kind: str, params: Mapping[str, Any]) -> str:
     if kind == "ORDER_UPDATED":
         return f"{kind}:{params.get('action')}"
@@ -43,8 +40,7 @@ def _key(kind: str, params: Mapping[str, Any]) -> str:
 def render_notification(kind: str, params: Mapping[str, Any], language: str) -> tuple[str, str]:
     """(title, body) of a notification in `language`."""
     title, body = NOTIFICATION_TEXTS.get(_key(kind, params), (kind, ""))
-    values = _Missing(params)
-    return title.format_map(values), body.format_map(values)
+    return translate_template(title, params, language), translate_template(body, params, language)
 
 
 LANGUAGES: Final = ("zh-CN", "en")

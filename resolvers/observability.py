@@ -22,6 +22,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
 from db.pool import start_counting
+from resolvers.translation import DEFAULT, translate
 
 log = logging.getLogger("gongjian.graphql")
 
@@ -61,6 +62,8 @@ def process_errors(errors: list[GraphQLError], execution_context: ExecutionConte
     """Give every expected error a code and mask every unexpected one, in place."""
     request_id = _request_id(execution_context)
     hide = _suggestions_hidden(execution_context)
+    context = execution_context.context if execution_context is not None else None
+    language = str(getattr(context, "language", None) or DEFAULT)
     for error in errors:
         if error.extensions and error.extensions.get("code") == "INTERNAL_SERVER_ERROR":
             continue  # masked already
@@ -69,6 +72,7 @@ def process_errors(errors: list[GraphQLError], execution_context: ExecutionConte
                 error.extensions = {**(error.extensions or {}), "code": _code_of(error)}
             if hide and "Did you mean" in error.message:
                 error.message = SUGGESTION.sub("", error.message)
+            error.message = translate(error.message, language)
             continue
         original = error.original_error
         assert original is not None
@@ -77,7 +81,7 @@ def process_errors(errors: list[GraphQLError], execution_context: ExecutionConte
             exc_info=(type(original), original, original.__traceback__),
             extra={"fields": {"request_id": request_id, "path": error.path}},
         )
-        error.message = INTERNAL
+        error.message = translate(INTERNAL, language)
         error.extensions = {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}
 
 

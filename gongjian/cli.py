@@ -146,6 +146,7 @@ def cmd_trusted_documents(args: argparse.Namespace) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> None:
     from db.demo import load
+    from gongjian import clock
 
     settings = resolve(_settings())
     assert settings.database_url is not None
@@ -158,7 +159,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
     from resolvers.attachments import storage_for
 
     loaded = asyncio.run(
-        load.run(settings.database_url, password, timezone=settings.timezone, storage=storage_for(settings))
+        load.run(settings.database_url, password, today=clock.today(settings.zone), storage=storage_for(settings))
     )
     if loaded:
         print("gongjian: the demo county is loaded", file=sys.stderr)

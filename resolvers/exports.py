@@ -22,8 +22,9 @@ from openpyxl.cell import WriteOnlyCell
 from db import exports as db
 from db import pairings as pairings_db
 from db.areas import AreaRow
+from gongjian import clock
 from resolvers.context import Context
-from resolvers.pairings import _report_area, local_today, period, period_starts
+from resolvers.pairings import _report_area, period, period_starts
 
 REPORTS: Final = ("statistics", "coverage", "compliance", "due-households")
 FORMATS: Final = ("csv", "xlsx")
@@ -121,7 +122,7 @@ async def table(ctx: Context, report: str, params: Mapping[str, str]) -> Table:
     if params.get("from") or params.get("to"):
         raise ExportRefused(400, "BAD_USER_INPUT", "`from` and `to` are not supported yet")
     area = await _area(ctx, params)
-    as_of = _date(params, "asOf") or local_today(ctx)
+    as_of = _date(params, "asOf") or clock.today(ctx.settings.zone)
     if report == "statistics":
         async with ctx.db.connection() as conn:
             figures = await pairings_db.statistics(conn, area.id)

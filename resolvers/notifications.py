@@ -26,6 +26,7 @@ from db import notifications as db
 from db.identity import UserRow
 from db.notifications import NotificationRow, Outgoing
 from db.pool import Conn, Database
+from gongjian import clock
 from gongjian.config import Settings
 from resolvers import events, ids, nodes
 from resolvers.context import Context, token_from_connection_params, viewer_from_token
@@ -196,11 +197,6 @@ async def notifications(ctx: Context) -> AsyncGenerator[NotificationRow, None]:
 # --- the periodic job -------------------------------------------------------------------------
 
 
-def utc_now() -> datetime.datetime:
-    """The job's clock (tests call `tick` with their own time)."""
-    return datetime.datetime.now(datetime.UTC)
-
-
 Post = Callable[[str, bytes, dict[str, str]], Awaitable[int]]
 
 
@@ -226,7 +222,7 @@ class Reminders:
     async def tick(self, now: datetime.datetime | None = None) -> int | None:
         """One sweep at `now`: the notifications raised, None when another instance holds the lock."""
         async with self.db.transaction() as conn:
-            return await db.sweep(conn, now or utc_now(), self.settings.timezone)
+            return await db.sweep(conn, now or clock.now(), self.settings.timezone)
 
     async def deliver(self) -> int:
         """Send the notifications the webhook has not accepted yet, in order, in batches of

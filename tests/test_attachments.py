@@ -222,9 +222,11 @@ async def test_the_demo_has_photos_on_orders_and_findings(committed_db: dict[str
 
     from db.demo import load
     from db.storage import LocalStorage
+    from gongjian import clock
     from gongjian.app import create_app
 
-    assert await load.run(committed_db["url"], "demo-password-1", storage=LocalStorage(tmp_path))
+    today = clock.today("Asia/Shanghai")
+    assert await load.run(committed_db["url"], "demo-password-1", today=today, storage=LocalStorage(tmp_path))
     pool: asyncpg.Pool = committed_db["pool"]
     resident = await pool.fetchval("SELECT id FROM users WHERE username = 'resident'")
     staff = await pool.fetchval("SELECT id FROM users WHERE username = 'staff'")

@@ -264,3 +264,52 @@ async def test_a_multipart_body_far_over_the_cap_is_refused_before_it_is_read(
     assert response.status_code == 413
     assert response.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
     assert stored(tmp_path) == []
+
+
+async def test_s3_storage_puts_gets_and_deletes_against_a_loopback_store() -> None:
+    """A minimal S3-compatible endpoint on the loopback: path-style objects, signed requests."""
+    import asyncio
+    import hashlib
+
+    objects: dict[str, bytes] = {}
+    seen: list[tuple[str, str]] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = (await reader.readuntil(b"\r\n\r\n")).decode()
+        request, *lines = head.strip().split("\r\n")
+        method, path, _ = request.split(" ")
+        headers = {k.lower(): v.strip() for k, v in (line.split(":", 1) for line in lines)}
+        body = await reader.readexactly(int(headers.get("content-length", "0")))
+        seen.append((method, path))
+        signed = headers.get("authorization", "").startswith("AWS4-HMAC-SHA256 Credential=key/")
+        status, payload = "403 Forbidden", b""
+        if signed and headers.get("x-amz-content-sha256") == hashlib.sha256(body).hexdigest():
+            if method == "PUT":
+                objects[path], status = body, "200 OK"
+            elif method in ("GET", "HEAD"):
+                status, payload = ("200 OK", objects[path]) if path in objects else ("404 Not Found", b"")
+            elif method == "DELETE":
+                objects.pop(path, None)
+                status = "204 No Content"
+        length = len(payload) if method != "HEAD" else 0
+        writer.write(f"HTTP/1.1 {status}\r\ncontent-length: {length}\r\nconnection: close\r\n\r\n".encode())
+        if method == "GET":
+            writer.write(payload)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    store = S3Storage(f"http://127.0.0.1:{port}", "gongjian", "cn-north-1", "key", "secret")
+    key = "a" * 64
+    try:
+        assert await store.get(key) is None
+        assert await store.put(key, b"photo bytes", "image/jpeg") is True
+        assert await store.put(key, b"photo bytes", "image/jpeg") is False  # stored once
+        assert await store.get(key) == b"photo bytes"
+        await store.delete(key)
+        assert await store.get(key) is None
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert ("PUT", f"/gongjian/{key}") in seen and seen.count(("PUT", f"/gongjian/{key}")) == 1

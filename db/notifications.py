@@ -91,22 +91,25 @@ _NEW: Final = (
     "WHERE x.user_id = {user} AND x.kind = {kind} AND x.reason = {reason})"
 )
 
-# $1: now. Orders dispatched longer ago than their category's accept hours: staff in scope.
+# $1: now. Orders waiting longer than their category's accept hours: dispatched and not
+# accepted (the `escalated` flag), or placed (or handed back) and not dispatched: staff in
+# scope, once per wait (the reason names the state and when it began).
 SWEEP_ESCALATED: Final = (
     _INSERT  # noqa: S608 - constant SQL put together from the constants above
     + """
 SELECT o.county_id, s.user_id, 'ORDER_ESCALATED', r.reason, 'ServiceOrder', o.id,
-       jsonb_build_object('number', o.number, 'title', o.title, 'hours', c.accept_hours), $1
+       jsonb_build_object('number', o.number, 'title', o.title, 'hours', c.accept_hours, 'state', o.status), $1
 FROM service_orders o
 JOIN service_categories c ON c.code = o.category
 JOIN households h ON h.id = o.household_id
 JOIN areas b ON b.id = h.building_id
-CROSS JOIN LATERAL (SELECT 'order:' || o.id || ':dispatched:' || extract(epoch FROM o.dispatched_at)::bigint
+CROSS JOIN LATERAL (SELECT CASE o.status WHEN 'DISPATCHED' THEN o.dispatched_at ELSE o.updated_at END AS since) w
+CROSS JOIN LATERAL (SELECT 'order:' || o.id || ':' || lower(o.status) || ':' || extract(epoch FROM w.since)::bigint
                     AS reason) r
 CROSS JOIN LATERAL ("""
     + _STAFF_OF_PATH.format(path="b.path")
     + """) s
-WHERE o.status = 'DISPATCHED' AND o.dispatched_at + make_interval(hours => c.accept_hours) <= $1
+WHERE o.status IN ('SUBMITTED', 'DISPATCHED') AND w.since + make_interval(hours => c.accept_hours) <= $1
 """
     + _NEW.format(user="s.user_id", kind="'ORDER_ESCALATED'", reason="r.reason")
     + " ON CONFLICT DO NOTHING"

@@ -18,7 +18,11 @@ NOTIFICATION_TEXTS: Final[dict[str, tuple[str, str]]] = {
     "ORDER_UPDATED:RATED": ("Order rated", "Order {number} ({title}) was rated and closed"),
     "ORDER_UPDATED:CANCELLED": ("Order cancelled", "Order {number} ({title}) was cancelled"),
     "ORDER_ASSIGNED": ("New order for you", "Order {number} ({title}) was dispatched to you"),
-    "ORDER_ESCALATED": ("Order escalated", "Order {number} ({title}) was not accepted within {hours} hours"),
+    "ORDER_ESCALATED:DISPATCHED": ("Order escalated", "Order {number} ({title}) was not accepted within {hours} hours"),
+    "ORDER_ESCALATED:SUBMITTED": (
+        "Order escalated",
+        "Order {number} ({title}) was not dispatched within {hours} hours",
+    ),
     "ORDER_OVERDUE": ("Order overdue", "Order {number} ({title}) is past its due time"),
     "VISIT_DUE": ("Home visit due", "The home visit to {household} for {month} is still due"),
     "NEED_MATCHED": ("A need matches your resources", "A community needs {quantity} × {title}"),
@@ -34,6 +38,8 @@ def _key(kind: str, params: Mapping[str, Any]) -> str:
         return f"{kind}:{params.get('action')}"
     if kind == "REGISTRATION_DECIDED":
         return f"{kind}:{params.get('status')}"
+    if kind == "ORDER_ESCALATED":
+        return f"{kind}:{params.get('state', 'DISPATCHED')}"
     return kind
 
 

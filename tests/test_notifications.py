@@ -150,7 +150,8 @@ async def test_registration_decided_and_need_matched(api: Api, conn: asyncpg.Con
 
 
 async def _scene_for_the_sweep(conn: asyncpg.Connection) -> tuple[builders.World, dict[str, int]]:
-    """Committed: an order escalated and overdue at NOW, a pairing without a home visit this
+    """Committed: an order escalated and overdue at NOW, another left undispatched for longer
+    than its category's accept hours, a pairing without a home visit this
     month, an activity 8 hours ahead with the resident signed up, an unrectified finding
     whose deadline passed."""
     w = await builders.world(conn)
@@ -162,6 +163,12 @@ async def _scene_for_the_sweep(conn: asyncpg.Connection) -> tuple[builders.World
         w.people["cadre"],
         NOW - datetime.timedelta(hours=10),
         NOW - datetime.timedelta(hours=1),
+    )
+    waiting = await builders.service_order(conn, w, title="门禁坏了")  # placed 9 hours ago, never dispatched
+    await conn.execute(
+        "UPDATE service_orders SET created_at = $2, updated_at = $2 WHERE id = $1",
+        waiting,
+        NOW - datetime.timedelta(hours=9),
     )
     activity = await conn.fetchval(
         "INSERT INTO activities (county_id, community_id, title, kind, starts_at, ends_at) "
@@ -212,6 +219,7 @@ async def test_the_sweep_raises_each_time_based_kind_once(committed_db: dict[str
             ("ACTIVITY_SOON", "Activity", u["resident"]),
             ("FINDING_PUBLISHED", "Finding", u["staff"]),
             ("ORDER_ESCALATED", "ServiceOrder", u["staff"]),
+            ("ORDER_ESCALATED", "ServiceOrder", u["staff"]),
             ("ORDER_OVERDUE", "ServiceOrder", u["staff"]),
             ("ORDER_OVERDUE", "ServiceOrder", u["cadre"]),
             ("VISIT_DUE", "Pairing", u["cadre"]),
@@ -226,6 +234,12 @@ async def test_the_sweep_raises_each_time_based_kind_once(committed_db: dict[str
     cadre = await _inbox(api, api.token_for(u["cadre"]))
     assert sorted(_kinds(cadre)) == ["ORDER_OVERDUE", "VISIT_DUE"]
     assert all(e["node"]["subject"] is not None for e in cadre["edges"])
+    staff = await _inbox(api, api.token_for(u["staff"]))
+    escalated = sorted(e["node"]["body"] for e in staff["edges"] if e["node"]["kind"] == "ORDER_ESCALATED")
+    assert [b.split(") ", 1)[1] for b in escalated] == [
+        "was not accepted within 4 hours",
+        "was not dispatched within 4 hours",
+    ]
 
 
 async def test_nothing_is_due_before_its_time(committed_db: dict[str, Any]) -> None:

@@ -22,6 +22,8 @@ CREATE TABLE notifications (
 );
 CREATE INDEX notifications_inbox ON notifications (user_id, id);
 CREATE INDEX notifications_unread ON notifications (user_id, id) WHERE read_at IS NULL;
+-- the sweep's look at orders still waiting for someone (escalation)
+CREATE INDEX service_orders_waiting ON service_orders (status) WHERE status IN ('SUBMITTED', 'DISPATCHED');
 
 -- Every new notification is announced to the server instances' listeners on commit.
 CREATE FUNCTION notifications_announce() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -17,7 +17,9 @@ COPY gongjian ./gongjian
 COPY schema ./schema
 COPY resolvers ./resolvers
 COPY db ./db
-RUN /opt/gongjian/bin/pip install --no-deps . \
+# the message catalogs (Chinese, English) are compiled here, at build time
+RUN /opt/gongjian/bin/pybabel compile -d resolvers/locale -D gongjian \
+ && /opt/gongjian/bin/pip install --no-deps . \
  && /opt/gongjian/bin/python -c "import gongjian.app, schema.root; schema.root.sdl()"
 
 # --- GraphiQL's files, pinned by package-lock.json (no Node.js in the final image) -------

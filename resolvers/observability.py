@@ -27,6 +27,7 @@ from strawberry.types import ExecutionContext
 from db import tracing
 from db.pool import start_counting
 from resolvers import metrics
+from resolvers.translation import DEFAULT, translate
 from resolvers.trusted_documents import registered_names
 
 log = logging.getLogger("gongjian.graphql")
@@ -67,6 +68,8 @@ def process_errors(errors: list[GraphQLError], execution_context: ExecutionConte
     """Give every expected error a code and mask every unexpected one, in place."""
     request_id = _request_id(execution_context)
     hide = _suggestions_hidden(execution_context)
+    context = execution_context.context if execution_context is not None else None
+    language = str(getattr(context, "language", None) or DEFAULT)
     for error in errors:
         if error.extensions and error.extensions.get("code") == "INTERNAL_SERVER_ERROR":
             continue  # masked already
@@ -75,6 +78,7 @@ def process_errors(errors: list[GraphQLError], execution_context: ExecutionConte
                 error.extensions = {**(error.extensions or {}), "code": _code_of(error)}
             if hide and "Did you mean" in error.message:
                 error.message = SUGGESTION.sub("", error.message)
+            error.message = translate(error.message, language)
             continue
         original = error.original_error
         assert original is not None
@@ -83,7 +87,7 @@ def process_errors(errors: list[GraphQLError], execution_context: ExecutionConte
             exc_info=(type(original), original, original.__traceback__),
             extra={"fields": {"request_id": request_id, "path": error.path}},
         )
-        error.message = INTERNAL
+        error.message = translate(INTERNAL, language)
         error.extensions = {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}
 
 

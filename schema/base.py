@@ -13,6 +13,7 @@ from resolvers import ids, observability
 from resolvers.errors import ErrorCode as ErrorCodeValues
 from resolvers.hooks import UnwindingRunner
 from resolvers.pagination import Page
+from resolvers.translation import DEFAULT, translate
 
 T = TypeVar("T")
 
@@ -53,11 +54,17 @@ class Connection(Generic[T]):
     total_count: int = strawberry.field(resolver=_total_count, description="How many items the whole list has")
 
 
+def _user_error_message(root: Any, info: Info[Any, Any]) -> str:
+    return translate(root.message, getattr(info.context, "language", DEFAULT))
+
+
 @strawberry.type(description="An expected failure of a mutation")
 class UserError:
     field: list[str] | None = strawberry.field(description="Path of the input field at fault, if one is")
-    message: str
-    code: ErrorCode  # type: ignore[valid-type]
+    message: str = strawberry.field(
+        resolver=_user_error_message, description="What went wrong, in the request's language (Accept-Language)"
+    )
+    code: ErrorCode = strawberry.field(description="Why, the same in every language")  # type: ignore[valid-type]
 
 
 def is_row(row_type: type, **equal: Any) -> Any:

@@ -13,6 +13,7 @@ from db.findings import FindingRow
 from resolvers import findings as r
 from resolvers.permissions import SignedIn
 from schema.areas import Compound
+from schema.attachments import Attachment, attachments_field
 from schema.base import Connection, Node, UserError, is_row
 
 
@@ -55,6 +56,9 @@ class Finding(Node):
     rectified_at: datetime.datetime | None = strawberry.field(description="When it was rectified")
     rectification_note: str | None = strawberry.field(description="How it was rectified")
     compound: Compound = strawberry.field(resolver=_compound, description="The compound inspected")
+    attachments: list[Attachment] = strawberry.field(
+        resolver=attachments_field, description="Photos and documents (照片和文件), oldest first"
+    )
 
 
 @strawberry.input(description="Which findings to list")

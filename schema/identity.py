@@ -19,6 +19,7 @@ from resolvers.permissions import CountyAdmin, administers_organisation_in, guar
 from resolvers.viewer import Role as RoleValues
 from schema.areas import Area, Organisation, Person
 from schema.base import Connection, Node, UserError, is_row
+from schema.notifications import NotificationConnection, notifications_of
 
 Role = strawberry.enum(
     RoleValues,
@@ -81,6 +82,10 @@ class User(Node):
     username: str = strawberry.field(description="Sign-in name")
     person: Person | None = strawberry.field(resolver=_person, description="The person the account belongs to")
     roles: list[RoleGrant] = strawberry.field(resolver=_roles, description="Role grants with their scopes")
+    notifications: NotificationConnection | None = strawberry.field(
+        resolver=notifications_of,
+        description="The user's inbox, newest first (`unreadOnly` narrows it); null for anyone but the user themself",
+    )
 
 
 async def _token_organisation(root: ApiTokenRow, info: Info[Any, Any]) -> Organisation | None:

@@ -17,6 +17,7 @@ from resolvers import orders as r
 from resolvers.pagination import Page
 from resolvers.permissions import SignedIn
 from schema.areas import Community, Household, Organisation, Person
+from schema.attachments import Attachment, attachments_field
 from schema.base import Connection, Node, UserError, is_row
 
 if TYPE_CHECKING:
@@ -119,6 +120,9 @@ class ServiceOrder(Node):
     # community life: the meeting resolution this order follows up (added by the life domain)
     follow_up_of: Annotated[Resolution, strawberry.lazy("schema.meetings")] | None = strawberry.field(
         resolver=_follow_up_of, description="The meeting resolution (决议) this order follows up, if any"
+    )
+    attachments: list[Attachment] = strawberry.field(
+        resolver=attachments_field, description="Photos and documents (照片和文件), oldest first"
     )
 
 

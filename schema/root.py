@@ -8,7 +8,20 @@ from typing import Any
 import strawberry
 from strawberry.extensions import SchemaExtension
 
-from schema import activities, areas, base, duallist, findings, identity, meetings, orders, pairings, renovations
+from schema import (
+    activities,
+    areas,
+    attachments,
+    base,
+    duallist,
+    findings,
+    identity,
+    meetings,
+    notifications,
+    orders,
+    pairings,
+    renovations,
+)
 from schema.node import NodeQuery
 
 QUERIES: list[type] = [
@@ -33,8 +46,10 @@ MUTATIONS: list[type] = [
     findings.FindingMutation,
     renovations.RenovationMutation,
     meetings.MeetingMutation,
+    notifications.NotificationsMutation,
+    attachments.AttachmentsMutation,
 ]
-SUBSCRIPTIONS: list[type] = [orders.OrdersSubscription]
+SUBSCRIPTIONS: list[type] = [orders.OrdersSubscription, notifications.NotificationsSubscription]
 
 
 def _merge(name: str, parts: Sequence[type]) -> type | None:
@@ -63,6 +78,8 @@ def build(
             *findings.ALL_TYPES,
             *renovations.ALL_TYPES,
             *meetings.ALL_TYPES,
+            *notifications.ALL_TYPES,
+            *attachments.ALL_TYPES,
         ],
         mutation=_merge("Mutation", MUTATIONS),
         subscription=_merge("Subscription", SUBSCRIPTIONS),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.file_uploads import Upload
@@ -12,7 +12,7 @@ from strawberry.types import Info
 from db.attachments import AttachmentRow
 from resolvers import attachments as r
 from resolvers.permissions import SignedIn
-from schema.base import Node, UserError, is_row
+from schema.base import INPUT, Node, UserError, is_row
 
 
 def _url(root: AttachmentRow, info: Info[Any, Any]) -> str:
@@ -73,7 +73,7 @@ class AddAttachmentPayload:
     )
 
 
-async def _add_attachment(info: Info[Any, Any], input: AddAttachmentInput) -> AddAttachmentPayload:
+async def _add_attachment(info: Info[Any, Any], input: Annotated[AddAttachmentInput, INPUT]) -> AddAttachmentPayload:
     outcome = await r.add_attachment(info.context, input.subject_id, input.file, input.caption)
     return AddAttachmentPayload(
         attachment=outcome.attachment,  # type: ignore[arg-type]

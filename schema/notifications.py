@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import enum
 from collections.abc import AsyncGenerator
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.types import Info
@@ -14,7 +14,7 @@ from db.identity import UserRow
 from db.notifications import NotificationRow
 from resolvers import notifications as r
 from resolvers.permissions import SignedIn
-from schema.base import Connection, Node, UserError, is_row
+from schema.base import INPUT, After, Connection, First, Node, UserError, is_row
 
 
 @strawberry.enum(description="What a notification is about; each is raised once for each reason")
@@ -87,9 +87,11 @@ class NotificationConnection(Connection[Notification]):
 async def notifications_of(
     root: UserRow,
     info: Info[Any, Any],
-    unread_only: bool | None = None,
-    first: int | None = None,
-    after: str | None = None,
+    unread_only: Annotated[
+        bool | None, strawberry.argument(description="Only notifications not marked read yet")
+    ] = None,
+    first: First = None,
+    after: After = None,
 ) -> NotificationConnection | None:
     return await r.inbox(info.context, root, unread_only, first, after)  # type: ignore[return-value]
 
@@ -107,7 +109,9 @@ class MarkNotificationsReadPayload:
     )
 
 
-async def _mark_read(info: Info[Any, Any], input: MarkNotificationsReadInput) -> MarkNotificationsReadPayload:
+async def _mark_read(
+    info: Info[Any, Any], input: Annotated[MarkNotificationsReadInput, INPUT]
+) -> MarkNotificationsReadPayload:
     outcome = await r.mark_notifications_read(info.context, list(input.ids))
     return MarkNotificationsReadPayload(
         unread_count=outcome.unread_count,

@@ -52,10 +52,17 @@ MUTATIONS: list[type] = [
 SUBSCRIPTIONS: list[type] = [orders.OrdersSubscription, notifications.NotificationsSubscription]
 
 
+ROOTS = {
+    "Query": "What can be read: start with `viewer`, `node` or a domain's list",
+    "Mutation": "What can be changed: one input, one payload with `userErrors`, one transaction each",
+    "Subscription": "Events pushed over graphql-transport-ws",
+}
+
+
 def _merge(name: str, parts: Sequence[type]) -> type | None:
     if not parts:
         return None
-    return strawberry.type(type(name, tuple(parts), {}))
+    return strawberry.type(type(name, tuple(parts), {}), description=ROOTS[name])
 
 
 def build(

@@ -1,7 +1,7 @@
 """Who may read residents' personal data: for a batch, one statement each.
 
 The rules are the SQL functions `household_access` and `person_access` (migration
-0007_authorization.sql); these statements return, per household or person, the reason that
+0010_authorization.sql); these statements return, per household or person, the reason that
 grants access (or NULL), so the caller can both mask and audit. The viewer is
 $2 user id, $3 API token id (see `viewer_of`).
 """

@@ -370,7 +370,7 @@ VALUES ($1, $2, $3, $4, clock_timestamp())
 """
 
 
-# BUILDING_HEAD grants follow the building's responsible person (migration 0007)
+# BUILDING_HEAD grants follow the building's responsible person (migration 0010)
 FOLLOW_BUILDING_HEAD: Final = "SELECT f.action, f.user_id FROM follow_building_head($1) f ORDER BY f.action DESC"
 
 

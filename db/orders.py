@@ -210,7 +210,7 @@ EVENTS_OF_ORDERS: Final = (
 EVENTS_BY_ID: Final = f"SELECT {EVENT_COLUMNS} FROM order_events e WHERE e.id = ANY($1::bigint[])"  # noqa: S608 - constant columns
 
 # Orders the viewer ($1 user, $2 API token) is a party of (the rule `order_parties`,
-# migration 0007), newest first, narrowed by the filter.
+# migration 0010), newest first, narrowed by the filter.
 VISIBLE: Final = """
 order_parties(o, v) <> '{}'
 AND ($4::bigint IS NULL OR o.community_id = $4)

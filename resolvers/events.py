@@ -21,7 +21,7 @@ from graphql import GraphQLError
 from db import events as db_events
 from db import orders as orders_db
 from db.orders import OrderEventRow, Party
-from resolvers import ids
+from resolvers import ids, metrics
 from resolvers.access import viewer_key
 from resolvers.areas import area_by_id
 from resolvers.context import Context, token_from_connection_params, viewer_from_token
@@ -149,4 +149,5 @@ async def order_events(ctx: Context, community_id: str) -> AsyncGenerator[OrderE
                 continue
             await _still_allowed(ctx, order.id)
             ctx.forget_loaded()
+            metrics.NOTIFICATIONS_SENT.labels("order_event").inc()
             yield replace(event, order=order)

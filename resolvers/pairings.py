@@ -100,7 +100,7 @@ class VisitRecorded:
 # --- visibility ----------------------------------------------------------------------------
 
 
-# who may see a pairing is the SQL rule `pairing_access` (migration 0007), which gives the
+# who may see a pairing is the SQL rule `pairing_access` (migration 0010), which gives the
 # reason: these readers of a visit's notes are the reasons that allow them
 READS_VISIT_NOTES: Final = frozenset({"COUNTY_ADMIN", "STAFF", "CADRE"})
 # the reasons that make a viewer staff in scope of the pairing's household

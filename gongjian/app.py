@@ -30,6 +30,7 @@ from gongjian.config import Settings
 from resolvers import limits
 from resolvers.context import Context, bearer, token_from_connection_params, viewer_from_token
 from resolvers.observability import OperationLog
+from resolvers.rate_limits import RateLimits
 from resolvers.text_input import RefuseNulText
 from resolvers.trusted_documents import TrustedDocuments
 from schema import root
@@ -64,6 +65,7 @@ def _extensions(settings: Settings) -> list[Any]:
         lambda: TrustedDocuments(only=settings.trusted_documents_only),
         *limits.extensions(settings),
         RefuseNulText,
+        RateLimits,
     ]
 
 

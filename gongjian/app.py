@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -25,7 +26,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from db.migrate import migrate
 from db.pool import PoolDatabase, connect, create_pool
-from gongjian import graphiql
+from gongjian import graphiql, json_input
 from gongjian.config import Settings
 from resolvers import limits
 from resolvers.context import Context, bearer, token_from_connection_params, viewer_from_token
@@ -48,6 +49,8 @@ HTTP_CODES: Final = {
 
 
 def error_response(status: int, message: str, *, code: str | None = None, **extensions: Any) -> JSONResponse:
+    # a refusal may quote the client's text, which can hold a lone surrogate (no UTF-8 form)
+    message = message.encode("utf-8", "backslashreplace").decode("utf-8")
     body = {
         "errors": [
             {"message": message, "extensions": {"code": code or HTTP_CODES.get(status, "BAD_REQUEST"), **extensions}}
@@ -111,8 +114,16 @@ class GongjianGraphQL(GraphQL[Context, None]):
         response.headers["x-request-id"] = request_id
         await response(scope, receive, send)
 
+    def decode_json(self, data: str | bytes) -> object:
+        return json_input.decode(data)
+
     def parse_json(self, data: str | bytes) -> Any:
-        value = super().parse_json(data)
+        try:
+            value = self.decode_json(data)
+        except json_input.Refused as exc:
+            raise HTTPException(400, f"Unable to parse request body as JSON: {exc.msg}") from None
+        except json.JSONDecodeError:
+            raise HTTPException(400, "Unable to parse request body as JSON") from None
         if not isinstance(value, dict):
             raise HTTPException(400, "The request body must be a JSON object with a `query` string")
         return value

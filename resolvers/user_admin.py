@@ -25,7 +25,7 @@ class AdminError(Exception):
 
 def _pk(text: str, *type_names: str) -> int:
     """A primary key from a global id of one of `type_names`, or a plain number."""
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         return int(text)
     pk = ids.decode_as(text, *type_names)
     if pk is None:

@@ -8,7 +8,19 @@ from typing import Any
 import strawberry
 from strawberry.extensions import SchemaExtension
 
-from schema import activities, areas, base, duallist, findings, identity, meetings, orders, pairings, renovations
+from schema import (
+    activities,
+    areas,
+    base,
+    duallist,
+    findings,
+    identity,
+    meetings,
+    orders,
+    pairings,
+    renovations,
+    scalars,
+)
 from schema.node import NodeQuery
 
 QUERIES: list[type] = [
@@ -67,6 +79,7 @@ def build(
         mutation=_merge("Mutation", MUTATIONS),
         subscription=_merge("Subscription", SUBSCRIPTIONS),
         extensions=list(extensions),
+        scalar_overrides=scalars.OVERRIDES,
     )
 
 

@@ -134,3 +134,33 @@ async def test_extreme_dates(api: Api, w: builders.World, day: str) -> None:
     ]:
         response = await _post(api, {"query": contract_operations()[name], "variables": variables}, admin)
         assert set(_coded(response)) == {"GRAPHQL_VALIDATION_FAILED"}  # as every variable of the wrong form
+
+
+async def test_searches_are_capped_at_100_characters(api: Api, w: builders.World) -> None:
+    token = api.token_for(w.users["admin"])
+    ops = contract_operations()
+    at_cap = await _post(api, {"query": ops["Areas"], "variables": {"search": "滨" * 100}}, token)
+    assert "errors" not in at_cap.json()
+    for name, variables in [
+        ("Areas", {"search": "滨" * 101}),
+        ("Organisations", {"search": "局" * 60_000}),
+        ("Compounds", {"communityId": ids.encode("Community", w.community), "search": "滨" * 101}),
+    ]:
+        response = await _post(api, {"query": ops[name], "variables": variables}, token)
+        assert _coded(response) == ["BAD_USER_INPUT"], (name, response.json())
+        assert response.json()["errors"][0]["extensions"]["maxLength"] == 100
+    literal = await _post(api, {"query": '{ areas(filter: {search: "%s"}) { totalCount } }' % ("x" * 101)}, token)
+    assert _coded(literal) == ["BAD_USER_INPUT"]
+
+
+async def test_free_text_is_capped_at_10000_characters(api: Api, conn: asyncpg.Connection, w: builders.World) -> None:
+    token = api.token_for(w.users["resident"])
+    variables = {"householdId": ids.encode("Household", w.household), "title": "漏水", "category": "REPAIR"}
+    too_long = await _post(
+        api,
+        {"query": contract_operations()["PlaceOrder"], "variables": {**variables, "description": "水" * 10_001}},
+        token,
+    )
+    assert _coded(too_long) == ["BAD_USER_INPUT"]
+    assert too_long.json()["errors"][0]["extensions"]["maxLength"] == 10_000
+    assert await conn.fetchval("SELECT count(*) FROM service_orders WHERE county_id = $1", w.county) == 0

@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Final
 
@@ -18,9 +18,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET, UnsetType
 
@@ -32,6 +33,7 @@ from resolvers import limits
 from resolvers.context import Context, bearer, token_from_connection_params, viewer_from_token
 from resolvers.observability import OperationLog
 from resolvers.rate_limits import RateLimits
+from resolvers.socket_viewer import SocketViewer
 from resolvers.text_input import RefuseNulText
 from resolvers.trusted_documents import TrustedDocuments
 from schema import root
@@ -65,6 +67,7 @@ def _extensions(settings: Settings) -> list[Any]:
     the token limit, parsing and validation run; NUL text is refused before execution."""
     return [
         OperationLog,
+        SocketViewer,
         lambda: TrustedDocuments(only=settings.trusted_documents_only),
         *limits.extensions(settings),
         RefuseNulText,
@@ -72,9 +75,36 @@ def _extensions(settings: Settings) -> list[Any]:
     ]
 
 
+class CappedWebSocket(ASGIWebSocketAdapter):
+    """strawberry's WebSocket adapter, with each message capped like a request body: a
+    larger one closes the socket with 1009 (message too big)."""
+
+    async def iter_json(self, *, ignore_parsing_errors: bool = False) -> AsyncGenerator[object, None]:
+        view = self.view
+        assert isinstance(view, GongjianGraphQL)
+        cap = view.settings.max_body_bytes
+        try:
+            while self.ws.application_state != WebSocketState.DISCONNECTED:
+                try:
+                    text = await self.ws.receive_text()
+                    if len(text) > cap // 4 and len(text.encode("utf-8", "surrogatepass")) > cap:
+                        await self.ws.close(code=1009, reason=f"Messages may have at most {cap} bytes")
+                        return
+                    yield self.view.decode_json(text)
+                except json.JSONDecodeError as e:
+                    if not ignore_parsing_errors:
+                        raise NonJsonMessageReceived from e
+        except KeyError as e:
+            raise NonTextMessageReceived from e
+        except WebSocketDisconnect:
+            pass
+
+
 class GongjianGraphQL(GraphQL[Context, None]):
     """strawberry's ASGI view, with every refusal a GraphQL-shaped JSON error (strawberry
     answers some in plain text) and GraphiQL's files served by the app."""
+
+    websocket_adapter_class = CappedWebSocket
 
     def __init__(self, settings: Settings, extra_queries: Sequence[type] = ()) -> None:
         super().__init__(

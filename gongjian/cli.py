@@ -103,6 +103,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
         log_config=None,
         timeout_graceful_shutdown=30,
         proxy_headers=True,
+        # WebSocket messages are capped like bodies (the app closes larger ones with 1009
+        # too); uvicorn then never buffers more than that per message
+        ws_max_size=settings.max_body_bytes,
     )
 
 

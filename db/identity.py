@@ -90,10 +90,9 @@ SELECT count(*) FROM login_failures
 WHERE lower(username) = lower($1) AND at > now() - make_interval(mins => $2)
 """
 
-FORGET_OLD_FAILURES: Final = """
-DELETE FROM login_failures
-WHERE lower(username) = lower($1) AND at <= now() - make_interval(mins => $2)
-"""
+# failures of every username (unknown ones included) once they have left the window;
+# the index on `at` keeps this to the rows it deletes
+FORGET_OLD_FAILURES: Final = "DELETE FROM login_failures WHERE at <= now() - make_interval(mins => $1)"
 
 RECORD_FAILURE: Final = "INSERT INTO login_failures (username) VALUES (lower($1))"
 
@@ -138,8 +137,8 @@ async def recent_failures(conn: Conn, username: str, minutes: int) -> int:
     return int(await conn.fetchval(RECENT_FAILURES, username, minutes))
 
 
-async def forget_old_failures(conn: Conn, username: str, minutes: int) -> None:
-    await conn.execute(FORGET_OLD_FAILURES, username, minutes)
+async def forget_old_failures(conn: Conn, minutes: int) -> None:
+    await conn.execute(FORGET_OLD_FAILURES, minutes)
 
 
 async def record_failure(conn: Conn, username: str) -> None:

@@ -16,7 +16,7 @@ from tests.support import Api, contract_operations
 async def test_password_verification_holds_no_connection_and_no_lock(
     committed_db: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pool: asyncpg.Pool = committed_db["pool"]
+    pool = committed_db["pool"]
     api: Api = committed_db["api"]
     async with pool.acquire() as raw:
         w = await builders.world(raw)

@@ -84,6 +84,10 @@ class Conn:
             yield self
 
 
+class PoolExhausted(Exception):
+    """No connection of the pool came free within the acquire timeout."""
+
+
 class Database(Protocol):
     def connection(self) -> Any:
         """An async context manager giving a `Conn` (autocommit per statement)."""
@@ -95,16 +99,28 @@ class Database(Protocol):
 @dataclass
 class PoolDatabase:
     pool: asyncpg.Pool
+    acquire_timeout: float | None = None  # seconds to wait for a free connection; None: forever
+
+    @asynccontextmanager
+    async def _acquired(self) -> AsyncIterator[Any]:  # a PoolConnectionProxy, used as a Connection
+        try:
+            raw = await self.pool.acquire(timeout=self.acquire_timeout)
+        except TimeoutError:
+            raise PoolExhausted(f"no database connection came free within {self.acquire_timeout} s") from None
+        try:
+            yield raw
+        finally:
+            await self.pool.release(raw)
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Conn]:
-        async with self.pool.acquire() as raw:
-            yield Conn(raw)  # type: ignore[arg-type]
+        async with self._acquired() as raw:
+            yield Conn(raw)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Conn]:
-        async with self.pool.acquire() as raw, raw.transaction():
-            yield Conn(raw)  # type: ignore[arg-type]
+        async with self._acquired() as raw, raw.transaction():
+            yield Conn(raw)
 
 
 @dataclass
@@ -150,14 +166,34 @@ def _json_loads(value: str) -> Any:
     return orjson.loads(value)
 
 
-async def create_pool(dsn: str, *, min_size: int, max_size: int, timeout: float = 10.0) -> asyncpg.Pool:
+@dataclass(frozen=True)
+class Timeouts:
+    """Limits PostgreSQL enforces on each session of the pool, in milliseconds (0: none)."""
+
+    statement_ms: int = 0
+    lock_ms: int = 0
+    idle_in_transaction_ms: int = 0
+
+    def server_settings(self) -> dict[str, str]:
+        return {
+            "statement_timeout": str(self.statement_ms),
+            "lock_timeout": str(self.lock_ms),
+            "idle_in_transaction_session_timeout": str(self.idle_in_transaction_ms),
+        }
+
+
+async def create_pool(
+    dsn: str, *, min_size: int, max_size: int, timeout: float = 10.0, timeouts: Timeouts | None = None
+) -> asyncpg.Pool:
+    """The pool; `timeouts` sets the sessions' limits (none by default: migrations, the
+    demo and bulk imports run as long as they need)."""
     pool = await asyncpg.create_pool(
         dsn,
         min_size=min_size,
         max_size=max_size,
         timeout=timeout,
         init=_init_connection,
-        server_settings={"application_name": "gongjian"},
+        server_settings={"application_name": "gongjian", **(timeouts or Timeouts()).server_settings()},
     )
     assert pool is not None
     return pool

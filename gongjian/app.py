@@ -29,7 +29,7 @@ from db.migrate import migrate
 from db.pool import PoolDatabase, connect, create_pool
 from gongjian import graphiql, json_input
 from gongjian.config import Settings
-from resolvers import limits
+from resolvers import db_faults, limits
 from resolvers.context import Context, bearer, token_from_connection_params, viewer_from_token
 from resolvers.observability import OperationLog
 from resolvers.rate_limits import RateLimits
@@ -138,9 +138,17 @@ class GongjianGraphQL(GraphQL[Context, None]):
             )
         except _TooLarge:
             raise
-        except Exception:
-            log.exception("unexpected error", extra={"fields": {"request_id": request_id}})
-            response = error_response(500, "Internal server error", code="INTERNAL_SERVER_ERROR", requestId=request_id)
+        except Exception as exc:
+            fault = db_faults.classify(exc)
+            if fault is None:
+                log.exception("unexpected error", extra={"fields": {"request_id": request_id}})
+                response = error_response(
+                    500, "Internal server error", code="INTERNAL_SERVER_ERROR", requestId=request_id
+                )
+            else:  # the database failed before the operation ran (the viewer's token, a rate limit)
+                log.warning("database fault", extra={"fields": {"request_id": request_id, "code": fault.code}})
+                response = error_response(503 if fault.unavailable else 200, fault.message, **fault.extensions)
+                db_faults.answer_unavailable(response, fault)
         response.headers["x-request-id"] = request_id
         await response(scope, receive, send)
 
@@ -294,8 +302,13 @@ def create_app(settings: Settings, *, db: Any = None, extra_queries: Sequence[ty
             await raw.close()
         if applied:
             log.info("migrations applied", extra={"fields": {"versions": applied}})
-        pool = await create_pool(settings.database_url, min_size=settings.pool_min, max_size=settings.pool_max)
-        app.state.db = PoolDatabase(pool)
+        pool = await create_pool(
+            settings.database_url,
+            min_size=settings.pool_min,
+            max_size=settings.pool_max,
+            timeouts=settings.timeouts,
+        )
+        app.state.db = PoolDatabase(pool, acquire_timeout=settings.acquire_timeout)
         try:
             yield
         finally:

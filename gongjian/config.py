@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from db.pool import Timeouts
+
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -42,6 +44,19 @@ class Settings:
     rate_mutations_per_account: int = 60
     rate_mutations_per_address: int = 300
     rate_logins_per_address: int = 30
+    # database timeouts in milliseconds (see resolvers/db_faults.py); 0 turns one off
+    statement_timeout_ms: int = 15_000
+    lock_timeout_ms: int = 5_000
+    idle_in_transaction_timeout_ms: int = 60_000
+    pool_acquire_timeout_ms: int = 5_000
+
+    @property
+    def timeouts(self) -> Timeouts:
+        return Timeouts(self.statement_timeout_ms, self.lock_timeout_ms, self.idle_in_transaction_timeout_ms)
+
+    @property
+    def acquire_timeout(self) -> float | None:
+        return self.pool_acquire_timeout_ms / 1000 if self.pool_acquire_timeout_ms else None
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
@@ -138,6 +153,12 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         rate_mutations_per_account=_int(env, "GONGJIAN_RATE_MUTATIONS_PER_ACCOUNT", 60, 0, 1_000_000, problems),
         rate_mutations_per_address=_int(env, "GONGJIAN_RATE_MUTATIONS_PER_ADDRESS", 300, 0, 1_000_000, problems),
         rate_logins_per_address=_int(env, "GONGJIAN_RATE_LOGINS_PER_ADDRESS", 30, 0, 1_000_000, problems),
+        statement_timeout_ms=_int(env, "GONGJIAN_STATEMENT_TIMEOUT_MS", 15_000, 0, 3_600_000, problems),
+        lock_timeout_ms=_int(env, "GONGJIAN_LOCK_TIMEOUT_MS", 5_000, 0, 3_600_000, problems),
+        idle_in_transaction_timeout_ms=_int(
+            env, "GONGJIAN_IDLE_IN_TRANSACTION_TIMEOUT_MS", 60_000, 0, 3_600_000, problems
+        ),
+        pool_acquire_timeout_ms=_int(env, "GONGJIAN_POOL_ACQUIRE_TIMEOUT_MS", 5_000, 0, 3_600_000, problems),
     )
     if problems:
         raise ConfigError(problems)

@@ -22,6 +22,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
 from db.pool import start_counting
+from resolvers import db_faults
 
 log = logging.getLogger("gongjian.graphql")
 
@@ -57,6 +58,11 @@ def _suggestions_hidden(execution_context: ExecutionContext | None) -> bool:
     return settings is not None and not settings.introspection
 
 
+def _response(execution_context: ExecutionContext | None) -> Any:
+    context = execution_context.context if execution_context is not None else None
+    return getattr(context, "response", None)
+
+
 def process_errors(errors: list[GraphQLError], execution_context: ExecutionContext | None) -> None:
     """Give every expected error a code and mask every unexpected one, in place."""
     request_id = _request_id(execution_context)
@@ -72,6 +78,12 @@ def process_errors(errors: list[GraphQLError], execution_context: ExecutionConte
             continue
         original = error.original_error
         assert original is not None
+        fault = db_faults.classify(original)
+        if fault is not None:  # the database timed out or is out of reach: coded, retryable
+            log.warning("database fault", extra={"fields": {"request_id": request_id, "code": fault.code}})
+            error.message, error.extensions = fault.message, fault.extensions
+            db_faults.answer_unavailable(_response(execution_context), fault)
+            continue
         log.error(
             "unexpected error",
             exc_info=(type(original), original, original.__traceback__),

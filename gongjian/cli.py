@@ -205,7 +205,10 @@ def cmd_user(args: argparse.Namespace) -> None:
                 return [f"{args.username} no longer holds {args.role.upper()} in {args.scope}"]
             if args.action == "set-password":
                 await user_admin.set_password(conn, args.username, password)
-                return [f"password of {args.username} changed"]
+                return [f"password of {args.username} changed; its earlier tokens no longer work"]
+            if args.action in ("disable", "enable"):
+                await user_admin.set_disabled(conn, args.username, args.action == "disable")
+                return [f"user {args.username} {args.action}d; its earlier tokens no longer work"]
             return await user_admin.list_users(conn)
         finally:
             await raw.close()
@@ -234,6 +237,11 @@ def _user_commands(commands: Any) -> None:
         sub.add_argument("scope", help="id of the area (or the organisation for UNIT_ADMIN and CADRE)")
     reset = actions.add_parser("set-password", help="set a new password, read from the prompt or stdin")
     reset.add_argument("username")
+    for name, text in (
+        ("disable", "disable an account: its tokens and open sockets stop working at once"),
+        ("enable", "enable a disabled account again (its earlier tokens stay ended)"),
+    ):
+        actions.add_parser(name, help=text).add_argument("username")
     actions.add_parser("list", help="list users with their roles")
     user.set_defaults(run=cmd_user)
 

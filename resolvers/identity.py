@@ -197,7 +197,9 @@ async def login(ctx: Context, username: str, password: str) -> LoginResult:
     # the payload's nested fields (viewer { person { household } }) resolve as the new user
     ctx.viewer = viewer_of(user)
     assert ctx.settings.secret is not None, "the signing secret is set at start-up"
-    token, expires = tokens.sign(ctx.settings.secret, user.id, ctx.settings.token_hours * 3600)
+    token, expires = tokens.sign(
+        ctx.settings.secret, user.id, ctx.settings.token_hours * 3600, generation=found.token_generation
+    )
     return LoginResult(token, datetime.datetime.fromtimestamp(expires, tz=datetime.UTC), user, [])
 
 

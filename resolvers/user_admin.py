@@ -154,6 +154,14 @@ async def set_password(conn: Conn, username: str, password: str) -> None:
         await _audit(conn, county, "user.setPassword", user_id, {})
 
 
+async def set_disabled(conn: Conn, username: str, disabled: bool) -> None:
+    """Disable (or enable again) an account: either way its tokens and sockets end."""
+    user_id, county = await _user(conn, username)
+    async with conn.transaction():
+        await db.set_disabled(conn, username, disabled)
+        await _audit(conn, county, "user.disable" if disabled else "user.enable", user_id, {})
+
+
 async def list_users(conn: Conn) -> list[str]:
     lines = []
     for username, disabled, person, roles in await db.list_users(conn):

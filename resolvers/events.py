@@ -20,7 +20,7 @@ from graphql import GraphQLError
 
 from db import events as db_events
 from db.orders import OrderEventRow
-from resolvers import ids
+from resolvers import db_faults, ids
 from resolvers.areas import area_by_id
 from resolvers.context import Context, token_from_connection_params, viewer_from_token
 from resolvers.errors import forbidden, unauthenticated
@@ -138,10 +138,16 @@ async def order_events(ctx: Context, community_id: str) -> AsyncGenerator[OrderE
             if isinstance(item, Signal):
                 raise _interrupted(item)
             fresh = ctx.for_operation()  # each event sees the order as it is now
-            event = await fresh.loader(event_by_id).load(int(item["event"]))
-            order = await fresh.loader(order_by_id).load(int(item["order"]))
-            if event is None or order is None:
-                continue
-            await _still_allowed(ctx, community.path)
+            try:
+                event = await fresh.loader(event_by_id).load(int(item["event"]))
+                order = await fresh.loader(order_by_id).load(int(item["order"]))
+                if event is None or order is None:
+                    continue
+                await _still_allowed(ctx, community.path)
+            except Exception as exc:
+                if db_faults.classify(exc) is None:
+                    raise
+                # the database went away under the stream (as when the listener's did)
+                raise _interrupted(Signal.LOST) from exc
             ctx.forget_loaded()
             yield replace(event, order=order)

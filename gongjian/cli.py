@@ -87,10 +87,15 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
     from gongjian import logs
 
-    settings = resolve(_settings())
+    given = _settings()
+    settings = resolve(given)
     logs.configure(settings.log_level)
     assert settings.database_url is not None
     asyncio.run(_check_database(settings.database_url))
+    if given.database_url is None:  # our own embedded server: start it again if it dies
+        from gongjian import embedded
+
+        embedded.watch(settings.data_dir)
     # uvicorn shuts down gracefully on SIGTERM and then raises the signal again; exit
     # normally then, so that exit handlers run (they stop the embedded PostgreSQL)
     signal.signal(signal.SIGTERM, _exit_quietly)

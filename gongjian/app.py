@@ -33,7 +33,7 @@ from resolvers import db_faults, limits
 from resolvers.context import Context, bearer, token_from_connection_params, viewer_from_token
 from resolvers.observability import OperationLog
 from resolvers.rate_limits import RateLimits
-from resolvers.socket_viewer import SocketViewer
+from resolvers.socket_viewer import SocketViewer, SubscriptionsNeedSocket
 from resolvers.text_input import RefuseNulText
 from resolvers.trusted_documents import TrustedDocuments
 from schema import root
@@ -71,6 +71,7 @@ def _extensions(settings: Settings) -> list[Any]:
         lambda: TrustedDocuments(only=settings.trusted_documents_only),
         *limits.extensions(settings),
         RefuseNulText,
+        SubscriptionsNeedSocket,
         RateLimits,
     ]
 

@@ -10,10 +10,13 @@ as an HTTP request without a token does (UNAUTHENTICATED wherever sign-in is req
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
+from graphql import ExecutionResult, GraphQLError
+from starlette.requests import Request
 from starlette.websockets import WebSocket
 from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
 
 from resolvers.context import Context, token_from_connection_params, viewer_from_token
 
@@ -27,4 +30,25 @@ class SocketViewer(SchemaExtension):
             operation = ctx.for_operation()
             operation.viewer = viewer
             self.execution_context.context = operation
+        yield
+
+
+class SubscriptionsNeedSocket(SchemaExtension):
+    """A subscription sent over HTTP is refused with BAD_REQUEST (run as a query, its
+    stream would end as an INTERNAL_SERVER_ERROR): subscriptions need graphql-transport-ws."""
+
+    def on_execute(self) -> Iterator[None]:
+        execution = self.execution_context
+        ctx = execution.context
+        if (
+            execution.result is None
+            and isinstance(getattr(ctx, "request", None), Request)
+            and execution.graphql_document is not None
+            and execution.operation_type == OperationType.SUBSCRIPTION
+        ):
+            error = GraphQLError(
+                "Subscriptions are served over WebSocket (graphql-transport-ws) only",
+                extensions={"code": "BAD_REQUEST"},
+            )
+            execution.result = ExecutionResult(data=None, errors=[error])
         yield

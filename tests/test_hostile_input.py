@@ -165,3 +165,10 @@ async def test_free_text_is_capped_at_10000_characters(api: Api, conn: asyncpg.C
     assert _coded(too_long) == ["BAD_USER_INPUT"]
     assert too_long.json()["errors"][0]["extensions"]["maxLength"] == 10_000
     assert await conn.fetchval("SELECT count(*) FROM service_orders WHERE county_id = $1", w.county) == 0
+
+
+async def test_a_subscription_over_http_is_a_bad_request(api: Api, w: builders.World) -> None:
+    variables = {"communityId": ids.encode("Community", w.community)}
+    for token in (None, api.token_for(w.users["staff"])):
+        response = await _post(api, {"query": contract_operations()["OrderEvents"], "variables": variables}, token)
+        assert _coded(response) == ["BAD_REQUEST"]

@@ -69,7 +69,7 @@ def _variables(text: str) -> list[tuple[str, str, bool]]:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=12,
 )
@@ -86,7 +86,7 @@ SCALARS: dict[str, Any] = {
     "ID": raw_ids,
     "String": st.text(max_size=40),
     "Int": st.one_of(st.integers(-(2**40), 2**40), st.integers(0, 100)),
-    "Float": st.floats(allow_nan=False),
+    "Float": st.floats(allow_nan=False, allow_infinity=False),
     "Boolean": st.booleans(),
     "Date": st.one_of(st.dates().map(str), st.text(max_size=12)),
     "DateTime": st.one_of(st.datetimes(timezones=st.timezones()).map(lambda d: d.isoformat()), st.text(max_size=30)),

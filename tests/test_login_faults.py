@@ -27,7 +27,10 @@ async def test_password_verification_holds_no_connection_and_no_lock(
 
     async def watched(password_hash: str | None, password: str) -> bool:
         in_use = pool.get_size() - pool.get_idle_size()
-        advisory = await observer.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
+        advisory = await observer.fetchval(  # in this test's database (other suites share the server)
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        )
         seen.append((in_use, advisory))
         return await verify(password_hash, password)
 

@@ -15,6 +15,7 @@ from resolvers import pairings as r
 from resolvers.permissions import SignedIn
 from schema.adoptions import Adoption, AdoptionDuty
 from schema.areas import Community, Household, Organisation, Person
+from schema.attachments import Attachment, attachments_field
 from schema.base import Connection, Node, UserError, is_row
 
 First = Annotated[int | None, strawberry.argument(description="Page size: 20 by default, at most 100")]
@@ -72,6 +73,9 @@ class Visit(Node):
         "staff in scope",
     )
     pairing: Pairing = strawberry.field(resolver=_visit_pairing, description="The pairing it belongs to")
+    attachments: list[Attachment] = strawberry.field(
+        resolver=attachments_field, description="Photos and documents (照片和文件), oldest first"
+    )
 
 
 @strawberry.type(name="VisitConnection", description="A page of visits, oldest first")

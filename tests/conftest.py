@@ -97,8 +97,11 @@ def without_rate_limits(settings: Settings) -> Settings:
 
 
 @pytest.fixture
-def settings() -> Settings:
-    return without_rate_limits(Settings(secret=TEST_SECRET, allowed_origins=("http://localhost:5173",)))
+def settings(tmp_path: Path) -> Settings:
+    """The in-process app's settings; its data folder (attachments) is the test's own."""
+    return without_rate_limits(
+        Settings(secret=TEST_SECRET, allowed_origins=("http://localhost:5173",), data_dir=tmp_path)
+    )
 
 
 @pytest.fixture

@@ -176,7 +176,9 @@ def check_lines(files: dict[str, Parsed], problems: list[Problem]) -> None:
                 bad(p, n, "id_number must be 18 characters: 17 digits and a digit or X")
             if r["gender"] not in ("", "FEMALE", "MALE"):
                 bad(p, n, "gender must be FEMALE, MALE or empty")
-            if r["birth_year"] and not (r["birth_year"].isdigit() and 1900 <= int(r["birth_year"]) <= 2100):
+            if r["birth_year"] and not (
+                r["birth_year"].isascii() and r["birth_year"].isdigit() and 1900 <= int(r["birth_year"]) <= 2100
+            ):
                 bad(p, n, "birth_year must be a year between 1900 and 2100")
             if r["party_member"].lower() not in TRUE + FALSE:
                 bad(p, n, "party_member must be true or false")

@@ -157,6 +157,9 @@ def exchange_row(r: asyncpg.Record) -> ExchangeRow:
 RESOURCES_BY_ID: Final = f"SELECT {RESOURCE_COLUMNS} FROM resources r WHERE r.id = ANY($1::bigint[])"  # noqa: S608
 NEEDS_BY_ID: Final = f"SELECT {NEED_COLUMNS} FROM needs n WHERE n.id = ANY($1::bigint[])"  # noqa: S608
 EXCHANGES_BY_ID: Final = f"SELECT {EXCHANGE_COLUMNS} FROM exchanges e WHERE e.id = ANY($1::bigint[])"  # noqa: S608
+EXCHANGE_BY_IDEMPOTENCY_KEY: Final = (
+    f"SELECT {EXCHANGE_COLUMNS} FROM exchanges e WHERE e.allocated_by = $1 AND e.idempotency_key = $2"  # noqa: S608
+)
 VISIBLE_RESOURCES_BY_ID: Final = f"""
 SELECT {RESOURCE_COLUMNS} FROM resources r WHERE r.id = ANY($5::bigint[]) AND {RESOURCE_VISIBLE}
 """  # noqa: S608 - constant fragments
@@ -419,8 +422,9 @@ WITH taken AS (
     WHERE n.id = $2 AND n.fulfilled + $3 <= n.quantity AND n.closed_at IS NULL AND EXISTS (SELECT 1 FROM taken)
     RETURNING n.id, n.area_id
 ), e AS (
-    INSERT INTO exchanges (county_id, resource_id, need_id, provider_id, receiver_id, quantity, allocated_by)
-    SELECT t.county_id, t.id, a.id, t.provider_id, a.area_id, $3, $4 FROM taken t CROSS JOIN added a
+    INSERT INTO exchanges (county_id, resource_id, need_id, provider_id, receiver_id, quantity, allocated_by,
+                           idempotency_key)
+    SELECT t.county_id, t.id, a.id, t.provider_id, a.area_id, $3, $4, $5 FROM taken t CROSS JOIN added a
     RETURNING *
 )
 SELECT EXISTS (SELECT 1 FROM taken) AS taken, EXISTS (SELECT 1 FROM added) AS added, {EXCHANGE_COLUMNS}
@@ -519,12 +523,20 @@ class Allocation:
     exchange: ExchangeRow | None
 
 
-async def allocate(conn: Conn, resource_id: int, need_id: int, quantity: int, user_id: int) -> Allocation:
-    row = await conn.fetchrow(ALLOCATE, resource_id, need_id, quantity, user_id)
+async def allocate(
+    conn: Conn, resource_id: int, need_id: int, quantity: int, user_id: int, idempotency_key: str | None = None
+) -> Allocation:
+    row = await conn.fetchrow(ALLOCATE, resource_id, need_id, quantity, user_id, idempotency_key)
     assert row is not None
     values = dict(row)
     taken, added = values.pop("taken"), values.pop("added")
     return Allocation(taken, added, ExchangeRow(**values) if values["id"] is not None else None)
+
+
+async def exchange_by_idempotency_key(conn: Conn, user_id: int, key: str) -> ExchangeRow | None:
+    """The exchange `user_id` made with `key`, if any."""
+    row = await conn.fetchrow(EXCHANGE_BY_IDEMPOTENCY_KEY, user_id, key)
+    return exchange_row(row) if row else None
 
 
 async def complete_exchange(conn: Conn, exchange_id: int, user_id: int) -> ExchangeRow | None:

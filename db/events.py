@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
@@ -46,20 +47,32 @@ class Listener:
         self.connected = asyncio.Event()
         self.backend_pid: int | None = None
         self._task: asyncio.Task[None] | None = None
+        # Which run is the current one. A cancelled run can outlive stop(): a cancellation
+        # that lands as an inner wait completes is swallowed (asyncio.wait_for before 3.12,
+        # also inside asyncpg.connect). Such a stale run then delivers nothing, reports
+        # nothing, and closes its connection as soon as it looks: one listener per process.
+        self._run_id = 0
 
     def start(self) -> None:
         if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="order-events-listener")
+            self._run_id += 1
+            self._task = asyncio.get_running_loop().create_task(self._run(self._run_id), name="order-events-listener")
 
     def stop(self) -> None:
         """Stop listening; the task closes its connection as it unwinds."""
+        self._run_id += 1
         if self._task is not None:
             self._task.cancel()
             self._task = None
         self.connected.clear()
         self.backend_pid = None
 
-    def _deliver(self, connection: Any, pid: int, channel: str, payload: object) -> None:
+    def _stale(self, run_id: int) -> bool:
+        return run_id != self._run_id
+
+    def _deliver(self, run_id: int, connection: Any, pid: int, channel: str, payload: object) -> None:
+        if self._stale(run_id):
+            return
         try:
             event = orjson.loads(payload if isinstance(payload, (str, bytes)) else str(payload))
         except orjson.JSONDecodeError:
@@ -68,20 +81,26 @@ class Listener:
         if isinstance(event, dict):
             self._on_event(event)
 
-    async def _run(self) -> None:
+    async def _run(self, run_id: int) -> None:
         backoff = 0.1
-        while True:
+        while not self._stale(run_id):
             conn: asyncpg.Connection | None = None
             lost = asyncio.Event()
             try:
                 conn = await self._connect()
+                if self._stale(run_id):  # stopped (or replaced) while connecting
+                    conn.terminate()
+                    return
                 conn.add_termination_listener(_setter(lost))
-                await conn.add_listener(self.channel, self._deliver)
+                await conn.add_listener(self.channel, functools.partial(self._deliver, run_id))
+                if self._stale(run_id):
+                    conn.terminate()
+                    return
                 self.backend_pid = conn.get_server_pid()
                 self.connected.set()
                 backoff = 0.1
                 log.info("listening for order events", extra={"fields": {"backend": self.backend_pid}})
-                while not lost.is_set():
+                while not lost.is_set() and not self._stale(run_id):
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(lost.wait(), timeout=self.probe_seconds)
                     if not lost.is_set():
@@ -96,6 +115,10 @@ class Listener:
                 log.warning("order event listener failed", extra={"fields": {"reason": type(exc).__name__}})
             except Exception:  # anything else must not end the loop: subscribers would starve silently
                 log.exception("order event listener failed unexpectedly")
+            if self._stale(run_id):
+                if conn is not None and not conn.is_closed():
+                    conn.terminate()
+                return
             was_connected = self.connected.is_set()
             self.connected.clear()
             self.backend_pid = None

@@ -19,12 +19,22 @@ FROM users u
 LEFT JOIN persons p ON p.id = u.person_id
 LEFT JOIN role_grants g ON g.user_id = u.id
 """
-VIEWER_BY_USER: Final = USER_WITH_GRANTS + "WHERE u.id = $1 AND NOT u.disabled GROUP BY u.id, p.household_id"
+VIEWER_BY_USER: Final = (
+    USER_WITH_GRANTS + "WHERE u.id = $1 AND NOT u.disabled AND u.token_generation = $2 GROUP BY u.id, p.household_id"
+)
 
-# the creator's username names the token's requests (null when that account is disabled)
+# the creator's username names the token's requests (null when that account is disabled).
+# A token works only while its creator may still issue it: an enabled account that is
+# UNIT_ADMIN of the token's organisation or COUNTY_ADMIN of its county.
 API_TOKEN_BY_HASH: Final = """
 UPDATE api_tokens t SET last_used_at = now()
 WHERE t.token_hash = $1 AND t.revoked_at IS NULL
+  AND EXISTS (
+      SELECT 1 FROM users u JOIN role_grants g ON g.user_id = u.id
+      WHERE u.id = t.created_by AND NOT u.disabled
+        AND ((g.role = 'UNIT_ADMIN' AND g.organisation_id = t.organisation_id)
+             OR (g.role = 'COUNTY_ADMIN' AND g.area_id = t.county_id))
+  )
 RETURNING t.id, t.organisation_id, t.county_id, t.created_by,
           (SELECT u.username FROM users u WHERE u.id = t.created_by AND NOT u.disabled) AS creator_username
 """  # noqa: S105 - SQL, not a secret
@@ -57,8 +67,9 @@ class ApiTokenUse:
     creator_username: str | None
 
 
-async def user_with_grants(conn: Conn, user_id: int) -> UserRow | None:
-    row = await conn.fetchrow(VIEWER_BY_USER, user_id)
+async def user_with_grants(conn: Conn, user_id: int, generation: int) -> UserRow | None:
+    """The enabled user whose tokens of `generation` are still good, with its grants."""
+    row = await conn.fetchrow(VIEWER_BY_USER, user_id, generation)
     return None if row is None else _user_row(row)
 
 
@@ -78,7 +89,7 @@ async def use_api_token(conn: Conn, token_hash: str) -> ApiTokenUse | None:
 # --- accounts and login -----------------------------------------------------------------
 
 CREDENTIALS_BY_USERNAME: Final = """
-SELECT id, county_id, password_hash, disabled FROM users WHERE lower(username) = lower($1)
+SELECT id, county_id, password_hash, disabled, token_generation FROM users WHERE lower(username) = lower($1)
 """
 
 # Serialises the attempts on one username across instances, so that the count below
@@ -90,10 +101,9 @@ SELECT count(*) FROM login_failures
 WHERE lower(username) = lower($1) AND at > now() - make_interval(mins => $2)
 """
 
-FORGET_OLD_FAILURES: Final = """
-DELETE FROM login_failures
-WHERE lower(username) = lower($1) AND at <= now() - make_interval(mins => $2)
-"""
+# failures of every username (unknown ones included) once they have left the window;
+# the index on `at` keeps this to the rows it deletes
+FORGET_OLD_FAILURES: Final = "DELETE FROM login_failures WHERE at <= now() - make_interval(mins => $1)"
 
 RECORD_FAILURE: Final = "INSERT INTO login_failures (username) VALUES (lower($1))"
 
@@ -108,6 +118,7 @@ class Credentials:
     county_id: int
     password_hash: str
     disabled: bool
+    token_generation: int
 
 
 def _user_row(row: Any) -> UserRow:
@@ -138,8 +149,8 @@ async def recent_failures(conn: Conn, username: str, minutes: int) -> int:
     return int(await conn.fetchval(RECENT_FAILURES, username, minutes))
 
 
-async def forget_old_failures(conn: Conn, username: str, minutes: int) -> None:
-    await conn.execute(FORGET_OLD_FAILURES, username, minutes)
+async def forget_old_failures(conn: Conn, minutes: int) -> None:
+    await conn.execute(FORGET_OLD_FAILURES, minutes)
 
 
 async def record_failure(conn: Conn, username: str) -> None:
@@ -229,7 +240,14 @@ async def revoke_api_token(conn: Conn, token_id: int) -> ApiTokenRow | None:
 INSERT_USER: Final = """
 INSERT INTO users (county_id, username, password_hash, person_id) VALUES ($1, $2, $3, $4) RETURNING id
 """
-SET_PASSWORD: Final = "UPDATE users SET password_hash = $2 WHERE lower(username) = lower($1) RETURNING id"  # noqa: S105 - SQL
+SET_PASSWORD: Final = """
+UPDATE users SET password_hash = $2, token_generation = token_generation + 1
+WHERE lower(username) = lower($1) RETURNING id
+"""  # noqa: S105 - SQL
+SET_DISABLED: Final = """
+UPDATE users SET disabled = $2, token_generation = token_generation + 1
+WHERE lower(username) = lower($1) RETURNING id
+"""
 USER_ID_BY_USERNAME: Final = "SELECT id, county_id FROM users WHERE lower(username) = lower($1)"
 INSERT_GRANT: Final = """
 INSERT INTO role_grants (county_id, user_id, role, area_id, organisation_id) VALUES ($1, $2, $3, $4, $5)
@@ -265,6 +283,11 @@ async def insert_user(conn: Conn, county_id: int, username: str, password_hash: 
 
 async def set_password(conn: Conn, username: str, password_hash: str) -> int | None:
     value = await conn.fetchval(SET_PASSWORD, username, password_hash)
+    return None if value is None else int(value)
+
+
+async def set_disabled(conn: Conn, username: str, disabled: bool) -> int | None:
+    value = await conn.fetchval(SET_DISABLED, username, disabled)
     return None if value is None else int(value)
 
 

@@ -139,6 +139,8 @@ CATEGORIES: Final = "SELECT code, name, due_hours, accept_hours FROM service_cat
 CATEGORY: Final = "SELECT code, name, due_hours, accept_hours FROM service_categories WHERE code = $1"
 
 # The next number of the county's day (in the county's time zone), with the county's prefix.
+# The counter has at least four digits and widens beyond 9999 (lpad alone would cut 10000 to
+# '1000', a number already given, and stop the county's orders for the rest of the day).
 NEXT_NUMBER: Final = """
 WITH counter AS (
     INSERT INTO order_number_counters (county_id, day, last)
@@ -147,7 +149,8 @@ WITH counter AS (
     RETURNING day, last
 )
 SELECT coalesce((SELECT p.prefix FROM order_number_prefixes p WHERE p.county_id = $1), $3 || $1::text)
-       || '-' || to_char(counter.day, 'YYYYMMDD') || '-' || lpad(counter.last::text, 4, '0')
+       || '-' || to_char(counter.day, 'YYYYMMDD')
+       || '-' || lpad(counter.last::text, greatest(4, length(counter.last::text)), '0')
 FROM counter
 """
 

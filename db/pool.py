@@ -13,7 +13,7 @@ import contextvars
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import asyncpg
 
@@ -87,6 +87,10 @@ class Conn:
             yield self
 
 
+class PoolExhausted(Exception):
+    """No connection of the pool came free within the acquire timeout."""
+
+
 class Database(Protocol):
     def connection(self) -> Any:
         """An async context manager giving a `Conn` (autocommit per statement)."""
@@ -98,13 +102,16 @@ class Database(Protocol):
 @dataclass
 class PoolDatabase:
     pool: asyncpg.Pool
+    acquire_timeout: float | None = None  # seconds to wait for a free connection; None: forever
     waiting: int = 0  # callers waiting for a connection (the metrics read it)
 
     @asynccontextmanager
     async def _acquired(self) -> AsyncIterator[Any]:  # the pool's proxy, used as a Connection
         self.waiting += 1
         try:
-            raw = await self.pool.acquire()
+            raw = await self.pool.acquire(timeout=self.acquire_timeout)
+        except TimeoutError:
+            raise PoolExhausted(f"no database connection came free within {self.acquire_timeout} s") from None
         finally:
             self.waiting -= 1
         try:
@@ -166,20 +173,49 @@ def _json_loads(value: str) -> Any:
     return orjson.loads(value)
 
 
-async def create_pool(dsn: str, *, min_size: int, max_size: int, timeout: float = 10.0) -> asyncpg.Pool:
+@dataclass(frozen=True)
+class Timeouts:
+    """Limits PostgreSQL enforces on each session of the pool, in milliseconds (0: none)."""
+
+    statement_ms: int = 0
+    lock_ms: int = 0
+    idle_in_transaction_ms: int = 0
+
+    def server_settings(self) -> dict[str, str]:
+        return {
+            "statement_timeout": str(self.statement_ms),
+            "lock_timeout": str(self.lock_ms),
+            "idle_in_transaction_session_timeout": str(self.idle_in_transaction_ms),
+        }
+
+
+# Every statement is planned for its actual parameters. PostgreSQL would otherwise switch a
+# prepared statement to a generic plan after five runs when that looks no costlier, and
+# for the lists and counts whose filters are optional (`$7 IS NULL OR ...`) and whose
+# scope may be a household or a whole county, that plan can be a thousand times slower
+# (`serviceOrders { totalCount }`: 20 ms, then 6 s from the sixth call). Planning costs
+# well under a millisecond per statement here.
+SESSION_SETTINGS: Final = {"application_name": "gongjian", "plan_cache_mode": "force_custom_plan"}
+
+
+async def create_pool(
+    dsn: str, *, min_size: int, max_size: int, timeout: float = 10.0, timeouts: Timeouts | None = None
+) -> asyncpg.Pool:
+    """The pool; `timeouts` sets the sessions' limits (none by default: migrations, the
+    demo and bulk imports run as long as they need)."""
     pool = await asyncpg.create_pool(
         dsn,
         min_size=min_size,
         max_size=max_size,
         timeout=timeout,
         init=_init_connection,
-        server_settings={"application_name": "gongjian"},
+        server_settings={**SESSION_SETTINGS, **(timeouts or Timeouts()).server_settings()},
     )
     assert pool is not None
     return pool
 
 
 async def connect(dsn: str, timeout: float = 10.0) -> asyncpg.Connection:
-    raw = await asyncpg.connect(dsn, timeout=timeout, server_settings={"application_name": "gongjian"})
+    raw = await asyncpg.connect(dsn, timeout=timeout, server_settings=SESSION_SETTINGS)
     await _init_connection(raw)
     return raw

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import urllib.parse
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Final
 
@@ -18,24 +19,27 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.http.base import BaseRequestProtocol
+from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
 from db.migrate import migrate
 from db.pool import PoolDatabase, connect, create_pool
-from gongjian import graphiql, media, telemetry
+from gongjian import graphiql, json_input, media, telemetry
 from gongjian.config import Settings
-from resolvers import attachments, exports, limits
+from resolvers import attachments, db_faults, exports, limits
 from resolvers.context import Context, bearer, token_from_connection_params, viewer_from_token
 from resolvers.messages import language_of
 from resolvers.notifications import Reminders
 from resolvers.observability import OperationLog
+from resolvers.rate_limits import RateLimits
+from resolvers.socket_viewer import SocketViewer, SubscriptionsNeedSocket
 from resolvers.text_input import RefuseNulText
 from resolvers.translation import translate
 from resolvers.trusted_documents import TrustedDocuments
@@ -56,6 +60,8 @@ HTTP_CODES: Final = {
 def error_response(
     status: int, message: str, *, code: str | None = None, media_type: str = media.JSON, **extensions: Any
 ) -> JSONResponse:
+    # a refusal may quote the client's text, which can hold a lone surrogate (no UTF-8 form)
+    message = message.encode("utf-8", "backslashreplace").decode("utf-8")
     body = {
         "errors": [
             {"message": message, "extensions": {"code": code or HTTP_CODES.get(status, "BAD_REQUEST"), **extensions}}
@@ -70,6 +76,7 @@ def _extensions(settings: Settings) -> list[Any]:
     the token limit, parsing and validation run; NUL text is refused before execution."""
     return [
         OperationLog,
+        SocketViewer,
         lambda: TrustedDocuments(
             only=settings.trusted_documents_only,
             introspection=settings.introspection,
@@ -78,12 +85,41 @@ def _extensions(settings: Settings) -> list[Any]:
         ),
         *limits.extensions(settings),
         RefuseNulText,
+        SubscriptionsNeedSocket,
+        RateLimits,
     ]
+
+
+class CappedWebSocket(ASGIWebSocketAdapter):
+    """strawberry's WebSocket adapter, with each message capped like a request body: a
+    larger one closes the socket with 1009 (message too big)."""
+
+    async def iter_json(self, *, ignore_parsing_errors: bool = False) -> AsyncGenerator[object, None]:
+        view = self.view
+        assert isinstance(view, GongjianGraphQL)
+        cap = view.settings.max_body_bytes
+        try:
+            while self.ws.application_state != WebSocketState.DISCONNECTED:
+                try:
+                    text = await self.ws.receive_text()
+                    if len(text) > cap // 4 and len(text.encode("utf-8", "surrogatepass")) > cap:
+                        await self.ws.close(code=1009, reason=f"Messages may have at most {cap} bytes")
+                        return
+                    yield self.view.decode_json(text)
+                except json.JSONDecodeError as e:
+                    if not ignore_parsing_errors:
+                        raise NonJsonMessageReceived from e
+        except KeyError as e:
+            raise NonTextMessageReceived from e
+        except WebSocketDisconnect:
+            pass
 
 
 class GongjianGraphQL(GraphQL[Context, None]):
     """strawberry's ASGI view, with every refusal a GraphQL-shaped JSON error (strawberry
     answers some in plain text) and GraphiQL's files served by the app."""
+
+    websocket_adapter_class = CappedWebSocket
 
     def __init__(self, settings: Settings, extra_queries: Sequence[type] = ()) -> None:
         super().__init__(
@@ -124,11 +160,23 @@ class GongjianGraphQL(GraphQL[Context, None]):
             )
         except _TooLarge:
             raise
-        except Exception:
-            log.exception("unexpected error", extra={"fields": {"request_id": request_id}})
-            response = error_response(
-                500, "Internal server error", code="INTERNAL_SERVER_ERROR", requestId=request_id, media_type=media_type
-            )
+        except Exception as exc:
+            fault = db_faults.classify(exc)
+            if fault is None:
+                log.exception("unexpected error", extra={"fields": {"request_id": request_id}})
+                response = error_response(
+                    500,
+                    "Internal server error",
+                    code="INTERNAL_SERVER_ERROR",
+                    requestId=request_id,
+                    media_type=media_type,
+                )
+            else:  # the database failed before the operation ran (the viewer's token, a rate limit)
+                log.warning("database fault", extra={"fields": {"request_id": request_id, "code": fault.code}})
+                response = error_response(
+                    503 if fault.unavailable else 200, fault.message, media_type=media_type, **fault.extensions
+                )
+                db_faults.answer_unavailable(response, fault)
         else:
             if media_type == media.GRAPHQL_RESPONSE and response.media_type == media.JSON:
                 response.headers["content-type"] = media.GRAPHQL_RESPONSE
@@ -139,8 +187,16 @@ class GongjianGraphQL(GraphQL[Context, None]):
         response.headers["x-request-id"] = request_id
         await response(scope, receive, send)
 
+    def decode_json(self, data: str | bytes) -> object:
+        return json_input.decode(data)
+
     def parse_json(self, data: str | bytes) -> Any:
-        value = super().parse_json(data)
+        try:
+            value = self.decode_json(data)
+        except json_input.Refused as exc:
+            raise HTTPException(400, f"Unable to parse request body as JSON: {exc.msg}") from None
+        except json.JSONDecodeError:
+            raise HTTPException(400, "Unable to parse request body as JSON") from None
         if not isinstance(value, dict):
             raise HTTPException(400, "The request body must be a JSON object with a `query` string")
         return value
@@ -394,8 +450,13 @@ def create_app(settings: Settings, *, db: Any = None, extra_queries: Sequence[ty
             await raw.close()
         if applied:
             log.info("migrations applied", extra={"fields": {"versions": applied}})
-        pool = await create_pool(settings.database_url, min_size=settings.pool_min, max_size=settings.pool_max)
-        app.state.db = PoolDatabase(pool)
+        pool = await create_pool(
+            settings.database_url,
+            min_size=settings.pool_min,
+            max_size=settings.pool_max,
+            timeouts=settings.timeouts,
+        )
+        app.state.db = PoolDatabase(pool, acquire_timeout=settings.acquire_timeout)
         job = Reminders(app.state.db, settings)
         job.start()
         try:

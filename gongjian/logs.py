@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import time
@@ -23,7 +24,10 @@ class JsonFormatter(logging.Formatter):
             line.update(fields)
         if record.exc_info:
             line["traceback"] = self.formatException(record.exc_info)
-        return orjson.dumps(line, default=str).decode()
+        try:
+            return orjson.dumps(line, default=str).decode()
+        except orjson.JSONEncodeError:  # text with a lone surrogate (a client's operation name): escaped
+            return json.dumps(line, default=str)
 
 
 def configure(level: str) -> None:

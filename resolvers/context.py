@@ -96,7 +96,7 @@ async def viewer_from_token(db: Database, settings: Settings, token: str | None)
         claims = tokens.verify(secrets_of(settings), token)
         if claims is None:
             return None
-        user = await identity.user_with_grants(conn, claims.user_id)
+        user = await identity.user_with_grants(conn, claims.user_id, claims.generation)
     return None if user is None else viewer_of(user)
 
 

@@ -481,10 +481,24 @@ async def close_need(ctx: Context, need_id: str) -> Outcome[NeedRow]:
     return await run(ctx, "closeNeed", body)
 
 
-async def allocate(ctx: Context, resource_id: str, need_id: str, quantity: int) -> Outcome[ExchangeRow]:
+MAX_KEY = 100
+
+
+async def allocate(
+    ctx: Context, resource_id: str, need_id: str, quantity: int, idempotency_key: str | None = None
+) -> Outcome[ExchangeRow]:
+    """Allocate; with an `idempotency_key` this user used before, the exchange then made
+    comes back and nothing else happens (also when two such calls race)."""
     viewer = ctx.signed_in
+    key = idempotency_key.strip() or None if idempotency_key is not None else None
+    if key is not None and len(key) > MAX_KEY:
+        return Outcome(None, [UserError(f"At most {MAX_KEY} characters", ErrorCode.INVALID, ["idempotencyKey"])])
 
     async def body(conn: Conn) -> tuple[ExchangeRow, Audited]:
+        if key is not None:
+            earlier = await db.exchange_by_idempotency_key(conn, viewer.user_id, key)
+            if earlier is not None:  # a repeated call: its exchange, nothing new
+                return earlier, Audited("Exchange", earlier.id, {"idempotencyKey": key, "repeated": True})
         need = await _visible_need(conn, viewer, need_id, "needId")
         resource = await _visible_resource(conn, viewer, resource_id, "resourceId")
         if not await _staff_for_need(conn, viewer, need):
@@ -498,7 +512,7 @@ async def allocate(ctx: Context, resource_id: str, need_id: str, quantity: int) 
         if need.closed_at is not None:
             raise Refusal(ErrorCode.INVALID_STATE, "The need is closed", "needId")
         # the guards: both conditional UPDATEs, resource first, in one statement (db.ALLOCATE)
-        done = await db.allocate(conn, resource.id, need.id, quantity, viewer.user_id)
+        done = await db.allocate(conn, resource.id, need.id, quantity, viewer.user_id, key)
         if not done.taken:
             now = (await db.resources_by_id(conn, [resource.id]))[resource.id]
             if now.status in ("WITHDRAWN", "EXPIRED"):
@@ -512,10 +526,17 @@ async def allocate(ctx: Context, resource_id: str, need_id: str, quantity: int) 
                 raise Refusal(ErrorCode.INVALID_STATE, "The need is closed", "needId")
             raise Refusal(ErrorCode.EXCEEDS_NEED, f"The need lacks only {now_need.shortfall}", "quantity")
         exchange = done.exchange
-        return exchange, Audited("Exchange", exchange.id, {"quantity": quantity})
+        return exchange, Audited("Exchange", exchange.id, {"quantity": quantity, "idempotencyKey": key})
 
     try:
         outcome = await run(ctx, "allocate", body)
+    except asyncpg.UniqueViolationError:
+        # a call with the same key committed first (this one rolled back): its exchange
+        assert key is not None, "only the idempotency key is unique among exchanges"
+        async with ctx.db.connection() as conn:
+            earlier = await db.exchange_by_idempotency_key(conn, viewer.user_id, key)
+        assert earlier is not None, "the conflicting exchange has committed"
+        return Outcome(earlier, [])
     except asyncpg.CheckViolationError as error:  # the database's last word, should the guards be bypassed
         code = ErrorCode.EXCEEDS_NEED if "needs" in (error.table_name or "") else ErrorCode.INSUFFICIENT_QUANTITY
         return Outcome(None, [UserError("The quantity is no longer there", code, ["quantity"])])

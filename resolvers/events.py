@@ -21,7 +21,7 @@ from graphql import GraphQLError
 from db import events as db_events
 from db import orders as orders_db
 from db.orders import OrderEventRow, Party
-from resolvers import ids, metrics
+from resolvers import db_faults, ids, metrics
 from resolvers.access import viewer_key
 from resolvers.areas import area_by_id
 from resolvers.context import Context, token_from_connection_params, viewer_from_token
@@ -143,11 +143,17 @@ async def order_events(ctx: Context, community_id: str) -> AsyncGenerator[OrderE
             if isinstance(item, Signal):
                 raise _interrupted(item)
             fresh = ctx.for_operation()  # each event sees the order as it is now
-            event = await fresh.loader(event_by_id).load(int(item["event"]))
-            order = await fresh.loader(order_by_id).load(int(item["order"]))
-            if event is None or order is None:
-                continue
-            await _still_allowed(ctx, order.id)
+            try:
+                event = await fresh.loader(event_by_id).load(int(item["event"]))
+                order = await fresh.loader(order_by_id).load(int(item["order"]))
+                if event is None or order is None:
+                    continue
+                await _still_allowed(ctx, order.id)
+            except Exception as exc:
+                if db_faults.classify(exc) is None:
+                    raise
+                # the database went away under the stream (as when the listener's did)
+                raise _interrupted(Signal.LOST) from exc
             ctx.forget_loaded()
             metrics.NOTIFICATIONS_SENT.labels("order_event").inc()
             yield replace(event, order=order)

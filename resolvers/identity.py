@@ -157,14 +157,20 @@ async def _audit_login(ctx: Context, conn: Conn, user: db.Credentials, action: s
 async def login(ctx: Context, username: str, password: str) -> LoginResult:
     """Check the password; count failures per username in PostgreSQL and lock out after
     LOCKOUT_FAILURES within LOCKOUT_MINUTES. An unknown username costs the same argon2
-    check as a wrong password and gets the same answer."""
+    check as a wrong password and gets the same answer.
+
+    argon2 runs between two short transactions, holding no connection and no lock (a
+    flood of sign-ins would otherwise starve the pool). The first transaction, under the
+    username's lock, counts the recent failures and records this attempt as one; the
+    second clears them if the password was right. So concurrent guesses still cannot get
+    past the limit: each is counted before it is checked."""
     name = username.strip()
     if "\x00" in name or len(name) > MAX_USERNAME:  # no such username can exist: unknown, at equal cost
         await passwords.verify_password_async(None, password[:MAX_PASSWORD])
         return _invalid()
     async with ctx.db.transaction() as conn:
         await db.lock_username(conn, name)
-        await db.forget_old_failures(conn, name, LOCKOUT_MINUTES)
+        await db.forget_old_failures(conn, LOCKOUT_MINUTES)
         if await db.recent_failures(conn, name, LOCKOUT_MINUTES) >= LOCKOUT_FAILURES:
             return LoginResult(
                 None,
@@ -178,9 +184,10 @@ async def login(ctx: Context, username: str, password: str) -> LoginResult:
                 ],
             )
         found = await db.credentials(conn, name)
-        good = await passwords.verify_password_async(found.password_hash if found else None, password[:MAX_PASSWORD])
+        await db.record_failure(conn, name)  # until the password proves right
+    good = await passwords.verify_password_async(found.password_hash if found else None, password[:MAX_PASSWORD])
+    async with ctx.db.transaction() as conn:
         if not good or found is None or found.disabled or len(password) > MAX_PASSWORD:
-            await db.record_failure(conn, name)
             if found is not None:  # unknown names are counted above, not audited (no county sees them)
                 await _audit_login(ctx, conn, found, "loginFailed")
             return _invalid()
@@ -190,7 +197,9 @@ async def login(ctx: Context, username: str, password: str) -> LoginResult:
     # the payload's nested fields (viewer { person { household } }) resolve as the new user
     ctx.viewer = viewer_of(user)
     assert ctx.settings.secret is not None, "the signing secret is set at start-up"
-    token, expires = tokens.sign(ctx.settings.secret, user.id, ctx.settings.token_hours * 3600)
+    token, expires = tokens.sign(
+        ctx.settings.secret, user.id, ctx.settings.token_hours * 3600, generation=found.token_generation
+    )
     return LoginResult(token, datetime.datetime.fromtimestamp(expires, tz=datetime.UTC), user, [])
 
 

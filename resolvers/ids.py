@@ -32,7 +32,8 @@ def decode(global_id: str) -> tuple[str, int] | None:
     except (binascii.Error, UnicodeError, ValueError):
         return None
     type_name, sep, pk = text.partition(":")
-    if not sep or not type_name.isidentifier() or not pk.isdigit() or len(pk) > 18:
+    # isdigit() alone takes '²' and '١' as digits, which int() refuses
+    if not sep or not type_name.isidentifier() or not (pk.isascii() and pk.isdigit()) or len(pk) > 18:
         return None
     return type_name, int(pk)
 

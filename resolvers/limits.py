@@ -24,6 +24,7 @@ from graphql import (
     ASTValidationRule,
     DocumentNode,
     FieldNode,
+    FloatValueNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
@@ -38,8 +39,10 @@ from graphql import (
     ValidationContext,
     ValidationRule,
     VariableNode,
+    Visitor,
     get_named_type,
     validate,
+    visit,
 )
 from strawberry.extensions import (
     AddValidationRules,
@@ -260,7 +263,7 @@ def _validated(
     if cached is not None and query:
         _cache.move_to_end(key)
         return list(cached)
-    errors = validate(
+    errors = _overlong_numbers(document) or validate(
         schema,
         document,
         (*rules, MaybeNullValidationRule, OneOfInputValidationRule),
@@ -271,6 +274,35 @@ def _validated(
         if len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
     return list(errors)
+
+
+MAX_NUMBER_LITERAL = 100  # characters: no Int or Float of GraphQL needs more
+
+
+def _overlong_numbers(document: DocumentNode) -> list[GraphQLError]:
+    """Number literals too long to be any valid value. Refused before validation: one over
+    4,300 digits would make int() raise inside graphql-core's checks."""
+    found: list[GraphQLError] = []
+
+    class Numbers(Visitor):
+        def enter_int_value(self, node: IntValueNode, *_: Any) -> None:
+            self.check(node)
+
+        def enter_float_value(self, node: FloatValueNode, *_: Any) -> None:
+            self.check(node)
+
+        def check(self, node: IntValueNode | FloatValueNode) -> None:
+            if len(node.value) > MAX_NUMBER_LITERAL and not found:
+                found.append(
+                    GraphQLError(
+                        f"A number literal may have at most {MAX_NUMBER_LITERAL} characters",
+                        node,
+                        extensions={"code": "GRAPHQL_VALIDATION_FAILED"},
+                    )
+                )
+
+    visit(document, Numbers())
+    return found
 
 
 def extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:

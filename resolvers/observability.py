@@ -26,7 +26,7 @@ from strawberry.types import ExecutionContext
 
 from db import tracing
 from db.pool import start_counting
-from resolvers import metrics
+from resolvers import db_faults, metrics
 from resolvers.translation import DEFAULT, translate
 from resolvers.trusted_documents import registered_names
 
@@ -64,6 +64,11 @@ def _suggestions_hidden(execution_context: ExecutionContext | None) -> bool:
     return settings is not None and not settings.introspection
 
 
+def _response(execution_context: ExecutionContext | None) -> Any:
+    context = execution_context.context if execution_context is not None else None
+    return getattr(context, "response", None)
+
+
 def process_errors(errors: list[GraphQLError], execution_context: ExecutionContext | None) -> None:
     """Give every expected error a code and mask every unexpected one, in place."""
     request_id = _request_id(execution_context)
@@ -82,6 +87,12 @@ def process_errors(errors: list[GraphQLError], execution_context: ExecutionConte
             continue
         original = error.original_error
         assert original is not None
+        fault = db_faults.classify(original)
+        if fault is not None:  # the database timed out or is out of reach: coded, retryable
+            log.warning("database fault", extra={"fields": {"request_id": request_id, "code": fault.code}})
+            error.message, error.extensions = fault.message, fault.extensions
+            db_faults.answer_unavailable(_response(execution_context), fault)
+            continue
         log.error(
             "unexpected error",
             exc_info=(type(original), original, original.__traceback__),

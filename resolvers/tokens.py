@@ -24,6 +24,7 @@ API_TOKEN_PREFIX = "gjt_"  # noqa: S105 - marks API tokens apart, not a secret
 class TokenClaims:
     user_id: int
     expires_at: int  # unix seconds
+    generation: int = 0  # the user's token generation when signed (a password change moves it on)
 
 
 def _b64(raw: bytes) -> str:
@@ -38,9 +39,11 @@ def _signature(secret: str, payload: str) -> str:
     return _b64(hmac.new(secret.encode(), f"{PREFIX}.{payload}".encode(), hashlib.sha256).digest())
 
 
-def sign(secret: str, user_id: int, lifetime_seconds: int, now: float | None = None) -> tuple[str, int]:
+def sign(
+    secret: str, user_id: int, lifetime_seconds: int, now: float | None = None, *, generation: int = 0
+) -> tuple[str, int]:
     expires_at = int((time.time() if now is None else now) + lifetime_seconds)
-    payload = _b64(orjson.dumps({"uid": user_id, "exp": expires_at}))
+    payload = _b64(orjson.dumps({"uid": user_id, "exp": expires_at, "gen": generation}))
     return f"{PREFIX}.{payload}.{_signature(secret, payload)}", expires_at
 
 
@@ -58,12 +61,12 @@ def verify(secrets: Sequence[str], token: str, now: float | None = None) -> Toke
         return None
     if not isinstance(claims, dict):
         return None
-    uid, exp = claims.get("uid"), claims.get("exp")
-    if not isinstance(uid, int) or not isinstance(exp, int):
+    uid, exp, gen = claims.get("uid"), claims.get("exp"), claims.get("gen", 0)
+    if not isinstance(uid, int) or not isinstance(exp, int) or not isinstance(gen, int):
         return None
     if exp <= (time.time() if now is None else now):
         return None
-    return TokenClaims(user_id=uid, expires_at=exp)
+    return TokenClaims(user_id=uid, expires_at=exp, generation=gen)
 
 
 def hash_api_token(token: str) -> str:

@@ -24,7 +24,7 @@ class AdminError(Exception):
 
 def _pk(text: str, *type_names: str) -> int:
     """A primary key from a global id of one of `type_names`, or a plain number."""
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         return int(text)
     pk = ids.decode_as(text, *type_names)
     if pk is None:
@@ -151,6 +151,14 @@ async def set_password(conn: Conn, username: str, password: str) -> None:
         await db.set_password(conn, username, hashed)
         await db.clear_failures(conn, username)
         await _audit(conn, county, "user.setPassword", user_id, {})
+
+
+async def set_disabled(conn: Conn, username: str, disabled: bool) -> None:
+    """Disable (or enable again) an account: either way its tokens and sockets end."""
+    user_id, county = await _user(conn, username)
+    async with conn.transaction():
+        await db.set_disabled(conn, username, disabled)
+        await _audit(conn, county, "user.disable" if disabled else "user.enable", user_id, {})
 
 
 async def list_users(conn: Conn) -> list[str]:

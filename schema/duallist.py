@@ -294,6 +294,11 @@ class AllocateInput:
     quantity: int = strawberry.field(
         description="At least 1, at most the resource's remaining and the need's shortfall"
     )
+    idempotency_key: str | None = strawberry.field(
+        default=None,
+        description="Repeating a call with the same key returns the exchange the first call made and allocates "
+        "nothing more (a client that timed out can tell whether it was allocated)",
+    )
 
 
 @strawberry.type(description="The result of an exchange mutation")
@@ -355,7 +360,7 @@ async def _close_need(info: Info[Any, Any], input: Annotated[CloseNeedInput, INP
 
 
 async def _allocate(info: Info[Any, Any], input: Annotated[AllocateInput, INPUT]) -> ExchangePayload:
-    p = await r.allocate(info.context, input.resource_id, input.need_id, input.quantity)
+    p = await r.allocate(info.context, input.resource_id, input.need_id, input.quantity, input.idempotency_key)
     return ExchangePayload(exchange=p.value, user_errors=p.user_errors)  # type: ignore[arg-type]
 
 

@@ -21,6 +21,7 @@ from schema import (
     orders,
     pairings,
     renovations,
+    scalars,
 )
 from schema.node import NodeQuery
 
@@ -91,6 +92,7 @@ def build(
         mutation=_merge("Mutation", MUTATIONS),
         subscription=_merge("Subscription", SUBSCRIPTIONS),
         extensions=list(extensions),
+        scalar_overrides=scalars.OVERRIDES,
     )
 
 

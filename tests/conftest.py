@@ -8,6 +8,7 @@ template, with a real pool.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 import tempfile
@@ -87,10 +88,20 @@ async def shared_conn(template_url: str, server_url: str) -> AsyncIterator[async
         await admin.close()
 
 
+# Rate limits are off in the shared fixtures: a test may send more mutations as one user
+# than a client should in a minute. tests/test_rate_limits.py runs them on purpose.
+def without_rate_limits(settings: Settings) -> Settings:
+    return dataclasses.replace(
+        settings, rate_mutations_per_account=0, rate_mutations_per_address=0, rate_logins_per_address=0
+    )
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """The in-process app's settings; its data folder (attachments) is the test's own."""
-    return Settings(secret=TEST_SECRET, allowed_origins=("http://localhost:5173",), data_dir=tmp_path)
+    return without_rate_limits(
+        Settings(secret=TEST_SECRET, allowed_origins=("http://localhost:5173",), data_dir=tmp_path)
+    )
 
 
 @pytest.fixture
@@ -122,7 +133,7 @@ async def committed_db(template_url: str, server_url: str) -> AsyncIterator[dict
     await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     url = _with_database(server_url, name)
     pool = await create_pool(url, min_size=1, max_size=20)
-    settings = Settings(secret=TEST_SECRET)
+    settings = without_rate_limits(Settings(secret=TEST_SECRET))
     app = create_app(settings, db=PoolDatabase(pool))
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:

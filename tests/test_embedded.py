@@ -94,3 +94,30 @@ def test_orphan_of_a_killed_parent_is_reused_then_stopped(data_dir: Path) -> Non
     finally:
         stop(second)
     assert _wait_stopped(data_dir), "the last user did not stop the reused server"
+
+
+def test_the_embedded_server_is_started_again_when_it_dies(data_dir: Path) -> None:
+    served = start(environment(None, data_dir), data_dir / "serve.log")
+    try:
+        wait_ready(served)
+        first = _postmaster(data_dir)
+        assert first is not None
+        os.kill(first, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        again = None
+        while time.monotonic() < deadline:  # a bound on waiting, not a timing assertion
+            again = _postmaster(data_dir)
+            if again not in (None, first):
+                try:
+                    if httpx.get(served.url + "/readyz", timeout=5).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+            time.sleep(0.2)
+        assert again not in (None, first), served.log()
+        answer = httpx.post(served.url + "/graphql", json={"query": "{ __typename }"}, timeout=10)
+        assert answer.json() == {"data": {"__typename": "Query"}}
+        assert "starting it again" in served.log()
+    finally:
+        stop(served)
+    assert _wait_stopped(data_dir), "SIGTERM left the restarted embedded server running"

@@ -184,7 +184,7 @@ async def test_cors_for_allowed_origins_only(probe_api: Api) -> None:
     assert answer.headers["access-control-allow-origin"] == "http://localhost:5173"
 
 
-async def test_database_down_gives_json_500_and_503(
+async def test_database_down_gives_json_503_with_retry_after(
     template_url: str, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A real pool, closed: every statement fails as when the database goes away."""
@@ -204,15 +204,16 @@ async def test_database_down_gives_json_500_and_503(
             json={"query": "{ __typename }"},
             headers={"authorization": f"Bearer {token}", "x-request-id": "down-1"},
         )
-        assert response.status_code == 500
+        assert response.status_code == 503 and response.headers["retry-after"] == "2"
         assert response.json() == {
             "errors": [
                 {
-                    "message": "Internal server error",
-                    "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": "down-1"},
+                    "message": "The service cannot reach its database right now: try again",
+                    "extensions": {"code": "SERVICE_UNAVAILABLE", "retryAfter": 2},
                 }
             ]
         }
-        assert [r for r in caplog.records if r.exc_info and getattr(r, "fields", {}).get("request_id") == "down-1"]
+        faults = [r for r in caplog.records if getattr(r, "fields", {}).get("request_id") == "down-1"]
+        assert [r.fields["code"] for r in faults if r.getMessage() == "database fault"] == ["SERVICE_UNAVAILABLE"]  # type: ignore[attr-defined]
         ready = await client.get("/readyz")
         assert ready.status_code == 503 and ready.json() == {"status": "unavailable"}

@@ -419,3 +419,19 @@ async def test_listing_does_not_grow_statements_with_rows(o: Orders, caplog: pyt
         await o.dispatched()
     await o.list("staff", first=8)
     assert _statements(caplog) == small
+
+
+async def test_the_ten_thousandth_order_of_a_county_day_gets_a_wider_number(o: Orders) -> None:
+    # the county's counter for its local day (the request runs in this test's transaction,
+    # so SQL's now() is the same instant the resolver numbers the order with)
+    await o.conn.execute(
+        "INSERT INTO order_number_counters (county_id, day, last)"
+        " VALUES ($1, (now() AT TIME ZONE 'Asia/Shanghai')::date, 9998)",
+        o.w.county,
+    )
+    numbers = []
+    for _ in range(3):
+        placed = await o.place()
+        assert placed["userErrors"] == []
+        numbers.append(placed["order"]["number"].rsplit("-", 1)[1])
+    assert numbers == ["9999", "10000", "10001"]

@@ -1,0 +1,47 @@
+"""Date and DateTime as strawberry declares them, refusing values outside years 1000-8999.
+
+Nobody's appointment, deadline or filter lies outside them, and the edges are where
+arithmetic fails: `9999-12-31T23:59:59-14:00` is a valid ISO string whose UTC instant
+(year 10000) neither Python nor asyncpg can hold, so it reached the database as an
+INTERNAL_SERVER_ERROR. Refused here, such a value is a BAD_USER_INPUT coercion error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from typing import Final
+
+from strawberry.exceptions import StrawberryInputCoercionError
+from strawberry.schema.types.base_scalars import DateDefinition, DateTimeDefinition
+from strawberry.types.scalar import ScalarDefinition
+
+EARLIEST: Final = datetime.date(1000, 1, 1)
+LATEST: Final = datetime.date(8999, 12, 31)
+
+
+def _in_range(day: datetime.date, type_name: str) -> None:
+    if not EARLIEST <= day <= LATEST:
+        raise StrawberryInputCoercionError(
+            f"Value cannot represent a {type_name}: expected years {EARLIEST.year} to {LATEST.year}"
+        )
+
+
+def _parse_date(value: object) -> datetime.date:
+    parsed = DateDefinition.parse_value(value)  # type: ignore[misc]  # strawberry's coercion errors included
+    assert isinstance(parsed, datetime.date)
+    _in_range(parsed, "Date")
+    return parsed
+
+
+def _parse_datetime(value: object) -> datetime.datetime:
+    parsed = DateTimeDefinition.parse_value(value)  # type: ignore[misc]
+    assert isinstance(parsed, datetime.datetime)
+    _in_range(parsed.date(), "DateTime")  # the offset moves it at most a day: the UTC instant stays representable
+    return parsed
+
+
+OVERRIDES: Final[dict[object, ScalarDefinition]] = {
+    datetime.date: dataclasses.replace(DateDefinition, parse_value=_parse_date),
+    datetime.datetime: dataclasses.replace(DateTimeDefinition, parse_value=_parse_datetime),
+}

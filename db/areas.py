@@ -297,6 +297,16 @@ async def household_counts(conn: Conn, areas: list[int]) -> dict[int, int]:
     return {r[0]: r[1] for r in await conn.fetch(HOUSEHOLD_COUNTS, areas)}
 
 
+HOUSEHOLD_ADDRESSES: Final = """
+SELECT h.id, household_address(h.area_id, h.label) AS address FROM households h WHERE h.id = ANY($1::bigint[])
+"""
+
+
+async def household_addresses(conn: Conn, households: list[int]) -> dict[int, str]:
+    """Each household's full address (community, compound, building, unit, label)."""
+    return {r["id"]: r["address"] for r in await conn.fetch(HOUSEHOLD_ADDRESSES, households)}
+
+
 async def residents_by_household(conn: Conn, households: list[int]) -> dict[int, list[PersonRow]]:
     found: dict[int, list[PersonRow]] = {}
     for r in await conn.fetch(RESIDENTS_BY_HOUSEHOLD, households):

@@ -231,6 +231,23 @@ class VisibilityScope:
         return (self.county_id, self.everything, self.areas, self.household_id, self.person_id, self.units)
 
 
+# The active pairings of each household ($7) that the viewer may see, oldest first.
+PAIRINGS_OF_HOUSEHOLDS: Final = f"""
+{PAIRING_SELECT}
+WHERE p.household_id = ANY($7::bigint[]) AND p.until IS NULL AND {VISIBLE_PAIRING}
+ORDER BY p.household_id, p.id
+"""
+
+
+async def pairings_of_households(
+    conn: Conn, scope: VisibilityScope, household_ids: list[int]
+) -> dict[int, list[PairingRow]]:
+    found: dict[int, list[PairingRow]] = {}
+    for r in await conn.fetch(PAIRINGS_OF_HOUSEHOLDS, *scope.params(), household_ids):
+        found.setdefault(r["household_id"], []).append(pairing_row(r))
+    return found
+
+
 COUNT_PAIRINGS_OF_CADRES: Final = f"""
 SELECT p.cadre_id, count(*) AS total
 FROM pairings p JOIN households h ON h.id = p.household_id JOIN areas b ON b.id = h.building_id

@@ -280,6 +280,14 @@ async def person_household(root: PersonRow, ctx: Context) -> HouseholdRow | None
     return await ctx.loader(household_by_id).load(root.household_id)
 
 
+address_by_household = keyed(db.household_addresses)
+
+
+async def full_address(root: HouseholdRow, ctx: Context) -> str:
+    found = await ctx.loader(address_by_household).load(root.id)
+    return found if found is not None else root.label
+
+
 @dataclass(frozen=True)
 class ChainLink:
     level: str

@@ -208,6 +208,13 @@ async def visits_by_pairing(ctx: Context, keys: list[PageKey]) -> list[Page[Visi
     return [pages[k] for k in keys]
 
 
+async def pairings_by_household(ctx: Context, keys: list[int]) -> list[list[PairingRow]]:
+    """Each household's active pairings that the viewer may see (VISIBLE_PAIRING)."""
+    async with ctx.db.connection() as conn:
+        found = await db.pairings_of_households(conn, pairing_scope(ctx.signed_in), keys)
+    return [found.get(k, []) for k in keys]
+
+
 def _after_id(after: str | None) -> int:
     return decode_id_cursor(after) or 0
 
@@ -247,6 +254,21 @@ async def pairing_cadre(root: PairingRow, ctx: Context) -> PersonRow | None:
 
 async def pairing_household(root: PairingRow, ctx: Context) -> HouseholdRow | None:
     return await ctx.loader(household_by_id).load(root.household_id)
+
+
+async def pairing_unit(root: PairingRow, ctx: Context) -> OrganisationRow | None:
+    """The unit the cadre works in (the first, when several)."""
+    if not root.cadre_units:
+        return None
+    return await ctx.loader(organisation_by_id).load(min(root.cadre_units))
+
+
+async def household_pairings(root: HouseholdRow, ctx: Context) -> list[PairingRow]:
+    """Household.pairings: its active pairings, to its members, the cadre, staff and the
+    building head in scope, the county admin (and the cadre's unit admin); empty to others."""
+    if ctx.viewer is None:
+        return []
+    return await ctx.loader(pairings_by_household).load(root.id)
 
 
 async def pairing_obligations(root: PairingRow, ctx: Context, as_of: datetime.date | None) -> list[Obligation]:

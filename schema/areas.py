@@ -21,7 +21,7 @@ from schema.base import Connection, Node, UserError, is_row
 
 if TYPE_CHECKING:
     from schema.duallist import Resource
-    from schema.pairings import PairingConnection
+    from schema.pairings import Pairing, PairingConnection
     from schema.renovations import Renovation
 
 
@@ -334,10 +334,27 @@ class ResponsibilityLink:
     )
 
 
+async def _full_address(root: HouseholdRow, info: Info_) -> str:
+    return await r.full_address(root, info.context)
+
+
+async def _household_pairings(
+    root: HouseholdRow, info: Info_
+) -> list[Annotated[Pairing, strawberry.lazy("schema.pairings")]]:
+    from schema.pairings import household_pairings
+
+    return await household_pairings(root, info)
+
+
 @strawberry.type(description="Household (家庭户): a dwelling and the people registered in it")
 class Household(Node):
     is_type_of = is_row(HouseholdRow)
     label: str = strawberry.field(description="The dwelling's label, e.g. 3号楼2单元501")
+    full_address: str = strawberry.field(
+        resolver=_full_address,
+        description="Community, compound, building, stairwell unit and label in one line, unambiguous in the "
+        "county (e.g. 城关社区 幸福苑 3号楼 2单元 202)",
+    )
     code: str | None = strawberry.field(description="External code, unique in the county")
     building: Building = strawberry.field(resolver=_household_building, description="The building of the dwelling")
     residents: list[Annotated[Person, strawberry.lazy("schema.areas")]] = strawberry.field(
@@ -346,6 +363,12 @@ class Household(Node):
     )
     responsibility_chain: list[ResponsibilityLink] = strawberry.field(
         resolver=_chain, description="Responsible people from the county down to the building (and stairwell unit)"
+    )
+    pairings: list[Annotated[Pairing, strawberry.lazy("schema.pairings")]] = strawberry.field(
+        resolver=_household_pairings,
+        description="The household's active pairings (结对): its cadres, with their units. Shown to the "
+        "household's members, the paired cadre, staff and the building head in scope, COUNTY_ADMIN (and the "
+        "cadre's unit admin); empty to everyone else",
     )
 
 

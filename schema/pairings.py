@@ -104,6 +104,10 @@ async def _pairing_visits(
     return await r.pairing_visits(root, info.context, first, after)  # type: ignore[return-value]
 
 
+async def _pairing_unit(root: PairingRow, info: Info[Any, Any]) -> Organisation | None:
+    return await r.pairing_unit(root, info.context)  # type: ignore[return-value]
+
+
 @strawberry.type(description="Pairing (结对交友): a cadre befriends a household")
 class Pairing(Node):
     is_type_of = is_row(PairingRow)
@@ -111,6 +115,9 @@ class Pairing(Node):
     until: datetime.date | None = strawberry.field(description="Last day, once the pairing has ended")
     cadre: Person = strawberry.field(resolver=_cadre, description="The cadre (a party member working in a unit)")
     household: Household = strawberry.field(resolver=_household, description="The paired household")
+    unit: Organisation | None = strawberry.field(
+        resolver=_pairing_unit, description="The unit (机关企事业单位) the cadre works in"
+    )
     obligations: list[Obligation] = strawberry.field(
         resolver=_pairing_obligations, description="The three obligations (三个一) in their periods containing asOf"
     )
@@ -127,6 +134,11 @@ async def person_pairings(
 ) -> PairingConnection:
     """Person.pairings: declared here, attached to Person in schema/areas.py."""
     return await r.person_pairings(root, info.context, first, after)  # type: ignore[return-value]
+
+
+async def household_pairings(root: Any, info: Info[Any, Any]) -> list[Pairing]:
+    """Household.pairings: declared here, attached to Household in schema/areas.py."""
+    return await r.household_pairings(root, info.context)  # type: ignore[return-value]
 
 
 async def _registration_community(root: RegistrationRow, info: Info[Any, Any]) -> Community:

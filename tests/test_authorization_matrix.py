@@ -985,6 +985,41 @@ ROWS.extend(
     ]
 )
 
+# --- finding people, households and duties (issue 14) ---------------------------------------
+
+
+def _no_household(d: Data) -> bool:
+    viewer = d["viewer"]
+    return viewer is None or viewer["person"] is None or viewer["person"]["household"] is None
+
+
+HOUSEHOLD_PAIRINGS = (
+    "query($id: ID!) { node(id: $id) { ... on Household { fullAddress pairings { id cadre { name } unit { id } } } } }"
+)
+# who sees the resident's household's pairings: the county, staff and head in scope, its members
+# (head and resident), the cadre, and the admin of the cadre's unit
+HOUSEHOLD_PAIRING_READERS = everyone(neighbour=MASKED, foreign_admin=HIDDEN)
+
+ROWS += [
+    Row(
+        "MyHousehold (the viewer's own household, its head and its paired cadres)",
+        "MyHousehold",
+        lambda s: {},
+        {"head": ALLOWED, "resident": ALLOWED, "neighbour": ALLOWED, **dict.fromkeys(OUTSIDERS, HIDDEN)},
+        others=HIDDEN,
+        anonymous=HIDDEN,
+        hidden=_no_household,
+    ),
+    Row(
+        "the resident's household's pairings through node",
+        HOUSEHOLD_PAIRINGS,
+        lambda s: {"id": gid("Household", s.w.household)},
+        HOUSEHOLD_PAIRING_READERS,
+        masked=lambda d: d["node"]["pairings"] == [],
+        hidden=lambda d: d["node"] is None,
+    ),
+]
+
 # IDOR through `nodes`: one row per registered type, for our county's object and the other's
 
 

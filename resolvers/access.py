@@ -60,6 +60,13 @@ async def _audit(ctx: Context, conn: Conn, viewer: Viewer, field: str, reads: di
         )
 
 
+async def audit_household_reads(ctx: Context, conn: Conn, field: str, reads: dict[int, str]) -> None:
+    """Audit a list that returned households' personal data (e.g. a search of people):
+    one row per household read under rules 3-5, as the masked fields do."""
+    viewer = ctx.signed_in
+    await _audit(ctx, conn, viewer, field, {h: r for h, r in reads.items() if r in AUDITED})
+
+
 async def household_access(ctx: Context, keys: list[int]) -> list[str | None]:
     """Batch: why the viewer may read each household's residents (None: masked)."""
     viewer = ctx.viewer

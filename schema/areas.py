@@ -437,6 +437,15 @@ class OrganisationFilter:
     search: str | None = strawberry.field(default=None, description="Case-insensitive substring of the name")
 
 
+@strawberry.input(description="Narrows `people`")
+class PeopleFilter:
+    search: str = strawberry.field(
+        description="A substring of the name (Chinese included), or 4 or more digits: the end of the phone number; "
+        "empty matches everyone within reach"
+    )
+    tag: str | None = strawberry.field(default=None, description="Only people with this tag (e.g. 独居老人, 低保)")
+
+
 @strawberry.input(description="Who becomes responsible for an area")
 class AssignResponsibleInput:
     area_id: strawberry.ID = strawberry.field(description="The area (any level)")
@@ -472,6 +481,16 @@ async def _organisations(
     return await r.organisation_list(info.context, kind, f.search, first, after)  # type: ignore[return-value]
 
 
+async def _people(
+    info: Info_, filter: PeopleFilter, first: int | None = None, after: str | None = None
+) -> Connection[Person]:
+    from resolvers import people
+
+    return await people.search_people(  # type: ignore[return-value]
+        info.context, filter.search, filter.tag, first, after
+    )
+
+
 async def _cross_appointments(info: Info_, community_id: strawberry.ID) -> list[CrossAppointmentType]:
     return await r.cross_appointments(info.context, community_id)  # type: ignore[return-value]
 
@@ -495,6 +514,13 @@ class AreasQuery:
     )
     organisations: Connection[Organisation] = strawberry.field(
         resolver=_organisations, permission_classes=[SignedIn], description="Organisations of the viewer's county"
+    )
+    people: Connection[Person] = strawberry.field(
+        resolver=_people,
+        permission_classes=[SignedIn],
+        description="Find people by name or phone (查找居民), in id order. COUNTY_ADMIN searches the county, staff "
+        "their scope, a building head their building; everyone else gets an empty list. Each page is audited "
+        "(one row per household read by staff or a building head); phones are masked as everywhere",
     )
     cross_appointments: list[CrossAppointmentType] = strawberry.field(
         resolver=_cross_appointments,

@@ -251,6 +251,8 @@ async def build_scene(conn: asyncpg.Connection) -> Scene:
     enterprise = await b.organisation(conn, w.county, "ENTERPRISE", "某建材公司")
     # the resident is a party member (so that they may register with their home community)
     await conn.execute("UPDATE persons SET party_member = true WHERE id = $1", w.people["resident"])
+    # ... living alone (a tag only our county's resident carries, for SearchPeople)
+    await conn.execute("UPDATE persons SET tags = '{独居老人}' WHERE id = $1", w.people["resident"])
     orders = await _orders_in_every_state(conn, w)
     outside_staff = await b.person(conn, w.county, "外社区社工", phone="13800000009")
     outside_head = await b.person(conn, w.county, "二号楼长", phone="13800000010")
@@ -1017,6 +1019,23 @@ ROWS += [
         HOUSEHOLD_PAIRING_READERS,
         masked=lambda d: d["node"]["pairings"] == [],
         hidden=lambda d: d["node"] is None,
+    ),
+    Row(
+        "SearchPeople for the resident by name",
+        "SearchPeople",
+        lambda s: {"search": "赵居民", "tag": "独居老人"},
+        {"admin": ALLOWED, "staff": ALLOWED, "head": ALLOWED},
+        others=HIDDEN,
+        hidden=lambda d: d["people"]["totalCount"] == 0,
+    ),
+    Row(
+        "SearchPeople for the resident by the end of the phone (personal data: masked where not allowed)",
+        "SearchPeople",
+        lambda s: {"search": "0004", "tag": "独居老人"},
+        {"admin": ALLOWED, "staff": ALLOWED, "head": ALLOWED},
+        others=HIDDEN,
+        hidden=lambda d: d["people"]["totalCount"] == 0,
+        masked=lambda d: any(e["node"]["phone"] is None for e in d["people"]["edges"]),
     ),
 ]
 

@@ -18,7 +18,6 @@ PENDING_FINDING = {
     "GrantRole",
     "Registrations",
     "RevokeRole",
-    "SearchPeople",
     "StatisticsForPeriod",
     "Users",
 }

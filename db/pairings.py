@@ -415,13 +415,81 @@ VALUES ($1, $2, $3, $4) RETURNING id
 DECIDE_REGISTRATION: Final = """
 UPDATE registrations SET status = $2, decided_at = now(), decided_by = $3 WHERE id = $1 AND status = 'PENDING'
 """
-HOME_COMMUNITY: Final = """
+# The community a party member registers with: the one they live in; without a household
+# in the county, a community their unit serves (an active adoption inside it, or the unit's
+# confirmed registration with it).
+HOME_COMMUNITIES: Final = """
 SELECT c.id FROM persons p
 JOIN households h ON h.id = p.household_id
 JOIN areas b ON b.id = h.building_id
 JOIN areas c ON c.id = ANY(b.path) AND c.level = 'COMMUNITY'
 WHERE p.id = $1
+UNION
+SELECT c.id FROM persons p
+JOIN posts po ON po.person_id = p.id AND po.until IS NULL
+JOIN adoptions a ON a.unit_id = po.organisation_id AND a.until IS NULL
+JOIN areas x ON x.id = a.area_id
+JOIN areas c ON c.id = ANY(x.path) AND c.level = 'COMMUNITY'
+WHERE p.id = $1 AND p.household_id IS NULL
+UNION
+SELECT r.community_id FROM persons p
+JOIN posts po ON po.person_id = p.id AND po.until IS NULL
+JOIN registrations r ON r.organisation_id = po.organisation_id AND r.status = 'CONFIRMED'
+WHERE p.id = $1 AND p.household_id IS NULL
 """
+
+
+# Who may see a registration, as SQL over `r` (registration), `c` (its community) and `o` (its
+# organisation): $1 county; $2 the county admin sees all; $3 staff scopes (area ids) see those of
+# communities inside; $4 the registrant (a person) sees their own; $5 units the viewer administers
+# see those of the unit (or its party organisation) and of the unit's members.
+VISIBLE_REGISTRATION: Final = """
+(r.county_id = $1 AND (
+    $2::boolean
+    OR c.path && $3::bigint[]
+    OR r.person_id = $4::bigint
+    OR o.id = ANY($5::bigint[]) OR o.parent_id = ANY($5::bigint[])
+    OR EXISTS (SELECT 1 FROM posts po WHERE po.person_id = r.person_id AND po.until IS NULL
+               AND po.organisation_id = ANY($5::bigint[]))))
+"""
+
+
+@dataclass(frozen=True)
+class RegistrationScope:
+    """The viewer's reach over registrations (VISIBLE_REGISTRATION's parameters) and the filters."""
+
+    county_id: int
+    everything: bool
+    staff_areas: list[int]
+    person_id: int | None
+    units: list[int]
+    community_id: int | None
+    status: str | None
+
+    def params(self) -> tuple[Any, ...]:
+        return (
+            self.county_id,
+            self.everything,
+            self.staff_areas,
+            self.person_id,
+            self.units,
+            self.community_id,
+            self.status,
+        )
+
+
+# $6 community (or null), $7 status (or null), $8 after id, $9 limit
+_REGISTRATIONS_WHERE: Final = f"""
+WHERE {VISIBLE_REGISTRATION}
+  AND ($6::bigint IS NULL OR r.community_id = $6) AND ($7::text IS NULL OR r.status = $7)
+"""
+REGISTRATIONS_PAGE: Final = REGISTRATION_SELECT + _REGISTRATIONS_WHERE + "AND r.id > $8 ORDER BY r.id LIMIT $9"
+REGISTRATIONS_COUNT: Final = f"""
+SELECT count(*) FROM registrations r
+JOIN areas c ON c.id = r.community_id
+LEFT JOIN organisations o ON o.id = r.organisation_id
+{_REGISTRATIONS_WHERE}
+"""  # noqa: S608 - constant SQL fragments
 
 
 def registration_row(r: asyncpg.Record) -> RegistrationRow:
@@ -430,6 +498,14 @@ def registration_row(r: asyncpg.Record) -> RegistrationRow:
 
 async def registrations_by_id(conn: Conn, ids: list[int]) -> dict[int, RegistrationRow]:
     return {r["id"]: registration_row(r) for r in await conn.fetch(REGISTRATIONS_BY_ID, ids)}
+
+
+async def registrations_page(conn: Conn, scope: RegistrationScope, after: int, limit: int) -> list[RegistrationRow]:
+    return [registration_row(r) for r in await conn.fetch(REGISTRATIONS_PAGE, *scope.params(), after, limit)]
+
+
+async def registrations_count(conn: Conn, scope: RegistrationScope) -> int:
+    return int(await conn.fetchval(REGISTRATIONS_COUNT, *scope.params()))
 
 
 async def registration_for_update(conn: Conn, registration_id: int) -> RegistrationRow | None:
@@ -447,9 +523,8 @@ async def decide_registration(conn: Conn, registration_id: int, status: str, use
     return await conn.execute(DECIDE_REGISTRATION, registration_id, status, user_id) == "UPDATE 1"
 
 
-async def home_community(conn: Conn, person_id: int) -> int | None:
-    value = await conn.fetchval(HOME_COMMUNITY, person_id)
-    return int(value) if value is not None else None
+async def home_communities(conn: Conn, person_id: int) -> set[int]:
+    return {int(r["id"]) for r in await conn.fetch(HOME_COMMUNITIES, person_id)}
 
 
 # --- reports -------------------------------------------------------------------------------

@@ -42,10 +42,10 @@ from db.pool import Conn
 from resolvers import ids, nodes
 from resolvers.areas import AREA_TYPES, area_by_id, household_by_id, organisation_by_id, person_by_id
 from resolvers.context import Context
-from resolvers.errors import ErrorCode, Refusal, forbidden
+from resolvers.errors import ErrorCode, Refusal, bad_user_input, forbidden
 from resolvers.loading import keyed
 from resolvers.mutations import Audited, Outcome, run
-from resolvers.pagination import Page, checked_first, decode_id_cursor, page_of_known_total
+from resolvers.pagination import Page, checked_first, decode_id_cursor, page_from_rows, page_of_known_total
 from resolvers.viewer import Role, Viewer
 
 KINDS: Final = ("HOME_VISIT", "HEART_TO_HEART", "GOOD_DEED")
@@ -319,6 +319,37 @@ async def registration_person(root: RegistrationRow, ctx: Context) -> PersonRow 
     if root.person_id is None:
         return None
     return await ctx.loader(person_by_id).load(root.person_id)
+
+
+async def registration_list(
+    ctx: Context, community_id: str | None, status: str | None, first: int | None, after: str | None
+) -> Page[RegistrationRow]:
+    """Registrations the viewer may see (VISIBLE_REGISTRATION), oldest first."""
+    viewer = ctx.signed_in
+    limit = checked_first(first)
+    after_id = _after_id(after)
+    community: int | None = None
+    if community_id is not None:
+        community = ids.decode_as(community_id, "Community")
+        if community is None:
+            raise bad_user_input("`communityId` is not the id of a community", argument="communityId")
+    scope = db.RegistrationScope(
+        county_id=viewer.county_id,
+        everything=viewer.is_county_admin,
+        staff_areas=viewer.area_scopes(Role.COMMUNITY_STAFF),
+        person_id=viewer.person_id,
+        units=viewer.organisation_scopes(Role.UNIT_ADMIN),
+        community_id=community,
+        status=status,
+    )
+    async with ctx.db.connection() as conn:
+        rows = await db.registrations_page(conn, scope, after_id, limit + 1)
+
+    async def count() -> int:
+        async with ctx.db.connection() as conn:
+            return await db.registrations_count(conn, scope)
+
+    return page_from_rows(rows, limit, lambda r: [r.id], count)
 
 
 # --- reports ---------------------------------------------------------------------------------
@@ -596,9 +627,12 @@ async def register_with_community(
                 raise Refusal(ErrorCode.FORBIDDEN, "A party member registers themself")
             if not member.party_member:
                 raise Refusal(ErrorCode.INVALID, "Only a party member registers", ["personId"])
-            if await db.home_community(conn, member.id) != community.id:
+            if community.id not in await db.home_communities(conn, member.id):
                 raise Refusal(
-                    ErrorCode.INVALID, "A party member registers with the community they live in", ["communityId"]
+                    ErrorCode.INVALID,
+                    "A party member registers with the community they live in (without a household in the county: "
+                    "a community their unit serves)",
+                    ["communityId"],
                 )
             person = member.id
         try:

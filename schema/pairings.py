@@ -172,6 +172,25 @@ class Registration(Node):
     decided_at: datetime.datetime | None = strawberry.field(description="When staff confirmed or rejected it")
 
 
+@strawberry.type(name="RegistrationConnection", description="A page of registrations, oldest first")
+class RegistrationConnection(Connection[Registration]):
+    pass
+
+
+@strawberry.input(description="Narrows `registrations`; every given field must match")
+class RegistrationFilter:
+    community_id: strawberry.ID | None = strawberry.field(default=None, description="Only with this community")
+    status: RegistrationStatus | None = strawberry.field(default=None, description="Only in this status")
+
+
+async def _registrations(
+    info: Info[Any, Any], filter: RegistrationFilter | None = None, first: First = None, after: After = None
+) -> RegistrationConnection:
+    f = filter or RegistrationFilter()
+    status = f.status.value if f.status is not None else None
+    return await r.registration_list(info.context, f.community_id, status, first, after)  # type: ignore[return-value]
+
+
 # --- reports ---------------------------------------------------------------------------------
 
 
@@ -276,6 +295,12 @@ class PairingsQuery:
         resolver=_compliance,
         permission_classes=[SignedIn],
         description="Compliance with the three obligations at asOf." + REPORT_ACCESS,
+    )
+    registrations: RegistrationConnection = strawberry.field(
+        resolver=_registrations,
+        permission_classes=[SignedIn],
+        description="Dual registrations (双报到) the viewer may see, oldest first: the registrant their own, staff "
+        "those of communities in scope, a unit's UNIT_ADMIN those of the unit and its members, COUNTY_ADMIN all",
     )
     statistics: Statistics | None = strawberry.field(
         resolver=_statistics,

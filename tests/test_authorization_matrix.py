@@ -1037,6 +1037,14 @@ ROWS += [
         hidden=lambda d: d["people"]["totalCount"] == 0,
         masked=lambda d: any(e["node"]["phone"] is None for e in d["people"]["edges"]),
     ),
+    Row(
+        "Registrations of the community (the unit's pending registration)",
+        "Registrations",
+        lambda s: {"communityId": gid("Community", s.w.community)},
+        {"admin": ALLOWED, "staff": ALLOWED, "unit": ALLOWED, "apitoken": ALLOWED},
+        others=HIDDEN,
+        hidden=lambda d: d["registrations"]["totalCount"] == 0,
+    ),
 ]
 
 # IDOR through `nodes`: one row per registered type, for our county's object and the other's

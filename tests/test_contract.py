@@ -16,7 +16,6 @@ PENDING_FINDING = {
     "DisableUser",
     "DueHouseholds",
     "GrantRole",
-    "Registrations",
     "RevokeRole",
     "StatisticsForPeriod",
     "Users",

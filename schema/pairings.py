@@ -187,7 +187,7 @@ async def _registrations(
     info: Info[Any, Any], filter: RegistrationFilter | None = None, first: First = None, after: After = None
 ) -> RegistrationConnection:
     f = filter or RegistrationFilter()
-    status = f.status.value if f.status is not None else None
+    status = f.status.name if f.status is not None else None
     return await r.registration_list(info.context, f.community_id, status, first, after)  # type: ignore[return-value]
 
 

@@ -615,6 +615,31 @@ ORDER BY pr.id
 LIMIT $7
 """
 
+# Households inside area $1 for which no pairing active at asOf ($2) has met obligation $4 in
+# its period (from $3 to asOf): a household with two cadres is due only when neither met it.
+# Households without an active pairing owe nothing (coverage lists them). Ordered by full address.
+_DUE_HOUSEHOLDS: Final = """
+WITH active AS (
+    SELECT pr.id, pr.household_id FROM pairings pr
+    JOIN households hh ON hh.id = pr.household_id
+    JOIN areas a ON a.id = hh.area_id
+    WHERE a.path @> ARRAY[$1::bigint] AND pr.since <= $2 AND (pr.until IS NULL OR pr.until >= $2)
+), due AS (
+    SELECT hh.id, household_address(hh.area_id, hh.label) AS address
+    FROM households hh
+    WHERE hh.id IN (SELECT household_id FROM active)
+      AND NOT EXISTS (SELECT 1 FROM active ap JOIN visits v ON v.pairing_id = ap.id
+                      WHERE ap.household_id = hh.id AND v.kind = $4 AND v.occurred_on BETWEEN $3 AND $2)
+)
+"""
+# a page after the cursor (address $5, id $6), $7 rows
+DUE_HOUSEHOLDS_PAGE: Final = f"""{_DUE_HOUSEHOLDS}
+SELECT id, address FROM due WHERE $5::text IS NULL OR (address, id) > ($5, $6::bigint)
+ORDER BY address, id LIMIT $7
+"""  # noqa: S608 - constant SQL fragments
+DUE_HOUSEHOLDS_COUNT: Final = f"{_DUE_HOUSEHOLDS} SELECT count(*) FROM due"  # noqa: S608 - constant SQL fragments
+
+
 # Community-level figures (parking, activities) count the communities inside the area, or
 # the area's own community when the area lies below a community.
 STATISTICS: Final = """
@@ -700,6 +725,27 @@ async def due_pairings(
     conn: Conn, area_id: int, as_of: datetime.date, starts: tuple[datetime.date, ...], after: int, first: int
 ) -> list[int]:
     return [r["id"] for r in await _report(conn, DUE_PAIRINGS, area_id, as_of, *starts, after, first + 1)]
+
+
+async def due_households(
+    conn: Conn,
+    area_id: int,
+    as_of: datetime.date,
+    period_start: datetime.date,
+    kind: str,
+    after: tuple[str, int] | None,
+    limit: int,
+) -> list[tuple[int, str]]:
+    """(household id, full address) of a page of due households."""
+    address, after_id = after if after is not None else (None, None)
+    rows = await conn.fetch(DUE_HOUSEHOLDS_PAGE, area_id, as_of, period_start, kind, address, after_id, limit)
+    return [(r["id"], r["address"]) for r in rows]
+
+
+async def due_households_count(
+    conn: Conn, area_id: int, as_of: datetime.date, period_start: datetime.date, kind: str
+) -> int:
+    return int(await conn.fetchval(DUE_HOUSEHOLDS_COUNT, area_id, as_of, period_start, kind))
 
 
 async def statistics(conn: Conn, area_id: int) -> Statistics:

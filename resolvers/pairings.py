@@ -45,7 +45,14 @@ from resolvers.context import Context
 from resolvers.errors import ErrorCode, Refusal, bad_user_input, forbidden
 from resolvers.loading import keyed
 from resolvers.mutations import Audited, Outcome, run
-from resolvers.pagination import Page, checked_first, decode_id_cursor, page_from_rows, page_of_known_total
+from resolvers.pagination import (
+    Page,
+    checked_first,
+    decode_cursor,
+    decode_id_cursor,
+    page_from_rows,
+    page_of_known_total,
+)
 from resolvers.viewer import Role, Viewer
 
 KINDS: Final = ("HOME_VISIT", "HEART_TO_HEART", "GOOD_DEED")
@@ -416,6 +423,35 @@ async def due_pairings(root: Compliance, ctx: Context, first: int | None, after:
         found = await db.due_pairings(conn, root.area_id, root.as_of, period_starts(root.as_of), after_id, limit)
     rows = [r for r in await ctx.loader(pairing_by_id).load_many(found) if r is not None]
     return page_of_known_total(rows, limit, lambda r: [r.id], root.due_pairings)
+
+
+def _address_cursor(after: str | None) -> tuple[str, int] | None:
+    key = decode_cursor(after)
+    if key is None:
+        return None
+    if len(key) != 2 or not isinstance(key[0], str) or not isinstance(key[1], int):
+        raise bad_user_input("`after` is not a cursor this API gave out", argument="after")
+    return key[0], key[1]
+
+
+async def due_households(
+    root: Compliance, ctx: Context, kind: str, first: int | None, after: str | None
+) -> Page[HouseholdRow]:
+    """Households none of whose active pairings has met `kind` in its period, by full address."""
+    limit = checked_first(first)
+    cursor = _address_cursor(after)
+    start = period(kind, root.as_of)[0]
+    async with ctx.db.connection() as conn:
+        found = await db.due_households(conn, root.area_id, root.as_of, start, kind, cursor, limit + 1)
+    rows = await ctx.loader(household_by_id).load_many([h for h, _ in found])
+    addresses = dict(found)
+    page_rows = [r for r in rows if r is not None]
+
+    async def count() -> int:
+        async with ctx.db.connection() as conn:
+            return await db.due_households_count(conn, root.area_id, root.as_of, start, kind)
+
+    return page_from_rows(page_rows, limit, lambda r: [addresses[r.id], r.id], count)
 
 
 async def statistics(ctx: Context, area_id: str) -> Statistics | None:

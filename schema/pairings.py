@@ -229,11 +229,27 @@ async def _due(root: Compliance, info: Info[Any, Any], first: First = None, afte
     return await r.due_pairings(root, info.context, first, after)  # type: ignore[return-value]
 
 
+async def _due_households(
+    root: Compliance,
+    info: Info[Any, Any],
+    kind: Annotated[ObligationKind, strawberry.argument(description="The obligation")],
+    first: First = None,
+    after: After = None,
+) -> Connection[Household]:
+    return await r.due_households(root, info.context, kind.name, first, after)  # type: ignore[return-value]
+
+
 @strawberry.type(description="How the pairings of an area meet the three obligations (三个一) at a date")
 class ComplianceReport:
     pairings: int = strawberry.field(description="Pairings of households inside the area, active at asOf")
     by_kind: list[KindCompliance] = strawberry.field(resolver=_by_kind, description="MET and DUE per kind")
     due: PairingConnection = strawberry.field(resolver=_due, description="Pairings with at least one DUE obligation")
+    due_households: Connection[Household] = strawberry.field(
+        resolver=_due_households,
+        description="Households inside the area for which no active pairing has met the obligation `kind` in its "
+        "period containing asOf (a household with two cadres is due only when neither met it), ordered by "
+        "fullAddress. Households without an active pairing owe nothing: see coverage.uncoveredHouseholds",
+    )
 
 
 @strawberry.type(description="Figures of an area, as the county report gives them")

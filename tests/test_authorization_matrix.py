@@ -1045,6 +1045,20 @@ ROWS += [
         others=HIDDEN,
         hidden=lambda d: d["registrations"]["totalCount"] == 0,
     ),
+    Row(
+        "DueHouseholds of the community",
+        "DueHouseholds",
+        _report_area("Community", lambda w: w.community, {"asOf": "2025-01-31", "kind": "HOME_VISIT"}),
+        COUNTY_AND_STAFF,
+        hidden=lambda d: d["compliance"] is None,
+    ),
+    Row(
+        "DueHouseholds of the compound the unit adopts",
+        "DueHouseholds",
+        _report_area("Compound", lambda w: w.compound, {"asOf": "2025-01-31", "kind": "HEART_TO_HEART"}),
+        STAFF_AND_UNIT,
+        hidden=lambda d: d["compliance"] is None,
+    ),
 ]
 
 # IDOR through `nodes`: one row per registered type, for our county's object and the other's

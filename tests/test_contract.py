@@ -14,7 +14,6 @@ PENDING_FINDING = {
     "AuditTrail",
     "CreateUser",
     "DisableUser",
-    "DueHouseholds",
     "GrantRole",
     "RevokeRole",
     "StatisticsForPeriod",

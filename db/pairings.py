@@ -641,7 +641,11 @@ DUE_HOUSEHOLDS_COUNT: Final = f"{_DUE_HOUSEHOLDS} SELECT count(*) FROM due"  # n
 
 
 # Community-level figures (parking, activities) count the communities inside the area, or
-# the area's own community when the area lies below a community.
+# the area's own community when the area lies below a community. Figures about events count
+# only those from $2 (inclusive) to $3 (exclusive) when a period is given (a null bound of the
+# tstzrange is open: all time):
+# activities by their end, findings by their rectification, orders by when they were placed,
+# completed and rated; renovations, recorded by year, by their year from $4 to $5.
 STATISTICS: Final = """
 WITH sub AS MATERIALIZED (
     SELECT id, level FROM areas WHERE path @> ARRAY[$1::bigint]
@@ -656,7 +660,13 @@ WITH sub AS MATERIALIZED (
 ), ad AS MATERIALIZED (
     SELECT a.unit_id, a.area_id FROM adoptions a JOIN sub ON sub.id = a.area_id WHERE a.until IS NULL
 ), so AS MATERIALIZED (
-    SELECT o.status, o.rating FROM service_orders o JOIN h ON h.id = o.household_id
+    SELECT o.status, o.rating, o.created_at,
+           CASE WHEN $2::timestamptz IS NOT NULL THEN
+               (SELECT max(e.at) FROM order_events e WHERE e.order_id = o.id AND e.action = 'COMPLETED') END
+               AS completed_at,
+           CASE WHEN $2::timestamptz IS NOT NULL THEN
+               (SELECT max(e.at) FROM order_events e WHERE e.order_id = o.id AND e.action = 'RATED') END AS rated_at
+    FROM service_orders o JOIN h ON h.id = o.household_id
 )
 SELECT
     (SELECT count(*) FROM organisations o JOIN sub ON sub.id = o.area_id
@@ -678,14 +688,21 @@ SELECT
                    WHERE rc.resource_id = re.id)
     ) AS parking_spaces_opened,
     (SELECT count(*) FROM activities ac JOIN communities c ON c.id = ac.community_id
-     WHERE ac.ends_at <= now()) AS activities_held,
+     WHERE ac.ends_at <= now() AND tstzrange($2::timestamptz, $3::timestamptz) @> ac.ends_at
+    ) AS activities_held,
     (SELECT count(DISTINCT rn.compound_id) FROM renovations rn JOIN sub ON sub.id = rn.compound_id
-     WHERE rn.status = 'COMPLETED') AS renovated_compounds,
+     WHERE rn.status = 'COMPLETED' AND rn.year BETWEEN coalesce($4::integer, rn.year) AND coalesce($5::integer, rn.year)
+    ) AS renovated_compounds,
     (SELECT count(*) FROM findings f JOIN sub ON sub.id = f.compound_id
-     WHERE f.category = 'ILLEGAL_STRUCTURE' AND f.rectified_at IS NOT NULL) AS illegal_structures_removed,
-    (SELECT count(*) FROM so) AS orders_placed,
-    (SELECT count(*) FROM so WHERE status IN ('COMPLETED', 'CLOSED')) AS orders_completed,
-    (SELECT round(avg(rating), 2)::float8 FROM so WHERE rating IS NOT NULL) AS average_rating
+     WHERE f.category = 'ILLEGAL_STRUCTURE' AND f.rectified_at IS NOT NULL
+       AND tstzrange($2::timestamptz, $3::timestamptz) @> f.rectified_at
+    ) AS illegal_structures_removed,
+    (SELECT count(*) FROM so
+     WHERE tstzrange($2::timestamptz, $3::timestamptz) @> created_at) AS orders_placed,
+    (SELECT count(*) FROM so WHERE status IN ('COMPLETED', 'CLOSED')
+       AND ($2::timestamptz IS NULL OR (completed_at >= $2 AND completed_at < $3))) AS orders_completed,
+    (SELECT round(avg(rating), 2)::float8 FROM so WHERE rating IS NOT NULL
+       AND ($2::timestamptz IS NULL OR (rated_at >= $2 AND rated_at < $3))) AS average_rating
 """
 
 
@@ -748,6 +765,17 @@ async def due_households_count(
     return int(await conn.fetchval(DUE_HOUSEHOLDS_COUNT, area_id, as_of, period_start, kind))
 
 
-async def statistics(conn: Conn, area_id: int) -> Statistics:
-    row = (await _report(conn, STATISTICS, area_id))[0]
+@dataclass(frozen=True)
+class Period:
+    """From `start` (inclusive) to `end` (exclusive), and the calendar years they span."""
+
+    start: datetime.datetime
+    end: datetime.datetime
+    first_year: int
+    last_year: int
+
+
+async def statistics(conn: Conn, area_id: int, period: Period | None = None) -> Statistics:
+    bounds = (period.start, period.end, period.first_year, period.last_year) if period else (None,) * 4
+    row = (await _report(conn, STATISTICS, area_id, *bounds))[0]
     return Statistics(**dict(row))

@@ -454,12 +454,31 @@ async def due_households(
     return page_from_rows(page_rows, limit, lambda r: [addresses[r.id], r.id], count)
 
 
-async def statistics(ctx: Context, area_id: str) -> Statistics | None:
+def statistics_period(ctx: Context, start: datetime.date | None, end: datetime.date | None) -> db.Period | None:
+    """`from` to `to` inclusive, as instants of the county's calendar; both or neither."""
+    if start is None and end is None:
+        return None
+    if start is None or end is None:
+        raise bad_user_input("Give both `from` and `to`, or neither", argument="from" if start is None else "to")
+    if start > end:
+        raise bad_user_input("`from` is after `to`", argument="from")
+    zone = ctx.settings.zone
+
+    def midnight(day: datetime.date) -> datetime.datetime:
+        return datetime.datetime.combine(day, datetime.time(), tzinfo=zone)
+
+    return db.Period(midnight(start), midnight(end + datetime.timedelta(days=1)), start.year, end.year)
+
+
+async def statistics(
+    ctx: Context, area_id: str, start: datetime.date | None = None, end: datetime.date | None = None
+) -> Statistics | None:
+    window = statistics_period(ctx, start, end)
     area = await _report_area(ctx, area_id)
     if area is None:
         return None
     async with ctx.db.connection() as conn:
-        return await db.statistics(conn, area.id)
+        return await db.statistics(conn, area.id, window)
 
 
 # --- mutations -------------------------------------------------------------------------------

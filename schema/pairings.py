@@ -296,8 +296,18 @@ async def _compliance(
     return await r.compliance(info.context, area_id, as_of)  # type: ignore[return-value]
 
 
-async def _statistics(info: Info[Any, Any], area_id: AreaId) -> Statistics | None:
-    return await r.statistics(info.context, area_id)  # type: ignore[return-value]
+async def _statistics(
+    info: Info[Any, Any],
+    area_id: AreaId,
+    from_: Annotated[
+        datetime.date | None,
+        strawberry.argument(name="from", description="First day of the period (county calendar); with `to`"),
+    ] = None,
+    to: Annotated[
+        datetime.date | None, strawberry.argument(description="Last day of the period, inclusive; with `from`")
+    ] = None,
+) -> Statistics | None:
+    return await r.statistics(info.context, area_id, from_, to)  # type: ignore[return-value]
 
 
 @strawberry.type
@@ -321,7 +331,10 @@ class PairingsQuery:
     statistics: Statistics | None = strawberry.field(
         resolver=_statistics,
         permission_classes=[SignedIn],
-        description="The figures of an area of any level." + REPORT_ACCESS,
+        description="The figures of an area of any level. With a period (`from` to `to` inclusive, county "
+        "time), the figures about events (activitiesHeld, renovatedCompounds by year, illegalStructuresRemoved, "
+        "ordersPlaced, ordersCompleted, averageRating of the orders rated then) count only what happened in it; "
+        "the others describe the area as it is. `from` after `to`: BAD_USER_INPUT." + REPORT_ACCESS,
     )
 
 

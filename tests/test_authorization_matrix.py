@@ -556,7 +556,9 @@ _REPORTS: list[tuple[str, dict[str, Any]]] = [
     ("Coverage", {}),
     ("Compliance", {"asOf": "2025-01-31"}),
     ("Statistics", {}),
+    ("StatisticsForPeriod", {"from": "2021-01-01", "to": "2025-12-31"}),
 ]
+_REPORT_FIELDS = {"StatisticsForPeriod": "statistics"}
 for _report, _extra in _REPORTS:
     ROWS += [
         Row(
@@ -564,14 +566,14 @@ for _report, _extra in _REPORTS:
             _report,
             _report_area("Community", lambda w: w.community, _extra),
             COUNTY_AND_STAFF,
-            hidden=_report_hidden(_report.lower()),
+            hidden=_report_hidden(_REPORT_FIELDS.get(_report, _report.lower())),
         ),
         Row(
             f"{_report} of the compound the unit adopts",
             _report,
             _report_area("Compound", lambda w: w.compound, _extra),
             STAFF_AND_UNIT,
-            hidden=_report_hidden(_report.lower()),
+            hidden=_report_hidden(_REPORT_FIELDS.get(_report, _report.lower())),
         ),
     ]
 

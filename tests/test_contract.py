@@ -16,7 +16,6 @@ PENDING_FINDING = {
     "DisableUser",
     "GrantRole",
     "RevokeRole",
-    "StatisticsForPeriod",
     "Users",
 }
 # Issue 15: reaching people.

@@ -385,6 +385,11 @@ async def lock_area(conn: Conn, area_id: int) -> AreaRow | None:
     return area_row(r) if r else None
 
 
+async def current_responsible(conn: Conn, area_id: int) -> int | None:
+    value = await conn.fetchval(CURRENT_RESPONSIBLE, area_id)
+    return None if value is None else int(value)
+
+
 async def replace_responsible(conn: Conn, area: AreaRow, person_id: int, assigned_by: int | None) -> bool:
     """Make `person_id` the current responsible of a locked area, closing the previous
     assignment; False when they already are."""

@@ -412,8 +412,14 @@ async def assign_responsible(ctx: Context, area_id: str, person_id: str) -> Outc
             raise Refusal(ErrorCode.NOT_FOUND, "No such person", "personId")
         if person.county_id != area.county_id:
             raise Refusal(ErrorCode.INVALID, "The person belongs to another county", "personId")
+        previous = await db.current_responsible(conn, area.id)
         changed = await db.replace_responsible(conn, area, person.id, viewer.user_id)
-        return area, Audited("Area", area.id, {"person": person.id, "changed": changed})
+        detail = {
+            "person": ids.encode("Person", person.id),
+            "previous": ids.encode("Person", previous) if previous is not None else None,
+            "changed": changed,
+        }
+        return area, Audited(AREA_TYPES[area.level], area.id, detail)
 
     # the area row's lock queues concurrent assignments: the one-current index always holds
     return await mutations.run(ctx, "assignResponsible", body)

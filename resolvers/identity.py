@@ -308,6 +308,24 @@ class AuditQuery:
     target_type: str | None = None
     since: datetime.datetime | None = None
     until: datetime.datetime | None = None
+    target_id: str | None = None
+
+
+# entries about an area written before each level had its own type name
+LEGACY_AREA_TARGET = "Area"
+
+
+def _target(global_id: str | None) -> tuple[list[str] | None, int | None]:
+    """The target types and id an object's history is recorded under."""
+    if global_id is None:
+        return None, None
+    decoded = ids.decode(global_id)
+    if decoded is None:
+        raise bad_user_input("`targetId` is not an id this API gave out", argument="targetId")
+    type_name, pk = decoded
+    if type_name in ids.AREA_TYPES.values():
+        return [type_name, LEGACY_AREA_TARGET], pk
+    return [type_name], pk
 
 
 async def audit_log(ctx: Context, query: AuditQuery, first: int | None, after: str | None) -> Page[AuditRow]:
@@ -321,6 +339,7 @@ async def audit_log(ctx: Context, query: AuditQuery, first: int | None, after: s
     user_pk: int | None = None
     if query.user_id is not None:
         user_pk = ids.decode_as(query.user_id, "User") or -1
+    target_types, target_pk = _target(query.target_id)
     filt = AuditFilter(
         county_id=v.county_id,
         action=query.action,
@@ -328,6 +347,8 @@ async def audit_log(ctx: Context, query: AuditQuery, first: int | None, after: s
         target_type=query.target_type,
         since=query.since,
         until=query.until,
+        target_types=target_types,
+        target_id=target_pk,
     )
     async with ctx.db.connection() as conn:
         rows = await audit_db.page(conn, filt, before, limit + 1)
@@ -363,9 +384,16 @@ async def api_token_of_entry(root: AuditRow, ctx: Context) -> ApiTokenRow | None
     return await ctx.loader(api_token_by_id).load(root.api_token_id)
 
 
-def target_of_entry(root: AuditRow) -> str | None:
+async def target_of_entry(root: AuditRow, ctx: Context) -> str | None:
+    """The global id `node()` resolves: an entry recorded against an `Area` names the area's
+    own type (a Building's id, not an Area's)."""
     if root.target_type is None or root.target_id is None:
         return None
+    if root.target_type == LEGACY_AREA_TARGET:
+        from resolvers.areas import AREA_TYPES, area_by_id
+
+        area = await ctx.loader(area_by_id).load(root.target_id)
+        return None if area is None else ids.encode(AREA_TYPES[area.level], area.id)
     return ids.encode(root.target_type, root.target_id)
 
 

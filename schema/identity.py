@@ -114,8 +114,8 @@ async def _entry_token(root: AuditRow, info: Info[Any, Any]) -> ApiToken | None:
     return await r.api_token_of_entry(root, info.context)  # type: ignore[return-value]
 
 
-def _entry_target(root: AuditRow) -> strawberry.ID | None:
-    target = r.target_of_entry(root)
+async def _entry_target(root: AuditRow, info: Info[Any, Any]) -> strawberry.ID | None:
+    target = await r.target_of_entry(root, info.context)
     return None if target is None else strawberry.ID(target)
 
 
@@ -126,7 +126,7 @@ class AuditEntry(Node):
     action: str = strawberry.field(description="The mutation or read, e.g. `createApiToken`, `login`")
     target_type: str | None = strawberry.field(description="Type of the object acted on")
     target_id: strawberry.ID | None = strawberry.field(
-        resolver=_entry_target, description="Global id of the object acted on"
+        resolver=_entry_target, description="Global id of the object acted on, as `node(id)` resolves it"
     )
     request_id: str | None = strawberry.field(description="The request id the log lines carry")
     detail: JSON = strawberry.field(description="What else the action recorded")
@@ -139,6 +139,9 @@ class AuditLogFilter:
     action: str | None = strawberry.field(default=None, description="Exact action name")
     user_id: strawberry.ID | None = strawberry.field(default=None, description="The acting user")
     target_type: str | None = strawberry.field(default=None, description="Type of the object acted on")
+    target_id: strawberry.ID | None = strawberry.field(
+        default=None, description="One object's history: the global id of the object acted on"
+    )
     from_: datetime.datetime | None = strawberry.field(default=None, name="from", description="At or after")
     to: datetime.datetime | None = strawberry.field(default=None, description="At or before")
 
@@ -157,7 +160,14 @@ async def _audit_log(
     after: str | None = None,
 ) -> Connection[AuditEntry]:
     f = filter or AuditLogFilter()
-    query = r.AuditQuery(action=f.action, user_id=f.user_id, target_type=f.target_type, since=f.from_, until=f.to)
+    query = r.AuditQuery(
+        action=f.action,
+        user_id=f.user_id,
+        target_type=f.target_type,
+        since=f.from_,
+        until=f.to,
+        target_id=f.target_id,
+    )
     page: Page[AuditRow] = await r.audit_log(info.context, query, first, after)
     return page  # type: ignore[return-value]
 

@@ -103,9 +103,11 @@ async def _api_token(conn: asyncpg.Connection, w: World) -> int:
 async def _audit_entry(conn: asyncpg.Connection, w: World) -> int:
     return int(
         await conn.fetchval(
-            "INSERT INTO audit_log (county_id, user_id, action) VALUES ($1, $2, 'matrix') RETURNING id",
+            "INSERT INTO audit_log (county_id, user_id, action, target_type, target_id) "
+            "VALUES ($1, $2, 'matrix', 'Building', $3) RETURNING id",
             w.county,
             w.users["admin"],
+            w.building,
         )
     )
 
@@ -1060,6 +1062,13 @@ ROWS += [
         _report_area("Compound", lambda w: w.compound, {"asOf": "2025-01-31", "kind": "HEART_TO_HEART"}),
         STAFF_AND_UNIT,
         hidden=lambda d: d["compliance"] is None,
+    ),
+    Row(
+        "AuditTrail of the resident's building (the audit entry's target)",
+        "AuditTrail",
+        lambda s: {"targetId": gid("Building", s.w.building), "first": 5},
+        {"admin": ALLOWED, "foreign_admin": HIDDEN},
+        hidden=lambda d: d["auditLog"]["totalCount"] == 0,
     ),
 ]
 

@@ -154,6 +154,22 @@ async def _audit_login(ctx: Context, conn: Conn, user: db.Credentials, action: s
     )
 
 
+PASSWORD_CHANGE_MINUTES = 15
+
+
+def _password_change_required(ctx: Context, user_id: int) -> LoginResult:
+    """A first sign-in with the one-time password: a short token that only `changePassword` takes."""
+    assert ctx.settings.secret is not None, "the signing secret is set at start-up"
+    token, expires = tokens.sign(
+        ctx.settings.secret, user_id, PASSWORD_CHANGE_MINUTES * 60, purpose=tokens.PASSWORD_CHANGE
+    )
+    error = UserError(
+        message="Choose a new password first: this token only changes it (changePassword)",
+        code=ErrorCode.PASSWORD_CHANGE_REQUIRED,
+    )
+    return LoginResult(token, datetime.datetime.fromtimestamp(expires, tz=datetime.UTC), None, [error])
+
+
 async def login(ctx: Context, username: str, password: str) -> LoginResult:
     """Check the password; count failures per username in PostgreSQL and lock out after
     LOCKOUT_FAILURES within LOCKOUT_MINUTES. An unknown username costs the same argon2
@@ -185,7 +201,11 @@ async def login(ctx: Context, username: str, password: str) -> LoginResult:
                 await _audit_login(ctx, conn, found, "loginFailed")
             return _invalid()
         await db.clear_failures(conn, name)
+        if found.must_change_password:
+            await _audit_login(ctx, conn, found, "loginPasswordChangeRequired")
+            return _password_change_required(ctx, found.id)
         await _audit_login(ctx, conn, found, "login")
+        await db.record_login(conn, found.id)
         user = (await db.users_by_id(conn, [found.id]))[found.id]
     # the payload's nested fields (viewer { person { household } }) resolve as the new user
     ctx.viewer = viewer_of(user)

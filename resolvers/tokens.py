@@ -20,10 +20,15 @@ PREFIX = "v1"
 API_TOKEN_PREFIX = "gjt_"  # noqa: S105 - marks API tokens apart, not a secret
 
 
+# the purpose of a token that may only change the account's password (first sign-in)
+PASSWORD_CHANGE = "password-change"  # noqa: S105 - a purpose, not a secret
+
+
 @dataclass(frozen=True)
 class TokenClaims:
     user_id: int
     expires_at: int  # unix seconds
+    purpose: str | None = None  # None: an ordinary bearer token
 
 
 def _b64(raw: bytes) -> str:
@@ -38,9 +43,14 @@ def _signature(secret: str, payload: str) -> str:
     return _b64(hmac.new(secret.encode(), f"{PREFIX}.{payload}".encode(), hashlib.sha256).digest())
 
 
-def sign(secret: str, user_id: int, lifetime_seconds: int, now: float | None = None) -> tuple[str, int]:
+def sign(
+    secret: str, user_id: int, lifetime_seconds: int, now: float | None = None, purpose: str | None = None
+) -> tuple[str, int]:
     expires_at = int((time.time() if now is None else now) + lifetime_seconds)
-    payload = _b64(orjson.dumps({"uid": user_id, "exp": expires_at}))
+    claims: dict[str, object] = {"uid": user_id, "exp": expires_at}
+    if purpose is not None:
+        claims["pur"] = purpose
+    payload = _b64(orjson.dumps(claims))
     return f"{PREFIX}.{payload}.{_signature(secret, payload)}", expires_at
 
 
@@ -63,7 +73,10 @@ def verify(secrets: Sequence[str], token: str, now: float | None = None) -> Toke
         return None
     if exp <= (time.time() if now is None else now):
         return None
-    return TokenClaims(user_id=uid, expires_at=exp)
+    purpose = claims.get("pur")
+    if purpose is not None and not isinstance(purpose, str):
+        return None
+    return TokenClaims(user_id=uid, expires_at=exp, purpose=purpose)
 
 
 def hash_api_token(token: str) -> str:

@@ -75,12 +75,17 @@ def _roles(root: UserRow) -> list[RoleGrant]:
     return r.roles_of(root)  # type: ignore[return-value]
 
 
-@strawberry.type(description="A user account. Visible to the user and to COUNTY_ADMIN of its county")
+@strawberry.type(
+    description="A user account. Visible to the user and to COUNTY_ADMIN of its county (staff list those of people "
+    "living in their scope with `users`)"
+)
 class User(Node):
     is_type_of = is_row(UserRow)
     username: str = strawberry.field(description="Sign-in name")
     person: Person | None = strawberry.field(resolver=_person, description="The person the account belongs to")
     roles: list[RoleGrant] = strawberry.field(resolver=_roles, description="Role grants with their scopes")
+    disabled: bool = strawberry.field(description="A disabled account cannot sign in; its tokens are refused")
+    last_login_at: datetime.datetime | None = strawberry.field(description="When it last signed in")
 
 
 async def _token_organisation(root: ApiTokenRow, info: Info[Any, Any]) -> Organisation | None:

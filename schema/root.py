@@ -8,7 +8,19 @@ from typing import Any
 import strawberry
 from strawberry.extensions import SchemaExtension
 
-from schema import activities, areas, base, duallist, findings, identity, meetings, orders, pairings, renovations
+from schema import (
+    accounts,
+    activities,
+    areas,
+    base,
+    duallist,
+    findings,
+    identity,
+    meetings,
+    orders,
+    pairings,
+    renovations,
+)
 from schema.node import NodeQuery
 
 QUERIES: list[type] = [
@@ -16,6 +28,7 @@ QUERIES: list[type] = [
     areas.AreasQuery,
     duallist.DualListQuery,
     identity.IdentityQuery,
+    accounts.AccountsQuery,
     pairings.PairingsQuery,
     orders.OrdersQuery,
     activities.ActivityQuery,
@@ -27,6 +40,7 @@ MUTATIONS: list[type] = [
     areas.AreasMutation,
     duallist.DualListMutation,
     identity.IdentityMutation,
+    accounts.AccountsMutation,
     pairings.PairingsMutation,
     orders.OrdersMutation,
     activities.ActivityMutation,

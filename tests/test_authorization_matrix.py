@@ -22,6 +22,7 @@ starts from the same state.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -79,6 +80,8 @@ class Scene:
     enterprise: int
     orders: dict[str, int]
     outsiders: dict[str, int]
+    # other people of the scene, by role in it
+    extra: dict[str, int] = field(default_factory=dict)
 
 
 def gid(type_name: str, pk: int) -> str:
@@ -267,7 +270,9 @@ async def build_scene(conn: asyncpg.Connection) -> Scene:
             conn, w.county, person_id=outside_head, grants=[("BUILDING_HEAD", w.other_building)]
         ),
     }
-    return Scene(w, far, objects, far_objects, usernames, api_token_id, enterprise, orders, outsiders)
+    # a newcomer to the resident's building, without an account yet
+    extra = {"newcomer": await b.person(conn, w.county, "新住户", household=w.household)}
+    return Scene(w, far, objects, far_objects, usernames, api_token_id, enterprise, orders, outsiders, extra)
 
 
 async def _orders_in_every_state(conn: asyncpg.Connection, w: World) -> dict[str, int]:
@@ -330,6 +335,8 @@ class Row:
     hidden: Callable[[Data], bool] | None = None
     anonymous: Outcome = UNAUTHENTICATED
     marks: list[Any] = field(default_factory=list)
+    # a `hidden` test that needs the scene's ids (replaces `hidden` when given)
+    hidden_in: Callable[[Scene], Callable[[Data], bool]] | None = None
 
     def outcome_for(self, account: str) -> Outcome:
         if account == "anonymous":
@@ -994,6 +1001,10 @@ ROWS.extend(
 # --- finding people, households and duties (issue 14) ---------------------------------------
 
 
+def _without_user(key: str) -> Callable[[Scene], Callable[[Data], bool]]:
+    return lambda s: lambda d: gid("User", s.w.users[key]) not in [e["node"]["id"] for e in d["users"]["edges"]]
+
+
 def _no_household(d: Data) -> bool:
     viewer = d["viewer"]
     return viewer is None or viewer["person"] is None or viewer["person"]["household"] is None
@@ -1069,6 +1080,61 @@ ROWS += [
         lambda s: {"targetId": gid("Building", s.w.building), "first": 5},
         {"admin": ALLOWED, "foreign_admin": HIDDEN},
         hidden=lambda d: d["auditLog"]["totalCount"] == 0,
+    ),
+    Row(
+        "Users: the resident's account",
+        "Users",
+        lambda s: {"role": "RESIDENT"},
+        {"admin": ALLOWED, "staff": ALLOWED, "outside_staff": HIDDEN, "foreign_admin": HIDDEN},
+        hidden_in=_without_user("resident"),
+    ),
+    Row(
+        "CreateUser: a RESIDENT account for a newcomer of the resident's building",
+        "CreateUser",
+        lambda s: {
+            "username": "newcomer",
+            "personId": gid("Person", s.extra["newcomer"]),
+            "role": "RESIDENT",
+            "scopeId": gid("Building", s.w.building),
+        },
+        {"admin": ALLOWED, "staff": ALLOWED, "outside_staff": FORBIDDEN, "foreign_admin": HIDDEN},
+    ),
+    Row(
+        "CreateUser: a COMMUNITY_STAFF account",
+        "CreateUser",
+        lambda s: {"username": "newstaff", "role": "COMMUNITY_STAFF", "scopeId": gid("Community", s.w.community)},
+        {"admin": ALLOWED, "staff": FORBIDDEN, "outside_staff": FORBIDDEN, "foreign_admin": HIDDEN},
+    ),
+    Row(
+        "GrantRole: RESIDENT of the community to the neighbour",
+        "GrantRole",
+        lambda s: {
+            "userId": gid("User", s.w.users["neighbour"]),
+            "role": "RESIDENT",
+            "scopeId": gid("Community", s.w.community),
+        },
+        {"admin": ALLOWED, "staff": ALLOWED, "outside_staff": FORBIDDEN, "foreign_admin": HIDDEN},
+    ),
+    Row(
+        "RevokeRole: the neighbour's RESIDENT grant",
+        "RevokeRole",
+        lambda s: {
+            "userId": gid("User", s.w.users["neighbour"]),
+            "role": "RESIDENT",
+            "scopeId": gid("Building", s.w.other_building),
+        },
+        {"admin": ALLOWED, "staff": ALLOWED, "outside_staff": FORBIDDEN, "foreign_admin": HIDDEN},
+    ),
+    Row(
+        "DisableUser: the neighbour's account",
+        "DisableUser",
+        lambda s: {"userId": gid("User", s.w.users["neighbour"])},
+        {
+            "admin": ALLOWED,
+            "staff": ALLOWED,
+            "outside_staff": FORBIDDEN,
+            "foreign_admin": HIDDEN,
+        },
     ),
 ]
 
@@ -1172,6 +1238,8 @@ async def run_row(api: Api, conn: asyncpg.Connection, row: Row, scene: Scene) ->
     """Each account's outcome; every request runs in a savepoint that is rolled back."""
     tokens = tokens_for(api, scene)
     variables = row.variables(scene)
+    if row.hidden_in is not None:
+        row = dataclasses.replace(row, hidden=row.hidden_in(scene))
     seen: dict[str, Outcome | str] = {}
     for account in ACCOUNTS:
         savepoint = conn.transaction()

@@ -385,6 +385,23 @@ async def lock_area(conn: Conn, area_id: int) -> AreaRow | None:
     return area_row(r) if r else None
 
 
+# BUILDING_HEAD follows a building's responsible person: the previous head's account ($2) loses
+# the grant on building $1, the new head's account ($3), if the person has one, gains it.
+MOVE_HEAD_GRANT: Final = """
+WITH gone AS (
+    DELETE FROM role_grants g USING users u
+    WHERE g.user_id = u.id AND u.person_id = $2 AND g.role = 'BUILDING_HEAD' AND g.area_id = $1
+)
+INSERT INTO role_grants (county_id, user_id, role, area_id)
+SELECT u.county_id, u.id, 'BUILDING_HEAD', $1 FROM users u WHERE u.person_id = $3
+ON CONFLICT DO NOTHING
+"""
+
+
+async def move_head_grant(conn: Conn, building_id: int, previous: int | None, person_id: int) -> None:
+    await conn.execute(MOVE_HEAD_GRANT, building_id, previous, person_id)
+
+
 async def current_responsible(conn: Conn, area_id: int) -> int | None:
     value = await conn.fetchval(CURRENT_RESPONSIBLE, area_id)
     return None if value is None else int(value)

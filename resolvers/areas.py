@@ -414,6 +414,8 @@ async def assign_responsible(ctx: Context, area_id: str, person_id: str) -> Outc
             raise Refusal(ErrorCode.INVALID, "The person belongs to another county", "personId")
         previous = await db.current_responsible(conn, area.id)
         changed = await db.replace_responsible(conn, area, person.id, viewer.user_id)
+        if changed and area.level == "BUILDING":
+            await db.move_head_grant(conn, area.id, previous, person.id)
         detail = {
             "person": ids.encode("Person", person.id),
             "previous": ids.encode("Person", previous) if previous is not None else None,

@@ -204,3 +204,27 @@ async def test_users_lists_what_each_manager_may_manage(api: Api, conn: asyncpg.
     assert await usernames_for("admin") == sorted(w.users.values())
     refused = await api.op("Users", {}, token=api.token_for(w.users["head"]))
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_the_building_head_role_follows_the_building_s_responsible_person(
+    api: Api, conn: asyncpg.Connection
+) -> None:
+    w = await b.world(conn)
+    staff = api.token_for(w.users["staff"])
+    assigned = await api.op(
+        "AssignResponsible",
+        {"areaId": ids.encode("Building", w.building), "personId": ids.encode("Person", w.people["neighbour"])},
+        token=staff,
+    )
+    assert assigned["data"]["assignResponsible"]["userErrors"] == []
+    roles = {
+        who: (await api.post(VIEWER, token=api.token_for(w.users[who])))["data"]["viewer"]["roles"]
+        for who in ("head", "neighbour")
+    }
+    building = {"role": "BUILDING_HEAD", "scope": {"id": ids.encode("Building", w.building)}}
+    assert building not in roles["head"] and building in roles["neighbour"]
+    # the new head reaches the building's residents, the former one no longer does
+    found = await api.op("SearchPeople", {"search": "赵"}, token=api.token_for(w.users["neighbour"]))
+    assert found["data"]["people"]["totalCount"] == 1
+    former = await api.op("SearchPeople", {"search": "赵"}, token=api.token_for(w.users["head"]))
+    assert former["data"]["people"]["totalCount"] == 0

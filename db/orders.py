@@ -56,7 +56,18 @@ TRANSITIONS: Final[dict[str, Transition]] = {
 }
 PLACED: Final = "PLACED"
 
-UNIT_KINDS: Final = ("GOVERNMENT_UNIT", "ENTERPRISE", "PUBLIC_INSTITUTION", "SERVICE_PROVIDER")
+UNIT_KINDS: Final = ("GOVERNMENT_UNIT", "ENTERPRISE", "PUBLIC_INSTITUTION")
+# a property company or service provider takes the orders of the compound it manages
+MANAGER_KINDS: Final = ("PROPERTY_COMPANY", "SERVICE_PROVIDER")
+MANAGES_HOUSEHOLD: Final = """
+SELECT EXISTS (SELECT 1 FROM households h JOIN areas b ON b.id = h.building_id JOIN areas c ON c.id = b.parent_id
+               WHERE h.id = $1 AND c.property_manager_id = $2)
+"""
+
+
+async def manages_household(conn: Conn, household_id: int, organisation_id: int) -> bool:
+    """Whether the organisation is the property manager of the household's compound."""
+    return bool(await conn.fetchval(MANAGES_HOUSEHOLD, household_id, organisation_id))
 
 
 @dataclass(frozen=True)

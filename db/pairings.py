@@ -527,6 +527,18 @@ async def home_communities(conn: Conn, person_id: int) -> set[int]:
     return {int(r["id"]) for r in await conn.fetch(HOME_COMMUNITIES, person_id)}
 
 
+# Whether a party member ($1) may take service orders of a community ($2): a CONFIRMED
+# registration (双报到) with it.
+CONFIRMED_WITH: Final = """
+SELECT EXISTS (SELECT 1 FROM registrations r
+               WHERE r.person_id = $1 AND r.community_id = $2 AND r.status = 'CONFIRMED')
+"""
+
+
+async def confirmed_with(conn: Conn, person_id: int, community_id: int) -> bool:
+    return bool(await conn.fetchval(CONFIRMED_WITH, person_id, community_id))
+
+
 # --- reports -------------------------------------------------------------------------------
 
 # Whether one of the units ($1) adopts the area or one of its ancestors ($2 = the area's path).

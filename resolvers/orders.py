@@ -13,6 +13,7 @@ import asyncpg
 
 from db import areas as areas_db
 from db import orders as db
+from db import pairings as pairings_db
 from db.areas import AreaRow, HouseholdRow, OrganisationRow, PersonRow
 from db.orders import CategoryRow, Changes, OrderEventRow, OrderFilter, OrderRow, Party, Scope
 from db.pool import Conn
@@ -334,13 +335,27 @@ async def dispatch_order(
             found = (await areas_db.persons_by_id(conn, [pk])).get(pk) if pk is not None else None
             if found is None or found.county_id != order.county_id or not found.party_member:
                 raise Refusal(ErrorCode.INVALID, "The assignee must be a party member of the county", "assigneeId")
+            if not await pairings_db.confirmed_with(conn, found.id, order.community_id):
+                raise Refusal(
+                    ErrorCode.INVALID,
+                    "The assignee has no confirmed registration (双报到) with the order's community",
+                    "assigneeId",
+                )
             person = found.id
         else:
             assert assignee_unit_id is not None
             pk = ids.decode_as(assignee_unit_id, "Organisation")
             org = (await areas_db.organisations_by_id(conn, [pk])).get(pk) if pk is not None else None
-            if org is None or org.county_id != order.county_id or org.kind not in db.UNIT_KINDS:
-                raise Refusal(ErrorCode.INVALID, "The assignee unit must be a unit of the county", "assigneeUnitId")
+            serves = org is not None and (
+                org.kind in db.UNIT_KINDS
+                or (org.kind in db.MANAGER_KINDS and await db.manages_household(conn, order.household_id, org.id))
+            )
+            if org is None or org.county_id != order.county_id or not serves:
+                raise Refusal(
+                    ErrorCode.INVALID,
+                    "The assignee must be a unit of the county, or the property company serving the compound",
+                    "assigneeUnitId",
+                )
             unit = org.id
         if due_at is not None:
             if due_at.tzinfo is None:

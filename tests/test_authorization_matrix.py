@@ -1053,10 +1053,11 @@ ROWS += [
         masked=lambda d: any(e["node"]["phone"] is None for e in d["people"]["edges"]),
     ),
     Row(
-        "Registrations of the community (the unit's pending registration)",
+        "Registrations of the community (the unit's pending registration, the cadre's confirmed one)",
         "Registrations",
         lambda s: {"communityId": gid("Community", s.w.community)},
-        {"admin": ALLOWED, "staff": ALLOWED, "unit": ALLOWED, "apitoken": ALLOWED},
+        # ... and the cadre's confirmed one: the cadre, and the unit's admin (the cadre works there)
+        {"admin": ALLOWED, "staff": ALLOWED, "unit": ALLOWED, "apitoken": ALLOWED, "cadre": ALLOWED},
         others=HIDDEN,
         hidden=lambda d: d["registrations"]["totalCount"] == 0,
     ),

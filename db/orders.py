@@ -26,6 +26,7 @@ class Party(enum.Enum):
     STAFF = "STAFF"  # county admin or community staff in scope of the household
     ASSIGNEE = "ASSIGNEE"  # the assigned person, or a member / UNIT_ADMIN of the assigned unit
     HOUSEHOLD = "HOUSEHOLD"  # a member of the household that placed it
+    BUILDING_HEAD = "BUILDING_HEAD"  # the head of the household's building: reads it, takes no transition
 
 
 @dataclass(frozen=True)
@@ -214,8 +215,8 @@ EVENTS_OF_ORDERS: Final = (
 )
 EVENTS_BY_ID: Final = f"SELECT {EVENT_COLUMNS} FROM order_events e WHERE e.id = ANY($1::bigint[])"  # noqa: S608 - constant columns
 
-# Orders visible to a viewer, newest first, narrowed by the filter. Visibility: staff or
-# county admin whose scope holds the household's building ($3 scopes), the household
+# Orders visible to a viewer, newest first, narrowed by the filter. Visibility: staff,
+# county admin or building head whose scope holds the household's building ($3 scopes), the household
 # itself ($4), the assigned person ($5), members of the assigned unit (active posts of
 # $5) and its UNIT_ADMINs ($6).
 VISIBLE: Final = """

@@ -76,6 +76,8 @@ async def parties(ctx: Context, viewer: Viewer, order: OrderRow) -> frozenset[Pa
         found.add(Party.STAFF)
     if viewer.household_id is not None and viewer.household_id == order.household_id:
         found.add(Party.HOUSEHOLD)
+    if viewer.covers(order.path, Role.BUILDING_HEAD):
+        found.add(Party.BUILDING_HEAD)
     if viewer.person_id is not None and order.assignee_id == viewer.person_id:
         found.add(Party.ASSIGNEE)
     if order.assignee_unit_id is not None and order.assignee_unit_id in await _viewer_units(ctx, viewer):
@@ -144,7 +146,7 @@ async def order_of_event(root: OrderEventRow, ctx: Context) -> OrderRow | None:
 def scope_of(viewer: Viewer) -> Scope:
     return Scope(
         county_id=viewer.county_id,
-        area_ids=viewer.area_scopes(Role.COUNTY_ADMIN, Role.COMMUNITY_STAFF),
+        area_ids=viewer.area_scopes(Role.COUNTY_ADMIN, Role.COMMUNITY_STAFF, Role.BUILDING_HEAD),
         household_id=viewer.household_id,
         person_id=viewer.person_id,
         admin_unit_ids=viewer.organisation_scopes(Role.UNIT_ADMIN),
@@ -287,9 +289,12 @@ async def place_order(
         household = (await areas_db.households_by_id(conn, [pk])).get(pk) if pk is not None else None
         if household is None or household.county_id != viewer.county_id:
             raise Refusal(ErrorCode.NOT_FOUND, "No such household", "householdId")
-        if viewer.household_id != household.id and not viewer.is_staff_for(household.path):
+        on_behalf = viewer.is_staff_for(household.path) or viewer.covers(household.path, Role.BUILDING_HEAD)
+        if viewer.household_id != household.id and not on_behalf:
             raise Refusal(
-                ErrorCode.FORBIDDEN, "Only the household itself or staff in scope may order for it", "householdId"
+                ErrorCode.FORBIDDEN,
+                "Only the household itself, staff in scope or the building's head may order for it",
+                "householdId",
             )
         clean_title = _text(title, "title", required=True, limit=MAX_TITLE)
         assert clean_title is not None

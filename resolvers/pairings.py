@@ -371,14 +371,16 @@ async def _report_area(ctx: Context, area_id: str) -> AreaRow | None:
     area = await ctx.loader(area_by_id).load(decoded[1])
     if area is None or area.county_id != viewer.county_id or AREA_TYPES[area.level] != decoded[0]:
         return None
-    if viewer.is_staff_for(area.path):
+    if viewer.is_staff_for(area.path) or viewer.covers(area.path, Role.BUILDING_HEAD):
         return area
     units = viewer.organisation_scopes(Role.UNIT_ADMIN)
     if units:
         async with ctx.db.connection() as conn:
             if await db.adopts_area(conn, units, area.path):
                 return area
-    raise forbidden("Reports are for the county's administrators, the staff of the area and its adopting units")
+    raise forbidden(
+        "Reports are for the county's administrators, the staff of the area, its building's head and its adopting units"
+    )
 
 
 async def coverage(ctx: Context, area_id: str) -> Coverage | None:

@@ -278,7 +278,8 @@ class Statistics:
 
 
 REPORT_ACCESS = (
-    " Allowed to COUNTY_ADMIN, to staff whose scope holds the area and to the UNIT_ADMIN of a unit with an "
+    " Allowed to COUNTY_ADMIN, to staff whose scope holds the area, to the building head of a building (for the "
+    "building and its stairwell units) and to the UNIT_ADMIN of a unit with an "
     "active adoption of the area or of an area above it; anyone else gets a GraphQL error FORBIDDEN. "
     "Null for an unknown area id."
 )

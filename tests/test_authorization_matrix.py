@@ -1083,6 +1083,30 @@ ROWS += [
         hidden=lambda d: d["auditLog"]["totalCount"] == 0,
     ),
     Row(
+        "Coverage of the resident's building (its head too)",
+        "Coverage",
+        _report_area("Building", lambda w: w.building, {}),
+        STAFF_AND_UNIT | {"head": ALLOWED},
+        hidden=lambda d: d["coverage"] is None,
+    ),
+    Row(
+        "DueHouseholds of the resident's building (its head too)",
+        "DueHouseholds",
+        _report_area("Building", lambda w: w.building, {"asOf": "2025-01-31", "kind": "HOME_VISIT"}),
+        STAFF_AND_UNIT | {"head": ALLOWED},
+        hidden=lambda d: d["compliance"] is None,
+    ),
+    Row(
+        "PlaceOrder for the neighbour's household (its building's head on its behalf)",
+        "PlaceOrder",
+        lambda s: {
+            "householdId": gid("Household", s.w.neighbour_household),
+            "title": "代老人报修",
+            "category": "REPAIR",
+        },
+        COUNTY_AND_STAFF | {"neighbour": ALLOWED, "outside_head": ALLOWED, "outside_staff": FORBIDDEN},
+    ),
+    Row(
         "Users: the resident's account",
         "Users",
         lambda s: {"role": "RESIDENT"},

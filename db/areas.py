@@ -145,6 +145,31 @@ async def posts_by_id(conn: Conn, ids: list[int]) -> dict[int, PostRow]:
     return {r["id"]: post_row(r) for r in await conn.fetch(POSTS_BY_ID, ids)}
 
 
+@dataclass(frozen=True)
+class ResponsibilityRow:
+    """Who was responsible for an area, from `since` until `until` (null: still)."""
+
+    id: int
+    area_id: int
+    person_id: int
+    since: datetime.datetime
+    until: datetime.datetime | None
+
+
+RESPONSIBILITY_HISTORIES: Final = """
+SELECT r.id, r.area_id, r.person_id, r.since, r.until FROM responsibilities r
+WHERE r.area_id = ANY($1::bigint[]) ORDER BY r.area_id, r.since DESC, r.id DESC
+"""
+
+
+async def responsibility_histories(conn: Conn, area_ids: list[int]) -> dict[int, list[ResponsibilityRow]]:
+    """Each area's responsible people, newest first."""
+    found: dict[int, list[ResponsibilityRow]] = {}
+    for r in await conn.fetch(RESPONSIBILITY_HISTORIES, area_ids):
+        found.setdefault(r["area_id"], []).append(ResponsibilityRow(**dict(r)))
+    return found
+
+
 RESPONSIBLE_BY_AREA: Final = """
 SELECT r.area_id, r.person_id FROM responsibilities r WHERE r.area_id = ANY($1::bigint[]) AND r.until IS NULL
 """

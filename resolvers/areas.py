@@ -100,6 +100,23 @@ async def responsible(root: AreaRow, ctx: Context) -> PersonRow | None:
     return await ctx.loader(responsible_by_area).load(root.id)
 
 
+responsibility_history_batch = grouped(db.responsibility_histories)
+
+
+async def responsibility_history(root: AreaRow, ctx: Context) -> list[db.ResponsibilityRow]:
+    """Who was responsible when, newest first: to COUNTY_ADMIN and staff in scope (others: empty)."""
+    viewer = ctx.viewer
+    if viewer is None or root.county_id != viewer.county_id or not viewer.is_staff_for(root.path):
+        return []
+    return await ctx.loader(responsibility_history_batch).load(root.id)
+
+
+async def responsibility_person(root: db.ResponsibilityRow, ctx: Context) -> PersonRow:
+    found = await ctx.loader(person_by_id).load(root.person_id)
+    assert found is not None, "a responsibility's person exists (foreign key)"
+    return found
+
+
 async def path(root: AreaRow, ctx: Context) -> list[AreaRow]:
     rows = await ctx.loader(area_by_id).load_many(list(root.path))
     return [r for r in rows if r is not None]

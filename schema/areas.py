@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from db.areas import AreaRow, HouseholdRow, OrganisationRow, PersonRow, PostRow
+from db.areas import AreaRow, HouseholdRow, OrganisationRow, PersonRow, PostRow, ResponsibilityRow
 from resolvers import adoptions as adoption_resolvers
 from resolvers import areas as r
 from resolvers.areas import ChainLink
@@ -78,6 +78,25 @@ async def _responsible(root: AreaRow, info: Info_) -> Annotated[Person, strawber
     return await r.responsible(root, info.context)  # type: ignore[return-value]
 
 
+async def _history(
+    root: AreaRow, info: Info_
+) -> list[Annotated[ResponsibilityPeriod, strawberry.lazy("schema.areas")]]:
+    return await r.responsibility_history(root, info.context)  # type: ignore[return-value]
+
+
+async def _period_person(root: ResponsibilityRow, info: Info_) -> Annotated[Person, strawberry.lazy("schema.areas")]:
+    return await r.responsibility_person(root, info.context)  # type: ignore[return-value]
+
+
+@strawberry.type(description="A period in which a person was responsible for an area (责任人)")
+class ResponsibilityPeriod:
+    person: Annotated[Person, strawberry.lazy("schema.areas")] = strawberry.field(
+        resolver=_period_person, description="Who was responsible"
+    )
+    since: datetime.datetime = strawberry.field(description="From when")
+    until: datetime.datetime | None = strawberry.field(description="Until when; null while still responsible")
+
+
 async def _household_count(root: AreaRow, info: Info_) -> int:
     return await r.household_count(root, info.context)
 
@@ -97,6 +116,11 @@ class Area(Node):
         resolver=_responsible, description="The person currently responsible for the area (责任人); null when nobody"
     )
     household_count: int = strawberry.field(resolver=_household_count, description="Households inside the area")
+    responsibility_history: list[ResponsibilityPeriod] = strawberry.field(
+        resolver=_history,
+        description="Who was responsible for the area when, newest first. For COUNTY_ADMIN and staff in scope; "
+        "empty for everyone else",
+    )
 
 
 @strawberry.type(description="County (县): the top of the area tree")

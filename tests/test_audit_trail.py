@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
+import itertools
+
 import asyncpg
 
 from resolvers import ids
@@ -65,3 +68,30 @@ async def test_only_the_county_admin_reads_trails_and_bad_ids_are_refused(api: A
         assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN", who
     bad = await api.op("AuditTrail", {"targetId": "not-an-id"}, token=api.token_for(w.users["admin"]))
     assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+HISTORY = (
+    "query($id: ID!) { node(id: $id) { ... on Building { responsibilityHistory { person { name } since until } } } }"
+)
+
+
+async def test_responsibility_history_tells_who_was_responsible_when(api: Api, conn: asyncpg.Connection) -> None:
+    w = await b.world(conn)
+    staff = api.token_for(w.users["staff"])
+    building = ids.encode("Building", w.building)
+    for person in ("neighbour", "resident"):
+        await api.op(
+            "AssignResponsible", {"areaId": building, "personId": ids.encode("Person", w.people[person])}, token=staff
+        )
+    seen = (await api.ok(HISTORY, {"id": building}, token=staff))["node"]["responsibilityHistory"]
+    assert [p["person"]["name"] for p in seen] == ["赵居民", "钱邻居", "李楼长"]
+    at = datetime.datetime.fromisoformat
+    assert seen[0]["until"] is None
+    # each earlier period ended when (or before) the next began
+    for later, earlier in itertools.pairwise(seen):
+        assert earlier["until"] is not None and at(earlier["until"]) <= at(later["since"])
+    admin = (await api.ok(HISTORY, {"id": building}, token=api.token_for(w.users["admin"])))["node"]
+    assert len(admin["responsibilityHistory"]) == 3
+    for who in ("head", "resident", "cadre"):
+        hidden = await api.ok(HISTORY, {"id": building}, token=api.token_for(w.users[who]))
+        assert hidden["node"]["responsibilityHistory"] == [], who

@@ -1107,6 +1107,14 @@ ROWS += [
         COUNTY_AND_STAFF | {"neighbour": ALLOWED, "outside_head": ALLOWED, "outside_staff": FORBIDDEN},
     ),
     Row(
+        "the resident's building's responsibilityHistory through node",
+        "query($id: ID!) { node(id: $id) { ... on Building { responsibilityHistory { person { name } until } } } }",
+        lambda s: {"id": gid("Building", s.w.building)},
+        everyone(MASKED, admin=ALLOWED, staff=ALLOWED, foreign_admin=HIDDEN),
+        masked=lambda d: d["node"]["responsibilityHistory"] == [],
+        hidden=lambda d: d["node"] is None,
+    ),
+    Row(
         "Users: the resident's account",
         "Users",
         lambda s: {"role": "RESIDENT"},

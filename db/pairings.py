@@ -307,10 +307,21 @@ async def cadre_units(conn: Conn, person_id: int) -> tuple[bool, list[int]] | No
 # --- visits and obligations --------------------------------------------------------------
 
 VISIT_COLUMNS: Final = "v.id, v.county_id, v.pairing_id, v.kind, v.occurred_on, v.notes"
+# with an idempotency key ($7) already used by the same user, nothing is inserted
 INSERT_VISIT: Final = f"""
-INSERT INTO visits AS v (county_id, pairing_id, kind, occurred_on, notes, recorded_by)
-VALUES ($1, $2, $3, $4, $5, $6) RETURNING {VISIT_COLUMNS}
+INSERT INTO visits AS v (county_id, pairing_id, kind, occurred_on, notes, recorded_by, idempotency_key)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (recorded_by, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+RETURNING {VISIT_COLUMNS}
 """  # noqa: S608 - constant columns
+VISIT_BY_KEY: Final = f"""
+SELECT {VISIT_COLUMNS} FROM visits v WHERE v.recorded_by = $1 AND v.idempotency_key = $2
+"""  # noqa: S608 - constant columns
+VISIT_FOR_UPDATE: Final = f"SELECT {VISIT_COLUMNS} FROM visits v WHERE v.id = $1 FOR UPDATE"  # noqa: S608
+CORRECT_VISIT: Final = f"""
+UPDATE visits AS v SET kind = $2, occurred_on = $3, notes = $4 WHERE v.id = $1 RETURNING {VISIT_COLUMNS}
+"""  # noqa: S608 - constant columns
+DELETE_VISIT: Final = "DELETE FROM visits WHERE id = $1"
 VISITS_BY_ID: Final = f"SELECT {VISIT_COLUMNS} FROM visits v WHERE v.id = ANY($1::bigint[])"  # noqa: S608
 
 # Visits of each kind per (pairing, asOf) key, each counted from the start of its period:
@@ -355,11 +366,39 @@ def visit_row(r: asyncpg.Record) -> VisitRow:
 
 
 async def insert_visit(
-    conn: Conn, county_id: int, pairing_id: int, kind: str, occurred_on: datetime.date, notes: str | None, user_id: int
+    conn: Conn,
+    county_id: int,
+    pairing_id: int,
+    kind: str,
+    occurred_on: datetime.date,
+    notes: str | None,
+    user_id: int,
+    idempotency_key: str | None = None,
+) -> tuple[VisitRow, bool]:
+    """The new visit (True), or the one recorded before with the same key by the user (False)."""
+    row = await conn.fetchrow(INSERT_VISIT, county_id, pairing_id, kind, occurred_on, notes, user_id, idempotency_key)
+    if row is not None:
+        return visit_row(row), True
+    first = await conn.fetchrow(VISIT_BY_KEY, user_id, idempotency_key)
+    assert first is not None, "the conflicting visit exists"
+    return visit_row(first), False
+
+
+async def visit_for_update(conn: Conn, visit_id: int) -> VisitRow | None:
+    row = await conn.fetchrow(VISIT_FOR_UPDATE, visit_id)
+    return visit_row(row) if row else None
+
+
+async def correct_visit(
+    conn: Conn, visit_id: int, kind: str, occurred_on: datetime.date, notes: str | None
 ) -> VisitRow:
-    row = await conn.fetchrow(INSERT_VISIT, county_id, pairing_id, kind, occurred_on, notes, user_id)
-    assert row is not None
+    row = await conn.fetchrow(CORRECT_VISIT, visit_id, kind, occurred_on, notes)
+    assert row is not None, "the visit is locked"
     return visit_row(row)
+
+
+async def delete_visit(conn: Conn, visit_id: int) -> None:
+    await conn.execute(DELETE_VISIT, visit_id)
 
 
 async def visits_by_id(conn: Conn, ids: list[int]) -> dict[int, VisitRow]:

@@ -631,12 +631,23 @@ async def end_pairing(ctx: Context, pairing_id: str, until: datetime.date | None
     return await run(ctx, "endPairing", body)
 
 
+MAX_KEY = 100
+
+
 async def record_visit(
-    ctx: Context, pairing_id: str, kind: str, occurred_on: datetime.date, notes: str | None
+    ctx: Context,
+    pairing_id: str,
+    kind: str,
+    occurred_on: datetime.date,
+    notes: str | None,
+    idempotency_key: str | None = None,
 ) -> Outcome[VisitRecorded]:
     viewer = ctx.signed_in
+    key = idempotency_key.strip() if idempotency_key is not None else None
 
     async def body(conn: Conn) -> tuple[VisitRecorded, Audited]:
+        if key is not None and (not key or len(key) > MAX_KEY or "\x00" in key):
+            raise Refusal(ErrorCode.INVALID, f"An idempotency key has 1 to {MAX_KEY} characters", ["idempotencyKey"])
         found = await db.pairing_for_update(conn, _id(pairing_id, "pairingId", "Pairing"))
         if found is None or not can_see_pairing(viewer, found):
             raise Refusal(ErrorCode.NOT_FOUND, "No such pairing", ["pairingId"])
@@ -648,10 +659,68 @@ async def record_visit(
         if occurred_on < found.since:
             raise Refusal(ErrorCode.INVALID, "The visit cannot be before the pairing began", ["occurredOn"])
         text = notes.strip() if notes else None
-        visit = await db.insert_visit(conn, viewer.county_id, found.id, kind, occurred_on, text or None, viewer.user_id)
+        visit, new = await db.insert_visit(
+            conn, viewer.county_id, found.id, kind, occurred_on, text or None, viewer.user_id, key
+        )
+        if not new:  # a repeat: the first visit, pairing and all
+            first = (await db.pairings_by_id(conn, [visit.pairing_id]))[visit.pairing_id]
+            return VisitRecorded(visit, first), Audited("Visit", visit.id, {"repeated": True})
         return VisitRecorded(visit, found), Audited("Visit", visit.id, {"pairing": found.id, "kind": kind})
 
     return await run(ctx, "recordVisit", body)
+
+
+async def _own_current_visit(ctx: Context, conn: Conn, visit_id: str) -> tuple[VisitRow, PairingRow]:
+    """A visit the viewer recorded as the pairing's cadre, still in its current period."""
+    viewer = ctx.signed_in
+    pk = _id(visit_id, "visitId", "Visit")
+    visit = await db.visit_for_update(conn, pk)
+    pairing = (await db.pairings_by_id(conn, [visit.pairing_id])).get(visit.pairing_id) if visit else None
+    if visit is None or pairing is None or not can_see_pairing(viewer, pairing):
+        raise Refusal(ErrorCode.NOT_FOUND, "No such visit", ["visitId"])
+    if viewer.person_id is None or viewer.person_id != pairing.cadre_id:
+        raise Refusal(ErrorCode.FORBIDDEN, "Only the paired cadre corrects their visits")
+    if visit.occurred_on < period(visit.kind, local_today(ctx))[0]:
+        raise Refusal(ErrorCode.INVALID_STATE, "Only a visit of the current period may be changed", ["visitId"])
+    return visit, pairing
+
+
+def _visit_detail(visit: VisitRow) -> dict[str, Any]:
+    return {"kind": visit.kind, "occurredOn": visit.occurred_on.isoformat(), "notes": visit.notes}
+
+
+async def correct_visit(
+    ctx: Context, visit_id: str, kind: str | None, occurred_on: datetime.date | None, notes: str | None
+) -> Outcome[VisitRecorded]:
+    """The cadre corrects a visit of the current period: its kind, day or notes (audited, with
+    what it was)."""
+
+    async def body(conn: Conn) -> tuple[VisitRecorded, Audited]:
+        visit, pairing = await _own_current_visit(ctx, conn, visit_id)
+        new_kind = kind or visit.kind
+        day = occurred_on or visit.occurred_on
+        _not_future(ctx, day, "occurredOn")
+        if day < pairing.since:
+            raise Refusal(ErrorCode.INVALID, "The visit cannot be before the pairing began", ["occurredOn"])
+        if day < period(new_kind, local_today(ctx))[0]:
+            raise Refusal(ErrorCode.INVALID, "A corrected visit stays in the current period", ["occurredOn"])
+        text = (notes.strip() or None) if notes is not None else visit.notes
+        changed = await db.correct_visit(conn, visit.id, new_kind, day, text)
+        detail = {"before": _visit_detail(visit), "after": _visit_detail(changed)}
+        return VisitRecorded(changed, pairing), Audited("Visit", visit.id, detail)
+
+    return await run(ctx, "correctVisit", body)
+
+
+async def delete_visit(ctx: Context, visit_id: str) -> Outcome[PairingRow]:
+    """The cadre deletes a visit of the current period (audited, with what it was)."""
+
+    async def body(conn: Conn) -> tuple[PairingRow, Audited]:
+        visit, pairing = await _own_current_visit(ctx, conn, visit_id)
+        await db.delete_visit(conn, visit.id)
+        return pairing, Audited("Visit", visit.id, {"deleted": _visit_detail(visit), "pairing": pairing.id})
+
+    return await run(ctx, "deleteVisit", body)
 
 
 async def register_with_community(

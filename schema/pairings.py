@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import enum
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import strawberry
@@ -381,6 +382,24 @@ class RecordVisitInput:
         description="Local date; neither in the future (county time) nor before the pairing began"
     )
     notes: str | None = strawberry.field(default=None, description="What was done or learnt")
+    idempotency_key: str | None = strawberry.field(
+        default=None, description="Repeating a call with the same key (same user) returns the first visit"
+    )
+
+
+@strawberry.input(description="Correct a visit of the current period; omitted fields stay as they are")
+class CorrectVisitInput:
+    visit_id: strawberry.ID = strawberry.field(description="The cadre's own visit")
+    kind: ObligationKind | None = strawberry.field(default=None, description="The obligation it serves")
+    occurred_on: datetime.date | None = strawberry.field(
+        default=None, description="Local date, in the current period of its kind and not in the future"
+    )
+    notes: str | None = strawberry.field(default=None, description="What was done or learnt")
+
+
+@strawberry.input(description="Delete a visit of the current period")
+class DeleteVisitInput:
+    visit_id: strawberry.ID = strawberry.field(description="The cadre's own visit")
 
 
 @strawberry.input(description="Dual registration: give either organisationId or personId")
@@ -429,6 +448,17 @@ class RecordVisitPayload:
     user_errors: list[UserError] = strawberry.field(resolver=_errors, description="Why it was refused")
 
 
+@strawberry.type(description="The result of deleteVisit")
+class DeleteVisitPayload:
+    deleted_visit_id: strawberry.ID | None = strawberry.field(
+        resolver=lambda root: root.deleted_id, description="The deleted visit's id"
+    )
+    pairing: Pairing | None = strawberry.field(resolver=lambda root: root.pairing, description="Its pairing")
+    user_errors: list[UserError] = strawberry.field(
+        resolver=lambda root: list(root.user_errors), description="Why it was refused"
+    )
+
+
 @strawberry.type(description="The result of a registration mutation")
 class RegistrationPayload:
     registration: Registration | None = strawberry.field(
@@ -456,8 +486,30 @@ async def _end_pairing(info: Info[Any, Any], input: Annotated[EndPairingInput, M
 
 async def _record_visit(info: Info[Any, Any], input: Annotated[RecordVisitInput, MUTATION_INPUT]) -> RecordVisitPayload:
     return await r.record_visit(  # type: ignore[return-value]
-        info.context, input.pairing_id, input.kind.name, input.occurred_on, input.notes
+        info.context, input.pairing_id, input.kind.name, input.occurred_on, input.notes, input.idempotency_key
     )
+
+
+async def _correct_visit(
+    info: Info[Any, Any], input: Annotated[CorrectVisitInput, MUTATION_INPUT]
+) -> RecordVisitPayload:
+    kind = input.kind.name if input.kind is not None else None
+    return await r.correct_visit(  # type: ignore[return-value]
+        info.context, input.visit_id, kind, input.occurred_on, input.notes
+    )
+
+
+@dataclass(frozen=True)
+class _Deleted:
+    deleted_id: str | None
+    pairing: Any
+    user_errors: list[Any]
+
+
+async def _delete_visit(info: Info[Any, Any], input: Annotated[DeleteVisitInput, MUTATION_INPUT]) -> DeleteVisitPayload:
+    outcome = await r.delete_visit(info.context, input.visit_id)
+    deleted = input.visit_id if outcome.value is not None else None
+    return _Deleted(deleted, outcome.value, outcome.user_errors)  # type: ignore[return-value]
 
 
 async def _register(
@@ -509,6 +561,18 @@ class PairingsMutation:
         permission_classes=[SignedIn],
         description="Record a visit: only the paired cadre; occurredOn neither in the future (county time) "
         "nor before the pairing began (INVALID)",
+    )
+    correct_visit: RecordVisitPayload = strawberry.mutation(
+        resolver=_correct_visit,
+        permission_classes=[SignedIn],
+        description="Correct a visit: only its cadre, only while the visit lies in the current period of its kind "
+        "(INVALID_STATE after); the change is audited with what it was",
+    )
+    delete_visit: DeleteVisitPayload = strawberry.mutation(
+        resolver=_delete_visit,
+        permission_classes=[SignedIn],
+        description="Delete a visit: only its cadre, only while the visit lies in the current period of its kind "
+        "(INVALID_STATE after); audited with what it was",
     )
     register_with_community: RegistrationPayload = strawberry.mutation(
         resolver=_register,

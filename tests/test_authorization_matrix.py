@@ -23,7 +23,9 @@ starts from the same state.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import enum
+import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -272,6 +274,11 @@ async def build_scene(conn: asyncpg.Connection) -> Scene:
     }
     # a newcomer to the resident's building, without an account yet
     extra = {"newcomer": await b.person(conn, w.county, "新住户", household=w.household)}
+    # a home visit of this month (county time), which its cadre may still correct or delete
+    today = datetime.datetime.now(zoneinfo.ZoneInfo("Asia/Shanghai")).date().isoformat()
+    extra["current_visit"] = await b.visit(
+        conn, await b.pairing_of(conn, w.people["cadre"], w.household), "HOME_VISIT", today
+    )
     return Scene(w, far, objects, far_objects, usernames, api_token_id, enterprise, orders, outsiders, extra)
 
 
@@ -1113,6 +1120,19 @@ ROWS += [
         everyone(MASKED, admin=ALLOWED, staff=ALLOWED, foreign_admin=HIDDEN),
         masked=lambda d: d["node"]["responsibilityHistory"] == [],
         hidden=lambda d: d["node"] is None,
+    ),
+    Row(
+        "correctVisit of this month's visit (its cadre only)",
+        'mutation($id: ID!) { correctVisit(input: {visitId: $id, notes: "补记"}) '
+        "{ visit { id } userErrors { field message code } } }",
+        lambda s: {"id": gid("Visit", s.extra["current_visit"])},
+        everyone(FORBIDDEN, cadre=ALLOWED, neighbour=HIDDEN, foreign_admin=HIDDEN),
+    ),
+    Row(
+        "deleteVisit of this month's visit (its cadre only)",
+        "mutation($id: ID!) { deleteVisit(input: {visitId: $id}) { deletedVisitId userErrors { field code } } }",
+        lambda s: {"id": gid("Visit", s.extra["current_visit"])},
+        everyone(FORBIDDEN, cadre=ALLOWED, neighbour=HIDDEN, foreign_admin=HIDDEN),
     ),
     Row(
         "Users: the resident's account",

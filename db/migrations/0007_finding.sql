@@ -15,3 +15,7 @@ $$;
 ALTER TABLE users
     ADD COLUMN must_change_password boolean NOT NULL DEFAULT false,
     ADD COLUMN last_login_at timestamptz;
+
+-- recordVisit's idempotency key: a double tap by the same user records once
+ALTER TABLE visits ADD COLUMN idempotency_key text CHECK (idempotency_key IS NULL OR btrim(idempotency_key) <> '');
+CREATE UNIQUE INDEX visits_idempotency ON visits (recorded_by, idempotency_key) WHERE idempotency_key IS NOT NULL;

@@ -32,6 +32,7 @@ import httpx
 from db.demo import load
 from db.migrate import migrate
 from db.pool import connect
+from gongjian import clock
 from resolvers import ids, tokens
 from tests.support import contract_operations
 
@@ -207,7 +208,7 @@ async def run_scale(server: str, times: int, requests: int, warmup: int) -> None
         finally:
             await raw.close()
         started = time.perf_counter()
-        assert await load.run(url, "bench-password")
+        assert await load.run(url, "bench-password", today=clock.today("Asia/Shanghai"))
         await grow(url, times)
         prepared = time.perf_counter() - started
         results = await measure(url, requests, warmup)

@@ -146,6 +146,7 @@ def cmd_trusted_documents(args: argparse.Namespace) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> None:
     from db.demo import load
+    from gongjian import clock
 
     settings = resolve(_settings())
     assert settings.database_url is not None
@@ -155,7 +156,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
         password = sys.stdin.readline().rstrip("\n") if not sys.stdin.isatty() else __import__("getpass").getpass()
     if len(password) < 8:
         _fail("the demo password needs at least 8 characters")
-    loaded = asyncio.run(load.run(settings.database_url, password, timezone=settings.timezone))
+    loaded = asyncio.run(load.run(settings.database_url, password, today=clock.today(settings.zone)))
     if loaded:
         print("gongjian: the demo county is loaded", file=sys.stderr)
     elif args.if_empty:

@@ -20,6 +20,7 @@ from db import activities as db
 from db.activities import ActivityRow, SignupRow, VolunteerHoursRow
 from db.areas import OrganisationRow, PersonRow
 from db.pool import Conn
+from gongjian import clock
 from resolvers import ids, life, nodes
 from resolvers.areas import household_by_id, person_by_id
 from resolvers.context import Context
@@ -283,7 +284,7 @@ async def sign_up(ctx: Context, *, activity_id: str) -> Outcome[tuple[SignupRow,
         activity = await _activity_in_county(ctx, conn, activity_id, "activityId")
         if viewer.person_id is None:
             raise Refusal(ErrorCode.FORBIDDEN, "Only a person's account can sign up")
-        if activity.ends_at <= datetime.datetime.now(datetime.UTC):
+        if activity.ends_at <= clock.now():
             raise Refusal(ErrorCode.INVALID_STATE, "The activity has ended", "activityId")
         if await db.active_signup(conn, activity.id, viewer.person_id) is not None:
             raise Refusal(ErrorCode.ALREADY_EXISTS, "You have already signed up", "activityId")

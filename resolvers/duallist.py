@@ -19,6 +19,7 @@ from db import duallist as db
 from db.areas import AreaRow, OrganisationRow
 from db.duallist import ExchangeRow, NeedRow, ResourceRow, Sight
 from db.pool import Conn
+from gongjian import clock
 from resolvers import ids, nodes
 from resolvers.areas import AREA_TYPES, area_by_id, organisation_by_id
 from resolvers.context import Context
@@ -383,7 +384,7 @@ async def publish_resource(ctx: Context, given: ResourceInput) -> Outcome[Resour
         if until is not None:
             if until.tzinfo is None:
                 raise Refusal(ErrorCode.INVALID, "`availableUntil` needs a UTC offset", "availableUntil")
-            if until <= datetime.datetime.now(datetime.UTC):
+            if until <= clock.now():
                 raise Refusal(ErrorCode.INVALID, "`availableUntil` must lie in the future", "availableUntil")
         row = await db.insert_resource(
             conn,

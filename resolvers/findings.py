@@ -11,6 +11,7 @@ import datetime
 from db import findings as db
 from db.findings import FindingFilter, FindingRow
 from db.pool import Conn
+from gongjian import clock
 from resolvers import ids, life, nodes
 from resolvers.context import Context
 from resolvers.errors import ErrorCode, Refusal
@@ -95,7 +96,7 @@ async def report_finding(
             raise Refusal(ErrorCode.FORBIDDEN, "Only staff in scope of the compound may report findings")
         if life.blank(description):
             raise Refusal(ErrorCode.INVALID, "The description may not be blank", "description")
-        if deadline < life.local_today(ctx):
+        if deadline < clock.today(ctx.settings.zone):
             raise Refusal(ErrorCode.INVALID, "The deadline may not be in the past", "deadline")
         row = await db.create(
             conn,

@@ -52,10 +52,6 @@ async def household(ctx: Context, global_id: str, field: list[str]) -> Household
     return row
 
 
-def local_today(ctx: Context) -> datetime.date:
-    return datetime.datetime.now(ctx.settings.zone).date()
-
-
 def aware(ctx: Context, value: datetime.datetime | None) -> datetime.datetime | None:
     """A time without an offset is read in the county's time zone."""
     if value is None or value.tzinfo is not None:

@@ -18,13 +18,13 @@ from db import orders
 from db.areas import OrganisationRow
 from db.meetings import MeetingFilter, MeetingRow, ResolutionRow
 from db.pool import Conn
+from gongjian import clock
 from resolvers import ids, life, nodes
 from resolvers.context import Context
 from resolvers.errors import ErrorCode, Refusal
 from resolvers.loading import grouped, keyed
 from resolvers.mutations import Audited, Outcome, run
 from resolvers.pagination import Page, checked_first, page_from_rows
-from resolvers.pairings import utc_now
 from resolvers.viewer import Role
 
 DEFAULT_FOLLOW_UP_CATEGORY = "OTHER"
@@ -196,7 +196,7 @@ async def record_minutes(
         meeting = await _locked_meeting(ctx, conn, meeting_id)
         if meeting.status != "SCHEDULED":
             raise Refusal(ErrorCode.INVALID_STATE, f"The meeting is {meeting.status}, not SCHEDULED", "meetingId")
-        if meeting.starts_at > utc_now():
+        if meeting.starts_at > clock.now():
             raise Refusal(ErrorCode.INVALID_STATE, "The meeting has not started yet: no minutes before it", "meetingId")
         if life.blank(minutes):
             raise Refusal(ErrorCode.INVALID, "The minutes may not be blank", "minutes")

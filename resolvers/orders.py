@@ -17,6 +17,7 @@ from db import pairings as pairings_db
 from db.areas import AreaRow, HouseholdRow, OrganisationRow, PersonRow
 from db.orders import CategoryRow, Changes, OrderEventRow, OrderFilter, OrderRow, Party, Scope
 from db.pool import Conn
+from gongjian import clock
 from resolvers import ids, nodes
 from resolvers.areas import area_by_id, household_by_id, organisation_by_id, person_by_id
 from resolvers.context import Context
@@ -365,7 +366,7 @@ async def dispatch_order(
         if due_at is not None:
             if due_at.tzinfo is None:
                 raise Refusal(ErrorCode.INVALID, "`dueAt` needs a UTC offset", "dueAt")
-            if due_at <= datetime.datetime.now(datetime.UTC):
+            if due_at <= clock.now():
                 raise Refusal(ErrorCode.INVALID, "`dueAt` must lie in the future", "dueAt")
         return await _transition(
             ctx,

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import calendar
 import datetime
-import zoneinfo
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final, Protocol, TypeVar
@@ -39,6 +38,7 @@ from db.pairings import (
     VisitRow,
 )
 from db.pool import Conn
+from gongjian import clock
 from resolvers import ids, nodes
 from resolvers.areas import AREA_TYPES, area_by_id, household_by_id, organisation_by_id, person_by_id
 from resolvers.context import Context
@@ -60,20 +60,6 @@ DUTIES: Final = ("ASSIST_MANAGEMENT", "PUBLIC_SERVICE", "MOBILISATION")
 
 
 # --- calendar ------------------------------------------------------------------------------
-
-
-def utc_now() -> datetime.datetime:
-    """The clock (a seam for tests that cross a day boundary)."""
-    return datetime.datetime.now(datetime.UTC)
-
-
-def local_today(ctx: Context) -> datetime.date:
-    """Today in the county's time zone."""
-    return utc_now().astimezone(ctx.settings.zone).date()
-
-
-def local_today_in(zone: str) -> datetime.date:
-    return utc_now().astimezone(zoneinfo.ZoneInfo(zone)).date()
 
 
 def period(kind: str, as_of: datetime.date) -> tuple[datetime.date, datetime.date]:
@@ -279,7 +265,7 @@ async def household_pairings(root: HouseholdRow, ctx: Context) -> list[PairingRo
 
 
 async def pairing_obligations(root: PairingRow, ctx: Context, as_of: datetime.date | None) -> list[Obligation]:
-    found = await ctx.loader(obligations_by_pairing).load((root.id, as_of or local_today(ctx)))
+    found = await ctx.loader(obligations_by_pairing).load((root.id, as_of or clock.today(ctx.settings.zone)))
     return found or []
 
 
@@ -495,7 +481,7 @@ def _id(global_id: str, field: str, *type_names: str) -> int:
 
 
 def _not_future(ctx: Context, day: datetime.date, field: str) -> None:
-    if day > local_today(ctx):
+    if day > clock.today(ctx.settings.zone):
         raise Refusal(ErrorCode.INVALID, "The date may not be in the future (county time)", [field])
 
 
@@ -550,7 +536,7 @@ async def adopt(
         chosen = list(dict.fromkeys(duties)) if duties is not None else list(DUTIES)
         if not chosen:
             raise Refusal(ErrorCode.INVALID, "An adoption has at least one duty", ["duties"])
-        start = since or local_today(ctx)
+        start = since or clock.today(ctx.settings.zone)
         _not_future(ctx, start, "since")
         try:
             async with conn.transaction():
@@ -574,7 +560,7 @@ async def end_adoption(ctx: Context, adoption_id: str, until: datetime.date | No
             raise Refusal(ErrorCode.FORBIDDEN, "Only the county, staff of the area or the unit's admin may end it")
         if found.until is not None:
             raise Refusal(ErrorCode.INVALID_STATE, "This adoption has already ended", ["adoptionId"])
-        day = until or local_today(ctx)
+        day = until or clock.today(ctx.settings.zone)
         _not_future(ctx, day, "until")
         if day < found.since:
             raise Refusal(ErrorCode.INVALID, "An adoption cannot end before it began", ["until"])
@@ -596,7 +582,7 @@ async def pair(ctx: Context, cadre_id: str, household_id: str, since: datetime.d
         standing = await db.cadre_units(conn, cadre.id)
         if standing is None or not standing[0] or not standing[1]:
             raise Refusal(ErrorCode.INVALID, "A cadre is a party member holding an active post in a unit", ["cadreId"])
-        start = since or local_today(ctx)
+        start = since or clock.today(ctx.settings.zone)
         _not_future(ctx, start, "since")
         try:
             async with conn.transaction():
@@ -620,7 +606,7 @@ async def end_pairing(ctx: Context, pairing_id: str, until: datetime.date | None
             raise Refusal(ErrorCode.FORBIDDEN, "Only the county or staff of the household's community may end it")
         if found.until is not None:
             raise Refusal(ErrorCode.INVALID_STATE, "This pairing has already ended", ["pairingId"])
-        day = until or local_today(ctx)
+        day = until or clock.today(ctx.settings.zone)
         _not_future(ctx, day, "until")
         if day < found.since:
             raise Refusal(ErrorCode.INVALID, "A pairing cannot end before it began", ["until"])
@@ -680,7 +666,7 @@ async def _own_current_visit(ctx: Context, conn: Conn, visit_id: str) -> tuple[V
         raise Refusal(ErrorCode.NOT_FOUND, "No such visit", ["visitId"])
     if viewer.person_id is None or viewer.person_id != pairing.cadre_id:
         raise Refusal(ErrorCode.FORBIDDEN, "Only the paired cadre corrects their visits")
-    if visit.occurred_on < period(visit.kind, local_today(ctx))[0]:
+    if visit.occurred_on < period(visit.kind, clock.today(ctx.settings.zone))[0]:
         raise Refusal(ErrorCode.INVALID_STATE, "Only a visit of the current period may be changed", ["visitId"])
     return visit, pairing
 
@@ -702,7 +688,7 @@ async def correct_visit(
         _not_future(ctx, day, "occurredOn")
         if day < pairing.since:
             raise Refusal(ErrorCode.INVALID, "The visit cannot be before the pairing began", ["occurredOn"])
-        if day < period(new_kind, local_today(ctx))[0]:
+        if day < period(new_kind, clock.today(ctx.settings.zone))[0]:
             raise Refusal(ErrorCode.INVALID, "A corrected visit stays in the current period", ["occurredOn"])
         text = (notes.strip() or None) if notes is not None else visit.notes
         changed = await db.correct_visit(conn, visit.id, new_kind, day, text)

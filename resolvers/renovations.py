@@ -10,6 +10,7 @@ from __future__ import annotations
 from db import renovations as db
 from db.pool import Conn
 from db.renovations import RenovationRow
+from gongjian import clock
 from resolvers import ids, life, nodes
 from resolvers.context import Context
 from resolvers.errors import ErrorCode, Refusal
@@ -88,7 +89,7 @@ async def _advance(ctx: Context, action: str, renovation_id: str, source: str, t
             raise Refusal(ErrorCode.FORBIDDEN, "Only staff in scope of the compound or the county admin")
         if row.status != source:
             raise Refusal(ErrorCode.INVALID_STATE, f"The project is {row.status}, not {source}", "renovationId")
-        year = life.local_today(ctx).year if target == "COMPLETED" else None
+        year = clock.today(ctx.settings.zone).year if target == "COMPLETED" else None
         done = await db.advance(conn, pk, source, target, year)
         assert done is not None, "the row is locked and was checked above"
         return done, Audited("Renovation", pk, {"status": target})

@@ -12,6 +12,8 @@ import httpx
 from resolvers import tokens
 
 REPO = Path(__file__).resolve().parent.parent
+# the county time zone of the test settings and of the demo
+ZONE = "Asia/Shanghai"
 CONTRACT = Path.cwd().parent / "shared" / "contract"
 if not CONTRACT.exists():
     # a git worktree may sit deeper than ../ (e.g. /work/wt/<name> beside /work/shared)

@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from gongjian import clock
 from resolvers import ids
 from tests import builders
 from tests.builders import World, world
@@ -207,7 +208,7 @@ async def test_check_in_sets_attended_and_credits_hours(api: Api, conn: asyncpg.
         hidden = await api.ok(HOURS, {"id": person}, token=api.token_for(w.users[who]))
         assert hidden["volunteerHours"] is None, who
     window = "query($from: DateTime) { volunteerHours(from: $from) { hours activities } }"
-    later = (datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=30)).isoformat()
+    later = (clock.now() + datetime.timedelta(days=30)).isoformat()
     none_later = await api.ok(window, {"from": later}, token=api.token_for(w.users["resident"]))
     assert none_later["volunteerHours"] == {"hours": 0.0, "activities": 0}
 
@@ -252,7 +253,7 @@ async def test_activities_list_filters_and_pages(api: Api, conn: asyncpg.Connect
     assert [e["node"]["id"] for e in rest["data"]["activities"]["edges"]] == [
         ids.encode("Activity", a) for a in made[2:]
     ]
-    now = datetime.datetime.now(datetime.UTC)
+    now = clock.now()
     upcoming = await api.op(
         "Activities",
         {"from": now.isoformat(), "to": (now + datetime.timedelta(days=4)).isoformat()},

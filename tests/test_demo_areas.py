@@ -10,8 +10,10 @@ from urllib.parse import urlsplit
 import asyncpg
 
 from db.demo import load
+from gongjian import clock
 from resolvers import ids
 from tests.conftest import _with_database
+from tests.support import ZONE
 
 CHECKSUMS = {
     table: f"SELECT md5(string_agg(t::text, '|' ORDER BY t.id)) FROM (SELECT {columns} FROM {table}) t"  # noqa: S608 - constant names
@@ -68,8 +70,10 @@ async def _checksums(conn: asyncpg.Connection) -> dict[str, str]:
 async def test_demo_reproduces_the_figures_and_is_deterministic(
     committed_db: dict[str, Any], template_url: str, server_url: str
 ) -> None:
-    assert await load.run(committed_db["url"], "demo-password-1")
-    assert not await load.run(committed_db["url"], "demo-password-1"), "a second load into a full database"
+    assert await load.run(committed_db["url"], "demo-password-1", today=clock.today(ZONE))
+    assert not await load.run(committed_db["url"], "demo-password-1", today=clock.today(ZONE)), (
+        "a second load into a full database"
+    )
     async with committed_db["pool"].acquire() as conn:
         f = dict(await conn.fetchrow(FIGURES))
         first = await _checksums(conn)
@@ -137,7 +141,7 @@ async def test_demo_reproduces_the_figures_and_is_deterministic(
     await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     try:
         url = _with_database(server_url, name)
-        assert await load.run(url, "demo-password-1")
+        assert await load.run(url, "demo-password-1", today=clock.today(ZONE))
         other = await asyncpg.connect(url)
         try:
             assert await _checksums(other) == first

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from db.demo import load
-from tests.support import Api
+from gongjian import clock
+from tests.support import ZONE, Api
 
 PASSWORD = "demo-password-1"
 
@@ -27,7 +28,7 @@ async def _data(api: Api, name: str, variables: dict[str, Any], token: str) -> d
 
 
 async def test_county_figures_and_sample_accounts(committed_db: dict[str, Any]) -> None:
-    assert await load.run(committed_db["url"], PASSWORD)
+    assert await load.run(committed_db["url"], PASSWORD, today=clock.today(ZONE))
     api: Api = committed_db["api"]
     tokens = {
         name: await _login(api, name) for name in ("admin", "staff", "head", "cadre", "resident", "neighbour", "unit")

@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from db.demo import load
+from gongjian import clock
 from resolvers import ids
+from tests.support import ZONE
 
 PASSWORD = "demo-password-1"
 
 
 async def test_every_sample_account_signs_in_with_its_role(committed_db: dict[str, Any]) -> None:
-    assert await load.run(committed_db["url"], PASSWORD)
+    assert await load.run(committed_db["url"], PASSWORD, today=clock.today(ZONE))
     api = committed_db["api"]
     async with committed_db["pool"].acquire() as conn:
         county = await conn.fetchval("SELECT id FROM areas WHERE level = 'COUNTY'")

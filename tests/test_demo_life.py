@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import datetime
 import random
-import zoneinfo
 
 import asyncpg
 
 from db.demo import areas, life, load
 from db.pool import Conn
+from gongjian import clock
 from tests import builders
+from tests.support import ZONE
 
 FIGURES = """
 SELECT
@@ -40,7 +40,7 @@ SELECT
 
 
 async def test_demo_step_reproduces_the_figures(conn: asyncpg.Connection) -> None:
-    today = datetime.datetime.now(zoneinfo.ZoneInfo("Asia/Shanghai")).date()
+    today = clock.today(ZONE)
     demo = load.Demo(conn=Conn(conn), rng=random.Random(load.SEED), password="x" * 8, today=today)
     await areas.step(demo)
     # what the identity and orders steps provide: the staff account and the service categories

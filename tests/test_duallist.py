@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from gongjian import clock
 from resolvers import ids, tokens
 from tests import builders as b
 from tests.support import Api
@@ -133,8 +134,8 @@ async def test_availability_window_must_lie_ahead(api: Api, w: b.World) -> None:
       publishResource(input: $input) { resource { status availableUntil } userErrors { field code } } }"""
     base = publish_vars(w)
     base.pop("description")
-    past = (datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=1)).isoformat()
-    future = (datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=30)).isoformat()
+    past = (clock.now() - datetime.timedelta(hours=1)).isoformat()
+    future = (clock.now() + datetime.timedelta(days=30)).isoformat()
     refused = await api.ok(query, {"input": {**base, "availableUntil": past}}, token=tok(api, w, "unit"))
     assert refused["publishResource"]["userErrors"] == [{"field": ["availableUntil"], "code": "INVALID"}]
     done = await api.ok(query, {"input": {**base, "availableUntil": future}}, token=tok(api, w, "unit"))
@@ -191,7 +192,7 @@ async def test_resources_filter_by_community_category_and_availability(
     there = await b.resource(conn, w.unit, [w.other_community], category="PARKING", quantity=5)
     venue = await b.resource(conn, w.unit, [w.community, w.other_community], category="VENUE", quantity=1)
     gone = await b.resource(conn, w.unit, [w.community], category="PARKING", withdrawn=True)
-    past = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=1)
+    past = clock.now() - datetime.timedelta(days=1)
     expired = await b.resource(conn, w.unit, [w.community], category="PARKING", available_until=past)
     token = tok(api, w, "staff")
 
@@ -285,8 +286,8 @@ async def test_needs_filter_by_area_category_and_open(api: Api, w: b.World, conn
 
 
 async def test_matches_rank_best_fit_first(api: Api, w: b.World, conn: asyncpg.Connection) -> None:
-    soon = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=2)
-    later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=20)
+    soon = clock.now() + datetime.timedelta(days=2)
+    later = clock.now() + datetime.timedelta(days=20)
     need = await b.need(conn, w.community, category="PARKING", quantity=10)
     await conn.execute("UPDATE needs SET fulfilled = 4 WHERE id = $1", need)  # shortfall 6
     small = await b.resource(conn, w.unit, [w.community], quantity=3)
@@ -387,9 +388,7 @@ async def test_allocate_refusals_change_nothing(api: Api, w: b.World, conn: asyn
     venue = await b.resource(conn, w.unit, [w.community], category="VENUE", quantity=4)
     foreign = await b.resource(conn, w.unit, [w.other_community], quantity=4)
     withdrawn = await b.resource(conn, w.unit, [w.community], withdrawn=True)
-    expired = await b.resource(
-        conn, w.unit, [w.community], available_until=datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=1)
-    )
+    expired = await b.resource(conn, w.unit, [w.community], available_until=clock.now() - datetime.timedelta(minutes=1))
     closed = await b.need(conn, w.community, quantity=6)
     await conn.execute("UPDATE needs SET closed_at = now() WHERE id = $1", closed)
     elsewhere = await b.need(conn, w.other_community, quantity=6)

@@ -3,7 +3,6 @@ counters that agree with the ledger."""
 
 from __future__ import annotations
 
-import datetime
 import random
 from typing import Any
 
@@ -13,8 +12,9 @@ from db.demo import duallist as demo_step
 from db.demo import load
 from db.demo.load import Demo
 from db.pool import Conn
+from gongjian import clock
 from tests import builders as b
-from tests.support import Api
+from tests.support import ZONE, Api
 
 # the county statistic's rule: PARKING resources open to a community of the area, not withdrawn
 PARKING_OPENED = """
@@ -30,7 +30,7 @@ async def test_demo_step_opens_464_parking_spaces(api: Api, conn: asyncpg.Connec
     third = await b.area(conn, "COMMUNITY", "城关社区", w.town)
     await b.area(conn, "COMPOUND", "椒溪河小区", w.other_community)
     units = [w.unit, *[await b.organisation(conn, w.county, "ENTERPRISE") for _ in range(12)]]
-    demo = Demo(conn=Conn(conn), rng=random.Random(1), password="x" * 8, today=datetime.date.today())
+    demo = Demo(conn=Conn(conn), rng=random.Random(1), password="x" * 8, today=clock.today(ZONE))
     demo.ids.update(
         county=w.county,
         community=w.community,
@@ -72,7 +72,7 @@ async def test_demo_step_opens_464_parking_spaces(api: Api, conn: asyncpg.Connec
 
 async def test_the_demo_county_opens_464_parking_spaces(committed_db: dict[str, Any]) -> None:
     """The whole demo load (areas first, then the dual list): the county's figure."""
-    assert await load.run(committed_db["url"], "demo-password-1")
+    assert await load.run(committed_db["url"], "demo-password-1", today=clock.today(ZONE))
     conn = await asyncpg.connect(committed_db["url"])
     try:
         county = await conn.fetchval("SELECT id FROM areas WHERE level = 'COUNTY'")

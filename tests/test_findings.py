@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 import orjson
 
+from gongjian import clock
 from resolvers import ids
 from tests import builders
 from tests.builders import World, world
@@ -19,7 +20,7 @@ ZONE = zoneinfo.ZoneInfo("Asia/Shanghai")
 
 
 def _today() -> datetime.date:
-    return datetime.datetime.now(ZONE).date()
+    return clock.today(ZONE)
 
 
 def _report_vars(w: World, **override: Any) -> dict[str, Any]:

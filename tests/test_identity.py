@@ -9,6 +9,7 @@ import asyncpg
 import httpx
 
 from db.pool import SingleConnectionDatabase
+from gongjian import clock
 from gongjian.app import create_app
 from gongjian.config import Settings
 from resolvers import ids, tokens
@@ -28,7 +29,7 @@ def _errors(result: dict[str, object]) -> list[str]:
 async def test_login_gives_an_expiring_token_that_signs_in(api: Api, conn: asyncpg.Connection) -> None:
     w = await world(conn)
     names = await with_passwords(conn, w)
-    before = datetime.datetime.now(datetime.UTC)
+    before = clock.now()
     result = await api.op("Login", {"username": names["head"].upper(), "password": SAMPLE_PASSWORD})
     login = result["data"]["login"]
     assert login["userErrors"] == []

@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from gongjian import clock
 from resolvers import ids
 from tests import builders
 from tests.support import Api
@@ -105,7 +106,7 @@ async def test_the_whole_workflow_with_its_timeline(o: Orders) -> None:
     assert dispatched["order"]["assignee"] == {"id": ids.encode("Person", o.w.people["cadre"]), "name": "张干部"}
     assert dispatched["order"]["assigneeUnit"] is None
     due = datetime.datetime.fromisoformat(dispatched["order"]["dueAt"])
-    hours = (due - datetime.datetime.now(datetime.UTC)).total_seconds() / 3600
+    hours = (due - clock.now()).total_seconds() / 3600
     assert 47 < hours <= 48  # REPAIR's due_hours
 
     assert (await o.mutate("AcceptOrder", "cadre", orderId=oid))["order"]["status"] == "ACCEPTED"
@@ -285,7 +286,7 @@ async def test_dispatch_refusals(o: Orders) -> None:
     unit = ids.encode("Organisation", o.w.unit)
     resident = ids.encode("Person", o.w.people["resident"])
     committee = await builders.organisation(o.conn, o.w.county, "RESIDENTS_COMMITTEE", area_id=o.w.community)
-    past = (datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=1)).isoformat()
+    past = (clock.now() - datetime.timedelta(hours=1)).isoformat()
     before = await o.count_rows()
     cases = [
         ({"assigneeId": cadre, "assigneeUnitId": unit}, ["assigneeId"]),
@@ -304,7 +305,7 @@ async def test_dispatch_refusals(o: Orders) -> None:
 
 async def test_dispatch_with_explicit_due_time(o: Orders) -> None:
     order = await o.placed()
-    due = (datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=3)).replace(microsecond=0)
+    due = (clock.now() + datetime.timedelta(days=3)).replace(microsecond=0)
     payload = await o.dispatch(order, dueAt=due.isoformat())
     assert datetime.datetime.fromisoformat(payload["order"]["dueAt"]) == due
 

@@ -6,10 +6,12 @@ from typing import Any
 
 from db.demo import load
 from db.orders import TRANSITIONS
+from gongjian import clock
+from tests.support import ZONE
 
 
 async def test_demo_orders_are_consistent_and_reachable(committed_db: dict[str, Any]) -> None:
-    assert await load.run(committed_db["url"], "demo-password-1")
+    assert await load.run(committed_db["url"], "demo-password-1", today=clock.today(ZONE))
     pool = committed_db["pool"]
     states = dict(await pool.fetch("SELECT status, count(*) FROM service_orders GROUP BY status"))
     assert set(states) == {"SUBMITTED", "DISPATCHED", "ACCEPTED", "COMPLETED", "CLOSED", "CANCELLED"}

@@ -10,8 +10,8 @@ from typing import Any
 import asyncpg
 import pytest
 
+from gongjian import clock
 from resolvers import ids
-from resolvers import pairings as pairings_resolvers
 from tests import builders as b
 from tests.support import Api
 
@@ -52,7 +52,7 @@ async def test_admin_adopts_a_compound_with_all_duties(api: Api, w: b.World) -> 
     assert adoption["unit"]["id"] == gid("Organisation", w.unit)
     assert adoption["area"] == {"id": gid("Compound", w.compound), "name": "滨河小区", "level": "COMPOUND"}
     assert adoption["duties"] == ["ASSIST_MANAGEMENT", "PUBLIC_SERVICE", "MOBILISATION"]
-    assert adoption["since"] == pairings_resolvers.local_today_in("Asia/Shanghai").isoformat()
+    assert adoption["since"] == clock.today("Asia/Shanghai").isoformat()
 
 
 @pytest.mark.parametrize("who", ["admin", "staff", "unit"])
@@ -168,7 +168,7 @@ async def test_staff_pairs_a_cadre_with_a_household(api: Api, w: b.World) -> Non
     assert payload["userErrors"] == []
     assert payload["pairing"]["cadre"] == {"id": gid("Person", w.people["cadre"]), "name": "张干部"}
     assert payload["pairing"]["household"] == {"id": gid("Household", w.neighbour_household), "label": "1单元202"}
-    assert payload["pairing"]["since"] == pairings_resolvers.local_today_in("Asia/Shanghai").isoformat()
+    assert payload["pairing"]["since"] == clock.today("Asia/Shanghai").isoformat()
 
 
 async def test_same_pair_twice_is_already_exists(api: Api, conn: asyncpg.Connection, w: b.World) -> None:
@@ -368,7 +368,7 @@ async def test_good_deed_calendar_year(api: Api, conn: asyncpg.Connection, w: b.
 
 
 def _freeze(monkeypatch: pytest.MonkeyPatch, utc: datetime.datetime) -> None:
-    monkeypatch.setattr(pairings_resolvers, "utc_now", lambda: utc)
+    monkeypatch.setattr(clock, "now", lambda: utc)
 
 
 async def test_today_is_the_county_date_not_the_utc_date(

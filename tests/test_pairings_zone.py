@@ -7,9 +7,9 @@ import datetime
 import asyncpg
 import pytest
 
+from gongjian import clock
 from gongjian.config import Settings
 from resolvers import ids
-from resolvers import pairings as pairings_resolvers
 from tests import builders as b
 from tests.conftest import TEST_SECRET
 from tests.support import Api
@@ -24,7 +24,7 @@ async def test_calendar_follows_the_configured_zone(
     api: Api, conn: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """At 2024-03-01 05:00 UTC it is still 29 February (a leap day) in Los Angeles."""
-    monkeypatch.setattr(pairings_resolvers, "utc_now", lambda: datetime.datetime(2024, 3, 1, 5, 0, tzinfo=datetime.UTC))
+    monkeypatch.setattr(clock, "now", lambda: datetime.datetime(2024, 3, 1, 5, 0, tzinfo=datetime.UTC))
     w = await b.world(conn)
     pairing = await b.pairing_of(conn, w.people["cadre"], w.household)
     token = api.token_for(w.users["cadre"])

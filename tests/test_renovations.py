@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import datetime
-import zoneinfo
-
 import asyncpg
 
+from gongjian import clock
 from resolvers import ids
 from tests import builders
 from tests.builders import world
-from tests.support import Api
+from tests.support import ZONE, Api
 
 PLAN = """
 mutation($c: ID!, $t: String!, $y: Int!) { planRenovation(input: {compoundId: $c, title: $t, year: $y}) {
@@ -47,7 +45,7 @@ async def test_plan_start_complete(api: Api, conn: asyncpg.Connection) -> None:
     again = await api.ok(START, {"id": renovation["id"]}, token=staff)
     assert again["startRenovation"]["userErrors"][0]["code"] == "INVALID_STATE"
     done = await api.ok(COMPLETE, {"id": renovation["id"]}, token=staff)
-    this_year = datetime.datetime.now(zoneinfo.ZoneInfo("Asia/Shanghai")).year
+    this_year = clock.today(ZONE).year
     assert done["completeRenovation"] == {"renovation": {"status": "COMPLETED", "year": this_year}, "userErrors": []}
 
 

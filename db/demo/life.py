@@ -167,7 +167,6 @@ async def _activities(demo: Demo, w: _World) -> None:
     activities: list[tuple[Any, ...]] = []
     hosts: list[tuple[int, int]] = []
     signups: list[tuple[Any, ...]] = []
-    now = datetime.datetime.now(datetime.UTC)
     for i, (pk, day) in enumerate(zip(activity_ids, days, strict=True)):
         kind = KINDS[i % len(KINDS)]
         if kind == "EPIDEMIC_SUPPORT" and day > datetime.date(2022, 12, 31):
@@ -183,7 +182,7 @@ async def _activities(demo: Demo, w: _World) -> None:
             units.append(w.sample["unit"])
         host_ids = units + ([w.committees[community]] if community in w.committees else [])
         hosts += [(pk, h) for h in dict.fromkeys(host_ids)]
-        upcoming = starts > now
+        upcoming = i >= ENDED_ACTIVITIES
         wanted = min(capacity or 60, rng.randint(8, 26) if upcoming else rng.randint(15, 45))
         people = rng.sample(w.people, wanted)
         if community == w.community and (i % 3 == 0 or upcoming):

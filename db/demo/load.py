@@ -10,7 +10,6 @@ import datetime
 import random
 import sys
 import time
-import zoneinfo
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,14 +59,14 @@ async def is_empty(conn: Conn) -> bool:
     return not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM areas)")
 
 
-async def run(database_url: str, password: str, *, timezone: str = "Asia/Shanghai") -> bool:
-    """Load the demo; False (and nothing written) when the database already holds data."""
+async def run(database_url: str, password: str, *, today: datetime.date) -> bool:
+    """Load the demo as it stands on `today` (the county's date); False (and nothing
+    written) when the database already holds data."""
     raw = await connect(database_url)
     try:
         conn = Conn(raw)
         if not await is_empty(conn):
             return False
-        today = datetime.datetime.now(zoneinfo.ZoneInfo(timezone)).date()
         demo = Demo(conn=conn, rng=random.Random(SEED), password=password, today=today)
         progress = Progress(len(STEPS))
         async with conn.transaction():

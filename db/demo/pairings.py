@@ -158,9 +158,24 @@ async def _pairings(demo: Demo, conn: Conn) -> list[tuple[int, int, int, datetim
     return [(r["id"], r["cadre_id"], r["household_id"], r["since"]) for r in rows]
 
 
+def _elapsed(first: datetime.date, last: datetime.date, today: datetime.date) -> float:
+    """How far the period [first, last] has gone on `today`: 1/length on its first day,
+    1.0 on its last (and after it)."""
+    return min(1.0, ((today - first).days + 1) / ((last - first).days + 1))
+
+
+def _done_share(keen: float, first: datetime.date, last: datetime.date, today: datetime.date) -> float:
+    """The chance that a cadre of diligence `keen` has met an obligation of the period
+    [first, last] by `today`. A past period: `keen`. The current one: from about a sixth of
+    `keen` on its first day (some cadres visit on the 1st) up to `keen` on its last, so on
+    every day of the year each obligation kind has both MET and DUE pairings."""
+    return keen * (0.15 + 0.85 * _elapsed(first, last, today))
+
+
 def _visits(demo: Demo, pairings: list[tuple[int, int, int, datetime.date]]) -> list[tuple[Any, ...]]:
     """Twelve months of history: each cadre keeps up with a diligence of their own, so some
-    obligations are DUE; this month's home visits are partly still to come."""
+    obligations are DUE; the current month, half-year and year are done in proportion to
+    how far they have gone (`_done_share`)."""
     rng, today, county = demo.rng, demo.today, demo.ids["county"]
     sample_cadre, sample_household = demo.ids["sample"]["cadre"], demo.ids["sample"]["resident_household"]
     window = _month_start(today, HISTORY_MONTHS - 1)
@@ -182,23 +197,19 @@ def _visits(demo: Demo, pairings: list[tuple[int, int, int, datetime.date]]) -> 
         start = max(since, window)
         for back in range(HISTORY_MONTHS - 1, -1, -1):
             month = _month_start(today, back)
-            current = back == 0
-            chance = keen * (min(today.day, 28) / 28 if current else 1.0)
-            if sample and current:
+            chance = _done_share(keen, month, _month_end(month), today)
+            if sample and back == 0:
                 chance = 0.0  # the sample cadre still owes this month's home visit
             if rng.random() < chance:
                 add(pairing, "HOME_VISIT", max(month, start), min(_month_end(month), today))
         halves = sorted({_half(start), _half(today), _half(_month_start(today, 6))})
         for first, last in halves:
-            current = first <= today <= last
-            if sample or rng.random() < keen * (0.8 if current else 1.0):
+            if sample or rng.random() < _done_share(keen, first, last, today):
                 add(pairing, "HEART_TO_HEART", max(first, start), min(last, today))
         for year in sorted({start.year, today.year}):
-            current = year == today.year
-            if sample or rng.random() < keen * (0.75 if current else 0.95):
-                add(
-                    pairing, "GOOD_DEED", max(datetime.date(year, 1, 1), start), min(datetime.date(year, 12, 31), today)
-                )
+            first, last = datetime.date(year, 1, 1), datetime.date(year, 12, 31)
+            if sample or rng.random() < _done_share(keen, first, last, today):
+                add(pairing, "GOOD_DEED", max(first, start), min(last, today))
     return rows
 
 

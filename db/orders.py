@@ -66,6 +66,21 @@ SELECT EXISTS (SELECT 1 FROM households h JOIN areas b ON b.id = h.building_id J
 """
 
 
+# The person to contact about each order ($1): the placing user's person when they live in the
+# household, else the household's first member.
+ORDER_CONTACTS: Final = """
+SELECT o.id, coalesce(
+    (SELECT p.id FROM users u JOIN persons p ON p.id = u.person_id
+     WHERE u.id = o.placed_by AND p.household_id = o.household_id),
+    (SELECT min(p.id) FROM persons p WHERE p.household_id = o.household_id)) AS person_id
+FROM service_orders o WHERE o.id = ANY($1::bigint[])
+"""
+
+
+async def order_contacts(conn: Conn, order_ids: list[int]) -> dict[int, int]:
+    return {r["id"]: r["person_id"] for r in await conn.fetch(ORDER_CONTACTS, order_ids) if r["person_id"] is not None}
+
+
 async def manages_household(conn: Conn, household_id: int, organisation_id: int) -> bool:
     """Whether the organisation is the property manager of the household's compound."""
     return bool(await conn.fetchval(MANAGES_HOUSEHOLD, household_id, organisation_id))

@@ -31,8 +31,9 @@ from db.pool import Conn
 from resolvers.context import Context
 from resolvers.viewer import Role, Viewer
 
-# the reasons (rules 3-5) whose reads are written to the audit log
-AUDITED: frozenset[str] = frozenset({"STAFF", "BUILDING_HEAD", "CADRE"})
+# the reasons (rules 3-5, and an order's assignee reading its contact) whose reads are written
+# to the audit log
+AUDITED: frozenset[str] = frozenset({"STAFF", "BUILDING_HEAD", "CADRE", "ASSIGNEE"})
 
 
 def _viewer_parameters(viewer: Viewer) -> tuple[Any, ...]:

@@ -18,7 +18,7 @@ from db.areas import AreaRow, HouseholdRow, OrganisationRow, PersonRow
 from db.orders import CategoryRow, Changes, OrderEventRow, OrderFilter, OrderRow, Party, Scope
 from db.pool import Conn
 from gongjian import clock
-from resolvers import ids, nodes
+from resolvers import access, ids, nodes
 from resolvers.areas import area_by_id, household_by_id, organisation_by_id, person_by_id
 from resolvers.context import Context
 from resolvers.errors import ErrorCode, Refusal, UserError
@@ -107,6 +107,48 @@ async def household_of(root: OrderRow, ctx: Context) -> HouseholdRow | None:
 
 async def community_of(root: OrderRow, ctx: Context) -> AreaRow | None:
     return await ctx.loader(area_by_id).load(root.community_id)
+
+
+ContactKey = tuple[int, int, str]  # order id, household id, the reason the viewer reads it
+
+
+async def contacts_batch(ctx: Context, keys: list[ContactKey]) -> list[PersonRow | None]:
+    """The contact person of each order, in one statement, and one audit statement for them all."""
+    async with ctx.db.connection() as conn:
+        found = await db.order_contacts(conn, [k[0] for k in keys])
+        await access.audit_household_reads(ctx, conn, "contact", {h: reason for _, h, reason in keys})
+    people = await ctx.loader(person_by_id).load_many([found.get(k[0], 0) for k in keys])
+    return list(people)
+
+
+# while the order is with its assignee, the assignee reads who to contact (an audited reason)
+CONTACT_STATES = frozenset({"DISPATCHED", "ACCEPTED"})
+
+
+@dataclass(frozen=True)
+class OrderContact:
+    name: str
+    phone: str | None
+
+
+async def contact_of(root: OrderRow, ctx: Context) -> OrderContact | None:
+    """The ordering person's name and phone: for the household's members and staff in scope,
+    and for the assignee (or the assigned unit's members and admins) while the order is
+    DISPATCHED or ACCEPTED. Reads by staff and assignees are audited; others get null."""
+    viewer = ctx.viewer
+    if viewer is None or viewer.api_token_id is not None:
+        return None
+    roles = await parties(ctx, viewer, root)
+    if Party.HOUSEHOLD in roles:
+        reason = "MEMBER"
+    elif Party.STAFF in roles:
+        reason = "STAFF"
+    elif Party.ASSIGNEE in roles and root.status in CONTACT_STATES:
+        reason = "ASSIGNEE"
+    else:
+        return None
+    person = await ctx.loader(contacts_batch).load((root.id, root.household_id, reason))
+    return None if person is None else OrderContact(person.name, person.phone)
 
 
 async def assignee_of(root: OrderRow, ctx: Context) -> PersonRow | None:

@@ -1008,6 +1008,13 @@ ROWS.extend(
 # --- finding people, households and duties (issue 14) ---------------------------------------
 
 
+ORDER_CONTACT = "query($id: ID!) { node(id: $id) { ... on ServiceOrder { contact { name phone } } } }"
+
+
+def _node_of_order(state: str) -> Callable[[Scene], dict[str, Any]]:
+    return lambda s: {"id": gid("ServiceOrder", s.orders[state])}
+
+
 def _without_user(key: str) -> Callable[[Scene], Callable[[Data], bool]]:
     return lambda s: lambda d: gid("User", s.w.users[key]) not in [e["node"]["id"] for e in d["users"]["edges"]]
 
@@ -1133,6 +1140,24 @@ ROWS += [
         "mutation($id: ID!) { deleteVisit(input: {visitId: $id}) { deletedVisitId userErrors { field code } } }",
         lambda s: {"id": gid("Visit", s.extra["current_visit"])},
         everyone(FORBIDDEN, cadre=ALLOWED, neighbour=HIDDEN, foreign_admin=HIDDEN),
+    ),
+    Row(
+        "the contact of the order dispatched to the cadre (the assignee reaches the ordering person)",
+        ORDER_CONTACT,
+        _node_of_order("dispatched"),
+        {a: ALLOWED for a in ("admin", "staff", "head", "resident", "cadre")},
+        others=HIDDEN,
+        masked=lambda d: d["node"]["contact"] is None,
+        hidden=lambda d: d["node"] is None,
+    ),
+    Row(
+        "the contact of the completed order (the assignee no longer reaches it)",
+        ORDER_CONTACT,
+        _node_of_order("completed"),
+        {"admin": ALLOWED, "staff": ALLOWED, "head": ALLOWED, "resident": ALLOWED, "cadre": MASKED},
+        others=HIDDEN,
+        masked=lambda d: d["node"]["contact"] is None,
+        hidden=lambda d: d["node"] is None,
     ),
     Row(
         "Users: the resident's account",

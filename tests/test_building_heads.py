@@ -62,3 +62,41 @@ async def test_a_head_reads_the_reports_of_their_building_only(api: Api, conn: a
     for area in (ids.encode("Building", w.other_building), ids.encode("Compound", w.compound)):
         refused = await api.op("Coverage", {"areaId": area}, token=head)
         assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+CONTACT = "query($id: ID!) { node(id: $id) { ... on ServiceOrder { status contact { name phone } } } }"
+
+
+async def test_the_assignee_reaches_the_ordering_person_while_the_order_is_theirs(
+    api: Api, conn: asyncpg.Connection
+) -> None:
+    w = await b.world(conn)
+    staff = api.token_for(w.users["staff"])
+    cadre = api.token_for(w.users["cadre"])
+    order = ids.encode("ServiceOrder", await b.service_order(conn, w))
+    resident = {"name": "赵居民", "phone": "13800000004"}
+    assert (await api.ok(CONTACT, {"id": order}, token=staff))["node"]["contact"] == resident
+    assert (await api.ok(CONTACT, {"id": order}, token=cadre))["node"] is None  # not theirs yet
+    await api.op(
+        "DispatchOrder", {"orderId": order, "assigneeId": ids.encode("Person", w.people["cadre"])}, token=staff
+    )
+    assert (await api.ok(CONTACT, {"id": order}, token=cadre))["node"]["contact"] == resident
+    audited = await conn.fetchval(
+        "SELECT count(*) FROM audit_log WHERE action = 'read.personalData' AND user_id = $1 "
+        "AND target_id = $2 AND detail->>'reason' = 'ASSIGNEE' AND detail->>'field' = 'contact'",
+        w.users["cadre"],
+        w.household,
+    )
+    assert audited == 1
+    await api.op("AcceptOrder", {"orderId": order}, token=cadre)
+    assert (await api.ok(CONTACT, {"id": order}, token=cadre))["node"]["contact"] == resident
+    await api.op("CompleteOrder", {"orderId": order, "resolution": "已修好"}, token=cadre)
+    done = (await api.ok(CONTACT, {"id": order}, token=cadre))["node"]
+    assert done["status"] == "COMPLETED" and done["contact"] is None
+    # the unit's admin, for an order dispatched to the unit
+    to_unit = ids.encode("ServiceOrder", await b.service_order(conn, w, title="楼道灯坏了"))
+    await api.op(
+        "DispatchOrder", {"orderId": to_unit, "assigneeUnitId": ids.encode("Organisation", w.unit)}, token=staff
+    )
+    unit = await api.ok(CONTACT, {"id": to_unit}, token=api.token_for(w.users["unit"]))
+    assert unit["node"]["contact"] == resident

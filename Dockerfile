@@ -10,13 +10,16 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 RUN python -m venv /opt/gongjian
 COPY requirements.lock ./
+# the runtime lock only: no test tools, no embedded PostgreSQL (see README, "Dependencies")
 RUN /opt/gongjian/bin/pip install --require-hashes -r requirements.lock
 COPY pyproject.toml README.md ./
 COPY gongjian ./gongjian
 COPY schema ./schema
 COPY resolvers ./resolvers
 COPY db ./db
-RUN /opt/gongjian/bin/pip install --no-deps . \
+# the message catalogs (Chinese, English) are compiled here, at build time
+RUN /opt/gongjian/bin/pybabel compile -d resolvers/locale -D gongjian \
+ && /opt/gongjian/bin/pip install --no-deps . \
  && /opt/gongjian/bin/python -c "import gongjian.app, schema.root; schema.root.sdl()"
 
 # --- GraphiQL's files, pinned by package-lock.json (no Node.js in the final image) -------

@@ -352,15 +352,17 @@ SELECT * FROM (
                         r.id
            ) AS rank
     {MATCH_CANDIDATES}
-) ranked WHERE rank <= $2 ORDER BY need_id, rank
+) ranked WHERE rank > $2 AND rank <= $2 + $3 ORDER BY need_id, rank
 """  # noqa: S608 - constant fragments
 MATCH_COUNTS: Final = f"SELECT n.id AS need_id, count(*) AS n {MATCH_CANDIDATES} GROUP BY n.id"
 
 
-async def matches(conn: Conn, needs: list[int], limit: int) -> dict[int, list[tuple[int, ResourceRow]]]:
-    """Per need, up to `limit` (rank, resource) pairs, best fit first."""
+async def matches(
+    conn: Conn, needs: list[int], after_rank: int, limit: int
+) -> dict[int, list[tuple[int, ResourceRow]]]:
+    """Per need, up to `limit` (rank, resource) pairs ranked after `after_rank`, best fit first."""
     found: dict[int, list[tuple[int, ResourceRow]]] = {n: [] for n in needs}
-    for r in await conn.fetch(MATCHES, needs, limit):
+    for r in await conn.fetch(MATCHES, needs, after_rank, limit):
         values = dict(r)
         need_id = values.pop("need_id")
         rank = values.pop("rank")

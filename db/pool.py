@@ -17,6 +17,8 @@ from typing import Any, Protocol
 
 import asyncpg
 
+from db import tracing
+
 
 @dataclass
 class StatementCounter:
@@ -49,32 +51,33 @@ class Conn:
         self._lock = lock
 
     @asynccontextmanager
-    async def _turn(self) -> AsyncIterator[None]:
+    async def _turn(self, query: str) -> AsyncIterator[None]:
         _count()
-        if self._lock is None:
-            yield
-        else:
-            async with self._lock:
+        with tracing.statement(query):
+            if self._lock is None:
                 yield
+            else:
+                async with self._lock:
+                    yield
 
     async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
-        async with self._turn():
+        async with self._turn(query):
             return await self.raw.fetch(query, *args)
 
     async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
-        async with self._turn():
+        async with self._turn(query):
             return await self.raw.fetchrow(query, *args)
 
     async def fetchval(self, query: str, *args: Any) -> Any:
-        async with self._turn():
+        async with self._turn(query):
             return await self.raw.fetchval(query, *args)
 
     async def execute(self, query: str, *args: Any) -> str:
-        async with self._turn():
+        async with self._turn(query):
             return await self.raw.execute(query, *args)
 
     async def executemany(self, query: str, args: Sequence[Sequence[Any]]) -> None:
-        async with self._turn():
+        async with self._turn(query):
             await self.raw.executemany(query, args)
 
     @asynccontextmanager
@@ -95,16 +98,29 @@ class Database(Protocol):
 @dataclass
 class PoolDatabase:
     pool: asyncpg.Pool
+    waiting: int = 0  # callers waiting for a connection (the metrics read it)
+
+    @asynccontextmanager
+    async def _acquired(self) -> AsyncIterator[Any]:  # the pool's proxy, used as a Connection
+        self.waiting += 1
+        try:
+            raw = await self.pool.acquire()
+        finally:
+            self.waiting -= 1
+        try:
+            yield raw
+        finally:
+            await self.pool.release(raw)
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Conn]:
-        async with self.pool.acquire() as raw:
-            yield Conn(raw)  # type: ignore[arg-type]
+        async with self._acquired() as raw:
+            yield Conn(raw)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Conn]:
-        async with self.pool.acquire() as raw, raw.transaction():
-            yield Conn(raw)  # type: ignore[arg-type]
+        async with self._acquired() as raw, raw.transaction():
+            yield Conn(raw)
 
 
 @dataclass

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import urllib.parse
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Final
 
@@ -14,23 +15,29 @@ from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.http.base import BaseRequestProtocol
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
 from db.migrate import migrate
 from db.pool import PoolDatabase, connect, create_pool
-from gongjian import graphiql
+from gongjian import graphiql, media, telemetry
 from gongjian.config import Settings
-from resolvers import limits
+from resolvers import attachments, exports, limits
 from resolvers.context import Context, bearer, token_from_connection_params, viewer_from_token
+from resolvers.messages import language_of
+from resolvers.notifications import Reminders
 from resolvers.observability import OperationLog
 from resolvers.text_input import RefuseNulText
+from resolvers.translation import translate
 from resolvers.trusted_documents import TrustedDocuments
 from schema import root
 
@@ -46,14 +53,16 @@ HTTP_CODES: Final = {
 }
 
 
-def error_response(status: int, message: str, *, code: str | None = None, **extensions: Any) -> JSONResponse:
+def error_response(
+    status: int, message: str, *, code: str | None = None, media_type: str = media.JSON, **extensions: Any
+) -> JSONResponse:
     body = {
         "errors": [
             {"message": message, "extensions": {"code": code or HTTP_CODES.get(status, "BAD_REQUEST"), **extensions}}
         ]
     }
     headers = {"allow": "GET, POST"} if status == 405 else None
-    return JSONResponse(body, status_code=status, headers=headers)
+    return JSONResponse(body, status_code=status, headers=headers, media_type=media_type)
 
 
 def _extensions(settings: Settings) -> list[Any]:
@@ -61,7 +70,12 @@ def _extensions(settings: Settings) -> list[Any]:
     the token limit, parsing and validation run; NUL text is refused before execution."""
     return [
         OperationLog,
-        lambda: TrustedDocuments(only=settings.trusted_documents_only),
+        lambda: TrustedDocuments(
+            only=settings.trusted_documents_only,
+            introspection=settings.introspection,
+            max_tokens=settings.max_tokens,
+            keep=settings.persisted_queries_max,
+        ),
         *limits.extensions(settings),
         RefuseNulText,
     ]
@@ -78,6 +92,9 @@ class GongjianGraphQL(GraphQL[Context, None]):
             allow_queries_via_get=True,
             subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
             allowed_origins=settings.allowed_origins,
+            # uploads (addAttachment) follow the GraphQL multipart request spec; bearer tokens,
+            # not cookies, authenticate, so a cross-site form cannot act for a signed-in user
+            multipart_uploads_enabled=True,
         )
         self.settings = settings
         self.ide_html = graphiql.page() if settings.graphiql else ""
@@ -89,14 +106,18 @@ class GongjianGraphQL(GraphQL[Context, None]):
         request = Request(scope, receive)
         request_id = _request_id(request)
         request.state.request_id = request_id
+        media_type = request.state.media_type = media.negotiate(request.headers.get("accept"))
+        request.state.request_error = False
         response: Response
         try:
             response = await self.run(request)
         except HTTPException as exc:
             if exc.reason == "Unsupported content type":
-                response = error_response(415, "Send the request as application/json (or a GET with ?query=)")
+                response = error_response(
+                    415, "Send the request as application/json (or a GET with ?query=)", media_type=media_type
+                )
             else:
-                response = error_response(exc.status_code, exc.reason)
+                response = error_response(exc.status_code, exc.reason, media_type=media_type)
             log.info(
                 "request refused",
                 extra={"fields": {"request_id": request_id, "status": response.status_code, "reason": exc.reason}},
@@ -105,7 +126,16 @@ class GongjianGraphQL(GraphQL[Context, None]):
             raise
         except Exception:
             log.exception("unexpected error", extra={"fields": {"request_id": request_id}})
-            response = error_response(500, "Internal server error", code="INTERNAL_SERVER_ERROR", requestId=request_id)
+            response = error_response(
+                500, "Internal server error", code="INTERNAL_SERVER_ERROR", requestId=request_id, media_type=media_type
+            )
+        else:
+            if media_type == media.GRAPHQL_RESPONSE and response.media_type == media.JSON:
+                response.headers["content-type"] = media.GRAPHQL_RESPONSE
+                if request.state.request_error:
+                    response.status_code = 400
+        finally:
+            await request.close()  # an upload's spooled files
         response.headers["x-request-id"] = request_id
         await response(scope, receive, send)
 
@@ -115,6 +145,12 @@ class GongjianGraphQL(GraphQL[Context, None]):
             raise HTTPException(400, "The request body must be a JSON object with a `query` string")
         return value
 
+    async def parse_http_body(self, request: Any) -> Any:
+        data = await super().parse_http_body(request)
+        if not isinstance(data, list) and not isinstance(data.operation_name, str | None):
+            raise HTTPException(400, "The GraphQL operation's `operationName` must be a string or null, if provided.")
+        return data
+
     async def execute_single(self, *args: Any, **kwargs: Any) -> Any:
         try:
             return await super().execute_single(*args, **kwargs)
@@ -122,6 +158,26 @@ class GongjianGraphQL(GraphQL[Context, None]):
             if "not allowed when using GET" in exc.reason:
                 raise HTTPException(405, "Only queries may be sent with GET: send mutations with POST") from exc
             raise
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        """With application/graphql-response+json, a request error has no `data` entry (and
+        is answered with 400): nothing was executed."""
+        processed = await super().process_result(request, result)
+        if request.state.media_type == media.GRAPHQL_RESPONSE and media.is_request_error(result):
+            request.state.request_error = True
+            processed.pop("data", None)
+        return processed
+
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        """GraphiQL for a browser's request for a page; a GET carrying a query or a
+        persisted query's `extensions` runs it, whatever else the client accepts."""
+        params = request.query_params
+        return (
+            request.method == "GET"
+            and "query" not in params
+            and "extensions" not in params
+            and media.accepts_html(request.headers.get("accept"))
+        )
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(self.ide_html)
@@ -134,6 +190,9 @@ class GongjianGraphQL(GraphQL[Context, None]):
         if viewer is None:
             raise ConnectionRejectionError({"code": "UNAUTHENTICATED"})
         context.viewer = viewer
+        asked = (context.connection_params or {}).get("language")
+        if isinstance(asked, str):
+            context.language = language_of(asked)
         acknowledged: UnsetType = UNSET
         return acknowledged
 
@@ -149,7 +208,86 @@ class GongjianGraphQL(GraphQL[Context, None]):
             viewer=viewer,
             request=request,
             response=response if isinstance(response, Response) else None,
+            language=language_of(request.headers.get("accept-language")),
         )
+
+
+async def serve_attachment(settings: Settings, request: Request) -> Response:
+    """An attachment's bytes (`?size=thumbnail`: its thumbnail) for a viewer who may see its
+    subject; 404 alike for unknown ids and subjects the viewer may not see."""
+    db = request.app.state.db
+    language = language_of(request.headers.get("accept-language"))
+    viewer = await viewer_from_token(db, settings, bearer(request.headers.get("authorization")))
+    if viewer is None:
+        return _unauthenticated(language)
+    ctx = Context(db=db, settings=settings, request_id=_request_id(request), viewer=viewer, request=request)
+    found = await attachments.content_for(
+        ctx, request.path_params["id"], thumbnail=request.query_params.get("size") == "thumbnail"
+    )
+    if found is None:
+        return error_response(404, translate("No such attachment", language))
+    data, content_type = found
+    return Response(
+        data,
+        media_type=content_type,
+        headers={
+            "cache-control": "private, max-age=3600",
+            "x-content-type-options": "nosniff",
+            "content-disposition": "inline" if content_type.startswith("image/") else "attachment",
+            "content-security-policy": "default-src 'none'; sandbox",
+        },
+    )
+
+
+async def serve_report(settings: Settings, request: Request) -> Response:
+    """`GET /reports/<report>.<csv|xlsx>?areaId=...`: a report with every row, streamed."""
+    db = request.app.state.db
+    language = language_of(request.headers.get("accept-language"))
+    viewer = await viewer_from_token(db, settings, bearer(request.headers.get("authorization")))
+    if viewer is None:
+        return _unauthenticated(language)
+    report, _, fmt = request.path_params["name"].rpartition(".")
+    if fmt not in exports.FORMATS:
+        return error_response(404, translate("Reports come as .csv or .xlsx", language))
+    ctx = Context(
+        db=db, settings=settings, request_id=_request_id(request), viewer=viewer, request=request, language=language
+    )
+    try:
+        table = await exports.table(ctx, report, request.query_params)
+    except exports.ExportRefused as refused:
+        return error_response(refused.status, translate(refused.message, language), code=refused.code)
+    name = urllib.parse.quote(f"{table.title}.{fmt}")
+    headers = {
+        "content-disposition": f"attachment; filename=\"{report}.{fmt}\"; filename*=UTF-8''{name}",
+        "cache-control": "no-store",
+    }
+    if fmt == "csv":
+        return StreamingResponse(exports.csv_chunks(table), media_type="text/csv; charset=utf-8", headers=headers)
+    workbook = await exports.xlsx_file(table)
+    return StreamingResponse(
+        exports.file_chunks(workbook),
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers=headers,
+    )
+
+
+def _unauthenticated(language: str) -> JSONResponse:
+    message = translate("Sign in first: this needs a valid bearer token", language)
+    return error_response(401, message, code="UNAUTHENTICATED")
+
+
+def report_endpoint(settings: Settings) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        return await serve_report(settings, request)
+
+    return endpoint
+
+
+def attachment_endpoint(settings: Settings) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        return await serve_attachment(settings, request)
+
+    return endpoint
 
 
 def _request_id(request: Request | WebSocket) -> str:
@@ -162,17 +300,22 @@ def _request_id(request: Request | WebSocket) -> str:
 class BodyLimit:
     """Refuses request bodies over the configured size with a GraphQL-shaped 413."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, max_upload_bytes: int = 0) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # a multipart request (an upload) may carry the file and its form around it
+        self.max_multipart_bytes = max(max_bytes, max_upload_bytes + 64 * 1024)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(scope, receive, send)
+        headers = dict(scope.get("headers", []))
+        multipart = headers.get(b"content-type", b"").lower().startswith(b"multipart/form-data")
+        cap = self.max_multipart_bytes if multipart else self.max_bytes
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > cap:
+            await self._refuse(scope, receive, send, cap)
             return
         seen = 0
 
@@ -181,17 +324,17 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > cap:
                     raise _TooLarge
             return message
 
         try:
             await self.app(scope, limited, send)
         except _TooLarge:
-            await self._refuse(scope, receive, send)
+            await self._refuse(scope, receive, send, cap)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error_response(413, f"The request body is larger than {self.max_bytes} bytes")
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, cap: int) -> None:
+        response = error_response(413, f"The request body is larger than {cap} bytes")
         await response(scope, receive, send)
 
 
@@ -253,9 +396,12 @@ def create_app(settings: Settings, *, db: Any = None, extra_queries: Sequence[ty
             log.info("migrations applied", extra={"fields": {"versions": applied}})
         pool = await create_pool(settings.database_url, min_size=settings.pool_min, max_size=settings.pool_max)
         app.state.db = PoolDatabase(pool)
+        job = Reminders(app.state.db, settings)
+        job.start()
         try:
             yield
         finally:
+            await job.stop()
             await pool.close()
 
     graphql = GongjianGraphQL(settings, extra_queries)
@@ -265,6 +411,9 @@ def create_app(settings: Settings, *, db: Any = None, extra_queries: Sequence[ty
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            *([Route("/metrics", telemetry.metrics_endpoint)] if settings.metrics else []),
+            Route("/attachments/{id}", attachment_endpoint(settings), methods=["GET"]),
+            Route("/reports/{name}", report_endpoint(settings), methods=["GET"]),
             Route(graphiql.PREFIX + "{name:path}", graphiql.serve_asset),
         ],
         lifespan=lifespan,
@@ -272,7 +421,7 @@ def create_app(settings: Settings, *, db: Any = None, extra_queries: Sequence[ty
     )
     if db is not None:
         app.state.db = db
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes)
     if settings.allowed_origins:  # browsers on these origins may call the API (and open WebSockets)
         app.add_middleware(
             Cors,
@@ -291,4 +440,7 @@ def from_environment() -> Starlette:
 
     settings = config.load()
     logs.configure(settings.log_level)
+    provider = telemetry.configure_from_environment()
+    if provider is not None:
+        log.info("tracing on: spans go to OTEL_EXPORTER_OTLP_ENDPOINT")
     return create_app(settings)

@@ -156,7 +156,11 @@ def cmd_demo(args: argparse.Namespace) -> None:
         password = sys.stdin.readline().rstrip("\n") if not sys.stdin.isatty() else __import__("getpass").getpass()
     if len(password) < 8:
         _fail("the demo password needs at least 8 characters")
-    loaded = asyncio.run(load.run(settings.database_url, password, today=clock.today(settings.zone)))
+    from resolvers.attachments import storage_for
+
+    loaded = asyncio.run(
+        load.run(settings.database_url, password, today=clock.today(settings.zone), storage=storage_for(settings))
+    )
     if loaded:
         print("gongjian: the demo county is loaded", file=sys.stderr)
     elif args.if_empty:

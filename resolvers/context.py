@@ -35,6 +35,8 @@ class Context:
     response: Response | None = None
     # graphql-transport-ws: the `connection_init` payload (strawberry sets it; on_ws_connect reads it)
     connection_params: dict[str, Any] | None = None
+    # the language of messages: `Accept-Language` (or a subscription's `language`), Chinese by default
+    language: str = "zh-CN"
     _loaders: dict[Any, DataLoader[Any, Any]] = field(default_factory=dict)
 
     def loader(self, batch: BatchFn[K, V]) -> DataLoader[K, V]:

@@ -124,18 +124,18 @@ async def need_of(root: ExchangeRow, ctx: Context) -> NeedRow | None:
     return await ctx.loader(need_by_id).load(root.need_id)
 
 
-# Matches: batched per `first` (the usual request asks one `first` for every need).
+# Matches: batched per (first, after) (the usual request asks the same for every need).
 
 
-async def _matches_batch(ctx: Context, keys: list[tuple[int, int]]) -> list[list[tuple[int, ResourceRow]]]:
-    by_first: dict[int, list[int]] = {}
-    for need_id, first in keys:
-        by_first.setdefault(first, []).append(need_id)
-    found: dict[tuple[int, int], list[tuple[int, ResourceRow]]] = {}
+async def _matches_batch(ctx: Context, keys: list[tuple[int, int, int]]) -> list[list[tuple[int, ResourceRow]]]:
+    groups: dict[tuple[int, int], list[int]] = {}
+    for need_id, first, after in keys:
+        groups.setdefault((first, after), []).append(need_id)
+    found: dict[tuple[int, int, int], list[tuple[int, ResourceRow]]] = {}
     async with ctx.db.connection() as conn:
-        for first, need_ids in by_first.items():
-            for need_id, rows in (await db.matches(conn, need_ids, first + 1)).items():
-                found[(need_id, first)] = rows
+        for (first, after), need_ids in groups.items():
+            for need_id, rows in (await db.matches(conn, need_ids, after, first + 1)).items():
+                found[(need_id, first, after)] = rows
     return [found.get(k, []) for k in keys]
 
 
@@ -145,11 +145,13 @@ async def _match_count_batch(ctx: Context, keys: list[int]) -> list[int]:
     return [found.get(k, 0) for k in keys]
 
 
-async def matches_of(root: NeedRow, ctx: Context, first: int | None) -> Page[ResourceRow]:
+async def matches_of(root: NeedRow, ctx: Context, first: int | None, after: str | None) -> Page[ResourceRow]:
     """Available resources of the need's category open to its community, best fit first
-    (the ranking rule is in db/duallist.py, MATCHES)."""
+    (the ranking rule is in db/duallist.py, MATCHES); a cursor is the rank of its item, so
+    the next page continues the ranking as it stands at the time it is asked for."""
     limit = checked_first(first)
-    ranked = await ctx.loader(_matches_batch).load((root.id, limit))
+    after_rank = max(decode_id_cursor(after) or 0, 0)
+    ranked = await ctx.loader(_matches_batch).load((root.id, limit, after_rank))
 
     async def count() -> int:
         return await ctx.loader(_match_count_batch).load(root.id)

@@ -20,7 +20,7 @@ from graphql import GraphQLError
 
 from db import events as db_events
 from db.orders import OrderEventRow
-from resolvers import ids
+from resolvers import ids, metrics
 from resolvers.areas import area_by_id
 from resolvers.context import Context, token_from_connection_params, viewer_from_token
 from resolvers.errors import forbidden, unauthenticated
@@ -144,4 +144,5 @@ async def order_events(ctx: Context, community_id: str) -> AsyncGenerator[OrderE
                 continue
             await _still_allowed(ctx, community.path)
             ctx.forget_loaded()
+            metrics.NOTIFICATIONS_SENT.labels("order_event").inc()
             yield replace(event, order=order)

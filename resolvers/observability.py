@@ -11,6 +11,7 @@ an extension or a resolver. It rewrites the errors in place: they are the ones s
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -18,10 +19,16 @@ from collections.abc import Iterator
 from typing import Any
 
 from graphql import GraphQLError, GraphQLSyntaxError
+from opentelemetry import context as otel_context
+from opentelemetry import trace
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
+from db import tracing
 from db.pool import start_counting
+from resolvers import metrics
+from resolvers.translation import DEFAULT, translate
+from resolvers.trusted_documents import registered_names
 
 log = logging.getLogger("gongjian.graphql")
 
@@ -61,6 +68,8 @@ def process_errors(errors: list[GraphQLError], execution_context: ExecutionConte
     """Give every expected error a code and mask every unexpected one, in place."""
     request_id = _request_id(execution_context)
     hide = _suggestions_hidden(execution_context)
+    context = execution_context.context if execution_context is not None else None
+    language = str(getattr(context, "language", None) or DEFAULT)
     for error in errors:
         if error.extensions and error.extensions.get("code") == "INTERNAL_SERVER_ERROR":
             continue  # masked already
@@ -69,6 +78,7 @@ def process_errors(errors: list[GraphQLError], execution_context: ExecutionConte
                 error.extensions = {**(error.extensions or {}), "code": _code_of(error)}
             if hide and "Did you mean" in error.message:
                 error.message = SUGGESTION.sub("", error.message)
+            error.message = translate(error.message, language)
             continue
         original = error.original_error
         assert original is not None
@@ -77,27 +87,77 @@ def process_errors(errors: list[GraphQLError], execution_context: ExecutionConte
             exc_info=(type(original), original, original.__traceback__),
             extra={"fields": {"request_id": request_id, "path": error.path}},
         )
-        error.message = INTERNAL
+        error.message = translate(INTERNAL, language)
         error.extensions = {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}
 
 
 class OperationLog(SchemaExtension):
     """The log line of an operation: request id, operation name, duration, number of SQL
-    statements run for it, and the codes of its errors."""
+    statements run for it, and the codes of its errors; the same figures as Prometheus
+    metrics (resolvers/metrics.py), and an OpenTelemetry span around it when tracing is on
+    (its SQL statements are child spans, db/tracing.py)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.subscription = False
 
     def on_operation(self) -> Iterator[None]:
         counter = start_counting()
         started = time.perf_counter()
         failure: BaseException | None = None
+        span = tracing.tracer.start_span("graphql.operation") if tracing.enabled else None
+        token = otel_context.attach(trace.set_span_in_context(span)) if span is not None else None
         try:
             yield
+        except (GeneratorExit, asyncio.CancelledError):
+            # the client ended it: a subscription completed or a connection closed
+            raise
         except BaseException as exc:
             failure = exc
             raise
         finally:
-            self._write(counter.count, started, failure)
+            if self.subscription:
+                metrics.SUBSCRIPTIONS_OPEN.dec()
+            codes = self._write(counter.count, started, failure)
+            if span is not None and token is not None:
+                self._end(span, codes, counter.count)
+                otel_context.detach(token)
 
-    def _write(self, statements: int, started: float, failure: BaseException | None) -> None:
+    def on_execute(self) -> Iterator[None]:
+        if self._type() == "subscription":
+            self.subscription = True
+            metrics.SUBSCRIPTIONS_OPEN.inc()
+        yield
+
+    def _type(self) -> str:
+        try:
+            return self.execution_context.operation_type.value
+        except RuntimeError:  # the document did not parse, or names no operation
+            return "unknown"
+
+    def _label(self) -> str:
+        name = self.execution_context.operation_name
+        if name is None:
+            return "anonymous"
+        return name if name in registered_names() else "other"
+
+    def _end(self, span: trace.Span, codes: list[str | None], statements: int) -> None:
+        context = self.execution_context
+        span.update_name(f"{self._type()} {context.operation_name or 'anonymous'}")
+        span.set_attributes(
+            {
+                "graphql.operation.name": context.operation_name or "",
+                "graphql.operation.type": self._type(),
+                "gongjian.request_id": _request_id(context) or "",
+                "gongjian.sql_statements": statements,
+                "gongjian.errors": [code or "" for code in codes],
+            }
+        )
+        if metrics.outcome(codes) == "server_error":
+            span.set_status(trace.StatusCode.ERROR)
+        span.end()
+
+    def _write(self, statements: int, started: float, failure: BaseException | None) -> list[str | None]:
         context = self.execution_context
         errors: list[Any] = list(getattr(context.result, "errors", None) or context.pre_execution_errors or [])
         codes: list[str | None] = [
@@ -107,15 +167,22 @@ class OperationLog(SchemaExtension):
             codes.append(_code_of(failure))
         elif failure is not None:  # strawberry's refusals of a request (no query, mutation over GET) are the client's
             codes.append("BAD_REQUEST" if type(failure).__name__ in REQUEST_ERRORS else "INTERNAL_SERVER_ERROR")
+        elapsed = time.perf_counter() - started
         log.info(
             "operation",
             extra={
                 "fields": {
                     "request_id": _request_id(context),
                     "operation": context.operation_name,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "duration_ms": round(elapsed * 1000, 2),
                     "sql_statements": statements,
                     "errors": codes,
                 }
             },
         )
+        label, kind = self._label(), self._type()
+        path = str(getattr(context.context, "execution_path", "resolvers"))
+        metrics.OPERATIONS.labels(label, kind, path, metrics.outcome(codes)).inc()
+        metrics.DURATION.labels(label, kind, path).observe(elapsed)
+        metrics.SQL_STATEMENTS.labels(label, kind).observe(statements)
+        return codes

@@ -11,7 +11,7 @@ from strawberry.types import Info
 from resolvers import accounts as r
 from resolvers.permissions import SignedIn, has_role
 from resolvers.viewer import Role as RoleValues
-from schema.base import Connection, UserError
+from schema.base import FILTER, After, Connection, First, UserError
 from schema.identity import Role, User
 
 MUTATION_INPUT = strawberry.argument(description="The mutation's one input")
@@ -30,7 +30,10 @@ class UserFilter:
 
 
 async def _users(
-    info: Info[Any, Any], filter: UserFilter | None = None, first: int | None = None, after: str | None = None
+    info: Info[Any, Any],
+    filter: Annotated[UserFilter | None, FILTER] = None,
+    first: First = None,
+    after: After = None,
 ) -> Connection[User]:
     f = filter or UserFilter()
     role = f.role.value if f.role is not None else None

@@ -13,7 +13,7 @@ from db.activities import ActivityRow, SignupRow, VolunteerHoursRow
 from resolvers import activities as r
 from resolvers.permissions import SignedIn
 from schema.areas import Community, Organisation, Person
-from schema.base import Connection, Node, UserError, is_row
+from schema.base import FILTER, INPUT, After, Connection, First, Node, UserError, is_row
 
 
 @strawberry.enum(description="Kind of volunteer activity (志愿服务活动)")
@@ -48,7 +48,7 @@ async def _viewer_signup(
 
 
 async def _signups(
-    root: ActivityRow, info: Info[Any, Any], first: int | None = None, after: str | None = None
+    root: ActivityRow, info: Info[Any, Any], first: First = None, after: After = None
 ) -> Annotated[Connection[Signup], strawberry.lazy("schema.activities")] | None:
     return await r.signups(root, info.context, first, after)  # type: ignore[return-value]
 
@@ -112,9 +112,9 @@ class ActivityFilter:
 
 async def _activities(
     info: Info[Any, Any],
-    filter: ActivityFilter | None = None,
-    first: int | None = None,
-    after: str | None = None,
+    filter: Annotated[ActivityFilter | None, FILTER] = None,
+    first: First = None,
+    after: After = None,
 ) -> Connection[Activity]:
     f = filter or ActivityFilter()
     return await r.activities(  # type: ignore[return-value]
@@ -129,9 +129,13 @@ async def _activities(
 
 async def _volunteer_hours(
     info: Info[Any, Any],
-    person_id: strawberry.ID | None = None,
-    from_: Annotated[datetime.datetime | None, strawberry.argument(name="from")] = None,
-    to: datetime.datetime | None = None,
+    person_id: Annotated[
+        strawberry.ID | None, strawberry.argument(description="The person; absent: the viewer's own person")
+    ] = None,
+    from_: Annotated[
+        datetime.datetime | None, strawberry.argument(name="from", description="Activities starting at or after")
+    ] = None,
+    to: Annotated[datetime.datetime | None, strawberry.argument(description="Activities starting before")] = None,
 ) -> VolunteerHours | None:
     return await r.volunteer_hours(info.context, person_id, from_, to)  # type: ignore[return-value]
 
@@ -200,7 +204,7 @@ def _signup_payload(outcome: Any) -> SignupPayload:
     return SignupPayload(signup=signup, activity=activity, user_errors=outcome.user_errors)
 
 
-async def _create_activity(info: Info[Any, Any], input: CreateActivityInput) -> CreateActivityPayload:
+async def _create_activity(info: Info[Any, Any], input: Annotated[CreateActivityInput, INPUT]) -> CreateActivityPayload:
     outcome = await r.create_activity(
         info.context,
         host_ids=list(input.host_ids),
@@ -214,15 +218,15 @@ async def _create_activity(info: Info[Any, Any], input: CreateActivityInput) -> 
     return CreateActivityPayload(activity=outcome.value, user_errors=outcome.user_errors)  # type: ignore[arg-type]
 
 
-async def _sign_up(info: Info[Any, Any], input: SignUpInput) -> SignupPayload:
+async def _sign_up(info: Info[Any, Any], input: Annotated[SignUpInput, INPUT]) -> SignupPayload:
     return _signup_payload(await r.sign_up(info.context, activity_id=input.activity_id))
 
 
-async def _cancel_sign_up(info: Info[Any, Any], input: CancelSignUpInput) -> SignupPayload:
+async def _cancel_sign_up(info: Info[Any, Any], input: Annotated[CancelSignUpInput, INPUT]) -> SignupPayload:
     return _signup_payload(await r.cancel_sign_up(info.context, signup_id=input.signup_id))
 
 
-async def _check_in(info: Info[Any, Any], input: CheckInInput) -> SignupPayload:
+async def _check_in(info: Info[Any, Any], input: Annotated[CheckInInput, INPUT]) -> SignupPayload:
     return _signup_payload(await r.check_in(info.context, signup_id=input.signup_id, hours=input.hours))
 
 

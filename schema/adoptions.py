@@ -13,7 +13,7 @@ from strawberry.types import Info
 
 from db.adoptions import AdoptionRow
 from resolvers import adoptions as r
-from schema.base import Node, is_row
+from schema.base import Node, describe_values, is_row
 
 if TYPE_CHECKING:
     from schema.areas import Area, Organisation
@@ -24,6 +24,16 @@ class AdoptionDuty(enum.Enum):
     ASSIST_MANAGEMENT = "ASSIST_MANAGEMENT"
     PUBLIC_SERVICE = "PUBLIC_SERVICE"
     MOBILISATION = "MOBILISATION"
+
+
+describe_values(
+    AdoptionDuty,
+    {
+        "ASSIST_MANAGEMENT": "Helps manage the area (协助管理)",
+        "PUBLIC_SERVICE": "Provides public services (公共服务)",
+        "MOBILISATION": "Mobilises people in emergencies (应急动员)",
+    },
+)
 
 
 async def _unit(root: AdoptionRow, info: Info[Any, Any]) -> Annotated["Organisation", strawberry.lazy("schema.areas")]:  # noqa: UP037 - a lazy type: the name exists only for the type checker

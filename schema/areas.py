@@ -17,7 +17,7 @@ from resolvers.areas import ChainLink
 from resolvers.permissions import SignedIn
 from resolvers.renovations import renovations_by_compound
 from schema.adoptions import Adoption
-from schema.base import Connection, Node, UserError, is_row
+from schema.base import FILTER, INPUT, After, Connection, First, Node, UserError, describe_values, is_row
 
 if TYPE_CHECKING:
     from schema.duallist import Resource
@@ -60,6 +60,48 @@ class OrganisationKind(enum.Enum):
     PROPERTY_COMPANY = "PROPERTY_COMPANY"
     SERVICE_PROVIDER = "SERVICE_PROVIDER"
     SOCIAL_ORGANISATION = "SOCIAL_ORGANISATION"
+
+
+describe_values(
+    AreaLevel,
+    {
+        "COUNTY": "County (县)",
+        "TOWN": "Town or sub-district (镇/街道)",
+        "COMMUNITY": "Community (社区)",
+        "DISTRICT": "District of a community (片区)",
+        "COMPOUND": "Residential compound (小区)",
+        "BUILDING": "Building (楼栋)",
+        "UNIT": "Stairwell unit of a building (单元)",
+    },
+)
+
+describe_values(
+    CompoundKind,
+    {
+        "COMMERCIAL": "Commercial housing estate (商品房小区)",
+        "STAFF_HOUSING": "Housing of a work unit (家属楼)",
+        "SELF_BUILT": "Self-built houses (自建房)",
+        "RESETTLEMENT": "Resettlement housing (安置小区)",
+        "OTHER": "Any other kind",
+    },
+)
+
+describe_values(
+    OrganisationKind,
+    {
+        "GENERAL_BRANCH": "Party general branch (党总支)",
+        "PARTY_BRANCH": "Party branch (党支部)",
+        "FUNCTIONAL_BRANCH": "Functional party branch (功能型党支部)",
+        "RESIDENTS_COMMITTEE": "Residents' committee (居委会)",
+        "OWNER_COMMITTEE": "Owners' committee (业委会)",
+        "GOVERNMENT_UNIT": "Government department or unit (机关单位)",
+        "ENTERPRISE": "Enterprise (企业)",
+        "PUBLIC_INSTITUTION": "Public institution (事业单位)",
+        "PROPERTY_COMPANY": "Property management company (物业)",
+        "SERVICE_PROVIDER": "Service provider (服务商)",
+        "SOCIAL_ORGANISATION": "Social organisation (社会组织)",
+    },
+)
 
 
 Info_ = Info[Any, Any]
@@ -172,7 +214,7 @@ async def _property_manager(
 
 
 async def _buildings(
-    root: AreaRow, info: Info_, first: int | None = None, after: str | None = None
+    root: AreaRow, info: Info_, first: First = None, after: After = None
 ) -> Connection[Annotated[Building, strawberry.lazy("schema.areas")]]:
     return await r.buildings(root, info.context, first, after)  # type: ignore[return-value]
 
@@ -217,7 +259,7 @@ async def _head(root: AreaRow, info: Info_) -> Annotated[Person, strawberry.lazy
 
 
 async def _households(
-    root: AreaRow, info: Info_, first: int | None = None, after: str | None = None
+    root: AreaRow, info: Info_, first: First = None, after: After = None
 ) -> Connection[Annotated[Household, strawberry.lazy("schema.areas")]]:
     return await r.households(root, info.context, first, after)  # type: ignore[return-value]
 
@@ -253,7 +295,7 @@ async def _org_parent(
 
 
 async def _org_resources(
-    root: OrganisationRow, info: Info_, first: int | None = None, after: str | None = None
+    root: OrganisationRow, info: Info_, first: First = None, after: After = None
 ) -> Connection[Annotated[Resource, strawberry.lazy("schema.duallist")]]:
     from resolvers import duallist
 
@@ -271,7 +313,7 @@ async def _org_area(root: OrganisationRow, info: Info_) -> Area | None:
 
 
 async def _members(
-    root: OrganisationRow, info: Info_, first: int | None = None, after: str | None = None
+    root: OrganisationRow, info: Info_, first: First = None, after: After = None
 ) -> Connection[Annotated[Post, strawberry.lazy("schema.areas")]]:
     return await r.members(root, info.context, first, after)  # type: ignore[return-value]
 
@@ -405,7 +447,7 @@ async def _phone(root: PersonRow, info: Info_) -> str | None:
 
 
 async def _person_pairings(
-    root: PersonRow, info: Info[Any, Any], first: int | None = None, after: str | None = None
+    root: PersonRow, info: Info[Any, Any], first: First = None, after: After = None
 ) -> Annotated[PairingConnection, strawberry.lazy("schema.pairings")]:
     from schema.pairings import person_pairings
 
@@ -483,7 +525,7 @@ class AssignResponsiblePayload:
 
 
 async def _areas(
-    info: Info_, filter: AreaFilter | None = None, first: int | None = None, after: str | None = None
+    info: Info_, filter: Annotated[AreaFilter | None, FILTER] = None, first: First = None, after: After = None
 ) -> Connection[Area]:
     f = filter or AreaFilter()
     level = f.level.value if f.level else None
@@ -491,14 +533,14 @@ async def _areas(
 
 
 async def _compounds(
-    info: Info_, filter: CompoundFilter | None = None, first: int | None = None, after: str | None = None
+    info: Info_, filter: Annotated[CompoundFilter | None, FILTER] = None, first: First = None, after: After = None
 ) -> Connection[Compound]:
     f = filter or CompoundFilter()
     return await r.compound_list(info.context, f.within, f.search, first, after)  # type: ignore[return-value]
 
 
 async def _organisations(
-    info: Info_, filter: OrganisationFilter | None = None, first: int | None = None, after: str | None = None
+    info: Info_, filter: Annotated[OrganisationFilter | None, FILTER] = None, first: First = None, after: After = None
 ) -> Connection[Organisation]:
     f = filter or OrganisationFilter()
     kind = f.kind.value if f.kind else None
@@ -506,7 +548,10 @@ async def _organisations(
 
 
 async def _people(
-    info: Info_, filter: PeopleFilter, first: int | None = None, after: str | None = None
+    info: Info_,
+    filter: Annotated[PeopleFilter, FILTER],
+    first: First = None,
+    after: After = None,
 ) -> Connection[Person]:
     from resolvers import people
 
@@ -515,11 +560,13 @@ async def _people(
     )
 
 
-async def _cross_appointments(info: Info_, community_id: strawberry.ID) -> list[CrossAppointmentType]:
+async def _cross_appointments(
+    info: Info_, community_id: Annotated[strawberry.ID, strawberry.argument(description="The community")]
+) -> list[CrossAppointmentType]:
     return await r.cross_appointments(info.context, community_id)  # type: ignore[return-value]
 
 
-async def _assign_responsible(info: Info_, input: AssignResponsibleInput) -> AssignResponsiblePayload:
+async def _assign_responsible(info: Info_, input: Annotated[AssignResponsibleInput, INPUT]) -> AssignResponsiblePayload:
     outcome = await r.assign_responsible(info.context, input.area_id, input.person_id)
     return AssignResponsiblePayload(area=outcome.value, user_errors=outcome.user_errors)  # type: ignore[arg-type]
 

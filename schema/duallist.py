@@ -14,7 +14,7 @@ from db.duallist import ExchangeRow, NeedRow, ResourceRow
 from resolvers import duallist as r
 from resolvers.permissions import SignedIn
 from schema.areas import Area, Community, Organisation
-from schema.base import Connection, Node, UserError, is_row
+from schema.base import FILTER, INPUT, After, Connection, First, Node, UserError, is_row
 
 
 @strawberry.enum(description="What kind of thing a resource or need is")
@@ -60,13 +60,13 @@ async def _communities(root: ResourceRow, info: Info[Any, Any]) -> list[Communit
 
 
 async def _resource_exchanges(
-    root: ResourceRow, info: Info[Any, Any], first: int | None = None, after: str | None = None
+    root: ResourceRow, info: Info[Any, Any], first: First = None, after: After = None
 ) -> Connection[Annotated[Exchange, strawberry.lazy("schema.duallist")]]:
     return await r.exchanges_of(root, info.context, first, after)  # type: ignore[return-value]
 
 
 async def _need_exchanges(
-    root: NeedRow, info: Info[Any, Any], first: int | None = None, after: str | None = None
+    root: NeedRow, info: Info[Any, Any], first: First = None, after: After = None
 ) -> Connection[Annotated[Exchange, strawberry.lazy("schema.duallist")]]:
     return await r.exchanges_of(root, info.context, first, after)  # type: ignore[return-value]
 
@@ -104,8 +104,10 @@ async def _community(root: NeedRow, info: Info[Any, Any]) -> Community:
     return await r.community_of(root, info.context)  # type: ignore[return-value]
 
 
-async def _matches(root: NeedRow, info: Info[Any, Any], first: int | None = None) -> Connection[Resource]:
-    return await r.matches_of(root, info.context, first)  # type: ignore[return-value]
+async def _matches(
+    root: NeedRow, info: Info[Any, Any], first: First = None, after: After = None
+) -> Connection[Resource]:
+    return await r.matches_of(root, info.context, first, after)  # type: ignore[return-value]
 
 
 def _shortfall(root: NeedRow) -> int:
@@ -199,7 +201,10 @@ def _category(value: ResourceCategory | None) -> str | None:
 
 
 async def _resources(
-    info: Info[Any, Any], filter: ResourceFilter | None = None, first: int | None = None, after: str | None = None
+    info: Info[Any, Any],
+    filter: Annotated[ResourceFilter | None, FILTER] = None,
+    first: First = None,
+    after: After = None,
 ) -> Connection[Resource]:
     f = filter or ResourceFilter()
     return await r.resources(  # type: ignore[return-value]
@@ -208,7 +213,7 @@ async def _resources(
 
 
 async def _needs(
-    info: Info[Any, Any], filter: NeedFilter | None = None, first: int | None = None, after: str | None = None
+    info: Info[Any, Any], filter: Annotated[NeedFilter | None, FILTER] = None, first: First = None, after: After = None
 ) -> Connection[Need]:
     f = filter or NeedFilter()
     return await r.needs(info.context, f.area_id, _category(f.category), f.open, first, after)  # type: ignore[return-value]
@@ -308,7 +313,9 @@ class CancelExchangeInput:
     reason: str | None = strawberry.field(default=None, description="Why, kept in the ledger")
 
 
-async def _publish_resource(info: Info[Any, Any], input: PublishResourceInput) -> PublishResourcePayload:
+async def _publish_resource(
+    info: Info[Any, Any], input: Annotated[PublishResourceInput, INPUT]
+) -> PublishResourcePayload:
     given = r.ResourceInput(
         provider_id=input.provider_id,
         title=input.title,
@@ -323,12 +330,14 @@ async def _publish_resource(info: Info[Any, Any], input: PublishResourceInput) -
     return PublishResourcePayload(resource=p.value, user_errors=p.user_errors)  # type: ignore[arg-type]
 
 
-async def _withdraw_resource(info: Info[Any, Any], input: WithdrawResourceInput) -> WithdrawResourcePayload:
+async def _withdraw_resource(
+    info: Info[Any, Any], input: Annotated[WithdrawResourceInput, INPUT]
+) -> WithdrawResourcePayload:
     p = await r.withdraw_resource(info.context, input.resource_id)
     return WithdrawResourcePayload(resource=p.value, user_errors=p.user_errors)  # type: ignore[arg-type]
 
 
-async def _publish_need(info: Info[Any, Any], input: PublishNeedInput) -> NeedPayload:
+async def _publish_need(info: Info[Any, Any], input: Annotated[PublishNeedInput, INPUT]) -> NeedPayload:
     given = r.NeedInput(
         area_id=input.area_id,
         title=input.title,
@@ -340,22 +349,22 @@ async def _publish_need(info: Info[Any, Any], input: PublishNeedInput) -> NeedPa
     return NeedPayload(need=p.value, user_errors=p.user_errors)  # type: ignore[arg-type]
 
 
-async def _close_need(info: Info[Any, Any], input: CloseNeedInput) -> NeedPayload:
+async def _close_need(info: Info[Any, Any], input: Annotated[CloseNeedInput, INPUT]) -> NeedPayload:
     p = await r.close_need(info.context, input.need_id)
     return NeedPayload(need=p.value, user_errors=p.user_errors)  # type: ignore[arg-type]
 
 
-async def _allocate(info: Info[Any, Any], input: AllocateInput) -> ExchangePayload:
+async def _allocate(info: Info[Any, Any], input: Annotated[AllocateInput, INPUT]) -> ExchangePayload:
     p = await r.allocate(info.context, input.resource_id, input.need_id, input.quantity)
     return ExchangePayload(exchange=p.value, user_errors=p.user_errors)  # type: ignore[arg-type]
 
 
-async def _complete_exchange(info: Info[Any, Any], input: CompleteExchangeInput) -> ExchangePayload:
+async def _complete_exchange(info: Info[Any, Any], input: Annotated[CompleteExchangeInput, INPUT]) -> ExchangePayload:
     p = await r.complete_exchange(info.context, input.exchange_id)
     return ExchangePayload(exchange=p.value, user_errors=p.user_errors)  # type: ignore[arg-type]
 
 
-async def _cancel_exchange(info: Info[Any, Any], input: CancelExchangeInput) -> ExchangePayload:
+async def _cancel_exchange(info: Info[Any, Any], input: Annotated[CancelExchangeInput, INPUT]) -> ExchangePayload:
     p = await r.cancel_exchange(info.context, input.exchange_id, input.reason)
     return ExchangePayload(exchange=p.value, user_errors=p.user_errors)  # type: ignore[arg-type]
 

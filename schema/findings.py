@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import enum
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.types import Info
@@ -13,7 +13,8 @@ from db.findings import FindingRow
 from resolvers import findings as r
 from resolvers.permissions import SignedIn
 from schema.areas import Compound
-from schema.base import Connection, Node, UserError, is_row
+from schema.attachments import Attachment, attachments_field
+from schema.base import FILTER, INPUT, After, Connection, First, Node, UserError, is_row
 
 
 @strawberry.enum(description="What an inspection found")
@@ -55,6 +56,9 @@ class Finding(Node):
     rectified_at: datetime.datetime | None = strawberry.field(description="When it was rectified")
     rectification_note: str | None = strawberry.field(description="How it was rectified")
     compound: Compound = strawberry.field(resolver=_compound, description="The compound inspected")
+    attachments: list[Attachment] = strawberry.field(
+        resolver=attachments_field, description="Photos and documents (照片和文件), oldest first"
+    )
 
 
 @strawberry.input(description="Which findings to list")
@@ -64,7 +68,10 @@ class FindingFilter:
 
 
 async def _findings(
-    info: Info[Any, Any], filter: FindingFilter | None = None, first: int | None = None, after: str | None = None
+    info: Info[Any, Any],
+    filter: Annotated[FindingFilter | None, FILTER] = None,
+    first: First = None,
+    after: After = None,
 ) -> Connection[Finding]:
     f = filter or FindingFilter()
     return await r.findings(  # type: ignore[return-value]
@@ -73,7 +80,12 @@ async def _findings(
 
 
 async def _public_notices(
-    info: Info[Any, Any], area_id: strawberry.ID | None = None, first: int | None = None, after: str | None = None
+    info: Info[Any, Any],
+    area_id: Annotated[
+        strawberry.ID | None, strawberry.argument(description="Only findings under this area; absent: the county")
+    ] = None,
+    first: First = None,
+    after: After = None,
 ) -> Connection[Finding]:
     return await r.public_notices(info.context, area_id=area_id, first=first, after=after)  # type: ignore[return-value]
 
@@ -112,7 +124,7 @@ class FindingPayload:
     user_errors: list[UserError] = strawberry.field(description="Why it was refused; empty on success")
 
 
-async def _report(info: Info[Any, Any], input: ReportFindingInput) -> FindingPayload:
+async def _report(info: Info[Any, Any], input: Annotated[ReportFindingInput, INPUT]) -> FindingPayload:
     outcome = await r.report_finding(
         info.context,
         compound_id=input.compound_id,
@@ -123,7 +135,7 @@ async def _report(info: Info[Any, Any], input: ReportFindingInput) -> FindingPay
     return FindingPayload(finding=outcome.value, user_errors=outcome.user_errors)  # type: ignore[arg-type]
 
 
-async def _rectify(info: Info[Any, Any], input: RectifyFindingInput) -> FindingPayload:
+async def _rectify(info: Info[Any, Any], input: Annotated[RectifyFindingInput, INPUT]) -> FindingPayload:
     outcome = await r.rectify_finding(info.context, finding_id=input.finding_id, note=input.note)
     return FindingPayload(finding=outcome.value, user_errors=outcome.user_errors)  # type: ignore[arg-type]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -18,11 +18,25 @@ from resolvers.pagination import Page
 from resolvers.permissions import CountyAdmin, administers_organisation_in, guarded
 from resolvers.viewer import Role as RoleValues
 from schema.areas import Area, Organisation, Person
-from schema.base import Connection, Node, UserError, is_row
+from schema.base import FILTER, INPUT, After, Connection, First, Node, UserError, describe_values, is_row
+from schema.notifications import NotificationConnection, notifications_of
 
 Role = strawberry.enum(
     RoleValues,
     description="A role a user holds in a scope (an area, or an organisation for UNIT_ADMIN and CADRE)",
+)
+
+
+describe_values(
+    Role,
+    {
+        "COUNTY_ADMIN": "Administrator of the county",
+        "COMMUNITY_STAFF": "Staff of a community (社区工作人员)",
+        "BUILDING_HEAD": "Head of a building (楼栋长)",
+        "CADRE": "Party member cadre of a unit (党员干部)",
+        "RESIDENT": "Resident of a household",
+        "UNIT_ADMIN": "Administrator of a unit (单位管理员)",
+    },
 )
 
 
@@ -86,6 +100,10 @@ class User(Node):
     roles: list[RoleGrant] = strawberry.field(resolver=_roles, description="Role grants with their scopes")
     disabled: bool = strawberry.field(description="A disabled account cannot sign in; its tokens are refused")
     last_login_at: datetime.datetime | None = strawberry.field(description="When it last signed in")
+    notifications: NotificationConnection | None = strawberry.field(
+        resolver=notifications_of,
+        description="The user's inbox, newest first (`unreadOnly` narrows it); null for anyone but the user themself",
+    )
 
 
 async def _token_organisation(root: ApiTokenRow, info: Info[Any, Any]) -> Organisation | None:
@@ -160,9 +178,9 @@ def _viewer(info: Info[Any, Any]) -> User | None:
 
 async def _audit_log(
     info: Info[Any, Any],
-    filter: AuditLogFilter | None = None,
-    first: int | None = None,
-    after: str | None = None,
+    filter: Annotated[AuditLogFilter | None, FILTER] = None,
+    first: First = None,
+    after: After = None,
 ) -> Connection[AuditEntry]:
     f = filter or AuditLogFilter()
     query = r.AuditQuery(
@@ -178,7 +196,10 @@ async def _audit_log(
 
 
 async def _api_tokens(
-    info: Info[Any, Any], organisation_id: strawberry.ID, first: int | None = None, after: str | None = None
+    info: Info[Any, Any],
+    organisation_id: Annotated[strawberry.ID, strawberry.argument(description="The unit whose tokens to list")],
+    first: First = None,
+    after: After = None,
 ) -> Connection[ApiToken]:
     page: Page[ApiTokenRow] = await r.api_tokens(info.context, organisation_id, first, after)
     return page  # type: ignore[return-value]
@@ -243,7 +264,7 @@ class RevokeApiTokenPayload:
     )
 
 
-async def _login(info: Info[Any, Any], input: LoginInput) -> LoginPayload:
+async def _login(info: Info[Any, Any], input: Annotated[LoginInput, INPUT]) -> LoginPayload:
     result = await r.login(info.context, input.username, input.password)
     return LoginPayload(
         token=result.token,
@@ -253,7 +274,9 @@ async def _login(info: Info[Any, Any], input: LoginInput) -> LoginPayload:
     )
 
 
-async def _create_api_token(info: Info[Any, Any], input: CreateApiTokenInput) -> CreateApiTokenPayload:
+async def _create_api_token(
+    info: Info[Any, Any], input: Annotated[CreateApiTokenInput, INPUT]
+) -> CreateApiTokenPayload:
     outcome: Outcome[r.NewApiToken] = await r.create_api_token(info.context, input.organisation_id, input.name)
     made = outcome.value
     return CreateApiTokenPayload(
@@ -263,7 +286,9 @@ async def _create_api_token(info: Info[Any, Any], input: CreateApiTokenInput) ->
     )
 
 
-async def _revoke_api_token(info: Info[Any, Any], input: RevokeApiTokenInput) -> RevokeApiTokenPayload:
+async def _revoke_api_token(
+    info: Info[Any, Any], input: Annotated[RevokeApiTokenInput, INPUT]
+) -> RevokeApiTokenPayload:
     outcome = await r.revoke_api_token(info.context, input.api_token_id)
     return RevokeApiTokenPayload(api_token=outcome.value, user_errors=outcome.user_errors)  # type: ignore[arg-type]
 

@@ -14,7 +14,7 @@ from db.meetings import MeetingRow, ResolutionRow
 from resolvers import meetings as r
 from resolvers.permissions import SignedIn
 from schema.areas import Community, Organisation
-from schema.base import Connection, Node, UserError, is_row
+from schema.base import INPUT, After, Connection, First, Node, UserError, is_row
 
 if TYPE_CHECKING:
     from schema.orders import ServiceOrder
@@ -90,7 +90,12 @@ class Resolution(Node):
 
 
 async def _meetings(
-    info: Info[Any, Any], community_id: strawberry.ID | None = None, first: int | None = None, after: str | None = None
+    info: Info[Any, Any],
+    community_id: Annotated[
+        strawberry.ID | None, strawberry.argument(description="Only this community's; absent: all the viewer may see")
+    ] = None,
+    first: First = None,
+    after: After = None,
 ) -> Connection[Meeting]:
     return await r.meetings(info.context, community_id=community_id, first=first, after=after)  # type: ignore[return-value]
 
@@ -147,7 +152,7 @@ class MeetingPayload:
     user_errors: list[UserError] = strawberry.field(description="Why it was refused; empty on success")
 
 
-async def _schedule(info: Info[Any, Any], input: ScheduleMeetingInput) -> MeetingPayload:
+async def _schedule(info: Info[Any, Any], input: Annotated[ScheduleMeetingInput, INPUT]) -> MeetingPayload:
     outcome = await r.schedule_meeting(
         info.context,
         kind=input.kind.name,
@@ -159,7 +164,7 @@ async def _schedule(info: Info[Any, Any], input: ScheduleMeetingInput) -> Meetin
     return MeetingPayload(meeting=outcome.value, user_errors=outcome.user_errors)  # type: ignore[arg-type]
 
 
-async def _record(info: Info[Any, Any], input: RecordMinutesInput) -> MeetingPayload:
+async def _record(info: Info[Any, Any], input: Annotated[RecordMinutesInput, INPUT]) -> MeetingPayload:
     drafts = [
         r.ResolutionDraft(
             text=d.text, follow_up_household_id=d.follow_up_household_id, follow_up_category=d.follow_up_category
@@ -172,7 +177,7 @@ async def _record(info: Info[Any, Any], input: RecordMinutesInput) -> MeetingPay
     return MeetingPayload(meeting=outcome.value, user_errors=outcome.user_errors)  # type: ignore[arg-type]
 
 
-async def _cancel(info: Info[Any, Any], input: CancelMeetingInput) -> MeetingPayload:
+async def _cancel(info: Info[Any, Any], input: Annotated[CancelMeetingInput, INPUT]) -> MeetingPayload:
     outcome = await r.cancel_meeting(info.context, meeting_id=input.meeting_id)
     return MeetingPayload(meeting=outcome.value, user_errors=outcome.user_errors)  # type: ignore[arg-type]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.types import Info
@@ -12,11 +12,16 @@ from resolvers.permissions import SignedIn
 from schema.base import Node
 
 
-async def _node(info: Info[Any, Any], id: strawberry.ID) -> Node | None:
+async def _node(
+    info: Info[Any, Any], id: Annotated[strawberry.ID, strawberry.argument(description="A global id")]
+) -> Node | None:
     return (await nodes.resolve_nodes(info.context, [id]))[0]  # type: ignore[no-any-return]
 
 
-async def _nodes(info: Info[Any, Any], ids: list[strawberry.ID]) -> list[Node | None]:
+async def _nodes(
+    info: Info[Any, Any],
+    ids: Annotated[list[strawberry.ID], strawberry.argument(description="Global ids; answers in their order")],
+) -> list[Node | None]:
     if len(ids) > 100:
         from resolvers.errors import bad_user_input
 

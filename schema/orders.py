@@ -17,7 +17,8 @@ from resolvers import orders as r
 from resolvers.pagination import Page
 from resolvers.permissions import SignedIn
 from schema.areas import Community, Household, Organisation, Person
-from schema.base import Connection, Node, UserError, is_row
+from schema.attachments import Attachment, attachments_field
+from schema.base import FILTER, INPUT, After, Connection, First, Node, UserError, is_row
 
 if TYPE_CHECKING:
     from schema.meetings import Resolution
@@ -101,11 +102,13 @@ async def _follow_up_of(
 class ServiceOrder(Node):
     is_type_of = is_row(OrderRow)
     number: str = strawberry.field(description="Readable number, unique: county code, local date, counter")
-    status: OrderStatus
-    title: str
-    description: str | None
+    status: OrderStatus = strawberry.field(description="Where it stands in its lifecycle")
+    title: str = strawberry.field(description="Short title, e.g. 水管漏水")
+    description: str | None = strawberry.field(description="Details given by the household")
     category: str = strawberry.field(description="The code of its service category")
-    service_category: ServiceCategory | None = strawberry.field(resolver=_service_category)
+    service_category: ServiceCategory | None = strawberry.field(
+        resolver=_service_category, description="Its service category, with the time limits"
+    )
     created_at: datetime.datetime = strawberry.field(description="When it was placed")
     updated_at: datetime.datetime = strawberry.field(description="When it last changed")
     dispatched_at: datetime.datetime | None = strawberry.field(description="When it was last dispatched")
@@ -118,7 +121,7 @@ class ServiceOrder(Node):
     rating: int | None = strawberry.field(description="The household's score, 1 to 5")
     rating_comment: str | None = strawberry.field(description="The household's comment with its rating")
     household: Household = strawberry.field(resolver=_household, description="The household it is for")
-    community: Community = strawberry.field(resolver=_community)
+    community: Community = strawberry.field(resolver=_community, description="The community of its household")
     assignee: Person | None = strawberry.field(resolver=_assignee, description="The party member it is assigned to")
     assignee_unit: Organisation | None = strawberry.field(
         resolver=_assignee_unit, description="The unit it is assigned to"
@@ -136,6 +139,9 @@ class ServiceOrder(Node):
     follow_up_of: Annotated[Resolution, strawberry.lazy("schema.meetings")] | None = strawberry.field(
         resolver=_follow_up_of, description="The meeting resolution (决议) this order follows up, if any"
     )
+    attachments: list[Attachment] = strawberry.field(
+        resolver=attachments_field, description="Photos and documents (照片和文件), oldest first"
+    )
 
 
 async def _actor(root: OrderEventRow, info: Info[Any, Any]) -> Person | None:
@@ -149,8 +155,8 @@ async def _event_order(root: OrderEventRow, info: Info[Any, Any]) -> ServiceOrde
 @strawberry.type(description="One transition of a service order: an entry of its timeline")
 class OrderEvent:
     is_type_of = is_row(OrderEventRow)
-    at: datetime.datetime
-    action: OrderAction
+    at: datetime.datetime = strawberry.field(description="When it happened")
+    action: OrderAction = strawberry.field(description="What happened")
     status: OrderStatus = strawberry.field(
         resolver=lambda root: root.to_status, description="The status the transition led to"
     )
@@ -163,13 +169,19 @@ class OrderEvent:
 
 @strawberry.input(description="Narrows `serviceOrders`; every given condition must hold")
 class ServiceOrderFilter:
-    community_id: strawberry.ID | None = strawberry.UNSET
-    status: OrderStatus | None = strawberry.UNSET
+    community_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET, description="Only orders of households in this community"
+    )
+    status: OrderStatus | None = strawberry.field(default=strawberry.UNSET, description="Only orders in this status")
     assignee_id: strawberry.ID | None = strawberry.field(
         default=strawberry.UNSET, description="A Person (assignee) or an Organisation (assigned unit)"
     )
-    overdue: bool | None = strawberry.UNSET
-    escalated: bool | None = strawberry.UNSET
+    overdue: bool | None = strawberry.field(
+        default=strawberry.UNSET, description="Only overdue (or not overdue) orders"
+    )
+    escalated: bool | None = strawberry.field(
+        default=strawberry.UNSET, description="Only escalated (or not escalated) orders"
+    )
 
 
 def _value(v: Any) -> Any:
@@ -177,7 +189,10 @@ def _value(v: Any) -> Any:
 
 
 async def _service_orders(
-    info: Info[Any, Any], filter: ServiceOrderFilter | None = None, first: int | None = None, after: str | None = None
+    info: Info[Any, Any],
+    filter: Annotated[ServiceOrderFilter | None, FILTER] = None,
+    first: First = None,
+    after: After = None,
 ) -> Connection[ServiceOrder]:
     f = filter or ServiceOrderFilter()
     status = _value(f.status)
@@ -213,9 +228,9 @@ class OrdersQuery:
 
 @strawberry.input(description="A household's request for a service")
 class PlaceOrderInput:
-    household_id: strawberry.ID
-    title: str
-    description: str | None = None
+    household_id: strawberry.ID = strawberry.field(description="The household it is for")
+    title: str = strawberry.field(description="Short title, e.g. 水管漏水")
+    description: str | None = strawberry.field(default=None, description="Details")
     category: str = strawberry.field(description="A `ServiceCategory.code`")
     idempotency_key: str | None = strawberry.field(
         default=None, description="Repeating a call with the same key returns the first order and creates nothing"
@@ -224,7 +239,7 @@ class PlaceOrderInput:
 
 @strawberry.input(description="Whom to dispatch an order to: exactly one of `assigneeId` and `assigneeUnitId`")
 class DispatchOrderInput:
-    order_id: strawberry.ID
+    order_id: strawberry.ID = strawberry.field(description="The order")
     assignee_id: strawberry.ID | None = strawberry.field(default=None, description="A party member (Person)")
     assignee_unit_id: strawberry.ID | None = strawberry.field(default=None, description="A unit (Organisation)")
     due_at: datetime.datetime | None = strawberry.field(
@@ -234,105 +249,105 @@ class DispatchOrderInput:
 
 @strawberry.input(description="The order to accept")
 class AcceptOrderInput:
-    order_id: strawberry.ID
+    order_id: strawberry.ID = strawberry.field(description="The order")
 
 
 @strawberry.input(description="The order to hand back, and why")
 class ReturnOrderInput:
-    order_id: strawberry.ID
-    reason: str
+    order_id: strawberry.ID = strawberry.field(description="The order")
+    reason: str = strawberry.field(description="Why it goes back to the community")
 
 
 @strawberry.input(description="The order to complete, and what was done")
 class CompleteOrderInput:
-    order_id: strawberry.ID
-    resolution: str
+    order_id: strawberry.ID = strawberry.field(description="The order")
+    resolution: str = strawberry.field(description="What was done")
 
 
 @strawberry.input(description="The household's rating of a completed order")
 class RateOrderInput:
-    order_id: strawberry.ID
+    order_id: strawberry.ID = strawberry.field(description="The order")
     score: int = strawberry.field(description="1 (poor) to 5 (excellent)")
-    comment: str | None = None
+    comment: str | None = strawberry.field(default=None, description="The household's comment")
 
 
 @strawberry.input(description="The order to cancel, and optionally why")
 class CancelOrderInput:
-    order_id: strawberry.ID
-    reason: str | None = None
+    order_id: strawberry.ID = strawberry.field(description="The order")
+    reason: str | None = strawberry.field(default=None, description="Why it is cancelled")
 
 
 @strawberry.type(description="The placed order, or why not")
 class PlaceOrderPayload:
-    order: ServiceOrder | None
-    user_errors: list[UserError]
+    order: ServiceOrder | None = strawberry.field(description="The order, as it is after the mutation")
+    user_errors: list[UserError] = strawberry.field(description="Why it was refused; empty when done")
 
 
 @strawberry.type(description="The dispatched order, or why not")
 class DispatchOrderPayload:
-    order: ServiceOrder | None
-    user_errors: list[UserError]
+    order: ServiceOrder | None = strawberry.field(description="The order, as it is after the mutation")
+    user_errors: list[UserError] = strawberry.field(description="Why it was refused; empty when done")
 
 
 @strawberry.type(description="The accepted order, or why not")
 class AcceptOrderPayload:
-    order: ServiceOrder | None
-    user_errors: list[UserError]
+    order: ServiceOrder | None = strawberry.field(description="The order, as it is after the mutation")
+    user_errors: list[UserError] = strawberry.field(description="Why it was refused; empty when done")
 
 
 @strawberry.type(description="The returned order, or why not")
 class ReturnOrderPayload:
-    order: ServiceOrder | None
-    user_errors: list[UserError]
+    order: ServiceOrder | None = strawberry.field(description="The order, as it is after the mutation")
+    user_errors: list[UserError] = strawberry.field(description="Why it was refused; empty when done")
 
 
 @strawberry.type(description="The completed order, or why not")
 class CompleteOrderPayload:
-    order: ServiceOrder | None
-    user_errors: list[UserError]
+    order: ServiceOrder | None = strawberry.field(description="The order, as it is after the mutation")
+    user_errors: list[UserError] = strawberry.field(description="Why it was refused; empty when done")
 
 
 @strawberry.type(description="The rated (closed) order, or why not")
 class RateOrderPayload:
-    order: ServiceOrder | None
-    user_errors: list[UserError]
+    order: ServiceOrder | None = strawberry.field(description="The order, as it is after the mutation")
+    user_errors: list[UserError] = strawberry.field(description="Why it was refused; empty when done")
 
 
 @strawberry.type(description="The cancelled order, or why not")
 class CancelOrderPayload:
-    order: ServiceOrder | None
-    user_errors: list[UserError]
+    order: ServiceOrder | None = strawberry.field(description="The order, as it is after the mutation")
+    user_errors: list[UserError] = strawberry.field(description="Why it was refused; empty when done")
 
 
-async def _place(info: Info[Any, Any], input: PlaceOrderInput) -> PlaceOrderPayload:
+async def _place(info: Info[Any, Any], input: Annotated[PlaceOrderInput, INPUT]) -> PlaceOrderPayload:
     return await r.place_order(  # type: ignore[return-value]
         info.context, input.household_id, input.title, input.description, input.category, input.idempotency_key
     )
 
 
-async def _dispatch(info: Info[Any, Any], input: DispatchOrderInput) -> DispatchOrderPayload:
+async def _dispatch(info: Info[Any, Any], input: Annotated[DispatchOrderInput, INPUT]) -> DispatchOrderPayload:
     return await r.dispatch_order(  # type: ignore[return-value]
         info.context, input.order_id, input.assignee_id, input.assignee_unit_id, input.due_at
     )
 
 
-async def _accept(info: Info[Any, Any], input: AcceptOrderInput) -> AcceptOrderPayload:
+async def _accept(info: Info[Any, Any], input: Annotated[AcceptOrderInput, INPUT]) -> AcceptOrderPayload:
     return await r.accept_order(info.context, input.order_id)  # type: ignore[return-value]
 
 
-async def _return(info: Info[Any, Any], input: ReturnOrderInput) -> ReturnOrderPayload:
+async def _return(info: Info[Any, Any], input: Annotated[ReturnOrderInput, INPUT]) -> ReturnOrderPayload:
     return await r.return_order(info.context, input.order_id, input.reason)  # type: ignore[return-value]
 
 
-async def _complete(info: Info[Any, Any], input: CompleteOrderInput) -> CompleteOrderPayload:
+async def _complete(info: Info[Any, Any], input: Annotated[CompleteOrderInput, INPUT]) -> CompleteOrderPayload:
     return await r.complete_order(info.context, input.order_id, input.resolution)  # type: ignore[return-value]
 
 
-async def _rate(info: Info[Any, Any], input: RateOrderInput) -> RateOrderPayload:
+async def _rate(info: Info[Any, Any], input: Annotated[RateOrderInput, INPUT]) -> RateOrderPayload:
     return await r.rate_order(info.context, input.order_id, input.score, input.comment)  # type: ignore[return-value]
 
 
-async def _cancel(info: Info[Any, Any], input: CancelOrderInput) -> CancelOrderPayload:
+async def _cancel(info: Info[Any, Any], input: Annotated[CancelOrderInput, INPUT]) -> CancelOrderPayload:
     return await r.cancel_order(info.context, input.order_id, input.reason)  # type: ignore[return-value]
 
 
@@ -375,7 +390,10 @@ class OrdersMutation:
     )
 
 
-async def _order_events(info: Info[Any, Any], community_id: strawberry.ID) -> AsyncGenerator[OrderEvent, None]:
+async def _order_events(
+    info: Info[Any, Any],
+    community_id: Annotated[strawberry.ID, strawberry.argument(description="The community to follow")],
+) -> AsyncGenerator[OrderEvent, None]:
     async for event in ev.order_events(info.context, community_id):
         yield event  # type: ignore[misc]
 

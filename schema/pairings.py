@@ -16,7 +16,8 @@ from resolvers import pairings as r
 from resolvers.permissions import SignedIn
 from schema.adoptions import Adoption, AdoptionDuty
 from schema.areas import Community, Household, Organisation, Person
-from schema.base import Connection, Node, UserError, is_row
+from schema.attachments import Attachment, attachments_field
+from schema.base import FILTER, Connection, Node, UserError, is_row
 
 First = Annotated[int | None, strawberry.argument(description="Page size: 20 by default, at most 100")]
 After = Annotated[str | None, strawberry.argument(description="Cursor of the last item of the previous page")]
@@ -73,6 +74,9 @@ class Visit(Node):
         "staff in scope",
     )
     pairing: Pairing = strawberry.field(resolver=_visit_pairing, description="The pairing it belongs to")
+    attachments: list[Attachment] = strawberry.field(
+        resolver=attachments_field, description="Photos and documents (照片和文件), oldest first"
+    )
 
 
 @strawberry.type(name="VisitConnection", description="A page of visits, oldest first")
@@ -185,7 +189,10 @@ class RegistrationFilter:
 
 
 async def _registrations(
-    info: Info[Any, Any], filter: RegistrationFilter | None = None, first: First = None, after: After = None
+    info: Info[Any, Any],
+    filter: Annotated[RegistrationFilter | None, FILTER] = None,
+    first: First = None,
+    after: After = None,
 ) -> RegistrationConnection:
     f = filter or RegistrationFilter()
     status = f.status.name if f.status is not None else None

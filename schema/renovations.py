@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.types import Info
@@ -12,7 +12,7 @@ from db.renovations import RenovationRow
 from resolvers import renovations as r
 from resolvers.permissions import SignedIn
 from schema.areas import Compound
-from schema.base import Connection, Node, UserError, is_row
+from schema.base import FILTER, INPUT, After, Connection, First, Node, UserError, is_row
 
 
 @strawberry.enum(description="Where a renovation project stands")
@@ -44,7 +44,10 @@ class RenovationFilter:
 
 
 async def _renovations(
-    info: Info[Any, Any], filter: RenovationFilter | None = None, first: int | None = None, after: str | None = None
+    info: Info[Any, Any],
+    filter: Annotated[RenovationFilter | None, FILTER] = None,
+    first: First = None,
+    after: After = None,
 ) -> Connection[Renovation]:
     f = filter or RenovationFilter()
     return await r.renovations(  # type: ignore[return-value]
@@ -79,17 +82,17 @@ class RenovationPayload:
     user_errors: list[UserError] = strawberry.field(description="Why it was refused; empty on success")
 
 
-async def _plan(info: Info[Any, Any], input: PlanRenovationInput) -> RenovationPayload:
+async def _plan(info: Info[Any, Any], input: Annotated[PlanRenovationInput, INPUT]) -> RenovationPayload:
     outcome = await r.plan_renovation(info.context, compound_id=input.compound_id, title=input.title, year=input.year)
     return RenovationPayload(renovation=outcome.value, user_errors=outcome.user_errors)  # type: ignore[arg-type]
 
 
-async def _start(info: Info[Any, Any], input: RenovationInput) -> RenovationPayload:
+async def _start(info: Info[Any, Any], input: Annotated[RenovationInput, INPUT]) -> RenovationPayload:
     outcome = await r.start_renovation(info.context, renovation_id=input.renovation_id)
     return RenovationPayload(renovation=outcome.value, user_errors=outcome.user_errors)  # type: ignore[arg-type]
 
 
-async def _complete(info: Info[Any, Any], input: RenovationInput) -> RenovationPayload:
+async def _complete(info: Info[Any, Any], input: Annotated[RenovationInput, INPUT]) -> RenovationPayload:
     outcome = await r.complete_renovation(info.context, renovation_id=input.renovation_id)
     return RenovationPayload(renovation=outcome.value, user_errors=outcome.user_errors)  # type: ignore[arg-type]
 

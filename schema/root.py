@@ -12,11 +12,13 @@ from schema import (
     accounts,
     activities,
     areas,
+    attachments,
     base,
     duallist,
     findings,
     identity,
     meetings,
+    notifications,
     orders,
     pairings,
     renovations,
@@ -47,14 +49,23 @@ MUTATIONS: list[type] = [
     findings.FindingMutation,
     renovations.RenovationMutation,
     meetings.MeetingMutation,
+    notifications.NotificationsMutation,
+    attachments.AttachmentsMutation,
 ]
-SUBSCRIPTIONS: list[type] = [orders.OrdersSubscription]
+SUBSCRIPTIONS: list[type] = [orders.OrdersSubscription, notifications.NotificationsSubscription]
+
+
+ROOTS = {
+    "Query": "What can be read: start with `viewer`, `node` or a domain's list",
+    "Mutation": "What can be changed: one input, one payload with `userErrors`, one transaction each",
+    "Subscription": "Events pushed over graphql-transport-ws",
+}
 
 
 def _merge(name: str, parts: Sequence[type]) -> type | None:
     if not parts:
         return None
-    return strawberry.type(type(name, tuple(parts), {}))
+    return strawberry.type(type(name, tuple(parts), {}), description=ROOTS[name])
 
 
 def build(
@@ -77,6 +88,8 @@ def build(
             *findings.ALL_TYPES,
             *renovations.ALL_TYPES,
             *meetings.ALL_TYPES,
+            *notifications.ALL_TYPES,
+            *attachments.ALL_TYPES,
         ],
         mutation=_merge("Mutation", MUTATIONS),
         subscription=_merge("Subscription", SUBSCRIPTIONS),

@@ -621,3 +621,19 @@ async def exchange(conn: asyncpg.Connection, resource_id: int, need_id: int, qua
             quantity,
         )
     )
+
+
+# --- notifications ---------------------------------------------------------------------------
+
+
+async def notification(conn: asyncpg.Connection, user_id: int, kind: str = "ORDER_OVERDUE") -> int:
+    """A notification in the user's inbox, about the user's own account."""
+    return int(
+        await conn.fetchval(
+            "INSERT INTO notifications (county_id, user_id, kind, reason, subject_type, subject_id, params) "
+            "SELECT county_id, id, $2, 'test:' || $3, 'User', id, '{}' FROM users WHERE id = $1 RETURNING id",
+            user_id,
+            kind,
+            str(_n()),
+        )
+    )

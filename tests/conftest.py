@@ -88,8 +88,9 @@ async def shared_conn(template_url: str, server_url: str) -> AsyncIterator[async
 
 
 @pytest.fixture
-def settings() -> Settings:
-    return Settings(secret=TEST_SECRET, allowed_origins=("http://localhost:5173",))
+def settings(tmp_path: Path) -> Settings:
+    """The in-process app's settings; its data folder (attachments) is the test's own."""
+    return Settings(secret=TEST_SECRET, allowed_origins=("http://localhost:5173",), data_dir=tmp_path)
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +39,12 @@ def contract_operations() -> dict[str, str]:
 
 @dataclass
 class Api:
+    """A client of the app. It asks for English messages (`Accept-Language: en`), which the
+    tests compare with; the Chinese default is tested in tests/test_languages.py."""
+
     client: httpx.AsyncClient
     secret: str
+    language: str | None = field(default="en", kw_only=True)
 
     def token_for(self, user_id: int, lifetime: int = 3600) -> str:
         return tokens.sign(self.secret, user_id, lifetime)[0]
@@ -54,6 +58,8 @@ class Api:
         operation_name: str | None = None,
     ) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        if self.language:
+            headers["Accept-Language"] = self.language
         body: dict[str, Any] = {"query": query, "variables": variables or {}}
         if operation_name:
             body["operationName"] = operation_name

@@ -1216,6 +1216,106 @@ ROWS += [
     ),
 ]
 
+# --- reaching people: notifications (identity.graphql) ------------------------------------------
+
+
+async def _admins_notification(conn: asyncpg.Connection, w: World) -> int:
+    """A notification in the county admin's inbox (the other county's is its admin's)."""
+    return await b.notification(conn, w.users["admin"])
+
+
+NODE_OBJECTS["Notification"] = _admins_notification
+NODE_VISIBILITY["Notification"] = {"admin": ALLOWED}  # its user only
+
+
+def _no_inbox(d: Data) -> bool:
+    return d["viewer"] is None or d["viewer"]["notifications"] is None
+
+
+ROWS += [
+    Row(
+        "MyNotifications (every user their own inbox; an API token has none)",
+        "MyNotifications",
+        lambda s: {},
+        everyone(apitoken=HIDDEN),
+        anonymous=HIDDEN,
+        hidden=_no_inbox,
+    ),
+    Row(
+        "MarkNotificationsRead of the county admin's notification (its user only)",
+        "MarkNotificationsRead",
+        lambda s: {"ids": [gid("Notification", s.objects["Notification"])]},
+        {"admin": ALLOWED, "apitoken": FORBIDDEN},
+        others=HIDDEN,
+    ),
+    Row(
+        "Notifications of the viewer (graphql-transport-ws)",
+        "Notifications",
+        lambda s: {},
+        everyone(apitoken=FORBIDDEN),
+    ),
+]
+
+# --- reaching people: attachments (orders.graphql) ---------------------------------------------
+
+
+async def _attachment(conn: asyncpg.Connection, w: World) -> int:
+    """A photo on the resident's household's order."""
+    order = await b.service_order(conn, w)
+    return int(
+        await conn.fetchval(
+            "INSERT INTO attachments (county_id, subject_type, subject_id, sha256, content_type, byte_size) "
+            "VALUES ($1, 'ServiceOrder', $2, repeat('a', 64), 'image/jpeg', 1) RETURNING id",
+            w.county,
+            order,
+        )
+    )
+
+
+NODE_OBJECTS["Attachment"] = _attachment
+NODE_VISIBILITY["Attachment"] = NODE_VISIBILITY["ServiceOrder"]  # whoever sees its subject
+
+
+async def _upload(api: Api, token: str | None, variables: dict[str, Any]) -> Data:
+    """AddAttachment as a GraphQL multipart request, with a small PNG."""
+    import io
+    import json
+
+    from PIL import Image
+
+    image = io.BytesIO()
+    Image.new("RGB", (4, 4), "red").save(image, "PNG")
+    operations = {"query": contract_operations()["AddAttachment"], "variables": {**variables, "file": None}}
+    response = await api.client.post(
+        "/graphql",
+        data={"operations": json.dumps(operations), "map": json.dumps({"0": ["variables.file"]})},
+        files={"0": ("photo.png", image.getvalue(), "image/png")},
+        headers={"Authorization": f"Bearer {token}"} if token else {},
+    )
+    result: Data = response.json()
+    return result
+
+
+UPLOADS = {"AddAttachment": _upload}
+
+ROWS += [
+    Row(
+        "AddAttachment to a dispatched order (its parties)",
+        "AddAttachment",
+        lambda s: {"subjectId": gid("ServiceOrder", s.orders["dispatched"])},
+        {"admin": ALLOWED, "staff": ALLOWED, "head": ALLOWED, "resident": ALLOWED, "cadre": ALLOWED},
+        others=HIDDEN,
+    ),
+    Row(
+        "OrderAttachments of the resident's order (whoever sees the order)",
+        "OrderAttachments",
+        lambda s: {"id": gid("ServiceOrder", s.orders["submitted"])},
+        {"admin": ALLOWED, "staff": ALLOWED, "head": ALLOWED, "resident": ALLOWED},
+        others=HIDDEN,
+        hidden=lambda d: d["node"] is None,
+    ),
+]
+
 # IDOR through `nodes`: one row per registered type, for our county's object and the other's
 
 
@@ -1325,6 +1425,8 @@ async def run_row(api: Api, conn: asyncpg.Connection, row: Row, scene: Scene) ->
         try:
             if row.operation in SUBSCRIPTIONS:
                 seen[account] = await _subscribe(conn, SUBSCRIPTIONS[row.operation], variables, tokens[account])
+            elif row.operation in UPLOADS:
+                seen[account] = classify(row, await UPLOADS[row.operation](api, tokens[account], variables))
             elif row.operation[0].isupper():
                 seen[account] = classify(row, await api.op(row.operation, variables, token=tokens[account]))
             else:

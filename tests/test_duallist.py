@@ -311,6 +311,31 @@ async def test_matches_rank_best_fit_first(api: Api, w: b.World, conn: asyncpg.C
     assert data["node"]["matches"]["totalCount"] == 7
 
 
+MATCHES_PAGE = """
+query MatchesPage($id: ID!, $first: Int, $after: String) {
+  node(id: $id) { ... on Need { matches(first: $first, after: $after) {
+    totalCount edges { cursor node { id } } pageInfo { hasNextPage endCursor } } } }
+}
+"""
+
+
+async def test_matches_page_like_every_connection(api: Api, w: b.World, conn: asyncpg.Connection) -> None:
+    need = await b.need(conn, w.community, category="PARKING", quantity=5)
+    made = [await b.resource(conn, w.unit, [w.community], quantity=5 + n) for n in range(7)]  # best fit first
+    staff = tok(api, w, "staff")
+    seen: list[int] = []
+    after = None
+    for expected_next in (True, True, False):
+        data = await api.ok(MATCHES_PAGE, {"id": gid("Need", need), "first": 3, "after": after}, token=staff)
+        page = data["node"]["matches"]
+        assert page["totalCount"] == 7 and page["pageInfo"]["hasNextPage"] is expected_next
+        seen += [ids.decode(e["node"]["id"])[1] for e in page["edges"]]  # type: ignore[index]
+        after = page["pageInfo"]["endCursor"]
+    assert seen == made
+    wrong = await api.post(MATCHES_PAGE, {"id": gid("Need", need), "after": "nonsense"}, token=staff)
+    assert wrong["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
 # --- allocate, complete, cancel --------------------------------------------------------------
 
 

@@ -112,7 +112,9 @@ async def test_unexpected_errors_are_masked_and_logged_with_request_id(
 ) -> None:
     caplog.set_level(logging.INFO, logger="gongjian.graphql")
     response = await probe_api.client.post(
-        "/graphql", json={"query": "query Probe { n: " + field + " }"}, headers={"x-request-id": "req-42"}
+        "/graphql",
+        json={"query": "query Probe { n: " + field + " }"},
+        headers={"x-request-id": "req-42", "accept-language": "en"},
     )
     assert response.status_code == 200 and response.headers["x-request-id"] == "req-42"
     error = response.json()["errors"][0]

@@ -24,8 +24,8 @@ import pytest
 
 from gongjian import graphiql
 from gongjian.config import Settings
-from resolvers import ids, tokens
-from tests.conftest import TEST_SECRET
+from resolvers import ids, passwords, trusted_documents
+from tests import needed
 from tests.probes import probe_api, probe_client
 from tests.serving import environment, fresh_database, serving
 from tests.support import Api
@@ -109,14 +109,6 @@ CHROMIUM_FLAGS = [
 ]
 
 
-def _chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    pytest.fail("headless Chromium is needed for this test: apt-get install -y chromium (.ci/run installs it)")
-
-
 class DevTools:
     """Just enough of the Chrome DevTools protocol: evaluate JavaScript in the page."""
 
@@ -190,24 +182,33 @@ async def _run_until_answered(tools: DevTools, expected: str, timeout: float = 6
     pytest.fail(f"GraphiQL did not show the answer within {timeout} s; the page shows: {body!r}")
 
 
+# every editor's text (query, variables, headers, response), whether shown or not
+EDITORS = "Array.from(document.querySelectorAll('.CodeMirror')).map(e => e.CodeMirror.getValue()).join('\\n')"
+
+
 @pytest.mark.e2e
 @pytest.mark.browser
-async def test_graphiql_runs_a_query_offline_in_chromium(fresh_database: str, tmp_path: Path) -> None:
-    assert graphiql.installed(), "the GraphiQL files are not installed: run gongjian/ide/install-assets (needs npm)"
-    binary = _chromium()
+async def test_graphiql_welcomes_logs_in_and_signs_later_requests_offline_in_chromium(
+    fresh_database: str, tmp_path: Path
+) -> None:
+    binary = needed.chromium()
+    if not graphiql.installed():
+        needed.missing("GraphiQL's files", "gongjian/ide/install-assets installs them with npm; ./dev does")
     with serving(environment(fresh_database, tmp_path / "data"), tmp_path / "serve.log") as served:
         raw = await asyncpg.connect(fresh_database)
         try:
             county = await raw.fetchval("INSERT INTO areas (level, name) VALUES ('COUNTY', '佛坪县') RETURNING id")
-            user = await raw.fetchval(
-                "INSERT INTO users (county_id, username, password_hash) VALUES ($1, 'ide', 'x') RETURNING id", county
+            await raw.execute(
+                "INSERT INTO users (county_id, username, password_hash) VALUES ($1, 'ide', $2)",
+                county,
+                passwords.hash_password("ide-password"),
             )
         finally:
             await raw.close()
-        token = tokens.sign(TEST_SECRET, user, 600)[0]
-        query = f'{{ node(id: "{ids.encode("County", county)}") {{ ... on Area {{ name level }} }} }}'
-        headers = json.dumps({"Authorization": f"Bearer {token}"})
-        url = f"{served.url}/graphql?q={quote(query)}&headers={quote(headers)}"
+        login = json.dumps({"username": "ide", "password": "ide-password"})
+        query = (
+            f'{{ viewer {{ username }} node(id: "{ids.encode("County", county)}") {{ ... on Area {{ name level }} }} }}'
+        )
         with tempfile.TemporaryDirectory(prefix="gongjian-chromium-") as profile:
             chromium = subprocess.Popen(  # noqa: ASYNC220 - started once; the test awaits nothing meanwhile
                 [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
@@ -216,11 +217,32 @@ async def test_graphiql_runs_a_query_offline_in_chromium(fresh_database: str, tm
             )
             try:
                 async for tools in _devtools(Path(profile), chromium):
-                    await tools.call("Page.navigate", url=url)
+                    # the welcome, in Chinese and English, with a ready Login
+                    await tools.call("Page.navigate", url=f"{served.url}/graphql?variables={quote(login)}")
                     await tools.wait_for("!!document.querySelector('.graphiql-execute-button')", "rendering")
+                    shown = await tools.wait_for(
+                        "(t => t.includes('mutation Login') && t)(document.body.innerText)", "the welcome"
+                    )
+                    for words in ("欢迎使用 Welcome", "登录 Log in", "Authorization", "Bearer <token>", "Headers"):
+                        assert words in shown, words
+                    screenshot = await tools.call("Page.captureScreenshot", format="png")
+                    (tmp_path / "welcome.png").write_bytes(base64.b64decode(screenshot["data"]))
+                    # Login: its token lands in the headers pane
+                    answer = await _run_until_answered(tools, '"token": "v1.')
+                    assert '"code"' not in answer
+                    editors = await tools.wait_for(f"(t => t.includes('Bearer v1.') && t)({EDITORS})", "the header")
+                    assert re.search(r'"Authorization": "Bearer v1\.[^"]+"', editors)
+                    # a later request (a new page load, headers kept by the browser) is signed in
+                    await tools.call("Page.navigate", url=f"{served.url}/graphql?q={quote(query)}")
+                    await tools.wait_for("!!document.querySelector('.graphiql-execute-button')", "rendering again")
                     shown = await _run_until_answered(tools, "佛坪县")
-                    assert '"level": "COUNTY"' in shown
+                    assert '"username": "ide"' in shown and '"level": "COUNTY"' in shown
             finally:
                 chromium.terminate()
                 chromium.wait(10)
-    assert "佛坪县" in shown
+    assert (tmp_path / "welcome.png").stat().st_size > 10_000
+
+
+def test_the_welcomes_login_is_a_registered_operation() -> None:
+    """So that it runs in trusted-documents-only mode too."""
+    assert trusted_documents.kind_of(graphiql.LOGIN, 5000) == "registered"

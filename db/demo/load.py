@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from db.pool import Conn, connect
+from db.storage import Storage
 
 SEED = 20220601
 
@@ -31,6 +32,8 @@ class Demo:
     # it, so loads on one day are identical and the demo always looks current
     today: datetime.date
     ids: dict[str, Any] = field(default_factory=dict)
+    # where the demo's photos go (None: no photos)
+    storage: Storage | None = None
 
 
 Step = Callable[[Demo], Awaitable[None]]
@@ -59,15 +62,15 @@ async def is_empty(conn: Conn) -> bool:
     return not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM areas)")
 
 
-async def run(database_url: str, password: str, *, today: datetime.date) -> bool:
-    """Load the demo as it stands on `today` (the county's date); False (and nothing
-    written) when the database already holds data."""
+async def run(database_url: str, password: str, *, today: datetime.date, storage: Storage | None = None) -> bool:
+    """Load the demo as it stands on `today` (the county's date), its photos into `storage`;
+    False (and nothing written) when the database already holds data."""
     raw = await connect(database_url)
     try:
         conn = Conn(raw)
         if not await is_empty(conn):
             return False
-        demo = Demo(conn=conn, rng=random.Random(SEED), password=password, today=today)
+        demo = Demo(conn=conn, rng=random.Random(SEED), password=password, today=today, storage=storage)
         progress = Progress(len(STEPS))
         async with conn.transaction():
             for label, step in STEPS:
@@ -83,7 +86,7 @@ async def run(database_url: str, password: str, *, today: datetime.date) -> bool
 
 def _register_steps() -> None:
     """The domains' steps, in order (areas, identity, pairings, duallist, orders, life)."""
-    from db.demo import areas, duallist, identity, life, orders, pairings
+    from db.demo import areas, attachments, duallist, identity, life, orders, pairings
 
     STEPS.append(("areas: county, compounds, households, units", areas.step))
     STEPS.append(("identity: sample accounts", identity.step))
@@ -92,6 +95,7 @@ def _register_steps() -> None:
     STEPS.append(("orders: categories, service orders and their timelines", orders.step))
     # community life comes last: it reads the sample accounts, units and households of the others
     STEPS.append(("life: activities, meetings, findings, renovations", life.step))
+    STEPS.append(("attachments: photos of orders and findings", attachments.step))
 
 
 _register_steps()

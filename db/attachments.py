@@ -1,0 +1,100 @@
+"""Attachments: rows naming content-addressed bytes, by subject."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from db.pool import Conn
+
+SUBJECT_TYPES: Final = ("ServiceOrder", "Finding", "Visit")
+
+
+@dataclass(frozen=True)
+class AttachmentRow:
+    id: int
+    county_id: int
+    subject_type: str
+    subject_id: int
+    sha256: str
+    content_type: str
+    byte_size: int
+    thumbnail_sha256: str | None
+    caption: str | None
+    file_name: str | None
+    created_at: datetime.datetime
+    created_by: int | None
+
+
+COLUMNS: Final = (
+    "a.id, a.county_id, a.subject_type, a.subject_id, a.sha256, a.content_type, a.byte_size, a.thumbnail_sha256, "
+    "a.caption, a.file_name, a.created_at, a.created_by"
+)
+INSERT: Final = f"""
+INSERT INTO attachments AS a (county_id, subject_type, subject_id, sha256, content_type, byte_size, thumbnail_sha256,
+                              caption, file_name, created_by)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+RETURNING {COLUMNS}
+"""  # noqa: S608 - constant columns
+BY_ID: Final = f"SELECT {COLUMNS} FROM attachments a WHERE a.id = ANY($1::bigint[])"  # noqa: S608 - constant columns
+# $1: subject types, $2: subject ids (pairwise)
+BY_SUBJECT: Final = f"""
+SELECT {COLUMNS} FROM attachments a
+JOIN unnest($1::text[], $2::bigint[]) AS s (subject_type, subject_id)
+  ON a.subject_type = s.subject_type AND a.subject_id = s.subject_id
+ORDER BY a.id
+"""  # noqa: S608 - constant columns
+REFERENCED: Final = "SELECT EXISTS (SELECT 1 FROM attachments WHERE sha256 = $1 OR thumbnail_sha256 = $1)"
+
+
+def _row(r: object) -> AttachmentRow:
+    return AttachmentRow(**dict(r))  # type: ignore[call-overload]
+
+
+async def insert(
+    conn: Conn,
+    *,
+    county_id: int,
+    subject_type: str,
+    subject_id: int,
+    sha256: str,
+    content_type: str,
+    byte_size: int,
+    thumbnail_sha256: str | None,
+    caption: str | None,
+    file_name: str | None,
+    created_by: int | None,
+) -> AttachmentRow:
+    r = await conn.fetchrow(
+        INSERT,
+        county_id,
+        subject_type,
+        subject_id,
+        sha256,
+        content_type,
+        byte_size,
+        thumbnail_sha256,
+        caption,
+        file_name,
+        created_by,
+    )
+    assert r is not None
+    return _row(r)
+
+
+async def by_id(conn: Conn, ids: Sequence[int]) -> dict[int, AttachmentRow]:
+    return {r["id"]: _row(r) for r in await conn.fetch(BY_ID, list(ids))}
+
+
+async def by_subject(conn: Conn, keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], list[AttachmentRow]]:
+    found: dict[tuple[str, int], list[AttachmentRow]] = {}
+    rows = await conn.fetch(BY_SUBJECT, [k[0] for k in keys], [k[1] for k in keys])
+    for r in rows:
+        found.setdefault((r["subject_type"], r["subject_id"]), []).append(_row(r))
+    return found
+
+
+async def referenced(conn: Conn, sha256: str) -> bool:
+    return bool(await conn.fetchval(REFERENCED, sha256))

@@ -1,0 +1,94 @@
+"""Attachments (照片和文件): photos and documents on service orders, findings and visits."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Annotated, Any
+
+import strawberry
+from strawberry.file_uploads import Upload
+from strawberry.types import Info
+
+from db.attachments import AttachmentRow
+from resolvers import attachments as r
+from resolvers.permissions import SignedIn
+from schema.base import INPUT, Node, UserError, is_row
+
+
+def _url(root: AttachmentRow, info: Info[Any, Any]) -> str:
+    url = r.url_of(root, info.context)
+    assert url is not None
+    return url
+
+
+def _thumbnail_url(root: AttachmentRow, info: Info[Any, Any]) -> str | None:
+    return r.url_of(root, info.context, thumbnail=True)
+
+
+@strawberry.type(
+    description="A photo or document on a service order, finding or visit. Visible to whoever may see its subject"
+)
+class Attachment(Node):
+    is_type_of = is_row(AttachmentRow)
+    url: str = strawberry.field(
+        resolver=_url,
+        description="Where the API serves the bytes (GET with the bearer token; 404 to anyone who may not see "
+        "the subject)",
+    )
+    thumbnail_url: str | None = strawberry.field(
+        resolver=_thumbnail_url, description="A JPEG of at most 320x320 pixels, for photos; null for documents"
+    )
+    content_type: str = strawberry.field(
+        description="image/jpeg, image/png, image/webp or application/pdf, told by the content"
+    )
+    byte_size: int = strawberry.field(description="Size of the stored bytes (photos lose their location data)")
+    caption: str | None = strawberry.field(description="What it shows")
+    created_at: datetime.datetime = strawberry.field(description="When it was added")
+
+
+async def attachments_field(root: Any, info: Info[Any, Any]) -> list[Attachment]:
+    """`attachments` of a ServiceOrder, Finding or Visit (the type's name is the subject type)."""
+    subject_type = info._raw_info.parent_type.name
+    return await r.attachments_of(info.context, subject_type, root.id)  # type: ignore[return-value]
+
+
+def attachments() -> Any:
+    return strawberry.field(resolver=attachments_field, description="Photos and documents, oldest first")
+
+
+@strawberry.input(description="A file for a service order, finding or visit (GraphQL multipart request)")
+class AddAttachmentInput:
+    subject_id: strawberry.ID = strawberry.field(description="The ServiceOrder, Finding or Visit")
+    file: Upload = strawberry.field(
+        description="JPEG, PNG, WebP or PDF (told by content), at most GONGJIAN_MAX_UPLOAD_BYTES (10 MB)"
+    )
+    caption: str | None = strawberry.field(default=None, description="What it shows (at most 500 characters)")
+
+
+@strawberry.type(description="The new attachment")
+class AddAttachmentPayload:
+    attachment: Attachment | None = strawberry.field(description="The attachment")
+    user_errors: list[UserError] = strawberry.field(
+        description="NOT_FOUND (subjectId), FORBIDDEN, INVALID (file: type, size, unreadable; caption)"
+    )
+
+
+async def _add_attachment(info: Info[Any, Any], input: Annotated[AddAttachmentInput, INPUT]) -> AddAttachmentPayload:
+    outcome = await r.add_attachment(info.context, input.subject_id, input.file, input.caption)
+    return AddAttachmentPayload(
+        attachment=outcome.attachment,  # type: ignore[arg-type]
+        user_errors=outcome.user_errors,  # type: ignore[arg-type]
+    )
+
+
+@strawberry.type
+class AttachmentsMutation:
+    add_attachment: AddAttachmentPayload = strawberry.mutation(
+        resolver=_add_attachment,
+        permission_classes=[SignedIn],
+        description="Attach a photo or document. Requires: a party of the order (household, assignee, staff in "
+        "scope); staff in scope for a finding; the cadre for a visit. Location data is removed from photos",
+    )
+
+
+ALL_TYPES: list[Any] = [Attachment]

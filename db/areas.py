@@ -145,6 +145,31 @@ async def posts_by_id(conn: Conn, ids: list[int]) -> dict[int, PostRow]:
     return {r["id"]: post_row(r) for r in await conn.fetch(POSTS_BY_ID, ids)}
 
 
+@dataclass(frozen=True)
+class ResponsibilityRow:
+    """Who was responsible for an area, from `since` until `until` (null: still)."""
+
+    id: int
+    area_id: int
+    person_id: int
+    since: datetime.datetime
+    until: datetime.datetime | None
+
+
+RESPONSIBILITY_HISTORIES: Final = """
+SELECT r.id, r.area_id, r.person_id, r.since, r.until FROM responsibilities r
+WHERE r.area_id = ANY($1::bigint[]) ORDER BY r.area_id, r.since DESC, r.id DESC
+"""
+
+
+async def responsibility_histories(conn: Conn, area_ids: list[int]) -> dict[int, list[ResponsibilityRow]]:
+    """Each area's responsible people, newest first."""
+    found: dict[int, list[ResponsibilityRow]] = {}
+    for r in await conn.fetch(RESPONSIBILITY_HISTORIES, area_ids):
+        found.setdefault(r["area_id"], []).append(ResponsibilityRow(**dict(r)))
+    return found
+
+
 RESPONSIBLE_BY_AREA: Final = """
 SELECT r.area_id, r.person_id FROM responsibilities r WHERE r.area_id = ANY($1::bigint[]) AND r.until IS NULL
 """
@@ -297,6 +322,16 @@ async def household_counts(conn: Conn, areas: list[int]) -> dict[int, int]:
     return {r[0]: r[1] for r in await conn.fetch(HOUSEHOLD_COUNTS, areas)}
 
 
+HOUSEHOLD_ADDRESSES: Final = """
+SELECT h.id, household_address(h.area_id, h.label) AS address FROM households h WHERE h.id = ANY($1::bigint[])
+"""
+
+
+async def household_addresses(conn: Conn, households: list[int]) -> dict[int, str]:
+    """Each household's full address (community, compound, building, unit, label)."""
+    return {r["id"]: r["address"] for r in await conn.fetch(HOUSEHOLD_ADDRESSES, households)}
+
+
 async def residents_by_household(conn: Conn, households: list[int]) -> dict[int, list[PersonRow]]:
     found: dict[int, list[PersonRow]] = {}
     for r in await conn.fetch(RESIDENTS_BY_HOUSEHOLD, households):
@@ -383,6 +418,11 @@ async def follow_building_head(conn: Conn, building_id: int) -> list[tuple[str, 
 async def lock_area(conn: Conn, area_id: int) -> AreaRow | None:
     r = await conn.fetchrow(LOCK_AREA, area_id)
     return area_row(r) if r else None
+
+
+async def current_responsible(conn: Conn, area_id: int) -> int | None:
+    value = await conn.fetchval(CURRENT_RESPONSIBLE, area_id)
+    return None if value is None else int(value)
 
 
 async def replace_responsible(conn: Conn, area: AreaRow, person_id: int, assigned_by: int | None) -> bool:

@@ -51,6 +51,9 @@ class AuditFilter:
     target_type: str | None = None
     since: datetime.datetime | None = None
     until: datetime.datetime | None = None
+    # one object's history: the types its entries may be recorded under, and its id
+    target_types: list[str] | None = None
+    target_id: int | None = None
 
 
 # Newest first; the cursor is the id of the last entry seen. Null filters match everything.
@@ -61,10 +64,11 @@ WHERE county_id = $1
   AND ($4::text IS NULL OR target_type = $4)
   AND ($5::timestamptz IS NULL OR at >= $5)
   AND ($6::timestamptz IS NULL OR at <= $6)
+  AND ($7::text[] IS NULL OR (target_type = ANY($7) AND target_id = $8::bigint))
 """
 PAGE: Final = (
     "SELECT id, county_id, at, user_id, api_token_id, action, target_type, target_id, request_id, detail "
-    "FROM audit_log" + _WHERE + "AND ($7::bigint IS NULL OR id < $7) ORDER BY id DESC LIMIT $8"
+    "FROM audit_log" + _WHERE + "AND ($9::bigint IS NULL OR id < $9) ORDER BY id DESC LIMIT $10"
 )
 COUNT: Final = "SELECT count(*) FROM audit_log" + _WHERE  # noqa: S608 - constant text
 BY_ID: Final = """
@@ -74,7 +78,7 @@ FROM audit_log WHERE id = ANY($1::bigint[])
 
 
 def _args(f: AuditFilter) -> list[Any]:
-    return [f.county_id, f.action, f.user_id, f.target_type, f.since, f.until]
+    return [f.county_id, f.action, f.user_id, f.target_type, f.since, f.until, f.target_types, f.target_id]
 
 
 async def page(conn: Conn, f: AuditFilter, before_id: int | None, limit: int) -> list[AuditRow]:

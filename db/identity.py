@@ -8,9 +8,9 @@ from typing import Any, Final
 
 from db.pool import Conn
 
-# a user with the ids, roles and scopes of its grants in parallel arrays (see _user_row)
+# a user with the ids, roles and scopes of its grants in parallel arrays (see user_row)
 USER_WITH_GRANTS: Final = """
-SELECT u.id, u.username, u.county_id, u.person_id, p.household_id,
+SELECT u.id, u.username, u.county_id, u.person_id, p.household_id, u.disabled, u.last_login_at,
        coalesce(array_agg(g.id ORDER BY g.id) FILTER (WHERE g.id IS NOT NULL), '{}') AS grant_ids,
        coalesce(array_agg(g.role ORDER BY g.id) FILTER (WHERE g.id IS NOT NULL), '{}') AS grant_roles,
        coalesce(array_agg(g.area_id ORDER BY g.id) FILTER (WHERE g.id IS NOT NULL), '{}') AS grant_areas,
@@ -56,6 +56,8 @@ class UserRow:
     person_id: int | None
     household_id: int | None
     grants: tuple[GrantRow, ...]
+    disabled: bool = False
+    last_login_at: datetime.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ class ApiTokenUse:
 async def user_with_grants(conn: Conn, user_id: int, generation: int) -> UserRow | None:
     """The enabled user whose tokens of `generation` are still good, with its grants."""
     row = await conn.fetchrow(VIEWER_BY_USER, user_id, generation)
-    return None if row is None else _user_row(row)
+    return None if row is None else user_row(row)
 
 
 async def use_api_token(conn: Conn, token_hash: str) -> ApiTokenUse | None:
@@ -89,8 +91,10 @@ async def use_api_token(conn: Conn, token_hash: str) -> ApiTokenUse | None:
 # --- accounts and login -----------------------------------------------------------------
 
 CREDENTIALS_BY_USERNAME: Final = """
-SELECT id, county_id, password_hash, disabled, token_generation FROM users WHERE lower(username) = lower($1)
+SELECT id, county_id, password_hash, disabled, token_generation, must_change_password
+FROM users WHERE lower(username) = lower($1)
 """
+RECORD_LOGIN: Final = "UPDATE users SET last_login_at = now() WHERE id = $1"
 
 # Serialises the attempts on one username across instances, so that the count below
 # cannot be raced past by concurrent attempts; released when the transaction ends.
@@ -119,9 +123,10 @@ class Credentials:
     password_hash: str
     disabled: bool
     token_generation: int
+    must_change_password: bool
 
 
-def _user_row(row: Any) -> UserRow:
+def user_row(row: Any) -> UserRow:
     grants = tuple(
         GrantRow(id=i, role=r, area_id=a, organisation_id=o)
         for i, r, a, o in zip(row["grant_ids"], row["grant_roles"], row["grant_areas"], row["grant_orgs"], strict=True)
@@ -133,12 +138,18 @@ def _user_row(row: Any) -> UserRow:
         person_id=row["person_id"],
         household_id=row["household_id"],
         grants=grants,
+        disabled=row["disabled"],
+        last_login_at=row["last_login_at"],
     )
 
 
 async def credentials(conn: Conn, username: str) -> Credentials | None:
     row = await conn.fetchrow(CREDENTIALS_BY_USERNAME, username)
     return None if row is None else Credentials(**dict(row))
+
+
+async def record_login(conn: Conn, user_id: int) -> None:
+    await conn.execute(RECORD_LOGIN, user_id)
 
 
 async def lock_username(conn: Conn, username: str) -> None:
@@ -162,7 +173,7 @@ async def clear_failures(conn: Conn, username: str) -> None:
 
 
 async def users_by_id(conn: Conn, ids: list[int]) -> dict[int, UserRow]:
-    return {r["id"]: _user_row(r) for r in await conn.fetch(USERS_BY_ID, ids)}
+    return {r["id"]: user_row(r) for r in await conn.fetch(USERS_BY_ID, ids)}
 
 
 # --- API tokens -------------------------------------------------------------------------

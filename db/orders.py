@@ -27,6 +27,7 @@ class Party(enum.Enum):
     STAFF = "STAFF"  # county admin or community staff in scope of the household
     ASSIGNEE = "ASSIGNEE"  # the assigned person, or a member / UNIT_ADMIN of the assigned unit
     HOUSEHOLD = "HOUSEHOLD"  # a member of the household that placed it
+    BUILDING_HEAD = "BUILDING_HEAD"  # the head of the household's building: reads it, takes no transition
 
 
 @dataclass(frozen=True)
@@ -57,12 +58,27 @@ TRANSITIONS: Final[dict[str, Transition]] = {
 }
 PLACED: Final = "PLACED"
 
-# Whether an organisation may take service orders (a unit or a service provider).
-TAKES_ORDERS: Final = "SELECT order_taker_kind(o.kind) FROM organisations o WHERE o.id = $1"
+# Whether an organisation ($1) takes the orders of a household ($2): `takes_orders_of`.
+TAKES_ORDERS_OF: Final = "SELECT coalesce(takes_orders_of($1, $2), false)"
 
 
-async def takes_orders(conn: Conn, organisation_id: int) -> bool:
-    return bool(await conn.fetchval(TAKES_ORDERS, organisation_id))
+async def takes_orders_of(conn: Conn, organisation_id: int, household_id: int) -> bool:
+    return bool(await conn.fetchval(TAKES_ORDERS_OF, organisation_id, household_id))
+
+
+# The person to contact about each order ($1): the placing user's person when they live in the
+# household, else the household's first member.
+ORDER_CONTACTS: Final = """
+SELECT o.id, coalesce(
+    (SELECT p.id FROM users u JOIN persons p ON p.id = u.person_id
+     WHERE u.id = o.placed_by AND p.household_id = o.household_id),
+    (SELECT min(p.id) FROM persons p WHERE p.household_id = o.household_id)) AS person_id
+FROM service_orders o WHERE o.id = ANY($1::bigint[])
+"""
+
+
+async def order_contacts(conn: Conn, order_ids: list[int]) -> dict[int, int]:
+    return {r["id"]: r["person_id"] for r in await conn.fetch(ORDER_CONTACTS, order_ids) if r["person_id"] is not None}
 
 
 @dataclass(frozen=True)

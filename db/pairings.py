@@ -188,6 +188,17 @@ def pairing_row(r: asyncpg.Record) -> PairingRow:
     )
 
 
+# The unit each cadre works in (the first, when several): `units_of`, active posts in units.
+FIRST_UNIT_OF_PERSONS: Final = """
+SELECT p.id, (SELECT min(u) FROM unnest(units_of(p.id)) u) AS unit_id FROM persons p WHERE p.id = ANY($1::bigint[])
+"""
+
+
+async def first_unit_of_persons(conn: Conn, person_ids: list[int]) -> dict[int, int]:
+    rows = await conn.fetch(FIRST_UNIT_OF_PERSONS, person_ids)
+    return {r["id"]: r["unit_id"] for r in rows if r["unit_id"] is not None}
+
+
 async def pairings_by_id(conn: Conn, ids: list[int]) -> dict[int, PairingRow]:
     return {r["id"]: pairing_row(r) for r in await conn.fetch(PAIRINGS_BY_ID, ids)}
 
@@ -210,6 +221,26 @@ async def insert_pairing(
 
 async def end_pairing(conn: Conn, pairing_id: int, until: datetime.date) -> bool:
     return await conn.execute(END_PAIRING, pairing_id, until) == "UPDATE 1"
+
+
+# The active pairings of each household ($3) that the viewer ($1 user, $2 API token) may
+# see (the rule `pairing_access`), oldest first.
+PAIRINGS_OF_HOUSEHOLDS: Final = (
+    PAIRING_SELECT
+    + """CROSS JOIN viewer_of($1, $2) v
+WHERE p.household_id = ANY($3::bigint[]) AND p.until IS NULL AND pairing_access(p, v) IS NOT NULL
+ORDER BY p.household_id, p.id
+"""
+)
+
+
+async def pairings_of_households(
+    conn: Conn, viewer: ViewerKey, household_ids: list[int]
+) -> dict[int, list[PairingRow]]:
+    found: dict[int, list[PairingRow]] = {}
+    for r in await conn.fetch(PAIRINGS_OF_HOUSEHOLDS, *viewer, household_ids):
+        found.setdefault(r["household_id"], []).append(pairing_row(r))
+    return found
 
 
 COUNT_PAIRINGS_OF_CADRES: Final = """
@@ -263,10 +294,21 @@ async def cadre_units(conn: Conn, person_id: int) -> tuple[bool, list[int]] | No
 # --- visits and obligations --------------------------------------------------------------
 
 VISIT_COLUMNS: Final = "v.id, v.county_id, v.pairing_id, v.kind, v.occurred_on, v.notes"
+# with an idempotency key ($7) already used by the same user, nothing is inserted
 INSERT_VISIT: Final = f"""
-INSERT INTO visits AS v (county_id, pairing_id, kind, occurred_on, notes, recorded_by)
-VALUES ($1, $2, $3, $4, $5, $6) RETURNING {VISIT_COLUMNS}
+INSERT INTO visits AS v (county_id, pairing_id, kind, occurred_on, notes, recorded_by, idempotency_key)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (recorded_by, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+RETURNING {VISIT_COLUMNS}
 """  # noqa: S608 - constant columns
+VISIT_BY_KEY: Final = f"""
+SELECT {VISIT_COLUMNS} FROM visits v WHERE v.recorded_by = $1 AND v.idempotency_key = $2
+"""  # noqa: S608 - constant columns
+VISIT_FOR_UPDATE: Final = f"SELECT {VISIT_COLUMNS} FROM visits v WHERE v.id = $1 FOR UPDATE"  # noqa: S608
+CORRECT_VISIT: Final = f"""
+UPDATE visits AS v SET kind = $2, occurred_on = $3, notes = $4 WHERE v.id = $1 RETURNING {VISIT_COLUMNS}
+"""  # noqa: S608 - constant columns
+DELETE_VISIT: Final = "DELETE FROM visits WHERE id = $1"
 VISITS_BY_ID: Final = f"SELECT {VISIT_COLUMNS} FROM visits v WHERE v.id = ANY($1::bigint[])"  # noqa: S608
 
 # Visits of each kind per (pairing, asOf) key, each counted from the start of its period:
@@ -311,11 +353,39 @@ def visit_row(r: asyncpg.Record) -> VisitRow:
 
 
 async def insert_visit(
-    conn: Conn, county_id: int, pairing_id: int, kind: str, occurred_on: datetime.date, notes: str | None, user_id: int
+    conn: Conn,
+    county_id: int,
+    pairing_id: int,
+    kind: str,
+    occurred_on: datetime.date,
+    notes: str | None,
+    user_id: int,
+    idempotency_key: str | None = None,
+) -> tuple[VisitRow, bool]:
+    """The new visit (True), or the one recorded before with the same key by the user (False)."""
+    row = await conn.fetchrow(INSERT_VISIT, county_id, pairing_id, kind, occurred_on, notes, user_id, idempotency_key)
+    if row is not None:
+        return visit_row(row), True
+    first = await conn.fetchrow(VISIT_BY_KEY, user_id, idempotency_key)
+    assert first is not None, "the conflicting visit exists"
+    return visit_row(first), False
+
+
+async def visit_for_update(conn: Conn, visit_id: int) -> VisitRow | None:
+    row = await conn.fetchrow(VISIT_FOR_UPDATE, visit_id)
+    return visit_row(row) if row else None
+
+
+async def correct_visit(
+    conn: Conn, visit_id: int, kind: str, occurred_on: datetime.date, notes: str | None
 ) -> VisitRow:
-    row = await conn.fetchrow(INSERT_VISIT, county_id, pairing_id, kind, occurred_on, notes, user_id)
-    assert row is not None
+    row = await conn.fetchrow(CORRECT_VISIT, visit_id, kind, occurred_on, notes)
+    assert row is not None, "the visit is locked"
     return visit_row(row)
+
+
+async def delete_visit(conn: Conn, visit_id: int) -> None:
+    await conn.execute(DELETE_VISIT, visit_id)
 
 
 async def visits_by_id(conn: Conn, ids: list[int]) -> dict[int, VisitRow]:
@@ -383,13 +453,46 @@ VALUES ($1, $2, $3, $4) RETURNING id
 DECIDE_REGISTRATION: Final = """
 UPDATE registrations SET status = $2, decided_at = now(), decided_by = $3 WHERE id = $1 AND status = 'PENDING'
 """
-HOME_COMMUNITY: Final = """
+# The community a party member registers with: the one they live in; without a household
+# in the county, a community their unit serves (an active adoption inside it, or the unit's
+# confirmed registration with it).
+HOME_COMMUNITIES: Final = """
 SELECT c.id FROM persons p
 JOIN households h ON h.id = p.household_id
 JOIN areas b ON b.id = h.building_id
 JOIN areas c ON c.id = ANY(b.path) AND c.level = 'COMMUNITY'
 WHERE p.id = $1
+UNION
+SELECT c.id FROM persons p
+JOIN posts po ON po.person_id = p.id AND po.until IS NULL
+JOIN adoptions a ON a.unit_id = po.organisation_id AND a.until IS NULL
+JOIN areas x ON x.id = a.area_id
+JOIN areas c ON c.id = ANY(x.path) AND c.level = 'COMMUNITY'
+WHERE p.id = $1 AND p.household_id IS NULL
+UNION
+SELECT r.community_id FROM persons p
+JOIN posts po ON po.person_id = p.id AND po.until IS NULL
+JOIN registrations r ON r.organisation_id = po.organisation_id AND r.status = 'CONFIRMED'
+WHERE p.id = $1 AND p.household_id IS NULL
 """
+
+
+# Who may see a registration, as SQL over `r` (registration), `c` (its community) and `o` (its
+# organisation): $1 county; $2 the county admin sees all; $3 staff scopes (area ids) see those of
+# communities inside; $4 the registrant (a person) sees their own; $5 units the viewer administers
+# see those of the unit (or its party organisation) and of the unit's members.
+RegistrationFilter = tuple[int | None, str | None]  # community, status
+
+
+# Registrations the viewer ($1 user, $2 API token) may see (the rule `registration_access`),
+# $3 community (or null), $4 status (or null); the page: $5 after id, $6 limit.
+_REGISTRATIONS_WHERE: Final = """
+CROSS JOIN viewer_of($1, $2) v
+WHERE registration_access(r, v) IS NOT NULL
+  AND ($3::bigint IS NULL OR r.community_id = $3) AND ($4::text IS NULL OR r.status = $4)
+"""
+REGISTRATIONS_PAGE: Final = REGISTRATION_SELECT + _REGISTRATIONS_WHERE + "AND r.id > $5 ORDER BY r.id LIMIT $6"
+REGISTRATIONS_COUNT: Final = "SELECT count(*) FROM registrations r" + _REGISTRATIONS_WHERE  # noqa: S608 - constant SQL
 
 
 def registration_row(r: asyncpg.Record) -> RegistrationRow:
@@ -412,6 +515,16 @@ async def registration_for_update(
     return (registration_row(row), row["reason"]) if row else None
 
 
+async def registrations_page(
+    conn: Conn, viewer: ViewerKey, flt: RegistrationFilter, after: int, limit: int
+) -> list[RegistrationRow]:
+    return [registration_row(r) for r in await conn.fetch(REGISTRATIONS_PAGE, *viewer, *flt, after, limit)]
+
+
+async def registrations_count(conn: Conn, viewer: ViewerKey, flt: RegistrationFilter) -> int:
+    return int(await conn.fetchval(REGISTRATIONS_COUNT, *viewer, *flt))
+
+
 async def insert_registration(
     conn: Conn, county_id: int, community_id: int, organisation_id: int | None, person_id: int | None
 ) -> int:
@@ -422,9 +535,20 @@ async def decide_registration(conn: Conn, registration_id: int, status: str, use
     return await conn.execute(DECIDE_REGISTRATION, registration_id, status, user_id) == "UPDATE 1"
 
 
-async def home_community(conn: Conn, person_id: int) -> int | None:
-    value = await conn.fetchval(HOME_COMMUNITY, person_id)
-    return int(value) if value is not None else None
+async def home_communities(conn: Conn, person_id: int) -> set[int]:
+    return {int(r["id"]) for r in await conn.fetch(HOME_COMMUNITIES, person_id)}
+
+
+# Whether a party member ($1) may take service orders of a community ($2): a CONFIRMED
+# registration (双报到) with it.
+CONFIRMED_WITH: Final = """
+SELECT EXISTS (SELECT 1 FROM registrations r
+               WHERE r.person_id = $1 AND r.community_id = $2 AND r.status = 'CONFIRMED')
+"""
+
+
+async def confirmed_with(conn: Conn, person_id: int, community_id: int) -> bool:
+    return bool(await conn.fetchval(CONFIRMED_WITH, person_id, community_id))
 
 
 # --- reports -------------------------------------------------------------------------------
@@ -520,8 +644,37 @@ ORDER BY pr.id
 LIMIT $7
 """
 
+# Households inside area $1 for which no pairing active at asOf ($2) has met obligation $4 in
+# its period (from $3 to asOf): a household with two cadres is due only when neither met it.
+# Households without an active pairing owe nothing (coverage lists them). Ordered by full address.
+_DUE_HOUSEHOLDS: Final = """
+WITH active AS (
+    SELECT pr.id, pr.household_id FROM pairings pr
+    JOIN households hh ON hh.id = pr.household_id
+    JOIN areas a ON a.id = hh.area_id
+    WHERE a.path @> ARRAY[$1::bigint] AND pr.since <= $2 AND (pr.until IS NULL OR pr.until >= $2)
+), due AS (
+    SELECT hh.id, household_address(hh.area_id, hh.label) AS address
+    FROM households hh
+    WHERE hh.id IN (SELECT household_id FROM active)
+      AND NOT EXISTS (SELECT 1 FROM active ap JOIN visits v ON v.pairing_id = ap.id
+                      WHERE ap.household_id = hh.id AND v.kind = $4 AND v.occurred_on BETWEEN $3 AND $2)
+)
+"""
+# a page after the cursor (address $5, id $6), $7 rows
+DUE_HOUSEHOLDS_PAGE: Final = f"""{_DUE_HOUSEHOLDS}
+SELECT id, address FROM due WHERE $5::text IS NULL OR (address, id) > ($5, $6::bigint)
+ORDER BY address, id LIMIT $7
+"""  # noqa: S608 - constant SQL fragments
+DUE_HOUSEHOLDS_COUNT: Final = f"{_DUE_HOUSEHOLDS} SELECT count(*) FROM due"  # noqa: S608 - constant SQL fragments
+
+
 # Community-level figures (parking, activities) count the communities inside the area, or
-# the area's own community when the area lies below a community.
+# the area's own community when the area lies below a community. Figures about events count
+# only those from $2 (inclusive) to $3 (exclusive) when a period is given (a null bound of the
+# tstzrange is open: all time):
+# activities by their end, findings by their rectification, orders by when they were placed,
+# completed and rated; renovations, recorded by year, by their year from $4 to $5.
 STATISTICS: Final = """
 WITH sub AS MATERIALIZED (
     SELECT id, level FROM areas WHERE path @> ARRAY[$1::bigint]
@@ -536,7 +689,13 @@ WITH sub AS MATERIALIZED (
 ), ad AS MATERIALIZED (
     SELECT a.unit_id, a.area_id FROM adoptions a JOIN sub ON sub.id = a.area_id WHERE a.until IS NULL
 ), so AS MATERIALIZED (
-    SELECT o.status, o.rating FROM service_orders o JOIN h ON h.id = o.household_id
+    SELECT o.status, o.rating, o.created_at,
+           CASE WHEN $2::timestamptz IS NOT NULL THEN
+               (SELECT max(e.at) FROM order_events e WHERE e.order_id = o.id AND e.action = 'COMPLETED') END
+               AS completed_at,
+           CASE WHEN $2::timestamptz IS NOT NULL THEN
+               (SELECT max(e.at) FROM order_events e WHERE e.order_id = o.id AND e.action = 'RATED') END AS rated_at
+    FROM service_orders o JOIN h ON h.id = o.household_id
 )
 SELECT
     (SELECT count(*) FROM organisations o JOIN sub ON sub.id = o.area_id
@@ -558,14 +717,21 @@ SELECT
                    WHERE rc.resource_id = re.id)
     ) AS parking_spaces_opened,
     (SELECT count(*) FROM activities ac JOIN communities c ON c.id = ac.community_id
-     WHERE ac.ends_at <= now()) AS activities_held,
+     WHERE ac.ends_at <= now() AND tstzrange($2::timestamptz, $3::timestamptz) @> ac.ends_at
+    ) AS activities_held,
     (SELECT count(DISTINCT rn.compound_id) FROM renovations rn JOIN sub ON sub.id = rn.compound_id
-     WHERE rn.status = 'COMPLETED') AS renovated_compounds,
+     WHERE rn.status = 'COMPLETED' AND rn.year BETWEEN coalesce($4::integer, rn.year) AND coalesce($5::integer, rn.year)
+    ) AS renovated_compounds,
     (SELECT count(*) FROM findings f JOIN sub ON sub.id = f.compound_id
-     WHERE f.category = 'ILLEGAL_STRUCTURE' AND f.rectified_at IS NOT NULL) AS illegal_structures_removed,
-    (SELECT count(*) FROM so) AS orders_placed,
-    (SELECT count(*) FROM so WHERE status IN ('COMPLETED', 'CLOSED')) AS orders_completed,
-    (SELECT round(avg(rating), 2)::float8 FROM so WHERE rating IS NOT NULL) AS average_rating
+     WHERE f.category = 'ILLEGAL_STRUCTURE' AND f.rectified_at IS NOT NULL
+       AND tstzrange($2::timestamptz, $3::timestamptz) @> f.rectified_at
+    ) AS illegal_structures_removed,
+    (SELECT count(*) FROM so
+     WHERE tstzrange($2::timestamptz, $3::timestamptz) @> created_at) AS orders_placed,
+    (SELECT count(*) FROM so WHERE status IN ('COMPLETED', 'CLOSED')
+       AND ($2::timestamptz IS NULL OR (completed_at >= $2 AND completed_at < $3))) AS orders_completed,
+    (SELECT round(avg(rating), 2)::float8 FROM so WHERE rating IS NOT NULL
+       AND ($2::timestamptz IS NULL OR (rated_at >= $2 AND rated_at < $3))) AS average_rating
 """
 
 
@@ -607,6 +773,38 @@ async def due_pairings(
     return [r["id"] for r in await _report(conn, DUE_PAIRINGS, area_id, as_of, *starts, after, first + 1)]
 
 
-async def statistics(conn: Conn, area_id: int) -> Statistics:
-    row = (await _report(conn, STATISTICS, area_id))[0]
+async def due_households(
+    conn: Conn,
+    area_id: int,
+    as_of: datetime.date,
+    period_start: datetime.date,
+    kind: str,
+    after: tuple[str, int] | None,
+    limit: int,
+) -> list[tuple[int, str]]:
+    """(household id, full address) of a page of due households."""
+    address, after_id = after if after is not None else (None, None)
+    rows = await conn.fetch(DUE_HOUSEHOLDS_PAGE, area_id, as_of, period_start, kind, address, after_id, limit)
+    return [(r["id"], r["address"]) for r in rows]
+
+
+async def due_households_count(
+    conn: Conn, area_id: int, as_of: datetime.date, period_start: datetime.date, kind: str
+) -> int:
+    return int(await conn.fetchval(DUE_HOUSEHOLDS_COUNT, area_id, as_of, period_start, kind))
+
+
+@dataclass(frozen=True)
+class Period:
+    """From `start` (inclusive) to `end` (exclusive), and the calendar years they span."""
+
+    start: datetime.datetime
+    end: datetime.datetime
+    first_year: int
+    last_year: int
+
+
+async def statistics(conn: Conn, area_id: int, period: Period | None = None) -> Statistics:
+    bounds = (period.start, period.end, period.first_year, period.last_year) if period else (None,) * 4
+    row = (await _report(conn, STATISTICS, area_id, *bounds))[0]
     return Statistics(**dict(row))

@@ -101,6 +101,23 @@ async def responsible(root: AreaRow, ctx: Context) -> PersonRow | None:
     return await ctx.loader(responsible_by_area).load(root.id)
 
 
+responsibility_history_batch = grouped(db.responsibility_histories)
+
+
+async def responsibility_history(root: AreaRow, ctx: Context) -> list[db.ResponsibilityRow]:
+    """Who was responsible when, newest first: to COUNTY_ADMIN and staff in scope (others: empty)."""
+    viewer = ctx.viewer
+    if viewer is None or root.county_id != viewer.county_id or not viewer.is_staff_for(root.path):
+        return []
+    return await ctx.loader(responsibility_history_batch).load(root.id)
+
+
+async def responsibility_person(root: db.ResponsibilityRow, ctx: Context) -> PersonRow:
+    found = await ctx.loader(person_by_id).load(root.person_id)
+    assert found is not None, "a responsibility's person exists (foreign key)"
+    return found
+
+
 async def path(root: AreaRow, ctx: Context) -> list[AreaRow]:
     rows = await ctx.loader(area_by_id).load_many(list(root.path))
     return [r for r in rows if r is not None]
@@ -281,6 +298,14 @@ async def person_household(root: PersonRow, ctx: Context) -> HouseholdRow | None
     return await ctx.loader(household_by_id).load(root.household_id)
 
 
+address_by_household = keyed(db.household_addresses)
+
+
+async def full_address(root: HouseholdRow, ctx: Context) -> str:
+    found = await ctx.loader(address_by_household).load(root.id)
+    return found if found is not None else root.label
+
+
 @dataclass(frozen=True)
 class ChainLink:
     level: str
@@ -405,6 +430,7 @@ async def assign_responsible(ctx: Context, area_id: str, person_id: str) -> Outc
             raise Refusal(ErrorCode.NOT_FOUND, "No such person", "personId")
         if person.county_id != area.county_id:
             raise Refusal(ErrorCode.INVALID, "The person belongs to another county", "personId")
+        previous = await db.current_responsible(conn, area.id)
         changed = await db.replace_responsible(conn, area, person.id, viewer.user_id)
         if changed and area.level == "BUILDING":
             # a building's head is its responsible person: the role grant follows, audited
@@ -420,7 +446,12 @@ async def assign_responsible(ctx: Context, area_id: str, person_id: str) -> Outc
                     request_id=ctx.request_id,
                     detail={"user": user_id, "role": "BUILDING_HEAD", "by": "assignResponsible"},
                 )
-        return area, Audited("Area", area.id, {"person": person.id, "changed": changed})
+        detail = {
+            "person": ids.encode("Person", person.id),
+            "previous": ids.encode("Person", previous) if previous is not None else None,
+            "changed": changed,
+        }
+        return area, Audited(AREA_TYPES[area.level], area.id, detail)
 
     # the area row's lock queues concurrent assignments: the one-current index always holds
     return await mutations.run(ctx, "assignResponsible", body)

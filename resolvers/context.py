@@ -94,7 +94,7 @@ async def viewer_from_token(db: Database, settings: Settings, token: str | None)
                 api_token_id=use.id,
             )
         claims = tokens.verify(secrets_of(settings), token)
-        if claims is None:
+        if claims is None or claims.purpose is not None:  # a password-change token signs nobody in
             return None
         user = await identity.user_with_grants(conn, claims.user_id, claims.generation)
     return None if user is None else viewer_of(user)

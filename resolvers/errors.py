@@ -20,6 +20,7 @@ class ErrorCode(enum.Enum):
     FULL = "FULL"
     INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
     TOO_MANY_ATTEMPTS = "TOO_MANY_ATTEMPTS"
+    PASSWORD_CHANGE_REQUIRED = "PASSWORD_CHANGE_REQUIRED"  # noqa: S105 - an error code
 
 
 @dataclass(frozen=True)

@@ -154,6 +154,26 @@ async def _audit_login(ctx: Context, conn: Conn, user: db.Credentials, action: s
     )
 
 
+PASSWORD_CHANGE_MINUTES = 15
+
+
+def _password_change_required(ctx: Context, user_id: int, generation: int) -> LoginResult:
+    """A first sign-in with the one-time password: a short token that only `changePassword` takes."""
+    assert ctx.settings.secret is not None, "the signing secret is set at start-up"
+    token, expires = tokens.sign(
+        ctx.settings.secret,
+        user_id,
+        PASSWORD_CHANGE_MINUTES * 60,
+        generation=generation,
+        purpose=tokens.PASSWORD_CHANGE,
+    )
+    error = UserError(
+        message="Choose a new password first: this token only changes it (changePassword)",
+        code=ErrorCode.PASSWORD_CHANGE_REQUIRED,
+    )
+    return LoginResult(token, datetime.datetime.fromtimestamp(expires, tz=datetime.UTC), None, [error])
+
+
 async def login(ctx: Context, username: str, password: str) -> LoginResult:
     """Check the password; count failures per username in PostgreSQL and lock out after
     LOCKOUT_FAILURES within LOCKOUT_MINUTES. An unknown username costs the same argon2
@@ -192,7 +212,11 @@ async def login(ctx: Context, username: str, password: str) -> LoginResult:
                 await _audit_login(ctx, conn, found, "loginFailed")
             return _invalid()
         await db.clear_failures(conn, name)
+        if found.must_change_password:
+            await _audit_login(ctx, conn, found, "loginPasswordChangeRequired")
+            return _password_change_required(ctx, found.id, found.token_generation)
         await _audit_login(ctx, conn, found, "login")
+        await db.record_login(conn, found.id)
         user = (await db.users_by_id(conn, [found.id]))[found.id]
     # the payload's nested fields (viewer { person { household } }) resolve as the new user
     ctx.viewer = viewer_of(user)
@@ -317,6 +341,24 @@ class AuditQuery:
     target_type: str | None = None
     since: datetime.datetime | None = None
     until: datetime.datetime | None = None
+    target_id: str | None = None
+
+
+# entries about an area written before each level had its own type name
+LEGACY_AREA_TARGET = "Area"
+
+
+def _target(global_id: str | None) -> tuple[list[str] | None, int | None]:
+    """The target types and id an object's history is recorded under."""
+    if global_id is None:
+        return None, None
+    decoded = ids.decode(global_id)
+    if decoded is None:
+        raise bad_user_input("`targetId` is not an id this API gave out", argument="targetId")
+    type_name, pk = decoded
+    if type_name in ids.AREA_TYPES.values():
+        return [type_name, LEGACY_AREA_TARGET], pk
+    return [type_name], pk
 
 
 async def audit_log(ctx: Context, query: AuditQuery, first: int | None, after: str | None) -> Page[AuditRow]:
@@ -330,6 +372,7 @@ async def audit_log(ctx: Context, query: AuditQuery, first: int | None, after: s
     user_pk: int | None = None
     if query.user_id is not None:
         user_pk = ids.decode_as(query.user_id, "User") or -1
+    target_types, target_pk = _target(query.target_id)
     filt = AuditFilter(
         county_id=v.county_id,
         action=query.action,
@@ -337,6 +380,8 @@ async def audit_log(ctx: Context, query: AuditQuery, first: int | None, after: s
         target_type=query.target_type,
         since=query.since,
         until=query.until,
+        target_types=target_types,
+        target_id=target_pk,
     )
     async with ctx.db.connection() as conn:
         rows = await audit_db.page(conn, filt, before, limit + 1)
@@ -372,9 +417,16 @@ async def api_token_of_entry(root: AuditRow, ctx: Context) -> ApiTokenRow | None
     return await ctx.loader(api_token_by_id).load(root.api_token_id)
 
 
-def target_of_entry(root: AuditRow) -> str | None:
+async def target_of_entry(root: AuditRow, ctx: Context) -> str | None:
+    """The global id `node()` resolves: an entry recorded against an `Area` names the area's
+    own type (a Building's id, not an Area's)."""
     if root.target_type is None or root.target_id is None:
         return None
+    if root.target_type == LEGACY_AREA_TARGET:
+        from resolvers.areas import AREA_TYPES, area_by_id
+
+        area = await ctx.loader(area_by_id).load(root.target_id)
+        return None if area is None else ids.encode(AREA_TYPES[area.level], area.id)
     return ids.encode(root.target_type, root.target_id)
 
 

@@ -17,6 +17,7 @@ from db import orders
 from db.areas import OrganisationRow
 from db.meetings import MeetingFilter, MeetingRow, ResolutionRow
 from db.pool import Conn
+from gongjian import clock
 from resolvers import ids, life, nodes
 from resolvers.access import viewer_key
 from resolvers.context import Context
@@ -193,6 +194,8 @@ async def record_minutes(
         meeting = await _locked_meeting(ctx, conn, meeting_id)
         if meeting.status != "SCHEDULED":
             raise Refusal(ErrorCode.INVALID_STATE, f"The meeting is {meeting.status}, not SCHEDULED", "meetingId")
+        if meeting.starts_at > clock.now():
+            raise Refusal(ErrorCode.INVALID_STATE, "The meeting has not started yet: no minutes before it", "meetingId")
         if life.blank(minutes):
             raise Refusal(ErrorCode.INVALID, "The minutes may not be blank", "minutes")
         held_now = await db.hold(conn, meeting.id, minutes.strip())

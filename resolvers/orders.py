@@ -13,11 +13,12 @@ import asyncpg
 
 from db import areas as areas_db
 from db import orders as db
+from db import pairings as pairings_db
 from db.areas import AreaRow, HouseholdRow, OrganisationRow, PersonRow
 from db.orders import CategoryRow, Changes, OrderEventRow, OrderFilter, OrderRow, Party
 from db.pool import Conn
 from gongjian import clock
-from resolvers import ids, nodes
+from resolvers import access, ids, nodes
 from resolvers.access import viewer_key
 from resolvers.areas import area_by_id, household_by_id, organisation_by_id, person_by_id
 from resolvers.context import Context
@@ -25,6 +26,7 @@ from resolvers.errors import ErrorCode, Refusal, UserError
 from resolvers.loading import grouped, keyed
 from resolvers.mutations import Audited, run
 from resolvers.pagination import Page, checked_first, decode_id_cursor, page_from_rows
+from resolvers.viewer import Role
 
 MAX_TITLE = 200
 MAX_TEXT = 2000
@@ -89,6 +91,48 @@ async def household_of(root: OrderRow, ctx: Context) -> HouseholdRow | None:
 
 async def community_of(root: OrderRow, ctx: Context) -> AreaRow | None:
     return await ctx.loader(area_by_id).load(root.community_id)
+
+
+ContactKey = tuple[int, int, str]  # order id, household id, the reason the viewer reads it
+
+
+async def contacts_batch(ctx: Context, keys: list[ContactKey]) -> list[PersonRow | None]:
+    """The contact person of each order, in one statement, and one audit statement for them all."""
+    async with ctx.db.connection() as conn:
+        found = await db.order_contacts(conn, [k[0] for k in keys])
+        await access.audit_household_reads(ctx, conn, "contact", {h: reason for _, h, reason in keys})
+    people = await ctx.loader(person_by_id).load_many([found.get(k[0], 0) for k in keys])
+    return list(people)
+
+
+# while the order is with its assignee, the assignee reads who to contact (an audited reason)
+CONTACT_STATES = frozenset({"DISPATCHED", "ACCEPTED"})
+
+
+@dataclass(frozen=True)
+class OrderContact:
+    name: str
+    phone: str | None
+
+
+async def contact_of(root: OrderRow, ctx: Context) -> OrderContact | None:
+    """The ordering person's name and phone: for the household's members and staff in scope,
+    and for the assignee (or the assigned unit's members and admins) while the order is
+    DISPATCHED or ACCEPTED. Reads by staff and assignees are audited; others get null."""
+    viewer = ctx.viewer
+    if viewer is None or viewer.api_token_id is not None:
+        return None
+    roles = await ctx.loader(order_parties).load(root.id)
+    if Party.HOUSEHOLD in roles:
+        reason = "MEMBER"
+    elif Party.STAFF in roles:
+        reason = "STAFF"
+    elif Party.ASSIGNEE in roles and root.status in CONTACT_STATES:
+        reason = "ASSIGNEE"
+    else:
+        return None
+    person = await ctx.loader(contacts_batch).load((root.id, root.household_id, reason))
+    return None if person is None else OrderContact(person.name, person.phone)
 
 
 async def assignee_of(root: OrderRow, ctx: Context) -> PersonRow | None:
@@ -266,9 +310,12 @@ async def place_order(
         household = (await areas_db.households_by_id(conn, [pk])).get(pk) if pk is not None else None
         if household is None or household.county_id != viewer.county_id:
             raise Refusal(ErrorCode.NOT_FOUND, "No such household", "householdId")
-        if viewer.household_id != household.id and not viewer.is_staff_for(household.path):
+        on_behalf = viewer.is_staff_for(household.path) or viewer.covers(household.path, Role.BUILDING_HEAD)
+        if viewer.household_id != household.id and not on_behalf:
             raise Refusal(
-                ErrorCode.FORBIDDEN, "Only the household itself or staff in scope may order for it", "householdId"
+                ErrorCode.FORBIDDEN,
+                "Only the household itself, staff in scope or the building's head may order for it",
+                "householdId",
             )
         clean_title = _text(title, "title", required=True, limit=MAX_TITLE)
         assert clean_title is not None
@@ -314,13 +361,24 @@ async def dispatch_order(
             found = (await areas_db.persons_by_id(conn, [pk])).get(pk) if pk is not None else None
             if found is None or found.county_id != order.county_id or not found.party_member:
                 raise Refusal(ErrorCode.INVALID, "The assignee must be a party member of the county", "assigneeId")
+            if not await pairings_db.confirmed_with(conn, found.id, order.community_id):
+                raise Refusal(
+                    ErrorCode.INVALID,
+                    "The assignee has no confirmed registration (双报到) with the order's community",
+                    "assigneeId",
+                )
             person = found.id
         else:
             assert assignee_unit_id is not None
             pk = ids.decode_as(assignee_unit_id, "Organisation")
             org = (await areas_db.organisations_by_id(conn, [pk])).get(pk) if pk is not None else None
-            if org is None or org.county_id != order.county_id or not await db.takes_orders(conn, org.id):
-                raise Refusal(ErrorCode.INVALID, "The assignee unit must be a unit of the county", "assigneeUnitId")
+            serves = org is not None and await db.takes_orders_of(conn, org.id, order.household_id)
+            if org is None or org.county_id != order.county_id or not serves:
+                raise Refusal(
+                    ErrorCode.INVALID,
+                    "The assignee must be a unit of the county, or the property company serving the compound",
+                    "assigneeUnitId",
+                )
             unit = org.id
         if due_at is not None:
             if due_at.tzinfo is None:

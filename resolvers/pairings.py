@@ -42,10 +42,17 @@ from resolvers import ids, nodes
 from resolvers.access import viewer_key
 from resolvers.areas import AREA_TYPES, area_by_id, household_by_id, organisation_by_id, person_by_id
 from resolvers.context import Context
-from resolvers.errors import ErrorCode, Refusal, forbidden
+from resolvers.errors import ErrorCode, Refusal, bad_user_input, forbidden
 from resolvers.loading import keyed
 from resolvers.mutations import Audited, Outcome, run
-from resolvers.pagination import Page, checked_first, decode_id_cursor, page_of_known_total
+from resolvers.pagination import (
+    Page,
+    checked_first,
+    decode_cursor,
+    decode_id_cursor,
+    page_from_rows,
+    page_of_known_total,
+)
 from resolvers.viewer import Role
 
 KINDS: Final = ("HOME_VISIT", "HEART_TO_HEART", "GOOD_DEED")
@@ -186,6 +193,13 @@ async def visits_by_pairing(ctx: Context, keys: list[PageKey]) -> list[Page[Visi
     return [pages[k] for k in keys]
 
 
+async def pairings_by_household(ctx: Context, keys: list[int]) -> list[list[PairingRow]]:
+    """Each household's active pairings that the viewer may see (the rule `pairing_access`)."""
+    async with ctx.db.connection() as conn:
+        found = await db.pairings_of_households(conn, viewer_key(ctx.signed_in), keys)
+    return [found.get(k, []) for k in keys]
+
+
 def _after_id(after: str | None) -> int:
     return decode_id_cursor(after) or 0
 
@@ -228,6 +242,23 @@ async def pairing_cadre(root: PairingRow, ctx: Context) -> PersonRow | None:
 
 async def pairing_household(root: PairingRow, ctx: Context) -> HouseholdRow | None:
     return await ctx.loader(household_by_id).load(root.household_id)
+
+
+first_unit_of_cadre = keyed(db.first_unit_of_persons)
+
+
+async def pairing_unit(root: PairingRow, ctx: Context) -> OrganisationRow | None:
+    """The unit the cadre works in (the first, when several)."""
+    unit = await ctx.loader(first_unit_of_cadre).load(root.cadre_id)
+    return None if unit is None else await ctx.loader(organisation_by_id).load(unit)
+
+
+async def household_pairings(root: HouseholdRow, ctx: Context) -> list[PairingRow]:
+    """Household.pairings: its active pairings, to its members, the cadre, staff and the
+    building head in scope, the county admin (and the cadre's unit admin); empty to others."""
+    if ctx.viewer is None:
+        return []
+    return await ctx.loader(pairings_by_household).load(root.id)
 
 
 async def pairing_obligations(root: PairingRow, ctx: Context, as_of: datetime.date | None) -> list[Obligation]:
@@ -275,6 +306,29 @@ async def registration_person(root: RegistrationRow, ctx: Context) -> PersonRow 
     return await ctx.loader(person_by_id).load(root.person_id)
 
 
+async def registration_list(
+    ctx: Context, community_id: str | None, status: str | None, first: int | None, after: str | None
+) -> Page[RegistrationRow]:
+    """Registrations the viewer may see (the rule `registration_access`), oldest first."""
+    viewer = ctx.signed_in
+    limit = checked_first(first)
+    after_id = _after_id(after)
+    community: int | None = None
+    if community_id is not None:
+        community = ids.decode_as(community_id, "Community")
+        if community is None:
+            raise bad_user_input("`communityId` is not the id of a community", argument="communityId")
+    flt = (community, status)
+    async with ctx.db.connection() as conn:
+        rows = await db.registrations_page(conn, viewer_key(viewer), flt, after_id, limit + 1)
+
+    async def count() -> int:
+        async with ctx.db.connection() as conn:
+            return await db.registrations_count(conn, viewer_key(viewer), flt)
+
+    return page_from_rows(rows, limit, lambda r: [r.id], count)
+
+
 # --- reports ---------------------------------------------------------------------------------
 
 
@@ -287,14 +341,16 @@ async def _report_area(ctx: Context, area_id: str) -> AreaRow | None:
     area = await ctx.loader(area_by_id).load(decoded[1])
     if area is None or area.county_id != viewer.county_id or AREA_TYPES[area.level] != decoded[0]:
         return None
-    if viewer.is_staff_for(area.path):
+    if viewer.is_staff_for(area.path) or viewer.covers(area.path, Role.BUILDING_HEAD):
         return area
     units = viewer.organisation_scopes(Role.UNIT_ADMIN)
     if units:
         async with ctx.db.connection() as conn:
             if await db.adopts_area(conn, units, area.path):
                 return area
-    raise forbidden("Reports are for the county's administrators, the staff of the area and its adopting units")
+    raise forbidden(
+        "Reports are for the county's administrators, the staff of the area, its building's head and its adopting units"
+    )
 
 
 async def coverage(ctx: Context, area_id: str) -> Coverage | None:
@@ -341,12 +397,60 @@ async def due_pairings(root: Compliance, ctx: Context, first: int | None, after:
     return page_of_known_total(rows, limit, lambda r: [r.id], root.due_pairings)
 
 
-async def statistics(ctx: Context, area_id: str) -> Statistics | None:
+def _address_cursor(after: str | None) -> tuple[str, int] | None:
+    key = decode_cursor(after)
+    if key is None:
+        return None
+    if len(key) != 2 or not isinstance(key[0], str) or not isinstance(key[1], int):
+        raise bad_user_input("`after` is not a cursor this API gave out", argument="after")
+    return key[0], key[1]
+
+
+async def due_households(
+    root: Compliance, ctx: Context, kind: str, first: int | None, after: str | None
+) -> Page[HouseholdRow]:
+    """Households none of whose active pairings has met `kind` in its period, by full address."""
+    limit = checked_first(first)
+    cursor = _address_cursor(after)
+    start = period(kind, root.as_of)[0]
+    async with ctx.db.connection() as conn:
+        found = await db.due_households(conn, root.area_id, root.as_of, start, kind, cursor, limit + 1)
+    rows = await ctx.loader(household_by_id).load_many([h for h, _ in found])
+    addresses = dict(found)
+    page_rows = [r for r in rows if r is not None]
+
+    async def count() -> int:
+        async with ctx.db.connection() as conn:
+            return await db.due_households_count(conn, root.area_id, root.as_of, start, kind)
+
+    return page_from_rows(page_rows, limit, lambda r: [addresses[r.id], r.id], count)
+
+
+def statistics_period(ctx: Context, start: datetime.date | None, end: datetime.date | None) -> db.Period | None:
+    """`from` to `to` inclusive, as instants of the county's calendar; both or neither."""
+    if start is None and end is None:
+        return None
+    if start is None or end is None:
+        raise bad_user_input("Give both `from` and `to`, or neither", argument="from" if start is None else "to")
+    if start > end:
+        raise bad_user_input("`from` is after `to`", argument="from")
+    zone = ctx.settings.zone
+
+    def midnight(day: datetime.date) -> datetime.datetime:
+        return datetime.datetime.combine(day, datetime.time(), tzinfo=zone)
+
+    return db.Period(midnight(start), midnight(end + datetime.timedelta(days=1)), start.year, end.year)
+
+
+async def statistics(
+    ctx: Context, area_id: str, start: datetime.date | None = None, end: datetime.date | None = None
+) -> Statistics | None:
+    window = statistics_period(ctx, start, end)
     area = await _report_area(ctx, area_id)
     if area is None:
         return None
     async with ctx.db.connection() as conn:
-        return await db.statistics(conn, area.id)
+        return await db.statistics(conn, area.id, window)
 
 
 # --- mutations -------------------------------------------------------------------------------
@@ -498,12 +602,23 @@ async def end_pairing(ctx: Context, pairing_id: str, until: datetime.date | None
     return await run(ctx, "endPairing", body)
 
 
+MAX_KEY = 100
+
+
 async def record_visit(
-    ctx: Context, pairing_id: str, kind: str, occurred_on: datetime.date, notes: str | None
+    ctx: Context,
+    pairing_id: str,
+    kind: str,
+    occurred_on: datetime.date,
+    notes: str | None,
+    idempotency_key: str | None = None,
 ) -> Outcome[VisitRecorded]:
     viewer = ctx.signed_in
+    key = idempotency_key.strip() if idempotency_key is not None else None
 
     async def body(conn: Conn) -> tuple[VisitRecorded, Audited]:
+        if key is not None and (not key or len(key) > MAX_KEY or "\x00" in key):
+            raise Refusal(ErrorCode.INVALID, f"An idempotency key has 1 to {MAX_KEY} characters", ["idempotencyKey"])
         locked = await db.pairing_for_update(conn, _id(pairing_id, "pairingId", "Pairing"), viewer_key(viewer))
         if locked is None or locked[1] is None:
             raise Refusal(ErrorCode.NOT_FOUND, "No such pairing", ["pairingId"])
@@ -516,10 +631,69 @@ async def record_visit(
         if occurred_on < found.since:
             raise Refusal(ErrorCode.INVALID, "The visit cannot be before the pairing began", ["occurredOn"])
         text = notes.strip() if notes else None
-        visit = await db.insert_visit(conn, viewer.county_id, found.id, kind, occurred_on, text or None, viewer.user_id)
+        visit, new = await db.insert_visit(
+            conn, viewer.county_id, found.id, kind, occurred_on, text or None, viewer.user_id, key
+        )
+        if not new:  # a repeat: the first visit, pairing and all
+            first = (await db.pairings_by_id(conn, [visit.pairing_id]))[visit.pairing_id]
+            return VisitRecorded(visit, first), Audited("Visit", visit.id, {"repeated": True})
         return VisitRecorded(visit, found), Audited("Visit", visit.id, {"pairing": found.id, "kind": kind})
 
     return await run(ctx, "recordVisit", body)
+
+
+async def _own_current_visit(ctx: Context, conn: Conn, visit_id: str) -> tuple[VisitRow, PairingRow]:
+    """A visit the viewer recorded as the pairing's cadre, still in its current period."""
+    viewer = ctx.signed_in
+    pk = _id(visit_id, "visitId", "Visit")
+    visit = await db.visit_for_update(conn, pk)
+    locked = await db.pairing_for_update(conn, visit.pairing_id, viewer_key(viewer)) if visit else None
+    pairing = locked[0] if locked is not None and locked[1] is not None else None
+    if visit is None or pairing is None:
+        raise Refusal(ErrorCode.NOT_FOUND, "No such visit", ["visitId"])
+    if viewer.person_id is None or viewer.person_id != pairing.cadre_id:
+        raise Refusal(ErrorCode.FORBIDDEN, "Only the paired cadre corrects their visits")
+    if visit.occurred_on < period(visit.kind, clock.today(ctx.settings.zone))[0]:
+        raise Refusal(ErrorCode.INVALID_STATE, "Only a visit of the current period may be changed", ["visitId"])
+    return visit, pairing
+
+
+def _visit_detail(visit: VisitRow) -> dict[str, Any]:
+    return {"kind": visit.kind, "occurredOn": visit.occurred_on.isoformat(), "notes": visit.notes}
+
+
+async def correct_visit(
+    ctx: Context, visit_id: str, kind: str | None, occurred_on: datetime.date | None, notes: str | None
+) -> Outcome[VisitRecorded]:
+    """The cadre corrects a visit of the current period: its kind, day or notes (audited, with
+    what it was)."""
+
+    async def body(conn: Conn) -> tuple[VisitRecorded, Audited]:
+        visit, pairing = await _own_current_visit(ctx, conn, visit_id)
+        new_kind = kind or visit.kind
+        day = occurred_on or visit.occurred_on
+        _not_future(ctx, day, "occurredOn")
+        if day < pairing.since:
+            raise Refusal(ErrorCode.INVALID, "The visit cannot be before the pairing began", ["occurredOn"])
+        if day < period(new_kind, clock.today(ctx.settings.zone))[0]:
+            raise Refusal(ErrorCode.INVALID, "A corrected visit stays in the current period", ["occurredOn"])
+        text = (notes.strip() or None) if notes is not None else visit.notes
+        changed = await db.correct_visit(conn, visit.id, new_kind, day, text)
+        detail = {"before": _visit_detail(visit), "after": _visit_detail(changed)}
+        return VisitRecorded(changed, pairing), Audited("Visit", visit.id, detail)
+
+    return await run(ctx, "correctVisit", body)
+
+
+async def delete_visit(ctx: Context, visit_id: str) -> Outcome[PairingRow]:
+    """The cadre deletes a visit of the current period (audited, with what it was)."""
+
+    async def body(conn: Conn) -> tuple[PairingRow, Audited]:
+        visit, pairing = await _own_current_visit(ctx, conn, visit_id)
+        await db.delete_visit(conn, visit.id)
+        return pairing, Audited("Visit", visit.id, {"deleted": _visit_detail(visit), "pairing": pairing.id})
+
+    return await run(ctx, "deleteVisit", body)
 
 
 async def register_with_community(
@@ -552,9 +726,12 @@ async def register_with_community(
                 raise Refusal(ErrorCode.FORBIDDEN, "A party member registers themself")
             if not member.party_member:
                 raise Refusal(ErrorCode.INVALID, "Only a party member registers", ["personId"])
-            if await db.home_community(conn, member.id) != community.id:
+            if community.id not in await db.home_communities(conn, member.id):
                 raise Refusal(
-                    ErrorCode.INVALID, "A party member registers with the community they live in", ["communityId"]
+                    ErrorCode.INVALID,
+                    "A party member registers with the community they live in (without a household in the county: "
+                    "a community their unit serves)",
+                    ["communityId"],
                 )
             person = member.id
         try:

@@ -20,11 +20,16 @@ PREFIX = "v1"
 API_TOKEN_PREFIX = "gjt_"  # noqa: S105 - marks API tokens apart, not a secret
 
 
+# the purpose of a token that may only change the account's password (first sign-in)
+PASSWORD_CHANGE = "password-change"  # noqa: S105 - a purpose, not a secret
+
+
 @dataclass(frozen=True)
 class TokenClaims:
     user_id: int
     expires_at: int  # unix seconds
     generation: int = 0  # the user's token generation when signed (a password change moves it on)
+    purpose: str | None = None  # None: an ordinary bearer token
 
 
 def _b64(raw: bytes) -> str:
@@ -40,10 +45,19 @@ def _signature(secret: str, payload: str) -> str:
 
 
 def sign(
-    secret: str, user_id: int, lifetime_seconds: int, now: float | None = None, *, generation: int = 0
+    secret: str,
+    user_id: int,
+    lifetime_seconds: int,
+    now: float | None = None,
+    *,
+    generation: int = 0,
+    purpose: str | None = None,
 ) -> tuple[str, int]:
     expires_at = int((time.time() if now is None else now) + lifetime_seconds)
-    payload = _b64(orjson.dumps({"uid": user_id, "exp": expires_at, "gen": generation}))
+    claims: dict[str, object] = {"uid": user_id, "exp": expires_at, "gen": generation}
+    if purpose is not None:
+        claims["pur"] = purpose
+    payload = _b64(orjson.dumps(claims))
     return f"{PREFIX}.{payload}.{_signature(secret, payload)}", expires_at
 
 
@@ -66,7 +80,10 @@ def verify(secrets: Sequence[str], token: str, now: float | None = None) -> Toke
         return None
     if exp <= (time.time() if now is None else now):
         return None
-    return TokenClaims(user_id=uid, expires_at=exp, generation=gen)
+    purpose = claims.get("pur")
+    if purpose is not None and not isinstance(purpose, str):
+        return None
+    return TokenClaims(user_id=uid, expires_at=exp, generation=gen, purpose=purpose)
 
 
 def hash_api_token(token: str) -> str:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from db.areas import AreaRow, HouseholdRow, OrganisationRow, PersonRow, PostRow
+from db.areas import AreaRow, HouseholdRow, OrganisationRow, PersonRow, PostRow, ResponsibilityRow
 from resolvers import adoptions as adoption_resolvers
 from resolvers import areas as r
 from resolvers.areas import ChainLink
@@ -21,7 +21,7 @@ from schema.base import FILTER, INPUT, After, Connection, First, Node, UserError
 
 if TYPE_CHECKING:
     from schema.duallist import Resource
-    from schema.pairings import PairingConnection
+    from schema.pairings import Pairing, PairingConnection
     from schema.renovations import Renovation
 
 
@@ -120,6 +120,25 @@ async def _responsible(root: AreaRow, info: Info_) -> Annotated[Person, strawber
     return await r.responsible(root, info.context)  # type: ignore[return-value]
 
 
+async def _history(
+    root: AreaRow, info: Info_
+) -> list[Annotated[ResponsibilityPeriod, strawberry.lazy("schema.areas")]]:
+    return await r.responsibility_history(root, info.context)  # type: ignore[return-value]
+
+
+async def _period_person(root: ResponsibilityRow, info: Info_) -> Annotated[Person, strawberry.lazy("schema.areas")]:
+    return await r.responsibility_person(root, info.context)  # type: ignore[return-value]
+
+
+@strawberry.type(description="A period in which a person was responsible for an area (责任人)")
+class ResponsibilityPeriod:
+    person: Annotated[Person, strawberry.lazy("schema.areas")] = strawberry.field(
+        resolver=_period_person, description="Who was responsible"
+    )
+    since: datetime.datetime = strawberry.field(description="From when")
+    until: datetime.datetime | None = strawberry.field(description="Until when; null while still responsible")
+
+
 async def _household_count(root: AreaRow, info: Info_) -> int:
     return await r.household_count(root, info.context)
 
@@ -139,6 +158,11 @@ class Area(Node):
         resolver=_responsible, description="The person currently responsible for the area (责任人); null when nobody"
     )
     household_count: int = strawberry.field(resolver=_household_count, description="Households inside the area")
+    responsibility_history: list[ResponsibilityPeriod] = strawberry.field(
+        resolver=_history,
+        description="Who was responsible for the area when, newest first. For COUNTY_ADMIN and staff in scope; "
+        "empty for everyone else",
+    )
 
 
 @strawberry.type(description="County (县): the top of the area tree")
@@ -376,10 +400,27 @@ class ResponsibilityLink:
     )
 
 
+async def _full_address(root: HouseholdRow, info: Info_) -> str:
+    return await r.full_address(root, info.context)
+
+
+async def _household_pairings(
+    root: HouseholdRow, info: Info_
+) -> list[Annotated[Pairing, strawberry.lazy("schema.pairings")]]:
+    from schema.pairings import household_pairings
+
+    return await household_pairings(root, info)
+
+
 @strawberry.type(description="Household (家庭户): a dwelling and the people registered in it")
 class Household(Node):
     is_type_of = is_row(HouseholdRow)
     label: str = strawberry.field(description="The dwelling's label, e.g. 3号楼2单元501")
+    full_address: str = strawberry.field(
+        resolver=_full_address,
+        description="Community, compound, building, stairwell unit and label in one line, unambiguous in the "
+        "county (e.g. 城关社区 幸福苑 3号楼 2单元 202)",
+    )
     code: str | None = strawberry.field(description="External code, unique in the county")
     building: Building = strawberry.field(resolver=_household_building, description="The building of the dwelling")
     residents: list[Annotated[Person, strawberry.lazy("schema.areas")]] = strawberry.field(
@@ -388,6 +429,12 @@ class Household(Node):
     )
     responsibility_chain: list[ResponsibilityLink] = strawberry.field(
         resolver=_chain, description="Responsible people from the county down to the building (and stairwell unit)"
+    )
+    pairings: list[Annotated[Pairing, strawberry.lazy("schema.pairings")]] = strawberry.field(
+        resolver=_household_pairings,
+        description="The household's active pairings (结对): its cadres, with their units. Shown to the "
+        "household's members, the paired cadre, staff and the building head in scope, COUNTY_ADMIN (and the "
+        "cadre's unit admin); empty to everyone else",
     )
 
 
@@ -456,6 +503,15 @@ class OrganisationFilter:
     search: str | None = strawberry.field(default=None, description="Case-insensitive substring of the name")
 
 
+@strawberry.input(description="Narrows `people`")
+class PeopleFilter:
+    search: str = strawberry.field(
+        description="A substring of the name (Chinese included), or 4 or more digits: the end of the phone number; "
+        "empty matches everyone within reach"
+    )
+    tag: str | None = strawberry.field(default=None, description="Only people with this tag (e.g. 独居老人, 低保)")
+
+
 @strawberry.input(description="Who becomes responsible for an area")
 class AssignResponsibleInput:
     area_id: strawberry.ID = strawberry.field(description="The area (any level)")
@@ -491,6 +547,19 @@ async def _organisations(
     return await r.organisation_list(info.context, kind, f.search, first, after)  # type: ignore[return-value]
 
 
+async def _people(
+    info: Info_,
+    filter: Annotated[PeopleFilter, FILTER],
+    first: First = None,
+    after: After = None,
+) -> Connection[Person]:
+    from resolvers import people
+
+    return await people.search_people(  # type: ignore[return-value]
+        info.context, filter.search, filter.tag, first, after
+    )
+
+
 async def _cross_appointments(
     info: Info_, community_id: Annotated[strawberry.ID, strawberry.argument(description="The community")]
 ) -> list[CrossAppointmentType]:
@@ -516,6 +585,13 @@ class AreasQuery:
     )
     organisations: Connection[Organisation] = strawberry.field(
         resolver=_organisations, permission_classes=[SignedIn], description="Organisations of the viewer's county"
+    )
+    people: Connection[Person] = strawberry.field(
+        resolver=_people,
+        permission_classes=[SignedIn],
+        description="Find people by name or phone (查找居民), in id order. COUNTY_ADMIN searches the county, staff "
+        "their scope, a building head their building; everyone else gets an empty list. Each page is audited "
+        "(one row per household read by staff or a building head); phones are masked as everywhere",
     )
     cross_appointments: list[CrossAppointmentType] = strawberry.field(
         resolver=_cross_appointments,

@@ -46,6 +46,7 @@ describe_values(
         "FULL": "No places are left",
         "INVALID_CREDENTIALS": "Unknown username or wrong password",
         "TOO_MANY_ATTEMPTS": "Too many failed sign-ins for this username: wait, then try again",
+        "PASSWORD_CHANGE_REQUIRED": "The one-time password of a new account: change it (changePassword) first",
     },
 )
 

@@ -89,12 +89,17 @@ def _roles(root: UserRow) -> list[RoleGrant]:
     return r.roles_of(root)  # type: ignore[return-value]
 
 
-@strawberry.type(description="A user account. Visible to the user and to COUNTY_ADMIN of its county")
+@strawberry.type(
+    description="A user account. Visible to the user and to COUNTY_ADMIN of its county (staff list those of people "
+    "living in their scope with `users`)"
+)
 class User(Node):
     is_type_of = is_row(UserRow)
     username: str = strawberry.field(description="Sign-in name")
     person: Person | None = strawberry.field(resolver=_person, description="The person the account belongs to")
     roles: list[RoleGrant] = strawberry.field(resolver=_roles, description="Role grants with their scopes")
+    disabled: bool = strawberry.field(description="A disabled account cannot sign in; its tokens are refused")
+    last_login_at: datetime.datetime | None = strawberry.field(description="When it last signed in")
     notifications: NotificationConnection | None = strawberry.field(
         resolver=notifications_of,
         description="The user's inbox, newest first (`unreadOnly` narrows it); null for anyone but the user themself",
@@ -132,8 +137,8 @@ async def _entry_token(root: AuditRow, info: Info[Any, Any]) -> ApiToken | None:
     return await r.api_token_of_entry(root, info.context)  # type: ignore[return-value]
 
 
-def _entry_target(root: AuditRow) -> strawberry.ID | None:
-    target = r.target_of_entry(root)
+async def _entry_target(root: AuditRow, info: Info[Any, Any]) -> strawberry.ID | None:
+    target = await r.target_of_entry(root, info.context)
     return None if target is None else strawberry.ID(target)
 
 
@@ -144,7 +149,7 @@ class AuditEntry(Node):
     action: str = strawberry.field(description="The mutation or read, e.g. `createApiToken`, `login`")
     target_type: str | None = strawberry.field(description="Type of the object acted on")
     target_id: strawberry.ID | None = strawberry.field(
-        resolver=_entry_target, description="Global id of the object acted on"
+        resolver=_entry_target, description="Global id of the object acted on, as `node(id)` resolves it"
     )
     request_id: str | None = strawberry.field(description="The request id the log lines carry")
     detail: JSON = strawberry.field(description="What else the action recorded")
@@ -157,6 +162,9 @@ class AuditLogFilter:
     action: str | None = strawberry.field(default=None, description="Exact action name")
     user_id: strawberry.ID | None = strawberry.field(default=None, description="The acting user")
     target_type: str | None = strawberry.field(default=None, description="Type of the object acted on")
+    target_id: strawberry.ID | None = strawberry.field(
+        default=None, description="One object's history: the global id of the object acted on"
+    )
     from_: datetime.datetime | None = strawberry.field(default=None, name="from", description="At or after")
     to: datetime.datetime | None = strawberry.field(default=None, description="At or before")
 
@@ -175,7 +183,14 @@ async def _audit_log(
     after: After = None,
 ) -> Connection[AuditEntry]:
     f = filter or AuditLogFilter()
-    query = r.AuditQuery(action=f.action, user_id=f.user_id, target_type=f.target_type, since=f.from_, until=f.to)
+    query = r.AuditQuery(
+        action=f.action,
+        user_id=f.user_id,
+        target_type=f.target_type,
+        since=f.from_,
+        until=f.to,
+        target_id=f.target_id,
+    )
     page: Page[AuditRow] = await r.audit_log(info.context, query, first, after)
     return page  # type: ignore[return-value]
 

@@ -80,6 +80,16 @@ async def _timeline(root: OrderRow, info: Info[Any, Any]) -> list[OrderEvent]:
     return await r.timeline_of(root, info.context)  # type: ignore[return-value]
 
 
+@strawberry.type(description="Who to contact about a service order: personal data")
+class OrderContact:
+    name: str = strawberry.field(description="Name")
+    phone: str | None = strawberry.field(description="Phone")
+
+
+async def _contact(root: OrderRow, info: Info[Any, Any]) -> OrderContact | None:
+    return await r.contact_of(root, info.context)  # type: ignore[return-value]
+
+
 async def _follow_up_of(
     root: OrderRow, info: Info[Any, Any]
 ) -> Annotated[Resolution, strawberry.lazy("schema.meetings")] | None:
@@ -118,6 +128,12 @@ class ServiceOrder(Node):
     )
     timeline: list[OrderEvent] = strawberry.field(
         resolver=_timeline, description="Every transition, oldest first; never rewritten"
+    )
+    contact: OrderContact | None = strawberry.field(
+        resolver=_contact,
+        description="Who to contact about it (the ordering person, else the household's first member): personal "
+        "data, for the household, staff in scope and, while it is DISPATCHED or ACCEPTED, its assignee (or the "
+        "assigned unit's members and admins); reads by staff and assignees are audited. Null for everyone else",
     )
     # community life: the meeting resolution this order follows up (added by the life domain)
     follow_up_of: Annotated[Resolution, strawberry.lazy("schema.meetings")] | None = strawberry.field(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import enum
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import strawberry
@@ -16,7 +17,7 @@ from resolvers.permissions import SignedIn
 from schema.adoptions import Adoption, AdoptionDuty
 from schema.areas import Community, Household, Organisation, Person
 from schema.attachments import Attachment, attachments_field
-from schema.base import Connection, Node, UserError, is_row
+from schema.base import FILTER, Connection, Node, UserError, is_row
 
 First = Annotated[int | None, strawberry.argument(description="Page size: 20 by default, at most 100")]
 After = Annotated[str | None, strawberry.argument(description="Cursor of the last item of the previous page")]
@@ -108,6 +109,10 @@ async def _pairing_visits(
     return await r.pairing_visits(root, info.context, first, after)  # type: ignore[return-value]
 
 
+async def _pairing_unit(root: PairingRow, info: Info[Any, Any]) -> Organisation | None:
+    return await r.pairing_unit(root, info.context)  # type: ignore[return-value]
+
+
 @strawberry.type(description="Pairing (结对交友): a cadre befriends a household")
 class Pairing(Node):
     is_type_of = is_row(PairingRow)
@@ -115,6 +120,9 @@ class Pairing(Node):
     until: datetime.date | None = strawberry.field(description="Last day, once the pairing has ended")
     cadre: Person = strawberry.field(resolver=_cadre, description="The cadre (a party member working in a unit)")
     household: Household = strawberry.field(resolver=_household, description="The paired household")
+    unit: Organisation | None = strawberry.field(
+        resolver=_pairing_unit, description="The unit (机关企事业单位) the cadre works in"
+    )
     obligations: list[Obligation] = strawberry.field(
         resolver=_pairing_obligations, description="The three obligations (三个一) in their periods containing asOf"
     )
@@ -131,6 +139,11 @@ async def person_pairings(
 ) -> PairingConnection:
     """Person.pairings: declared here, attached to Person in schema/areas.py."""
     return await r.person_pairings(root, info.context, first, after)  # type: ignore[return-value]
+
+
+async def household_pairings(root: Any, info: Info[Any, Any]) -> list[Pairing]:
+    """Household.pairings: declared here, attached to Household in schema/areas.py."""
+    return await r.household_pairings(root, info.context)  # type: ignore[return-value]
 
 
 async def _registration_community(root: RegistrationRow, info: Info[Any, Any]) -> Community:
@@ -162,6 +175,28 @@ class Registration(Node):
     )
     registered_at: datetime.datetime = strawberry.field(description="When it was registered")
     decided_at: datetime.datetime | None = strawberry.field(description="When staff confirmed or rejected it")
+
+
+@strawberry.type(name="RegistrationConnection", description="A page of registrations, oldest first")
+class RegistrationConnection(Connection[Registration]):
+    pass
+
+
+@strawberry.input(description="Narrows `registrations`; every given field must match")
+class RegistrationFilter:
+    community_id: strawberry.ID | None = strawberry.field(default=None, description="Only with this community")
+    status: RegistrationStatus | None = strawberry.field(default=None, description="Only in this status")
+
+
+async def _registrations(
+    info: Info[Any, Any],
+    filter: Annotated[RegistrationFilter | None, FILTER] = None,
+    first: First = None,
+    after: After = None,
+) -> RegistrationConnection:
+    f = filter or RegistrationFilter()
+    status = f.status.name if f.status is not None else None
+    return await r.registration_list(info.context, f.community_id, status, first, after)  # type: ignore[return-value]
 
 
 # --- reports ---------------------------------------------------------------------------------
@@ -202,11 +237,27 @@ async def _due(root: Compliance, info: Info[Any, Any], first: First = None, afte
     return await r.due_pairings(root, info.context, first, after)  # type: ignore[return-value]
 
 
+async def _due_households(
+    root: Compliance,
+    info: Info[Any, Any],
+    kind: Annotated[ObligationKind, strawberry.argument(description="The obligation")],
+    first: First = None,
+    after: After = None,
+) -> Connection[Household]:
+    return await r.due_households(root, info.context, kind.name, first, after)  # type: ignore[return-value]
+
+
 @strawberry.type(description="How the pairings of an area meet the three obligations (三个一) at a date")
 class ComplianceReport:
     pairings: int = strawberry.field(description="Pairings of households inside the area, active at asOf")
     by_kind: list[KindCompliance] = strawberry.field(resolver=_by_kind, description="MET and DUE per kind")
     due: PairingConnection = strawberry.field(resolver=_due, description="Pairings with at least one DUE obligation")
+    due_households: Connection[Household] = strawberry.field(
+        resolver=_due_households,
+        description="Households inside the area for which no active pairing has met the obligation `kind` in its "
+        "period containing asOf (a household with two cadres is due only when neither met it), ordered by "
+        "fullAddress. Households without an active pairing owe nothing: see coverage.uncoveredHouseholds",
+    )
 
 
 @strawberry.type(description="Figures of an area, as the county report gives them")
@@ -235,7 +286,8 @@ class Statistics:
 
 
 REPORT_ACCESS = (
-    " Allowed to COUNTY_ADMIN, to staff whose scope holds the area and to the UNIT_ADMIN of a unit with an "
+    " Allowed to COUNTY_ADMIN, to staff whose scope holds the area, to the building head of a building (for the "
+    "building and its stairwell units) and to the UNIT_ADMIN of a unit with an "
     "active adoption of the area or of an area above it; anyone else gets a GraphQL error FORBIDDEN. "
     "Null for an unknown area id."
 )
@@ -253,8 +305,18 @@ async def _compliance(
     return await r.compliance(info.context, area_id, as_of)  # type: ignore[return-value]
 
 
-async def _statistics(info: Info[Any, Any], area_id: AreaId) -> Statistics | None:
-    return await r.statistics(info.context, area_id)  # type: ignore[return-value]
+async def _statistics(
+    info: Info[Any, Any],
+    area_id: AreaId,
+    from_: Annotated[
+        datetime.date | None,
+        strawberry.argument(name="from", description="First day of the period (county calendar); with `to`"),
+    ] = None,
+    to: Annotated[
+        datetime.date | None, strawberry.argument(description="Last day of the period, inclusive; with `from`")
+    ] = None,
+) -> Statistics | None:
+    return await r.statistics(info.context, area_id, from_, to)  # type: ignore[return-value]
 
 
 @strawberry.type
@@ -269,10 +331,19 @@ class PairingsQuery:
         permission_classes=[SignedIn],
         description="Compliance with the three obligations at asOf." + REPORT_ACCESS,
     )
+    registrations: RegistrationConnection = strawberry.field(
+        resolver=_registrations,
+        permission_classes=[SignedIn],
+        description="Dual registrations (双报到) the viewer may see, oldest first: the registrant their own, staff "
+        "those of communities in scope, a unit's UNIT_ADMIN those of the unit and its members, COUNTY_ADMIN all",
+    )
     statistics: Statistics | None = strawberry.field(
         resolver=_statistics,
         permission_classes=[SignedIn],
-        description="The figures of an area of any level." + REPORT_ACCESS,
+        description="The figures of an area of any level. With a period (`from` to `to` inclusive, county "
+        "time), the figures about events (activitiesHeld, renovatedCompounds by year, illegalStructuresRemoved, "
+        "ordersPlaced, ordersCompleted, averageRating of the orders rated then) count only what happened in it; "
+        "the others describe the area as it is. `from` after `to`: BAD_USER_INPUT." + REPORT_ACCESS,
     )
 
 
@@ -318,6 +389,24 @@ class RecordVisitInput:
         description="Local date; neither in the future (county time) nor before the pairing began"
     )
     notes: str | None = strawberry.field(default=None, description="What was done or learnt")
+    idempotency_key: str | None = strawberry.field(
+        default=None, description="Repeating a call with the same key (same user) returns the first visit"
+    )
+
+
+@strawberry.input(description="Correct a visit of the current period; omitted fields stay as they are")
+class CorrectVisitInput:
+    visit_id: strawberry.ID = strawberry.field(description="The cadre's own visit")
+    kind: ObligationKind | None = strawberry.field(default=None, description="The obligation it serves")
+    occurred_on: datetime.date | None = strawberry.field(
+        default=None, description="Local date, in the current period of its kind and not in the future"
+    )
+    notes: str | None = strawberry.field(default=None, description="What was done or learnt")
+
+
+@strawberry.input(description="Delete a visit of the current period")
+class DeleteVisitInput:
+    visit_id: strawberry.ID = strawberry.field(description="The cadre's own visit")
 
 
 @strawberry.input(description="Dual registration: give either organisationId or personId")
@@ -366,6 +455,17 @@ class RecordVisitPayload:
     user_errors: list[UserError] = strawberry.field(resolver=_errors, description="Why it was refused")
 
 
+@strawberry.type(description="The result of deleteVisit")
+class DeleteVisitPayload:
+    deleted_visit_id: strawberry.ID | None = strawberry.field(
+        resolver=lambda root: root.deleted_id, description="The deleted visit's id"
+    )
+    pairing: Pairing | None = strawberry.field(resolver=lambda root: root.pairing, description="Its pairing")
+    user_errors: list[UserError] = strawberry.field(
+        resolver=lambda root: list(root.user_errors), description="Why it was refused"
+    )
+
+
 @strawberry.type(description="The result of a registration mutation")
 class RegistrationPayload:
     registration: Registration | None = strawberry.field(
@@ -393,8 +493,30 @@ async def _end_pairing(info: Info[Any, Any], input: Annotated[EndPairingInput, M
 
 async def _record_visit(info: Info[Any, Any], input: Annotated[RecordVisitInput, MUTATION_INPUT]) -> RecordVisitPayload:
     return await r.record_visit(  # type: ignore[return-value]
-        info.context, input.pairing_id, input.kind.name, input.occurred_on, input.notes
+        info.context, input.pairing_id, input.kind.name, input.occurred_on, input.notes, input.idempotency_key
     )
+
+
+async def _correct_visit(
+    info: Info[Any, Any], input: Annotated[CorrectVisitInput, MUTATION_INPUT]
+) -> RecordVisitPayload:
+    kind = input.kind.name if input.kind is not None else None
+    return await r.correct_visit(  # type: ignore[return-value]
+        info.context, input.visit_id, kind, input.occurred_on, input.notes
+    )
+
+
+@dataclass(frozen=True)
+class _Deleted:
+    deleted_id: str | None
+    pairing: Any
+    user_errors: list[Any]
+
+
+async def _delete_visit(info: Info[Any, Any], input: Annotated[DeleteVisitInput, MUTATION_INPUT]) -> DeleteVisitPayload:
+    outcome = await r.delete_visit(info.context, input.visit_id)
+    deleted = input.visit_id if outcome.value is not None else None
+    return _Deleted(deleted, outcome.value, outcome.user_errors)  # type: ignore[return-value]
 
 
 async def _register(
@@ -446,6 +568,18 @@ class PairingsMutation:
         permission_classes=[SignedIn],
         description="Record a visit: only the paired cadre; occurredOn neither in the future (county time) "
         "nor before the pairing began (INVALID)",
+    )
+    correct_visit: RecordVisitPayload = strawberry.mutation(
+        resolver=_correct_visit,
+        permission_classes=[SignedIn],
+        description="Correct a visit: only its cadre, only while the visit lies in the current period of its kind "
+        "(INVALID_STATE after); the change is audited with what it was",
+    )
+    delete_visit: DeleteVisitPayload = strawberry.mutation(
+        resolver=_delete_visit,
+        permission_classes=[SignedIn],
+        description="Delete a visit: only its cadre, only while the visit lies in the current period of its kind "
+        "(INVALID_STATE after); audited with what it was",
     )
     register_with_community: RegistrationPayload = strawberry.mutation(
         resolver=_register,

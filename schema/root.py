@@ -9,6 +9,7 @@ import strawberry
 from strawberry.extensions import SchemaExtension
 
 from schema import (
+    accounts,
     activities,
     areas,
     attachments,
@@ -30,6 +31,7 @@ QUERIES: list[type] = [
     areas.AreasQuery,
     duallist.DualListQuery,
     identity.IdentityQuery,
+    accounts.AccountsQuery,
     pairings.PairingsQuery,
     orders.OrdersQuery,
     activities.ActivityQuery,
@@ -41,6 +43,7 @@ MUTATIONS: list[type] = [
     areas.AreasMutation,
     duallist.DualListMutation,
     identity.IdentityMutation,
+    accounts.AccountsMutation,
     pairings.PairingsMutation,
     orders.OrdersMutation,
     activities.ActivityMutation,

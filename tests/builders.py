@@ -208,6 +208,14 @@ async def world(conn: asyncpg.Connection) -> World:
         p["cadre"],
         w.household,
     )
+    # the cadre's dual registration (双报到) with the community is confirmed: orders may go to them
+    await conn.execute(
+        "INSERT INTO registrations (county_id, community_id, person_id, status, decided_at) "
+        "VALUES ($1, $2, $3, 'CONFIRMED', now())",
+        w.county,
+        w.community,
+        p["cadre"],
+    )
     return w
 
 
@@ -458,18 +466,23 @@ async def meeting(
     kind: str = "RESIDENTS_REVIEW",
     title: str = "群众评议会",
     status: str = "SCHEDULED",
+    starts_in_hours: float = -1,
 ) -> int:
+    """A meeting of the community starting `starts_in_hours` from now (by default it began an
+    hour ago, so that its minutes may be recorded)."""
     county = await county_id_of(conn, community)
     return int(
         await conn.fetchval(
             "INSERT INTO meetings (county_id, community_id, kind, title, starts_at, status, minutes) "
-            "VALUES ($1, $2, $3, $4, now() + interval '1 day', $5, CASE WHEN $5 = 'HELD' THEN '会议纪要' END) "
+            "VALUES ($1, $2, $3, $4, now() + make_interval(secs => $6::float8 * 3600), $5, "
+            "CASE WHEN $5 = 'HELD' THEN '会议纪要' END) "
             "RETURNING id",
             county,
             community,
             kind,
             title,
             status,
+            starts_in_hours,
         )
     )
 

@@ -22,7 +22,10 @@ starts from the same state.
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
 import enum
+import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -79,6 +82,8 @@ class Scene:
     enterprise: int
     orders: dict[str, int]
     outsiders: dict[str, int]
+    # other people of the scene, by role in it
+    extra: dict[str, int] = field(default_factory=dict)
 
 
 def gid(type_name: str, pk: int) -> str:
@@ -103,9 +108,11 @@ async def _api_token(conn: asyncpg.Connection, w: World) -> int:
 async def _audit_entry(conn: asyncpg.Connection, w: World) -> int:
     return int(
         await conn.fetchval(
-            "INSERT INTO audit_log (county_id, user_id, action) VALUES ($1, $2, 'matrix') RETURNING id",
+            "INSERT INTO audit_log (county_id, user_id, action, target_type, target_id) "
+            "VALUES ($1, $2, 'matrix', 'Building', $3) RETURNING id",
             w.county,
             w.users["admin"],
+            w.building,
         )
     )
 
@@ -251,6 +258,8 @@ async def build_scene(conn: asyncpg.Connection) -> Scene:
     enterprise = await b.organisation(conn, w.county, "ENTERPRISE", "某建材公司")
     # the resident is a party member (so that they may register with their home community)
     await conn.execute("UPDATE persons SET party_member = true WHERE id = $1", w.people["resident"])
+    # ... living alone (a tag only our county's resident carries, for SearchPeople)
+    await conn.execute("UPDATE persons SET tags = '{独居老人}' WHERE id = $1", w.people["resident"])
     orders = await _orders_in_every_state(conn, w)
     outside_staff = await b.person(conn, w.county, "外社区社工", phone="13800000009")
     outside_head = await b.person(conn, w.county, "二号楼长", phone="13800000010")
@@ -263,7 +272,14 @@ async def build_scene(conn: asyncpg.Connection) -> Scene:
             conn, w.county, person_id=outside_head, grants=[("BUILDING_HEAD", w.other_building)]
         ),
     }
-    return Scene(w, far, objects, far_objects, usernames, api_token_id, enterprise, orders, outsiders)
+    # a newcomer to the resident's building, without an account yet
+    extra = {"newcomer": await b.person(conn, w.county, "新住户", household=w.household)}
+    # a home visit of this month (county time), which its cadre may still correct or delete
+    today = datetime.datetime.now(zoneinfo.ZoneInfo("Asia/Shanghai")).date().isoformat()
+    extra["current_visit"] = await b.visit(
+        conn, await b.pairing_of(conn, w.people["cadre"], w.household), "HOME_VISIT", today
+    )
+    return Scene(w, far, objects, far_objects, usernames, api_token_id, enterprise, orders, outsiders, extra)
 
 
 async def _orders_in_every_state(conn: asyncpg.Connection, w: World) -> dict[str, int]:
@@ -326,6 +342,8 @@ class Row:
     hidden: Callable[[Data], bool] | None = None
     anonymous: Outcome = UNAUTHENTICATED
     marks: list[Any] = field(default_factory=list)
+    # a `hidden` test that needs the scene's ids (replaces `hidden` when given)
+    hidden_in: Callable[[Scene], Callable[[Data], bool]] | None = None
 
     def outcome_for(self, account: str) -> Outcome:
         if account == "anonymous":
@@ -554,7 +572,9 @@ _REPORTS: list[tuple[str, dict[str, Any]]] = [
     ("Coverage", {}),
     ("Compliance", {"asOf": "2025-01-31"}),
     ("Statistics", {}),
+    ("StatisticsForPeriod", {"from": "2021-01-01", "to": "2025-12-31"}),
 ]
+_REPORT_FIELDS = {"StatisticsForPeriod": "statistics"}
 for _report, _extra in _REPORTS:
     ROWS += [
         Row(
@@ -562,14 +582,14 @@ for _report, _extra in _REPORTS:
             _report,
             _report_area("Community", lambda w: w.community, _extra),
             COUNTY_AND_STAFF,
-            hidden=_report_hidden(_report.lower()),
+            hidden=_report_hidden(_REPORT_FIELDS.get(_report, _report.lower())),
         ),
         Row(
             f"{_report} of the compound the unit adopts",
             _report,
             _report_area("Compound", lambda w: w.compound, _extra),
             STAFF_AND_UNIT,
-            hidden=_report_hidden(_report.lower()),
+            hidden=_report_hidden(_REPORT_FIELDS.get(_report, _report.lower())),
         ),
     ]
 
@@ -985,6 +1005,217 @@ ROWS.extend(
     ]
 )
 
+# --- finding people, households and duties (issue 14) ---------------------------------------
+
+
+ORDER_CONTACT = "query($id: ID!) { node(id: $id) { ... on ServiceOrder { contact { name phone } } } }"
+
+
+def _node_of_order(state: str) -> Callable[[Scene], dict[str, Any]]:
+    return lambda s: {"id": gid("ServiceOrder", s.orders[state])}
+
+
+def _without_user(key: str) -> Callable[[Scene], Callable[[Data], bool]]:
+    return lambda s: lambda d: gid("User", s.w.users[key]) not in [e["node"]["id"] for e in d["users"]["edges"]]
+
+
+def _no_household(d: Data) -> bool:
+    viewer = d["viewer"]
+    return viewer is None or viewer["person"] is None or viewer["person"]["household"] is None
+
+
+HOUSEHOLD_PAIRINGS = (
+    "query($id: ID!) { node(id: $id) { ... on Household { fullAddress pairings { id cadre { name } unit { id } } } } }"
+)
+# who sees the resident's household's pairings: the county, staff and head in scope, its members
+# (head and resident), the cadre, and the admin of the cadre's unit
+HOUSEHOLD_PAIRING_READERS = everyone(neighbour=MASKED, foreign_admin=HIDDEN)
+
+ROWS += [
+    Row(
+        "MyHousehold (the viewer's own household, its head and its paired cadres)",
+        "MyHousehold",
+        lambda s: {},
+        {"head": ALLOWED, "resident": ALLOWED, "neighbour": ALLOWED, **dict.fromkeys(OUTSIDERS, HIDDEN)},
+        others=HIDDEN,
+        anonymous=HIDDEN,
+        hidden=_no_household,
+    ),
+    Row(
+        "the resident's household's pairings through node",
+        HOUSEHOLD_PAIRINGS,
+        lambda s: {"id": gid("Household", s.w.household)},
+        HOUSEHOLD_PAIRING_READERS,
+        masked=lambda d: d["node"]["pairings"] == [],
+        hidden=lambda d: d["node"] is None,
+    ),
+    Row(
+        "SearchPeople for the resident by name",
+        "SearchPeople",
+        lambda s: {"search": "赵居民", "tag": "独居老人"},
+        {"admin": ALLOWED, "staff": ALLOWED, "head": ALLOWED},
+        others=HIDDEN,
+        hidden=lambda d: d["people"]["totalCount"] == 0,
+    ),
+    Row(
+        "SearchPeople for the resident by the end of the phone (personal data: masked where not allowed)",
+        "SearchPeople",
+        lambda s: {"search": "0004", "tag": "独居老人"},
+        {"admin": ALLOWED, "staff": ALLOWED, "head": ALLOWED},
+        others=HIDDEN,
+        hidden=lambda d: d["people"]["totalCount"] == 0,
+        masked=lambda d: any(e["node"]["phone"] is None for e in d["people"]["edges"]),
+    ),
+    Row(
+        "Registrations of the community (the unit's pending registration, the cadre's confirmed one)",
+        "Registrations",
+        lambda s: {"communityId": gid("Community", s.w.community)},
+        # ... and the cadre's confirmed one: the cadre, and the unit's admin (the cadre works there)
+        {"admin": ALLOWED, "staff": ALLOWED, "unit": ALLOWED, "apitoken": ALLOWED, "cadre": ALLOWED},
+        others=HIDDEN,
+        hidden=lambda d: d["registrations"]["totalCount"] == 0,
+    ),
+    Row(
+        "DueHouseholds of the community",
+        "DueHouseholds",
+        _report_area("Community", lambda w: w.community, {"asOf": "2025-01-31", "kind": "HOME_VISIT"}),
+        COUNTY_AND_STAFF,
+        hidden=lambda d: d["compliance"] is None,
+    ),
+    Row(
+        "DueHouseholds of the compound the unit adopts",
+        "DueHouseholds",
+        _report_area("Compound", lambda w: w.compound, {"asOf": "2025-01-31", "kind": "HEART_TO_HEART"}),
+        STAFF_AND_UNIT,
+        hidden=lambda d: d["compliance"] is None,
+    ),
+    Row(
+        "AuditTrail of the resident's building (the audit entry's target)",
+        "AuditTrail",
+        lambda s: {"targetId": gid("Building", s.w.building), "first": 5},
+        {"admin": ALLOWED, "foreign_admin": HIDDEN},
+        hidden=lambda d: d["auditLog"]["totalCount"] == 0,
+    ),
+    Row(
+        "Coverage of the resident's building (its head too)",
+        "Coverage",
+        _report_area("Building", lambda w: w.building, {}),
+        STAFF_AND_UNIT | {"head": ALLOWED},
+        hidden=lambda d: d["coverage"] is None,
+    ),
+    Row(
+        "DueHouseholds of the resident's building (its head too)",
+        "DueHouseholds",
+        _report_area("Building", lambda w: w.building, {"asOf": "2025-01-31", "kind": "HOME_VISIT"}),
+        STAFF_AND_UNIT | {"head": ALLOWED},
+        hidden=lambda d: d["compliance"] is None,
+    ),
+    Row(
+        "PlaceOrder for the neighbour's household (its building's head on its behalf)",
+        "PlaceOrder",
+        lambda s: {
+            "householdId": gid("Household", s.w.neighbour_household),
+            "title": "代老人报修",
+            "category": "REPAIR",
+        },
+        COUNTY_AND_STAFF | {"neighbour": ALLOWED, "outside_head": ALLOWED, "outside_staff": FORBIDDEN},
+    ),
+    Row(
+        "the resident's building's responsibilityHistory through node",
+        "query($id: ID!) { node(id: $id) { ... on Building { responsibilityHistory { person { name } until } } } }",
+        lambda s: {"id": gid("Building", s.w.building)},
+        everyone(MASKED, admin=ALLOWED, staff=ALLOWED, foreign_admin=HIDDEN),
+        masked=lambda d: d["node"]["responsibilityHistory"] == [],
+        hidden=lambda d: d["node"] is None,
+    ),
+    Row(
+        "correctVisit of this month's visit (its cadre only)",
+        'mutation($id: ID!) { correctVisit(input: {visitId: $id, notes: "补记"}) '
+        "{ visit { id } userErrors { field message code } } }",
+        lambda s: {"id": gid("Visit", s.extra["current_visit"])},
+        everyone(FORBIDDEN, cadre=ALLOWED, neighbour=HIDDEN, foreign_admin=HIDDEN),
+    ),
+    Row(
+        "deleteVisit of this month's visit (its cadre only)",
+        "mutation($id: ID!) { deleteVisit(input: {visitId: $id}) { deletedVisitId userErrors { field code } } }",
+        lambda s: {"id": gid("Visit", s.extra["current_visit"])},
+        everyone(FORBIDDEN, cadre=ALLOWED, neighbour=HIDDEN, foreign_admin=HIDDEN),
+    ),
+    Row(
+        "the contact of the order dispatched to the cadre (the assignee reaches the ordering person)",
+        ORDER_CONTACT,
+        _node_of_order("dispatched"),
+        {a: ALLOWED for a in ("admin", "staff", "head", "resident", "cadre")},
+        others=HIDDEN,
+        masked=lambda d: d["node"]["contact"] is None,
+        hidden=lambda d: d["node"] is None,
+    ),
+    Row(
+        "the contact of the completed order (the assignee no longer reaches it)",
+        ORDER_CONTACT,
+        _node_of_order("completed"),
+        {"admin": ALLOWED, "staff": ALLOWED, "head": ALLOWED, "resident": ALLOWED, "cadre": MASKED},
+        others=HIDDEN,
+        masked=lambda d: d["node"]["contact"] is None,
+        hidden=lambda d: d["node"] is None,
+    ),
+    Row(
+        "Users: the resident's account",
+        "Users",
+        lambda s: {"role": "RESIDENT"},
+        {"admin": ALLOWED, "staff": ALLOWED, "outside_staff": HIDDEN, "foreign_admin": HIDDEN},
+        hidden_in=_without_user("resident"),
+    ),
+    Row(
+        "CreateUser: a RESIDENT account for a newcomer of the resident's building",
+        "CreateUser",
+        lambda s: {
+            "username": "newcomer",
+            "personId": gid("Person", s.extra["newcomer"]),
+            "role": "RESIDENT",
+            "scopeId": gid("Building", s.w.building),
+        },
+        {"admin": ALLOWED, "staff": ALLOWED, "outside_staff": FORBIDDEN, "foreign_admin": HIDDEN},
+    ),
+    Row(
+        "CreateUser: a COMMUNITY_STAFF account",
+        "CreateUser",
+        lambda s: {"username": "newstaff", "role": "COMMUNITY_STAFF", "scopeId": gid("Community", s.w.community)},
+        {"admin": ALLOWED, "staff": FORBIDDEN, "outside_staff": FORBIDDEN, "foreign_admin": HIDDEN},
+    ),
+    Row(
+        "GrantRole: RESIDENT of the community to the neighbour",
+        "GrantRole",
+        lambda s: {
+            "userId": gid("User", s.w.users["neighbour"]),
+            "role": "RESIDENT",
+            "scopeId": gid("Community", s.w.community),
+        },
+        {"admin": ALLOWED, "staff": ALLOWED, "outside_staff": FORBIDDEN, "foreign_admin": HIDDEN},
+    ),
+    Row(
+        "RevokeRole: the neighbour's RESIDENT grant",
+        "RevokeRole",
+        lambda s: {
+            "userId": gid("User", s.w.users["neighbour"]),
+            "role": "RESIDENT",
+            "scopeId": gid("Building", s.w.other_building),
+        },
+        {"admin": ALLOWED, "staff": ALLOWED, "outside_staff": FORBIDDEN, "foreign_admin": HIDDEN},
+    ),
+    Row(
+        "DisableUser: the neighbour's account",
+        "DisableUser",
+        lambda s: {"userId": gid("User", s.w.users["neighbour"])},
+        {
+            "admin": ALLOWED,
+            "staff": ALLOWED,
+            "outside_staff": FORBIDDEN,
+            "foreign_admin": HIDDEN,
+        },
+    ),
+]
+
 # --- reaching people: notifications (identity.graphql) ------------------------------------------
 
 
@@ -1185,6 +1416,8 @@ async def run_row(api: Api, conn: asyncpg.Connection, row: Row, scene: Scene) ->
     """Each account's outcome; every request runs in a savepoint that is rolled back."""
     tokens = tokens_for(api, scene)
     variables = row.variables(scene)
+    if row.hidden_in is not None:
+        row = dataclasses.replace(row, hidden=row.hidden_in(scene))
     seen: dict[str, Outcome | str] = {}
     for account in ACCOUNTS:
         savepoint = conn.transaction()

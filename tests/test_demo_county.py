@@ -116,3 +116,17 @@ async def test_county_figures_and_sample_accounts(committed_db: dict[str, Any]) 
     members = (await _data(api, "OrganisationDetail", {"id": unit["scope"]["id"]}, tokens["unit"]))["node"]["members"]
     cadre = (await _data(api, "Viewer", {}, tokens["cadre"]))["viewer"]
     assert cadre["person"]["id"] in {edge["node"]["person"]["id"] for edge in members["edges"]}
+
+    # the seed's 45 renovated compounds are those since 2021 (older phases come on top)
+    since_2021 = {"areaId": county, "from": "2021-01-01", "to": clock.today(ZONE).isoformat()}
+    period = (await _data(api, "StatisticsForPeriod", since_2021, tokens["admin"]))["statistics"]
+    assert period["renovatedCompounds"] == 45 and period["activitiesHeld"] >= 40
+
+    # cadre: registered (CONFIRMED) with the resident's community, so orders can be dispatched to them
+    registrations = (await _data(api, "Registrations", {"status": "CONFIRMED"}, tokens["cadre"]))["registrations"]
+    assert levels["COMMUNITY"]["area"]["id"] in {e["node"]["community"]["id"] for e in registrations["edges"]}
+
+    # resident: finds the paired cadre, with the cadre's phone and unit
+    mine = (await _data(api, "MyHousehold", {}, tokens["resident"]))["viewer"]["person"]["household"]
+    assert cadre["person"]["id"] in {p["cadre"]["id"] for p in mine["pairings"]}
+    assert all(p["cadre"]["phone"] and p["unit"] for p in mine["pairings"])

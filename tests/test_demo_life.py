@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import random
 
 import asyncpg
@@ -58,8 +59,53 @@ async def test_demo_step_reproduces_the_figures(conn: asyncpg.Connection) -> Non
     assert f["renovated"] == 45 and f["renovations_under_way"] > 0
     assert f["removed_structures"] >= 30 and f["removed_structures_and_billboards"] >= 30
     assert f["open"] > 0 and f["overdue"] > 0 and f["rectified_in_future"] == 0
+    # the report's 45 renovated compounds are since 2021; older projects come on top of them
+    renovated = await conn.fetchrow(
+        "SELECT count(DISTINCT compound_id) FILTER (WHERE year >= 2021) AS since_2021, "
+        "count(*) FILTER (WHERE year < 2021) AS before FROM renovations WHERE status = 'COMPLETED'"
+    )
+    assert renovated is not None and renovated["since_2021"] == 45 and renovated["before"] > 0
     sample = demo.ids["sample"]
     hours = await conn.fetchval(
         "SELECT sum(hours) FROM signups WHERE person_id = $1 AND attended AND cancelled_at IS NULL", sample["resident"]
     )
     assert hours > 0
+
+
+FESTIVALS = """
+SELECT a.title, (a.starts_at AT TIME ZONE 'Asia/Shanghai')::date AS day FROM activities a
+WHERE a.title ~ '年夜饭|迎新春|端午|中秋|重阳|七一|国庆' ORDER BY a.id
+"""
+# responsible people of every level, with their age this year
+RESPONSIBLE_AGES = """
+SELECT a.level, extract(year FROM now())::int - p.birth_year AS age
+FROM responsibilities r JOIN areas a ON a.id = r.area_id JOIN persons p ON p.id = r.person_id
+WHERE r.until IS NULL AND p.birth_year IS NOT NULL
+"""
+
+
+async def test_demo_festivals_fall_on_their_days_and_responsible_people_are_adults(
+    conn: asyncpg.Connection,
+) -> None:
+    today = clock.today(ZONE)
+    demo = load.Demo(conn=Conn(conn), rng=random.Random(load.SEED), password="x" * 8, today=today)
+    await areas.step(demo)
+    await builders.service_categories(conn)
+    staff = await builders.user(conn, demo.ids["county"], person_id=demo.ids["sample"]["staff"], username="staff")
+    demo.ids["users"] = {"staff": staff}
+    await life.step(demo)
+    festivals = await conn.fetch(FESTIVALS)
+    assert festivals, "the demo holds festival activities"
+    for r in festivals:
+        assert life.festival_day(r["title"], r["day"].year) == r["day"], (r["title"], r["day"])
+    dinners = [r["day"] for r in festivals if "年夜饭" in r["title"]]
+    for day in dinners:  # on New Year's Eve (除夕), the day before the Spring Festival
+        assert day + datetime.timedelta(days=1) == datetime.date(day.year, *life.SPRING_FESTIVAL[day.year])
+    minors = [r["level"] for r in await conn.fetch(RESPONSIBLE_AGES) if r["age"] < 18]
+    assert minors == []
+    cadres = await conn.fetchval(
+        "SELECT count(*) FROM persons p "
+        "WHERE p.id = ANY($1::bigint[]) AND extract(year FROM now())::int - p.birth_year < 18",
+        demo.ids["cadres"],
+    )
+    assert cadres == 0

@@ -250,6 +250,11 @@ async def test_meeting_list_does_not_grow_statements_with_rows(
         for _ in range(n):
             scheduled = await api.op("ScheduleMeeting", _schedule_vars(w), token=staff)
             meeting = scheduled["data"]["scheduleMeeting"]["meeting"]["id"]
+            # the meeting has been held (minutes wait for its start)
+            await conn.execute(
+                "UPDATE meetings SET starts_at = now() - interval '1 hour' WHERE id = $1",
+                ids.decode_as(meeting, "Meeting"),
+            )
             resolutions = [{"text": "跟进", "followUpHouseholdId": household}, {"text": "记录"}]
             recorded = await api.op(
                 "RecordMinutes", {"meetingId": meeting, "minutes": "纪要", "resolutions": resolutions}, token=staff
@@ -263,3 +268,14 @@ async def test_meeting_list_does_not_grow_statements_with_rows(
     data = await api.ok(NESTED, {"first": 7}, token=staff)
     assert all(e["node"]["resolutions"][0]["followUp"]["number"] for e in data["meetings"]["edges"])
     assert _statements(caplog) == small
+
+
+async def test_minutes_wait_for_the_meeting_to_start(api: Api, conn: asyncpg.Connection) -> None:
+    w = await world(conn)
+    coming = ids.encode("Meeting", await builders.meeting(conn, w.community, starts_in_hours=72))
+    staff = api.token_for(w.users["staff"])
+    early = await api.op("RecordMinutes", {"meetingId": coming, "minutes": "提前写的纪要"}, token=staff)
+    payload = early["data"]["recordMinutes"]
+    assert [(e["field"], e["code"]) for e in payload["userErrors"]] == [(["meetingId"], "INVALID_STATE")]
+    status = await conn.fetchval("SELECT status FROM meetings WHERE id = $1", ids.decode_as(coming, "Meeting"))
+    assert status == "SCHEDULED"

@@ -128,11 +128,12 @@ async def test_a_failed_mutation_raises_nothing(api: Api, conn: asyncpg.Connecti
 
 async def test_registration_decided_and_need_matched(api: Api, conn: asyncpg.Connection) -> None:
     w = await builders.world(conn)
+    # the world's cadre is confirmed with its community already: a registration with the other one
     registration = int(
         await conn.fetchval(
             "INSERT INTO registrations (county_id, community_id, person_id) VALUES ($1, $2, $3) RETURNING id",
             w.county,
-            w.community,
+            w.other_community,
             w.people["cadre"],
         )
     )

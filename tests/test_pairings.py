@@ -622,7 +622,7 @@ async def test_unit_registers_its_party_organisation(api: Api, conn: asyncpg.Con
     assert payload["registration"]["community"] == {"id": gid("Community", w.community), "name": "东岳殿社区"}
     again = await api.op("RegisterWithCommunity", variables, token=tok(api, w, "unit"))
     assert codes(again["data"]["registerWithCommunity"]) == ["ALREADY_EXISTS"]
-    assert await _count(conn, "registrations") == 1
+    assert await _count(conn, "registrations") == 2  # and the cadre's, of the world
 
 
 async def test_only_a_units_party_organisation_registers(api: Api, conn: asyncpg.Connection, w: b.World) -> None:
@@ -688,7 +688,7 @@ async def test_registration_input_is_checked(api: Api, conn: asyncpg.Connection,
         "RegisterWithCommunity", {"communityId": gid("Compound", w.compound), "personId": me}, token=neighbour
     )
     assert not_community["data"]["registerWithCommunity"]["userErrors"][0]["field"] == ["communityId"]
-    assert await _count(conn, "registrations") == 0
+    assert await _count(conn, "registrations") == 1  # the cadre's, of the world
 
 
 DECIDE = """
@@ -777,3 +777,76 @@ async def test_visits_total_count_on_the_last_page(api: Api, conn: asyncpg.Conne
     rest = (await api.ok(query, {"id": ids.encode("Pairing", pairing), "after": after}, token=cadre))["node"]["visits"]
     assert rest["edges"] == []
     assert rest["totalCount"] == 2
+
+
+# --- visits: a double tap, corrections and deletions ---------------------------------------------
+
+CORRECT = """
+mutation($id: ID!, $kind: ObligationKind, $on: Date, $notes: String) {
+  correctVisit(input: {visitId: $id, kind: $kind, occurredOn: $on, notes: $notes}) {
+    visit { id kind occurredOn notes } userErrors { field code } } }
+"""
+DELETE = "mutation($id: ID!) { deleteVisit(input: {visitId: $id}) { deletedVisitId userErrors { field code } } }"
+RECORD_WITH_KEY = """
+mutation($p: ID!, $on: Date!, $key: String) {
+  recordVisit(input: {pairingId: $p, kind: HOME_VISIT, occurredOn: $on, idempotencyKey: $key}) {
+    visit { id } userErrors { field code } } }
+"""
+
+
+async def test_a_double_tap_records_one_visit(
+    api: Api, conn: asyncpg.Connection, w: b.World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _freeze(monkeypatch, datetime.datetime(2026, 3, 10, 4, 0, tzinfo=datetime.UTC))
+    pairing = gid("Pairing", await b.pairing_of(conn, w.people["cadre"], w.household))
+    cadre = tok(api, w, "cadre")
+    first = await api.ok(RECORD_WITH_KEY, {"p": pairing, "on": "2026-03-09", "key": "tap-1"}, token=cadre)
+    again = await api.ok(RECORD_WITH_KEY, {"p": pairing, "on": "2026-03-09", "key": "tap-1"}, token=cadre)
+    assert first["recordVisit"]["visit"]["id"] == again["recordVisit"]["visit"]["id"]
+    assert await _count(conn, "visits") == 1
+    other = await api.ok(RECORD_WITH_KEY, {"p": pairing, "on": "2026-03-09", "key": "tap-2"}, token=cadre)
+    assert other["recordVisit"]["visit"]["id"] != first["recordVisit"]["visit"]["id"]
+    blank = await api.ok(RECORD_WITH_KEY, {"p": pairing, "on": "2026-03-09", "key": " "}, token=cadre)
+    assert blank["recordVisit"]["userErrors"] == [{"field": ["idempotencyKey"], "code": "INVALID"}]
+
+
+async def test_the_cadre_corrects_or_deletes_a_visit_of_the_current_period_only(
+    api: Api, conn: asyncpg.Connection, w: b.World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _freeze(monkeypatch, datetime.datetime(2026, 3, 10, 4, 0, tzinfo=datetime.UTC))
+    pairing = await b.pairing_of(conn, w.people["cadre"], w.household)
+    this_month = gid("Visit", await b.visit(conn, pairing, "HOME_VISIT", "2026-03-02"))
+    last_month = gid("Visit", await b.visit(conn, pairing, "HOME_VISIT", "2026-02-27"))
+    cadre = tok(api, w, "cadre")
+    fixed = await api.ok(CORRECT, {"id": this_month, "on": "2026-03-03", "notes": "送去米面油"}, token=cadre)
+    assert fixed["correctVisit"]["visit"] == {
+        "id": this_month,
+        "kind": "HOME_VISIT",
+        "occurredOn": "2026-03-03",
+        "notes": "送去米面油",
+    }
+    refusals = [
+        ({"id": last_month, "on": "2026-03-01"}, cadre, [{"field": ["visitId"], "code": "INVALID_STATE"}]),
+        ({"id": this_month, "on": "2026-02-28"}, cadre, [{"field": ["occurredOn"], "code": "INVALID"}]),
+        ({"id": this_month, "on": "2026-03-11"}, cadre, [{"field": ["occurredOn"], "code": "INVALID"}]),
+        ({"id": this_month, "notes": "x"}, tok(api, w, "staff"), [{"field": None, "code": "FORBIDDEN"}]),
+        ({"id": this_month, "notes": "x"}, tok(api, w, "neighbour"), [{"field": ["visitId"], "code": "NOT_FOUND"}]),
+    ]
+    for variables, token, errors in refusals:
+        assert (await api.ok(CORRECT, variables, token=token))["correctVisit"]["userErrors"] == errors, variables
+    # a heart-to-heart talk of February still lies in the half-year: it may change kind back and forth
+    moved = await api.ok(CORRECT, {"id": this_month, "kind": "HEART_TO_HEART", "on": "2026-02-20"}, token=cadre)
+    assert moved["correctVisit"]["visit"]["kind"] == "HEART_TO_HEART"
+    assert (await api.ok(DELETE, {"id": last_month}, token=cadre))["deleteVisit"]["userErrors"] == [
+        {"field": ["visitId"], "code": "INVALID_STATE"}
+    ]
+    deleted = await api.ok(DELETE, {"id": this_month}, token=cadre)
+    assert deleted["deleteVisit"] == {"deletedVisitId": this_month, "userErrors": []}
+    assert await _count(conn, "visits") == 1
+    audit = await conn.fetch(
+        "SELECT action, detail FROM audit_log WHERE target_type = 'Visit' AND target_id = $1 ORDER BY id",
+        ids.decode_as(this_month, "Visit"),
+    )
+    assert [r["action"] for r in audit] == ["correctVisit", "correctVisit", "deleteVisit"]
+    assert audit[0]["detail"]["before"]["occurredOn"] == "2026-03-02"
+    assert audit[2]["detail"]["deleted"]["kind"] == "HEART_TO_HEART"

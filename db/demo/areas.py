@@ -24,6 +24,7 @@ from db.pool import Conn
 if TYPE_CHECKING:
     from db.demo.load import Demo
 
+ADULT: Final = 18  # responsible people and cadres are adults
 BUILDINGS: Final = 162
 HOUSEHOLDS: Final = 2483
 CADRES: Final = 830
@@ -319,7 +320,11 @@ async def step(demo: Demo) -> None:
         homes = by_building[x_id]
         for w, stairwell in enumerate(wells):
             in_well = [h for h in homes if h.area == stairwell.id]
-            b.responsible[stairwell.id] = in_well[1 if w == 0 else 0].members[-1]
+            # an adult of the household: its youngest member of 18 or older
+            members = in_well[1 if w == 0 else 0].members
+            b.responsible[stairwell.id] = next(
+                m for m in reversed(members) if demo.today.year - person_of[m].birth_year >= ADULT
+            )
 
     def resident_of(area_ids_: set[int], taken: set[int]) -> int:
         for h in households:

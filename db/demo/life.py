@@ -24,19 +24,108 @@ if TYPE_CHECKING:
 ZONE: Final = zoneinfo.ZoneInfo("Asia/Shanghai")
 ENDED_ACTIVITIES: Final = 46
 UPCOMING_ACTIVITIES: Final = 4
-RENOVATED: Final = 45
+RENOVATED: Final = 45  # compounds whose renovation was completed since 2021
+EARLIER_PHASES: Final = 12  # of those, with a first phase completed in 2018-2020
 REMOVED_STRUCTURES: Final = 34
 REMOVED_BILLBOARDS: Final = 8
 
 TITLES: Final = {
     "CHARITY_MEAL": ("重阳节爱心餐", "独居老人爱心午餐", "端午节爱心粽子宴", "春节爱心年夜饭"),
-    "PERFORMANCE": ("迎新春文艺汇演", "庆七一文艺汇演", "中秋邻里文艺晚会", "国庆广场文艺演出"),
+    "PERFORMANCE": ("迎新春文艺汇演", "庆七一文艺汇演", "中秋邻里文艺晚会", "国庆广场文艺演出", "邻里和谐文艺汇演"),
     "FREE_CLINIC": ("县医院专家进社区义诊", "中医药健康义诊", "眼科义诊进小区", "口腔健康义诊"),
     "POLICY_OUTREACH": ("党的二十大精神宣讲", "医保政策宣讲", "反诈宣传进小区", "民法典宣讲"),
     "CLEAN_UP": ("小区环境卫生大整治", "椒溪河河道清理", "楼道杂物清理", "背街小巷环境整治"),
     "EPIDEMIC_SUPPORT": ("核酸检测志愿服务", "疫苗接种引导服务", "疫情防控卡点值守", "居家人员物资配送"),
 }
 KINDS: Final = tuple(TITLES)
+
+# Festivals by the day they fall on (the lunar ones differ year by year): an activity named
+# for a festival takes place on it, or on the eve of the Spring Festival for its dinner.
+SPRING_FESTIVAL: Final = {
+    2021: (2, 12),
+    2022: (2, 1),
+    2023: (1, 22),
+    2024: (2, 10),
+    2025: (1, 29),
+    2026: (2, 17),
+    2027: (2, 6),
+    2028: (1, 26),
+    2029: (2, 13),
+    2030: (2, 3),
+}
+DRAGON_BOAT: Final = {
+    2021: (6, 14),
+    2022: (6, 3),
+    2023: (6, 22),
+    2024: (6, 10),
+    2025: (5, 31),
+    2026: (6, 19),
+    2027: (6, 9),
+    2028: (5, 28),
+    2029: (6, 16),
+    2030: (6, 5),
+}
+MID_AUTUMN: Final = {
+    2021: (9, 21),
+    2022: (9, 10),
+    2023: (9, 29),
+    2024: (9, 17),
+    2025: (10, 6),
+    2026: (9, 25),
+    2027: (9, 15),
+    2028: (10, 3),
+    2029: (9, 22),
+    2030: (9, 12),
+}
+DOUBLE_NINTH: Final = {
+    2021: (10, 14),
+    2022: (10, 4),
+    2023: (10, 23),
+    2024: (10, 11),
+    2025: (10, 29),
+    2026: (10, 18),
+    2027: (10, 8),
+    2028: (10, 26),
+    2029: (10, 16),
+    2030: (10, 5),
+}
+
+
+def festival_day(title: str, year: int) -> datetime.date | None:
+    """The day an activity named for a festival takes place in `year`; None for other titles."""
+
+    def of(table: dict[int, tuple[int, int]], shift: int = 0) -> datetime.date | None:
+        found = table.get(year)
+        return datetime.date(year, *found) + datetime.timedelta(days=shift) if found else None
+
+    if "年夜饭" in title:
+        return of(SPRING_FESTIVAL, -1)  # New Year's Eve (除夕)
+    if "迎新春" in title:
+        return of(SPRING_FESTIVAL, -7)
+    if "端午" in title:
+        return of(DRAGON_BOAT)
+    if "中秋" in title:
+        return of(MID_AUTUMN)
+    if "重阳" in title:
+        return of(DOUBLE_NINTH)
+    if "七一" in title:
+        return datetime.date(year, 6, 30)
+    if "国庆" in title:
+        return datetime.date(year, 9, 30)
+    return None
+
+
+def festival_date(title: str, day: datetime.date, first: datetime.date, last: datetime.date) -> datetime.date:
+    """`day`, moved to the festival an activity's title names: in the same year, else the
+    nearest year that keeps it from `first` to `last` (a title without a festival keeps `day`)."""
+    if festival_day(title, day.year) is None:
+        return day
+    for year in sorted(range(first.year, last.year + 1), key=lambda y: abs(y - day.year)):
+        found = festival_day(title, year)
+        if found is not None and first <= found <= last:
+            return found
+    return day
+
 
 MEETING_TITLES: Final = {
     "RESIDENTS_REVIEW": ("群众评议会：物业服务满意度评议", "群众评议会：年度惠民实事评议", "群众评议会：低保评议"),
@@ -167,10 +256,17 @@ async def _activities(demo: Demo, w: _World) -> None:
     activities: list[tuple[Any, ...]] = []
     hosts: list[tuple[int, int]] = []
     signups: list[tuple[Any, ...]] = []
-    for i, (pk, day) in enumerate(zip(activity_ids, days, strict=True)):
+    last_day = today - datetime.timedelta(days=3)
+    for i, (pk, planned) in enumerate(zip(activity_ids, days, strict=True)):
         kind = KINDS[i % len(KINDS)]
-        if kind == "EPIDEMIC_SUPPORT" and day > datetime.date(2022, 12, 31):
+        if kind == "EPIDEMIC_SUPPORT" and planned > datetime.date(2022, 12, 31):
             kind = "CLEAN_UP"
+        upcoming = i >= ENDED_ACTIVITIES
+        # festivals fall on their real days: an ended activity moves to its festival; a coming
+        # one (its day is near) takes a title of no festival
+        titles = [t for t in TITLES[kind] if not upcoming or festival_day(t, planned.year) is None]
+        title = rng.choice(titles)  # every kind has titles of no festival
+        day = planned if upcoming else festival_date(title, planned, first_day, last_day)
         community = w.community if i % 4 != 3 or not others else others[i // 4 % len(others)]
         hour = 9 if i % 2 == 0 else 14
         duration = rng.choice((2, 2.5, 3, 4))
@@ -182,7 +278,6 @@ async def _activities(demo: Demo, w: _World) -> None:
             units.append(w.sample["unit"])
         host_ids = units + ([w.committees[community]] if community in w.committees else [])
         hosts += [(pk, h) for h in dict.fromkeys(host_ids)]
-        upcoming = i >= ENDED_ACTIVITIES
         wanted = min(capacity or 60, rng.randint(8, 26) if upcoming else rng.randint(15, 45))
         people = rng.sample(w.people, wanted)
         if community == w.community and (i % 3 == 0 or upcoming):
@@ -208,7 +303,6 @@ async def _activities(demo: Demo, w: _World) -> None:
             )
             active += 0 if cancelled else 1
         created = starts - datetime.timedelta(days=14)
-        title = rng.choice(TITLES[kind])
         activities.append((pk, w.county, community, title, kind, starts, ends, capacity, active, created, w.staff_user))
     await conn.execute(INSERT_ACTIVITIES, *_columns(activities))
     await conn.execute(INSERT_HOSTS, *_columns(hosts))
@@ -361,8 +455,14 @@ async def _renovations(demo: Demo, w: _World) -> None:
     for i, (pk, name, _community, _kind) in enumerate(chosen):
         title = rng.choice(RENOVATION_TITLES).format(n=name)
         if i < RENOVATED:
-            year = 2019 + i * (today.year - 2019) // RENOVATED
+            # the report's 45 are since 2021; the first dozen had an earlier phase before that
+            year = 2021 + i * max(1, today.year - 2021) // RENOVATED
             status = "COMPLETED"
+            if i < EARLIER_PHASES:
+                earlier = 2018 + i % 3
+                rows.append(
+                    (w.county, pk, f"{name}一期改造", "COMPLETED", earlier, _at(datetime.date(earlier, 3, 1), 9))
+                )
         elif i < RENOVATED + 4:
             year, status = today.year, "IN_PROGRESS"
         else:

@@ -233,13 +233,16 @@ async def _registrations(demo: Demo, conn: Conn) -> None:
     chosen = sorted(rng.sample(members, min(len(members), 400)))
     homes = await conn.fetch(HOME_COMMUNITIES, chosen)
     person_rows = [(r["community_id"], None, r["id"]) for r in homes]
+    # the sample cadre takes the sample community's orders: registered there, confirmed
+    if not any(r[2] == sample["cadre"] and r[0] == sample["community"] for r in person_rows):
+        person_rows.append((sample["community"], None, sample["cadre"]))
     rows = organisation_rows + person_rows
     statuses, registered, decided = [], [], []
-    for community, branch, _ in rows:
+    for community, branch, person in rows:
         at = now - datetime.timedelta(days=rng.randint(1, 600), hours=rng.randint(0, 8))
         sample_branch = (
             branch is not None and branch == branches.get(sample["unit"]) and community == sample["community"]
-        )
+        ) or (person == sample["cadre"] and community == sample["community"])
         pending = not sample_branch and (rng.random() < 0.12 or (now - at).days < 7)
         statuses.append("PENDING" if pending else "CONFIRMED")
         registered.append(at)

@@ -1,0 +1,178 @@
+"""User and role management for admin tooling, and changing one's password."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Annotated, Any
+
+import strawberry
+from strawberry.types import Info
+
+from resolvers import accounts as r
+from resolvers.permissions import SignedIn, has_role
+from resolvers.viewer import Role as RoleValues
+from schema.base import FILTER, After, Connection, First, UserError
+from schema.identity import Role, User
+
+MUTATION_INPUT = strawberry.argument(description="The mutation's one input")
+MANAGERS = has_role(RoleValues.COUNTY_ADMIN, RoleValues.COMMUNITY_STAFF)
+RULES = (
+    " COUNTY_ADMIN for the whole county; staff grant RESIDENT on areas in their scope and manage the accounts "
+    "of people living there. Nobody grants a role or scope they could not grant themselves, nor changes their "
+    "own account (FORBIDDEN); BUILDING_HEAD follows the building's responsible person (INVALID by hand). Audited"
+)
+
+
+@strawberry.input(description="Narrows `users`; every given field must match")
+class UserFilter:
+    search: str | None = strawberry.field(default=None, description="Substring of the username or the person's name")
+    role: Role | None = strawberry.field(default=None, description="Only users holding this role")  # type: ignore[valid-type]
+
+
+async def _users(
+    info: Info[Any, Any],
+    filter: Annotated[UserFilter | None, FILTER] = None,
+    first: First = None,
+    after: After = None,
+) -> Connection[User]:
+    f = filter or UserFilter()
+    role = f.role.value if f.role is not None else None
+    return await r.user_list(info.context, f.search, role, first, after)  # type: ignore[return-value]
+
+
+@strawberry.type
+class AccountsQuery:
+    users: Connection[User] = strawberry.field(
+        resolver=_users,
+        permission_classes=[SignedIn, MANAGERS],
+        description="User accounts, oldest first: the county's for COUNTY_ADMIN, those of people living in their "
+        "scope for staff; anyone else gets a FORBIDDEN GraphQL error",
+    )
+
+
+@strawberry.input(description="A new account with one role")
+class CreateUserInput:
+    username: str = strawberry.field(description="2 to 64 letters, digits or . _ @ -; unique")
+    person_id: strawberry.ID | None = strawberry.field(default=None, description="The person the account is for")
+    role: Role = strawberry.field(description="Its first role")  # type: ignore[valid-type]
+    scope_id: strawberry.ID = strawberry.field(
+        description="An organisation for UNIT_ADMIN and CADRE; the county for COUNTY_ADMIN, a community for "
+        "COMMUNITY_STAFF, an area holding the person's household for RESIDENT"
+    )
+
+
+@strawberry.input(description="A role in a scope, for one account")
+class RoleInput:
+    user_id: strawberry.ID = strawberry.field(description="The account")
+    role: Role = strawberry.field(description="The role")  # type: ignore[valid-type]
+    scope_id: strawberry.ID = strawberry.field(description="The area or organisation")
+
+
+@strawberry.input(description="The account to disable")
+class DisableUserInput:
+    user_id: strawberry.ID = strawberry.field(description="The account")
+
+
+@strawberry.input(description="A new password")
+class ChangePasswordInput:
+    current_password: str | None = strawberry.field(
+        default=None, description="The current password; not needed with the token of a first sign-in"
+    )
+    new_password: str = strawberry.field(description="At least 8 characters")
+
+
+@strawberry.type(description="The new account and its one-time password")
+class CreateUserPayload:
+    user: User | None = strawberry.field(description="The account")
+    initial_password: str | None = strawberry.field(
+        description="Shown once: the first sign-in with it answers PASSWORD_CHANGE_REQUIRED until it is changed"
+    )
+    user_errors: list[UserError] = strawberry.field(description="Why it was refused")
+
+
+@strawberry.type(description="The account as it is now")
+class UserPayload:
+    user: User | None = strawberry.field(description="The account")
+    user_errors: list[UserError] = strawberry.field(description="Why it was refused")
+
+
+@strawberry.type(description="An ordinary bearer token after the change")
+class ChangePasswordPayload:
+    token: str | None = strawberry.field(description="Signed bearer token")
+    expires_at: datetime.datetime | None = strawberry.field(description="When the token stops working")
+    user_errors: list[UserError] = strawberry.field(description="INVALID (newPassword) or INVALID_CREDENTIALS")
+
+
+def _role(value: Any) -> RoleValues:
+    """The input's role (strawberry hands over the Python enum's member)."""
+    return RoleValues(value)
+
+
+def _user_payload(outcome: Any) -> UserPayload:
+    return UserPayload(user=outcome.value, user_errors=outcome.user_errors)
+
+
+async def _create_user(info: Info[Any, Any], input: Annotated[CreateUserInput, MUTATION_INPUT]) -> CreateUserPayload:
+    outcome = await r.create_user(info.context, input.username, input.person_id, _role(input.role), input.scope_id)
+    made = outcome.value
+    return CreateUserPayload(
+        user=made.user if made else None,  # type: ignore[arg-type]
+        initial_password=made.initial_password if made else None,
+        user_errors=outcome.user_errors,  # type: ignore[arg-type]
+    )
+
+
+async def _grant_role(info: Info[Any, Any], input: Annotated[RoleInput, MUTATION_INPUT]) -> UserPayload:
+    return _user_payload(await r.grant_role(info.context, input.user_id, _role(input.role), input.scope_id))
+
+
+async def _revoke_role(info: Info[Any, Any], input: Annotated[RoleInput, MUTATION_INPUT]) -> UserPayload:
+    return _user_payload(await r.revoke_role(info.context, input.user_id, _role(input.role), input.scope_id))
+
+
+async def _disable_user(info: Info[Any, Any], input: Annotated[DisableUserInput, MUTATION_INPUT]) -> UserPayload:
+    return _user_payload(await r.disable_user(info.context, input.user_id))
+
+
+async def _change_password(
+    info: Info[Any, Any], input: Annotated[ChangePasswordInput, MUTATION_INPUT]
+) -> ChangePasswordPayload:
+    outcome = await r.change_password(info.context, input.current_password, input.new_password)
+    done = outcome.value
+    return ChangePasswordPayload(
+        token=done.token if done else None,
+        expires_at=datetime.datetime.fromtimestamp(done.expires_at, tz=datetime.UTC) if done else None,
+        user_errors=outcome.user_errors,  # type: ignore[arg-type]
+    )
+
+
+@strawberry.type
+class AccountsMutation:
+    create_user: CreateUserPayload = strawberry.mutation(
+        resolver=_create_user,
+        permission_classes=[SignedIn],
+        description="Create an account with one role and a one-time password; a taken username or a person who "
+        "already has an account: ALREADY_EXISTS." + RULES,
+    )
+    grant_role: UserPayload = strawberry.mutation(
+        resolver=_grant_role,
+        permission_classes=[SignedIn],
+        description="Grant a role in a scope; held already: ALREADY_EXISTS." + RULES,
+    )
+    revoke_role: UserPayload = strawberry.mutation(
+        resolver=_revoke_role,
+        permission_classes=[SignedIn],
+        description="Revoke a role in a scope, from the next request on (open subscriptions included); not held: "
+        "NOT_FOUND." + RULES,
+    )
+    disable_user: UserPayload = strawberry.mutation(
+        resolver=_disable_user,
+        permission_classes=[SignedIn],
+        description="Disable an account: its tokens stop working on the next request (open subscriptions "
+        "included) and it cannot sign in; already disabled: INVALID_STATE." + RULES,
+    )
+    change_password: ChangePasswordPayload = strawberry.mutation(
+        resolver=_change_password,
+        description="Change one's password: with the token of a first sign-in (PASSWORD_CHANGE_REQUIRED), or with "
+        "an ordinary token and the current password. Needs no other sign-in; answers an ordinary token",
+    )

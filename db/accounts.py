@@ -19,6 +19,16 @@ VISIBLE_USER: Final = """
                WHERE pe.id = u.person_id AND b.path && $3::bigint[])))
 """
 
+# The same rule for node(User): which of the users $4 the viewer may list.
+LISTABLE_USERS: Final = f"SELECT u.id FROM users u WHERE u.id = ANY($4::bigint[]) AND {VISIBLE_USER}"  # noqa: S608 - constant SQL
+
+
+async def listable_users(
+    conn: Conn, county_id: int, everything: bool, staff_areas: list[int], ids: list[int]
+) -> set[int]:
+    return {r["id"] for r in await conn.fetch(LISTABLE_USERS, county_id, everything, staff_areas, ids)}
+
+
 # $4 pattern on the username or the person's name (or null), $5 a role the user holds (or null)
 _USERS_WHERE: Final = f"""
 WHERE {VISIBLE_USER}

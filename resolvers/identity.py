@@ -6,6 +6,7 @@ import datetime
 import secrets
 from dataclasses import dataclass
 
+from db import accounts as accounts_db
 from db import audit as audit_db
 from db import identity as db
 from db.areas import AreaRow, OrganisationRow, PersonRow
@@ -53,16 +54,24 @@ def viewer(ctx: Context) -> UserRow | None:
 user_by_id = keyed(db.users_by_id)
 
 
-def may_see_user(v: Viewer | None, user: UserRow | None) -> bool:
-    """A user account is visible to itself and to COUNTY_ADMIN of its county."""
-    if v is None or user is None or user.county_id != v.county_id:
-        return False
-    return (user.id == v.user_id and is_person(v)) or v.is_county_admin
-
-
 async def _user_nodes(ctx: Context, keys: list[int]) -> list[UserRow | None]:
+    """A user account is visible to itself, and to whoever may list it (`users`: COUNTY_ADMIN
+    of its county, staff in scope of where its person lives): one SQL rule, VISIBLE_USER."""
+    v = ctx.viewer
     rows = await ctx.loader(user_by_id).load_many(keys)
-    return [r if may_see_user(ctx.viewer, r) else None for r in rows]
+    if v is None:
+        return [None for _ in rows]
+    found = [r.id for r in rows if r is not None and r.county_id == v.county_id]
+    async with ctx.db.connection() as conn:
+        listed = await accounts_db.listable_users(
+            conn, v.county_id, v.is_county_admin, v.area_scopes(Role.COMMUNITY_STAFF), found
+        )
+    return [
+        r
+        if r is not None and r.county_id == v.county_id and ((r.id == v.user_id and is_person(v)) or r.id in listed)
+        else None
+        for r in rows
+    ]
 
 
 async def person_of(root: UserRow, ctx: Context) -> PersonRow | None:

@@ -50,6 +50,7 @@ ROOT_ARGUMENTS: dict[str, str] = {
     "compliance": 'areaId: $compound, asOf: "2025-03-15"',
     "statistics": "areaId: $county",
     "volunteerHours": "areaId: $county",
+    "people": 'filter: {search: ""}',
 }
 # root fields with no node in their answer, or that are node() itself
 NO_LISTS = {"node", "nodes", "statistics", "serviceCategories", "volunteerHours"}

@@ -222,7 +222,8 @@ def everyone(outcome: Outcome = ALLOWED, **exceptions: Outcome) -> dict[str, Out
 # who sees an object of each type in their own county (everyone else in the county: HIDDEN)
 PUBLIC_IN_COUNTY = {a: ALLOWED for a in (*SAMPLE, "apitoken", *OUTSIDERS)}
 NODE_VISIBILITY: dict[str, dict[str, Outcome]] = {
-    "User": {"admin": ALLOWED, "resident": ALLOWED},  # the user themself
+    # the user themself, and whoever may list the account (`users`): the county, staff where its person lives
+    "User": {"admin": ALLOWED, "resident": ALLOWED, "staff": ALLOWED},
     "ApiToken": {"admin": ALLOWED, "unit": ALLOWED, "apitoken": ALLOWED},
     "AuditEntry": {"admin": ALLOWED},
     # a pairing (and its visits): the county, staff and the building head in scope, the household's

@@ -1,6 +1,7 @@
-"""The order-event channel: transitions `pg_notify` it inside their transaction (so an
-event is delivered exactly when its transition commits, to every server instance), and
-each server process holds ONE listening connection that hands the payloads on.
+"""The notification channels: order transitions, new notifications and access changes
+`pg_notify` inside their transaction (so a payload is delivered exactly when its
+transaction commits, to every server instance), and each server process holds ONE
+listening connection, LISTENing on every channel, that hands the payloads on.
 
 A dropped listening connection is noticed (termination callback, plus a periodic probe
 for half-open sockets), reported with `on_lost` so that subscribers are told rather than
@@ -12,13 +13,16 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Final
 
 import asyncpg
 import orjson
 
 ORDER_EVENTS: Final = "order_events"
+# {"user": id} when a user's tokens or grants may have ended (migration 0020), {"token": id}
+# when an API token was revoked: open WebSockets of theirs are checked again
+ACCESS_CHANGED: Final = "access_changed"
 
 log = logging.getLogger("gongjian.events")
 
@@ -26,22 +30,26 @@ Connect = Callable[[], Awaitable[asyncpg.Connection]]
 
 
 class Listener:
-    """LISTENs on one channel over one dedicated connection, reconnecting when it drops."""
+    """LISTENs on its channels over one dedicated connection, reconnecting when it drops.
+    `on_event(channel, payload)` gets each payload; `on_lost()` a dropped connection (events
+    may have been missed); `on_connected()` each (re-)established one."""
 
     def __init__(
         self,
         connect: Connect,
-        on_event: Callable[[dict[str, Any]], None],
+        on_event: Callable[[str, dict[str, Any]], None],
         on_lost: Callable[[], None],
         *,
-        channel: str = ORDER_EVENTS,
+        channels: Sequence[str] = (ORDER_EVENTS,),
+        on_connected: Callable[[], None] | None = None,
         probe_seconds: float = 5.0,
         max_backoff: float = 5.0,
     ) -> None:
         self._connect = connect
         self._on_event = on_event
         self._on_lost = on_lost
-        self.channel = channel
+        self._on_connected = on_connected
+        self.channels = tuple(channels)
         self.probe_seconds = probe_seconds
         self.max_backoff = max_backoff
         self.connected = asyncio.Event()
@@ -56,7 +64,7 @@ class Listener:
     def start(self) -> None:
         if self._task is None or self._task.done():
             self._run_id += 1
-            self._task = asyncio.get_running_loop().create_task(self._run(self._run_id), name="order-events-listener")
+            self._task = asyncio.get_running_loop().create_task(self._run(self._run_id), name="events-listener")
 
     def stop(self) -> None:
         """Stop listening; the task closes its connection as it unwinds."""
@@ -76,10 +84,10 @@ class Listener:
         try:
             event = orjson.loads(payload if isinstance(payload, (str, bytes)) else str(payload))
         except orjson.JSONDecodeError:
-            log.warning("ignored a malformed order event", extra={"fields": {"payload": str(payload)[:200]}})
+            log.warning("ignored a malformed event", extra={"fields": {"payload": str(payload)[:200]}})
             return
         if isinstance(event, dict):
-            self._on_event(event)
+            self._on_event(channel, event)
 
     async def _run(self, run_id: int) -> None:
         backoff = 0.1
@@ -92,14 +100,17 @@ class Listener:
                     conn.terminate()
                     return
                 conn.add_termination_listener(_setter(lost))
-                await conn.add_listener(self.channel, functools.partial(self._deliver, run_id))
+                for channel in self.channels:
+                    await conn.add_listener(channel, functools.partial(self._deliver, run_id))
                 if self._stale(run_id):
                     conn.terminate()
                     return
                 self.backend_pid = conn.get_server_pid()
                 self.connected.set()
                 backoff = 0.1
-                log.info("listening for order events", extra={"fields": {"backend": self.backend_pid}})
+                log.info("listening for events", extra={"fields": {"backend": self.backend_pid}})
+                if self._on_connected is not None:
+                    self._on_connected()
                 while not lost.is_set() and not self._stale(run_id):
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(lost.wait(), timeout=self.probe_seconds)
@@ -112,9 +123,9 @@ class Listener:
                         await asyncio.shield(conn.close(timeout=1))
                 raise
             except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("order event listener failed", extra={"fields": {"reason": type(exc).__name__}})
+                log.warning("event listener failed", extra={"fields": {"reason": type(exc).__name__}})
             except Exception:  # anything else must not end the loop: subscribers would starve silently
-                log.exception("order event listener failed unexpectedly")
+                log.exception("event listener failed unexpectedly")
             if self._stale(run_id):
                 if conn is not None and not conn.is_closed():
                     conn.terminate()

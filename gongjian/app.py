@@ -33,7 +33,7 @@ from db.migrate import migrate
 from db.pool import PoolDatabase, connect, create_pool
 from gongjian import graphiql, json_input, media, telemetry
 from gongjian.config import Settings
-from resolvers import attachments, db_faults, exports, limits
+from resolvers import attachments, db_faults, exports, limits, socket_watch
 from resolvers.context import Context, bearer, token_from_connection_params, viewer_from_token
 from resolvers.messages import language_of
 from resolvers.notifications import Reminders
@@ -136,6 +136,14 @@ class GongjianGraphQL(GraphQL[Context, None]):
         self.ide_html = graphiql.page() if settings.graphiql else ""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            try:
+                await super().__call__(scope, receive, send)
+            finally:  # the socket has ended: its access is no longer watched
+                watched = scope.get(socket_watch.SCOPE_KEY)
+                if watched is not None:
+                    socket_watch.watch_of(scope["app"].state, self.settings).forget(watched)
+            return
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
@@ -239,13 +247,19 @@ class GongjianGraphQL(GraphQL[Context, None]):
         return HTMLResponse(self.ide_html)
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
-        """Authenticate a WebSocket once, at `connection_init`: the viewer then stays on the
-        connection's context. A missing, bad, expired or revoked token closes it with 4403."""
+        """Authenticate a WebSocket at `connection_init`: a missing, bad, expired or revoked
+        token closes it with 4403. The socket is then watched (`resolvers/socket_watch.py`)
+        and closed with 4403 as soon as that access ends."""
         token = token_from_connection_params(context.connection_params)
         viewer = await viewer_from_token(context.db, self.settings, token)
-        if viewer is None:
+        if viewer is None or token is None:
             raise ConnectionRejectionError({"code": "UNAUTHENTICATED"})
         context.viewer = viewer
+        websocket = context.request
+        if isinstance(websocket, WebSocket) and socket_watch.SCOPE_KEY not in websocket.scope:
+            watched = socket_watch.WatchedSocket(websocket, context.db, token, viewer)
+            websocket.scope[socket_watch.SCOPE_KEY] = watched
+            socket_watch.watch_of(websocket.app.state, self.settings).open(watched)
         asked = (context.connection_params or {}).get("language")
         if isinstance(asked, str):
             context.language = language_of(asked)

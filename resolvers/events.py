@@ -1,10 +1,10 @@
 """`orderEvents`: one listener per server process fans order events out to subscribers.
 
-The hub lives on the app's state, is started by the first subscriber and stopped when the
-last one leaves. Each subscriber has a bounded queue; when the listening connection drops
-(or a subscriber falls too far behind) the subscriber is told with an error and its
-stream ends, so that the client resubscribes instead of waiting for events that will
-never come."""
+The hub lives on the app's state and is fed by the process's one listening connection
+(the switchboard), which runs while a subscription or a WebSocket needs it. Each
+subscriber has a bounded queue; when the listening connection drops (or a subscriber
+falls too far behind) the subscriber is told with an error and its stream ends, so that
+the client resubscribes instead of waiting for events that will never come."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import enum
 import functools
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import replace
 from typing import Any
 
@@ -20,7 +20,9 @@ from graphql import GraphQLError
 
 from db import events as db_events
 from db import orders as orders_db
+from db.notifications import NOTIFICATIONS
 from db.orders import OrderEventRow, Party
+from gongjian.config import Settings
 from resolvers import db_faults, ids, metrics
 from resolvers.access import viewer_key
 from resolvers.areas import area_by_id
@@ -40,12 +42,79 @@ class Signal(enum.Enum):
 Item = dict[str, Any] | Signal
 
 
-class Hub:
+class Switchboard:
+    """The process's ONE listening connection, for every channel (order events, notifications,
+    access changes), shared by the hubs and the socket watch. It listens while anything
+    needs it (a subscription, an open WebSocket) and stops with the last."""
+
     def __init__(self, url: str) -> None:
         self.listener = db_events.Listener(
-            functools.partial(db_events.connect_listener, url), self._on_event, self._on_lost
+            functools.partial(db_events.connect_listener, url),
+            self._on_event,
+            self._on_lost,
+            channels=(db_events.ORDER_EVENTS, NOTIFICATIONS, db_events.ACCESS_CHANGED),
+            on_connected=self._on_connected,
         )
+        self._routes: dict[str, Callable[[dict[str, Any]], None]] = {}
+        self._lost: list[Callable[[], None]] = []
+        self._connected: list[Callable[[], None]] = []
+        self._users = 0
+
+    def route(
+        self,
+        channel: str,
+        on_event: Callable[[dict[str, Any]], None],
+        on_lost: Callable[[], None],
+        on_connected: Callable[[], None] | None = None,
+    ) -> None:
+        self._routes[channel] = on_event
+        self._lost.append(on_lost)
+        if on_connected is not None:
+            self._connected.append(on_connected)
+
+    def _on_event(self, channel: str, event: dict[str, Any]) -> None:
+        handler = self._routes.get(channel)
+        if handler is not None:
+            handler(event)
+
+    def _on_lost(self) -> None:
+        for handler in self._lost:
+            handler()
+
+    def _on_connected(self) -> None:
+        for handler in self._connected:
+            handler()
+
+    def retain(self) -> None:
+        self._users += 1
+        self.listener.start()
+
+    def release(self) -> None:
+        self._users -= 1
+        if self._users <= 0:
+            self._users = 0
+            self.listener.stop()
+
+
+def switchboard_of(state: Any, settings: Settings) -> Switchboard | None:
+    """The process's switchboard (one per app), created on first use; None without DATABASE_URL."""
+    board: Switchboard | None = getattr(state, "switchboard", None)
+    if board is None and settings.database_url is not None:
+        board = Switchboard(settings.database_url)
+        state.switchboard = board
+    return board
+
+
+class Hub:
+    """One channel's subscribers, keyed (here by community), fed by the switchboard."""
+
+    channel = db_events.ORDER_EVENTS
+
+    def __init__(self, board: Switchboard) -> None:
+        self.board = board
+        self.listener = board.listener
         self._subscribers: dict[int, set[asyncio.Queue[Item]]] = {}
+        board.route(self.channel, self._on_event, self._on_lost)
 
     def _offer(self, queue: asyncio.Queue[Item], item: Item) -> None:
         try:
@@ -66,11 +135,11 @@ class Hub:
                 self._offer(queue, Signal.LOST)
 
     @contextlib.asynccontextmanager
-    async def subscription(self, community_id: int) -> AsyncIterator[asyncio.Queue[Item]]:
-        """A queue of the community's events, from the moment the listener is connected."""
+    async def subscription(self, key: int) -> AsyncIterator[asyncio.Queue[Item]]:
+        """A queue of the key's events, from the moment the listener is connected."""
         queue: asyncio.Queue[Item] = asyncio.Queue(maxsize=QUEUE_SIZE)
-        self._subscribers.setdefault(community_id, set()).add(queue)
-        self.listener.start()
+        self._subscribers.setdefault(key, set()).add(queue)
+        self.board.retain()
         try:
             try:
                 await asyncio.wait_for(self.listener.connected.wait(), timeout=CONNECT_TIMEOUT)
@@ -81,23 +150,29 @@ class Hub:
                 ) from None
             yield queue
         finally:
-            subscribers = self._subscribers.get(community_id, set())
+            subscribers = self._subscribers.get(key, set())
             subscribers.discard(queue)
             if not subscribers:
-                self._subscribers.pop(community_id, None)
-            if not self._subscribers:
-                self.listener.stop()
+                self._subscribers.pop(key, None)
+            self.board.release()
+
+
+def board_of(ctx: Context) -> tuple[Any, Switchboard]:
+    """The app's state and the process's switchboard, for a subscription."""
+    assert ctx.request is not None, "subscriptions run over a WebSocket"
+    state = ctx.request.app.state
+    board = switchboard_of(state, ctx.settings)
+    if board is None:
+        raise GraphQLError("Live events need DATABASE_URL", extensions={"code": "EVENTS_UNAVAILABLE"})
+    return state, board
 
 
 def hub_of(ctx: Context) -> Hub:
-    """The process's hub (one per app), created on first use."""
-    assert ctx.request is not None, "subscriptions run over a WebSocket"
-    state = ctx.request.app.state
+    """The process's order-event hub (one per app), created on first use."""
+    state, board = board_of(ctx)
     hub: Hub | None = getattr(state, "order_events_hub", None)
     if hub is None:
-        if ctx.settings.database_url is None:
-            raise GraphQLError("Live events need DATABASE_URL", extensions={"code": "EVENTS_UNAVAILABLE"})
-        hub = Hub(ctx.settings.database_url)
+        hub = Hub(board)
         state.order_events_hub = hub
     return hub
 

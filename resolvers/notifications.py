@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
-import functools
 import hashlib
 import hmac
 import logging
@@ -21,7 +20,6 @@ import httpx
 import orjson
 from graphql import GraphQLError
 
-from db import events as db_events
 from db import notifications as db
 from db.identity import UserRow
 from db.notifications import NotificationRow, Outgoing
@@ -146,14 +144,7 @@ async def mark_notifications_read(ctx: Context, notification_ids: list[str]) -> 
 class InboxHub(events.Hub):
     """The order events' hub on the `notifications` channel, keyed by user."""
 
-    def __init__(self, url: str) -> None:
-        super().__init__(url)
-        self.listener = db_events.Listener(
-            functools.partial(db_events.connect_listener, url),
-            self._on_event,
-            self._on_lost,
-            channel=db.NOTIFICATIONS,
-        )
+    channel = db.NOTIFICATIONS
 
     def _on_event(self, event: dict[str, Any]) -> None:
         user = event.get("user")
@@ -162,13 +153,10 @@ class InboxHub(events.Hub):
 
 
 def inbox_hub_of(ctx: Context) -> InboxHub:
-    assert ctx.request is not None, "subscriptions run over a WebSocket"
-    state = ctx.request.app.state
+    state, board = events.board_of(ctx)
     hub: InboxHub | None = getattr(state, "notifications_hub", None)
     if hub is None:
-        if ctx.settings.database_url is None:
-            raise GraphQLError("Live events need DATABASE_URL", extensions={"code": "EVENTS_UNAVAILABLE"})
-        hub = InboxHub(ctx.settings.database_url)
+        hub = InboxHub(board)
         state.notifications_hub = hub
     return hub
 

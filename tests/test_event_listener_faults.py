@@ -40,7 +40,7 @@ async def test_a_run_that_swallowed_its_cancellation_neither_delivers_nor_stays(
 
     received: list[dict[str, Any]] = []
     lost: list[None] = []
-    listener = Listener(connect, received.append, lambda: lost.append(None), channel=CHANNEL)
+    listener = Listener(connect, lambda _channel, e: received.append(e), lambda: lost.append(None), channels=[CHANNEL])
     listener.start()
     await asyncio.sleep(0.05)  # the first run waits in connect
     listener.stop()
@@ -71,9 +71,9 @@ async def test_repeated_terminations_leave_one_listener(committed_db: dict[str, 
     lost: list[None] = []
     listener = Listener(
         lambda: connect_listener(committed_db["url"]),
-        received.append,
+        lambda _channel, e: received.append(e),
         lambda: lost.append(None),
-        channel=CHANNEL,
+        channels=[CHANNEL],
         max_backoff=0.2,
     )
     listener.start()

@@ -26,7 +26,7 @@ from db.notifications import NotificationRow, Outgoing
 from db.pool import Conn, Database
 from gongjian import clock
 from gongjian.config import Settings
-from resolvers import events, ids, nodes
+from resolvers import db_faults, events, ids, nodes
 from resolvers.context import Context, token_from_connection_params, viewer_from_token
 from resolvers.errors import ErrorCode, Refusal, UserError, unauthenticated
 from resolvers.loading import keyed
@@ -172,10 +172,17 @@ async def notifications(ctx: Context) -> AsyncGenerator[NotificationRow, None]:
             if isinstance(item, events.Signal):
                 raise events._interrupted(item)
             fresh = ctx.for_operation()
-            row = await fresh.loader(notification_by_id).load(int(item["id"]))
-            if row is None:
-                continue
-            again = await viewer_from_token(ctx.db, ctx.settings, token_from_connection_params(ctx.connection_params))
+            try:
+                row = await fresh.loader(notification_by_id).load(int(item["id"]))
+                if row is None:
+                    continue
+                params = ctx.connection_params
+                again = await viewer_from_token(ctx.db, ctx.settings, token_from_connection_params(params))
+            except Exception as exc:
+                if db_faults.classify(exc) is None:
+                    raise
+                # the database went away under the stream (as when the listener's did)
+                raise events._interrupted(events.Signal.LOST) from exc
             if again is None or again.user_id != viewer.user_id:
                 raise unauthenticated()
             ctx.forget_loaded()

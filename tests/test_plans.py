@@ -20,8 +20,11 @@ async def test_order_counts_and_lists_keep_custom_plans(committed_db: dict[str, 
         resident = (w.users["resident"], None)  # the viewer as the SQL rules take it: user, API token
         conn = Conn(raw)
         for _ in range(12):
-            assert await orders.count_orders(conn, resident, orders.OrderFilter()) == 30
-            assert len(await orders.list_orders(conn, resident, orders.OrderFilter(), after=None, limit=21)) == 21
+            assert await orders.count_orders(conn, resident, orders.OrderFilter(), staff=False) == 30
+            assert (
+                len(await orders.list_orders(conn, resident, orders.OrderFilter(), after=None, limit=21, staff=False))
+                == 21
+            )
         plans = await raw.fetch(
             "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement IN ($1, $2)",
             orders.COUNT_ORDERS,

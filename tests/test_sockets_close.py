@@ -57,7 +57,7 @@ async def _viewer_id(ws: AsyncWebSocketSession, op_id: str) -> object:
 async def _closed_with(ws: AsyncWebSocketSession) -> int:
     """The code the server closes the socket with, within a few seconds."""
     with pytest.raises(WebSocketDisconnect) as closed:
-        await ws.receive_json(timeout=5)
+        await ws.receive_json(timeout=10)
     return closed.value.code
 
 
@@ -146,7 +146,7 @@ async def test_a_socket_closes_when_its_token_expires(committed_db: dict[str, An
     api: Api = committed_db["api"]
     a = _instance(committed_db)
     async with (
-        _socket(a, api.token_for(w.users["staff"], lifetime=2)) as expiring,
+        _socket(a, api.token_for(w.users["staff"], lifetime=5)) as expiring,
         _socket(a, api.token_for(w.users["resident"])) as bystander,
     ):
         assert await _viewer_id(expiring, "1") == ids.encode("User", w.users["staff"])

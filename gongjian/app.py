@@ -31,18 +31,18 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from db.migrate import migrate
 from db.pool import PoolDatabase, connect, create_pool
-from gongjian import graphiql, json_input, media, telemetry
+from gongjian import db_faults, graphiql, json_input, limits, media, telemetry
 from gongjian.config import Settings
-from resolvers import attachments, db_faults, exports, limits
+from gongjian.observability import OperationLog
+from gongjian.rate_limits import RateLimits
+from gongjian.socket_viewer import SocketViewer, SubscriptionsNeedSocket
+from gongjian.text_input import RefuseNulText
+from gongjian.translation import translate
+from gongjian.trusted_documents import TrustedDocuments
+from resolvers import attachments, exports
 from resolvers.context import Context, bearer, token_from_connection_params, viewer_from_token
 from resolvers.messages import language_of
 from resolvers.notifications import Reminders
-from resolvers.observability import OperationLog
-from resolvers.rate_limits import RateLimits
-from resolvers.socket_viewer import SocketViewer, SubscriptionsNeedSocket
-from resolvers.text_input import RefuseNulText
-from resolvers.translation import translate
-from resolvers.trusted_documents import TrustedDocuments
 from schema import root
 
 log = logging.getLogger("gongjian")

@@ -134,7 +134,7 @@ def cmd_export_schema(args: argparse.Namespace) -> None:
 def cmd_trusted_documents(args: argparse.Namespace) -> None:
     from pathlib import Path
 
-    from resolvers import trusted_documents
+    from gongjian import trusted_documents
     from schema.root import build
 
     folder = Path(args.contract)

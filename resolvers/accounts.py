@@ -26,7 +26,8 @@ from db import identity as identity_db
 from db.areas import AreaRow, OrganisationRow, areas_by_id, like_pattern, organisations_by_id, persons_by_id
 from db.identity import UserRow
 from db.pool import Conn
-from resolvers import ids, passwords, tokens
+from gongjian import passwords, tokens
+from resolvers import ids
 from resolvers.context import Context, bearer, secrets_of, viewer_of
 from resolvers.errors import ErrorCode, Refusal, bad_user_input, unauthenticated
 from resolvers.mutations import Audited, Outcome, run

@@ -15,8 +15,8 @@ from strawberry.types import Info
 
 from db import identity
 from db.pool import Database
+from gongjian import tokens
 from gongjian.config import Settings
-from resolvers import tokens
 from resolvers.viewer import Grant, Role, Viewer
 
 K = TypeVar("K", bound=Hashable)

@@ -21,7 +21,8 @@ from graphql import GraphQLError
 from db import events as db_events
 from db import orders as orders_db
 from db.orders import OrderEventRow, Party
-from resolvers import db_faults, ids, metrics
+from gongjian import db_faults, metrics
+from resolvers import ids
 from resolvers.access import viewer_key
 from resolvers.areas import area_by_id
 from resolvers.context import Context, token_from_connection_params, viewer_from_token

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from resolvers.translation import translate_template
+from gongjian.translation import translate_template
 
 # kind (and, for ORDER_UPDATED, the timeline action) -> (title, body); `{name}` is a parameter
 NOTIFICATION_TEXTS: Final[dict[str, tuple[str, str]]] = {

@@ -1,7 +1,7 @@
 """Messages in the reader's language, from gettext catalogs (`resolvers/locale`).
 
 Message ids are the English messages as written where they are raised, with `{name}`
-parameters (see `resolvers.message_extraction`). A message reaches the client already
+parameters (see `gongjian.message_extraction`). A message reaches the client already
 formatted, so it is translated where errors are turned into responses (`UserError.message`,
 GraphQL errors in `observability.process_errors`, notification texts): an exact id is looked
 up, otherwise the message is matched against the ids with parameters and the values are put

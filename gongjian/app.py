@@ -32,6 +32,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from db.migrate import migrate
 from db.pool import PoolDatabase, connect, create_pool
 from gongjian import db_faults, graphiql, json_input, limits, media, telemetry
+from gongjian import events as live_events
 from gongjian.config import Settings
 from gongjian.observability import OperationLog
 from gongjian.rate_limits import RateLimits
@@ -440,7 +441,11 @@ def create_app(settings: Settings, *, db: Any = None, extra_queries: Sequence[ty
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if db is not None:
             app.state.db = db
-            yield
+            live_events.install(app.state, settings.database_url)
+            try:
+                yield
+            finally:
+                live_events.stop(app.state)
             return
         assert settings.database_url is not None, "the CLI resolves DATABASE_URL before serving"
         raw = await connect(settings.database_url)
@@ -457,11 +462,13 @@ def create_app(settings: Settings, *, db: Any = None, extra_queries: Sequence[ty
             timeouts=settings.timeouts,
         )
         app.state.db = PoolDatabase(pool, acquire_timeout=settings.acquire_timeout)
+        live_events.install(app.state, settings.database_url)
         job = Reminders(app.state.db, settings)
         job.start()
         try:
             yield
         finally:
+            live_events.stop(app.state)
             await job.stop()
             await pool.close()
 
@@ -480,8 +487,9 @@ def create_app(settings: Settings, *, db: Any = None, extra_queries: Sequence[ty
         lifespan=lifespan,
         exception_handlers={404: _not_found, 405: _not_allowed},
     )
-    if db is not None:
+    if db is not None:  # tests may drive the app without its lifespan
         app.state.db = db
+        live_events.install(app.state, settings.database_url)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes)
     if settings.allowed_origins:  # browsers on these origins may call the API (and open WebSockets)
         app.add_middleware(

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
-import functools
 import hashlib
 import hmac
 import logging
@@ -21,14 +20,14 @@ import httpx
 import orjson
 from graphql import GraphQLError
 
-from db import events as db_events
 from db import notifications as db
 from db.identity import UserRow
 from db.notifications import NotificationRow, Outgoing
 from db.pool import Conn, Database
 from gongjian import clock
+from gongjian import events as live
 from gongjian.config import Settings
-from resolvers import events, ids, nodes
+from resolvers import ids, nodes
 from resolvers.context import Context, token_from_connection_params, viewer_from_token
 from resolvers.errors import ErrorCode, Refusal, UserError, unauthenticated
 from resolvers.loading import keyed
@@ -143,34 +142,10 @@ async def mark_notifications_read(ctx: Context, notification_ids: list[str]) -> 
 # --- the live subscription ------------------------------------------------------------------
 
 
-class InboxHub(events.Hub):
-    """The order events' hub on the `notifications` channel, keyed by user."""
-
-    def __init__(self, url: str) -> None:
-        super().__init__(url)
-        self.listener = db_events.Listener(
-            functools.partial(db_events.connect_listener, url),
-            self._on_event,
-            self._on_lost,
-            channel=db.NOTIFICATIONS,
-        )
-
-    def _on_event(self, event: dict[str, Any]) -> None:
-        user = event.get("user")
-        for queue in self._subscribers.get(user, ()) if isinstance(user, int) else ():
-            self._offer(queue, event)
-
-
-def inbox_hub_of(ctx: Context) -> InboxHub:
+def inbox_hub_of(ctx: Context) -> live.InboxHub:
+    """The process's hub of new notifications (made by the app's lifespan, `gongjian.events`)."""
     assert ctx.request is not None, "subscriptions run over a WebSocket"
-    state = ctx.request.app.state
-    hub: InboxHub | None = getattr(state, "notifications_hub", None)
-    if hub is None:
-        if ctx.settings.database_url is None:
-            raise GraphQLError("Live events need DATABASE_URL", extensions={"code": "EVENTS_UNAVAILABLE"})
-        hub = InboxHub(ctx.settings.database_url)
-        state.notifications_hub = hub
-    return hub
+    return live.notifications_hub(ctx.request.app.state)
 
 
 async def notifications(ctx: Context) -> AsyncGenerator[NotificationRow, None]:
@@ -181,8 +156,8 @@ async def notifications(ctx: Context) -> AsyncGenerator[NotificationRow, None]:
     async with inbox_hub_of(ctx).subscription(viewer.user_id) as queue:
         while True:
             item = await queue.get()
-            if isinstance(item, events.Signal):
-                raise events._interrupted(item)
+            if isinstance(item, live.Signal):
+                raise live.interrupted(item)
             fresh = ctx.for_operation()
             row = await fresh.loader(notification_by_id).load(int(item["id"]))
             if row is None:

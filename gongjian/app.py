@@ -38,11 +38,10 @@ from gongjian.observability import OperationLog
 from gongjian.rate_limits import RateLimits
 from gongjian.socket_viewer import SocketViewer, SubscriptionsNeedSocket
 from gongjian.text_input import RefuseNulText
-from gongjian.translation import translate
+from gongjian.translation import language_of, translate
 from gongjian.trusted_documents import TrustedDocuments
 from resolvers import attachments, exports
 from resolvers.context import Context, bearer, token_from_connection_params, viewer_from_token
-from resolvers.messages import language_of
 from resolvers.notifications import Reminders
 from schema import root
 

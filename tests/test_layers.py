@@ -122,7 +122,7 @@ def test_the_rules_make_no_process_state() -> None:
                 if (isinstance(holder, ast.Name) and holder.id == "state") or (
                     isinstance(holder, ast.Attribute) and holder.attr == "state"
                 ):
-                    found.append(f"{path.relative_to(REPO)}:{node.lineno}")
+                    found.append(f"{path.relative_to(REPO)}:{target.lineno}")
     assert not found, f"made outside the app's lifespan: {found}"
 
 

@@ -38,10 +38,11 @@ from gongjian.observability import OperationLog
 from gongjian.rate_limits import RateLimits
 from gongjian.socket_viewer import SocketViewer, SubscriptionsNeedSocket
 from gongjian.text_input import RefuseNulText
+from gongjian.tokens import bearer, token_from_connection_params
 from gongjian.translation import language_of, translate
 from gongjian.trusted_documents import TrustedDocuments
 from resolvers import attachments, exports
-from resolvers.context import Context, bearer, token_from_connection_params, viewer_from_token
+from resolvers.context import Context, viewer_from_token
 from resolvers.notifications import Reminders
 from schema import root
 

@@ -13,10 +13,11 @@ from db import orders as orders_db
 from db.orders import OrderEventRow, Party
 from gongjian import db_faults, metrics
 from gongjian import events as live
+from gongjian.tokens import token_from_connection_params
 from resolvers import ids
 from resolvers.access import viewer_key
 from resolvers.areas import area_by_id
-from resolvers.context import Context, token_from_connection_params, viewer_from_token
+from resolvers.context import Context, viewer_from_token
 from resolvers.errors import forbidden, unauthenticated
 from resolvers.orders import event_by_id, order_by_id
 

@@ -27,8 +27,9 @@ from db.pool import Conn, Database
 from gongjian import clock
 from gongjian import events as live
 from gongjian.config import Settings
+from gongjian.tokens import token_from_connection_params
 from resolvers import ids, nodes
-from resolvers.context import Context, token_from_connection_params, viewer_from_token
+from resolvers.context import Context, viewer_from_token
 from resolvers.errors import ErrorCode, Refusal, UserError, unauthenticated
 from resolvers.loading import keyed
 from resolvers.messages import render_notification

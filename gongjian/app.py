@@ -31,7 +31,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from db.migrate import migrate
 from db.pool import PoolDatabase, connect, create_pool
-from gongjian import db_faults, graphiql, json_input, limits, media, telemetry
+from gongjian import db_faults, graphiql, json_input, limits, media, spreadsheets, telemetry
 from gongjian import events as live_events
 from gongjian.config import Settings
 from gongjian.observability import OperationLog
@@ -304,7 +304,7 @@ async def serve_report(settings: Settings, request: Request) -> Response:
     if viewer is None:
         return _unauthenticated(language)
     report, _, fmt = request.path_params["name"].rpartition(".")
-    if fmt not in exports.FORMATS:
+    if fmt not in spreadsheets.FORMATS:
         return error_response(404, translate("Reports come as .csv or .xlsx", language))
     ctx = Context(
         db=db, settings=settings, request_id=_request_id(request), viewer=viewer, request=request, language=language
@@ -319,10 +319,10 @@ async def serve_report(settings: Settings, request: Request) -> Response:
         "cache-control": "no-store",
     }
     if fmt == "csv":
-        return StreamingResponse(exports.csv_chunks(table), media_type="text/csv; charset=utf-8", headers=headers)
-    workbook = await exports.xlsx_file(table)
+        return StreamingResponse(spreadsheets.csv_chunks(table), media_type="text/csv; charset=utf-8", headers=headers)
+    workbook = await spreadsheets.xlsx_file(table)
     return StreamingResponse(
-        exports.file_chunks(workbook),
+        spreadsheets.file_chunks(workbook),
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers=headers,
     )

@@ -34,6 +34,8 @@ INFRASTRUCTURE = frozenset(
         "hooks",
         "translation",
         "message_extraction",
+        "uploads",
+        "spreadsheets",
     }
 )
 

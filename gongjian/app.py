@@ -36,6 +36,7 @@ from gongjian import events as live_events
 from gongjian.config import Settings
 from gongjian.observability import OperationLog
 from gongjian.rate_limits import RateLimits
+from gongjian.reminders import Reminders
 from gongjian.socket_viewer import SocketViewer, SubscriptionsNeedSocket
 from gongjian.text_input import RefuseNulText
 from gongjian.tokens import bearer, token_from_connection_params
@@ -43,7 +44,6 @@ from gongjian.translation import language_of, translate
 from gongjian.trusted_documents import TrustedDocuments
 from resolvers import attachments, exports
 from resolvers.context import Context, viewer_from_token
-from resolvers.notifications import Reminders
 from schema import root
 
 log = logging.getLogger("gongjian")

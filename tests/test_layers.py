@@ -36,6 +36,7 @@ INFRASTRUCTURE = frozenset(
         "message_extraction",
         "uploads",
         "spreadsheets",
+        "reminders",
     }
 )
 

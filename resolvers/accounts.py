@@ -27,6 +27,7 @@ from db.areas import AreaRow, OrganisationRow, areas_by_id, like_pattern, organi
 from db.identity import UserRow
 from db.pool import Conn
 from resolvers import ids, passwords, tokens
+from resolvers.access import viewer_key
 from resolvers.context import Context, bearer, secrets_of, viewer_of
 from resolvers.errors import ErrorCode, Refusal, bad_user_input, unauthenticated
 from resolvers.mutations import Audited, Outcome, run
@@ -56,9 +57,7 @@ async def user_list(
     if len(text) > 100 or "\x00" in text:
         raise bad_user_input("`search` holds at most 100 characters", argument="search")
     scope = db.UserScope(
-        county_id=viewer.county_id,
-        everything=viewer.is_county_admin,
-        staff_areas=viewer.area_scopes(Role.COMMUNITY_STAFF),
+        viewer=viewer_key(viewer),
         pattern=like_pattern(text) if text else None,
         role=role,
     )

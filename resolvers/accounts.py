@@ -29,6 +29,7 @@ from db.pool import Conn
 from gongjian import passwords, tokens
 from gongjian.tokens import bearer, secrets_of
 from resolvers import ids
+from resolvers.access import viewer_key
 from resolvers.context import Context, viewer_of
 from resolvers.errors import ErrorCode, Refusal, bad_user_input, unauthenticated
 from resolvers.mutations import Audited, Outcome, run
@@ -58,9 +59,7 @@ async def user_list(
     if len(text) > 100 or "\x00" in text:
         raise bad_user_input("`search` holds at most 100 characters", argument="search")
     scope = db.UserScope(
-        county_id=viewer.county_id,
-        everything=viewer.is_county_admin,
-        staff_areas=viewer.area_scopes(Role.COMMUNITY_STAFF),
+        viewer=viewer_key(viewer),
         pattern=like_pattern(text) if text else None,
         role=role,
     )

@@ -17,6 +17,7 @@ from db import pairings as pairings_db
 from db.areas import AreaRow
 from gongjian import clock
 from gongjian.spreadsheets import Rows, Table
+from resolvers.access import viewer_key
 from resolvers.context import Context
 from resolvers.pairings import _report_area, period, period_starts
 
@@ -135,9 +136,9 @@ async def table(ctx: Context, report: str, params: Mapping[str, str]) -> Table:
             summary += [(f"{KIND_NAMES[kind]}：已完成", met), (f"{KIND_NAMES[kind]}：未完成", due)]
         keys = [*PLACE_KEYS, "cadre", "unit", "since", "home_visit", "heart_to_heart", "good_deed"]
         headers = [*PLACES, "结对干部", "所在单位", "结对日期", *(KIND_NAMES[k] for k in KINDS)]
-        return Table(
-            "未完成结对", headers, _streamed(ctx, lambda c: db.due_pairings(c, area.id, as_of, starts), keys), summary
-        )
+        viewer = viewer_key(ctx.signed_in)
+        due_rows = _streamed(ctx, lambda c: db.due_pairings(c, viewer, area.id, as_of, starts), keys)
+        return Table("未完成结对", headers, due_rows, summary)
     kind = params.get("kind") or ""
     if kind not in KINDS:
         raise ExportRefused(400, "BAD_USER_INPUT", f"`kind` must be one of {', '.join(KINDS)}")

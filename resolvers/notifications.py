@@ -19,9 +19,9 @@ from db.pool import Conn
 from gongjian import events as live
 from gongjian.tokens import token_from_connection_params
 from resolvers import ids, nodes
+from resolvers.access import viewer_key
 from resolvers.context import Context, viewer_from_token
 from resolvers.errors import ErrorCode, Refusal, UserError, unauthenticated
-from resolvers.loading import keyed
 from resolvers.messages import render_notification
 from resolvers.mutations import Audited, run
 from resolvers.pagination import Page, checked_first, decode_id_cursor, page_from_rows
@@ -61,18 +61,18 @@ async def inbox(
     return Inbox(edges=page.edges, page_info=page.page_info, count=count, unread_count=unread)
 
 
-notification_by_id = keyed(db.by_id)
+async def visible_notification_by_id(ctx: Context, keys: list[int]) -> list[NotificationRow | None]:
+    """The notifications the viewer reads (the SQL rule `notification_access`: their own)."""
+    viewer = ctx.viewer
+    if viewer is None:
+        return [None for _ in keys]
+    async with ctx.db.connection() as conn:
+        found = await db.visible_by_id(conn, viewer_key(viewer), keys)
+    return [found.get(k) for k in keys]
 
 
 async def _notification_nodes(ctx: Context, keys: list[int]) -> list[NotificationRow | None]:
-    viewer = ctx.viewer
-    rows = await ctx.loader(notification_by_id).load_many(keys)
-    return [
-        r
-        if r is not None and viewer is not None and viewer.api_token_id is None and r.user_id == viewer.user_id
-        else None
-        for r in rows
-    ]
+    return await ctx.loader(visible_notification_by_id).load_many(keys)
 
 
 nodes.register("Notification", _notification_nodes)
@@ -148,7 +148,7 @@ async def notifications(ctx: Context) -> AsyncGenerator[NotificationRow, None]:
             if isinstance(item, live.Signal):
                 raise live.interrupted(item)
             fresh = ctx.for_operation()
-            row = await fresh.loader(notification_by_id).load(int(item["id"]))
+            row = await fresh.loader(visible_notification_by_id).load(int(item["id"]))  # the rule, before each event
             if row is None:
                 continue
             again = await viewer_from_token(ctx.db, ctx.settings, token_from_connection_params(ctx.connection_params))

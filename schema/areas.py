@@ -13,8 +13,9 @@ from strawberry.types import Info
 from db.areas import AreaRow, HouseholdRow, OrganisationRow, PersonRow, PostRow, ResponsibilityRow
 from resolvers import adoptions as adoption_resolvers
 from resolvers import areas as r
+from resolvers import rules
 from resolvers.areas import ChainLink
-from resolvers.permissions import SignedIn
+from resolvers.permissions import SignedIn, described
 from resolvers.renovations import renovations_by_compound
 from schema.adoptions import Adoption
 from schema.base import FILTER, INPUT, After, Connection, First, Node, UserError, describe_values, is_row
@@ -576,28 +577,39 @@ class AreasQuery:
     areas: Connection[Area] = strawberry.field(
         resolver=_areas,
         permission_classes=[SignedIn],
-        description="Areas of the viewer's county; `parentId` gives direct children",
+        description=described("Areas of the viewer's county; `parentId` gives direct children", rules.IN_COUNTY),
     )
     compounds: Connection[Compound] = strawberry.field(
         resolver=_compounds,
         permission_classes=[SignedIn],
-        description="Compounds of the viewer's county; `within` gives those anywhere under an area",
+        description=described(
+            "Compounds of the viewer's county; `within` gives those anywhere under an area", rules.IN_COUNTY
+        ),
     )
     organisations: Connection[Organisation] = strawberry.field(
-        resolver=_organisations, permission_classes=[SignedIn], description="Organisations of the viewer's county"
+        resolver=_organisations,
+        permission_classes=[SignedIn],
+        description=described("Organisations of the viewer's county", rules.IN_COUNTY),
     )
     people: Connection[Person] = strawberry.field(
         resolver=_people,
         permission_classes=[SignedIn],
-        description="Find people by name or phone (查找居民), in id order. COUNTY_ADMIN searches the county, staff "
-        "their scope, a building head their building; everyone else gets an empty list. Each page is audited "
-        "(one row per household read by staff or a building head); phones are masked as everywhere",
+        description=described(
+            "Find people by name or phone (查找居民), in id order. COUNTY_ADMIN searches the county, staff "
+            "their scope, a building head their building; everyone else gets an empty list. Each page is audited "
+            "(one row per household read by staff or a building head); phones are masked as everywhere",
+            rules.PERSON_ACCESS,
+            rules.HOUSEHOLD_ACCESS,
+        ),
     )
     cross_appointments: list[CrossAppointmentType] = strawberry.field(
         resolver=_cross_appointments,
         permission_classes=[SignedIn],
-        description="People with posts in an owner committee and the community's party organisation or "
-        "residents' committee (交叉任职)",
+        description=described(
+            "People with posts in an owner committee and the community's party organisation or "
+            "residents' committee (交叉任职)",
+            rules.IN_COUNTY,
+        ),
     )
 
 
@@ -606,7 +618,10 @@ class AreasMutation:
     assign_responsible: AssignResponsiblePayload = strawberry.mutation(
         resolver=_assign_responsible,
         permission_classes=[SignedIn],
-        description="Replace the responsible person of an area (COUNTY_ADMIN, or staff in scope); history is kept",
+        description=described(
+            "Replace the responsible person of an area (COUNTY_ADMIN, or staff in scope); history is kept",
+            rules.STAFF_OF_AREA,
+        ),
     )
 
 

@@ -91,7 +91,7 @@ MANAGES_ACCOUNTS = Rule(
     "COUNTY_ADMIN, or COMMUNITY_STAFF for people living in their scope (RESIDENT grants only)",
     sql=False,
 )
-TRANSITIONS = Rule("TRANSITIONS", "the order's party that the workflow table lets take this step", sql=False)
+ORDER_WORKFLOW = Rule("TRANSITIONS", "the order's party that the workflow table lets take this step", sql=False)
 PAIRED_CADRE = Rule("paired_cadre", "the cadre of the pairing", sql=False)
 ADOPTION_PARTIES = Rule(
     "adoption_parties", "COUNTY_ADMIN, staff in scope of the area, the unit's UNIT_ADMIN", sql=False

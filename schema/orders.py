@@ -371,7 +371,7 @@ class OrdersMutation:
         description=described(
             "Dispatch (派单) a SUBMITTED order, or reassign a DISPATCHED one: staff in scope",
             rules.ORDER_PARTIES,
-            rules.TRANSITIONS,
+            rules.ORDER_WORKFLOW,
         ),
     )
     accept_order: AcceptOrderPayload = strawberry.mutation(
@@ -380,7 +380,7 @@ class OrdersMutation:
         description=described(
             "Accept (接单) a DISPATCHED order: the assignee, or a member or UNIT_ADMIN of the assigned unit",
             rules.ORDER_PARTIES,
-            rules.TRANSITIONS,
+            rules.ORDER_WORKFLOW,
         ),
     )
     return_order: ReturnOrderPayload = strawberry.mutation(
@@ -389,14 +389,14 @@ class OrdersMutation:
         description=described(
             "Hand a DISPATCHED or ACCEPTED order back to the community (SUBMITTED): the assignee",
             rules.ORDER_PARTIES,
-            rules.TRANSITIONS,
+            rules.ORDER_WORKFLOW,
         ),
     )
     complete_order: CompleteOrderPayload = strawberry.mutation(
         resolver=_complete,
         permission_classes=[SignedIn],
         description=described(
-            "Complete an ACCEPTED order with its resolution: the assignee", rules.ORDER_PARTIES, rules.TRANSITIONS
+            "Complete an ACCEPTED order with its resolution: the assignee", rules.ORDER_PARTIES, rules.ORDER_WORKFLOW
         ),
     )
     rate_order: RateOrderPayload = strawberry.mutation(
@@ -405,7 +405,7 @@ class OrdersMutation:
         description=described(
             "Rate (评价) a COMPLETED order, which closes it: the household that placed it",
             rules.ORDER_PARTIES,
-            rules.TRANSITIONS,
+            rules.ORDER_WORKFLOW,
         ),
     )
     cancel_order: CancelOrderPayload = strawberry.mutation(
@@ -414,7 +414,7 @@ class OrdersMutation:
         description=described(
             "Cancel a SUBMITTED or DISPATCHED order: the household that placed it, or staff in scope",
             rules.ORDER_PARTIES,
-            rules.TRANSITIONS,
+            rules.ORDER_WORKFLOW,
         ),
     )
 

@@ -11,6 +11,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from contextlib import asynccontextmanager
 from typing import Any, Final
 
+import orjson
 from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
@@ -34,6 +35,7 @@ from db.pool import PoolDatabase, connect, create_pool
 from gongjian import graphiql, json_input, media, telemetry
 from gongjian.config import Settings
 from resolvers import attachments, db_faults, exports, limits
+from resolvers.compiled.run import CompiledReads, is_raw
 from resolvers.context import Context, bearer, token_from_connection_params, viewer_from_token
 from resolvers.messages import language_of
 from resolvers.notifications import Reminders
@@ -87,6 +89,7 @@ def _extensions(settings: Settings) -> list[Any]:
         RefuseNulText,
         SubscriptionsNeedSocket,
         RateLimits,
+        lambda: CompiledReads(enabled=settings.compiled_reads),
     ]
 
 
@@ -189,6 +192,12 @@ class GongjianGraphQL(GraphQL[Context, None]):
 
     def decode_json(self, data: str | bytes) -> object:
         return json_input.decode(data)
+
+    def encode_json(self, data: object) -> str | bytes:
+        """A compiled operation's `data` is PostgreSQL's JSON text: it goes out as it is."""
+        if isinstance(data, dict) and is_raw(data.get("data")):
+            return orjson.dumps(data)
+        return super().encode_json(data)
 
     def parse_json(self, data: str | bytes) -> Any:
         try:

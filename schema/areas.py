@@ -649,7 +649,7 @@ _AREA_FIELDS: dict[str, compiled.Field] = {
 
 
 def _ancestor(type_name: str, level: str) -> compiled.Relation:
-    return compiled.Relation(type_name, "one", "{row}.id = ANY({parent}.path) AND {row}.level = '%s'" % level)
+    return compiled.Relation(type_name, "one", "{row}.id = ANY({parent}.path) AND {row}.level = '" + level + "'")
 
 
 for _level, _type in (("COUNTY", "County"), ("TOWN", "Town"), ("COMMUNITY", "Community"), ("DISTRICT", "District")):
@@ -760,7 +760,7 @@ compiled.declare_root(
         "Compound",
         "areas",
         _COMPOUNDS_WHERE,
-        "SELECT count(*) FROM areas {row} WHERE " + _COMPOUNDS_WHERE,
+        "SELECT count(*) FROM areas {row} WHERE " + _COMPOUNDS_WHERE,  # noqa: S608 - constant text
         (("within", "bigint"), ("search", "text")),
         _compound_arguments,
     ),

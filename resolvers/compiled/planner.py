@@ -165,7 +165,7 @@ class Planner:
             name = directive.name.value
             if name not in ("skip", "include"):
                 raise NotCompilable(f"directive @{name}")
-            (arg,) = directive.arguments
+            (arg,) = directive.arguments or ()
             value: Any
             if isinstance(arg.value, BooleanValueNode):
                 value = arg.value.value
@@ -330,7 +330,9 @@ class Planner:
                     obj.reasons.add(declared.guard)
                 field_type, _ = _named(runtime.fields[name].type)
                 if declared.kind == "connection":
-                    obj.fields.append((key, self._connection(field_type, obj, declared, None, nodes, runtime, variables)))
+                    obj.fields.append(
+                        (key, self._connection(field_type, obj, declared, None, nodes, runtime, variables))
+                    )
                 else:
                     child = self._object(declared.target, obj, declared, self._subselections(nodes), variables)
                     obj.fields.append((key, Child(child)))

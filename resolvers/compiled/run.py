@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import OrderedDict
-from collections.abc import Iterator
 from typing import Any, Final, cast
 
 import orjson
@@ -49,8 +48,7 @@ def _coerced(schema: Any, operation: OperationDefinitionNode, given: dict[str, A
     found = get_variable_values(schema, operation.variable_definitions or (), given or {})
     if isinstance(found, list):
         raise Fallback("variables")
-    coerced = getattr(found, "coerced", found)
-    return dict(coerced)
+    return dict(found.coerced)
 
 
 def _shape(planner: Planner, variables: Variables) -> tuple[Any, ...]:
@@ -65,7 +63,9 @@ def _shape(planner: Planner, variables: Variables) -> tuple[Any, ...]:
     return flags, tuple(node_types)
 
 
-def compile_operation(schema: Any, document: Any, query: str, operation_name: str | None, given: Any) -> tuple[str, list[Any]]:
+def compile_operation(
+    schema: Any, document: Any, query: str, operation_name: str | None, given: Any
+) -> tuple[str, list[Any]]:
     """The statement and its request-specific parameters (after the four fixed ones);
     raises NotCompilable or Fallback."""
     operation = get_operation_ast(document, operation_name)
@@ -141,5 +141,3 @@ class CompiledReads(SchemaExtension):
 
 def is_raw(data: object) -> bool:
     return isinstance(data, orjson.Fragment)
-
-

@@ -18,8 +18,8 @@ from resolvers.compiled.planner import (
     TOKEN,
     USER,
     Child,
-    Constant,
     ConnectionField,
+    Constant,
     EdgesPart,
     FieldPlan,
     Gid,
@@ -105,9 +105,7 @@ class Builder:
                 f"CROSS JOIN LATERAL (SELECT x AS _row, {vis} FROM {source.table} x "
                 f"WHERE ({where}){guarded} {page}) y"
             )
-        return (
-            f"r{obj.index} AS (SELECT q._p, q._row, (q._row).id AS _id, q._vis{self._reasons(obj)} FROM ({inner}) q)"
-        )
+        return f"r{obj.index} AS (SELECT q._p, q._row, (q._row).id AS _id, q._vis{self._reasons(obj)} FROM ({inner}) q)"
 
     # --- JSON -------------------------------------------------------------------------------
 

@@ -128,6 +128,34 @@ async def test_every_read_of_the_matrix_is_the_same_on_both_paths(both: Both) ->
     assert "BuildingHouseholds of the resident's building" in compiled
 
 
+async def test_limits_and_refused_values_answer_alike(both: Both) -> None:
+    """Depth, aliases, cost and `first` are refused before either path, with the same errors;
+    a value the ordinary path refuses (a malformed cursor, an id of no area) is its answer."""
+    scene = await build_scene(both.conn)
+    token = tokens_for(both.compiled, scene)["staff"]
+    building = {"id": gid("Building", scene.w.building)}
+    deep = "household { building { head { " * 4 + "id" + " } } }" * 4
+    aliases = " ".join(f"a{i}: name" for i in range(40))
+    costly = (
+        "compounds(first: 100) { edges { node { buildings(first: 100) { edges { node { "
+        "households(first: 100) { edges { node { residents { name } } } } } } } } } }"
+    )
+    for query, variables in (
+        (f"query($id: ID!) {{ node(id: $id) {{ ... on Building {{ head {{ {deep} }} }} }} }}", building),
+        (f"query($id: ID!) {{ node(id: $id) {{ ... on Building {{ {aliases} }} }} }}", building),
+        (f"{{ {costly} }}", {}),
+        ("query($id: ID!) { node(id: $id) { ... on Building { households(first: 101) { totalCount } } } }", building),
+        (
+            'query($id: ID!) { node(id: $id) { ... on Building { households(after: "x") { totalCount } } } }',
+            building,
+        ),
+        ("query($id: ID!) { compounds(filter: {within: $id}) { totalCount } }", {"id": gid("Person", 1)}),
+    ):
+        assert await both.same(query, variables, token) == "resolvers"
+        answer, _, _ = await both.answer(both.ordinary, query, variables, token)
+        assert answer.get("errors"), query
+
+
 # --- random selection sets over the compilable fields ---------------------------------------
 
 SCALARS: dict[str, list[str]] = {
@@ -157,7 +185,7 @@ RELATIONS: dict[str, dict[str, tuple[str, str]]] = {
     "Household": {"residents": ("Person", "list"), "building": ("Building", "one")},
     "Person": {"household": ("Household", "one")},
 }
-FIRSTS = [None, 0, 1, 2, 3, 100]
+FIRSTS = [None, 0, 1, 2, 3, 100, 101, -1]
 
 
 @st.composite

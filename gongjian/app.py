@@ -11,6 +11,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from contextlib import asynccontextmanager
 from typing import Any, Final
 
+import orjson
 from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
@@ -43,6 +44,7 @@ from gongjian.tokens import bearer, token_from_connection_params
 from gongjian.translation import language_of, translate
 from gongjian.trusted_documents import TrustedDocuments
 from resolvers import attachments, exports
+from resolvers.compiled.run import CompiledReads, is_raw
 from resolvers.context import Context, viewer_from_token
 from schema import root
 
@@ -88,6 +90,7 @@ def _extensions(settings: Settings) -> list[Any]:
         RefuseNulText,
         SubscriptionsNeedSocket,
         RateLimits,
+        lambda: CompiledReads(enabled=settings.compiled_reads),
     ]
 
 
@@ -190,6 +193,12 @@ class GongjianGraphQL(GraphQL[Context, None]):
 
     def decode_json(self, data: str | bytes) -> object:
         return json_input.decode(data)
+
+    def encode_json(self, data: object) -> str | bytes:
+        """A compiled operation's `data` is PostgreSQL's JSON text: it goes out as it is."""
+        if isinstance(data, dict) and is_raw(data.get("data")):
+            return orjson.dumps(data)
+        return super().encode_json(data)
 
     def parse_json(self, data: str | bytes) -> Any:
         try:

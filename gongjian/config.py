@@ -39,6 +39,8 @@ class Settings:
     max_tokens: int = 5000
     max_cost: int = 50_000
     trusted_documents_only: bool = False
+    # answer the read operations whose fields are all declared in SQL with one statement (issue 13)
+    compiled_reads: bool = True
     # rate limits (see gongjian/rate_limits.py): hits per window; 0 turns one off
     rate_window_seconds: int = 60
     rate_mutations_per_account: int = 60
@@ -174,6 +176,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         max_tokens=_int(env, "GONGJIAN_MAX_TOKENS", 5000, 100, 1_000_000, problems),
         max_cost=_int(env, "GONGJIAN_MAX_COST", 50_000, 10, 100_000_000, problems),
         trusted_documents_only=_flag(env, "GONGJIAN_TRUSTED_DOCUMENTS_ONLY", False, problems),
+        compiled_reads=_flag(env, "GONGJIAN_COMPILED_READS", True, problems),
         rate_window_seconds=_int(env, "GONGJIAN_RATE_WINDOW_SECONDS", 60, 1, 86_400, problems),
         rate_mutations_per_account=_int(env, "GONGJIAN_RATE_MUTATIONS_PER_ACCOUNT", 60, 0, 1_000_000, problems),
         rate_mutations_per_address=_int(env, "GONGJIAN_RATE_MUTATIONS_PER_ADDRESS", 300, 0, 1_000_000, problems),

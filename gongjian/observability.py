@@ -188,6 +188,7 @@ class OperationLog(SchemaExtension):
                     "duration_ms": round(elapsed * 1000, 2),
                     "sql_statements": statements,
                     "errors": codes,
+                    "path": str(getattr(context.context, "execution_path", "resolvers")),
                 }
             },
         )

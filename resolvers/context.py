@@ -37,6 +37,8 @@ class Context:
     connection_params: dict[str, Any] | None = None
     # the language of messages: `Accept-Language` (or a subscription's `language`), Chinese by default
     language: str = "zh-CN"
+    # which path answered the operation: `resolvers` (graphql-core) or `compiled` (one SQL statement)
+    execution_path: str = "resolvers"
     _loaders: dict[Any, DataLoader[Any, Any]] = field(default_factory=dict)
 
     def loader(self, batch: BatchFn[K, V]) -> DataLoader[K, V]:

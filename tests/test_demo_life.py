@@ -104,8 +104,7 @@ async def test_demo_festivals_fall_on_their_days_and_responsible_people_are_adul
     minors = [r["level"] for r in await conn.fetch(RESPONSIBLE_AGES, today.year) if r["age"] < 18]
     assert minors == []
     cadres = await conn.fetchval(
-        "SELECT count(*) FROM persons p "
-        "WHERE p.id = ANY($1::bigint[]) AND $2::int - p.birth_year < 18",
+        "SELECT count(*) FROM persons p WHERE p.id = ANY($1::bigint[]) AND $2::int - p.birth_year < 18",
         demo.ids["cadres"],
         today.year,
     )

@@ -5,56 +5,50 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
+from db.access import ViewerKey
 from db.identity import USER_WITH_GRANTS, UserRow, user_row
 from db.pool import Conn
 
-# Whose accounts a viewer may manage and list, as SQL over `u` (user): $1 county; $2 the
-# county admin all of the county; $3 staff scopes (area ids): users whose person lives inside.
-VISIBLE_USER: Final = """
-(u.county_id = $1 AND (
-    $2::boolean
-    OR EXISTS (SELECT 1 FROM persons pe
-               JOIN households hh ON hh.id = pe.household_id
-               JOIN areas b ON b.id = hh.building_id
-               WHERE pe.id = u.person_id AND b.path && $3::bigint[])))
+# Whose accounts a viewer may list and manage: the SQL rule `user_access` (0021_node_rules.sql)
+# over `u` and the viewer `v` = `viewer_of($1 user, $2 API token)`; `users` lists every
+# account the rule grants but the viewer's own (SELF), node(User) opens all it grants.
+VISIBLE_USER: Final = "user_access(u, v) <> 'SELF'"
+
+# node(User): which of the users $3 the viewer sees.
+VISIBLE_USERS: Final = """
+SELECT u.id FROM users u, viewer_of($1, $2) v WHERE u.id = ANY($3::bigint[]) AND user_access(u, v) IS NOT NULL
 """
 
-# The same rule for node(User): which of the users $4 the viewer may list.
-LISTABLE_USERS: Final = f"SELECT u.id FROM users u WHERE u.id = ANY($4::bigint[]) AND {VISIBLE_USER}"  # noqa: S608 - constant SQL
+
+async def visible_users(conn: Conn, viewer: ViewerKey, ids: list[int]) -> set[int]:
+    return {r["id"] for r in await conn.fetch(VISIBLE_USERS, *viewer, ids)}
 
 
-async def listable_users(
-    conn: Conn, county_id: int, everything: bool, staff_areas: list[int], ids: list[int]
-) -> set[int]:
-    return {r["id"] for r in await conn.fetch(LISTABLE_USERS, county_id, everything, staff_areas, ids)}
-
-
-# $4 pattern on the username or the person's name (or null), $5 a role the user holds (or null)
+# $3 pattern on the username or the person's name (or null), $4 a role the user holds (or null)
 _USERS_WHERE: Final = f"""
+CROSS JOIN viewer_of($1, $2) v
 WHERE {VISIBLE_USER}
-  AND ($4::text IS NULL OR u.username ILIKE $4
-       OR EXISTS (SELECT 1 FROM persons pn WHERE pn.id = u.person_id AND pn.name ILIKE $4))
-  AND ($5::text IS NULL OR EXISTS (SELECT 1 FROM role_grants rg WHERE rg.user_id = u.id AND rg.role = $5))
+  AND ($3::text IS NULL OR u.username ILIKE $3
+       OR EXISTS (SELECT 1 FROM persons pn WHERE pn.id = u.person_id AND pn.name ILIKE $3))
+  AND ($4::text IS NULL OR EXISTS (SELECT 1 FROM role_grants rg WHERE rg.user_id = u.id AND rg.role = $4))
 """  # noqa: S608 - constant SQL fragments
 USERS_PAGE: Final = f"""
 {USER_WITH_GRANTS}
-{_USERS_WHERE} AND u.id > $6
+{_USERS_WHERE} AND u.id > $5
 GROUP BY u.id, p.household_id
-ORDER BY u.id LIMIT $7
+ORDER BY u.id LIMIT $6
 """
 USERS_COUNT: Final = f"SELECT count(*) FROM users u {_USERS_WHERE}"  # noqa: S608 - constant SQL fragments
 
 
 @dataclass(frozen=True)
 class UserScope:
-    county_id: int
-    everything: bool
-    staff_areas: list[int]
+    viewer: ViewerKey
     pattern: str | None
     role: str | None
 
     def params(self) -> tuple[Any, ...]:
-        return (self.county_id, self.everything, self.staff_areas, self.pattern, self.role)
+        return (*self.viewer, self.pattern, self.role)
 
 
 async def users_page(conn: Conn, scope: UserScope, after: int, limit: int) -> list[UserRow]:

@@ -9,6 +9,7 @@ from typing import Final
 
 import asyncpg
 
+from db.access import ViewerKey
 from db.areas import OrganisationRow
 from db.pool import Conn
 
@@ -84,9 +85,23 @@ UPDATE activities SET signup_count = signup_count + 1
 WHERE id = $1 AND (capacity IS NULL OR signup_count < capacity) RETURNING signup_count
 """
 FREE_PLACE: Final = "UPDATE activities SET signup_count = signup_count - 1 WHERE id = $1 RETURNING signup_count"
+# Who sees an activity, who manages it and who sees a sign-up are the rules
+# `activity_access`, `activity_manager` and `signup_access` (0021_node_rules.sql), the viewer
+# being `viewer_of($user, $api_token)`.
+VISIBLE_BY_ID: Final = f"""
+SELECT {COLUMNS} FROM activities a JOIN areas c ON c.id = a.community_id CROSS JOIN viewer_of($2, $3) v
+WHERE a.id = ANY($1::bigint[]) AND activity_access(a, v)
+"""  # noqa: S608 - constant columns
+MANAGER: Final = """
+SELECT a.id, activity_manager(a, v) AS reason FROM activities a, viewer_of($2, $3) v WHERE a.id = ANY($1::bigint[])
+"""
+VISIBLE_SIGNUPS_BY_ID: Final = f"""
+SELECT {SIGNUP_COLUMNS} FROM signups s, viewer_of($2, $3) v
+WHERE s.id = ANY($1::bigint[]) AND signup_access(s, v) IS NOT NULL
+"""  # noqa: S608 - constant columns
 LIST: Final = f"""
-SELECT {COLUMNS} FROM activities a JOIN areas c ON c.id = a.community_id
-WHERE a.county_id = $1
+SELECT {COLUMNS} FROM activities a JOIN areas c ON c.id = a.community_id CROSS JOIN viewer_of($1, $8) v
+WHERE activity_access(a, v)
   AND ($2::bigint IS NULL OR a.community_id = $2)
   AND ($3::timestamptz IS NULL OR a.starts_at >= $3)
   AND ($4::timestamptz IS NULL OR a.starts_at < $4)
@@ -94,8 +109,8 @@ WHERE a.county_id = $1
 ORDER BY a.starts_at, a.id LIMIT $7
 """  # noqa: S608 - constant columns
 COUNT: Final = """
-SELECT count(*) FROM activities a
-WHERE a.county_id = $1
+SELECT count(*) FROM activities a CROSS JOIN viewer_of($1, $5) v
+WHERE activity_access(a, v)
   AND ($2::bigint IS NULL OR a.community_id = $2)
   AND ($3::timestamptz IS NULL OR a.starts_at >= $3)
   AND ($4::timestamptz IS NULL OR a.starts_at < $4)
@@ -106,7 +121,12 @@ ACTIVE_SIGNUP: Final = "SELECT id FROM signups WHERE activity_id = $1 AND person
 INSERT_SIGNUP: Final = f"""
 INSERT INTO signups AS s (county_id, activity_id, person_id) VALUES ($1, $2, $3) RETURNING {SIGNUP_COLUMNS}
 """  # noqa: S608 - constant columns
-SIGNUP_FOR_UPDATE: Final = f"SELECT {SIGNUP_COLUMNS} FROM signups s WHERE s.id = $1 FOR UPDATE"  # noqa: S608 - constant columns
+# The sign-up locked for a mutation, with why the viewer sees it and manages its activity.
+SIGNUP_FOR_UPDATE: Final = f"""
+SELECT {SIGNUP_COLUMNS}, signup_access(s, v) AS reason,
+       (SELECT activity_manager(a, v) FROM activities a WHERE a.id = s.activity_id) AS manager
+FROM signups s, viewer_of($2, $3) v WHERE s.id = $1 FOR UPDATE OF s
+"""  # noqa: S608 - constant columns
 CANCEL_SIGNUP: Final = f"""
 UPDATE signups s SET cancelled_at = now() WHERE s.id = $1 AND s.cancelled_at IS NULL AND NOT s.attended
 RETURNING {SIGNUP_COLUMNS}
@@ -146,7 +166,7 @@ def activity_row(r: asyncpg.Record) -> ActivityRow:
     return ActivityRow(**dict(r))
 
 
-def signup_row(r: asyncpg.Record) -> SignupRow:
+def signup_row(r: asyncpg.Record | dict[str, object]) -> SignupRow:
     values = dict(r)
     hours = values["hours"]
     values["hours"] = float(hours) if isinstance(hours, Decimal) else hours
@@ -155,6 +175,19 @@ def signup_row(r: asyncpg.Record) -> SignupRow:
 
 async def activities_by_id(conn: Conn, ids: list[int]) -> dict[int, ActivityRow]:
     return {r["id"]: activity_row(r) for r in await conn.fetch(BY_ID, ids)}
+
+
+async def visible_activities_by_id(conn: Conn, viewer: ViewerKey, ids: list[int]) -> dict[int, ActivityRow]:
+    return {r["id"]: activity_row(r) for r in await conn.fetch(VISIBLE_BY_ID, ids, *viewer)}
+
+
+async def activity_manager(conn: Conn, viewer: ViewerKey, ids: list[int]) -> dict[int, str | None]:
+    """Why the viewer manages each activity (None: they do not)."""
+    return {r["id"]: r["reason"] for r in await conn.fetch(MANAGER, ids, *viewer)}
+
+
+async def visible_signups_by_id(conn: Conn, viewer: ViewerKey, ids: list[int]) -> dict[int, SignupRow]:
+    return {r["id"]: signup_row(r) for r in await conn.fetch(VISIBLE_SIGNUPS_BY_ID, ids, *viewer)}
 
 
 async def create(
@@ -203,7 +236,7 @@ async def free_place(conn: Conn, activity_id: int) -> int:
 async def page(
     conn: Conn,
     *,
-    county_id: int,
+    viewer: ViewerKey,
     community_id: int | None,
     starts_from: datetime.datetime | None,
     starts_before: datetime.datetime | None,
@@ -212,13 +245,14 @@ async def page(
 ) -> list[ActivityRow]:
     rows = await conn.fetch(
         LIST,
-        county_id,
+        viewer[0],
         community_id,
         starts_from,
         starts_before,
         after[0] if after else None,
         after[1] if after else None,
         limit,
+        viewer[1],
     )
     return [activity_row(r) for r in rows]
 
@@ -226,12 +260,12 @@ async def page(
 async def count(
     conn: Conn,
     *,
-    county_id: int,
+    viewer: ViewerKey,
     community_id: int | None,
     starts_from: datetime.datetime | None,
     starts_before: datetime.datetime | None,
 ) -> int:
-    return int(await conn.fetchval(COUNT, county_id, community_id, starts_from, starts_before))
+    return int(await conn.fetchval(COUNT, viewer[0], community_id, starts_from, starts_before, viewer[1]))
 
 
 async def signups_by_id(conn: Conn, ids: list[int]) -> dict[int, SignupRow]:
@@ -249,9 +283,21 @@ async def insert_signup(conn: Conn, *, county_id: int, activity_id: int, person_
     return signup_row(row)
 
 
-async def signup_for_update(conn: Conn, signup_id: int) -> SignupRow | None:
-    row = await conn.fetchrow(SIGNUP_FOR_UPDATE, signup_id)
-    return signup_row(row) if row is not None else None
+@dataclass(frozen=True)
+class LockedSignup:
+    signup: SignupRow
+    # why the viewer sees it (`signup_access`) and manages its activity (`activity_manager`)
+    reason: str | None
+    manager: str | None
+
+
+async def signup_for_update(conn: Conn, signup_id: int, viewer: ViewerKey) -> LockedSignup | None:
+    row = await conn.fetchrow(SIGNUP_FOR_UPDATE, signup_id, *viewer)
+    if row is None:
+        return None
+    values = dict(row)
+    reason, manager = values.pop("reason"), values.pop("manager")
+    return LockedSignup(signup_row(values), reason, manager)
 
 
 async def cancel_signup(conn: Conn, signup_id: int) -> SignupRow | None:

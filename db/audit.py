@@ -6,6 +6,7 @@ import datetime
 from dataclasses import dataclass
 from typing import Any, Final
 
+from db.access import ViewerKey
 from db.pool import Conn
 
 INSERT: Final = """
@@ -45,7 +46,7 @@ class AuditRow:
 
 @dataclass(frozen=True)
 class AuditFilter:
-    county_id: int
+    viewer: ViewerKey
     action: str | None = None
     user_id: int | None = None
     target_type: str | None = None
@@ -56,29 +57,31 @@ class AuditFilter:
     target_id: int | None = None
 
 
-# Newest first; the cursor is the id of the last entry seen. Null filters match everything.
-_WHERE: Final = """
-WHERE county_id = $1
-  AND ($2::text IS NULL OR action = $2)
-  AND ($3::bigint IS NULL OR user_id = $3)
-  AND ($4::text IS NULL OR target_type = $4)
-  AND ($5::timestamptz IS NULL OR at >= $5)
-  AND ($6::timestamptz IS NULL OR at <= $6)
-  AND ($7::text[] IS NULL OR (target_type = ANY($7) AND target_id = $8::bigint))
-"""
-PAGE: Final = (
-    "SELECT id, county_id, at, user_id, api_token_id, action, target_type, target_id, request_id, detail "
-    "FROM audit_log" + _WHERE + "AND ($9::bigint IS NULL OR id < $9) ORDER BY id DESC LIMIT $10"
+# Who reads an entry is the rule `audit_access` (0021_node_rules.sql), the viewer being
+# `viewer_of($1 user, $2 API token)`. Newest first; the cursor is the id of the last entry
+# seen. Null filters match everything.
+COLUMNS: Final = (
+    "a.id, a.county_id, a.at, a.user_id, a.api_token_id, a.action, a.target_type, a.target_id, a.request_id, a.detail"
 )
-COUNT: Final = "SELECT count(*) FROM audit_log" + _WHERE  # noqa: S608 - constant text
-BY_ID: Final = """
-SELECT id, county_id, at, user_id, api_token_id, action, target_type, target_id, request_id, detail
-FROM audit_log WHERE id = ANY($1::bigint[])
+_WHERE: Final = """
+FROM audit_log a CROSS JOIN viewer_of($1, $2) v
+WHERE audit_access(a, v)
+  AND ($3::text IS NULL OR a.action = $3)
+  AND ($4::bigint IS NULL OR a.user_id = $4)
+  AND ($5::text IS NULL OR a.target_type = $5)
+  AND ($6::timestamptz IS NULL OR a.at >= $6)
+  AND ($7::timestamptz IS NULL OR a.at <= $7)
+  AND ($8::text[] IS NULL OR (a.target_type = ANY($8) AND a.target_id = $9::bigint))
 """
+PAGE: Final = f"SELECT {COLUMNS} {_WHERE} AND ($10::bigint IS NULL OR a.id < $10) ORDER BY a.id DESC LIMIT $11"
+COUNT: Final = f"SELECT count(*) {_WHERE}"
+BY_ID: Final = f"""
+SELECT {COLUMNS} FROM audit_log a CROSS JOIN viewer_of($2, $3) v WHERE a.id = ANY($1::bigint[]) AND audit_access(a, v)
+"""  # noqa: S608 - constant text
 
 
 def _args(f: AuditFilter) -> list[Any]:
-    return [f.county_id, f.action, f.user_id, f.target_type, f.since, f.until, f.target_types, f.target_id]
+    return [*f.viewer, f.action, f.user_id, f.target_type, f.since, f.until, f.target_types, f.target_id]
 
 
 async def page(conn: Conn, f: AuditFilter, before_id: int | None, limit: int) -> list[AuditRow]:
@@ -89,5 +92,6 @@ async def count(conn: Conn, f: AuditFilter) -> int:
     return int(await conn.fetchval(COUNT, *_args(f)))
 
 
-async def by_id(conn: Conn, ids: list[int]) -> dict[int, AuditRow]:
-    return {r["id"]: AuditRow(**dict(r)) for r in await conn.fetch(BY_ID, ids)}
+async def visible_by_id(conn: Conn, viewer: ViewerKey, ids: list[int]) -> dict[int, AuditRow]:
+    """The entries of `ids` the viewer may read (the others are left out)."""
+    return {r["id"]: AuditRow(**dict(r)) for r in await conn.fetch(BY_ID, ids, *viewer)}

@@ -13,10 +13,11 @@ from __future__ import annotations
 import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 import asyncpg
 
+from db.access import ViewerKey
 from db.pool import Conn
 
 # --- rows -------------------------------------------------------------------------------
@@ -80,22 +81,6 @@ class ExchangeRow:
 # --- visibility -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Sight:
-    """Which resources and needs a viewer sees, as SQL parameters.
-
-    `county_id`: only rows of this county. `whole_county`: every resource of the county
-    (any role but RESIDENT). Otherwise only resources open to the communities of
-    `home_areas` (the RESIDENT grants' areas) or of `household_id`'s building. `needs`:
-    whether needs and exchanges are visible at all (any role but RESIDENT)."""
-
-    county_id: int
-    whole_county: bool
-    home_areas: list[int]
-    household_id: int | None
-    needs: bool
-
-
 # the status rules, as SQL over the row (one definition for reads and filters)
 RESOURCE_STATUS: Final = """CASE
     WHEN r.withdrawn_at IS NOT NULL THEN 'WITHDRAWN'
@@ -121,23 +106,14 @@ EXCHANGE_COLUMNS: Final = (
     "e.allocated_at, e.completed_at, e.cancelled_at, e.cancel_reason"
 )
 
-# A resource is visible when it is in the viewer's county and either the viewer sees the
-# whole county or it is open to the community of one of the viewer's homes.
-# Parameters: $1 county, $2 whole county, $3 home areas, $4 household.
-RESOURCE_VISIBLE: Final = """r.county_id = $1 AND ($2::boolean OR EXISTS (
-    SELECT 1 FROM resource_communities rcv
-    WHERE rcv.resource_id = r.id AND rcv.community_id IN (
-        SELECT unnest(a.path) FROM areas a WHERE a.id = ANY($3::bigint[])
-        UNION ALL
-        SELECT unnest(b.path) FROM households h JOIN areas b ON b.id = h.building_id WHERE h.id = $4::bigint)))"""
+# The rules `resource_access`, `need_access` and `exchange_access` (0021_node_rules.sql) over
+# `r`, `n` or `e` and the viewer `v` (`viewer_of($1, $2)` in every statement that takes one).
+RESOURCE_VISIBLE: Final = "resource_access(r, v) IS NOT NULL"
+VIEWER: Final = "viewer_of($1, $2) v"
 
 AVAILABLE: Final = (
     "r.withdrawn_at IS NULL AND (r.available_until IS NULL OR r.available_until > now()) AND r.remaining > 0"
 )
-
-
-def _sight_args(sight: Sight) -> list[Any]:
-    return [sight.county_id, sight.whole_county, sight.home_areas, sight.household_id]
 
 
 def resource_row(r: asyncpg.Record) -> ResourceRow:
@@ -161,7 +137,13 @@ EXCHANGE_BY_IDEMPOTENCY_KEY: Final = (
     f"SELECT {EXCHANGE_COLUMNS} FROM exchanges e WHERE e.allocated_by = $1 AND e.idempotency_key = $2"  # noqa: S608
 )
 VISIBLE_RESOURCES_BY_ID: Final = f"""
-SELECT {RESOURCE_COLUMNS} FROM resources r WHERE r.id = ANY($5::bigint[]) AND {RESOURCE_VISIBLE}
+SELECT {RESOURCE_COLUMNS} FROM resources r, {VIEWER} WHERE r.id = ANY($3::bigint[]) AND {RESOURCE_VISIBLE}
+"""  # noqa: S608 - constant fragments
+VISIBLE_NEEDS_BY_ID: Final = f"""
+SELECT {NEED_COLUMNS} FROM needs n, {VIEWER} WHERE n.id = ANY($3::bigint[]) AND need_access(n, v)
+"""  # noqa: S608 - constant fragments
+VISIBLE_EXCHANGES_BY_ID: Final = f"""
+SELECT {EXCHANGE_COLUMNS} FROM exchanges e, {VIEWER} WHERE e.id = ANY($3::bigint[]) AND exchange_access(e, v)
 """  # noqa: S608 - constant fragments
 COMMUNITIES_BY_RESOURCE: Final = """
 SELECT rc.resource_id, rc.community_id FROM resource_communities rc
@@ -181,9 +163,17 @@ async def exchanges_by_id(conn: Conn, ids: list[int]) -> dict[int, ExchangeRow]:
     return {r["id"]: exchange_row(r) for r in await conn.fetch(EXCHANGES_BY_ID, ids)}
 
 
-async def visible_resources_by_id(conn: Conn, sight: Sight, ids: list[int]) -> dict[int, ResourceRow]:
-    """The resources of `ids` that `sight` sees (the others are left out)."""
-    return {r["id"]: resource_row(r) for r in await conn.fetch(VISIBLE_RESOURCES_BY_ID, *_sight_args(sight), ids)}
+async def visible_resources_by_id(conn: Conn, viewer: ViewerKey, ids: list[int]) -> dict[int, ResourceRow]:
+    """The resources of `ids` that the viewer sees (the others are left out)."""
+    return {r["id"]: resource_row(r) for r in await conn.fetch(VISIBLE_RESOURCES_BY_ID, *viewer, ids)}
+
+
+async def visible_needs_by_id(conn: Conn, viewer: ViewerKey, ids: list[int]) -> dict[int, NeedRow]:
+    return {r["id"]: need_row(r) for r in await conn.fetch(VISIBLE_NEEDS_BY_ID, *viewer, ids)}
+
+
+async def visible_exchanges_by_id(conn: Conn, viewer: ViewerKey, ids: list[int]) -> dict[int, ExchangeRow]:
+    return {r["id"]: exchange_row(r) for r in await conn.fetch(VISIBLE_EXCHANGES_BY_ID, *viewer, ids)}
 
 
 async def communities_by_resource(conn: Conn, ids: list[int]) -> dict[int, list[int]]:
@@ -195,18 +185,18 @@ async def communities_by_resource(conn: Conn, ids: list[int]) -> dict[int, list[
 
 # --- lists ------------------------------------------------------------------------------
 
-# $5 community, $6 category, $7 available (null: any), $8 after id, $9 limit
+# $3 community, $4 category, $5 available (null: any), $6 after id, $7 limit
 RESOURCE_FILTER: Final = f"""{RESOURCE_VISIBLE}
-  AND ($5::bigint IS NULL OR EXISTS (
-      SELECT 1 FROM resource_communities rc WHERE rc.resource_id = r.id AND rc.community_id = $5))
-  AND ($6::text IS NULL OR r.category = $6)
-  AND ($7::boolean IS NULL OR ({AVAILABLE}) = $7)"""  # noqa: S608 - constant fragments
+  AND ($3::bigint IS NULL OR EXISTS (
+      SELECT 1 FROM resource_communities rc WHERE rc.resource_id = r.id AND rc.community_id = $3))
+  AND ($4::text IS NULL OR r.category = $4)
+  AND ($5::boolean IS NULL OR ({AVAILABLE}) = $5)"""  # noqa: S608 - constant fragments
 RESOURCES_PAGE: Final = f"""
-SELECT {RESOURCE_COLUMNS} FROM resources r
-WHERE {RESOURCE_FILTER} AND ($8::bigint IS NULL OR r.id > $8)
-ORDER BY r.id LIMIT $9
+SELECT {RESOURCE_COLUMNS} FROM resources r, {VIEWER}
+WHERE {RESOURCE_FILTER} AND ($6::bigint IS NULL OR r.id > $6)
+ORDER BY r.id LIMIT $7
 """  # noqa: S608 - constant fragments
-RESOURCES_COUNT: Final = f"SELECT count(*) FROM resources r WHERE {RESOURCE_FILTER}"  # noqa: S608
+RESOURCES_COUNT: Final = f"SELECT count(*) FROM resources r, {VIEWER} WHERE {RESOURCE_FILTER}"  # noqa: S608
 
 
 @dataclass(frozen=True)
@@ -217,58 +207,58 @@ class ResourceFilter:
 
 
 async def resources_page(
-    conn: Conn, sight: Sight, f: ResourceFilter, after: int | None, limit: int
+    conn: Conn, viewer: ViewerKey, f: ResourceFilter, after: int | None, limit: int
 ) -> list[ResourceRow]:
-    rows = await conn.fetch(RESOURCES_PAGE, *_sight_args(sight), f.community_id, f.category, f.available, after, limit)
+    rows = await conn.fetch(RESOURCES_PAGE, *viewer, f.community_id, f.category, f.available, after, limit)
     return [resource_row(r) for r in rows]
 
 
-async def resources_count(conn: Conn, sight: Sight, f: ResourceFilter) -> int:
-    return int(await conn.fetchval(RESOURCES_COUNT, *_sight_args(sight), f.community_id, f.category, f.available))
+async def resources_count(conn: Conn, viewer: ViewerKey, f: ResourceFilter) -> int:
+    return int(await conn.fetchval(RESOURCES_COUNT, *viewer, f.community_id, f.category, f.available))
 
 
 # An organisation's resources, for many organisations at once: one page per provider.
-# $5 providers, $6 after id (null: from the start), $7 limit per provider
+# $3 providers, $4 after id (null: from the start), $5 limit per provider
 RESOURCES_OF_PROVIDERS: Final = f"""
 SELECT * FROM (
     SELECT {RESOURCE_COLUMNS}, row_number() OVER (PARTITION BY r.provider_id ORDER BY r.id) AS rank
-    FROM resources r
-    WHERE r.provider_id = ANY($5::bigint[]) AND ($6::bigint IS NULL OR r.id > $6) AND {RESOURCE_VISIBLE}
-) ranked WHERE rank <= $7 ORDER BY provider_id, id
+    FROM resources r, {VIEWER}
+    WHERE r.provider_id = ANY($3::bigint[]) AND ($4::bigint IS NULL OR r.id > $4) AND {RESOURCE_VISIBLE}
+) ranked WHERE rank <= $5 ORDER BY provider_id, id
 """  # noqa: S608 - constant fragments
 RESOURCE_COUNTS_OF_PROVIDERS: Final = f"""
-SELECT r.provider_id, count(*) AS n FROM resources r
-WHERE r.provider_id = ANY($5::bigint[]) AND {RESOURCE_VISIBLE} GROUP BY r.provider_id
+SELECT r.provider_id, count(*) AS n FROM resources r, {VIEWER}
+WHERE r.provider_id = ANY($3::bigint[]) AND {RESOURCE_VISIBLE} GROUP BY r.provider_id
 """  # noqa: S608 - constant fragments
 
 
 async def resources_of_providers(
-    conn: Conn, sight: Sight, providers: list[int], after: int | None, limit: int
+    conn: Conn, viewer: ViewerKey, providers: list[int], after: int | None, limit: int
 ) -> dict[int, list[ResourceRow]]:
     found: dict[int, list[ResourceRow]] = {p: [] for p in providers}
-    for r in await conn.fetch(RESOURCES_OF_PROVIDERS, *_sight_args(sight), providers, after, limit):
+    for r in await conn.fetch(RESOURCES_OF_PROVIDERS, *viewer, providers, after, limit):
         values = dict(r)
         values.pop("rank")
         found[values["provider_id"]].append(ResourceRow(**values))
     return found
 
 
-async def resource_counts_of_providers(conn: Conn, sight: Sight, providers: list[int]) -> dict[int, int]:
-    rows = await conn.fetch(RESOURCE_COUNTS_OF_PROVIDERS, *_sight_args(sight), providers)
+async def resource_counts_of_providers(conn: Conn, viewer: ViewerKey, providers: list[int]) -> dict[int, int]:
+    rows = await conn.fetch(RESOURCE_COUNTS_OF_PROVIDERS, *viewer, providers)
     return {r["provider_id"]: int(r["n"]) for r in rows}
 
 
-# $1 county, $2 needs visible at all, $3 area (needs at or under it), $4 category, $5 open
-NEED_FILTER: Final = """n.county_id = $1 AND $2::boolean
+# $3 area (needs at or under it), $4 category, $5 open
+NEED_FILTER: Final = """need_access(n, v)
   AND ($3::bigint IS NULL OR EXISTS (SELECT 1 FROM areas na WHERE na.id = n.area_id AND $3 = ANY(na.path)))
   AND ($4::text IS NULL OR n.category = $4)
   AND ($5::boolean IS NULL OR (n.closed_at IS NULL AND n.fulfilled < n.quantity) = $5)"""
 NEEDS_PAGE: Final = f"""
-SELECT {NEED_COLUMNS} FROM needs n
+SELECT {NEED_COLUMNS} FROM needs n, {VIEWER}
 WHERE {NEED_FILTER} AND ($6::bigint IS NULL OR n.id > $6)
 ORDER BY n.id LIMIT $7
 """  # noqa: S608 - constant fragments
-NEEDS_COUNT: Final = f"SELECT count(*) FROM needs n WHERE {NEED_FILTER}"  # noqa: S608
+NEEDS_COUNT: Final = f"SELECT count(*) FROM needs n, {VIEWER} WHERE {NEED_FILTER}"  # noqa: S608
 
 
 @dataclass(frozen=True)
@@ -278,53 +268,57 @@ class NeedFilter:
     open: bool | None = None
 
 
-async def needs_page(conn: Conn, sight: Sight, f: NeedFilter, after: int | None, limit: int) -> list[NeedRow]:
-    rows = await conn.fetch(NEEDS_PAGE, sight.county_id, sight.needs, f.area_id, f.category, f.open, after, limit)
+async def needs_page(conn: Conn, viewer: ViewerKey, f: NeedFilter, after: int | None, limit: int) -> list[NeedRow]:
+    rows = await conn.fetch(NEEDS_PAGE, *viewer, f.area_id, f.category, f.open, after, limit)
     return [need_row(r) for r in rows]
 
 
-async def needs_count(conn: Conn, sight: Sight, f: NeedFilter) -> int:
-    return int(await conn.fetchval(NEEDS_COUNT, sight.county_id, sight.needs, f.area_id, f.category, f.open))
+async def needs_count(conn: Conn, viewer: ViewerKey, f: NeedFilter) -> int:
+    return int(await conn.fetchval(NEEDS_COUNT, *viewer, f.area_id, f.category, f.open))
 
 
 # The ledger of many needs (or resources) at once: one page per parent, oldest first.
-# $1 parents, $2 after id (null: from the start), $3 limit per parent
+# $3 parents, $4 after id (null: from the start), $5 limit per parent; only the exchanges the
+# viewer sees (`exchange_access`)
 EXCHANGES_OF_NEEDS: Final = f"""
 SELECT * FROM (
     SELECT {EXCHANGE_COLUMNS}, row_number() OVER (PARTITION BY e.need_id ORDER BY e.id) AS rank
-    FROM exchanges e WHERE e.need_id = ANY($1::bigint[]) AND ($2::bigint IS NULL OR e.id > $2)
-) ranked WHERE rank <= $3 ORDER BY need_id, id
+    FROM exchanges e, {VIEWER}
+    WHERE e.need_id = ANY($3::bigint[]) AND ($4::bigint IS NULL OR e.id > $4) AND exchange_access(e, v)
+) ranked WHERE rank <= $5 ORDER BY need_id, id
 """  # noqa: S608 - constant fragments
 EXCHANGES_OF_RESOURCES: Final = f"""
 SELECT * FROM (
     SELECT {EXCHANGE_COLUMNS}, row_number() OVER (PARTITION BY e.resource_id ORDER BY e.id) AS rank
-    FROM exchanges e WHERE e.resource_id = ANY($1::bigint[]) AND ($2::bigint IS NULL OR e.id > $2)
-) ranked WHERE rank <= $3 ORDER BY resource_id, id
+    FROM exchanges e, {VIEWER}
+    WHERE e.resource_id = ANY($3::bigint[]) AND ($4::bigint IS NULL OR e.id > $4) AND exchange_access(e, v)
+) ranked WHERE rank <= $5 ORDER BY resource_id, id
 """  # noqa: S608 - constant fragments
-EXCHANGE_COUNTS_OF_NEEDS: Final = """
-SELECT e.need_id AS parent, count(*) AS n FROM exchanges e WHERE e.need_id = ANY($1::bigint[]) GROUP BY e.need_id
-"""
-EXCHANGE_COUNTS_OF_RESOURCES: Final = """
-SELECT e.resource_id AS parent, count(*) AS n FROM exchanges e WHERE e.resource_id = ANY($1::bigint[])
-GROUP BY e.resource_id
-"""
+EXCHANGE_COUNTS_OF_NEEDS: Final = f"""
+SELECT e.need_id AS parent, count(*) AS n FROM exchanges e, {VIEWER}
+WHERE e.need_id = ANY($3::bigint[]) AND exchange_access(e, v) GROUP BY e.need_id
+"""  # noqa: S608 - constant fragments
+EXCHANGE_COUNTS_OF_RESOURCES: Final = f"""
+SELECT e.resource_id AS parent, count(*) AS n FROM exchanges e, {VIEWER}
+WHERE e.resource_id = ANY($3::bigint[]) AND exchange_access(e, v) GROUP BY e.resource_id
+"""  # noqa: S608 - constant fragments
 
 
 async def exchanges_of(
-    conn: Conn, by_need: bool, parents: list[int], after: int | None, limit: int
+    conn: Conn, viewer: ViewerKey, by_need: bool, parents: list[int], after: int | None, limit: int
 ) -> dict[int, list[ExchangeRow]]:
     found: dict[int, list[ExchangeRow]] = {p: [] for p in parents}
     sql = EXCHANGES_OF_NEEDS if by_need else EXCHANGES_OF_RESOURCES
-    for r in await conn.fetch(sql, parents, after, limit):
+    for r in await conn.fetch(sql, *viewer, parents, after, limit):
         values = dict(r)
         values.pop("rank")
         found[values["need_id" if by_need else "resource_id"]].append(ExchangeRow(**values))
     return found
 
 
-async def exchange_counts_of(conn: Conn, by_need: bool, parents: list[int]) -> dict[int, int]:
+async def exchange_counts_of(conn: Conn, viewer: ViewerKey, by_need: bool, parents: list[int]) -> dict[int, int]:
     sql = EXCHANGE_COUNTS_OF_NEEDS if by_need else EXCHANGE_COUNTS_OF_RESOURCES
-    return {r["parent"]: int(r["n"]) for r in await conn.fetch(sql, parents)}
+    return {r["parent"]: int(r["n"]) for r in await conn.fetch(sql, *viewer, parents)}
 
 
 # --- matching ---------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import datetime
 from collections.abc import AsyncIterator
 from typing import Any, Final
 
+from db.access import ViewerKey
 from db.pool import Conn
 
 CHUNK: Final = 500
@@ -31,7 +32,7 @@ ORDER BY 1, 2, 3, 4 NULLS FIRST, 5, hh.id
 """
 )
 
-# $1: area, $2: asOf, $3/$4/$5: starts of the month, half-year and year. Pairings active at
+# $1: area, $2: asOf, $3/$4/$5: starts of the month, half-year and year, $6/$7: the viewer. Pairings active at
 # asOf of households inside with at least one obligation still due (compliance's `due`).
 DUE_PAIRINGS: Final = (
     _PLACES  # noqa: S608 - constant SQL put together from the constants above
@@ -45,6 +46,7 @@ FROM pairings pr
 JOIN households hh ON hh.id = pr.household_id
 JOIN areas a ON a.id = hh.area_id
 JOIN persons c ON c.id = pr.cadre_id
+CROSS JOIN viewer_of($6, $7) vw
 CROSS JOIN LATERAL (
     SELECT EXISTS (SELECT 1 FROM visits v WHERE v.pairing_id = pr.id AND v.kind = 'HOME_VISIT'
                    AND v.occurred_on BETWEEN $3 AND $2) AS home_visit,
@@ -55,6 +57,7 @@ CROSS JOIN LATERAL (
 ) m
 WHERE a.path @> ARRAY[$1::bigint] AND pr.since <= $2 AND (pr.until IS NULL OR pr.until >= $2)
   AND NOT (m.home_visit AND m.heart_to_heart AND m.good_deed)
+  AND pairing_access(pr, vw) IS NOT NULL
 ORDER BY 1, 2, 3, 4 NULLS FIRST, 5, pr.id
 """
 )
@@ -94,9 +97,11 @@ async def uncovered(conn: Conn, area_id: int) -> AsyncIterator[list[dict[str, An
 
 
 async def due_pairings(
-    conn: Conn, area_id: int, as_of: datetime.date, starts: tuple[datetime.date, ...]
+    conn: Conn, viewer: ViewerKey, area_id: int, as_of: datetime.date, starts: tuple[datetime.date, ...]
 ) -> AsyncIterator[list[dict[str, Any]]]:
-    async for chunk in stream(conn, DUE_PAIRINGS, area_id, as_of, *starts):
+    """The due pairings the viewer may open (the rule `pairing_access`): what a report lists,
+    its reader may open."""
+    async for chunk in stream(conn, DUE_PAIRINGS, area_id, as_of, *starts, *viewer):
         yield chunk
 
 

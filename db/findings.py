@@ -14,6 +14,7 @@ from typing import Final
 
 import asyncpg
 
+from db.access import ViewerKey
 from db.pool import Conn
 
 
@@ -41,13 +42,20 @@ SELECT f.id, f.county_id, f.compound_id, f.category, f.description, f.deadline, 
        CASE WHEN f.rectified_at IS NOT NULL THEN 'RECTIFIED'
             WHEN f.deadline < (now() AT TIME ZONE $1)::date THEN 'OVERDUE'
             ELSE 'OPEN' END AS status,
-       CASE WHEN f.rectified_at IS NULL THEN f.deadline < (now() AT TIME ZONE $1)::date
-            ELSE (f.rectified_at AT TIME ZONE $1)::date > f.deadline END AS published,
+       finding_published(f, $1) AS published,
        c.path AS compound_path
 FROM findings f JOIN areas c ON c.id = f.compound_id
 """
 BY_ID: Final = f"SELECT * FROM ({ROWS}) x WHERE x.id = ANY($2::bigint[])"  # noqa: S608 - constant text
-FOR_UPDATE: Final = ROWS + "WHERE f.id = $2 FOR UPDATE OF f"
+# Who sees a finding is the rule `finding_access` (0021_node_rules.sql): these statements
+# take the viewer as $3 user, $4 API token (`viewer_of`).
+VISIBLE_ROWS: Final = (
+    ROWS.replace("AS compound_path", "AS compound_path, finding_access(f, v, $1) AS reason")
+    + "CROSS JOIN viewer_of($3, $4) v\n"
+)
+VISIBLE_BY_ID: Final = f"SELECT * FROM ({VISIBLE_ROWS}) x WHERE x.id = ANY($2::bigint[]) AND x.reason IS NOT NULL"  # noqa: S608 - constant text
+# The finding locked for a mutation, with why the viewer may see it.
+FOR_UPDATE: Final = VISIBLE_ROWS + "WHERE f.id = $2 FOR UPDATE OF f"
 INSERT: Final = """
 INSERT INTO findings (county_id, compound_id, category, description, deadline, reported_by)
 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id
@@ -55,30 +63,41 @@ VALUES ($1, $2, $3, $4, $5, $6) RETURNING id
 RECTIFY: Final = """
 UPDATE findings SET rectified_at = now(), rectification_note = $2 WHERE id = $1 AND rectified_at IS NULL RETURNING id
 """
-# Lists: $2 county, $3 the viewer's area scopes (NULL: the whole county), $4 area filter,
-# $5 status filter, $6 published only, $7 cursor id, $8 limit. Newest first.
+# Lists of the findings the viewer ($3, $4) sees: $2 the reasons listed (STAFF: the findings
+# staff work on; any: the public notices, published only), $5 area filter, $6 status filter,
+# $7 published only, $8 cursor id, $9 limit. Newest first.
 LIST_WHERE: Final = """
-WHERE x.county_id = $2
-  AND ($3::bigint[] IS NULL OR x.compound_path && $3::bigint[])
-  AND ($4::bigint IS NULL OR $4 = ANY(x.compound_path))
-  AND ($5::text IS NULL OR x.status = $5)
-  AND (NOT $6::boolean OR x.published)
+WHERE x.reason = ANY($2::text[])
+  AND ($5::bigint IS NULL OR $5 = ANY(x.compound_path))
+  AND ($6::text IS NULL OR x.status = $6)
+  AND (NOT $7::boolean OR x.published)
 """
-LIST: Final = f"SELECT * FROM ({ROWS}) x {LIST_WHERE} AND ($7::bigint IS NULL OR x.id < $7) ORDER BY x.id DESC LIMIT $8"  # noqa: S608 - constant text
-COUNT: Final = f"SELECT count(*) FROM ({ROWS}) x {LIST_WHERE}"  # noqa: S608 - constant text
+LIST: Final = f"""
+SELECT * FROM ({VISIBLE_ROWS}) x {LIST_WHERE} AND ($8::bigint IS NULL OR x.id < $8) ORDER BY x.id DESC LIMIT $9
+"""  # noqa: S608 - constant text
+COUNT: Final = f"SELECT count(*) FROM ({VISIBLE_ROWS}) x {LIST_WHERE}"  # noqa: S608 - constant text
 
 
 def finding_row(r: asyncpg.Record) -> FindingRow:
-    return FindingRow(**dict(r))
+    values = dict(r)
+    values.pop("reason", None)
+    return FindingRow(**values)
 
 
 async def findings_by_id(conn: Conn, zone: str, ids: list[int]) -> dict[int, FindingRow]:
     return {r["id"]: finding_row(r) for r in await conn.fetch(BY_ID, zone, ids)}
 
 
-async def finding_for_update(conn: Conn, zone: str, finding_id: int) -> FindingRow | None:
-    row = await conn.fetchrow(FOR_UPDATE, zone, finding_id)
-    return finding_row(row) if row is not None else None
+async def visible_findings_by_id(conn: Conn, zone: str, viewer: ViewerKey, ids: list[int]) -> dict[int, FindingRow]:
+    return {r["id"]: finding_row(r) for r in await conn.fetch(VISIBLE_BY_ID, zone, ids, *viewer)}
+
+
+async def finding_for_update(
+    conn: Conn, zone: str, finding_id: int, viewer: ViewerKey
+) -> tuple[FindingRow, str | None] | None:
+    """The finding, locked, and why the viewer may see it (None: hidden)."""
+    row = await conn.fetchrow(FOR_UPDATE, zone, finding_id, *viewer)
+    return (finding_row(row), row["reason"]) if row is not None else None
 
 
 async def create(
@@ -104,15 +123,15 @@ async def rectify(conn: Conn, zone: str, finding_id: int, note: str) -> FindingR
 
 @dataclass(frozen=True)
 class FindingFilter:
-    county_id: int
-    scopes: list[int] | None
+    viewer: ViewerKey
+    reasons: list[str]
     area_id: int | None
     status: str | None
     published_only: bool
 
 
 def _params(zone: str, flt: FindingFilter) -> list[object]:
-    return [zone, flt.county_id, flt.scopes, flt.area_id, flt.status, flt.published_only]
+    return [zone, flt.reasons, *flt.viewer, flt.area_id, flt.status, flt.published_only]
 
 
 async def page(conn: Conn, zone: str, flt: FindingFilter, after: int | None, limit: int) -> list[FindingRow]:

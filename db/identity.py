@@ -6,6 +6,7 @@ import datetime
 from dataclasses import dataclass
 from typing import Any, Final
 
+from db.access import ViewerKey
 from db.pool import Conn
 
 # a user with the ids, roles and scopes of its grants in parallel arrays (see user_row)
@@ -179,6 +180,8 @@ async def users_by_id(conn: Conn, ids: list[int]) -> dict[int, UserRow]:
 # --- API tokens -------------------------------------------------------------------------
 
 API_TOKEN_COLUMNS: Final = "id, county_id, organisation_id, name, created_by, created_at, last_used_at, revoked_at"  # noqa: S105 - columns
+# the same, of `api_tokens t` beside a viewer `v` (whose columns share some names)
+TOKEN_COLUMNS: Final = ", ".join(f"t.{c}" for c in API_TOKEN_COLUMNS.split(", "))
 
 INSERT_API_TOKEN: Final = f"""
 INSERT INTO api_tokens (county_id, organisation_id, name, token_hash, created_by)
@@ -188,7 +191,17 @@ RETURNING {API_TOKEN_COLUMNS}
 
 API_TOKENS_BY_ID: Final = f"SELECT {API_TOKEN_COLUMNS} FROM api_tokens WHERE id = ANY($1::bigint[])"  # noqa: S608
 
-API_TOKEN_FOR_UPDATE: Final = f"SELECT {API_TOKEN_COLUMNS} FROM api_tokens WHERE id = $1 FOR UPDATE"  # noqa: S608
+# Who sees a token is the rule `api_token_access` (0021_node_rules.sql), the viewer being
+# `viewer_of($user, $api_token)`.
+VISIBLE_API_TOKENS_BY_ID: Final = f"""
+SELECT {TOKEN_COLUMNS} FROM api_tokens t, viewer_of($2, $3) v
+WHERE t.id = ANY($1::bigint[]) AND api_token_access(t, v) IS NOT NULL
+"""  # noqa: S608 - constant columns
+# The token locked for revocation, when the viewer sees it.
+API_TOKEN_FOR_UPDATE: Final = f"""
+SELECT {TOKEN_COLUMNS} FROM api_tokens t, viewer_of($2, $3) v
+WHERE t.id = $1 AND api_token_access(t, v) IS NOT NULL FOR UPDATE OF t
+"""  # noqa: S608 - constant columns
 
 REVOKE_API_TOKEN: Final = f"""
 UPDATE api_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL
@@ -209,19 +222,25 @@ class ApiTokenRow:
 
 
 API_TOKENS_PAGE: Final = f"""
-SELECT {API_TOKEN_COLUMNS} FROM api_tokens
-WHERE organisation_id = $1 AND ($2::bigint IS NULL OR id < $2)
-ORDER BY id DESC LIMIT $3
+SELECT {TOKEN_COLUMNS} FROM api_tokens t, viewer_of($4, $5) v
+WHERE t.organisation_id = $1 AND api_token_access(t, v) IS NOT NULL AND ($2::bigint IS NULL OR t.id < $2)
+ORDER BY t.id DESC LIMIT $3
 """  # noqa: S608 - constant columns
-API_TOKENS_COUNT: Final = "SELECT count(*) FROM api_tokens WHERE organisation_id = $1"
+API_TOKENS_COUNT: Final = """
+SELECT count(*) FROM api_tokens t, viewer_of($2, $3) v
+WHERE t.organisation_id = $1 AND api_token_access(t, v) IS NOT NULL
+"""
 
 
-async def api_tokens_page(conn: Conn, organisation_id: int, before_id: int | None, limit: int) -> list[ApiTokenRow]:
-    return [ApiTokenRow(**dict(r)) for r in await conn.fetch(API_TOKENS_PAGE, organisation_id, before_id, limit)]
+async def api_tokens_page(
+    conn: Conn, viewer: ViewerKey, organisation_id: int, before_id: int | None, limit: int
+) -> list[ApiTokenRow]:
+    rows = await conn.fetch(API_TOKENS_PAGE, organisation_id, before_id, limit, *viewer)
+    return [ApiTokenRow(**dict(r)) for r in rows]
 
 
-async def api_tokens_count(conn: Conn, organisation_id: int) -> int:
-    return int(await conn.fetchval(API_TOKENS_COUNT, organisation_id))
+async def api_tokens_count(conn: Conn, viewer: ViewerKey, organisation_id: int) -> int:
+    return int(await conn.fetchval(API_TOKENS_COUNT, organisation_id, *viewer))
 
 
 async def insert_api_token(
@@ -236,8 +255,12 @@ async def api_tokens_by_id(conn: Conn, ids: list[int]) -> dict[int, ApiTokenRow]
     return {r["id"]: ApiTokenRow(**dict(r)) for r in await conn.fetch(API_TOKENS_BY_ID, ids)}
 
 
-async def api_token_for_update(conn: Conn, token_id: int) -> ApiTokenRow | None:
-    row = await conn.fetchrow(API_TOKEN_FOR_UPDATE, token_id)
+async def visible_api_tokens_by_id(conn: Conn, viewer: ViewerKey, ids: list[int]) -> dict[int, ApiTokenRow]:
+    return {r["id"]: ApiTokenRow(**dict(r)) for r in await conn.fetch(VISIBLE_API_TOKENS_BY_ID, ids, *viewer)}
+
+
+async def api_token_for_update(conn: Conn, token_id: int, viewer: ViewerKey) -> ApiTokenRow | None:
+    row = await conn.fetchrow(API_TOKEN_FOR_UPDATE, token_id, *viewer)
     return None if row is None else ApiTokenRow(**dict(row))
 
 

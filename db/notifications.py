@@ -15,6 +15,7 @@ from typing import Any, Final
 
 import asyncpg
 
+from db.access import ViewerKey
 from db.pool import Conn
 
 NOTIFICATIONS: Final = "notifications"  # the LISTEN/NOTIFY channel
@@ -62,6 +63,10 @@ SELECT count(*) AS total, count(*) FILTER (WHERE read_at IS NULL) AS unread
 FROM notifications WHERE user_id = $1
 """
 BY_ID: Final = f"SELECT {COLUMNS} FROM notifications n WHERE n.id = ANY($1::bigint[])"  # noqa: S608 - constant columns
+# Who reads a notification is the rule `notification_access` (0021_node_rules.sql).
+VISIBLE_BY_ID: Final = f"""
+SELECT {COLUMNS} FROM notifications n, viewer_of($2, $3) v WHERE n.id = ANY($1::bigint[]) AND notification_access(n, v)
+"""  # noqa: S608 - constant columns
 # Marks the user's own notifications read; ids of others' notifications match nothing.
 MARK_READ: Final = """
 WITH marked AS (
@@ -224,6 +229,10 @@ async def counts(conn: Conn, user_id: int) -> tuple[int, int]:
 
 async def by_id(conn: Conn, ids: Sequence[int]) -> dict[int, NotificationRow]:
     return {r["id"]: row(r) for r in await conn.fetch(BY_ID, list(ids))}
+
+
+async def visible_by_id(conn: Conn, viewer: ViewerKey, ids: Sequence[int]) -> dict[int, NotificationRow]:
+    return {r["id"]: row(r) for r in await conn.fetch(VISIBLE_BY_ID, list(ids), *viewer)}
 
 
 async def mark_read(conn: Conn, user_id: int, ids: Sequence[int]) -> tuple[int, int]:

@@ -8,6 +8,7 @@ from typing import Final
 
 import asyncpg
 
+from db.access import ViewerKey
 from db.pool import Conn
 
 
@@ -35,21 +36,30 @@ OF_COMPOUNDS: Final = (
 INSERT: Final = """
 INSERT INTO renovations (county_id, compound_id, title, status, year) VALUES ($1, $2, $3, $4, $5) RETURNING id
 """
-FOR_UPDATE: Final = (
-    f"SELECT {COLUMNS} FROM renovations r JOIN areas c ON c.id = r.compound_id WHERE r.id = $1 FOR UPDATE OF r"  # noqa: S608 - constant columns
-)
+# Who sees a project is the rule `renovation_access` (0021_node_rules.sql), the viewer being
+# `viewer_of($user, $api_token)`.
+VISIBLE_BY_ID: Final = f"""
+SELECT {COLUMNS} FROM renovations r JOIN areas c ON c.id = r.compound_id CROSS JOIN viewer_of($2, $3) v
+WHERE r.id = ANY($1::bigint[]) AND renovation_access(r, v)
+"""  # noqa: S608 - constant columns
+# The project locked for a mutation, when the viewer sees it.
+FOR_UPDATE: Final = f"""
+SELECT {COLUMNS} FROM renovations r JOIN areas c ON c.id = r.compound_id CROSS JOIN viewer_of($2, $3) v
+WHERE r.id = $1 AND renovation_access(r, v) FOR UPDATE OF r
+"""  # noqa: S608 - constant columns
 # Moves a project on only from the expected state: of two racing calls one matches.
 ADVANCE: Final = """
 UPDATE renovations SET status = $3, year = coalesce($4, year) WHERE id = $1 AND status = $2 RETURNING id
 """
 LIST_WHERE: Final = """
-WHERE r.county_id = $1
-  AND ($2::bigint IS NULL OR $2 = ANY(c.path))
-  AND ($3::text IS NULL OR r.status = $3)
+CROSS JOIN viewer_of($1, $2) v
+WHERE renovation_access(r, v)
+  AND ($3::bigint IS NULL OR $3 = ANY(c.path))
+  AND ($4::text IS NULL OR r.status = $4)
 """
 LIST: Final = f"""
 SELECT {COLUMNS} FROM renovations r JOIN areas c ON c.id = r.compound_id {LIST_WHERE}
-  AND ($4::bigint IS NULL OR r.id > $4) ORDER BY r.id LIMIT $5
+  AND ($5::bigint IS NULL OR r.id > $5) ORDER BY r.id LIMIT $6
 """  # noqa: S608 - constant columns
 COUNT: Final = f"SELECT count(*) FROM renovations r JOIN areas c ON c.id = r.compound_id {LIST_WHERE}"  # noqa: S608 - constant text
 
@@ -74,8 +84,12 @@ async def create(conn: Conn, *, county_id: int, compound_id: int, title: str, st
     return (await renovations_by_id(conn, [pk]))[pk]
 
 
-async def renovation_for_update(conn: Conn, renovation_id: int) -> RenovationRow | None:
-    row = await conn.fetchrow(FOR_UPDATE, renovation_id)
+async def visible_renovations_by_id(conn: Conn, viewer: ViewerKey, ids: list[int]) -> dict[int, RenovationRow]:
+    return {r["id"]: renovation_row(r) for r in await conn.fetch(VISIBLE_BY_ID, ids, *viewer)}
+
+
+async def renovation_for_update(conn: Conn, renovation_id: int, viewer: ViewerKey) -> RenovationRow | None:
+    row = await conn.fetchrow(FOR_UPDATE, renovation_id, *viewer)
     return renovation_row(row) if row is not None else None
 
 
@@ -86,10 +100,10 @@ async def advance(conn: Conn, renovation_id: int, source: str, target: str, year
 
 
 async def page(
-    conn: Conn, *, county_id: int, area_id: int | None, status: str | None, after: int | None, limit: int
+    conn: Conn, *, viewer: ViewerKey, area_id: int | None, status: str | None, after: int | None, limit: int
 ) -> list[RenovationRow]:
-    return [renovation_row(r) for r in await conn.fetch(LIST, county_id, area_id, status, after, limit)]
+    return [renovation_row(r) for r in await conn.fetch(LIST, *viewer, area_id, status, after, limit)]
 
 
-async def count(conn: Conn, *, county_id: int, area_id: int | None, status: str | None) -> int:
-    return int(await conn.fetchval(COUNT, county_id, area_id, status))
+async def count(conn: Conn, *, viewer: ViewerKey, area_id: int | None, status: str | None) -> int:
+    return int(await conn.fetchval(COUNT, *viewer, area_id, status))

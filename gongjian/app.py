@@ -11,9 +11,10 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from contextlib import asynccontextmanager
 from typing import Any, Final
 
+import orjson
 from cross_web import HTTPException
 from starlette.applications import Starlette
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, State
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
@@ -31,18 +32,20 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from db.migrate import migrate
 from db.pool import PoolDatabase, connect, create_pool
-from gongjian import graphiql, json_input, media, telemetry
+from gongjian import db_faults, graphiql, json_input, limits, media, socket_watch, spreadsheets, telemetry
+from gongjian import events as live_events
 from gongjian.config import Settings
-from resolvers import attachments, db_faults, exports, limits, socket_watch
-from resolvers.context import Context, bearer, token_from_connection_params, viewer_from_token
-from resolvers.messages import language_of
-from resolvers.notifications import Reminders
-from resolvers.observability import OperationLog
-from resolvers.rate_limits import RateLimits
-from resolvers.socket_viewer import SocketViewer, SubscriptionsNeedSocket
-from resolvers.text_input import RefuseNulText
-from resolvers.translation import translate
-from resolvers.trusted_documents import TrustedDocuments
+from gongjian.observability import OperationLog
+from gongjian.rate_limits import RateLimits
+from gongjian.reminders import Reminders
+from gongjian.socket_viewer import SocketViewer, SubscriptionsNeedSocket
+from gongjian.text_input import RefuseNulText
+from gongjian.tokens import bearer, token_from_connection_params
+from gongjian.translation import language_of, translate
+from gongjian.trusted_documents import TrustedDocuments
+from resolvers import attachments, exports
+from resolvers.compiled.run import CompiledReads, is_raw
+from resolvers.context import Context, viewer_from_token
 from schema import root
 
 log = logging.getLogger("gongjian")
@@ -87,6 +90,7 @@ def _extensions(settings: Settings) -> list[Any]:
         RefuseNulText,
         SubscriptionsNeedSocket,
         RateLimits,
+        lambda: CompiledReads(enabled=settings.compiled_reads),
     ]
 
 
@@ -141,8 +145,9 @@ class GongjianGraphQL(GraphQL[Context, None]):
                 await super().__call__(scope, receive, send)
             finally:  # the socket has ended: its access is no longer watched
                 watched = scope.get(socket_watch.SCOPE_KEY)
-                if watched is not None:
-                    socket_watch.watch_of(scope["app"].state, self.settings).forget(watched)
+                watch = socket_watch.watch_of(scope["app"].state)
+                if watched is not None and watch is not None:
+                    watch.forget(watched)
             return
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
@@ -198,6 +203,12 @@ class GongjianGraphQL(GraphQL[Context, None]):
     def decode_json(self, data: str | bytes) -> object:
         return json_input.decode(data)
 
+    def encode_json(self, data: object) -> str | bytes:
+        """A compiled operation's `data` is PostgreSQL's JSON text: it goes out as it is."""
+        if isinstance(data, dict) and is_raw(data.get("data")):
+            return orjson.dumps(data)
+        return super().encode_json(data)
+
     def parse_json(self, data: str | bytes) -> Any:
         try:
             value = self.decode_json(data)
@@ -248,7 +259,7 @@ class GongjianGraphQL(GraphQL[Context, None]):
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         """Authenticate a WebSocket at `connection_init`: a missing, bad, expired or revoked
-        token closes it with 4403. The socket is then watched (`resolvers/socket_watch.py`)
+        token closes it with 4403. The socket is then watched (`gongjian/socket_watch.py`)
         and closed with 4403 as soon as that access ends."""
         token = token_from_connection_params(context.connection_params)
         viewer = await viewer_from_token(context.db, self.settings, token)
@@ -256,10 +267,11 @@ class GongjianGraphQL(GraphQL[Context, None]):
             raise ConnectionRejectionError({"code": "UNAUTHENTICATED"})
         context.viewer = viewer
         websocket = context.request
-        if isinstance(websocket, WebSocket) and socket_watch.SCOPE_KEY not in websocket.scope:
+        watch = socket_watch.watch_of(websocket.app.state) if isinstance(websocket, WebSocket) else None
+        if isinstance(websocket, WebSocket) and watch is not None and socket_watch.SCOPE_KEY not in websocket.scope:
             watched = socket_watch.WatchedSocket(websocket, context.db, token, viewer)
             websocket.scope[socket_watch.SCOPE_KEY] = watched
-            socket_watch.watch_of(websocket.app.state, self.settings).open(watched)
+            watch.open(watched)
         asked = (context.connection_params or {}).get("language")
         if isinstance(asked, str):
             context.language = language_of(asked)
@@ -317,7 +329,7 @@ async def serve_report(settings: Settings, request: Request) -> Response:
     if viewer is None:
         return _unauthenticated(language)
     report, _, fmt = request.path_params["name"].rpartition(".")
-    if fmt not in exports.FORMATS:
+    if fmt not in spreadsheets.FORMATS:
         return error_response(404, translate("Reports come as .csv or .xlsx", language))
     ctx = Context(
         db=db, settings=settings, request_id=_request_id(request), viewer=viewer, request=request, language=language
@@ -332,10 +344,10 @@ async def serve_report(settings: Settings, request: Request) -> Response:
         "cache-control": "no-store",
     }
     if fmt == "csv":
-        return StreamingResponse(exports.csv_chunks(table), media_type="text/csv; charset=utf-8", headers=headers)
-    workbook = await exports.xlsx_file(table)
+        return StreamingResponse(spreadsheets.csv_chunks(table), media_type="text/csv; charset=utf-8", headers=headers)
+    workbook = await spreadsheets.xlsx_file(table)
     return StreamingResponse(
-        exports.file_chunks(workbook),
+        spreadsheets.file_chunks(workbook),
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers=headers,
     )
@@ -446,6 +458,12 @@ async def _not_allowed(request: Request, exc: Exception) -> Response:
     return error_response(405, "Method not allowed")
 
 
+def _install_live(state: State, settings: Settings) -> None:
+    """The process's live machinery: the switchboard and its hubs, then the socket watch."""
+    live_events.install(state, settings.database_url)
+    socket_watch.install(state, settings)
+
+
 def create_app(settings: Settings, *, db: Any = None, extra_queries: Sequence[type] = ()) -> Starlette:
     """The app; with `db` given (tests) the lifespan neither opens a pool nor migrates.
     `extra_queries` adds probe fields for tests; production never passes any."""
@@ -454,7 +472,11 @@ def create_app(settings: Settings, *, db: Any = None, extra_queries: Sequence[ty
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if db is not None:
             app.state.db = db
-            yield
+            _install_live(app.state, settings)
+            try:
+                yield
+            finally:
+                live_events.stop(app.state)
             return
         assert settings.database_url is not None, "the CLI resolves DATABASE_URL before serving"
         raw = await connect(settings.database_url)
@@ -471,11 +493,13 @@ def create_app(settings: Settings, *, db: Any = None, extra_queries: Sequence[ty
             timeouts=settings.timeouts,
         )
         app.state.db = PoolDatabase(pool, acquire_timeout=settings.acquire_timeout)
+        _install_live(app.state, settings)
         job = Reminders(app.state.db, settings)
         job.start()
         try:
             yield
         finally:
+            live_events.stop(app.state)
             await job.stop()
             await pool.close()
 
@@ -494,8 +518,9 @@ def create_app(settings: Settings, *, db: Any = None, extra_queries: Sequence[ty
         lifespan=lifespan,
         exception_handlers={404: _not_found, 405: _not_allowed},
     )
-    if db is not None:
+    if db is not None:  # tests may drive the app without its lifespan
         app.state.db = db
+        _install_live(app.state, settings)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes)
     if settings.allowed_origins:  # browsers on these origins may call the API (and open WebSockets)
         app.add_middleware(

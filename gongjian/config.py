@@ -39,12 +39,14 @@ class Settings:
     max_tokens: int = 5000
     max_cost: int = 50_000
     trusted_documents_only: bool = False
-    # rate limits (see resolvers/rate_limits.py): hits per window; 0 turns one off
+    # answer the read operations whose fields are all declared in SQL with one statement (issue 13)
+    compiled_reads: bool = True
+    # rate limits (see gongjian/rate_limits.py): hits per window; 0 turns one off
     rate_window_seconds: int = 60
     rate_mutations_per_account: int = 60
     rate_mutations_per_address: int = 300
     rate_logins_per_address: int = 30
-    # database timeouts in milliseconds (see resolvers/db_faults.py); 0 turns one off
+    # database timeouts in milliseconds (see gongjian/db_faults.py); 0 turns one off
     statement_timeout_ms: int = 15_000
     lock_timeout_ms: int = 5_000
     idle_in_transaction_timeout_ms: int = 60_000
@@ -174,6 +176,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         max_tokens=_int(env, "GONGJIAN_MAX_TOKENS", 5000, 100, 1_000_000, problems),
         max_cost=_int(env, "GONGJIAN_MAX_COST", 50_000, 10, 100_000_000, problems),
         trusted_documents_only=_flag(env, "GONGJIAN_TRUSTED_DOCUMENTS_ONLY", False, problems),
+        compiled_reads=_flag(env, "GONGJIAN_COMPILED_READS", True, problems),
         rate_window_seconds=_int(env, "GONGJIAN_RATE_WINDOW_SECONDS", 60, 1, 86_400, problems),
         rate_mutations_per_account=_int(env, "GONGJIAN_RATE_MUTATIONS_PER_ACCOUNT", 60, 0, 1_000_000, problems),
         rate_mutations_per_address=_int(env, "GONGJIAN_RATE_MUTATIONS_PER_ADDRESS", 300, 0, 1_000_000, problems),

@@ -26,8 +26,11 @@ from db import identity as identity_db
 from db.areas import AreaRow, OrganisationRow, areas_by_id, like_pattern, organisations_by_id, persons_by_id
 from db.identity import UserRow
 from db.pool import Conn
-from resolvers import ids, passwords, tokens
-from resolvers.context import Context, bearer, secrets_of, viewer_of
+from gongjian import passwords, tokens
+from gongjian.tokens import bearer, secrets_of
+from resolvers import ids
+from resolvers.access import viewer_key
+from resolvers.context import Context, viewer_of
 from resolvers.errors import ErrorCode, Refusal, bad_user_input, unauthenticated
 from resolvers.mutations import Audited, Outcome, run
 from resolvers.pagination import Page, checked_first, decode_id_cursor, page_from_rows
@@ -56,9 +59,7 @@ async def user_list(
     if len(text) > 100 or "\x00" in text:
         raise bad_user_input("`search` holds at most 100 characters", argument="search")
     scope = db.UserScope(
-        county_id=viewer.county_id,
-        everything=viewer.is_county_admin,
-        staff_areas=viewer.area_scopes(Role.COMMUNITY_STAFF),
+        viewer=viewer_key(viewer),
         pattern=like_pattern(text) if text else None,
         role=role,
     )

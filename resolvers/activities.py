@@ -1,15 +1,15 @@
 """Joint volunteer activities (活动联办): who may create, sign up, cancel and check in;
 volunteer hours (志愿服务时长).
 
-Who sees what: activities are public to every signed-in user of the county (they are
-announced to residents). A sign-up is seen by its person, by staff in scope of the
-activity's community and by the UNIT_ADMIN of a host. Volunteer hours of a person are
+Who sees what (the SQL rules `activity_access`, `activity_manager` and `signup_access`):
+activities are public to every signed-in user of the county (they are announced to
+residents). A sign-up is seen by its person, by staff in scope of the activity's community
+and by the UNIT_ADMIN of a host (who manage the activity). Volunteer hours of a person are
 seen by the person themself, by staff whose scope holds the person's household and by the
 county admin."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import datetime
 from decimal import Decimal
@@ -22,6 +22,7 @@ from db.areas import OrganisationRow, PersonRow
 from db.pool import Conn
 from gongjian import clock
 from resolvers import ids, life, nodes
+from resolvers.access import viewer_key
 from resolvers.areas import household_by_id, person_by_id
 from resolvers.context import Context
 from resolvers.errors import ErrorCode, Refusal
@@ -40,9 +41,6 @@ hosts_by_activity = grouped(db.hosts_by_activity)
 
 
 attended_by_activity = keyed(db.attended_by_activity)
-
-
-signup_by_id = keyed(db.signups_by_id)
 
 
 async def signup_pages_by_activity(ctx: Context, keys: list[tuple[int, int | None, int]]) -> list[list[SignupRow]]:
@@ -76,38 +74,40 @@ def hosts_it(viewer: Viewer, hosts: list[OrganisationRow]) -> bool:
     return any(h.id in mine for h in hosts)
 
 
-async def may_manage(ctx: Context, activity: ActivityRow) -> bool:
-    """Staff in scope of the activity's community, or the UNIT_ADMIN of one of its hosts."""
-    viewer = ctx.signed_in
-    if viewer.county_id != activity.county_id:
-        return False
-    if viewer.is_staff_for(activity.community_path):
-        return True
-    return hosts_it(viewer, await ctx.loader(hosts_by_activity).load(activity.id))
+async def visible_activity_by_id(ctx: Context, keys: list[int]) -> list[ActivityRow | None]:
+    viewer = ctx.viewer
+    if viewer is None:
+        return [None for _ in keys]
+    async with ctx.db.connection() as conn:
+        found = await db.visible_activities_by_id(conn, viewer_key(viewer), keys)
+    return [found.get(k) for k in keys]
+
+
+async def activity_manager(ctx: Context, keys: list[int]) -> list[str | None]:
+    """Batch: why the viewer manages each activity (the SQL rule `activity_manager`)."""
+    viewer = ctx.viewer
+    if viewer is None:
+        return [None for _ in keys]
+    async with ctx.db.connection() as conn:
+        found = await db.activity_manager(conn, viewer_key(viewer), keys)
+    return [found.get(k) for k in keys]
+
+
+async def visible_signup_by_id(ctx: Context, keys: list[int]) -> list[SignupRow | None]:
+    viewer = ctx.viewer
+    if viewer is None:
+        return [None for _ in keys]
+    async with ctx.db.connection() as conn:
+        found = await db.visible_signups_by_id(conn, viewer_key(viewer), keys)
+    return [found.get(k) for k in keys]
 
 
 async def _activity_nodes(ctx: Context, keys: list[int]) -> list[ActivityRow | None]:
-    rows = await ctx.loader(activity_by_id).load_many(keys)
-    return [
-        r if r is not None and ctx.viewer is not None and r.county_id == ctx.viewer.county_id else None for r in rows
-    ]
-
-
-async def may_see_signup(ctx: Context, signup: SignupRow) -> bool:
-    viewer = ctx.viewer
-    if viewer is None or viewer.county_id != signup.county_id:
-        return False
-    if viewer.person_id == signup.person_id:
-        return True
-    activity = await ctx.loader(activity_by_id).load(signup.activity_id)
-    return activity is not None and await may_manage(ctx, activity)
+    return await ctx.loader(visible_activity_by_id).load_many(keys)
 
 
 async def _signup_nodes(ctx: Context, keys: list[int]) -> list[SignupRow | None]:
-    rows = await ctx.loader(signup_by_id).load_many(keys)
-    visible = await asyncio.gather(*(may_see_signup(ctx, r) for r in rows if r is not None))
-    seen = iter(visible)
-    return [r if r is not None and next(seen) else None for r in rows]
+    return await ctx.loader(visible_signup_by_id).load_many(keys)
 
 
 nodes.register("Activity", _activity_nodes)
@@ -142,7 +142,7 @@ async def person_of(root: SignupRow, ctx: Context) -> PersonRow:
 
 async def signups(root: ActivityRow, ctx: Context, first: int | None, after: str | None) -> Page[SignupRow] | None:
     """The sign-ups of an activity: for staff in scope and the hosts' UNIT_ADMIN, else null."""
-    if not await may_manage(ctx, root):
+    if await ctx.loader(activity_manager).load(root.id) is None:
         return None
     limit = checked_first(first)
     after_id = decode_id_cursor(after)
@@ -173,7 +173,7 @@ async def activities(
         area = await life.any_area(ctx, community_id)
         community = area.id if area is not None and area.level == "COMMUNITY" else -1
     filters = {
-        "county_id": viewer.county_id,
+        "viewer": viewer_key(viewer),
         "community_id": community,
         "starts_from": life.aware(ctx, starts_from),
         "starts_before": life.aware(ctx, starts_before),
@@ -266,11 +266,11 @@ async def create_activity(
     return await run(ctx, "createActivity", body)
 
 
-async def _activity_in_county(ctx: Context, conn: Conn, global_id: str, field: str) -> ActivityRow:
+async def _visible_activity(ctx: Context, conn: Conn, global_id: str, field: str) -> ActivityRow:
     pk = ids.decode_as(global_id, "Activity")
-    found = await db.activities_by_id(conn, [pk]) if pk is not None else {}
+    found = await db.visible_activities_by_id(conn, viewer_key(ctx.signed_in), [pk]) if pk is not None else {}
     row = found.get(pk) if pk is not None else None
-    if row is None or row.county_id != ctx.signed_in.county_id:
+    if row is None:
         raise Refusal(ErrorCode.NOT_FOUND, "No activity with this id", field)
     return row
 
@@ -281,7 +281,7 @@ async def sign_up(ctx: Context, *, activity_id: str) -> Outcome[tuple[SignupRow,
     viewer = ctx.signed_in
 
     async def body(conn: Conn) -> tuple[tuple[SignupRow, ActivityRow], Audited]:
-        activity = await _activity_in_county(ctx, conn, activity_id, "activityId")
+        activity = await _visible_activity(ctx, conn, activity_id, "activityId")
         if viewer.person_id is None:
             raise Refusal(ErrorCode.FORBIDDEN, "Only a person's account can sign up")
         if activity.ends_at <= clock.now():
@@ -306,22 +306,22 @@ async def sign_up(ctx: Context, *, activity_id: str) -> Outcome[tuple[SignupRow,
     return await run(ctx, "signUp", body)
 
 
-async def _signup_in_county(ctx: Context, conn: Conn, global_id: str) -> SignupRow:
+async def _visible_signup(ctx: Context, conn: Conn, global_id: str) -> db.LockedSignup:
     pk = ids.decode_as(global_id, "Signup")
-    row = await db.signup_for_update(conn, pk) if pk is not None else None
-    if row is None or row.county_id != ctx.signed_in.county_id:
+    locked = await db.signup_for_update(conn, pk, viewer_key(ctx.signed_in)) if pk is not None else None
+    if locked is None or locked.signup.county_id != ctx.signed_in.county_id:
         raise Refusal(ErrorCode.NOT_FOUND, "No sign-up with this id", "signupId")
-    return row
+    return locked
 
 
 async def cancel_sign_up(ctx: Context, *, signup_id: str) -> Outcome[tuple[SignupRow, ActivityRow]]:
     """The person themself, staff in scope or a host's UNIT_ADMIN cancel; the place is freed."""
-    viewer = ctx.signed_in
 
     async def body(conn: Conn) -> tuple[tuple[SignupRow, ActivityRow], Audited]:
-        signup = await _signup_in_county(ctx, conn, signup_id)
+        locked = await _visible_signup(ctx, conn, signup_id)
+        signup = locked.signup
         activity = (await db.activities_by_id(conn, [signup.activity_id]))[signup.activity_id]
-        if signup.person_id != viewer.person_id and not await may_manage(ctx, activity):
+        if locked.reason is None or (locked.reason != "SELF" and locked.manager is None):
             raise Refusal(ErrorCode.FORBIDDEN, "Only the person, staff in scope or a host may cancel it")
         if signup.cancelled_at is not None:
             raise Refusal(ErrorCode.INVALID_STATE, "The sign-up is already cancelled", "signupId")
@@ -340,9 +340,10 @@ async def check_in(ctx: Context, *, signup_id: str, hours: float | None) -> Outc
     (by default the activity's duration)."""
 
     async def body(conn: Conn) -> tuple[tuple[SignupRow, ActivityRow], Audited]:
-        signup = await _signup_in_county(ctx, conn, signup_id)
+        locked = await _visible_signup(ctx, conn, signup_id)
+        signup = locked.signup
         activity = (await db.activities_by_id(conn, [signup.activity_id]))[signup.activity_id]
-        if not await may_manage(ctx, activity):
+        if locked.manager is None:
             raise Refusal(ErrorCode.FORBIDDEN, "Only staff in scope or a host may check people in")
         if signup.cancelled_at is not None:
             raise Refusal(ErrorCode.INVALID_STATE, "The sign-up was cancelled", "signupId")

@@ -1,6 +1,7 @@
 """The dual list (双向清单): who may publish, allocate and settle, and who sees what.
 
-Visibility (filtered in SQL, the same rule for lists, relations and `node`):
+Visibility is the SQL rules `resource_access`, `need_access` and `exchange_access`
+(0021_node_rules.sql), the same for lists, relations, `node` and mutations:
 - resources: every signed-in user of the county who holds any role but RESIDENT sees all
   of the county's resources; a resident sees those open to the community they live in;
 - needs and exchanges: users of the county with any role but RESIDENT (county admin,
@@ -17,31 +18,18 @@ import asyncpg
 from db import areas as areas_db
 from db import duallist as db
 from db.areas import AreaRow, OrganisationRow
-from db.duallist import ExchangeRow, NeedRow, ResourceRow, Sight
+from db.duallist import ExchangeRow, NeedRow, ResourceRow
 from db.pool import Conn
 from gongjian import clock
 from resolvers import ids, nodes
+from resolvers.access import viewer_key
 from resolvers.areas import AREA_TYPES, area_by_id, organisation_by_id
 from resolvers.context import Context
 from resolvers.errors import ErrorCode, Refusal, UserError
 from resolvers.loading import grouped, keyed
 from resolvers.mutations import Audited, Outcome, run
-from resolvers.pagination import Page, checked_first, decode_id_cursor, page_from_rows, page_of_known_total
+from resolvers.pagination import Page, checked_first, decode_id_cursor, page_from_rows
 from resolvers.viewer import Role, Viewer
-
-NO_NEED_ROLES = (Role.RESIDENT,)
-
-
-def sight_of(viewer: Viewer) -> Sight:
-    broad = any(g.role not in NO_NEED_ROLES for g in viewer.grants)
-    return Sight(
-        county_id=viewer.county_id,
-        whole_county=broad,
-        home_areas=viewer.area_scopes(Role.RESIDENT),
-        household_id=viewer.household_id,
-        needs=broad,
-    )
-
 
 # --- loaders ----------------------------------------------------------------------------
 
@@ -57,16 +45,23 @@ exchange_by_id = keyed(db.exchanges_by_id)
 
 async def visible_resource_by_id(ctx: Context, keys: list[int]) -> list[ResourceRow | None]:
     async with ctx.db.connection() as conn:
-        found = await db.visible_resources_by_id(conn, sight_of(ctx.signed_in), keys)
+        found = await db.visible_resources_by_id(conn, viewer_key(ctx.signed_in), keys)
+    return [found.get(k) for k in keys]
+
+
+async def visible_need_by_id(ctx: Context, keys: list[int]) -> list[NeedRow | None]:
+    async with ctx.db.connection() as conn:
+        found = await db.visible_needs_by_id(conn, viewer_key(ctx.signed_in), keys)
+    return [found.get(k) for k in keys]
+
+
+async def visible_exchange_by_id(ctx: Context, keys: list[int]) -> list[ExchangeRow | None]:
+    async with ctx.db.connection() as conn:
+        found = await db.visible_exchanges_by_id(conn, viewer_key(ctx.signed_in), keys)
     return [found.get(k) for k in keys]
 
 
 communities_by_resource = grouped(db.communities_by_resource)
-
-
-def _sees_needs(ctx: Context, row: NeedRow | ExchangeRow | None) -> bool:
-    viewer = ctx.viewer
-    return row is not None and viewer is not None and row.county_id == viewer.county_id and sight_of(viewer).needs
 
 
 async def _resource_nodes(ctx: Context, keys: list[int]) -> list[ResourceRow | None]:
@@ -76,13 +71,15 @@ async def _resource_nodes(ctx: Context, keys: list[int]) -> list[ResourceRow | N
 
 
 async def _need_nodes(ctx: Context, keys: list[int]) -> list[NeedRow | None]:
-    rows = await ctx.loader(need_by_id).load_many(keys)
-    return [r if _sees_needs(ctx, r) else None for r in rows]
+    if ctx.viewer is None:
+        return [None] * len(keys)
+    return await ctx.loader(visible_need_by_id).load_many(keys)
 
 
 async def _exchange_nodes(ctx: Context, keys: list[int]) -> list[ExchangeRow | None]:
-    rows = await ctx.loader(exchange_by_id).load_many(keys)
-    return [r if _sees_needs(ctx, r) else None for r in rows]
+    if ctx.viewer is None:
+        return [None] * len(keys)
+    return await ctx.loader(visible_exchange_by_id).load_many(keys)
 
 
 nodes.register("Resource", _resource_nodes)
@@ -167,18 +164,18 @@ async def _provider_resources_batch(ctx: Context, keys: list[tuple[int, int, int
     groups: dict[tuple[int, int | None], list[int]] = {}
     for provider, first, after in keys:
         groups.setdefault((first, after), []).append(provider)
-    sight = sight_of(ctx.signed_in)
+    viewer = viewer_key(ctx.signed_in)
     found: dict[tuple[int, int, int | None], list[ResourceRow]] = {}
     async with ctx.db.connection() as conn:
         for (first, after), providers in groups.items():
-            for provider, rows in (await db.resources_of_providers(conn, sight, providers, after, first + 1)).items():
+            for provider, rows in (await db.resources_of_providers(conn, viewer, providers, after, first + 1)).items():
                 found[(provider, first, after)] = rows
     return [found.get(k, []) for k in keys]
 
 
 async def _provider_count_batch(ctx: Context, keys: list[int]) -> list[int]:
     async with ctx.db.connection() as conn:
-        found = await db.resource_counts_of_providers(conn, sight_of(ctx.signed_in), keys)
+        found = await db.resource_counts_of_providers(conn, viewer_key(ctx.signed_in), keys)
     return [found.get(k, 0) for k in keys]
 
 
@@ -203,20 +200,22 @@ async def _exchanges_batch(ctx: Context, keys: list[tuple[bool, int, int, int | 
     for by_need, parent, first, after in keys:
         groups.setdefault((by_need, first, after), []).append(parent)
     found: dict[tuple[bool, int, int, int | None], list[ExchangeRow]] = {}
+    viewer = viewer_key(ctx.signed_in)
     async with ctx.db.connection() as conn:
         for (by_need, first, after), parents in groups.items():
-            for parent, rows in (await db.exchanges_of(conn, by_need, parents, after, first + 1)).items():
+            for parent, rows in (await db.exchanges_of(conn, viewer, by_need, parents, after, first + 1)).items():
                 found[(by_need, parent, first, after)] = rows
     return [found.get(k, []) for k in keys]
 
 
 async def _exchange_count_batch(ctx: Context, keys: list[tuple[bool, int]]) -> list[int]:
     found: dict[tuple[bool, int], int] = {}
+    viewer = viewer_key(ctx.signed_in)
     async with ctx.db.connection() as conn:
         for by_need in (True, False):
             parents = [p for b, p in keys if b == by_need]
             if parents:
-                for parent, n in (await db.exchange_counts_of(conn, by_need, parents)).items():
+                for parent, n in (await db.exchange_counts_of(conn, viewer, by_need, parents)).items():
                     found[(by_need, parent)] = n
     return [found.get(k, 0) for k in keys]
 
@@ -228,8 +227,6 @@ async def exchanges_of(
     exchanges (residents), even where they see the resource."""
     limit = checked_first(first)
     after_id = decode_id_cursor(after)
-    if not sight_of(ctx.signed_in).needs:
-        return page_of_known_total([], limit, lambda row: [row.id], 0)
     by_need = isinstance(root, NeedRow)
     rows = await ctx.loader(_exchanges_batch).load((by_need, root.id, limit, after_id))
 
@@ -255,13 +252,13 @@ async def resources(
     f = db.ResourceFilter(
         community_id=ids.filter_key(community_id, "Community"), category=category, available=available
     )
-    sight = sight_of(ctx.signed_in)
+    viewer = viewer_key(ctx.signed_in)
     async with ctx.db.connection() as conn:
-        rows = await db.resources_page(conn, sight, f, after_id, limit + 1)
+        rows = await db.resources_page(conn, viewer, f, after_id, limit + 1)
 
     async def count() -> int:
         async with ctx.db.connection() as conn:
-            return await db.resources_count(conn, sight, f)
+            return await db.resources_count(conn, viewer, f)
 
     return page_from_rows(rows, limit, lambda row: [row.id], count)
 
@@ -277,13 +274,13 @@ async def needs(
     limit = checked_first(first)
     after_id = decode_id_cursor(after)
     f = db.NeedFilter(area_id=ids.filter_key(area_id, *AREA_TYPES.values()), category=category, open=open_)
-    sight = sight_of(ctx.signed_in)
+    viewer = viewer_key(ctx.signed_in)
     async with ctx.db.connection() as conn:
-        rows = await db.needs_page(conn, sight, f, after_id, limit + 1)
+        rows = await db.needs_page(conn, viewer, f, after_id, limit + 1)
 
     async def count() -> int:
         async with ctx.db.connection() as conn:
-            return await db.needs_count(conn, sight, f)
+            return await db.needs_count(conn, viewer, f)
 
     return page_from_rows(rows, limit, lambda row: [row.id], count)
 
@@ -317,7 +314,7 @@ def _quantity(value: int) -> int:
 
 async def _visible_resource(conn: Conn, viewer: Viewer, global_id: str, field: str) -> ResourceRow:
     pk = ids.decode_as(global_id, "Resource")
-    row = (await db.visible_resources_by_id(conn, sight_of(viewer), [pk])).get(pk) if pk is not None else None
+    row = (await db.visible_resources_by_id(conn, viewer_key(viewer), [pk])).get(pk) if pk is not None else None
     if row is None:
         raise Refusal(ErrorCode.NOT_FOUND, "No such resource", field)
     return row
@@ -325,16 +322,16 @@ async def _visible_resource(conn: Conn, viewer: Viewer, global_id: str, field: s
 
 async def _visible_need(conn: Conn, viewer: Viewer, global_id: str, field: str) -> NeedRow:
     pk = ids.decode_as(global_id, "Need")
-    row = (await db.needs_by_id(conn, [pk])).get(pk) if pk is not None else None
-    if row is None or row.county_id != viewer.county_id or not sight_of(viewer).needs:
+    row = (await db.visible_needs_by_id(conn, viewer_key(viewer), [pk])).get(pk) if pk is not None else None
+    if row is None:
         raise Refusal(ErrorCode.NOT_FOUND, "No such need", field)
     return row
 
 
 async def _visible_exchange(conn: Conn, viewer: Viewer, global_id: str) -> ExchangeRow:
     pk = ids.decode_as(global_id, "Exchange")
-    row = (await db.exchanges_by_id(conn, [pk])).get(pk) if pk is not None else None
-    if row is None or row.county_id != viewer.county_id or not sight_of(viewer).needs:
+    row = (await db.visible_exchanges_by_id(conn, viewer_key(viewer), [pk])).get(pk) if pk is not None else None
+    if row is None:
         raise Refusal(ErrorCode.NOT_FOUND, "No such exchange", "exchangeId")
     return row
 

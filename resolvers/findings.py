@@ -1,8 +1,9 @@
 """Joint inspections (联合巡查) and public notice (通报曝光).
 
-Who sees what: staff in scope of the compound and the county admin see every finding there
-(`findings`); every signed-in user of the county sees published findings (`publicNotices`,
-and `node`), so residents of the area can read the notice board."""
+Who sees what is the SQL rule `finding_access` (0021_node_rules.sql): staff in scope of the
+compound and the county admin see every finding there (STAFF: `findings`); every signed-in
+user of the county sees published findings (`publicNotices`, and `node`), so residents of
+the area can read the notice board."""
 
 from __future__ import annotations
 
@@ -13,29 +14,24 @@ from db.findings import FindingFilter, FindingRow
 from db.pool import Conn
 from gongjian import clock
 from resolvers import ids, life, nodes
+from resolvers.access import viewer_key
 from resolvers.context import Context
 from resolvers.errors import ErrorCode, Refusal
 from resolvers.mutations import Audited, Outcome, run
 from resolvers.pagination import Page, checked_first, decode_id_cursor, page_from_rows
-from resolvers.viewer import Role
 
 
-async def finding_by_id(ctx: Context, keys: list[int]) -> list[FindingRow | None]:
+async def visible_finding_by_id(ctx: Context, keys: list[int]) -> list[FindingRow | None]:
+    viewer = ctx.viewer
+    if viewer is None:
+        return [None for _ in keys]
     async with ctx.db.connection() as conn:
-        found = await db.findings_by_id(conn, ctx.settings.timezone, keys)
+        found = await db.visible_findings_by_id(conn, ctx.settings.timezone, viewer_key(viewer), keys)
     return [found.get(k) for k in keys]
 
 
-def may_see(ctx: Context, row: FindingRow | None) -> bool:
-    viewer = ctx.viewer
-    if row is None or viewer is None or viewer.county_id != row.county_id:
-        return False
-    return row.published or viewer.is_staff_for(row.compound_path)
-
-
 async def _finding_nodes(ctx: Context, keys: list[int]) -> list[FindingRow | None]:
-    rows = await ctx.loader(finding_by_id).load_many(keys)
-    return [r if may_see(ctx, r) else None for r in rows]
+    return await ctx.loader(visible_finding_by_id).load_many(keys)
 
 
 nodes.register("Finding", _finding_nodes)
@@ -61,8 +57,8 @@ async def findings(
     """Findings in the viewer's staff or county-admin scopes (others get an empty list), newest first."""
     viewer = ctx.signed_in
     flt = FindingFilter(
-        county_id=viewer.county_id,
-        scopes=viewer.area_scopes(Role.COUNTY_ADMIN, Role.COMMUNITY_STAFF),
+        viewer=viewer_key(viewer),
+        reasons=["STAFF"],
         area_id=await life.area_filter(ctx, area_id),
         status=status,
         published_only=False,
@@ -76,8 +72,8 @@ async def public_notices(
     """Published findings (通报曝光) of the viewer's county, newest first."""
     viewer = ctx.signed_in
     flt = FindingFilter(
-        county_id=viewer.county_id,
-        scopes=None,
+        viewer=viewer_key(viewer),
+        reasons=["STAFF", "PUBLISHED"],
         area_id=await life.area_filter(ctx, area_id),
         status=None,
         published_only=True,
@@ -119,10 +115,11 @@ async def rectify_finding(ctx: Context, *, finding_id: str, note: str) -> Outcom
 
     async def body(conn: Conn) -> tuple[FindingRow, Audited]:
         pk = ids.decode_as(finding_id, "Finding")
-        row = await db.finding_for_update(conn, zone, pk) if pk is not None else None
-        if pk is None or row is None or row.county_id != viewer.county_id:
+        locked = await db.finding_for_update(conn, zone, pk, viewer_key(viewer)) if pk is not None else None
+        if pk is None or locked is None or locked[0].county_id != viewer.county_id:
             raise Refusal(ErrorCode.NOT_FOUND, "No finding with this id", "findingId")
-        if not viewer.is_staff_for(row.compound_path):
+        row, reason = locked
+        if reason != "STAFF":
             raise Refusal(ErrorCode.FORBIDDEN, "Only staff in scope of the compound may rectify findings")
         if life.blank(note):
             raise Refusal(ErrorCode.INVALID, "Say how it was rectified", "note")

@@ -13,7 +13,9 @@ from db.areas import AreaRow, OrganisationRow, PersonRow
 from db.audit import AuditFilter, AuditRow
 from db.identity import ApiTokenRow, GrantRow, UserRow
 from db.pool import Conn
-from resolvers import ids, nodes, passwords, tokens
+from gongjian import passwords, tokens
+from resolvers import ids, nodes
+from resolvers.access import viewer_key
 from resolvers.context import Context, viewer_of
 from resolvers.errors import ErrorCode, Refusal, UserError, bad_user_input
 from resolvers.loading import keyed
@@ -55,23 +57,15 @@ user_by_id = keyed(db.users_by_id)
 
 
 async def _user_nodes(ctx: Context, keys: list[int]) -> list[UserRow | None]:
-    """A user account is visible to itself, and to whoever may list it (`users`: COUNTY_ADMIN
-    of its county, staff in scope of where its person lives): one SQL rule, VISIBLE_USER."""
+    """A user account is visible to itself, and to whoever may list it (`users`): one SQL
+    rule, `user_access`."""
     v = ctx.viewer
-    rows = await ctx.loader(user_by_id).load_many(keys)
     if v is None:
-        return [None for _ in rows]
-    found = [r.id for r in rows if r is not None and r.county_id == v.county_id]
+        return [None for _ in keys]
+    rows = await ctx.loader(user_by_id).load_many(keys)
     async with ctx.db.connection() as conn:
-        listed = await accounts_db.listable_users(
-            conn, v.county_id, v.is_county_admin, v.area_scopes(Role.COMMUNITY_STAFF), found
-        )
-    return [
-        r
-        if r is not None and r.county_id == v.county_id and ((r.id == v.user_id and is_person(v)) or r.id in listed)
-        else None
-        for r in rows
-    ]
+        seen = await accounts_db.visible_users(conn, viewer_key(v), [r.id for r in rows if r is not None])
+    return [r if r is not None and r.id in seen else None for r in rows]
 
 
 async def person_of(root: UserRow, ctx: Context) -> PersonRow | None:
@@ -242,14 +236,19 @@ async def login(ctx: Context, username: str, password: str) -> LoginResult:
 api_token_by_id = keyed(db.api_tokens_by_id)
 
 
-def may_see_api_token(v: Viewer | None, row: ApiTokenRow | None) -> bool:
-    """A token is visible to COUNTY_ADMIN and the UNIT_ADMINs of its organisation."""
-    return v is not None and row is not None and administers_organisation(v, row.organisation_id, row.county_id)
+async def visible_api_token_by_id(ctx: Context, keys: list[int]) -> list[ApiTokenRow | None]:
+    """The tokens the viewer sees (the SQL rule `api_token_access`: COUNTY_ADMIN and the
+    UNIT_ADMINs of the token's organisation)."""
+    v = ctx.viewer
+    if v is None:
+        return [None for _ in keys]
+    async with ctx.db.connection() as conn:
+        found = await db.visible_api_tokens_by_id(conn, viewer_key(v), keys)
+    return [found.get(k) for k in keys]
 
 
 async def _api_token_nodes(ctx: Context, keys: list[int]) -> list[ApiTokenRow | None]:
-    rows = await ctx.loader(api_token_by_id).load_many(keys)
-    return [r if may_see_api_token(ctx.viewer, r) else None for r in rows]
+    return await ctx.loader(visible_api_token_by_id).load_many(keys)
 
 
 async def organisation_of_token(root: ApiTokenRow, ctx: Context) -> OrganisationRow | None:
@@ -305,8 +304,8 @@ async def revoke_api_token(ctx: Context, api_token_id: str) -> Outcome[ApiTokenR
     async def body(conn: Conn) -> tuple[ApiTokenRow, Audited]:
         require(is_person(v), "An API token cannot revoke API tokens")
         pk = ids.decode_as(api_token_id, "ApiToken")
-        row = await db.api_token_for_update(conn, pk) if pk is not None else None
-        if row is None or not may_see_api_token(v, row):
+        row = await db.api_token_for_update(conn, pk, viewer_key(v)) if pk is not None else None
+        if row is None:
             raise Refusal(ErrorCode.NOT_FOUND, "No such API token", "apiTokenId")
         if row.revoked_at is not None:
             raise Refusal(ErrorCode.INVALID_STATE, "The API token is already revoked", "apiTokenId")
@@ -324,11 +323,11 @@ async def api_tokens(ctx: Context, organisation_id: str, first: int | None, afte
     limit = checked_first(first)
     before = decode_id_cursor(after)
     async with ctx.db.connection() as conn:
-        rows = await db.api_tokens_page(conn, pk, before, limit + 1)
+        rows = await db.api_tokens_page(conn, viewer_key(ctx.signed_in), pk, before, limit + 1)
 
     async def count() -> int:
         async with ctx.db.connection() as conn:
-            return await db.api_tokens_count(conn, pk)
+            return await db.api_tokens_count(conn, viewer_key(ctx.signed_in), pk)
 
     return page_from_rows(rows, limit, lambda r: [r.id], count)
 
@@ -383,7 +382,7 @@ async def audit_log(ctx: Context, query: AuditQuery, first: int | None, after: s
         user_pk = ids.decode_as(query.user_id, "User") or -1
     target_types, target_pk = _target(query.target_id)
     filt = AuditFilter(
-        county_id=v.county_id,
+        viewer=viewer_key(v),
         action=query.action,
         user_id=user_pk,
         target_type=query.target_type,
@@ -402,16 +401,18 @@ async def audit_log(ctx: Context, query: AuditQuery, first: int | None, after: s
     return page_from_rows(rows, limit, lambda r: [r.id], count)
 
 
-audit_entry_by_id = keyed(audit_db.by_id)
+async def visible_audit_entry_by_id(ctx: Context, keys: list[int]) -> list[AuditRow | None]:
+    """The entries the viewer may read (the SQL rule `audit_access`: the county admin)."""
+    v = ctx.viewer
+    if v is None:
+        return [None for _ in keys]
+    async with ctx.db.connection() as conn:
+        found = await audit_db.visible_by_id(conn, viewer_key(v), keys)
+    return [found.get(k) for k in keys]
 
 
 async def _audit_nodes(ctx: Context, keys: list[int]) -> list[AuditRow | None]:
-    v = ctx.viewer
-    rows = await ctx.loader(audit_entry_by_id).load_many(keys)
-    return [
-        r if v is not None and v.is_county_admin and r is not None and r.county_id == v.county_id else None
-        for r in rows
-    ]
+    return await ctx.loader(visible_audit_entry_by_id).load_many(keys)
 
 
 async def user_of_entry(root: AuditRow, ctx: Context) -> UserRow | None:

@@ -20,6 +20,7 @@ from strawberry.types import Info
 
 from resolvers import ids
 from resolvers.errors import ErrorCode, Refusal
+from resolvers.rules import Rule
 from resolvers.viewer import Role, Viewer
 
 
@@ -109,9 +110,10 @@ def administers_organisation_in(argument: str) -> type[Requirement]:
     return AdministersOrganisation
 
 
-def described(description: str, *requirements: type[Requirement] | str) -> str:
-    """`description` followed by who may use the field, for the SDL."""
-    texts = [r if isinstance(r, str) else r.requirement for r in requirements]
+def described(description: str, *requirements: type[Requirement] | Rule | str) -> str:
+    """`description` followed by who may use the field, for the SDL: the words of the rules
+    (resolvers/rules.py) the field runs, each naming its rule."""
+    texts = [r if isinstance(r, str) else r.text() if isinstance(r, Rule) else r.requirement for r in requirements]
     texts = [t for t in texts if t and t != SignedIn.requirement] or [SignedIn.requirement]
     return f"{description}\n\nRequires: {'; '.join(texts)}."
 
@@ -121,7 +123,7 @@ def guarded(
     resolver: Callable[..., Any],
     description: str,
     permissions: Sequence[type[Requirement]] = (),
-    rules: Sequence[str] = (),
+    rules: Sequence[Rule | str] = (),
     mutation: bool = False,
 ) -> Any:
     """A root field behind SignedIn and `permissions`, with the requirement in its SDL.

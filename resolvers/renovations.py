@@ -1,6 +1,7 @@
 """Old-compound renovation projects (老旧小区改造).
 
-Projects are public to every signed-in user of the county (residents follow the works on
+Projects are public to every signed-in user of the county (the SQL rule
+`renovation_access`) (residents follow the works on
 their compound). Staff in scope of the compound and the county admin plan, start and
 complete them; `year` is the planned year, set to the year of completion (county time)
 when the project is completed."""
@@ -12,19 +13,25 @@ from db.pool import Conn
 from db.renovations import RenovationRow
 from gongjian import clock
 from resolvers import ids, life, nodes
+from resolvers.access import viewer_key
 from resolvers.context import Context
 from resolvers.errors import ErrorCode, Refusal
-from resolvers.loading import grouped, keyed
+from resolvers.loading import grouped
 from resolvers.mutations import Audited, Outcome, run
 from resolvers.pagination import Page, checked_first, decode_id_cursor, page_from_rows
 
-renovation_by_id = keyed(db.renovations_by_id)
+
+async def visible_renovation_by_id(ctx: Context, keys: list[int]) -> list[RenovationRow | None]:
+    viewer = ctx.viewer
+    if viewer is None:
+        return [None for _ in keys]
+    async with ctx.db.connection() as conn:
+        found = await db.visible_renovations_by_id(conn, viewer_key(viewer), keys)
+    return [found.get(k) for k in keys]
 
 
 async def _renovation_nodes(ctx: Context, keys: list[int]) -> list[RenovationRow | None]:
-    rows = await ctx.loader(renovation_by_id).load_many(keys)
-    county = ctx.viewer.county_id if ctx.viewer else None
-    return [r if r is not None and r.county_id == county else None for r in rows]
+    return await ctx.loader(visible_renovation_by_id).load_many(keys)
 
 
 nodes.register("Renovation", _renovation_nodes)
@@ -39,7 +46,7 @@ async def renovations(
     viewer = ctx.signed_in
     limit = checked_first(first)
     after_id = decode_id_cursor(after)
-    filters = {"county_id": viewer.county_id, "area_id": await life.area_filter(ctx, area_id), "status": status}
+    filters = {"viewer": viewer_key(viewer), "area_id": await life.area_filter(ctx, area_id), "status": status}
     async with ctx.db.connection() as conn:
         rows = await db.page(conn, **filters, after=after_id, limit=limit + 1)  # type: ignore[arg-type]
 
@@ -82,8 +89,8 @@ async def _advance(ctx: Context, action: str, renovation_id: str, source: str, t
 
     async def body(conn: Conn) -> tuple[RenovationRow, Audited]:
         pk = ids.decode_as(renovation_id, "Renovation")
-        row = await db.renovation_for_update(conn, pk) if pk is not None else None
-        if pk is None or row is None or row.county_id != viewer.county_id:
+        row = await db.renovation_for_update(conn, pk, viewer_key(viewer)) if pk is not None else None
+        if pk is None or row is None:
             raise Refusal(ErrorCode.NOT_FOUND, "No renovation project with this id", "renovationId")
         if not viewer.is_staff_for(row.compound_path):
             raise Refusal(ErrorCode.FORBIDDEN, "Only staff in scope of the compound or the county admin")

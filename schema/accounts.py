@@ -9,7 +9,8 @@ import strawberry
 from strawberry.types import Info
 
 from resolvers import accounts as r
-from resolvers.permissions import SignedIn, has_role
+from resolvers import rules
+from resolvers.permissions import SignedIn, described, has_role
 from resolvers.viewer import Role as RoleValues
 from schema.base import FILTER, After, Connection, First, UserError
 from schema.identity import Role, User
@@ -45,8 +46,11 @@ class AccountsQuery:
     users: Connection[User] = strawberry.field(
         resolver=_users,
         permission_classes=[SignedIn, MANAGERS],
-        description="User accounts, oldest first: the county's for COUNTY_ADMIN, those of people living in their "
-        "scope for staff; anyone else gets a FORBIDDEN GraphQL error",
+        description=described(
+            "User accounts, oldest first: the county's for COUNTY_ADMIN, those of people living in their "
+            "scope for staff; anyone else gets a FORBIDDEN GraphQL error",
+            rules.USER_ACCESS,
+        ),
     )
 
 
@@ -151,28 +155,44 @@ class AccountsMutation:
     create_user: CreateUserPayload = strawberry.mutation(
         resolver=_create_user,
         permission_classes=[SignedIn],
-        description="Create an account with one role and a one-time password; a taken username or a person who "
-        "already has an account: ALREADY_EXISTS." + RULES,
+        description=described(
+            "Create an account with one role and a one-time password; a taken username or a person who "
+            "already has an account: ALREADY_EXISTS." + RULES,
+            rules.MANAGES_ACCOUNTS,
+        ),
     )
     grant_role: UserPayload = strawberry.mutation(
         resolver=_grant_role,
         permission_classes=[SignedIn],
-        description="Grant a role in a scope; held already: ALREADY_EXISTS." + RULES,
+        description=described(
+            "Grant a role in a scope; held already: ALREADY_EXISTS." + RULES, rules.USER_ACCESS, rules.MANAGES_ACCOUNTS
+        ),
     )
     revoke_role: UserPayload = strawberry.mutation(
         resolver=_revoke_role,
         permission_classes=[SignedIn],
-        description="Revoke a role in a scope, from the next request on (open subscriptions included); not held: "
-        "NOT_FOUND." + RULES,
+        description=described(
+            "Revoke a role in a scope, from the next request on (open subscriptions included); not held: "
+            "NOT_FOUND." + RULES,
+            rules.USER_ACCESS,
+            rules.MANAGES_ACCOUNTS,
+        ),
     )
     disable_user: UserPayload = strawberry.mutation(
         resolver=_disable_user,
         permission_classes=[SignedIn],
-        description="Disable an account: its tokens stop working on the next request (open subscriptions "
-        "included) and it cannot sign in; already disabled: INVALID_STATE." + RULES,
+        description=described(
+            "Disable an account: its tokens stop working on the next request (open subscriptions "
+            "included) and it cannot sign in; already disabled: INVALID_STATE." + RULES,
+            rules.USER_ACCESS,
+            rules.MANAGES_ACCOUNTS,
+        ),
     )
     change_password: ChangePasswordPayload = strawberry.mutation(
         resolver=_change_password,
-        description="Change one's password: with the token of a first sign-in (PASSWORD_CHANGE_REQUIRED), or with "
-        "an ordinary token and the current password. Needs no other sign-in; answers an ordinary token",
+        description=described(
+            "Change one's password: with the token of a first sign-in (PASSWORD_CHANGE_REQUIRED), or with "
+            "an ordinary token and the current password. Needs no other sign-in; answers an ordinary token",
+            rules.IS_PERSON,
+        ),
     )

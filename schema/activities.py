@@ -11,7 +11,8 @@ from strawberry.types import Info
 
 from db.activities import ActivityRow, SignupRow, VolunteerHoursRow
 from resolvers import activities as r
-from resolvers.permissions import SignedIn
+from resolvers import rules
+from resolvers.permissions import SignedIn, described
 from schema.areas import Community, Organisation, Person
 from schema.base import FILTER, INPUT, After, Connection, First, Node, UserError, is_row
 
@@ -145,14 +146,19 @@ class ActivityQuery:
     activities: Connection[Activity] = strawberry.field(
         resolver=_activities,
         permission_classes=[SignedIn],
-        description="Activities of the viewer's county by start time, visible to every signed-in user",
+        description=described(
+            "Activities of the viewer's county by start time, visible to every signed-in user", rules.ACTIVITY_ACCESS
+        ),
     )
     volunteer_hours: VolunteerHours | None = strawberry.field(
         resolver=_volunteer_hours,
         permission_classes=[SignedIn],
         description=(
-            "Volunteer hours of a person (default: the viewer). A person sees their own; staff those of people "
-            "whose household is in their scope; the county admin anyone's. Null when not visible."
+            described(
+                "Volunteer hours of a person (default: the viewer). A person sees their own; staff those of people "
+                "whose household is in their scope; the county admin anyone's. Null when not visible.",
+                rules.VOLUNTEER_HOURS_READER,
+            )
         ),
     )
 
@@ -235,22 +241,36 @@ class ActivityMutation:
     create_activity: CreateActivityPayload = strawberry.mutation(
         resolver=_create_activity,
         permission_classes=[SignedIn],
-        description="Create a joint activity: staff in scope of the community or the unit admin of a host",
+        description=described(
+            "Create a joint activity: staff in scope of the community or the unit admin of a host",
+            rules.ACTIVITY_CREATOR,
+        ),
     )
     sign_up: SignupPayload = strawberry.mutation(
         resolver=_sign_up,
         permission_classes=[SignedIn],
-        description="Sign the signed-in person up (报名); ALREADY_EXISTS twice, FULL past the capacity",
+        description=described(
+            "Sign the signed-in person up (报名); ALREADY_EXISTS twice, FULL past the capacity",
+            rules.ACTIVITY_ACCESS,
+            rules.IS_PERSON,
+        ),
     )
     cancel_sign_up: SignupPayload = strawberry.mutation(
         resolver=_cancel_sign_up,
         permission_classes=[SignedIn],
-        description="Cancel a sign-up (the person, staff in scope or a host) and free its place",
+        description=described(
+            "Cancel a sign-up (the person, staff in scope or a host) and free its place",
+            rules.SIGNUP_ACCESS,
+            rules.ACTIVITY_MANAGER,
+        ),
     )
     check_in: SignupPayload = strawberry.mutation(
         resolver=_check_in,
         permission_classes=[SignedIn],
-        description="Check a person in (签到): staff in scope or a host's unit admin; credits volunteer hours",
+        description=described(
+            "Check a person in (签到): staff in scope or a host's unit admin; credits volunteer hours",
+            rules.ACTIVITY_MANAGER,
+        ),
     )
 
 

@@ -10,11 +10,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from db.areas import AreaRow, HouseholdRow, OrganisationRow, PersonRow, PostRow, ResponsibilityRow
+from db.areas import AreaRow, HouseholdRow, OrganisationRow, PersonRow, PostRow, ResponsibilityRow, like_pattern
 from resolvers import adoptions as adoption_resolvers
 from resolvers import areas as r
+from resolvers import rules
 from resolvers.areas import ChainLink
-from resolvers.permissions import SignedIn
+from resolvers.compiled import declarations as compiled
+from resolvers.permissions import SignedIn, described
 from resolvers.renovations import renovations_by_compound
 from schema.adoptions import Adoption
 from schema.base import FILTER, INPUT, After, Connection, First, Node, UserError, describe_values, is_row
@@ -576,28 +578,39 @@ class AreasQuery:
     areas: Connection[Area] = strawberry.field(
         resolver=_areas,
         permission_classes=[SignedIn],
-        description="Areas of the viewer's county; `parentId` gives direct children",
+        description=described("Areas of the viewer's county; `parentId` gives direct children", rules.IN_COUNTY),
     )
     compounds: Connection[Compound] = strawberry.field(
         resolver=_compounds,
         permission_classes=[SignedIn],
-        description="Compounds of the viewer's county; `within` gives those anywhere under an area",
+        description=described(
+            "Compounds of the viewer's county; `within` gives those anywhere under an area", rules.IN_COUNTY
+        ),
     )
     organisations: Connection[Organisation] = strawberry.field(
-        resolver=_organisations, permission_classes=[SignedIn], description="Organisations of the viewer's county"
+        resolver=_organisations,
+        permission_classes=[SignedIn],
+        description=described("Organisations of the viewer's county", rules.IN_COUNTY),
     )
     people: Connection[Person] = strawberry.field(
         resolver=_people,
         permission_classes=[SignedIn],
-        description="Find people by name or phone (查找居民), in id order. COUNTY_ADMIN searches the county, staff "
-        "their scope, a building head their building; everyone else gets an empty list. Each page is audited "
-        "(one row per household read by staff or a building head); phones are masked as everywhere",
+        description=described(
+            "Find people by name or phone (查找居民), in id order. COUNTY_ADMIN searches the county, staff "
+            "their scope, a building head their building; everyone else gets an empty list. Each page is audited "
+            "(one row per household read by staff or a building head); phones are masked as everywhere",
+            rules.PERSON_ACCESS,
+            rules.HOUSEHOLD_ACCESS,
+        ),
     )
     cross_appointments: list[CrossAppointmentType] = strawberry.field(
         resolver=_cross_appointments,
         permission_classes=[SignedIn],
-        description="People with posts in an owner committee and the community's party organisation or "
-        "residents' committee (交叉任职)",
+        description=described(
+            "People with posts in an owner committee and the community's party organisation or "
+            "residents' committee (交叉任职)",
+            rules.IN_COUNTY,
+        ),
     )
 
 
@@ -606,7 +619,10 @@ class AreasMutation:
     assign_responsible: AssignResponsiblePayload = strawberry.mutation(
         resolver=_assign_responsible,
         permission_classes=[SignedIn],
-        description="Replace the responsible person of an area (COUNTY_ADMIN, or staff in scope); history is kept",
+        description=described(
+            "Replace the responsible person of an area (COUNTY_ADMIN, or staff in scope); history is kept",
+            rules.STAFF_OF_AREA,
+        ),
     )
 
 
@@ -624,3 +640,143 @@ ALL_TYPES = [
     Post,
     Adoption,
 ]
+
+
+# --- the compiled read path: each type's SQL, declared once (resolvers/compiled) -------------
+
+_AREA_IN_COUNTY = "{row}.county_id = {county} AND {row}.level = '%s'"
+_RESPONSIBLE = compiled.Relation(
+    "Person",
+    "one",
+    "{row}.id = (SELECT r.person_id FROM responsibilities r WHERE r.area_id = {parent}.id AND r.until IS NULL)",
+)
+_HOUSEHOLD_COUNT = compiled.Column(
+    "(SELECT count(*) FROM households h JOIN areas b ON b.id = h.building_id WHERE b.path @> ARRAY[{row}.id])"
+)
+_AREA_FIELDS: dict[str, compiled.Field] = {
+    "id": compiled.GlobalId(),
+    "name": compiled.Column("{row}.name"),
+    "level": compiled.Column("{row}.level"),
+    "code": compiled.Column("{row}.code"),
+    "responsible": _RESPONSIBLE,
+    "householdCount": _HOUSEHOLD_COUNT,
+}
+
+
+def _ancestor(type_name: str, level: str) -> compiled.Relation:
+    return compiled.Relation(type_name, "one", "{row}.id = ANY({parent}.path) AND {row}.level = '" + level + "'")
+
+
+for _level, _type in (("COUNTY", "County"), ("TOWN", "Town"), ("COMMUNITY", "Community"), ("DISTRICT", "District")):
+    compiled.declare(_type, compiled.Source("areas", _AREA_IN_COUNTY % _level, _AREA_FIELDS))
+compiled.declare("Unit", compiled.Source("areas", _AREA_IN_COUNTY % "UNIT", _AREA_FIELDS))
+compiled.declare(
+    "Compound",
+    compiled.Source(
+        "areas",
+        _AREA_IN_COUNTY % "COMPOUND",
+        {
+            **_AREA_FIELDS,
+            "kind": compiled.Column("{row}.compound_kind"),
+            "address": compiled.Column("{row}.address"),
+            "managementPlan": compiled.Column("{row}.management_plan"),
+            "community": _ancestor("Community", "COMMUNITY"),
+            "district": _ancestor("District", "DISTRICT"),
+            "buildings": compiled.Relation(
+                "Building",
+                "connection",
+                "{row}.parent_id = {parent}.id AND {row}.level = 'BUILDING'",
+                count="SELECT count(*) FROM areas a WHERE a.parent_id = {parent}.id AND a.level = 'BUILDING'",
+            ),
+        },
+    ),
+)
+compiled.declare(
+    "Building",
+    compiled.Source(
+        "areas",
+        _AREA_IN_COUNTY % "BUILDING",
+        {
+            **_AREA_FIELDS,
+            "compound": compiled.Relation("Compound", "one", "{row}.id = {parent}.parent_id"),
+            "head": _RESPONSIBLE,
+            "households": compiled.Relation(
+                "Household",
+                "connection",
+                "{row}.building_id = {parent}.id",
+                count="SELECT count(*) FROM households h JOIN areas b ON b.id = h.building_id "
+                "WHERE b.path @> ARRAY[{parent}.id]",
+            ),
+        },
+    ),
+)
+compiled.declare(
+    "Household",
+    compiled.Source(
+        "households",
+        "{row}.county_id = {county}",
+        {
+            "id": compiled.GlobalId(),
+            "label": compiled.Column("{row}.label"),
+            "code": compiled.Column("{row}.code"),
+            "fullAddress": compiled.Column("coalesce(household_address({row}.area_id, {row}.label), {row}.label)"),
+            "building": compiled.Relation("Building", "one", "{row}.id = {parent}.building_id"),
+            "residents": compiled.Relation("Person", "list", "{row}.household_id = {parent}.id", guard="residents"),
+        },
+        reasons={"residents": compiled.Reason("household_access({row}, {viewer})", "residents", "{row}.id")},
+    ),
+)
+compiled.declare(
+    "Person",
+    compiled.Source(
+        "persons",
+        "{row}.county_id = {county}",
+        {
+            "id": compiled.GlobalId(),
+            "name": compiled.Column("{row}.name"),
+            "partyMember": compiled.Column("{row}.party_member"),
+            "phone": compiled.Column("{row}.phone", masked_by="phone"),
+            "household": compiled.Relation("Household", "one", "{row}.id = {parent}.household_id", guard="household"),
+        },
+        reasons={
+            "phone": compiled.Reason(
+                "person_access({row}, {viewer})", "phone", "{row}.household_id", "{row}.phone IS NOT NULL"
+            ),
+            "household": compiled.Reason(
+                "(SELECT household_access(h, {viewer}) FROM households h WHERE h.id = {row}.household_id)",
+                "residents",
+                "{row}.household_id",
+                "{row}.household_id IS NOT NULL",
+            ),
+        },
+    ),
+)
+
+_COMPOUNDS_WHERE = (
+    "{row}.county_id = {county} AND {row}.level = 'COMPOUND' AND ({arg_within} IS NULL OR {row}.path @> "
+    "ARRAY[{arg_within}]) AND ({arg_search} IS NULL OR {row}.name ILIKE {arg_search})"
+)
+
+
+def _compound_arguments(given: Any) -> dict[str, Any]:
+    def part(name: str) -> Any:
+        return given.get(name) if isinstance(given, dict) else getattr(given, name, None)
+
+    search = part("search")
+    return {
+        "within": r.decode_area_argument(part("within"), "within") if given is not None else None,
+        "search": like_pattern(search) if search else None,
+    }
+
+
+compiled.declare_root(
+    "compounds",
+    compiled.RootConnection(
+        "Compound",
+        "areas",
+        _COMPOUNDS_WHERE,
+        "SELECT count(*) FROM areas {row} WHERE " + _COMPOUNDS_WHERE,  # noqa: S608 - constant text
+        (("within", "bigint"), ("search", "text")),
+        _compound_arguments,
+    ),
+)

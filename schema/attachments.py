@@ -11,7 +11,8 @@ from strawberry.types import Info
 
 from db.attachments import AttachmentRow
 from resolvers import attachments as r
-from resolvers.permissions import SignedIn
+from resolvers import rules
+from resolvers.permissions import SignedIn, described
 from schema.base import INPUT, Node, UserError, is_row
 
 
@@ -86,8 +87,10 @@ class AttachmentsMutation:
     add_attachment: AddAttachmentPayload = strawberry.mutation(
         resolver=_add_attachment,
         permission_classes=[SignedIn],
-        description="Attach a photo or document. Requires: a party of the order (household, assignee, staff in "
-        "scope); staff in scope for a finding; the cadre for a visit. Location data is removed from photos",
+        description=described(
+            "Attach a photo or document; location data is removed from photos",
+            rules.ATTACHMENT_SUBJECT,
+        ),
     )
 
 

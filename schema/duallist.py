@@ -12,7 +12,8 @@ from strawberry.types import Info
 
 from db.duallist import ExchangeRow, NeedRow, ResourceRow
 from resolvers import duallist as r
-from resolvers.permissions import SignedIn
+from resolvers import rules
+from resolvers.permissions import SignedIn, described
 from schema.areas import Area, Community, Organisation
 from schema.base import FILTER, INPUT, After, Connection, First, Node, UserError, is_row
 
@@ -224,12 +225,15 @@ class DualListQuery:
     resources: Connection[Resource] = strawberry.field(
         resolver=_resources,
         permission_classes=[SignedIn],
-        description="Resources of the viewer's county (residents: those open to their community), oldest first",
+        description=described(
+            "Resources of the viewer's county (residents: those open to their community), oldest first",
+            rules.RESOURCE_ACCESS,
+        ),
     )
     needs: Connection[Need] = strawberry.field(
         resolver=_needs,
         permission_classes=[SignedIn],
-        description="Needs of the viewer's county, oldest first; empty for residents",
+        description=described("Needs of the viewer's county, oldest first; empty for residents", rules.NEED_ACCESS),
     )
 
 
@@ -379,35 +383,61 @@ class DualListMutation:
     publish_resource: PublishResourcePayload = strawberry.mutation(
         resolver=_publish_resource,
         permission_classes=[SignedIn],
-        description="Offer a resource to communities (the provider's unit admin or API token, or a county admin)",
+        description=described(
+            "Offer a resource to communities (the provider's unit admin or API token, or a county admin)",
+            rules.ADMINISTERS_ORGANISATION,
+        ),
     )
     withdraw_resource: WithdrawResourcePayload = strawberry.mutation(
         resolver=_withdraw_resource,
         permission_classes=[SignedIn],
-        description="Withdraw a resource: no more allocations; existing exchanges stand (the provider)",
+        description=described(
+            "Withdraw a resource: no more allocations; existing exchanges stand (the provider)",
+            rules.RESOURCE_ACCESS,
+            rules.ADMINISTERS_ORGANISATION,
+        ),
     )
     publish_need: NeedPayload = strawberry.mutation(
-        resolver=_publish_need, permission_classes=[SignedIn], description="Publish a need (staff in scope)"
+        resolver=_publish_need,
+        permission_classes=[SignedIn],
+        description=described("Publish a need (staff in scope)", rules.STAFF_OF_AREA),
     )
     close_need: NeedPayload = strawberry.mutation(
         resolver=_close_need,
         permission_classes=[SignedIn],
-        description="Close a need: no more allocations; existing exchanges stand (staff in scope)",
+        description=described(
+            "Close a need: no more allocations; existing exchanges stand (staff in scope)",
+            rules.NEED_ACCESS,
+            rules.STAFF_OF_AREA,
+        ),
     )
     allocate: ExchangePayload = strawberry.mutation(
         resolver=_allocate,
         permission_classes=[SignedIn],
-        description="Allocate a quantity of a resource to a need (staff in scope of the need): an ALLOCATED exchange",
+        description=described(
+            "Allocate a quantity of a resource to a need (staff in scope of the need): an ALLOCATED exchange",
+            rules.RESOURCE_ACCESS,
+            rules.NEED_ACCESS,
+            rules.STAFF_OF_AREA,
+        ),
     )
     complete_exchange: ExchangePayload = strawberry.mutation(
         resolver=_complete_exchange,
         permission_classes=[SignedIn],
-        description="ALLOCATED -> COMPLETED (the provider or staff in scope of the need)",
+        description=described(
+            "ALLOCATED -> COMPLETED (the provider or staff in scope of the need)",
+            rules.EXCHANGE_ACCESS,
+            rules.EXCHANGE_PARTY,
+        ),
     )
     cancel_exchange: ExchangePayload = strawberry.mutation(
         resolver=_cancel_exchange,
         permission_classes=[SignedIn],
-        description="ALLOCATED -> CANCELLED; the quantity returns to the resource and leaves the need (either side)",
+        description=described(
+            "ALLOCATED -> CANCELLED; the quantity returns to the resource and leaves the need (either side)",
+            rules.EXCHANGE_ACCESS,
+            rules.EXCHANGE_PARTY,
+        ),
     )
 
 

@@ -11,7 +11,8 @@ from strawberry.types import Info
 
 from db.findings import FindingRow
 from resolvers import findings as r
-from resolvers.permissions import SignedIn
+from resolvers import rules
+from resolvers.permissions import SignedIn, described
 from schema.areas import Compound
 from schema.attachments import Attachment, attachments_field
 from schema.base import FILTER, INPUT, After, Connection, First, Node, UserError, is_row
@@ -95,12 +96,18 @@ class FindingQuery:
     findings: Connection[Finding] = strawberry.field(
         resolver=_findings,
         permission_classes=[SignedIn],
-        description="Findings in the viewer's scope (community staff, county admin; others: empty), newest first",
+        description=described(
+            "Findings in the viewer's scope (community staff, county admin; others: empty), newest first",
+            rules.FINDING_ACCESS,
+        ),
     )
     public_notices: Connection[Finding] = strawberry.field(
         resolver=_public_notices,
         permission_classes=[SignedIn],
-        description="The public notice list (通报曝光): published findings, readable by every signed-in user",
+        description=described(
+            "The public notice list (通报曝光): published findings, readable by every signed-in user",
+            rules.FINDING_ACCESS,
+        ),
     )
 
 
@@ -145,12 +152,15 @@ class FindingMutation:
     report_finding: FindingPayload = strawberry.mutation(
         resolver=_report,
         permission_classes=[SignedIn],
-        description="Report a finding (staff in scope of the compound); the deadline may not be in the past",
+        description=described(
+            "Report a finding (staff in scope of the compound); the deadline may not be in the past",
+            rules.STAFF_OF_AREA,
+        ),
     )
     rectify_finding: FindingPayload = strawberry.mutation(
         resolver=_rectify,
         permission_classes=[SignedIn],
-        description="Rectify an OPEN or OVERDUE finding, with a note (staff in scope)",
+        description=described("Rectify an OPEN or OVERDUE finding, with a note (staff in scope)", rules.FINDING_ACCESS),
     )
 
 

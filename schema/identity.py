@@ -12,10 +12,11 @@ from strawberry.types import Info
 from db.audit import AuditRow
 from db.identity import ApiTokenRow, UserRow
 from resolvers import identity as r
+from resolvers import rules
 from resolvers.identity import RoleGrantValue, ScopeValue
 from resolvers.mutations import Outcome
 from resolvers.pagination import Page
-from resolvers.permissions import CountyAdmin, administers_organisation_in, guarded
+from resolvers.permissions import CountyAdmin, administers_organisation_in, described, guarded
 from resolvers.viewer import Role as RoleValues
 from schema.areas import Area, Organisation, Person
 from schema.base import FILTER, INPUT, After, Connection, First, Node, UserError, describe_values, is_row
@@ -208,16 +209,19 @@ async def _api_tokens(
 @strawberry.type
 class IdentityQuery:
     viewer: User | None = strawberry.field(
-        resolver=_viewer, description="The signed-in user (or API token's identity); null when not signed in"
+        resolver=_viewer,
+        description=described("The signed-in user (or API token's identity); null when not signed in", rules.ANYONE),
     )
     audit_log: Connection[AuditEntry] = guarded(
         resolver=_audit_log,
         description="The audit log of the viewer's county, newest first",
+        rules=[rules.AUDIT_ACCESS],
         permissions=[CountyAdmin],
     )
     api_tokens: Connection[ApiToken] = guarded(
         resolver=_api_tokens,
         description="An organisation's API tokens, newest first, with when each was last used",
+        rules=[rules.API_TOKEN_ACCESS],
         permissions=[administers_organisation_in("organisationId")],
     )
 
@@ -300,19 +304,22 @@ _TOKEN_RULE = "COUNTY_ADMIN, or UNIT_ADMIN of the token's organisation (not an A
 class IdentityMutation:
     login: LoginPayload = strawberry.mutation(
         resolver=_login,
-        description="Sign in (no token needed). After 5 failures in 15 minutes for one username, "
-        "TOO_MANY_ATTEMPTS until the window passes",
+        description=described(
+            "Sign in (no token needed). After 5 failures in 15 minutes for one username, "
+            "TOO_MANY_ATTEMPTS until the window passes",
+            rules.ANYONE,
+        ),
     )
     create_api_token: CreateApiTokenPayload = guarded(
         resolver=_create_api_token,
         description="A partner unit's API token; refused with FORBIDDEN otherwise",
-        rules=[_TOKEN_RULE],
+        rules=[rules.ADMINISTERS_ORGANISATION, rules.IS_PERSON],
         mutation=True,
     )
     revoke_api_token: RevokeApiTokenPayload = guarded(
         resolver=_revoke_api_token,
         description="Revoke an API token: requests with it are refused from now on",
-        rules=[_TOKEN_RULE],
+        rules=[rules.API_TOKEN_ACCESS, rules.IS_PERSON],
         mutation=True,
     )
 

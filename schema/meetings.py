@@ -12,7 +12,8 @@ from strawberry.types import Info
 
 from db.meetings import MeetingRow, ResolutionRow
 from resolvers import meetings as r
-from resolvers.permissions import SignedIn
+from resolvers import rules
+from resolvers.permissions import SignedIn, described
 from schema.areas import Community, Organisation
 from schema.base import INPUT, After, Connection, First, Node, UserError, is_row
 
@@ -106,8 +107,11 @@ class MeetingQuery:
         resolver=_meetings,
         permission_classes=[SignedIn],
         description=(
-            "Meetings, latest first: staff see those of communities in scope, the county admin all, a unit admin "
-            "those its organisation takes part in; others an empty list"
+            described(
+                "Meetings, latest first: staff see those of communities in scope, the county admin all, a unit admin "
+                "those its organisation takes part in; others an empty list",
+                rules.MEETING_ACCESS,
+            )
         ),
     )
 
@@ -185,18 +189,25 @@ async def _cancel(info: Info[Any, Any], input: Annotated[CancelMeetingInput, INP
 @strawberry.type
 class MeetingMutation:
     schedule_meeting: MeetingPayload = strawberry.mutation(
-        resolver=_schedule, permission_classes=[SignedIn], description="Schedule a meeting (staff in scope)"
+        resolver=_schedule,
+        permission_classes=[SignedIn],
+        description=described("Schedule a meeting (staff in scope)", rules.STAFF_OF_AREA),
     )
     record_minutes: MeetingPayload = strawberry.mutation(
         resolver=_record,
         permission_classes=[SignedIn],
         description=(
-            "Record the minutes (staff in scope): SCHEDULED -> HELD; a resolution naming a household places a "
-            "SUBMITTED follow-up service order for it"
+            described(
+                "Record the minutes (staff in scope): SCHEDULED -> HELD; a resolution naming a household places a "
+                "SUBMITTED follow-up service order for it",
+                rules.MEETING_ACCESS,
+            )
         ),
     )
     cancel_meeting: MeetingPayload = strawberry.mutation(
-        resolver=_cancel, permission_classes=[SignedIn], description="Call off a SCHEDULED meeting (staff in scope)"
+        resolver=_cancel,
+        permission_classes=[SignedIn],
+        description=described("Call off a SCHEDULED meeting (staff in scope)", rules.MEETING_ACCESS),
     )
 
 

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from resolvers import nodes
-from resolvers.permissions import SignedIn
+from resolvers import nodes, rules
+from resolvers.permissions import SignedIn, described
 from schema.base import Node
 
 
@@ -34,10 +34,10 @@ class NodeQuery:
     node: Node | None = strawberry.field(
         resolver=_node,
         permission_classes=[SignedIn],
-        description="Any object by its global id; null when unknown or not visible",
+        description=described("Any object by its global id; null when unknown or not visible", rules.NODE_RULES),
     )
     nodes: list[Node | None] = strawberry.field(
         resolver=_nodes,
         permission_classes=[SignedIn],
-        description="Objects by global id, in order; null where unknown or not visible",
+        description=described("Objects by global id, in order; null where unknown or not visible", rules.NODE_RULES),
     )

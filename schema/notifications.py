@@ -13,7 +13,8 @@ from strawberry.types import Info
 from db.identity import UserRow
 from db.notifications import NotificationRow
 from resolvers import notifications as r
-from resolvers.permissions import SignedIn
+from resolvers import rules
+from resolvers.permissions import SignedIn, described
 from schema.base import INPUT, After, Connection, First, Node, UserError, is_row
 
 
@@ -124,7 +125,10 @@ class NotificationsMutation:
     mark_notifications_read: MarkNotificationsReadPayload = strawberry.mutation(
         resolver=_mark_read,
         permission_classes=[SignedIn],
-        description="Mark some of the viewer's notifications read. Requires: a signed-in user (not an API token)",
+        description=described(
+            "Mark some of the viewer's notifications read",
+            rules.NOTIFICATION_ACCESS,
+        ),
     )
 
 
@@ -138,8 +142,11 @@ class NotificationsSubscription:
     notifications: AsyncGenerator[Notification, None] = strawberry.subscription(
         resolver=_notifications,
         permission_classes=[SignedIn],
-        description="Each new notification of the viewer, from whichever server instance raised it. "
-        "Ends with EVENTS_INTERRUPTED when some may have been missed: refetch the inbox and subscribe again.",
+        description=described(
+            "Each new notification of the viewer, from whichever server instance raised it. "
+            "Ends with EVENTS_INTERRUPTED when some may have been missed: refetch the inbox and subscribe again.",
+            rules.NOTIFICATION_ACCESS,
+        ),
     )
 
 

@@ -14,8 +14,9 @@ from strawberry.types import Info
 from db.orders import CategoryRow, OrderEventRow, OrderRow
 from resolvers import events as ev
 from resolvers import orders as r
+from resolvers import rules
 from resolvers.pagination import Page
-from resolvers.permissions import SignedIn
+from resolvers.permissions import SignedIn, described
 from schema.areas import Community, Household, Organisation, Person
 from schema.attachments import Attachment, attachments_field
 from schema.base import FILTER, INPUT, After, Connection, First, Node, UserError, is_row
@@ -216,13 +217,16 @@ class OrdersQuery:
     service_orders: Connection[ServiceOrder] = strawberry.field(
         resolver=_service_orders,
         permission_classes=[SignedIn],
-        description="Service orders the viewer may see: their household's, those assigned to them or their "
-        "unit, those in their scope as staff; newest first",
+        description=described(
+            "Service orders the viewer may see: their household's, those assigned to them or their "
+            "unit, those in their scope as staff; newest first",
+            rules.ORDER_PARTIES,
+        ),
     )
     service_categories: list[ServiceCategory] = strawberry.field(
         resolver=_service_categories,
         permission_classes=[SignedIn],
-        description="The categories a service order can have, with their time limits",
+        description=described("The categories a service order can have, with their time limits", rules.SIGNED_IN),
     )
 
 
@@ -356,37 +360,62 @@ class OrdersMutation:
     place_order: PlaceOrderPayload = strawberry.mutation(
         resolver=_place,
         permission_classes=[SignedIn],
-        description="Place a service order (下单): a resident for their household, or staff in scope for one",
+        description=described(
+            "Place a service order (下单): a resident for their household, or staff in scope for one",
+            rules.HOUSEHOLD_MEMBER,
+        ),
     )
     dispatch_order: DispatchOrderPayload = strawberry.mutation(
         resolver=_dispatch,
         permission_classes=[SignedIn],
-        description="Dispatch (派单) a SUBMITTED order, or reassign a DISPATCHED one: staff in scope",
+        description=described(
+            "Dispatch (派单) a SUBMITTED order, or reassign a DISPATCHED one: staff in scope",
+            rules.ORDER_PARTIES,
+            rules.ORDER_WORKFLOW,
+        ),
     )
     accept_order: AcceptOrderPayload = strawberry.mutation(
         resolver=_accept,
         permission_classes=[SignedIn],
-        description="Accept (接单) a DISPATCHED order: the assignee, or a member or UNIT_ADMIN of the assigned unit",
+        description=described(
+            "Accept (接单) a DISPATCHED order: the assignee, or a member or UNIT_ADMIN of the assigned unit",
+            rules.ORDER_PARTIES,
+            rules.ORDER_WORKFLOW,
+        ),
     )
     return_order: ReturnOrderPayload = strawberry.mutation(
         resolver=_return,
         permission_classes=[SignedIn],
-        description="Hand a DISPATCHED or ACCEPTED order back to the community (SUBMITTED): the assignee",
+        description=described(
+            "Hand a DISPATCHED or ACCEPTED order back to the community (SUBMITTED): the assignee",
+            rules.ORDER_PARTIES,
+            rules.ORDER_WORKFLOW,
+        ),
     )
     complete_order: CompleteOrderPayload = strawberry.mutation(
         resolver=_complete,
         permission_classes=[SignedIn],
-        description="Complete an ACCEPTED order with its resolution: the assignee",
+        description=described(
+            "Complete an ACCEPTED order with its resolution: the assignee", rules.ORDER_PARTIES, rules.ORDER_WORKFLOW
+        ),
     )
     rate_order: RateOrderPayload = strawberry.mutation(
         resolver=_rate,
         permission_classes=[SignedIn],
-        description="Rate (评价) a COMPLETED order, which closes it: the household that placed it",
+        description=described(
+            "Rate (评价) a COMPLETED order, which closes it: the household that placed it",
+            rules.ORDER_PARTIES,
+            rules.ORDER_WORKFLOW,
+        ),
     )
     cancel_order: CancelOrderPayload = strawberry.mutation(
         resolver=_cancel,
         permission_classes=[SignedIn],
-        description="Cancel a SUBMITTED or DISPATCHED order: the household that placed it, or staff in scope",
+        description=described(
+            "Cancel a SUBMITTED or DISPATCHED order: the household that placed it, or staff in scope",
+            rules.ORDER_PARTIES,
+            rules.ORDER_WORKFLOW,
+        ),
     )
 
 
@@ -403,8 +432,11 @@ class OrdersSubscription:
     order_events: AsyncGenerator[OrderEvent, None] = strawberry.subscription(
         resolver=_order_events,
         permission_classes=[SignedIn],
-        description="Every transition of every order of the community, from whichever server handled it: "
-        "staff in scope. Ends with an error when events may have been missed; subscribe again then.",
+        description=described(
+            "Every transition of every order of the community, from whichever server handled it: "
+            "staff in scope. Ends with an error when events may have been missed; subscribe again then.",
+            rules.ORDER_PARTIES,
+        ),
     )
 
 

@@ -13,7 +13,8 @@ from strawberry.types import Info
 
 from db.pairings import Compliance, Coverage, PairingRow, RegistrationRow, VisitRow
 from resolvers import pairings as r
-from resolvers.permissions import SignedIn
+from resolvers import rules
+from resolvers.permissions import SignedIn, described
 from schema.adoptions import Adoption, AdoptionDuty
 from schema.areas import Community, Household, Organisation, Person
 from schema.attachments import Attachment, attachments_field
@@ -324,26 +325,32 @@ class PairingsQuery:
     coverage: CoverageReport | None = strawberry.field(
         resolver=_coverage,
         permission_classes=[SignedIn],
-        description="Coverage of an area of any level (counts inside it)." + REPORT_ACCESS,
+        description=described("Coverage of an area of any level (counts inside it)." + REPORT_ACCESS, rules.IN_COUNTY),
     )
     compliance: ComplianceReport | None = strawberry.field(
         resolver=_compliance,
         permission_classes=[SignedIn],
-        description="Compliance with the three obligations at asOf." + REPORT_ACCESS,
+        description=described("Compliance with the three obligations at asOf." + REPORT_ACCESS, rules.PAIRING_ACCESS),
     )
     registrations: RegistrationConnection = strawberry.field(
         resolver=_registrations,
         permission_classes=[SignedIn],
-        description="Dual registrations (双报到) the viewer may see, oldest first: the registrant their own, staff "
-        "those of communities in scope, a unit's UNIT_ADMIN those of the unit and its members, COUNTY_ADMIN all",
+        description=described(
+            "Dual registrations (双报到) the viewer may see, oldest first: the registrant their own, staff "
+            "those of communities in scope, a unit's UNIT_ADMIN those of the unit and its members, COUNTY_ADMIN all",
+            rules.REGISTRATION_ACCESS,
+        ),
     )
     statistics: Statistics | None = strawberry.field(
         resolver=_statistics,
         permission_classes=[SignedIn],
-        description="The figures of an area of any level. With a period (`from` to `to` inclusive, county "
-        "time), the figures about events (activitiesHeld, renovatedCompounds by year, illegalStructuresRemoved, "
-        "ordersPlaced, ordersCompleted, averageRating of the orders rated then) count only what happened in it; "
-        "the others describe the area as it is. `from` after `to`: BAD_USER_INPUT." + REPORT_ACCESS,
+        description=described(
+            "The figures of an area of any level. With a period (`from` to `to` inclusive, county "
+            "time), the figures about events (activitiesHeld, renovatedCompounds by year, illegalStructuresRemoved, "
+            "ordersPlaced, ordersCompleted, averageRating of the orders rated then) count only what happened in it; "
+            "the others describe the area as it is. `from` after `to`: BAD_USER_INPUT." + REPORT_ACCESS,
+            rules.IN_COUNTY,
+        ),
     )
 
 
@@ -544,57 +551,92 @@ class PairingsMutation:
     adopt: AdoptionPayload = strawberry.mutation(
         resolver=_adopt,
         permission_classes=[SignedIn],
-        description="A unit adopts (包抓) a compound or building. By COUNTY_ADMIN, staff in scope of the area, "
-        "or the unit's UNIT_ADMIN. The same unit and area active twice: ALREADY_EXISTS",
+        description=described(
+            "A unit adopts (包抓) a compound or building. By COUNTY_ADMIN, staff in scope of the area, "
+            "or the unit's UNIT_ADMIN. The same unit and area active twice: ALREADY_EXISTS",
+            rules.ADOPTION_PARTIES,
+        ),
     )
     end_adoption: AdoptionPayload = strawberry.mutation(
         resolver=_end_adoption,
         permission_classes=[SignedIn],
-        description="End an adoption on a date (same people as adopt); an ended one: INVALID_STATE",
+        description=described(
+            "End an adoption on a date (same people as adopt); an ended one: INVALID_STATE", rules.ADOPTION_PARTIES
+        ),
     )
     pair: PairingPayload = strawberry.mutation(
         resolver=_pair,
         permission_classes=[SignedIn],
-        description="Pair (结对) a cadre with a household. By COUNTY_ADMIN or staff in scope of the household. "
-        "The same active pair twice: ALREADY_EXISTS",
+        description=described(
+            "Pair (结对) a cadre with a household. By COUNTY_ADMIN or staff in scope of the household. "
+            "The same active pair twice: ALREADY_EXISTS",
+            rules.STAFF_OF_AREA,
+        ),
     )
     end_pairing: PairingPayload = strawberry.mutation(
         resolver=_end_pairing,
         permission_classes=[SignedIn],
-        description="End a pairing on a date (same people as pair); an ended one: INVALID_STATE",
+        description=described(
+            "End a pairing on a date (same people as pair); an ended one: INVALID_STATE",
+            rules.PAIRING_ACCESS,
+            rules.STAFF_OF_AREA,
+        ),
     )
     record_visit: RecordVisitPayload = strawberry.mutation(
         resolver=_record_visit,
         permission_classes=[SignedIn],
-        description="Record a visit: only the paired cadre; occurredOn neither in the future (county time) "
-        "nor before the pairing began (INVALID)",
+        description=described(
+            "Record a visit: only the paired cadre; occurredOn neither in the future (county time) "
+            "nor before the pairing began (INVALID)",
+            rules.PAIRING_ACCESS,
+            rules.PAIRED_CADRE,
+        ),
     )
     correct_visit: RecordVisitPayload = strawberry.mutation(
         resolver=_correct_visit,
         permission_classes=[SignedIn],
-        description="Correct a visit: only its cadre, only while the visit lies in the current period of its kind "
-        "(INVALID_STATE after); the change is audited with what it was",
+        description=described(
+            "Correct a visit: only its cadre, only while the visit lies in the current period of its kind "
+            "(INVALID_STATE after); the change is audited with what it was",
+            rules.PAIRING_ACCESS,
+            rules.PAIRED_CADRE,
+        ),
     )
     delete_visit: DeleteVisitPayload = strawberry.mutation(
         resolver=_delete_visit,
         permission_classes=[SignedIn],
-        description="Delete a visit: only its cadre, only while the visit lies in the current period of its kind "
-        "(INVALID_STATE after); audited with what it was",
+        description=described(
+            "Delete a visit: only its cadre, only while the visit lies in the current period of its kind "
+            "(INVALID_STATE after); audited with what it was",
+            rules.PAIRING_ACCESS,
+            rules.PAIRED_CADRE,
+        ),
     )
     register_with_community: RegistrationPayload = strawberry.mutation(
         resolver=_register,
         permission_classes=[SignedIn],
-        description="Dual registration (双报到), PENDING until staff confirm; a live duplicate: ALREADY_EXISTS",
+        description=described(
+            "Dual registration (双报到), PENDING until staff confirm; a live duplicate: ALREADY_EXISTS",
+            rules.UNIT_ADMIN_OF_UNIT,
+        ),
     )
     confirm_registration: RegistrationPayload = strawberry.mutation(
         resolver=_confirm,
         permission_classes=[SignedIn],
-        description="Confirm a PENDING registration: COUNTY_ADMIN or staff in scope of the community",
+        description=described(
+            "Confirm a PENDING registration: COUNTY_ADMIN or staff in scope of the community",
+            rules.REGISTRATION_ACCESS,
+            rules.STAFF_OF_AREA,
+        ),
     )
     reject_registration: RegistrationPayload = strawberry.mutation(
         resolver=_reject,
         permission_classes=[SignedIn],
-        description="Reject a PENDING registration: COUNTY_ADMIN or staff in scope of the community",
+        description=described(
+            "Reject a PENDING registration: COUNTY_ADMIN or staff in scope of the community",
+            rules.REGISTRATION_ACCESS,
+            rules.STAFF_OF_AREA,
+        ),
     )
 
 

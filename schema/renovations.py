@@ -10,7 +10,8 @@ from strawberry.types import Info
 
 from db.renovations import RenovationRow
 from resolvers import renovations as r
-from resolvers.permissions import SignedIn
+from resolvers import rules
+from resolvers.permissions import SignedIn, described
 from schema.areas import Compound
 from schema.base import FILTER, INPUT, After, Connection, First, Node, UserError, is_row
 
@@ -60,7 +61,10 @@ class RenovationQuery:
     renovation_projects: Connection[Renovation] = strawberry.field(
         resolver=_renovations,
         permission_classes=[SignedIn],
-        description="Renovation projects of the viewer's county (public to signed-in users), oldest first",
+        description=described(
+            "Renovation projects of the viewer's county (public to signed-in users), oldest first",
+            rules.RENOVATION_ACCESS,
+        ),
     )
 
 
@@ -100,15 +104,25 @@ async def _complete(info: Info[Any, Any], input: Annotated[RenovationInput, INPU
 @strawberry.type
 class RenovationMutation:
     plan_renovation: RenovationPayload = strawberry.mutation(
-        resolver=_plan, permission_classes=[SignedIn], description="Plan a project (staff in scope or county admin)"
+        resolver=_plan,
+        permission_classes=[SignedIn],
+        description=described("Plan a project (staff in scope or county admin)", rules.STAFF_OF_AREA),
     )
     start_renovation: RenovationPayload = strawberry.mutation(
-        resolver=_start, permission_classes=[SignedIn], description="PLANNED -> IN_PROGRESS (staff in scope or admin)"
+        resolver=_start,
+        permission_classes=[SignedIn],
+        description=described(
+            "PLANNED -> IN_PROGRESS (staff in scope or admin)", rules.RENOVATION_ACCESS, rules.STAFF_OF_AREA
+        ),
     )
     complete_renovation: RenovationPayload = strawberry.mutation(
         resolver=_complete,
         permission_classes=[SignedIn],
-        description="IN_PROGRESS -> COMPLETED, dated this year (staff in scope or county admin)",
+        description=described(
+            "IN_PROGRESS -> COMPLETED, dated this year (staff in scope or county admin)",
+            rules.RENOVATION_ACCESS,
+            rules.STAFF_OF_AREA,
+        ),
     )
 
 

@@ -6,7 +6,8 @@ type, nested), each node a list returns must also be returned by `nodes(ids)` fo
 viewer, with the same fields (masked ones included) and the same nested ids and counts. The
 selections are generated from the schema, so a new type or list is covered without a new
 test. A hypothesis test does the same over random posts, grants, responsibilities,
-pairings and adoptions.
+pairings and adoptions, and the resources, needs, exchanges, activities, sign-ups, findings
+and renovation projects around them.
 """
 
 from __future__ import annotations
@@ -324,10 +325,52 @@ steps = st.lists(
         st.tuples(st.just("responsible"), st.integers(0, PEOPLE - 1), st.integers(0, 1)),
         st.tuples(st.just("pair"), st.integers(0, PEOPLE - 1), st.integers(0, 2)),
         st.tuples(st.just("adopt"), st.integers(0, 2), st.integers(0, 1)),
+        # a resource of a unit open to a community, a need of an area, an exchange between them
+        st.tuples(st.just("resource"), st.integers(0, 2), st.integers(0, 1)),
+        st.tuples(st.just("need"), st.integers(0, 2)),
+        st.tuples(st.just("exchange"), st.integers(0, 2), st.integers(0, 1)),
+        # an activity of a community hosted by a unit, a person signed up for it
+        st.tuples(st.just("activity"), st.integers(0, 1), st.integers(0, 2), st.integers(0, PEOPLE - 1)),
+        # a finding of the compound: open, published (deadline passed), or rectified late
+        st.tuples(st.just("finding"), st.sampled_from((None, -3, "late"))),
+        st.tuples(st.just("renovation"), st.just(0)),
     ),
     min_size=4,
     max_size=16,
 )
+
+
+async def _life(conn: asyncpg.Connection, w: b.World, step: tuple[Any, ...], orgs: list[int], people: list[int]) -> str:
+    """The dual list and community life of a random world: one object per step, as a seed."""
+    communities = (w.community, w.other_community)
+    if step[0] == "resource":
+        return ids.encode("Resource", await b.resource(conn, orgs[step[1]], [communities[step[2]]]))
+    if step[0] == "need":
+        return ids.encode("Need", await b.need(conn, (w.community, w.compound, w.other_community)[step[1]]))
+    if step[0] == "exchange":
+        resource = await b.resource(conn, orgs[step[1]], [communities[step[2]]])
+        return ids.encode("Exchange", await b.exchange(conn, resource, await b.need(conn, communities[step[2]])))
+    if step[0] == "activity":
+        activity = await b.activity(conn, w.county, communities[step[1]], [orgs[step[2]]])
+        return ids.encode(
+            "Signup",
+            await conn.fetchval(
+                "WITH place AS (UPDATE activities SET signup_count = signup_count + 1 WHERE id = $2) "
+                "INSERT INTO signups (county_id, activity_id, person_id) VALUES ($1, $2, $3) RETURNING id",
+                w.county,
+                activity,
+                people[step[3]],
+            ),
+        )
+    if step[0] == "finding":
+        if step[1] == "late":
+            return ids.encode(
+                "Finding", await b.finding(conn, w.compound, deadline_in_days=-5, rectified_days_after_deadline=2)
+            )
+        return ids.encode(
+            "Finding", await b.finding(conn, w.compound, deadline_in_days=7 if step[1] is None else step[1])
+        )
+    return ids.encode("Renovation", await b.renovation(conn, w.compound))
 
 
 @settings(max_examples=15, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -355,6 +398,7 @@ async def test_random_worlds_keep_lists_and_node_in_agreement(
             for i in range(PEOPLE)
         ]
         users = [await b.user(conn, w.county, person_id=p) for p in people]
+        seeds: list[str] = []
         for step in plan:
             if step[0] == "post":
                 await conn.execute(
@@ -393,7 +437,7 @@ async def test_random_worlds_keep_lists_and_node_in_agreement(
                     people[step[1]],
                     households[step[2]],
                 )
-            else:
+            elif step[0] == "adopt":
                 await conn.execute(
                     "INSERT INTO adoptions (county_id, unit_id, area_id, since) VALUES ($1, $2, $3, DATE '2024-03-01') "
                     "ON CONFLICT DO NOTHING",
@@ -401,7 +445,9 @@ async def test_random_worlds_keep_lists_and_node_in_agreement(
                     orgs[step[1]],
                     (w.compound, w.building)[step[2]],
                 )
-        seeds = [ids.encode("Person", p) for p in people] + [ids.encode("Household", h) for h in households]
+            else:
+                seeds.append(await _life(conn, w, step, orgs, people))
+        seeds += [ids.encode("Person", p) for p in people] + [ids.encode("Household", h) for h in households]
         seeds += [ids.encode("Organisation", o) for o in orgs] + [ids.encode("Building", x) for x in buildings]
         variables = {
             "county": ids.encode("County", w.county),

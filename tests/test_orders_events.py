@@ -176,7 +176,7 @@ async def test_a_dropped_listener_is_reported_and_re_established(committed_db: d
 
 async def test_the_listener_stops_with_the_last_socket(committed_db: dict[str, Any]) -> None:
     """The process's one listening connection serves subscriptions and the watch over open
-    sockets' access (resolvers/socket_watch.py): it runs while a socket is open and closes
+    sockets' access (gongjian/socket_watch.py): it runs while a socket is open and closes
     after the last one."""
     api: Api = committed_db["api"]
     pool: asyncpg.Pool = committed_db["pool"]

@@ -15,11 +15,11 @@ import time
 from typing import SupportsIndex
 
 
-def _sleep(seconds: float | SupportsIndex) -> None:
-    length = float(seconds)
-    if length < 0:
+def _sleep(secs: float | SupportsIndex) -> None:
+    seconds = float(secs)
+    if seconds < 0:
         raise ValueError("sleep length must be non-negative")
-    threading.Event().wait(length)
+    threading.Event().wait(seconds)
 
 
 time.sleep = _sleep

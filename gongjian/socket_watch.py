@@ -5,7 +5,7 @@ Each socket signed in at `connection_init` is watched by its process with its to
 - when a user's access may have changed (a password change or disabling moves the token
   generation on, a role grant is removed or changed, an API token is revoked), triggers
   (migration 0020) `pg_notify('access_changed', ...)` on commit, which reaches every server
-  instance through its one listening connection (the switchboard); each open socket of
+  instance through its one listening connection (the switchboard, `gongjian.events`); each open socket of
   that user or API token looks its token up again, and is closed when the token no longer
   signs anyone in or no longer carries every grant the socket was opened with;
 - after the listening connection is (re-)established every open socket is checked again,
@@ -24,14 +24,15 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from starlette.datastructures import State
 from starlette.websockets import WebSocket
 
 from db import events as db_events
 from db.pool import Database
+from gongjian import db_faults, tokens
 from gongjian.config import Settings
-from resolvers import db_faults, tokens
-from resolvers.context import secrets_of, viewer_from_token
-from resolvers.events import Switchboard, switchboard_of
+from gongjian.events import Switchboard, switchboard
+from resolvers.context import viewer_from_token
 from resolvers.viewer import Viewer
 
 CLOSE_CODE: Final = 4403
@@ -81,7 +82,7 @@ class SocketWatch:
 
     def open(self, socket: WatchedSocket) -> None:
         self._sockets.add(socket)
-        claims = tokens.verify(secrets_of(self.settings), socket.token)
+        claims = tokens.verify(tokens.secrets_of(self.settings), socket.token)
         if claims is not None:  # a signed token ends at its expiry (an API token has none)
             delay = max(0.0, claims.expires_at - time.time())
             socket.expiry = asyncio.get_running_loop().call_later(
@@ -142,10 +143,15 @@ class SocketWatch:
             await socket.websocket.close(code=CLOSE_CODE, reason=reason)
 
 
-def watch_of(state: Any, settings: Settings) -> SocketWatch:
-    """The process's socket watch (one per app), created on first use."""
+def install(state: State, settings: Settings) -> None:
+    """Make the process's socket watch (the app's lifespan does, after the switchboard:
+    `gongjian.events.install`); without a database URL it still ends sockets at their
+    token's expiry."""
+    if getattr(state, "socket_watch", None) is None:
+        state.socket_watch = SocketWatch(settings, switchboard(state))
+
+
+def watch_of(state: State) -> SocketWatch | None:
+    """The process's socket watch, if the app's lifespan made one."""
     watch: SocketWatch | None = getattr(state, "socket_watch", None)
-    if watch is None:
-        watch = SocketWatch(settings, switchboard_of(state, settings))
-        state.socket_watch = watch
     return watch

@@ -1,0 +1,97 @@
+"""How a GraphQL type is read in SQL: declared once, beside the type in `schema/`.
+
+Placeholders in the SQL fragments: `{row}` is a row of the type's table (a composite of
+that table's row type), `{parent}` the row a relation starts from, `{viewer}` the viewer
+(`viewer_of(user, api token)`), `{county}` the viewer's county id. Fragments are constant
+text written here and in `schema/`; values only ever travel as bind parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+# personal-data reads audited (resolvers/access.py AUDITED): staff, building heads, cadres, assignees
+AUDITED_REASONS: tuple[str, ...] = ("STAFF", "BUILDING_HEAD", "CADRE", "ASSIGNEE")
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why the viewer may read a row's personal data (NULL: masked), from the single SQL
+    rules (household_access, person_access): it masks and it is audited, as the ordinary
+    path does (one `read.personalData` row per household, field and reason)."""
+
+    sql: str
+    audit_field: str
+    audit_household: str
+    # the rows for which the ordinary path asks the rule (e.g. only a phone that is set)
+    audit_when: str = "true"
+
+
+@dataclass(frozen=True)
+class GlobalId:
+    """The `id` field: base64 of "TypeName:id"."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """A scalar: an SQL expression over `{row}`; `masked_by` names a Reason of the type."""
+
+    sql: str
+    masked_by: str | None = None
+
+
+@dataclass(frozen=True)
+class Relation:
+    """Rows of `target` reached from `{parent}`: `where` selects them from the target's
+    table (as `{row}`), in id order. `one`: at most one; `list`: all of them; `connection`:
+    a keyset page by id, `count` its totalCount (a scalar SQL over `{parent}`).
+    `guard` names a Reason of the parent type: where it is NULL the relation is empty."""
+
+    target: str
+    kind: Literal["one", "list", "connection"]
+    where: str
+    count: str | None = None
+    guard: str | None = None
+
+
+Field = GlobalId | Column | Relation
+
+
+@dataclass(frozen=True)
+class Source:
+    """A type's SQL source: its table, the predicate `node(id)` applies (visibility), its
+    fields and its reasons."""
+
+    table: str
+    node_filter: str
+    fields: dict[str, Field]
+    reasons: dict[str, Reason] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RootConnection:
+    """A root list field compiled as a connection over `table`: `where` uses `{county}`
+    and the named arguments `{arg_NAME}`; `arguments` turns the field's GraphQL arguments
+    into those parameters (raising `Fallback` for what the ordinary path refuses)."""
+
+    target: str
+    table: str
+    where: str
+    count: str
+    parameters: tuple[tuple[str, str], ...]  # (name, SQL type)
+    # the field's `filter` argument (None when absent) -> the parameters' values, by name
+    arguments: Callable[[Any], dict[str, Any]]
+
+
+SOURCES: dict[str, Source] = {}
+ROOTS: dict[str, RootConnection] = {}
+
+
+def declare(type_name: str, source: Source) -> None:
+    SOURCES[type_name] = source
+
+
+def declare_root(field_name: str, root: RootConnection) -> None:
+    ROOTS[field_name] = root

@@ -1,0 +1,462 @@
+"""From a validated query operation to a plan: the tree of row sets (one per object-valued
+field occurrence) and the JSON each response key takes, for one runtime type per object.
+
+Fields are collected as graphql-core does (fragments, inline fragments, aliases merged by
+response key, @skip/@include); anything the declarations do not cover raises
+`NotCompilable`, and the operation runs on the ordinary path. Argument values become bind
+parameters, read per request by `ParamSource`s that raise `Fallback` for a value the
+ordinary path would refuse (so the refusal, and its error, stay the ordinary path's)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import (
+    BooleanValueNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLInterfaceType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLSchema,
+    GraphQLUnionType,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    VariableNode,
+)
+
+from resolvers import ids
+from resolvers.compiled.declarations import (
+    ROOTS,
+    SOURCES,
+    Column,
+    GlobalId,
+    Relation,
+    RootConnection,
+    Source,
+)
+from resolvers.pagination import checked_first, decode_id_cursor
+
+# the fixed parameters of every statement
+USER, TOKEN, COUNTY, REQUEST = "$1", "$2", "$3", "$4"
+FIXED = 4
+MAX_KEYS = 50  # json_build_object takes at most 100 arguments
+
+
+class NotCompilable(Exception):
+    """The operation has something the compiled path does not answer: run it ordinarily."""
+
+
+class Fallback(Exception):
+    """This request's values are ones the ordinary path refuses or answers specially."""
+
+
+Variables = dict[str, Any]
+ParamSource = Callable[[Variables], Any]
+
+
+@dataclass
+class Scalar:
+    sql: str
+    masked_by: str | None = None
+
+
+@dataclass
+class Constant:
+    value: str  # __typename
+
+
+@dataclass
+class Gid:
+    type_name: str
+
+
+@dataclass
+class Child:
+    node: ObjNode
+
+
+@dataclass
+class PageInfoPart:
+    keys: list[tuple[str, str]]  # response key -> hasNextPage | hasPreviousPage | startCursor | endCursor | __typename
+
+
+@dataclass
+class EdgesPart:
+    keys: list[tuple[str, str]]  # response key -> cursor | node | __typename
+    typename: str
+
+
+@dataclass
+class ConnectionField:
+    node: ObjNode
+    parts: list[tuple[str, str | PageInfoPart | EdgesPart]]  # totalCount | __typename | a part
+    typename: str
+
+
+FieldPlan = Scalar | Constant | Gid | Child | ConnectionField
+
+
+@dataclass
+class ObjNode:
+    index: int
+    type_name: str
+    source: Source
+    parent: ObjNode | None
+    relation: Relation | None = None
+    root: RootConnection | None = None
+    root_params: dict[str, str] = field(default_factory=dict)
+    node_param: str | None = None  # node(id): the id's parameter
+    first_param: str | None = None
+    after_param: str | None = None
+    fields: list[tuple[str, FieldPlan]] = field(default_factory=list)
+    reasons: set[str] = field(default_factory=set)
+
+    @property
+    def kind(self) -> str:
+        if self.relation is not None:
+            return self.relation.kind
+        return "connection" if self.root is not None else "one"
+
+
+@dataclass
+class Plan:
+    roots: list[tuple[str, FieldPlan | None]]  # None: node(id) of an id that names nothing
+    nodes: list[ObjNode]
+    params: list[ParamSource]
+
+
+def _named(t: GraphQLOutputType) -> tuple[Any, bool]:
+    """The named type and whether it is wrapped in a list."""
+    listed = False
+    while isinstance(t, GraphQLNonNull | GraphQLList):
+        listed = listed or isinstance(t, GraphQLList)
+        t = t.of_type
+    return t, listed
+
+
+class Planner:
+    def __init__(
+        self, schema: GraphQLSchema, operation: OperationDefinitionNode, fragments: dict[str, FragmentDefinitionNode]
+    ) -> None:
+        self.schema = schema
+        self.operation = operation
+        self.fragments = fragments
+        self.nodes: list[ObjNode] = []
+        self.params: list[ParamSource] = []
+
+    # --- parameters -----------------------------------------------------------------------
+
+    def param(self, source: ParamSource, sql_type: str) -> str:
+        self.params.append(source)
+        return f"${FIXED + len(self.params)}::{sql_type}"
+
+    # --- field collection (graphql-core's CollectFields, for one runtime type) --------------
+
+    def _included(self, node: FieldNode | InlineFragmentNode | FragmentSpreadNode, variables: Variables) -> bool:
+        for directive in node.directives or ():
+            name = directive.name.value
+            if name not in ("skip", "include"):
+                raise NotCompilable(f"directive @{name}")
+            (arg,) = directive.arguments or ()
+            value: Any
+            if isinstance(arg.value, BooleanValueNode):
+                value = arg.value.value
+            elif isinstance(arg.value, VariableNode):
+                value = variables.get(arg.value.name.value)
+            else:
+                raise NotCompilable("directive argument")
+            if not isinstance(value, bool):
+                raise Fallback("directive value")
+            if (name == "skip") == value:
+                return False
+        return True
+
+    def _applies(self, condition: str | None, runtime: GraphQLObjectType) -> bool:
+        if condition is None or condition == runtime.name:
+            return True
+        t = self.schema.get_type(condition)
+        if isinstance(t, GraphQLInterfaceType):
+            return t in runtime.interfaces
+        if isinstance(t, GraphQLUnionType):
+            return runtime in t.types
+        return False
+
+    def collect(
+        self, runtime: GraphQLObjectType, selections: list[SelectionSetNode], variables: Variables
+    ) -> dict[str, list[FieldNode]]:
+        grouped: dict[str, list[FieldNode]] = {}
+        seen: set[str] = set()
+
+        def visit(selection_set: SelectionSetNode) -> None:
+            for s in selection_set.selections:
+                if not self._included(s, variables):  # type: ignore[arg-type]
+                    continue
+                if isinstance(s, FieldNode):
+                    key = s.alias.value if s.alias else s.name.value
+                    grouped.setdefault(key, []).append(s)
+                elif isinstance(s, InlineFragmentNode):
+                    condition = s.type_condition.name.value if s.type_condition else None
+                    if self._applies(condition, runtime):
+                        visit(s.selection_set)
+                elif isinstance(s, FragmentSpreadNode):
+                    name = s.name.value
+                    if name in seen:
+                        continue
+                    seen.add(name)
+                    fragment = self.fragments[name]
+                    if self._applies(fragment.type_condition.name.value, runtime):
+                        visit(fragment.selection_set)
+
+        for selection_set in selections:
+            visit(selection_set)
+        if len(grouped) > MAX_KEYS:
+            raise NotCompilable("too many keys")
+        return grouped
+
+    @staticmethod
+    def _subselections(nodes: list[FieldNode]) -> list[SelectionSetNode]:
+        return [n.selection_set for n in nodes if n.selection_set is not None]
+
+    # --- arguments ------------------------------------------------------------------------
+
+    @staticmethod
+    def _argument(nodes: list[FieldNode], name: str) -> Any:
+        """The AST of an argument (the same on every merged node, as validation requires)."""
+        for arg in nodes[0].arguments or ():
+            if arg.name.value == name:
+                return arg.value
+        return None
+
+    def _value(self, nodes: list[FieldNode], parent: GraphQLObjectType, name: str) -> ParamSource:
+        from graphql import Undefined, value_from_ast
+
+        ast = self._argument(nodes, name)
+        definition = parent.fields[nodes[0].name.value].args.get(name)
+        if definition is None:
+            raise NotCompilable(f"argument {name}")
+        arg_type = definition.type
+
+        def read(variables: Variables) -> Any:
+            if ast is None or (isinstance(ast, VariableNode) and ast.name.value not in variables):
+                return None
+            value = value_from_ast(ast, arg_type, variables)
+            if value is Undefined:
+                raise Fallback(name)
+            return value
+
+        for arg in nodes[0].arguments or ():
+            if arg.name.value not in parent.fields[nodes[0].name.value].args:
+                raise NotCompilable("unknown argument")
+        return read
+
+    def _page_arguments(self, obj: ObjNode, nodes: list[FieldNode], parent: GraphQLObjectType) -> None:
+        first = self._value(nodes, parent, "first")
+        after = self._value(nodes, parent, "after")
+
+        def read_first(variables: Variables) -> int:
+            value = first(variables)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise Fallback("first")
+            try:
+                return checked_first(value)
+            except Exception as exc:
+                raise Fallback("first") from exc
+
+        def read_after(variables: Variables) -> int:
+            value = after(variables)
+            if value is not None and not isinstance(value, str):
+                raise Fallback("after")
+            try:
+                return decode_id_cursor(value) or 0
+            except Exception as exc:
+                raise Fallback("after") from exc
+
+        allowed = {"first", "after"} | {name for name, _ in (obj.root.parameters if obj.root else ())}
+        if obj.root is not None:
+            allowed.add("filter")
+        if any(a.name.value not in allowed for a in nodes[0].arguments or ()):
+            raise NotCompilable("argument")
+        obj.first_param = self.param(read_first, "int")
+        obj.after_param = self.param(read_after, "bigint")
+
+    # --- objects --------------------------------------------------------------------------
+
+    def _object(
+        self,
+        type_name: str,
+        parent: ObjNode | None,
+        relation: Relation | None,
+        selections: list[SelectionSetNode],
+        variables: Variables,
+    ) -> ObjNode:
+        source = SOURCES.get(type_name)
+        runtime = self.schema.get_type(type_name)
+        if source is None or not isinstance(runtime, GraphQLObjectType):
+            raise NotCompilable(f"type {type_name}")
+        obj = ObjNode(len(self.nodes), type_name, source, parent, relation)
+        self.nodes.append(obj)
+        self._fill(obj, runtime, selections, variables)
+        return obj
+
+    def _fill(
+        self, obj: ObjNode, runtime: GraphQLObjectType, selections: list[SelectionSetNode], variables: Variables
+    ) -> None:
+        for key, nodes in self.collect(runtime, selections, variables).items():
+            name = nodes[0].name.value
+            if name == "__typename":
+                obj.fields.append((key, Constant(runtime.name)))
+                continue
+            declared = obj.source.fields.get(name)
+            if declared is None:
+                raise NotCompilable(f"{runtime.name}.{name}")
+            if nodes[0].arguments and not (isinstance(declared, Relation) and declared.kind == "connection"):
+                raise NotCompilable("arguments")
+            if isinstance(declared, GlobalId):
+                obj.fields.append((key, Gid(runtime.name)))
+            elif isinstance(declared, Column):
+                if declared.masked_by is not None:
+                    obj.reasons.add(declared.masked_by)
+                obj.fields.append((key, Scalar(declared.sql, declared.masked_by)))
+            else:
+                if declared.guard is not None:
+                    obj.reasons.add(declared.guard)
+                field_type, _ = _named(runtime.fields[name].type)
+                if declared.kind == "connection":
+                    obj.fields.append(
+                        (key, self._connection(field_type, obj, declared, None, nodes, runtime, variables))
+                    )
+                else:
+                    child = self._object(declared.target, obj, declared, self._subselections(nodes), variables)
+                    obj.fields.append((key, Child(child)))
+
+    def _connection(
+        self,
+        connection_type: Any,
+        parent: ObjNode | None,
+        relation: Relation | None,
+        root: RootConnection | None,
+        nodes: list[FieldNode],
+        parent_type: GraphQLObjectType,
+        variables: Variables,
+    ) -> ConnectionField:
+        target = relation.target if relation is not None else root.target if root is not None else ""
+        edge_type, _ = _named(connection_type.fields["edges"].type)
+        page_info_type, _ = _named(connection_type.fields["pageInfo"].type)
+        parts: list[tuple[str, str | PageInfoPart | EdgesPart]] = []
+        node_selections: list[SelectionSetNode] = []
+        edges_seen = False
+        for key, part_nodes in self.collect(connection_type, self._subselections(nodes), variables).items():
+            name = part_nodes[0].name.value
+            if name in ("totalCount", "__typename"):
+                parts.append((key, name))
+            elif name == "pageInfo":
+                keys = [
+                    (k, n[0].name.value)
+                    for k, n in self.collect(page_info_type, self._subselections(part_nodes), variables).items()
+                ]
+                parts.append((key, PageInfoPart(keys)))
+            elif name == "edges":
+                if edges_seen:
+                    raise NotCompilable("edges twice")
+                edges_seen = True
+                edge_keys: list[tuple[str, str]] = []
+                node_seen = False
+                for k, n in self.collect(edge_type, self._subselections(part_nodes), variables).items():
+                    what = n[0].name.value
+                    if what == "node":
+                        if node_seen:
+                            raise NotCompilable("node twice")
+                        node_seen = True
+                        node_selections = self._subselections(n)
+                    edge_keys.append((k, what))
+                parts.append((key, EdgesPart(edge_keys, edge_type.name)))
+            else:
+                raise NotCompilable(f"connection field {name}")
+        if target not in SOURCES:
+            raise NotCompilable(f"type {target}")
+        obj = ObjNode(len(self.nodes), target, SOURCES[target], parent, relation, root)
+        self.nodes.append(obj)
+        self._page_arguments(obj, nodes, parent_type)
+        runtime = self.schema.get_type(target)
+        assert isinstance(runtime, GraphQLObjectType)
+        self._fill(obj, runtime, node_selections, variables)
+        return ConnectionField(obj, parts, connection_type.name)
+
+    # --- the root ---------------------------------------------------------------------------
+
+    def plan(self, variables: Variables) -> Plan:
+        if self.operation.operation != OperationType.QUERY:
+            raise NotCompilable("not a query")
+        query = self.schema.query_type
+        assert query is not None
+        roots: list[tuple[str, FieldPlan | None]] = []
+        for key, nodes in self.collect(query, [self.operation.selection_set], variables).items():
+            name = nodes[0].name.value
+            if name == "__typename":
+                roots.append((key, Constant(query.name)))
+            elif name == "node":
+                roots.append((key, self._node(nodes, query, variables)))
+            elif name in ROOTS:
+                root = ROOTS[name]
+                field_type, _ = _named(query.fields[name].type)
+                connection = self._connection(field_type, None, None, root, nodes, query, variables)
+                connection.node.root_params = self._root_params(root, nodes, query)
+                roots.append((key, connection))
+            else:
+                raise NotCompilable(f"Query.{name}")
+        return Plan(roots, self.nodes, self.params)
+
+    def _root_params(self, root: RootConnection, nodes: list[FieldNode], query: GraphQLObjectType) -> dict[str, str]:
+        read_filter = self._value(nodes, query, "filter")
+        found: dict[str, str] = {}
+        for name, sql_type in root.parameters:
+
+            def read(variables: Variables, name: str = name) -> Any:
+                given = read_filter(variables)
+                try:
+                    return root.arguments(given)[name]
+                except Fallback:
+                    raise
+                except Exception as exc:  # the ordinary path refuses the value: its error, its path
+                    raise Fallback(name) from exc
+
+            found[name] = self.param(read, sql_type)
+        return found
+
+    def _node(self, nodes: list[FieldNode], query: GraphQLObjectType, variables: Variables) -> FieldPlan | None:
+        read_id = self._value(nodes, query, "id")
+        decoded = node_type(read_id(variables))
+        if decoded is None:
+            return None
+        type_name = decoded
+
+        def read(variables: Variables) -> int:
+            found = ids.decode(read_id(variables))
+            if found is None or found[0] != type_name:
+                raise Fallback("id")
+            return found[1]
+
+        obj = self._object(type_name, None, None, self._subselections(nodes), variables)
+        obj.node_param = self.param(read, "bigint")
+        return Child(obj)
+
+
+def node_type(global_id: Any) -> str | None:
+    """The declared type an id names; None when it names nothing (node() is null);
+    Fallback when it names a type the compiled path does not answer."""
+    if not isinstance(global_id, str):
+        raise Fallback("id")
+    decoded = ids.decode(global_id)
+    if decoded is None:
+        raise Fallback("id")
+    if decoded[0] not in SOURCES:
+        raise Fallback("type")
+    return decoded[0]

@@ -1,0 +1,245 @@
+"""From a plan to one SQL statement that returns the `data` JSON as text.
+
+Each object-valued field occurrence is a row set `r<k>` (the rows of its table reached
+from the distinct visible rows of its parent, through a LATERAL page or list), with the
+reasons its masked fields and guarded relations need; its JSON is built bottom-up in
+`j<k>` (grouped by parent, joined by id), so PostgreSQL hash-joins levels instead of
+running a subquery per parent. The personal-data reads are written to the audit log by a
+data-modifying CTE of the same statement: one row per household, field and reason, as
+the ordinary path writes them. Every SQL fragment is constant text from the declarations;
+every value is a bind parameter."""
+
+from __future__ import annotations
+
+from resolvers.compiled.declarations import AUDITED_REASONS, Source
+from resolvers.compiled.planner import (
+    COUNTY,
+    REQUEST,
+    TOKEN,
+    USER,
+    Child,
+    ConnectionField,
+    Constant,
+    EdgesPart,
+    FieldPlan,
+    Gid,
+    ObjNode,
+    PageInfoPart,
+    Plan,
+    Scalar,
+)
+
+VIEWER = "(SELECT v FROM vw)"
+
+
+def _b64(text_sql: str) -> str:
+    """base64url without padding, as resolvers/ids.py and resolvers/pagination.py write it."""
+    return f"rtrim(translate(encode(convert_to({text_sql}, 'UTF8'), 'base64'), E'+/\\n', '-_'), '=')"
+
+
+def global_id(type_name: str, id_sql: str) -> str:
+    return _b64(f"'{type_name}:' || {id_sql}")
+
+
+def cursor(id_sql: str) -> str:
+    return _b64(f"'[' || {id_sql} || ']'")
+
+
+def _fill(fragment: str, **values: str) -> str:
+    return fragment.format(viewer=VIEWER, county=f"{COUNTY}::bigint", **values)
+
+
+def _key(key: str) -> str:
+    assert key.replace("_", "a").isalnum(), "response keys are GraphQL names"
+    return f"'{key}'"
+
+
+def _object(pairs: list[tuple[str, str]]) -> str:
+    return "json_build_object(" + ", ".join(f"{_key(k)}, {v}" for k, v in pairs) + ")"
+
+
+class Builder:
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+
+    # --- row sets ---------------------------------------------------------------------------
+
+    def _reasons(self, obj: ObjNode) -> str:
+        return "".join(
+            f", ({_fill(obj.source.reasons[name].sql, row='(q._row)')}) AS _r_{name}" for name in sorted(obj.reasons)
+        )
+
+    def _page(self, obj: ObjNode) -> tuple[str, str]:
+        """The visibility column and the ORDER/LIMIT of a row set."""
+        if obj.kind == "connection":
+            return (
+                f"row_number() OVER (ORDER BY x.id) <= {obj.first_param} AS _vis",
+                f"AND x.id > {obj.after_param} ORDER BY x.id LIMIT {obj.first_param} + 1",
+            )
+        if obj.kind == "one":
+            return "true AS _vis", "ORDER BY x.id LIMIT 1"
+        return "true AS _vis", "ORDER BY x.id"
+
+    def rows(self, obj: ObjNode) -> str:
+        source: Source = obj.source
+        if obj.parent is None and obj.root is None:  # node(id)
+            inner = (
+                f"SELECT 0::bigint AS _p, x AS _row, true AS _vis FROM {source.table} x "
+                f"WHERE x.id = {obj.node_param} AND ({_fill(source.node_filter, row='x')})"
+            )
+        elif obj.parent is None:
+            assert obj.root is not None
+            vis, page = self._page(obj)
+            where = _fill(obj.root.where, row="x", **{f"arg_{k}": v for k, v in obj.root_params.items()})
+            inner = f"SELECT 0::bigint AS _p, x AS _row, {vis} FROM {obj.root.table} x WHERE ({where}) {page}"
+        else:
+            relation = obj.relation
+            assert relation is not None
+            guard = f", _r_{relation.guard}" if relation.guard else ""
+            guarded = f" AND par._r_{relation.guard} IS NOT NULL" if relation.guard else ""
+            vis, page = self._page(obj)
+            where = _fill(relation.where, row="x", parent="(par._row)")
+            inner = (
+                f"SELECT par._id AS _p, y._row, y._vis "
+                f"FROM (SELECT DISTINCT ON (_id) _id, _row{guard} FROM r{obj.parent.index} WHERE _vis) par "
+                f"CROSS JOIN LATERAL (SELECT x AS _row, {vis} FROM {source.table} x "
+                f"WHERE ({where}){guarded} {page}) y"
+            )
+        return f"r{obj.index} AS (SELECT q._p, q._row, (q._row).id AS _id, q._vis{self._reasons(obj)} FROM ({inner}) q)"
+
+    # --- JSON -------------------------------------------------------------------------------
+
+    def _value(self, plan: FieldPlan, row: str) -> str:
+        if isinstance(plan, Constant):
+            return f"'{plan.value}'::text"
+        if isinstance(plan, Gid):
+            return global_id(plan.type_name, f"({row}._row).id")
+        if isinstance(plan, Scalar):
+            value = f"({_fill(plan.sql, row=f'({row}._row)')})"
+            if plan.masked_by is None:
+                return value
+            return f"CASE WHEN {row}._r_{plan.masked_by} IS NOT NULL THEN {value} END"
+        if isinstance(plan, Child):
+            c = f"c{plan.node.index}"
+            return f"{c}._json" if plan.node.kind == "one" else f"coalesce({c}._json, '[]'::json)"
+        return self._connection(plan, lambda: self._count(plan, row))
+
+    def _count(self, plan: ConnectionField, row: str) -> str:
+        obj = plan.node
+        if obj.root is not None:
+            args = {f"arg_{k}": v for k, v in obj.root_params.items()}
+            return f"({_fill(obj.root.count, row='x', **args)})"
+        assert obj.relation is not None and obj.relation.count is not None
+        return f"({_fill(obj.relation.count, parent=f'({row}._row)')})"
+
+    def _connection(self, plan: ConnectionField, count: object) -> str:
+        c = f"c{plan.node.index}"
+        pairs: list[tuple[str, str]] = []
+        for key, part in plan.parts:
+            if part == "totalCount":
+                assert callable(count)
+                pairs.append((key, str(count())))
+            elif part == "__typename":
+                pairs.append((key, f"'{plan.typename}'::text"))
+            elif isinstance(part, PageInfoPart):
+                info = {
+                    "hasNextPage": f"coalesce({c}._more, false)",
+                    "hasPreviousPage": "false",
+                    "startCursor": f"{c}._start",
+                    "endCursor": f"{c}._end",
+                    "__typename": "'PageInfo'::text",
+                }
+                pairs.append((key, _object([(k, info[what]) for k, what in part.keys])))
+            elif isinstance(part, EdgesPart):
+                pairs.append((key, f"coalesce({c}._edges, '[]'::json)"))
+        return _object(pairs)
+
+    def _children(self, obj: ObjNode) -> list[ObjNode]:
+        return [p.node for _, p in obj.fields if isinstance(p, Child | ConnectionField)]
+
+    def _joins(self, obj: ObjNode) -> str:
+        return "".join(f" LEFT JOIN j{c.index} c{c.index} ON c{c.index}._p = r._id" for c in self._children(obj))
+
+    def _edges_part(self, obj: ObjNode) -> EdgesPart | None:
+        parent = obj.parent
+        fields = parent.fields if parent is not None else self.plan.roots
+        for _, plan in fields:
+            if isinstance(plan, ConnectionField) and plan.node is obj:
+                return next((p for _, p in plan.parts if isinstance(p, EdgesPart)), None)
+        raise AssertionError("a connection's rows belong to its field")
+
+    def json(self, obj: ObjNode) -> str:
+        value = _object([(k, self._value(p, "r")) for k, p in obj.fields])
+        head = f"j{obj.index} AS (SELECT r._p"
+        tail = f" FROM r{obj.index} r{self._joins(obj)}"
+        if obj.kind == "one":
+            return f"{head}, {value} AS _json{tail} WHERE r._vis)"
+        if obj.kind == "list":
+            return f"{head}, json_agg({value} ORDER BY r._id) AS _json{tail} WHERE r._vis GROUP BY r._p)"
+        edges = self._edges_part(obj)
+        edge = "NULL::json"
+        if edges is not None:
+            parts = {"cursor": cursor("r._id"), "node": value, "__typename": f"'{edges.typename}'::text"}
+            edge = _object([(k, parts[what]) for k, what in edges.keys])
+        first = f"(array_agg({cursor('r._id')} ORDER BY r._id) FILTER (WHERE r._vis))[1]"
+        last = f"(array_agg({cursor('r._id')} ORDER BY r._id DESC) FILTER (WHERE r._vis))[1]"
+        return (
+            f"{head}, json_agg({edge} ORDER BY r._id) FILTER (WHERE r._vis) AS _edges, "
+            f"bool_or(NOT r._vis) AS _more, {first} AS _start, {last} AS _end{tail} GROUP BY r._p)"
+        )
+
+    # --- audit ------------------------------------------------------------------------------
+
+    def audit(self) -> str | None:
+        reads: list[str] = []
+        for obj in self.plan.nodes:
+            for name in sorted(obj.reasons):
+                reason = obj.source.reasons[name]
+                household = _fill(reason.audit_household, row="(r._row)")
+                when = _fill(reason.audit_when, row="(r._row)")
+                reads.append(
+                    f"SELECT '{reason.audit_field}'::text AS f, ({household})::bigint AS h, r._r_{name} AS reason "
+                    f"FROM r{obj.index} r WHERE r._vis AND ({when})"
+                )
+        if not reads:
+            return None
+        audited = ", ".join(f"'{r}'" for r in AUDITED_REASONS)
+        return (
+            "audit AS (INSERT INTO audit_log "
+            "(county_id, user_id, api_token_id, action, target_type, target_id, request_id, detail) "
+            f"SELECT {COUNTY}::bigint, {USER}::bigint, {TOKEN}::bigint, 'read.personalData', 'Household', a.h, "
+            f"{REQUEST}::text, jsonb_build_object('field', a.f, 'reason', a.reason) "
+            f"FROM (SELECT DISTINCT f, h, reason FROM ({' UNION ALL '.join(reads)}) u "
+            f"WHERE h IS NOT NULL AND reason IN ({audited})) a ORDER BY a.f, a.h)"
+        )
+
+    # --- the statement ----------------------------------------------------------------------
+
+    def statement(self) -> str:
+        # every fixed parameter appears, typed, whether or not the statement needs it
+        ctes = [
+            f"vw AS (SELECT viewer_of({USER}::bigint, {TOKEN}::bigint) AS v, {COUNTY}::bigint AS county, "
+            f"{REQUEST}::text AS request_id)"
+        ]
+        ctes += [self.rows(obj) for obj in self.plan.nodes]
+        ctes += [self.json(obj) for obj in reversed(self.plan.nodes)]
+        audit = self.audit()
+        if audit is not None:
+            ctes.append(audit)
+        pairs: list[tuple[str, str]] = []
+        joins = ""
+        for key, plan in self.plan.roots:
+            if plan is None:
+                pairs.append((key, "NULL::json"))
+                continue
+            if isinstance(plan, Child | ConnectionField):
+                joins += f" LEFT JOIN j{plan.node.index} c{plan.node.index} ON true"
+            if isinstance(plan, ConnectionField):
+                pairs.append((key, self._connection(plan, lambda plan=plan: self._count(plan, "top"))))
+            else:
+                pairs.append((key, self._value(plan, "top")))
+        return f"WITH {', '.join(ctes)} SELECT {_object(pairs)}::text FROM (SELECT 1) top{joins}"
+
+
+def statement(plan: Plan) -> str:
+    return Builder(plan).statement()

@@ -1,0 +1,122 @@
+"""The rules of who may see and do what, as objects: the name of the rule the code runs and
+a sentence saying who passes it. A root field or mutation declares its rules with
+`permissions.described(...)` / `guarded(rules=...)`, so its SDL says "Requires: ..." in the
+words of the rule it runs, and names it.
+
+Where `sql` is true the rule is the SQL function of that name (migrations 0010, 0012 and
+0021), called by the field's statements with the viewer (`viewer_of`); the others are checks
+made in the resolver's body, named after the function or condition that makes them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    who: str
+    sql: bool = True
+
+    def text(self) -> str:
+        return f"{self.who} (rule `{self.name}`)"
+
+
+# --- visibility: one SQL rule per node type -------------------------------------------------
+
+PAIRING_ACCESS = Rule(
+    "pairing_access",
+    "sees a pairing: COUNTY_ADMIN, staff in scope of the household, the cadre, the building's head, "
+    "the household's members, the UNIT_ADMIN of the cadre's unit or of a unit adopting the area",
+)
+HOUSEHOLD_ACCESS = Rule(
+    "household_access",
+    "reads residents: the household's members, COUNTY_ADMIN, staff in scope, the building's head, "
+    "a cadre paired with the household",
+)
+PERSON_ACCESS = Rule(
+    "person_access",
+    "reads a phone: the person, whoever reads their household, the residents they serve (others see it masked)",
+)
+ORDER_PARTIES = Rule(
+    "order_parties",
+    "a party of the order: staff in scope, the ordering household, the assignee (person, unit or its "
+    "UNIT_ADMIN), the building's head (reads only)",
+)
+REGISTRATION_ACCESS = Rule(
+    "registration_access",
+    "sees a registration: staff in scope of the community, the registrant, the UNIT_ADMIN of the unit",
+)
+MEETING_ACCESS = Rule(
+    "meeting_access", "sees a meeting: staff in scope of its community, the UNIT_ADMIN of a participant"
+)
+RESOURCE_ACCESS = Rule(
+    "resource_access",
+    "sees a resource: anyone of the county with a role beyond RESIDENT (all), a resident (those open "
+    "to their community)",
+)
+NEED_ACCESS = Rule("need_access", "sees needs: anyone of the county with a role beyond RESIDENT")
+EXCHANGE_ACCESS = Rule("exchange_access", "sees exchanges: anyone of the county with a role beyond RESIDENT")
+RENOVATION_ACCESS = Rule("renovation_access", "sees renovation projects: every user of the county")
+ACTIVITY_ACCESS = Rule("activity_access", "sees activities: every user of the county")
+ACTIVITY_MANAGER = Rule(
+    "activity_manager", "manages an activity: staff in scope of its community, the UNIT_ADMIN of a host"
+)
+SIGNUP_ACCESS = Rule("signup_access", "sees a sign-up: the person signed up, whoever manages the activity")
+FINDING_ACCESS = Rule(
+    "finding_access", "sees a finding: staff in scope of its compound (all), every user of the county (published)"
+)
+API_TOKEN_ACCESS = Rule("api_token_access", "sees API tokens: COUNTY_ADMIN, the UNIT_ADMIN of the organisation")
+AUDIT_ACCESS = Rule("audit_access", "reads the audit log: COUNTY_ADMIN of the county")
+NOTIFICATION_ACCESS = Rule("notification_access", "reads notifications: the user they are for (not an API token)")
+USER_ACCESS = Rule(
+    "user_access", "sees accounts: COUNTY_ADMIN, staff in scope of where the person lives, the user themself"
+)
+
+# --- checks made in resolvers ---------------------------------------------------------------
+
+SIGNED_IN = Rule("signed_in", "a valid bearer token (a user or a partner unit's API token)", sql=False)
+ANYONE = Rule("anyone", "nothing: anyone may call it", sql=False)
+IN_COUNTY = Rule("in_county", "the objects are of the viewer's county", sql=False)
+STAFF_OF_AREA = Rule(
+    "is_staff_for", "COUNTY_ADMIN, or COMMUNITY_STAFF with the area in scope (`Viewer.is_staff_for`)", sql=False
+)
+ADMINISTERS_ORGANISATION = Rule(
+    "administers_organisation", "COUNTY_ADMIN, or UNIT_ADMIN of the organisation", sql=False
+)
+IS_PERSON = Rule("is_person", "a user signed in with a password (not an API token)", sql=False)
+MANAGES_ACCOUNTS = Rule(
+    "manages_accounts",
+    "COUNTY_ADMIN, or COMMUNITY_STAFF for people living in their scope (RESIDENT grants only)",
+    sql=False,
+)
+ORDER_WORKFLOW = Rule("TRANSITIONS", "the order's party that the workflow table lets take this step", sql=False)
+PAIRED_CADRE = Rule("paired_cadre", "the cadre of the pairing", sql=False)
+ADOPTION_PARTIES = Rule(
+    "adoption_parties", "COUNTY_ADMIN, staff in scope of the area, the unit's UNIT_ADMIN", sql=False
+)
+UNIT_ADMIN_OF_UNIT = Rule(
+    "unit_admin_of_unit", "the unit's UNIT_ADMIN (a unit's party organisation), or the party member themself", sql=False
+)
+ATTACHMENT_SUBJECT = Rule(
+    "may_attach",
+    "a party of the order (household, assignee, staff in scope); staff in scope for a finding; the cadre for a visit",
+    sql=False,
+)
+
+NODE_RULES = Rule("nodes.register", "each object is shown by its own type's rule above (null where hidden)", sql=False)
+VOLUNTEER_HOURS_READER = Rule(
+    "volunteer_hours_reader",
+    "the person themself, COUNTY_ADMIN, staff whose scope holds the person's household",
+    sql=False,
+)
+ACTIVITY_CREATOR = Rule(
+    "activity_creator", "staff in scope of the community, or the UNIT_ADMIN of one of the hosts", sql=False
+)
+EXCHANGE_PARTY = Rule(
+    "exchange_party", "the provider's UNIT_ADMIN, or staff in scope of the need (COUNTY_ADMIN included)", sql=False
+)
+HOUSEHOLD_MEMBER = Rule("household_member", "a member of the household the order is for, or staff in scope", sql=False)
+
+ALL: tuple[Rule, ...] = tuple(v for v in dict(globals()).values() if isinstance(v, Rule))

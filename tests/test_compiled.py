@@ -1,0 +1,302 @@
+"""The compiled read path (issue 13) answers exactly as the ordinary path does.
+
+Two apps on the test's connection, one with `compiled_reads` off: every request is sent to
+both, each in a savepoint rolled back afterwards, and the JSON (data and errors) must be
+the same. The operation log line says which path ran."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from db.pool import SingleConnectionDatabase
+from gongjian.app import create_app
+from gongjian.config import Settings
+from tests import builders as b
+from tests.conftest import TEST_SECRET
+from tests.support import Api, contract_operations
+from tests.test_authorization_matrix import ACCOUNTS, ROWS, SUBSCRIPTIONS, UPLOADS, Scene, build_scene, gid, tokens_for
+
+
+@dataclasses.dataclass
+class Both:
+    compiled: Api
+    ordinary: Api
+    conn: asyncpg.Connection
+    caplog: pytest.LogCaptureFixture
+
+    async def answer(
+        self, api: Api, query: str, variables: dict[str, Any], token: str | None
+    ) -> tuple[Any, tuple[str, int], set[tuple[Any, ...]]]:
+        """The response, the path that ran and the personal-data reads audited (household,
+        field, reason: the ordinary path may write one twice, from two DataLoader batches)."""
+        savepoint = self.conn.transaction()
+        await savepoint.start()
+        try:
+            before = await self.conn.fetchval("SELECT coalesce(max(id), 0) FROM audit_log")
+            self.caplog.clear()
+            result = await api.post(query, variables, token=token)
+            lines = [r for r in self.caplog.records if r.name == "gongjian.graphql" and r.getMessage() == "operation"]
+            fields = lines[-1].fields if lines else {}  # type: ignore[attr-defined]
+            path = (str(fields.get("path")), int(fields.get("sql_statements", -1)))
+            audited = {
+                (r["target_id"], r["detail"]["field"], r["detail"]["reason"], r["user_id"], r["county_id"])
+                for r in await self.conn.fetch(
+                    "SELECT target_id, detail, user_id, county_id FROM audit_log "
+                    "WHERE id > $1 AND action = 'read.personalData'",
+                    before,
+                )
+            }
+            return result, path, audited
+        finally:
+            await savepoint.rollback()
+
+    async def same(self, query: str, variables: dict[str, Any], token: str | None) -> str:
+        """The path the compiled app took; fails when the two answers differ."""
+        compiled, path, audited = await self.answer(self.compiled, query, variables, token)
+        ordinary, ordinary_path, ordinary_audited = await self.answer(self.ordinary, query, variables, token)
+        assert ordinary_path[0] == "resolvers"
+        assert compiled == ordinary, (query, variables)
+        if path[0] == "compiled":
+            assert audited == ordinary_audited, "the same personal-data reads are audited"
+            assert path[1] == 1, "a compiled operation is one statement, its audit rows included"
+        return path[0]
+
+
+@pytest.fixture
+async def both(conn: asyncpg.Connection, settings: Settings, caplog: pytest.LogCaptureFixture) -> AsyncIterator[Both]:
+    caplog.set_level(logging.INFO, logger="gongjian.graphql")
+    db = SingleConnectionDatabase(conn)
+    compiled_app = create_app(settings, db=db)
+    ordinary_app = create_app(dataclasses.replace(settings, compiled_reads=False), db=db)
+    async with (
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=compiled_app), base_url="http://test") as c1,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=ordinary_app), base_url="http://test") as c2,
+    ):
+        yield Both(Api(client=c1, secret=TEST_SECRET), Api(client=c2, secret=TEST_SECRET), conn, caplog)
+
+
+BUILDING_HOUSEHOLDS = contract_operations()["BuildingHouseholds"]
+
+
+async def test_building_households_is_one_statement_and_the_same_for_every_account(both: Both) -> None:
+    scene = await build_scene(both.conn)
+    tokens = tokens_for(both.compiled, scene)
+    for account in ACCOUNTS:
+        for variables in (
+            {"id": gid("Building", scene.w.building)},
+            {"id": gid("Building", scene.w.building), "first": 1},
+            {"id": gid("Building", scene.far.building)},
+            {"id": gid("Compound", scene.w.building)},
+        ):
+            path = await both.same(BUILDING_HOUSEHOLDS, variables, tokens[account])
+            expected = "resolvers" if account == "anonymous" else "compiled"
+            assert path == expected, (account, variables)
+
+
+def _reads() -> list[Any]:
+    """The matrix rows that read: contract queries and query texts."""
+    found = []
+    for row in ROWS:
+        if row.operation in SUBSCRIPTIONS or row.operation in UPLOADS:
+            continue
+        text = contract_operations()[row.operation] if row.operation[0].isupper() else row.operation
+        if text.lstrip().startswith(("query", "{")):
+            found.append((row, text))
+    return found
+
+
+async def test_every_read_of_the_matrix_is_the_same_on_both_paths(both: Both) -> None:
+    """Every read operation of the contract (and the matrix's query texts), for every sample
+    and matrix account, on the scene of the authorization matrix."""
+    scene = await build_scene(both.conn)
+    tokens = tokens_for(both.compiled, scene)
+    paths: dict[str, set[str]] = {}
+    for row, text in _reads():
+        variables = row.variables(scene)
+        for account in ACCOUNTS:
+            paths.setdefault(row.label, set()).add(await both.same(text, variables, tokens[account]))
+    compiled = {label for label, seen in paths.items() if "compiled" in seen}
+    assert "BuildingHouseholds of the resident's building" in compiled
+
+
+async def test_limits_and_refused_values_answer_alike(both: Both) -> None:
+    """Depth, aliases, cost and `first` are refused before either path, with the same errors;
+    a value the ordinary path refuses (a malformed cursor, an id of no area) is its answer."""
+    scene = await build_scene(both.conn)
+    token = tokens_for(both.compiled, scene)["staff"]
+    building = {"id": gid("Building", scene.w.building)}
+    deep = "household { building { head { " * 4 + "id" + " } } }" * 4
+    aliases = " ".join(f"a{i}: name" for i in range(40))
+    costly = (
+        "compounds(first: 100) { edges { node { buildings(first: 100) { edges { node { "
+        "households(first: 100) { edges { node { residents { name } } } } } } } } } }"
+    )
+    for query, variables in (
+        (f"query($id: ID!) {{ node(id: $id) {{ ... on Building {{ head {{ {deep} }} }} }} }}", building),
+        (f"query($id: ID!) {{ node(id: $id) {{ ... on Building {{ {aliases} }} }} }}", building),
+        (f"{{ {costly} }}", {}),
+        ("query($id: ID!) { node(id: $id) { ... on Building { households(first: 101) { totalCount } } } }", building),
+        (
+            'query($id: ID!) { node(id: $id) { ... on Building { households(after: "x") { totalCount } } } }',
+            building,
+        ),
+        ("query($id: ID!) { compounds(filter: {within: $id}) { totalCount } }", {"id": gid("Person", 1)}),
+    ):
+        assert await both.same(query, variables, token) == "resolvers"
+        answer, _, _ = await both.answer(both.ordinary, query, variables, token)
+        assert answer.get("errors"), query
+
+
+# --- random selection sets over the compilable fields ---------------------------------------
+
+SCALARS: dict[str, list[str]] = {
+    "Compound": ["id", "name", "level", "code", "kind", "address", "managementPlan", "householdCount", "__typename"],
+    "Building": ["id", "name", "level", "code", "householdCount", "__typename"],
+    "Community": ["id", "name", "level", "householdCount"],
+    "District": ["id", "name", "level"],
+    "Household": ["id", "label", "code", "fullAddress", "__typename"],
+    "Person": ["id", "name", "partyMember", "phone", "__typename"],
+}
+# field -> (target type, kind)
+RELATIONS: dict[str, dict[str, tuple[str, str]]] = {
+    "Compound": {
+        "buildings": ("Building", "connection"),
+        "responsible": ("Person", "one"),
+        "community": ("Community", "one"),
+        "district": ("District", "one"),
+    },
+    "Building": {
+        "households": ("Household", "connection"),
+        "head": ("Person", "one"),
+        "responsible": ("Person", "one"),
+        "compound": ("Compound", "one"),
+    },
+    "Community": {"responsible": ("Person", "one")},
+    "District": {},
+    "Household": {"residents": ("Person", "list"), "building": ("Building", "one")},
+    "Person": {"household": ("Household", "one")},
+}
+FIRSTS = [None, 0, 1, 2, 3, 100, 101, -1]
+
+
+@st.composite
+def _selection(draw: st.DrawFn, type_name: str, depth: int, fragments: list[str]) -> str:
+    """A selection set body on `type_name`: fields, aliases, inline and named fragments,
+    @include/@skip over the operation's `$yes`."""
+    relations = RELATIONS[type_name] if depth > 0 else {}
+    names = draw(st.lists(st.sampled_from(SCALARS[type_name] + list(relations)), min_size=1, max_size=6))
+    parts: list[str] = []
+    for i, name in enumerate(names):
+        alias = f"k{i}_{name.strip('_')}: " if draw(st.booleans()) else ""
+        if alias == "" and name in names[:i]:
+            continue  # the same field twice without an alias merges; with other arguments it would not validate
+        text = alias + name
+        if name in relations:
+            target, kind = relations[name]
+            inner = draw(_selection(target, depth - 1, fragments))
+            if kind == "connection":
+                first = draw(st.sampled_from(FIRSTS))
+                text += f"(first: {first})" if first is not None else ""
+                pieces = draw(
+                    st.lists(
+                        st.sampled_from(
+                            [
+                                "totalCount",
+                                "pageInfo { hasNextPage endCursor startCursor hasPreviousPage }",
+                                f"edges {{ cursor node {{ {inner} }} }}",
+                                "__typename",
+                            ]
+                        ),
+                        min_size=1,
+                        max_size=3,
+                        unique=True,
+                    )
+                )
+                text += " { " + " ".join(pieces) + " }"
+            else:
+                text += f" {{ {inner} }}"
+        directive = draw(st.sampled_from(["", "", " @include(if: $yes)", " @skip(if: $yes)", " @skip(if: false)"]))
+        if directive:
+            text = text.split("{", 1)[0].rstrip() + directive + (" {" + text.split("{", 1)[1] if "{" in text else "")
+        wrap = draw(st.sampled_from(["plain", "plain", "inline", "named"]))
+        if wrap == "inline":
+            text = f"... on {type_name} {{ {text} }}"
+        elif wrap == "named":
+            name_of = f"F{len(fragments)}"
+            fragments.append(f"fragment {name_of} on {type_name} {{ {text} }}")
+            text = f"...{name_of}"
+        parts.append(text)
+    return " ".join(parts) or "__typename"
+
+
+@st.composite
+def _operations(draw: st.DrawFn) -> tuple[str, str, bool]:
+    fragments: list[str] = []
+    root = draw(st.sampled_from(["node", "compounds"]))
+    if root == "node":
+        on = draw(st.lists(st.sampled_from(["Compound", "Building", "Household", "Person"]), min_size=1, unique=True))
+        body = " ".join(f"... on {t} {{ {draw(_selection(t, 3, fragments))} }}" for t in on)
+        text = f"query Random($id: ID!, $yes: Boolean!) {{ node(id: $id) {{ {body} }} }}"
+    else:
+        inner = draw(_selection("Compound", 3, fragments))
+        first = draw(st.sampled_from(FIRSTS))
+        args = "filter: {within: $id}" + (f", first: {first}" if first is not None else "")
+        text = (
+            f"query Random($id: ID!, $yes: Boolean!) {{ compounds({args}) "
+            f"{{ totalCount pageInfo {{ hasNextPage endCursor }} edges {{ cursor node {{ {inner} }} }} }} }}"
+        )
+    # only the fragments the operation spreads (an unused one does not validate)
+    used: list[str] = []
+    reach = text
+    for fragment in reversed(fragments):
+        if f"...{fragment.split()[1]} " in reach + " " or f"...{fragment.split()[1]}}}" in reach:
+            used.append(fragment)
+            reach += " " + fragment
+    fragments = [f for f in fragments if f in used]
+    target = draw(st.sampled_from(["building", "compound", "household", "person", "community", "far", "bad"]))
+    return " ".join([text, *fragments]), target, draw(st.booleans())
+
+
+_scenes: dict[int, tuple[Scene, dict[str, str | None], dict[str, str]]] = {}
+
+
+async def _scene(both: Both) -> tuple[Scene, dict[str, str | None], dict[str, str]]:
+    """The matrix scene with a few more households and residents in the resident's building
+    (built once per test: hypothesis runs the examples inside the test's transaction)."""
+    if id(both) not in _scenes:
+        scene = await build_scene(both.conn)
+        for n in range(4):
+            household = await b.household(both.conn, scene.w.building, f"2单元{n}01")
+            for k in range(n):
+                await b.person(both.conn, scene.w.county, f"住户{n}{k}", household=household, phone=f"1370000{n}{k}00")
+        w = scene.w
+        ids = {
+            "building": gid("Building", w.building),
+            "compound": gid("Compound", w.compound),
+            "household": gid("Household", w.household),
+            "person": gid("Person", w.people["resident"]),
+            "community": gid("Community", w.community),
+            "far": gid("Building", scene.far.building),
+            "bad": "not-an-id",
+        }
+        _scenes[id(both)] = (scene, tokens_for(both.compiled, scene), ids)
+    return _scenes[id(both)]
+
+
+@settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(operation=_operations(), account=st.sampled_from([*ACCOUNTS[1:], ACCOUNTS[0]]))
+async def test_random_selections_are_the_same_on_both_paths(
+    both: Both, operation: tuple[str, str, bool], account: str
+) -> None:
+    text, target, yes = operation
+    _, tokens, ids = await _scene(both)
+    await both.same(text, {"id": ids[target], "yes": yes}, tokens[account])

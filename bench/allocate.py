@@ -37,7 +37,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from resolvers import ids, tokens  # noqa: E402 - after the path is set
+from gongjian import tokens  # noqa: E402 - after the path is set
+from resolvers import ids  # noqa: E402 - after the path is set
 from tests.support import contract_operations  # noqa: E402
 
 ALLOCATE = contract_operations()["Allocate"]

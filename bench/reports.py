@@ -32,8 +32,8 @@ import httpx
 from db.demo import load
 from db.migrate import migrate
 from db.pool import connect
-from gongjian import clock
-from resolvers import ids, tokens
+from gongjian import clock, tokens
+from resolvers import ids
 from tests.support import contract_operations
 
 OFFSET: Final = 10_000_000

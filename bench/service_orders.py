@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from db.migrate import migrate  # noqa: E402 - after the path is set
-from resolvers import tokens  # noqa: E402
+from gongjian import tokens  # noqa: E402
 from tests import builders  # noqa: E402
 from tests.support import contract_operations  # noqa: E402
 

@@ -39,7 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from db.migrate import migrate  # noqa: E402 - after the path is set
-from resolvers import ids, tokens  # noqa: E402
+from gongjian import tokens  # noqa: E402
+from resolvers import ids  # noqa: E402
 from tests import builders  # noqa: E402
 from tests.support import contract_operations  # noqa: E402
 

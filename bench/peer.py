@@ -54,8 +54,8 @@ from bench.reports import _free_port, _with_database, grow, measure  # noqa: E40
 from db.demo import load  # noqa: E402
 from db.migrate import migrate  # noqa: E402
 from db.pool import connect  # noqa: E402
-from gongjian import clock  # noqa: E402
-from resolvers import ids, tokens  # noqa: E402
+from gongjian import clock, tokens  # noqa: E402
+from resolvers import ids  # noqa: E402
 from tests.support import contract_operations  # noqa: E402
 
 PEER_DIR: Final = ROOT / "bench" / ".peer"

@@ -135,9 +135,12 @@ async def main() -> None:
                     "SELECT h.id FROM households h JOIN areas b ON b.id = h.building_id WHERE b.path[3] = $1", community
                 )
             ]
-            cadres = [
-                ids.encode("Person", r["id"]) for r in await db.fetch("SELECT id FROM persons WHERE party_member")
-            ]
+            members = await db.fetch(  # who may take the community's orders (README "Service orders")
+                "SELECT p.id FROM persons p JOIN registrations r ON r.person_id = p.id"
+                " WHERE p.party_member AND r.community_id = $1 AND r.status = 'CONFIRMED'",
+                community,
+            )
+            cadres = [ids.encode("Person", r["id"]) for r in members]
         pool = {"GONGJIAN_POOL_MAX": "20", **common.RATE_LIMITS_OFF}
         async with (
             common.serve(url, env=pool, secret=secret) as server_a,

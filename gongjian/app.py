@@ -31,18 +31,19 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from db.migrate import migrate
 from db.pool import PoolDatabase, connect, create_pool
-from gongjian import graphiql, json_input, media, telemetry
+from gongjian import db_faults, graphiql, json_input, limits, media, spreadsheets, telemetry
+from gongjian import events as live_events
 from gongjian.config import Settings
-from resolvers import attachments, db_faults, exports, limits
-from resolvers.context import Context, bearer, token_from_connection_params, viewer_from_token
-from resolvers.messages import language_of
-from resolvers.notifications import Reminders
-from resolvers.observability import OperationLog
-from resolvers.rate_limits import RateLimits
-from resolvers.socket_viewer import SocketViewer, SubscriptionsNeedSocket
-from resolvers.text_input import RefuseNulText
-from resolvers.translation import translate
-from resolvers.trusted_documents import TrustedDocuments
+from gongjian.observability import OperationLog
+from gongjian.rate_limits import RateLimits
+from gongjian.reminders import Reminders
+from gongjian.socket_viewer import SocketViewer, SubscriptionsNeedSocket
+from gongjian.text_input import RefuseNulText
+from gongjian.tokens import bearer, token_from_connection_params
+from gongjian.translation import language_of, translate
+from gongjian.trusted_documents import TrustedDocuments
+from resolvers import attachments, exports
+from resolvers.context import Context, viewer_from_token
 from schema import root
 
 log = logging.getLogger("gongjian")
@@ -303,7 +304,7 @@ async def serve_report(settings: Settings, request: Request) -> Response:
     if viewer is None:
         return _unauthenticated(language)
     report, _, fmt = request.path_params["name"].rpartition(".")
-    if fmt not in exports.FORMATS:
+    if fmt not in spreadsheets.FORMATS:
         return error_response(404, translate("Reports come as .csv or .xlsx", language))
     ctx = Context(
         db=db, settings=settings, request_id=_request_id(request), viewer=viewer, request=request, language=language
@@ -318,10 +319,10 @@ async def serve_report(settings: Settings, request: Request) -> Response:
         "cache-control": "no-store",
     }
     if fmt == "csv":
-        return StreamingResponse(exports.csv_chunks(table), media_type="text/csv; charset=utf-8", headers=headers)
-    workbook = await exports.xlsx_file(table)
+        return StreamingResponse(spreadsheets.csv_chunks(table), media_type="text/csv; charset=utf-8", headers=headers)
+    workbook = await spreadsheets.xlsx_file(table)
     return StreamingResponse(
-        exports.file_chunks(workbook),
+        spreadsheets.file_chunks(workbook),
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers=headers,
     )
@@ -440,7 +441,11 @@ def create_app(settings: Settings, *, db: Any = None, extra_queries: Sequence[ty
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if db is not None:
             app.state.db = db
-            yield
+            live_events.install(app.state, settings.database_url)
+            try:
+                yield
+            finally:
+                live_events.stop(app.state)
             return
         assert settings.database_url is not None, "the CLI resolves DATABASE_URL before serving"
         raw = await connect(settings.database_url)
@@ -457,11 +462,13 @@ def create_app(settings: Settings, *, db: Any = None, extra_queries: Sequence[ty
             timeouts=settings.timeouts,
         )
         app.state.db = PoolDatabase(pool, acquire_timeout=settings.acquire_timeout)
+        live_events.install(app.state, settings.database_url)
         job = Reminders(app.state.db, settings)
         job.start()
         try:
             yield
         finally:
+            live_events.stop(app.state)
             await job.stop()
             await pool.close()
 
@@ -480,8 +487,9 @@ def create_app(settings: Settings, *, db: Any = None, extra_queries: Sequence[ty
         lifespan=lifespan,
         exception_handlers={404: _not_found, 405: _not_allowed},
     )
-    if db is not None:
+    if db is not None:  # tests may drive the app without its lifespan
         app.state.db = db
+        live_events.install(app.state, settings.database_url)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes)
     if settings.allowed_origins:  # browsers on these origins may call the API (and open WebSockets)
         app.add_middleware(

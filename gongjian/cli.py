@@ -134,7 +134,7 @@ def cmd_export_schema(args: argparse.Namespace) -> None:
 def cmd_trusted_documents(args: argparse.Namespace) -> None:
     from pathlib import Path
 
-    from resolvers import trusted_documents
+    from gongjian import trusted_documents
     from schema.root import build
 
     folder = Path(args.contract)
@@ -164,7 +164,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
         password = sys.stdin.readline().rstrip("\n") if not sys.stdin.isatty() else __import__("getpass").getpass()
     if len(password) < 8:
         _fail("the demo password needs at least 8 characters")
-    from resolvers.attachments import storage_for
+    from gongjian.uploads import storage_for
 
     loaded = asyncio.run(
         load.run(settings.database_url, password, today=clock.today(settings.zone), storage=storage_for(settings))

@@ -39,12 +39,12 @@ class Settings:
     max_tokens: int = 5000
     max_cost: int = 50_000
     trusted_documents_only: bool = False
-    # rate limits (see resolvers/rate_limits.py): hits per window; 0 turns one off
+    # rate limits (see gongjian/rate_limits.py): hits per window; 0 turns one off
     rate_window_seconds: int = 60
     rate_mutations_per_account: int = 60
     rate_mutations_per_address: int = 300
     rate_logins_per_address: int = 30
-    # database timeouts in milliseconds (see resolvers/db_faults.py); 0 turns one off
+    # database timeouts in milliseconds (see gongjian/db_faults.py); 0 turns one off
     statement_timeout_ms: int = 15_000
     lock_timeout_ms: int = 5_000
     idle_in_transaction_timeout_ms: int = 60_000

@@ -1,6 +1,6 @@
 """Prometheus at /metrics, and OpenTelemetry traces when OTEL_EXPORTER_OTLP_ENDPOINT is set.
 
-Metrics: the GraphQL layer's (resolvers/metrics.py) and, read at each scrape, the pool's
+Metrics: the GraphQL layer's (gongjian/metrics.py) and, read at each scrape, the pool's
 connections in use, idle and waited for. Figures are per process: with `--workers N`
 each scrape reaches one worker (run one worker per container, or scrape each).
 
@@ -26,7 +26,7 @@ from starlette.responses import Response
 
 from db import tracing
 from db.pool import PoolDatabase
-from resolvers import metrics
+from gongjian import metrics
 
 
 class PoolCollector(Collector):

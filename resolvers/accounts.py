@@ -26,8 +26,10 @@ from db import identity as identity_db
 from db.areas import AreaRow, OrganisationRow, areas_by_id, like_pattern, organisations_by_id, persons_by_id
 from db.identity import UserRow
 from db.pool import Conn
-from resolvers import ids, passwords, tokens
-from resolvers.context import Context, bearer, secrets_of, viewer_of
+from gongjian import passwords, tokens
+from gongjian.tokens import bearer, secrets_of
+from resolvers import ids
+from resolvers.context import Context, viewer_of
 from resolvers.errors import ErrorCode, Refusal, bad_user_input, unauthenticated
 from resolvers.mutations import Audited, Outcome, run
 from resolvers.pagination import Page, checked_first, decode_id_cursor, page_from_rows

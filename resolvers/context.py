@@ -15,8 +15,8 @@ from strawberry.types import Info
 
 from db import identity
 from db.pool import Database
+from gongjian import tokens
 from gongjian.config import Settings
-from resolvers import tokens
 from resolvers.viewer import Grant, Role, Viewer
 
 K = TypeVar("K", bound=Hashable)
@@ -71,11 +71,6 @@ class Context:
 ResolverInfo = Info[Context, Any]
 
 
-def secrets_of(settings: Settings) -> list[str]:
-    assert settings.secret is not None, "the signing secret is set at start-up"
-    return [settings.secret, *settings.previous_secrets]
-
-
 async def viewer_from_token(db: Database, settings: Settings, token: str | None) -> Viewer | None:
     """The viewer a bearer token stands for; None when there is no valid token."""
     if not token or not token.isascii():  # every token given out is ASCII
@@ -93,7 +88,7 @@ async def viewer_from_token(db: Database, settings: Settings, token: str | None)
                 grants=(Grant(id=0, role=Role.UNIT_ADMIN, organisation_id=use.organisation_id),),
                 api_token_id=use.id,
             )
-        claims = tokens.verify(secrets_of(settings), token)
+        claims = tokens.verify(tokens.secrets_of(settings), token)
         if claims is None or claims.purpose is not None:  # a password-change token signs nobody in
             return None
         user = await identity.user_with_grants(conn, claims.user_id, claims.generation)
@@ -112,25 +107,3 @@ def viewer_of(user: identity.UserRow) -> Viewer:
             Grant(id=g.id, role=Role(g.role), area_id=g.area_id, organisation_id=g.organisation_id) for g in user.grants
         ),
     )
-
-
-def token_from_connection_params(params: dict[str, Any] | None) -> str | None:
-    """The token of a graphql-transport-ws `connection_init` payload: `Authorization`
-    (or `authorization`) as `Bearer <token>`, or a bare `token`."""
-    if not params:
-        return None
-    for key in ("Authorization", "authorization"):
-        value = params.get(key)
-        if isinstance(value, str):
-            return bearer(value)
-    value = params.get("token")
-    return value.strip() or None if isinstance(value, str) else None
-
-
-def bearer(header: str | None) -> str | None:
-    if not header:
-        return None
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "bearer":
-        return None
-    return value.strip() or None

@@ -1,33 +1,26 @@
-"""Report exports for admin tooling: `GET /reports/{statistics,coverage,compliance,due-households}`
-as CSV (UTF-8 with a BOM, so that Excel reads Chinese) or XLSX, every row, with Chinese
-column headers. The arguments are the GraphQL fields' (`areaId`, `asOf`, `kind`), and so is
-the permission check (`resolvers.pairings` decides who may read an area's reports)."""
+"""Report exports for admin tooling: `GET /reports/{statistics,coverage,compliance,due-households}`,
+every row, with Chinese column headers (written as CSV or XLSX by `gongjian/spreadsheets.py`).
+The arguments are the GraphQL fields' (`areaId`, `asOf`, `kind`), and so is the permission
+check (`resolvers.pairings` decides who may read an area's reports)."""
 
 from __future__ import annotations
 
-import contextlib
-import csv
 import dataclasses
 import datetime
-import io
-import tempfile
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
-from typing import IO, Any, Final
+from typing import Any, Final
 
 from graphql import GraphQLError
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 
 from db import exports as db
 from db import pairings as pairings_db
 from db.areas import AreaRow
 from gongjian import clock
+from gongjian.spreadsheets import Rows, Table
 from resolvers.context import Context
 from resolvers.pairings import _report_area, period, period_starts
 
 REPORTS: Final = ("statistics", "coverage", "compliance", "due-households")
-FORMATS: Final = ("csv", "xlsx")
 KINDS: Final = ("HOME_VISIT", "HEART_TO_HEART", "GOOD_DEED")
 KIND_NAMES: Final = {"HOME_VISIT": "入户走访", "HEART_TO_HEART": "谈心谈话", "GOOD_DEED": "办一件好事"}
 
@@ -61,17 +54,6 @@ class ExportRefused(Exception):
         self.status = status
         self.code = code
         self.message = message
-
-
-Rows = Callable[[], AsyncIterator[list[list[Any]]]]
-
-
-@dataclass(frozen=True)
-class Table:
-    title: str  # the sheet's (and the file's) name
-    headers: list[str]
-    rows: Rows  # chunks of rows, read when the response streams
-    summary: list[tuple[str, Any]] = dataclasses.field(default_factory=list)  # XLSX: a second sheet
 
 
 def _date(params: Mapping[str, str], name: str) -> datetime.date | None:
@@ -166,76 +148,3 @@ async def table(ctx: Context, report: str, params: Mapping[str, str]) -> Table:
         _streamed(ctx, lambda c: db.due_households(c, area.id, as_of, start, kind), [*PLACE_KEYS, "cadres"]),
         [("区域", area.name), ("截至", as_of), ("义务", KIND_NAMES[kind])],
     )
-
-
-# --- writing the files -----------------------------------------------------------------------
-
-
-def _text(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "是" if value else "否"
-    if isinstance(value, (datetime.date, datetime.datetime)):
-        return value.isoformat()
-    return value
-
-
-def _safe(value: Any) -> Any:
-    """A text cell that a spreadsheet would take for a formula gets a leading quote (CSV injection)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
-async def csv_chunks(t: Table) -> AsyncIterator[bytes]:
-    """UTF-8 with a BOM, one chunk per chunk of rows."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(t.headers)
-    yield ("\ufeff" + out.getvalue()).encode("utf-8")
-    async for chunk in t.rows():
-        out.seek(0)
-        out.truncate()
-        writer.writerows([[_safe(_text(v)) for v in row] for row in chunk])
-        yield out.getvalue().encode("utf-8")
-
-
-def _cells(sheet: Any, row: list[Any]) -> list[Any]:
-    cells = []
-    for value in row:
-        cell = WriteOnlyCell(sheet, value=_text(value))
-        if isinstance(cell.value, str):
-            cell.data_type = "s"  # text, never a formula
-        cells.append(cell)
-    return cells
-
-
-async def xlsx_file(t: Table) -> IO[bytes]:
-    """The workbook in a temporary file (openpyxl's write-only mode keeps the rows out of
-    memory); the caller streams it and closes it."""
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet(t.title[:31])
-    sheet.append(_cells(sheet, t.headers))
-    async for chunk in t.rows():
-        for row in chunk:
-            sheet.append(_cells(sheet, row))
-    if t.summary:
-        totals = book.create_sheet("汇总")
-        totals.append(_cells(totals, ["项目", "数值"]))
-        for name, value in t.summary:
-            totals.append(_cells(totals, [name, value]))
-    out = tempfile.TemporaryFile()  # noqa: SIM115 - handed to the streaming response, which closes it
-    try:
-        book.save(out)
-    except BaseException:
-        out.close()
-        raise
-    out.seek(0)
-    return out
-
-
-async def file_chunks(out: IO[bytes], size: int = 64 * 1024) -> AsyncIterator[bytes]:
-    with contextlib.closing(out):
-        while chunk := out.read(size):
-            yield chunk

@@ -13,7 +13,8 @@ from db.areas import AreaRow, OrganisationRow, PersonRow
 from db.audit import AuditFilter, AuditRow
 from db.identity import ApiTokenRow, GrantRow, UserRow
 from db.pool import Conn
-from resolvers import ids, nodes, passwords, tokens
+from gongjian import passwords, tokens
+from resolvers import ids, nodes
 from resolvers.context import Context, viewer_of
 from resolvers.errors import ErrorCode, Refusal, UserError, bad_user_input
 from resolvers.loading import keyed

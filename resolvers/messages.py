@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from resolvers.translation import translate_template
+from gongjian.translation import translate_template
 
 # kind (and, for ORDER_UPDATED, the timeline action) -> (title, body); `{name}` is a parameter
 NOTIFICATION_TEXTS: Final[dict[str, tuple[str, str]]] = {
@@ -47,27 +47,3 @@ def render_notification(kind: str, params: Mapping[str, Any], language: str) -> 
     """(title, body) of a notification in `language`."""
     title, body = NOTIFICATION_TEXTS.get(_key(kind, params), (kind, ""))
     return translate_template(title, params, language), translate_template(body, params, language)
-
-
-LANGUAGES: Final = ("zh-CN", "en")
-
-
-def language_of(accept_language: str | None) -> str:
-    """The served language `Accept-Language` prefers most: English when asked for before
-    any Chinese, otherwise Chinese (also when nothing is asked)."""
-    ranked: list[tuple[float, int, str]] = []
-    for index, part in enumerate((accept_language or "").split(",")):
-        tag, _, rest = part.strip().partition(";")
-        quality = 1.0
-        if rest.strip().startswith("q="):
-            try:
-                quality = float(rest.strip()[2:])
-            except ValueError:
-                quality = 0.0
-        tag = tag.strip().lower()
-        if tag.startswith("en"):
-            ranked.append((-quality, index, "en"))
-        elif tag.startswith("zh") or tag == "*":
-            ranked.append((-quality, index, "zh-CN"))
-    ranked = [r for r in ranked if r[0] < 0]
-    return min(ranked)[2] if ranked else "zh-CN"

@@ -1,7 +1,7 @@
 """Service orders: who may see and do what, the mutations, the list and the loaders.
 
 The workflow itself (which transition from which states to which, by whom) is the table
-`db.orders.TRANSITIONS`; this module only checks the parties and the inputs."""
+`resolvers.order_workflow.TRANSITIONS`; this module only checks the parties and the inputs."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from resolvers.context import Context
 from resolvers.errors import ErrorCode, Refusal, UserError
 from resolvers.loading import grouped, keyed
 from resolvers.mutations import Audited, run
+from resolvers.order_workflow import TRANSITIONS
 from resolvers.pagination import Page, checked_first, decode_id_cursor, page_from_rows
 from resolvers.viewer import Role
 
@@ -245,7 +246,7 @@ async def _parties(conn: Conn, ctx: Context, order_id: int) -> frozenset[Party]:
 
 
 def _require(name: str, roles: frozenset[Party]) -> None:
-    if not roles & db.TRANSITIONS[name].who:
+    if not roles & TRANSITIONS[name].who:
         raise Refusal(ErrorCode.FORBIDDEN, "You may not do this to this order", "orderId")
 
 
@@ -263,7 +264,7 @@ async def _transition(
     _require(name, roles)
     updated = await db.transition(
         conn,
-        name,
+        TRANSITIONS[name],
         order,
         actor_user_id=viewer.user_id,
         actor_person_id=viewer.person_id,
@@ -351,7 +352,7 @@ async def dispatch_order(
 ) -> OrderPayload:
     async def body(conn: Conn) -> tuple[OrderRow, Audited]:
         order, roles = await _order_for(ctx, order_id, conn)
-        if not roles & db.TRANSITIONS["dispatchOrder"].who:
+        if not roles & TRANSITIONS["dispatchOrder"].who:
             raise Refusal(ErrorCode.FORBIDDEN, "Only staff in scope may dispatch this order", "orderId")
         if (assignee_id is None) == (assignee_unit_id is None):
             raise Refusal(ErrorCode.INVALID, "Give exactly one of `assigneeId` and `assigneeUnitId`", "assigneeId")
@@ -425,7 +426,7 @@ cancel_order = _simple("cancelOrder", "reason")
 async def rate_order(ctx: Context, order_id: str, score: int, comment: str | None) -> OrderPayload:
     async def body(conn: Conn) -> tuple[OrderRow, Audited]:
         order, roles = await _order_for(ctx, order_id, conn)
-        if not roles & db.TRANSITIONS["rateOrder"].who:
+        if not roles & TRANSITIONS["rateOrder"].who:
             raise Refusal(ErrorCode.FORBIDDEN, "Only the household that placed the order may rate it", "orderId")
         if not 1 <= score <= 5:
             raise Refusal(ErrorCode.INVALID, "`score` must be from 1 to 5", "score")

@@ -10,7 +10,8 @@ import asyncpg
 from db import audit
 from db import identity as db
 from db.pool import Conn
-from resolvers import ids, passwords
+from gongjian import passwords
+from resolvers import ids
 from resolvers.viewer import Role
 
 MIN_PASSWORD = 8

@@ -9,11 +9,12 @@ from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext, Info
 
-from resolvers import ids, observability
+from gongjian import observability
+from gongjian.hooks import UnwindingRunner
+from gongjian.translation import DEFAULT, translate
+from resolvers import ids
 from resolvers.errors import ErrorCode as ErrorCodeValues
-from resolvers.hooks import UnwindingRunner
 from resolvers.pagination import Page
-from resolvers.translation import DEFAULT, translate
 
 T = TypeVar("T")
 
@@ -111,7 +112,7 @@ def is_row(row_type: type, **equal: Any) -> Any:
 
 
 class Schema(strawberry.Schema):
-    """strawberry's Schema whose errors are coded and masked (resolvers.observability)
+    """strawberry's Schema whose errors are coded and masked (gongjian.observability)
     instead of logged one by one with their tracebacks."""
 
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:

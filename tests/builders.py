@@ -228,7 +228,7 @@ _sample_hash: list[str] = []
 def sample_password_hash() -> str:
     """One argon2id hash of SAMPLE_PASSWORD, made once per run (hashing is slow on purpose)."""
     if not _sample_hash:
-        from resolvers.passwords import hash_password
+        from gongjian.passwords import hash_password
 
         _sample_hash.append(hash_password(SAMPLE_PASSWORD))
     return _sample_hash[0]

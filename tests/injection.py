@@ -4,7 +4,7 @@
 sends the contract operation once per hostile string in each named variable and asserts
 that no request fails unexpectedly (no INTERNAL_SERVER_ERROR, nothing leaked) and that
 the database still holds its tables and users. (Strings with NUL are refused up front
-with BAD_USER_INPUT and `data: null`, by resolvers/text_input.py.) Use it in any domain's tests; mutations
+with BAD_USER_INPUT and `data: null`, by gongjian/text_input.py.) Use it in any domain's tests; mutations
 that store the value can then check it was stored verbatim.
 """
 

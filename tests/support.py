@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from resolvers import tokens
+from gongjian import tokens
 
 REPO = Path(__file__).resolve().parent.parent
 # the county time zone of the test settings and of the demo

@@ -41,6 +41,7 @@ from db.pool import Conn, SingleConnectionDatabase
 from gongjian.app import create_app
 from gongjian.config import Settings
 from resolvers import ids, nodes
+from resolvers.order_workflow import TRANSITIONS
 from tests import builders as b
 from tests.builders import SAMPLE_PASSWORD, World
 from tests.conftest import TEST_SECRET
@@ -294,7 +295,7 @@ async def _orders_in_every_state(conn: asyncpg.Connection, w: World) -> dict[str
         assert order is not None
         done = await orders_db.transition(
             db,
-            name,
+            TRANSITIONS[name],
             order,
             actor_user_id=w.users[actor],
             actor_person_id=w.people.get(actor),

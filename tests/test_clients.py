@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from resolvers import tokens, trusted_documents
+from gongjian import tokens, trusted_documents
 from tests import needed
 from tests.conftest import TEST_SECRET, _with_database
 from tests.serving import Served, environment, fresh_database, serving

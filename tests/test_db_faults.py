@@ -23,9 +23,10 @@ import pytest
 
 from db.migrate import migrate
 from db.pool import PoolDatabase, Timeouts, connect, create_pool
+from gongjian import tokens
 from gongjian.app import create_app
 from gongjian.config import Settings
-from resolvers import ids, tokens
+from resolvers import ids
 from tests import builders
 from tests.conftest import TEST_SECRET
 from tests.support import contract_operations

@@ -9,8 +9,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from gongjian import clock
-from resolvers import ids, tokens
+from gongjian import clock, tokens
+from resolvers import ids
 from tests import builders as b
 from tests.support import Api
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from db.migrate import available
-from resolvers import tokens
+from gongjian import tokens
 from tests.conftest import TEST_SECRET
 from tests.serving import GONGJIAN, environment, fresh_database, serving, start, stop, wait_ready
 

@@ -22,9 +22,9 @@ import asyncpg
 import httpx
 import pytest
 
-from gongjian import graphiql
+from gongjian import graphiql, passwords, trusted_documents
 from gongjian.config import Settings
-from resolvers import ids, passwords, trusted_documents
+from resolvers import ids
 from tests import needed
 from tests.probes import probe_api, probe_client
 from tests.serving import environment, fresh_database, serving

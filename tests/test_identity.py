@@ -9,10 +9,10 @@ import asyncpg
 import httpx
 
 from db.pool import SingleConnectionDatabase
-from gongjian import clock
+from gongjian import clock, tokens
 from gongjian.app import create_app
 from gongjian.config import Settings
-from resolvers import ids, tokens
+from resolvers import ids
 from tests.builders import SAMPLE_PASSWORD, with_passwords, world
 from tests.conftest import TEST_SECRET
 from tests.support import Api

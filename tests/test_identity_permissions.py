@@ -9,8 +9,8 @@ import pytest
 import strawberry
 
 from db.pool import SingleConnectionDatabase
+from gongjian import tokens
 from gongjian.config import Settings
-from resolvers import tokens
 from resolvers.context import Context, viewer_from_token
 from resolvers.permissions import CountyAdmin, guarded, has_role
 from resolvers.viewer import Role

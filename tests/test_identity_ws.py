@@ -13,9 +13,9 @@ from httpx_ws import AsyncWebSocketSession, WebSocketDisconnect, WebSocketUpgrad
 from httpx_ws.transport import ASGIWebSocketTransport
 
 from db.pool import SingleConnectionDatabase
+from gongjian import tokens
 from gongjian.app import create_app
 from gongjian.config import Settings
-from resolvers import tokens
 from tests.builders import world
 from tests.conftest import TEST_SECRET
 

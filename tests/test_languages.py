@@ -14,8 +14,8 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
+from gongjian.translation import language_of
 from resolvers import ids
-from resolvers.messages import language_of
 from tests import builders
 from tests.support import REPO, Api
 

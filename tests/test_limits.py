@@ -9,7 +9,7 @@ import pytest
 from graphql import parse
 
 from gongjian.config import Settings
-from resolvers.limits import node_count
+from gongjian.limits import node_count
 from schema.root import build
 from tests.probes import ProbeQuery, probe_api
 from tests.support import Api, contract_operations
@@ -139,7 +139,7 @@ def test_contract_operations_stay_within_the_limits(name: str) -> None:
     is the cost of each one the schema already has, even with every `$first` at 100."""
     from graphql import OperationDefinitionNode, validate
 
-    from resolvers.limits import alias_rule, depth_rule
+    from gongjian.limits import alias_rule, depth_rule
 
     settings = Settings()
     document = parse(contract_operations()[name], max_tokens=settings.max_tokens)

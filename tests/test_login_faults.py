@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from resolvers import passwords
+from gongjian import passwords
 from tests import builders
 from tests.support import Api, contract_operations
 

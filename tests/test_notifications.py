@@ -20,8 +20,8 @@ from starlette.applications import Starlette
 from db.pool import PoolDatabase
 from gongjian.app import create_app
 from gongjian.config import Settings
+from gongjian.reminders import Reminders
 from resolvers import ids
-from resolvers.notifications import Reminders
 from tests import builders
 from tests.conftest import TEST_SECRET
 from tests.support import Api, contract_operations

@@ -7,6 +7,7 @@ import pytest
 
 from db import orders
 from db.pool import Conn
+from resolvers.order_workflow import TRANSITIONS
 from tests import builders
 
 
@@ -101,12 +102,18 @@ async def test_a_former_assignee_cannot_act_on_a_reassigned_order(conn: asyncpg.
     other = await builders.cadre(conn, w.county, w.unit)
     to_cadre = orders.Changes(assignee_id=w.people["cadre"])
     seen = await orders.transition(
-        Conn(conn), "dispatchOrder", placed, actor_user_id=None, actor_person_id=None, note=None, changes=to_cadre
+        Conn(conn),
+        TRANSITIONS["dispatchOrder"],
+        placed,
+        actor_user_id=None,
+        actor_person_id=None,
+        note=None,
+        changes=to_cadre,
     )
     assert seen is not None and seen.assignee_id == w.people["cadre"]
     reassigned = await orders.transition(
         Conn(conn),
-        "dispatchOrder",
+        TRANSITIONS["dispatchOrder"],
         seen,
         actor_user_id=None,
         actor_person_id=None,
@@ -116,12 +123,12 @@ async def test_a_former_assignee_cannot_act_on_a_reassigned_order(conn: asyncpg.
     assert reassigned is not None and reassigned.assignee_id == other
     for name in ("acceptOrder", "returnOrder"):  # with the row as the former assignee read it
         stale = await orders.transition(
-            Conn(conn), name, seen, actor_user_id=None, actor_person_id=w.people["cadre"], note=None
+            Conn(conn), TRANSITIONS[name], seen, actor_user_id=None, actor_person_id=w.people["cadre"], note=None
         )
         assert stale is None
     now = await orders.order_by_id(Conn(conn), placed.id)
     assert now is not None and (now.status, now.assignee_id) == ("DISPATCHED", other)
     accepted = await orders.transition(
-        Conn(conn), "acceptOrder", reassigned, actor_user_id=None, actor_person_id=other, note=None
+        Conn(conn), TRANSITIONS["acceptOrder"], reassigned, actor_user_id=None, actor_person_id=other, note=None
     )
     assert accepted is not None and accepted.status == "ACCEPTED"

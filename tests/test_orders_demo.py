@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from db.demo import load
-from db.orders import TRANSITIONS
 from gongjian import clock
+from resolvers.order_workflow import TRANSITIONS
 from tests.support import ZONE
 
 

@@ -17,7 +17,8 @@ import httpx
 import pytest
 from httpx_ws import aconnect_ws
 
-from resolvers import ids, tokens
+from gongjian import tokens
+from resolvers import ids
 from tests import builders
 from tests.conftest import TEST_SECRET
 from tests.support import contract_operations

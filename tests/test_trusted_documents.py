@@ -14,9 +14,9 @@ import pytest
 from graphql import OperationDefinitionNode, parse, print_ast, validate
 
 from db.pool import PoolDatabase, create_pool
+from gongjian import trusted_documents
 from gongjian.app import create_app
 from gongjian.config import Settings
-from resolvers import trusted_documents
 from schema.root import build
 from tests.conftest import TEST_SECRET
 from tests.probes import probe_api, probe_client

@@ -11,9 +11,9 @@ from httpx_ws import AsyncWebSocketSession, WebSocketDisconnect, aconnect_ws
 from httpx_ws.transport import ASGIWebSocketTransport
 
 from db.pool import SingleConnectionDatabase
+from gongjian import tokens
 from gongjian.app import create_app
 from gongjian.config import Settings
-from resolvers import tokens
 from tests import builders
 from tests.conftest import TEST_SECRET
 from tests.probes import ProbeQuery

@@ -27,7 +27,7 @@ FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::bigint[]) AS g (user_id,
 
 
 async def step(demo: Demo) -> None:
-    from resolvers.passwords import hash_password_async
+    from gongjian.passwords import hash_password_async
 
     ids = demo.ids
     s = ids["sample"]

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import SupportsIndex
 
 
-def _sleep(seconds: float) -> None:
+def _sleep(secs: float | SupportsIndex) -> None:
+    seconds = float(secs)
     if seconds < 0:
         raise ValueError("sleep length must be non-negative")
     threading.Event().wait(seconds)

@@ -13,8 +13,11 @@ import hmac
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
+
+from gongjian.config import Settings
 
 PREFIX = "v1"
 API_TOKEN_PREFIX = "gjt_"  # noqa: S105 - marks API tokens apart, not a secret
@@ -89,3 +92,30 @@ def verify(secrets: Sequence[str], token: str, now: float | None = None) -> Toke
 def hash_api_token(token: str) -> str:
     """API tokens are random and long, so a plain SHA-256 is the right stored form."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def secrets_of(settings: Settings) -> list[str]:
+    assert settings.secret is not None, "the signing secret is set at start-up"
+    return [settings.secret, *settings.previous_secrets]
+
+
+def token_from_connection_params(params: dict[str, Any] | None) -> str | None:
+    """The token of a graphql-transport-ws `connection_init` payload: `Authorization`
+    (or `authorization`) as `Bearer <token>`, or a bare `token`."""
+    if not params:
+        return None
+    for key in ("Authorization", "authorization"):
+        value = params.get(key)
+        if isinstance(value, str):
+            return bearer(value)
+    value = params.get("token")
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def bearer(header: str | None) -> str | None:
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return value.strip() or None

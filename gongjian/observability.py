@@ -26,9 +26,9 @@ from strawberry.types import ExecutionContext
 
 from db import tracing
 from db.pool import start_counting
-from resolvers import db_faults, metrics
-from resolvers.translation import DEFAULT, translate
-from resolvers.trusted_documents import registered_names
+from gongjian import db_faults, metrics
+from gongjian.translation import DEFAULT, translate
+from gongjian.trusted_documents import registered_names
 
 log = logging.getLogger("gongjian.graphql")
 
@@ -105,7 +105,7 @@ def process_errors(errors: list[GraphQLError], execution_context: ExecutionConte
 class OperationLog(SchemaExtension):
     """The log line of an operation: request id, operation name, duration, number of SQL
     statements run for it, and the codes of its errors; the same figures as Prometheus
-    metrics (resolvers/metrics.py), and an OpenTelemetry span around it when tracing is on
+    metrics (gongjian/metrics.py), and an OpenTelemetry span around it when tracing is on
     (its SQL statements are child spans, db/tracing.py)."""
 
     def __init__(self) -> None:

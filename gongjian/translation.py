@@ -1,7 +1,7 @@
 """Messages in the reader's language, from gettext catalogs (`resolvers/locale`).
 
 Message ids are the English messages as written where they are raised, with `{name}`
-parameters (see `resolvers.message_extraction`). A message reaches the client already
+parameters (see `gongjian.message_extraction`). A message reaches the client already
 formatted, so it is translated where errors are turned into responses (`UserError.message`,
 GraphQL errors in `observability.process_errors`, notification texts): an exact id is looked
 up, otherwise the message is matched against the ids with parameters and the values are put
@@ -108,3 +108,27 @@ def translate_template(template: str, values: Mapping[str, Any], language: str =
     if language not in CATALOGS:
         language = DEFAULT
     return _fill(catalog(language).get(template, template), values)
+
+
+LANGUAGES: Final = ("zh-CN", "en")
+
+
+def language_of(accept_language: str | None) -> str:
+    """The served language `Accept-Language` prefers most: English when asked for before
+    any Chinese, otherwise Chinese (also when nothing is asked)."""
+    ranked: list[tuple[float, int, str]] = []
+    for index, part in enumerate((accept_language or "").split(",")):
+        tag, _, rest = part.strip().partition(";")
+        quality = 1.0
+        if rest.strip().startswith("q="):
+            try:
+                quality = float(rest.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        tag = tag.strip().lower()
+        if tag.startswith("en"):
+            ranked.append((-quality, index, "en"))
+        elif tag.startswith("zh") or tag == "*":
+            ranked.append((-quality, index, "zh-CN"))
+    ranked = [r for r in ranked if r[0] < 0]
+    return min(ranked)[2] if ranked else "zh-CN"

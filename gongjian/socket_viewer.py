@@ -18,7 +18,8 @@ from starlette.websockets import WebSocket
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
-from resolvers.context import Context, token_from_connection_params, viewer_from_token
+from gongjian.tokens import token_from_connection_params
+from resolvers.context import Context, viewer_from_token
 
 
 class SocketViewer(SchemaExtension):

@@ -4,7 +4,7 @@ Messages are written in English where they are raised (`Refusal(code, "...")`,
 `forbidden("...")`, `GraphQLError("...")`, a permission's `message = "..."`, the
 notification texts); f-strings become templates whose parameters are named after their
 expressions (`f"`{name}` may hold at most {limit} characters"` gives the id
-"`{name}` may hold at most {limit} characters"). `resolvers.translation` matches a
+"`{name}` may hold at most {limit} characters"). `gongjian.translation` matches a
 formatted message back to its template to translate it, so call sites need no `_()`."""
 
 from __future__ import annotations

@@ -50,7 +50,8 @@ import httpx
 ROOT: Final = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.reports import _free_port, _with_database, grow, measure  # noqa: E402 - after the path is set
+from bench.common import free_port, with_database  # noqa: E402 - after the path is set
+from bench.reports import grow, measure  # noqa: E402
 from db.demo import load  # noqa: E402
 from db.migrate import migrate  # noqa: E402
 from db.pool import connect  # noqa: E402
@@ -407,7 +408,7 @@ async def compare(args: argparse.Namespace, server: str, node: Path) -> None:
     name = f"gj_peer_{os.getpid()}_{secrets.token_hex(3)}"
     admin = await asyncpg.connect(server)
     await admin.execute(f'CREATE DATABASE "{name}"')
-    url = _with_database(server, name)
+    url = with_database(server, name)
     processes: list[asyncio.subprocess.Process] = []
     try:
         raw = await connect(url)
@@ -422,7 +423,7 @@ async def compare(args: argparse.Namespace, server: str, node: Path) -> None:
         finally:
             await raw.close()
         secret = secrets.token_hex(32)
-        gj_port, pg_port = _free_port(), _free_port()
+        gj_port, pg_port = free_port(), free_port()
         quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
         gj_env = {**os.environ, "DATABASE_URL": url, "GONGJIAN_SECRET": secret, "GONGJIAN_LOG_LEVEL": "WARNING"}
         gongjian = Path(sys.executable).with_name("gongjian")
@@ -510,7 +511,7 @@ async def reports(server: str, requests: int) -> None:
     name = f"gj_peer10_{os.getpid()}_{secrets.token_hex(3)}"
     admin = await asyncpg.connect(server)
     await admin.execute(f'CREATE DATABASE "{name}"')
-    url = _with_database(server, name)
+    url = with_database(server, name)
     try:
         raw = await connect(url)
         try:

@@ -18,40 +18,21 @@ is dropped and the server stopped at the end.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import os
 import random
-import secrets
-import socket
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gongjian import tokens  # noqa: E402 - after the path is set
-from resolvers import ids  # noqa: E402 - after the path is set
-from tests.support import contract_operations  # noqa: E402
+from bench import common
+from resolvers import ids
 
-ALLOCATE = contract_operations()["Allocate"]
-
-
-def _with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path="/" + name))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+ALLOCATE = common.OPERATIONS["Allocate"]
 
 
 @dataclass
@@ -66,8 +47,7 @@ class Scenario:
 
 async def _seed(url: str, pairs: int, quantity: int) -> tuple[int, list[tuple[int, int]]]:
     """A county with one community, a unit and a staff user; `pairs` resource/need pairs."""
-    conn = await asyncpg.connect(url)
-    try:
+    async with common.connection(url) as conn:
         county = await conn.fetchval("INSERT INTO areas (level, name) VALUES ('COUNTY', '基准县') RETURNING id")
         town = await conn.fetchval(
             "INSERT INTO areas (level, name, parent_id) VALUES ('TOWN', '基准街道', $1) RETURNING id", county
@@ -110,8 +90,6 @@ async def _seed(url: str, pairs: int, quantity: int) -> tuple[int, list[tuple[in
             )
             made.append((resource, need))
         return staff, made
-    finally:
-        await conn.close()
 
 
 async def _run(base: str, token: str, scenario: Scenario, clients: int, seconds: float) -> None:
@@ -123,9 +101,9 @@ async def _run(base: str, token: str, scenario: Scenario, clients: int, seconds:
         async def client() -> None:
             while time.perf_counter() < deadline:
                 resource, need = rng.choice(scenario.pairs)
-                body = {"query": ALLOCATE, "variables": {"resourceId": resource, "needId": need, "quantity": 1}}
+                variables = {"resourceId": resource, "needId": need, "quantity": 1}
                 started = time.perf_counter()
-                response = await http.post("/graphql", json=body, headers={"Authorization": f"Bearer {token}"})
+                response = await common.graphql(http, ALLOCATE, variables, token)
                 scenario.latencies.append(time.perf_counter() - started)
                 payload = response.json()["data"]["allocate"]
                 if payload["userErrors"]:
@@ -138,69 +116,30 @@ async def _run(base: str, token: str, scenario: Scenario, clients: int, seconds:
         scenario.elapsed = time.perf_counter() - started
 
 
-def _percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000
-
-
 async def _check(url: str) -> None:
-    conn = await asyncpg.connect(url)
-    try:
+    async with common.connection(url) as conn:
         bad = await conn.fetchval(
             "SELECT count(*) FROM resources r WHERE r.remaining < 0 OR r.quantity - r.remaining <> "
             "(SELECT coalesce(sum(quantity), 0) FROM exchanges e WHERE e.resource_id = r.id AND status <> 'CANCELLED')"
         )
         assert bad == 0, f"{bad} resources disagree with the ledger"
-    finally:
-        await conn.close()
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = common.parser(__doc__)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--resources", type=int, default=200, help="resource/need pairs of the 'many' scenario")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn workers of the server")
     parser.add_argument("--pool-max", type=int, default=20, help="GONGJIAN_POOL_MAX of the server")
     args = parser.parse_args()
-    server_url = os.environ.get("DATABASE_URL")
-    if not server_url:
-        sys.exit("bench: set DATABASE_URL to a PostgreSQL server (a scratch database is created there)")
-
-    name = f"gj_bench_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(server_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = _with_database(server_url, name)
-    secret = secrets.token_urlsafe(32)
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "GONGJIAN_SECRET": secret,
-        "GONGJIAN_POOL_MAX": str(args.pool_max),
-        "GONGJIAN_LOG_LEVEL": "WARNING",
-    }
-    server = subprocess.Popen(  # noqa: ASYNC220 - started once, before any request
-        [sys.executable, "-m", "gongjian.cli", "serve", "--port", str(port), "--workers", str(args.workers)],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient(base_url=base) as http:
-            for _ in range(200):
-                try:
-                    if (await http.get("/readyz")).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.1)
-            else:
-                sys.exit("bench: the server did not become ready")
+    server_env = {"GONGJIAN_POOL_MAX": str(args.pool_max), **common.RATE_LIMITS_OFF}
+    async with (
+        common.scratch_database() as url,
+        common.serve(url, env=server_env, args=["--workers", str(args.workers)]) as server,
+    ):
         staff, pairs = await _seed(url, 1 + args.resources, 1_000_000)
-        token = tokens.sign(secret, staff, 3600)[0]
+        token = server.token(staff)
         gids = [(ids.encode("Resource", r), ids.encode("Need", n)) for r, n in pairs]
         scenarios = [Scenario("one resource", gids[:1]), Scenario(f"{args.resources} resources", gids[1:])]
         print(
@@ -209,19 +148,14 @@ async def main() -> None:
         )
         print(f"{'scenario':<16} {'allocations/s':>14} {'refused':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
         for scenario in scenarios:
-            await _run(base, token, scenario, args.clients, args.seconds)
+            await _run(server.base, token, scenario, args.clients, args.seconds)
+            p50, p95, p99 = (common.percentile(scenario.latencies, p) * 1000 for p in (0.5, 0.95, 0.99))
             print(
                 f"{scenario.name:<16} {scenario.ok / scenario.elapsed:>14.0f} {scenario.refused:>8} "
-                f"{_percentile(scenario.latencies, 0.50):>8.1f} {_percentile(scenario.latencies, 0.95):>8.1f} "
-                f"{_percentile(scenario.latencies, 0.99):>8.1f}"
+                f"{p50:>8.1f} {p95:>8.1f} {p99:>8.1f}"
             )
         await _check(url)
         print("invariant holds: every resource's allocated total equals quantity - remaining, none negative")
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 if __name__ == "__main__":

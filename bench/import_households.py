@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import os
-import secrets
 import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import common
 from db import bulk_import
-from db.migrate import migrate
 from db.pool import Conn, connect
 
 HOUSEHOLDS = 100_000
@@ -74,17 +71,8 @@ async def timed_import(url: str, files: dict[str, Path]) -> float:
 
 
 async def main() -> None:
-    server = os.environ.get("DATABASE_URL")
-    if not server:
-        sys.exit("set DATABASE_URL to a PostgreSQL server (a scratch database is created there)")
-    name = f"gj_bench_{secrets.token_hex(3)}"
-    admin = await asyncpg.connect(server)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = urlunsplit(urlsplit(server)._replace(path="/" + name))
-    try:
-        raw = await connect(url)
-        await migrate(raw)
-        await raw.close()
+    async with common.scratch_database() as url:
+        await common.migrate_database(url)
         with tempfile.TemporaryDirectory() as folder:
             started = time.perf_counter()
             files = write_files(Path(folder))
@@ -93,13 +81,9 @@ async def main() -> None:
             print(f"first import of {HOUSEHOLDS:,} households (and 2,212 areas): {first:.1f} s")
             again = await timed_import(url, files)
             print(f"re-import of the same files (every row matched by code, none duplicated): {again:.1f} s")
-        check = await asyncpg.connect(url)
-        total = await check.fetchval("SELECT count(*) FROM households")
-        await check.close()
+        async with common.connection(url) as check:
+            total = await check.fetchval("SELECT count(*) FROM households")
         assert total == HOUSEHOLDS, total
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 if __name__ == "__main__":

@@ -14,30 +14,24 @@ The database is dropped at the end.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
+import contextlib
 import datetime
-import os
-import secrets
-import socket
+import random
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import httpx
 from httpx_ws import aconnect_ws
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from resolvers import ids  # noqa: E402 - after the path is set
+from bench import common
+from resolvers import ids
 
-GONGJIAN = Path(sys.executable).parent / "gongjian"
 PASSWORD = "bench-password-1"  # noqa: S105 - the throwaway demo database's password
 
 PLACE = """
@@ -51,47 +45,14 @@ mutation($orderId: ID!, $assigneeId: ID!) {
   dispatchOrder(input: {orderId: $orderId, assigneeId: $assigneeId}) { order { id status } userErrors { code } }
 }"""
 SUBSCRIBE = "subscription($c: ID!) { orderEvents(communityId: $c) { action at order { id number status } } }"
-LOGIN = "mutation($u: String!, $p: String!) { login(input: {username: $u, password: $p}) { token } }"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def _serve(url: str, folder: Path) -> tuple[asyncio.subprocess.Process, str]:
-    port = _free_port()
-    env = {**os.environ, "DATABASE_URL": url, "GONGJIAN_LOG_LEVEL": "WARNING", "GONGJIAN_DATA_DIR": str(folder)}
-    env.setdefault("GONGJIAN_SECRET", "bench-secret-" + "x" * 32)
-    env["GONGJIAN_POOL_MAX"] = "20"
-    process = await asyncio.create_subprocess_exec(
-        str(GONGJIAN), "serve", "--port", str(port), env=env, stderr=asyncio.subprocess.DEVNULL
-    )
-    base = f"http://127.0.0.1:{port}"
-    async with httpx.AsyncClient() as client:
-        for _ in range(600):
-            try:
-                if (await client.get(f"{base}/readyz")).status_code == 200:
-                    return process, base
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
-    raise SystemExit("gongjian serve did not become ready")
-
-
-async def _gql(client: httpx.AsyncClient, base: str, query: str, variables: dict[str, Any], token: str = "") -> Any:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    response = await client.post(f"{base}/graphql", json={"query": query, "variables": variables}, headers=headers)
+async def _gql(client: httpx.AsyncClient, query: str, variables: dict[str, Any], token: str) -> Any:
+    response = await common.graphql(client, query, variables, token)
     body = response.json()
     if "errors" in body:
         raise RuntimeError(body["errors"])
     return body["data"]
-
-
-def _percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 async def _subscriber(base: str, token: str, community: str, delays: list[float], ready: asyncio.Event) -> None:
@@ -116,14 +77,12 @@ async def _subscriber(base: str, token: str, community: str, delays: list[float]
 async def _client(
     base: str, token: str, households: list[str], cadres: list[str], until: float, done: list[int], seed: int
 ) -> None:
-    import random
-
     rng = random.Random(seed)
-    async with httpx.AsyncClient(timeout=30) as client:
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
         while time.monotonic() < until:
-            placed = await _gql(client, base, PLACE, {"householdId": rng.choice(households)}, token)
+            placed = await _gql(client, PLACE, {"householdId": rng.choice(households)}, token)
             order = placed["placeOrder"]["order"]["id"]
-            dispatched = await _gql(client, base, DISPATCH, {"orderId": order, "assigneeId": rng.choice(cadres)}, token)
+            dispatched = await _gql(client, DISPATCH, {"orderId": order, "assigneeId": rng.choice(cadres)}, token)
             assert dispatched["dispatchOrder"]["userErrors"] == [], dispatched
             done.append(1)
 
@@ -143,6 +102,8 @@ async def _round(
     elapsed = time.monotonic() - started
     await asyncio.sleep(1.0)  # the last events
     subscriber.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await subscriber
     pairs = len(done)
     return {
         "clients": clients,
@@ -152,60 +113,47 @@ async def _round(
         "transitions_per_s": round(2 * pairs / elapsed, 1),
         "events": len(delays),
         "delay_ms_p50": round(statistics.median(delays), 1) if delays else None,
-        "delay_ms_p95": round(_percentile(delays, 95), 1) if delays else None,
+        "delay_ms_p95": round(common.percentile(delays, 0.95), 1) if delays else None,
     }
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = common.parser(__doc__)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=20)
     args = parser.parse_args()
-    server = os.environ.get("DATABASE_URL")
-    if not server:
-        raise SystemExit("set DATABASE_URL to a PostgreSQL server the benchmark may create a database on")
-    name = f"gj_bench_orders_{secrets.token_hex(3)}"
-    admin = await asyncpg.connect(server)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = urlunsplit(urlsplit(server)._replace(path="/" + name))
-    processes: list[asyncio.subprocess.Process] = []
-    folder = Path(tempfile.mkdtemp(prefix=name))
-    try:
-        env = {**os.environ, "DATABASE_URL": url, "GONGJIAN_DATA_DIR": str(folder)}
-        migrate = await asyncio.create_subprocess_exec(str(GONGJIAN), "migrate", env=env)
-        await migrate.wait()
-        demo = await asyncio.create_subprocess_exec(
-            str(GONGJIAN), "demo", "--password", PASSWORD, env=env, stderr=asyncio.subprocess.DEVNULL
-        )
-        await demo.wait()
-        db = await asyncpg.connect(url)
-        community = await db.fetchval(
-            "SELECT g.area_id FROM role_grants g JOIN users u ON u.id = g.user_id WHERE u.username = 'staff'"
-        )
-        households = [
-            ids.encode("Household", r["id"])
-            for r in await db.fetch(
-                "SELECT h.id FROM households h JOIN areas b ON b.id = h.building_id WHERE b.path[3] = $1", community
+    secret = "bench-secret-" + "x" * 32  # both instances accept the same tokens
+    async with common.scratch_database("gj_bench_orders") as url:
+        await common.load_demo(url, PASSWORD)
+        async with common.connection(url) as db:
+            community = await db.fetchval(
+                "SELECT g.area_id FROM role_grants g JOIN users u ON u.id = g.user_id WHERE u.username = 'staff'"
             )
-        ]
-        cadres = [ids.encode("Person", r["id"]) for r in await db.fetch("SELECT id FROM persons WHERE party_member")]
-        await db.close()
-        pa, a = await _serve(url, folder / "a")
-        pb, b = await _serve(url, folder / "b")
-        processes += [pa, pb]
-        async with httpx.AsyncClient() as client:
-            token = (await _gql(client, b, LOGIN, {"u": "staff", "p": PASSWORD}))["login"]["token"]
-        community_id = ids.encode("Community", community)
-        loaded = await _round(a, b, token, community_id, households, cadres, args.clients, args.seconds)
-        idle = await _round(a, b, token, community_id, households, cadres, 1, min(args.seconds, 10))
-        print(f"under load ({args.clients} clients):", loaded)
-        print("one client:", idle)
-    finally:
-        for process in processes:
-            process.terminate()
-            await process.wait()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+            households = [
+                ids.encode("Household", r["id"])
+                for r in await db.fetch(
+                    "SELECT h.id FROM households h JOIN areas b ON b.id = h.building_id WHERE b.path[3] = $1", community
+                )
+            ]
+            members = await db.fetch(  # who may take the community's orders (README "Service orders")
+                "SELECT p.id FROM persons p JOIN registrations r ON r.person_id = p.id"
+                " WHERE p.party_member AND r.community_id = $1 AND r.status = 'CONFIRMED'",
+                community,
+            )
+            cadres = [ids.encode("Person", r["id"]) for r in members]
+        pool = {"GONGJIAN_POOL_MAX": "20", **common.RATE_LIMITS_OFF}
+        async with (
+            common.serve(url, env=pool, secret=secret) as server_a,
+            common.serve(url, env=pool, secret=secret) as server_b,
+        ):
+            a, b = server_a.base, server_b.base
+            async with httpx.AsyncClient(base_url=b) as client:
+                token = await common.sign_in(client, "staff", PASSWORD)
+            community_id = ids.encode("Community", community)
+            loaded = await _round(a, b, token, community_id, households, cadres, args.clients, args.seconds)
+            idle = await _round(a, b, token, community_id, households, cadres, 1, min(args.seconds, 10))
+    print(f"under load ({args.clients} clients):", loaded)
+    print("one client:", idle)
 
 
 if __name__ == "__main__":

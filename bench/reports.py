@@ -13,28 +13,20 @@ afterwards.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import os
-import secrets
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import httpx
 
-from db.demo import load
-from db.migrate import migrate
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import common
 from db.pool import connect
-from gongjian import clock, tokens
 from resolvers import ids
-from tests.support import contract_operations
 
 OFFSET: Final = 10_000_000
 
@@ -99,10 +91,6 @@ COPY_REST: Final = [
 LEVELS: Final = ("TOWN", "COMMUNITY", "DISTRICT", "COMPOUND", "BUILDING", "UNIT")
 
 
-def _with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path="/" + name))
-
-
 async def grow(url: str, times: int) -> None:
     """Make the county `times` times as large by copying its towns `times - 1` times."""
     conn = await connect(url)
@@ -116,25 +104,6 @@ async def grow(url: str, times: int) -> None:
         await conn.execute("VACUUM ANALYZE")  # as autovacuum would have by now
     finally:
         await conn.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def _wait_ready(client: httpx.AsyncClient, process: asyncio.subprocess.Process) -> None:
-    for _ in range(200):
-        if process.returncode is not None:
-            raise RuntimeError("gongjian serve exited")
-        try:
-            if (await client.get("/readyz")).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        await asyncio.sleep(0.1)
-    raise RuntimeError("gongjian serve did not become ready")
 
 
 async def measure(url: str, requests: int, warmup: int) -> dict[str, tuple[float, float, dict[str, Any]]]:
@@ -153,15 +122,6 @@ async def measure(url: str, requests: int, warmup: int) -> dict[str, tuple[float
         today = await conn.fetchval("SELECT (now() AT TIME ZONE 'Asia/Shanghai')::date")
     finally:
         await conn.close()
-    secret = secrets.token_hex(32)
-    port = _free_port()
-    env = {**os.environ, "DATABASE_URL": url, "GONGJIAN_SECRET": secret, "GONGJIAN_LOG_LEVEL": "WARNING"}
-    gongjian = Path(sys.executable).with_name("gongjian")
-    process = await asyncio.create_subprocess_exec(
-        str(gongjian), "serve", "--port", str(port), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    token = tokens.sign(secret, int(user), 3600)[0]
-    operations = contract_operations()
     area = ids.encode("County", int(county))
     cases = {
         "statistics": ("Statistics", {"areaId": area}),
@@ -169,71 +129,48 @@ async def measure(url: str, requests: int, warmup: int) -> dict[str, tuple[float
         "compliance": ("Compliance", {"areaId": area, "asOf": today.isoformat()}),
     }
     results: dict[str, tuple[float, float, dict[str, Any]]] = {}
-    try:
-        async with httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"}, timeout=60
-        ) as client:
-            await _wait_ready(client, process)
-            for label, (name, variables) in cases.items():
-                body = {"query": operations[name], "variables": variables}
-                timings = []
-                data: dict[str, Any] = {}
-                for i in range(warmup + requests):
-                    started = time.perf_counter()
-                    response = await client.post("/graphql", json=body)
-                    elapsed = (time.perf_counter() - started) * 1000
-                    payload = response.json()
-                    assert "errors" not in payload, payload
-                    data = payload["data"]
-                    if i >= warmup:
-                        timings.append(elapsed)
-                timings.sort()
-                p95 = timings[min(len(timings) - 1, round(0.95 * len(timings)) - 1)]
-                results[label] = (statistics.median(timings), p95, data)
-    finally:
-        process.terminate()
-        await asyncio.wait_for(process.wait(), timeout=10)
+    async with common.serve(url) as server, httpx.AsyncClient(base_url=server.base, timeout=60) as client:
+        token = server.token(int(user))
+        for label, (name, variables) in cases.items():
+            timings = []
+            data: dict[str, Any] = {}
+            for i in range(warmup + requests):
+                started = time.perf_counter()
+                response = await common.graphql(client, common.OPERATIONS[name], variables, token)
+                elapsed = (time.perf_counter() - started) * 1000
+                payload = response.json()
+                assert "errors" not in payload, payload
+                data = payload["data"]
+                if i >= warmup:
+                    timings.append(elapsed)
+            results[label] = (statistics.median(timings), common.percentile(timings, 0.95), data)
     return results
 
 
-async def run_scale(server: str, times: int, requests: int, warmup: int) -> None:
-    name = f"gj_bench_{os.getpid()}_{secrets.token_hex(3)}"
-    admin = await asyncpg.connect(server)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = _with_database(server, name)
-    try:
-        raw = await connect(url)
-        try:
-            await migrate(raw)
-        finally:
-            await raw.close()
+async def run_scale(times: int, requests: int, warmup: int) -> None:
+    async with common.scratch_database() as url:
         started = time.perf_counter()
-        assert await load.run(url, "bench-password", today=clock.today("Asia/Shanghai"))
+        await common.load_demo(url, "bench-password")
         await grow(url, times)
         prepared = time.perf_counter() - started
         results = await measure(url, requests, warmup)
-        households = results["coverage"][2]["coverage"]["households"]
-        print(f"\n## county x{times}: {households} households (prepared in {prepared:.1f} s)")
-        print("| report | p50 ms | p95 ms |")
-        print("|---|---:|---:|")
-        for label, (p50, p95, _) in results.items():
-            print(f"| {label} | {p50:.1f} | {p95:.1f} |")
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    households = results["coverage"][2]["coverage"]["households"]
+    print(f"\n## county x{times}: {households} households (prepared in {prepared:.1f} s)")
+    print("| report | p50 ms | p95 ms |")
+    print("|---|---:|---:|")
+    for label, (p50, p95, _) in results.items():
+        print(f"| {label} | {p50:.1f} | {p95:.1f} |")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = common.parser(__doc__)
     parser.add_argument("--scales", default="1,10", help="comma-separated sizes of the county (default 1,10)")
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--warmup", type=int, default=5)
     args = parser.parse_args()
-    server = os.environ.get("DATABASE_URL")
-    if not server:
-        sys.exit("bench: set DATABASE_URL to a PostgreSQL server where databases may be created")
+    common.server_url()
     for times in (int(s) for s in args.scales.split(",")):
-        asyncio.run(run_scale(server, times, args.requests, args.warmup))
+        asyncio.run(run_scale(times, args.requests, args.warmup))
 
 
 if __name__ == "__main__":

@@ -13,46 +13,23 @@ dropped at the end.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import os
-import secrets
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from db.migrate import migrate  # noqa: E402 - after the path is set
-from gongjian import tokens  # noqa: E402
-from tests import builders  # noqa: E402
-from tests.support import contract_operations  # noqa: E402
+from bench import common
+from tests import builders
 
-SERVICE_ORDERS = contract_operations()["ServiceOrders"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _median(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[len(ordered) // 2]
+SERVICE_ORDERS = common.OPERATIONS["ServiceOrders"]
 
 
 async def _seed(url: str, orders: int) -> builders.World:
-    conn = await asyncpg.connect(url)
-    try:
-        await migrate(conn)
+    async with common.connection(url, migrated=True) as conn:
         w = await builders.world(conn)
         await builders.service_categories(conn)
         households = [w.household] + await builders.households_in(conn, w.building, 999, residents=1)
@@ -71,72 +48,31 @@ async def _seed(url: str, orders: int) -> builders.World:
         )
         await conn.execute("ANALYZE")
         return w
-    finally:
-        await conn.close()
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = common.parser(__doc__)
     parser.add_argument("--orders", type=int, default=100_000)
     parser.add_argument("--calls", type=int, default=20)
     args = parser.parse_args()
-    server_url = os.environ.get("DATABASE_URL")
-    if not server_url:
-        sys.exit("bench: set DATABASE_URL to a PostgreSQL server (a scratch database is created there)")
-    name = f"gj_bench_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(server_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = urlunsplit(urlsplit(server_url)._replace(path="/" + name))
-    server = None
-    try:
+    async with common.scratch_database() as url:
         w = await _seed(url, args.orders)
-        secret = secrets.token_urlsafe(32)
-        port = _free_port()
-        env = {**os.environ, "DATABASE_URL": url, "GONGJIAN_SECRET": secret, "GONGJIAN_LOG_LEVEL": "WARNING"}
-        server = subprocess.Popen(  # noqa: ASYNC220 - started once, before any request
-            [sys.executable, "-m", "gongjian.cli", "serve", "--port", str(port)],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120) as http:
-            for _ in range(300):
-                try:
-                    if (await http.get("/readyz")).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.1)
-            else:
-                sys.exit("bench: the server did not become ready")
+        async with common.serve(url) as server, httpx.AsyncClient(base_url=server.base, timeout=120) as http:
             print(f"{args.orders} orders over 1,000 households; {args.calls} calls each")
             print(
                 f"{'viewer':<10} {'totalCount':>10} {'calls 1-5 p50 ms':>17} {'calls 6+ p50 ms':>16} {'slowest ms':>11}"
             )
             for who in ("resident", "staff"):
-                token = tokens.sign(secret, w.users[who], 3600)[0]
+                token = server.token(w.users[who])
                 latencies: list[float] = []
                 total = 0
                 for _ in range(args.calls):
                     started = time.perf_counter()
-                    response = await http.post(
-                        "/graphql",
-                        json={"query": SERVICE_ORDERS, "variables": {"first": 20}},
-                        headers={"authorization": f"Bearer {token}"},
-                    )
+                    response = await common.graphql(http, SERVICE_ORDERS, {"first": 20}, token)
                     latencies.append((time.perf_counter() - started) * 1000)
                     total = response.json()["data"]["serviceOrders"]["totalCount"]
-                print(
-                    f"{who:<10} {total:>10} {_median(latencies[:5]):>17.1f} {_median(latencies[5:]):>16.1f} "
-                    f"{max(latencies):>11.1f}"
-                )
-    finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+                first, rest = common.percentile(latencies[:5], 0.5), common.percentile(latencies[5:], 0.5)
+                print(f"{who:<10} {total:>10} {first:>17.1f} {rest:>16.1f} {max(latencies):>11.1f}")
 
 
 if __name__ == "__main__":

@@ -17,47 +17,43 @@ the server's resident memory at the start and the end. The database is dropped a
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import collections
-import os
 import random
-import secrets
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import httpx
 from httpx_ws import aconnect_ws
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from db.migrate import migrate  # noqa: E402 - after the path is set
-from gongjian import tokens  # noqa: E402
-from resolvers import ids  # noqa: E402
-from tests import builders  # noqa: E402
-from tests.support import contract_operations  # noqa: E402
+from bench import common
+from resolvers import ids
+from tests import builders
 
-OPS = contract_operations()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
+OPS = common.OPERATIONS
+# what must never happen, each with the statement that counts its cases
+COUNTED_VIOLATIONS = [
+    (
+        "activities over capacity",
+        "SELECT count(*) FROM (SELECT a.id FROM activities a JOIN signups s ON s.activity_id = a.id"
+        " WHERE s.cancelled_at IS NULL GROUP BY a.id, a.capacity HAVING count(*) > a.capacity) AS x",
+    ),
+    (
+        "double sign-ups",
+        "SELECT count(*) FROM (SELECT 1 FROM signups WHERE cancelled_at IS NULL"
+        " GROUP BY activity_id, person_id HAVING count(*) > 1) AS x",
+    ),
+    ("repeated order numbers", "SELECT count(*) - count(DISTINCT (county_id, number)) FROM service_orders"),
+    (
+        "orders without exactly one PLACED event",
+        "SELECT count(*) FROM service_orders o WHERE (SELECT count(*) FROM order_events e"
+        " WHERE e.order_id = o.id AND e.action = 'PLACED') <> 1",
+    ),
+]
 
 
 class Tally:
@@ -67,7 +63,11 @@ class Tally:
 
     def count(self, kind: str, response: httpx.Response) -> dict[str, Any]:
         self.requests[kind] += 1
-        body: dict[str, Any] = response.json()
+        try:
+            body: dict[str, Any] = response.json()
+        except ValueError:  # not JSON: a plain-text 500 or a proxy's page
+            self.answers[f"{response.status_code} not JSON: {response.text[:60]!r}"] += 1
+            return {}
         codes = [e.get("extensions", {}).get("code", "?") for e in body.get("errors", [])]
         payload = next(iter((body.get("data") or {}).values()), None)
         if isinstance(payload, dict):
@@ -77,9 +77,7 @@ class Tally:
 
 
 async def _seed(url: str) -> dict[str, Any]:
-    conn = await asyncpg.connect(url)
-    try:
-        await migrate(conn)
+    async with common.connection(url, migrated=True) as conn:
         w = await builders.world(conn)
         await builders.service_categories(conn)
         resource = await builders.resource(conn, w.unit, [w.community], quantity=1_000_000)
@@ -90,68 +88,29 @@ async def _seed(url: str) -> dict[str, Any]:
             for i in range(300)
         ]
         return {"w": w, "resource": resource, "need": need, "activities": activities}
-    finally:
-        await conn.close()
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = common.parser(__doc__)
     parser.add_argument("--seconds", type=float, default=600)
     parser.add_argument("--readers", type=int, default=4)
     args = parser.parse_args()
-    server_url = os.environ.get("DATABASE_URL")
-    if not server_url:
-        sys.exit("bench: set DATABASE_URL to a PostgreSQL server (a scratch database is created there)")
-    name = f"gj_soak_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(server_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = urlunsplit(urlsplit(server_url)._replace(path="/" + name))
-    server = None
-    try:
+    async with common.scratch_database("gj_soak") as url:
         seed = await _seed(url)
         w: builders.World = seed["w"]
-        secret = secrets.token_urlsafe(32)
-        port = _free_port()
-        env = {
-            **os.environ,
-            "DATABASE_URL": url,
-            "GONGJIAN_SECRET": secret,
-            "GONGJIAN_LOG_LEVEL": "WARNING",
-            "GONGJIAN_RATE_MUTATIONS_PER_ACCOUNT": "0",
-            "GONGJIAN_RATE_MUTATIONS_PER_ADDRESS": "0",
-        }
-        server = subprocess.Popen(  # noqa: ASYNC220 - started once, before any request
-            [sys.executable, "-m", "gongjian.cli", "serve", "--port", str(port)],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{port}"
-        token = {k: tokens.sign(secret, u, 24 * 3600)[0] for k, u in w.users.items()}
-        tally = Tally()
-        async with httpx.AsyncClient(base_url=base, timeout=60) as http:
-            for _ in range(300):
-                try:
-                    if (await http.get("/readyz")).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.1)
-            else:
-                sys.exit("bench: the server did not become ready")
-            rss_start = _rss_kib(server.pid)
+        async with (
+            common.serve(url, env=common.RATE_LIMITS_OFF) as server,
+            httpx.AsyncClient(base_url=server.base, timeout=60) as http,
+        ):
+            token = {k: server.token(u) for k, u in w.users.items()}
+            tally = Tally()
+            rss_start = server.rss_kib()
             until = time.monotonic() + args.seconds
             seen_events: list[str] = []
             subscribed = asyncio.Event()
 
             async def gql(kind: str, who: str, op: str, variables: dict[str, Any]) -> dict[str, Any]:
-                response = await http.post(
-                    "/graphql",
-                    json={"query": OPS[op], "variables": variables},
-                    headers={"authorization": f"Bearer {token[who]}"},
-                )
-                return tally.count(kind, response)
+                return tally.count(kind, await common.graphql(http, OPS[op], variables, token[who]))
 
             async def reader(n: int) -> None:
                 rng = random.Random(n)
@@ -200,7 +159,8 @@ async def main() -> None:
 
             async def subscriber() -> None:
                 async with httpx.AsyncClient() as client:
-                    connecting: Any = aconnect_ws(f"{base}/graphql", client, subprotocols=["graphql-transport-ws"])
+                    ws_url = f"{server.base}/graphql"
+                    connecting: Any = aconnect_ws(ws_url, client, subprotocols=["graphql-transport-ws"])
                     async with connecting as ws:
                         await ws.send_json({"type": "connection_init", "payload": {"token": token["staff"]}})
                         await ws.receive_json()
@@ -229,10 +189,9 @@ async def main() -> None:
             )
             await asyncio.sleep(2.0)  # the last events
             listening.cancel()
-            rss_end = _rss_kib(server.pid)
+            rss_end = server.rss_kib()
 
-        conn = await asyncpg.connect(url)
-        try:
+        async with common.connection(url) as conn:
             problems = []
             ledger = await conn.fetch(
                 "SELECT r.id, r.quantity - r.remaining AS given, coalesce(sum(e.quantity) FILTER"
@@ -251,24 +210,14 @@ async def main() -> None:
             problems += [
                 f"need {r['id']}: {r['fulfilled']} vs {r['ledger']}" for r in needs if r["fulfilled"] != r["ledger"]
             ]
-            over = await conn.fetchval(
-                "SELECT count(*) FROM (SELECT a.id FROM activities a JOIN signups s ON s.activity_id = a.id"
-                " WHERE s.cancelled_at IS NULL GROUP BY a.id, a.capacity HAVING count(*) > a.capacity) AS x"
-            )
-            if over:
-                problems.append(f"{over} activities over capacity")
-            orders_without_one_placed = await conn.fetchval(
-                "SELECT count(*) FROM service_orders o WHERE (SELECT count(*) FROM order_events e"
-                " WHERE e.order_id = o.id AND e.action = 'PLACED') <> 1"
-            )
-            if orders_without_one_placed:
-                problems.append(f"{orders_without_one_placed} orders without exactly one PLACED event")
+            for label, count in COUNTED_VIOLATIONS:
+                violations = await conn.fetchval(count)
+                if violations:
+                    problems.append(f"{violations} {label}")
             events = await conn.fetchval("SELECT count(*) FROM order_events")
             duplicates = len(seen_events) - len(set(seen_events))
             if duplicates or len(seen_events) != events:
                 problems.append(f"{events} order events, {len(seen_events)} delivered, {duplicates} duplicates")
-        finally:
-            await conn.close()
         print(f"soak: {args.seconds:.0f} s, {sum(tally.requests.values())} requests")
         for kind, n in sorted(tally.requests.items()):
             print(f"  {kind:<14} {n:>8}  {n / args.seconds:>7.1f}/s")
@@ -277,14 +226,11 @@ async def main() -> None:
             print(f"  {n:>8}  {answer}")
         print(f"server memory (RSS): {rss_start / 1024:.1f} MiB at the start, {rss_end / 1024:.1f} MiB at the end")
         print("invariants: " + ("all hold" if not problems else "VIOLATED: " + "; ".join(problems)))
-        if problems:
+        server_errors = sum(n for answer, n in tally.answers.items() if answer[:1] == "5")
+        internal = sum(n for answer, n in tally.answers.items() if "INTERNAL_SERVER_ERROR" in answer)
+        print(f"errors: {server_errors} answers 5xx, {internal} with INTERNAL_SERVER_ERROR")
+        if problems or server_errors or internal:
             sys.exit(1)
-    finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 if __name__ == "__main__":

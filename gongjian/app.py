@@ -7,7 +7,7 @@ import json
 import logging
 import urllib.parse
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Final
 
@@ -25,7 +25,7 @@ from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.http.base import BaseRequestProtocol
-from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived
+from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived, WebSocketDisconnected
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
@@ -44,7 +44,7 @@ from gongjian.tokens import bearer, token_from_connection_params
 from gongjian.translation import language_of, translate
 from gongjian.trusted_documents import TrustedDocuments
 from resolvers import attachments, exports
-from resolvers.compiled.run import CompiledReads, is_raw
+from resolvers.compiled.run import CompiledReads
 from resolvers.context import Context, viewer_from_token
 from schema import root
 
@@ -117,6 +117,22 @@ class CappedWebSocket(ASGIWebSocketAdapter):
             raise NonTextMessageReceived from e
         except WebSocketDisconnect:
             pass
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        """As text frames (graphql-transport-ws), from the view's UTF-8 encoding."""
+        try:
+            await self.ws.send_text(self.view.encode_json_string(message))
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
+
+
+def encode_json(data: object) -> bytes:
+    """A response's JSON, by orjson (UTF-8, compact); the standard encoder where orjson
+    refuses: a lone surrogate (escaped) or an integer beyond 64 bits."""
+    try:
+        return orjson.dumps(data)
+    except TypeError:  # orjson.JSONEncodeError is one
+        return json.dumps(data, separators=(",", ":")).encode()
 
 
 class GongjianGraphQL(GraphQL[Context, None]):
@@ -203,11 +219,10 @@ class GongjianGraphQL(GraphQL[Context, None]):
     def decode_json(self, data: str | bytes) -> object:
         return json_input.decode(data)
 
-    def encode_json(self, data: object) -> str | bytes:
-        """A compiled operation's `data` is PostgreSQL's JSON text: it goes out as it is."""
-        if isinstance(data, dict) and is_raw(data.get("data")):
-            return orjson.dumps(data)
-        return super().encode_json(data)
+    def encode_json(self, data: object) -> bytes:
+        """By orjson; a compiled operation's `data` (PostgreSQL's JSON text, an orjson
+        Fragment) goes out as it is."""
+        return encode_json(data)
 
     def parse_json(self, data: str | bytes) -> Any:
         try:

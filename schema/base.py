@@ -108,7 +108,11 @@ def is_row(row_type: type, **equal: Any) -> Any:
     def is_type_of(obj: Any, info: Any) -> bool:
         return isinstance(obj, row_type) and all(getattr(obj, k) == v for k, v in equal.items())
 
-    return classmethod(lambda cls, obj, info: is_type_of(obj, info))
+    def check(cls: type, obj: Any, info: Any) -> bool:
+        return is_type_of(obj, info)
+
+    check.row = (row_type, equal)  # type: ignore[attr-defined]  # read by schema.streamline
+    return classmethod(check)
 
 
 class Schema(strawberry.Schema):

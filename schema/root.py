@@ -25,6 +25,7 @@ from schema import (
     scalars,
 )
 from schema.node import NodeQuery
+from schema.streamline import streamline
 
 QUERIES: list[type] = [
     NodeQuery,
@@ -77,25 +78,27 @@ def build(
     """The schema; `extra_queries` lets tests add probe fields (never used in production)."""
     query = _merge("Query", [*QUERIES, *extra_queries])
     assert query is not None
-    return base.Schema(
-        query=query,
-        types=[
-            *areas.ALL_TYPES,
-            *duallist.ALL_TYPES,
-            *identity.ALL_TYPES,
-            *pairings.ALL_TYPES,
-            *orders.ALL_TYPES,
-            *activities.ALL_TYPES,
-            *findings.ALL_TYPES,
-            *renovations.ALL_TYPES,
-            *meetings.ALL_TYPES,
-            *notifications.ALL_TYPES,
-            *attachments.ALL_TYPES,
-        ],
-        mutation=_merge("Mutation", MUTATIONS),
-        subscription=_merge("Subscription", SUBSCRIPTIONS),
-        extensions=list(extensions),
-        scalar_overrides=scalars.OVERRIDES,
+    return streamline(
+        base.Schema(
+            query=query,
+            types=[
+                *areas.ALL_TYPES,
+                *duallist.ALL_TYPES,
+                *identity.ALL_TYPES,
+                *pairings.ALL_TYPES,
+                *orders.ALL_TYPES,
+                *activities.ALL_TYPES,
+                *findings.ALL_TYPES,
+                *renovations.ALL_TYPES,
+                *meetings.ALL_TYPES,
+                *notifications.ALL_TYPES,
+                *attachments.ALL_TYPES,
+            ],
+            mutation=_merge("Mutation", MUTATIONS),
+            subscription=_merge("Subscription", SUBSCRIPTIONS),
+            extensions=list(extensions),
+            scalar_overrides=scalars.OVERRIDES,
+        )
     )
 
 

@@ -3,6 +3,8 @@ of any username (unknown ones included) leave the table once out of the window."
 
 from __future__ import annotations
 
+import os
+import threading
 from typing import Any
 
 import asyncpg
@@ -43,6 +45,22 @@ async def test_password_verification_holds_no_connection_and_no_lock(
     finally:
         await observer.close()
     assert seen == [(0, 0), (0, 0)]
+
+
+async def test_password_checks_run_at_a_lower_priority_than_the_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A flood of sign-ins on a busy machine takes its CPU from the argon2 checks, not from
+    everybody else's requests (bench/login_flood.py measures it)."""
+    check = passwords.verify_password
+    seen: list[int] = []
+
+    def watched(password_hash: str | None, password: str) -> bool:
+        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        return check(password_hash, password)
+
+    monkeypatch.setattr(passwords, "verify_password", watched)
+    mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assert not await passwords.verify_password_async(None, "guess")
+    assert seen == [min(19, mine + passwords.ARGON2_NICENESS)]
 
 
 async def test_failed_sign_ins_of_unknown_usernames_expire(api: Api, conn: asyncpg.Connection) -> None:

@@ -272,7 +272,10 @@ async def test_the_job_runs_inside_the_server_with_no_request_in_flight(committe
             await asyncio.sleep(0.1)
     finally:
         await job.stop()
-    assert await _raised(pool, w.county) == sorted(
+    # only the overdue order is this test's: from the 20th of a month the job also reminds the
+    # world's cadre of the month's home visit (VISIT_DUE), which the sweep test covers
+    overdue = [r for r in await _raised(pool, w.county) if r[0] == "ORDER_OVERDUE"]
+    assert overdue == sorted(
         [("ORDER_OVERDUE", "ServiceOrder", w.users["staff"]), ("ORDER_OVERDUE", "ServiceOrder", w.users["cadre"])]
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,3 +83,14 @@ class Api:
     ) -> dict[str, Any]:
         """Send a contract operation by name, exactly as the clients do."""
         return await self.post(contract_operations()[name], variables, token=token)
+
+
+def without_faketime(env: Mapping[str, str]) -> dict[str, str]:
+    """`env` without libfaketime (`./dev test --at`): for a process that must run on the real
+    clock, a PostgreSQL whose timers a test needs or a browser that is not ours."""
+    kept = {k: v for k, v in env.items() if not k.startswith("FAKETIME")}
+    preload = " ".join(lib for lib in env.get("LD_PRELOAD", "").split() if "faketime" not in lib)
+    kept.pop("LD_PRELOAD", None)
+    if preload:
+        kept["LD_PRELOAD"] = preload
+    return kept

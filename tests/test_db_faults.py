@@ -29,7 +29,7 @@ from gongjian.config import Settings
 from resolvers import ids
 from tests import builders
 from tests.conftest import TEST_SECRET
-from tests.support import contract_operations
+from tests.support import contract_operations, without_faketime
 
 SETTINGS = Settings(secret=TEST_SECRET)
 
@@ -59,15 +59,13 @@ def real_clock() -> Iterator[None]:
     library's `epoll_wait` wrapper, which hands the SIGALRM handler the real time: a
     statement or lock timeout due at a faked instant months ahead never fires, and the
     wait hangs. Timers are what these tests are about, dates are not."""
-    preload = os.environ.get("LD_PRELOAD", "")
-    saved = {k: v for k, v in os.environ.items() if k.startswith("FAKETIME")}
-    if "faketime" in preload:
-        saved["LD_PRELOAD"] = preload
-    for name in saved:
-        del os.environ[name]
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(without_faketime(saved))
     try:
         yield
     finally:
+        os.environ.clear()
         os.environ.update(saved)
 
 

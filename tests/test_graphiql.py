@@ -31,7 +31,7 @@ from resolvers import ids
 from tests import needed
 from tests.probes import probe_api, probe_client
 from tests.serving import environment, fresh_database, serving
-from tests.support import Api
+from tests.support import Api, without_faketime
 
 __all__ = ["fresh_database", "probe_api"]
 
@@ -191,13 +191,6 @@ EDITORS = "Array.from(document.querySelectorAll('.CodeMirror')).map(e => e.CodeM
 
 @pytest.mark.e2e
 @pytest.mark.browser
-def _browser_environment() -> dict[str, str]:
-    """The browser is not ours: it runs on the real clock, even in a `./dev test --at` run."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FAKETIME")}
-    env["LD_PRELOAD"] = " ".join(lib for lib in env.get("LD_PRELOAD", "").split() if "faketime" not in lib)
-    return env
-
-
 def _stop_process_group(process: subprocess.Popen[bytes]) -> None:
     """Stop the browser and every helper process it started, so that its profile folder
     can be removed (a helper still writing there made the removal fail)."""
@@ -245,7 +238,7 @@ async def test_graphiql_welcomes_logs_in_and_signs_later_requests_offline_in_chr
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 start_new_session=True,  # its helpers (zygote, renderers, crashpad) go with it
-                env=_browser_environment(),
+                env=without_faketime(os.environ),  # a browser is not ours: the real clock
             )
             try:
                 async for tools in _devtools(Path(profile), chromium):

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, TypeVar
 
 import asyncpg
 
 from db import tracing
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -43,6 +45,22 @@ def _count() -> None:
         counter.count += 1
 
 
+async def _to_the_end(work: Awaitable[T]) -> T:
+    """Await a statement on the shared connection of the tests; a caller cancelled
+    meanwhile (graphql-core cancels a field's siblings when it fails) lets the statement
+    finish first. Cancelling it would make asyncpg cancel it on the server, which aborts
+    the test's one transaction for every later statement; on a pool the statement has a
+    connection of its own, which asyncpg resets."""
+    task = asyncio.ensure_future(work)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await asyncio.wait({task})
+        if not task.cancelled():
+            task.exception()  # retrieved: its error, if any, goes with the cancelled caller
+        raise
+
+
 class Conn:
     """A connection in use: the statement methods of asyncpg, counted."""
 
@@ -50,35 +68,28 @@ class Conn:
         self.raw = raw
         self._lock = lock
 
-    @asynccontextmanager
-    async def _turn(self, query: str) -> AsyncIterator[None]:
+    async def _run(self, query: str, work: Awaitable[T]) -> T:
         _count()
         with tracing.statement(query):
             if self._lock is None:
-                yield
-            else:
-                async with self._lock:
-                    yield
+                return await work
+            async with self._lock:
+                return await _to_the_end(work)
 
     async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
-        async with self._turn(query):
-            return await self.raw.fetch(query, *args)
+        return await self._run(query, self.raw.fetch(query, *args))
 
     async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
-        async with self._turn(query):
-            return await self.raw.fetchrow(query, *args)
+        return await self._run(query, self.raw.fetchrow(query, *args))
 
     async def fetchval(self, query: str, *args: Any) -> Any:
-        async with self._turn(query):
-            return await self.raw.fetchval(query, *args)
+        return await self._run(query, self.raw.fetchval(query, *args))
 
     async def execute(self, query: str, *args: Any) -> str:
-        async with self._turn(query):
-            return await self.raw.execute(query, *args)
+        return await self._run(query, self.raw.execute(query, *args))
 
     async def executemany(self, query: str, args: Sequence[Sequence[Any]]) -> None:
-        async with self._turn(query):
-            await self.raw.executemany(query, args)
+        await self._run(query, self.raw.executemany(query, args))
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Conn]:

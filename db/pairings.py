@@ -464,14 +464,14 @@ JOIN areas c ON c.id = ANY(b.path) AND c.level = 'COMMUNITY'
 WHERE p.id = $1
 UNION
 SELECT c.id FROM persons p
-JOIN posts po ON po.person_id = p.id AND po.until IS NULL
+JOIN posts po ON po.person_id = p.id AND post_active(po.until)
 JOIN adoptions a ON a.unit_id = po.organisation_id AND a.until IS NULL
 JOIN areas x ON x.id = a.area_id
 JOIN areas c ON c.id = ANY(x.path) AND c.level = 'COMMUNITY'
 WHERE p.id = $1 AND p.household_id IS NULL
 UNION
 SELECT r.community_id FROM persons p
-JOIN posts po ON po.person_id = p.id AND po.until IS NULL
+JOIN posts po ON po.person_id = p.id AND post_active(po.until)
 JOIN registrations r ON r.organisation_id = po.organisation_id AND r.status = 'CONFIRMED'
 WHERE p.id = $1 AND p.household_id IS NULL
 """

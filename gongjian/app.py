@@ -506,6 +506,7 @@ def create_app(settings: Settings, *, db: Any = None, extra_queries: Sequence[ty
             min_size=settings.pool_min,
             max_size=settings.pool_max,
             timeouts=settings.timeouts,
+            time_zone=settings.timezone,
         )
         app.state.db = PoolDatabase(pool, acquire_timeout=settings.acquire_timeout)
         _install_live(app.state, settings)

@@ -74,6 +74,17 @@ USER_ACCESS = Rule(
     "user_access", "sees accounts: COUNTY_ADMIN, staff in scope of where the person lives, the user themself"
 )
 
+# --- visibility of the county's places and people (SQL rules of 0022_place_rules.sql) ---------
+
+AREA_ACCESS = Rule("area_access", "sees areas (every level): every user of the county")
+ORGANISATION_ACCESS = Rule("organisation_access", "sees organisations: every user of the county")
+POST_ACCESS = Rule("post_access", "sees posts (任职), current or past: every user of the county")
+ADOPTION_ACCESS = Rule("adoption_access", "sees adoptions (包抓), current or past: every user of the county")
+HOUSEHOLD_VISIBLE = Rule(
+    "household_visible", "sees a household as an object: every user of the county (its residents: `household_access`)"
+)
+PERSON_VISIBLE = Rule("person_visible", "sees a person's name: every user of the county (the phone: `person_access`)")
+
 # --- checks made in resolvers ---------------------------------------------------------------
 
 SIGNED_IN = Rule("signed_in", "a valid bearer token (a user or a partner unit's API token)", sql=False)

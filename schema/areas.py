@@ -578,19 +578,19 @@ class AreasQuery:
     areas: Connection[Area] = strawberry.field(
         resolver=_areas,
         permission_classes=[SignedIn],
-        description=described("Areas of the viewer's county; `parentId` gives direct children", rules.IN_COUNTY),
+        description=described("Areas of the viewer's county; `parentId` gives direct children", rules.AREA_ACCESS),
     )
     compounds: Connection[Compound] = strawberry.field(
         resolver=_compounds,
         permission_classes=[SignedIn],
         description=described(
-            "Compounds of the viewer's county; `within` gives those anywhere under an area", rules.IN_COUNTY
+            "Compounds of the viewer's county; `within` gives those anywhere under an area", rules.AREA_ACCESS
         ),
     )
     organisations: Connection[Organisation] = strawberry.field(
         resolver=_organisations,
         permission_classes=[SignedIn],
-        description=described("Organisations of the viewer's county", rules.IN_COUNTY),
+        description=described("Organisations of the viewer's county", rules.ORGANISATION_ACCESS),
     )
     people: Connection[Person] = strawberry.field(
         resolver=_people,
@@ -609,7 +609,7 @@ class AreasQuery:
         description=described(
             "People with posts in an owner committee and the community's party organisation or "
             "residents' committee (交叉任职)",
-            rules.IN_COUNTY,
+            rules.POST_ACCESS,
         ),
     )
 
@@ -644,14 +644,16 @@ ALL_TYPES = [
 
 # --- the compiled read path: each type's SQL, declared once (resolvers/compiled) -------------
 
-_AREA_IN_COUNTY = "{row}.county_id = {county} AND {row}.level = '%s'"
+# node(id) applies the SQL rules of the types (0022_place_rules.sql), as the ordinary path does
+_AREA_IN_COUNTY = "area_access({row}, {viewer}) AND {row}.level = '%s'"
 _RESPONSIBLE = compiled.Relation(
     "Person",
     "one",
     "{row}.id = (SELECT r.person_id FROM responsibilities r WHERE r.area_id = {parent}.id AND r.until IS NULL)",
 )
 _HOUSEHOLD_COUNT = compiled.Column(
-    "(SELECT count(*) FROM households h JOIN areas b ON b.id = h.building_id WHERE b.path @> ARRAY[{row}.id])"
+    "(SELECT count(*) FROM households h JOIN areas b ON b.id = h.building_id "
+    "WHERE b.path @> ARRAY[{row}.id] AND household_visible(h, {viewer}))"
 )
 _AREA_FIELDS: dict[str, compiled.Field] = {
     "id": compiled.GlobalId(),
@@ -685,8 +687,9 @@ compiled.declare(
             "buildings": compiled.Relation(
                 "Building",
                 "connection",
-                "{row}.parent_id = {parent}.id AND {row}.level = 'BUILDING'",
-                count="SELECT count(*) FROM areas a WHERE a.parent_id = {parent}.id AND a.level = 'BUILDING'",
+                "{row}.parent_id = {parent}.id AND {row}.level = 'BUILDING' AND area_access({row}, {viewer})",
+                count="SELECT count(*) FROM areas a WHERE a.parent_id = {parent}.id AND a.level = 'BUILDING' "
+                "AND area_access(a, {viewer})",
             ),
         },
     ),
@@ -703,9 +706,9 @@ compiled.declare(
             "households": compiled.Relation(
                 "Household",
                 "connection",
-                "{row}.building_id = {parent}.id",
+                "{row}.building_id = {parent}.id AND household_visible({row}, {viewer})",
                 count="SELECT count(*) FROM households h JOIN areas b ON b.id = h.building_id "
-                "WHERE b.path @> ARRAY[{parent}.id]",
+                "WHERE b.path @> ARRAY[{parent}.id] AND household_visible(h, {viewer})",
             ),
         },
     ),
@@ -714,14 +717,19 @@ compiled.declare(
     "Household",
     compiled.Source(
         "households",
-        "{row}.county_id = {county}",
+        "household_visible({row}, {viewer})",
         {
             "id": compiled.GlobalId(),
             "label": compiled.Column("{row}.label"),
             "code": compiled.Column("{row}.code"),
             "fullAddress": compiled.Column("coalesce(household_address({row}.area_id, {row}.label), {row}.label)"),
             "building": compiled.Relation("Building", "one", "{row}.id = {parent}.building_id"),
-            "residents": compiled.Relation("Person", "list", "{row}.household_id = {parent}.id", guard="residents"),
+            "residents": compiled.Relation(
+                "Person",
+                "list",
+                "{row}.household_id = {parent}.id AND person_visible({row}, {viewer})",
+                guard="residents",
+            ),
         },
         reasons={"residents": compiled.Reason("household_access({row}, {viewer})", "residents", "{row}.id")},
     ),
@@ -730,7 +738,7 @@ compiled.declare(
     "Person",
     compiled.Source(
         "persons",
-        "{row}.county_id = {county}",
+        "person_visible({row}, {viewer})",
         {
             "id": compiled.GlobalId(),
             "name": compiled.Column("{row}.name"),
@@ -753,7 +761,7 @@ compiled.declare(
 )
 
 _COMPOUNDS_WHERE = (
-    "{row}.county_id = {county} AND {row}.level = 'COMPOUND' AND ({arg_within} IS NULL OR {row}.path @> "
+    "area_access({row}, {viewer}) AND {row}.level = 'COMPOUND' AND ({arg_within} IS NULL OR {row}.path @> "
     "ARRAY[{arg_within}]) AND ({arg_search} IS NULL OR {row}.name ILIKE {arg_search})"
 )
 

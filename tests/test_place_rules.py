@@ -141,6 +141,32 @@ async def test_node_and_lists_of_places_run_the_sql_rules(api: Api, conn: asyncp
         await savepoint.rollback()
 
 
+# --- the inbox ------------------------------------------------------------------------------------
+
+INBOX = "query($id: ID!) { node(id: $id) { ... on User { notifications(first: 5) { totalCount unreadCount } } } }"
+
+
+async def test_a_users_inbox_is_read_by_the_rule_notification_access(api: Api, conn: asyncpg.Connection) -> None:
+    w = await b.world(conn)
+    await b.notification(conn, w.users["resident"])
+    me = api.token_for(w.users["resident"])
+    user = {"id": gid("User", w.users["resident"])}
+
+    assert (await api.ok(INBOX, user, token=me))["node"]["notifications"] == {"totalCount": 1, "unreadCount": 1}
+    # the county admin opens the account but not its inbox
+    assert (await api.ok(INBOX, user, token=api.token_for(w.users["admin"])))["node"]["notifications"] is None
+
+    savepoint = conn.transaction()
+    await savepoint.start()
+    try:
+        # the rule is the only place that says who reads an inbox: refuse everyone, and the
+        # user's own inbox is closed too
+        await _refuse(conn, "notification_access", "notifications")
+        assert (await api.ok(INBOX, user, token=me))["node"]["notifications"] is None
+    finally:
+        await savepoint.rollback()
+
+
 # --- an active post: the county's date ------------------------------------------------------------
 
 MEMBERS = "query($id: ID!) { node(id: $id) { ... on Organisation { memberCount members(first: 20) { totalCount } } } }"

@@ -152,14 +152,14 @@ WHERE o.status IN ('DISPATCHED', 'ACCEPTED') AND o.due_at <= $1
     + " ON CONFLICT DO NOTHING"
 )
 
-# $1: now, $2: the county's zone. From the 20th of a month: cadres of active pairings
+# $1: now; its date is the county's (`county_date`). From the 20th of a month: cadres of active pairings
 # without a home visit in that month, one notification per pairing and month.
 SWEEP_VISIT_DUE: Final = (
     _INSERT  # noqa: S608 - constant SQL put together from the constants above
     + """
 SELECT p.county_id, u.id, 'VISIT_DUE', 'pairing:' || p.id || ':' || to_char(d.today, 'YYYY-MM'), 'Pairing', p.id,
        jsonb_build_object('household', concat_ws(' ', b.name, h.label), 'month', to_char(d.today, 'YYYY-MM')), $1
-FROM (SELECT ($1::timestamptz AT TIME ZONE $2)::date AS today) d
+FROM (SELECT county_date($1::timestamptz) AS today) d
 JOIN pairings p ON p.since <= d.today AND (p.until IS NULL OR p.until >= d.today)
 JOIN users u ON u.person_id = p.cadre_id AND NOT u.disabled
 JOIN households h ON h.id = p.household_id
@@ -191,7 +191,7 @@ WHERE a.starts_at > $1 AND a.starts_at <= $1 + interval '24 hours'
     + " ON CONFLICT DO NOTHING"
 )
 
-# $1: now, $2: zone. Findings whose deadline day has passed unrectified are published:
+# $1: now. Findings whose deadline day has passed (by the county's calendar, `county_date`) unrectified are published:
 # staff in scope of the compound.
 SWEEP_FINDING_PUBLISHED: Final = (
     _INSERT
@@ -203,7 +203,7 @@ JOIN areas c ON c.id = f.compound_id
 CROSS JOIN LATERAL ("""
     + _STAFF_OF_PATH.format(path="c.path")
     + """) s
-WHERE f.rectified_at IS NULL AND f.deadline < ($1::timestamptz AT TIME ZONE $2)::date
+WHERE f.rectified_at IS NULL AND f.deadline < county_date($1::timestamptz)
 """
     + _NEW.format(user="s.user_id", kind="'FINDING_PUBLISHED'", reason="'finding:' || f.id")
     + " ON CONFLICT DO NOTHING"
@@ -255,7 +255,7 @@ async def mark_read(conn: Conn, user_id: int, ids: Sequence[int]) -> tuple[int, 
     return int(r["marked"]), int(r["unread"])
 
 
-async def sweep(conn: Conn, now: datetime.datetime, zone: str) -> int | None:
+async def sweep(conn: Conn, now: datetime.datetime) -> int | None:
     """Raise the time-based notifications due at `now`, if this instance holds the sweep's
     lock (None when another one is sweeping); the number raised. Run it in a transaction."""
     if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", SWEEP_LOCK):
@@ -264,9 +264,9 @@ async def sweep(conn: Conn, now: datetime.datetime, zone: str) -> int | None:
     for statement, args in (
         (SWEEP_ESCALATED, (now,)),
         (SWEEP_OVERDUE, (now,)),
-        (SWEEP_VISIT_DUE, (now, zone)),
+        (SWEEP_VISIT_DUE, (now,)),
         (SWEEP_ACTIVITY_SOON, (now,)),
-        (SWEEP_FINDING_PUBLISHED, (now, zone)),
+        (SWEEP_FINDING_PUBLISHED, (now,)),
     ):
         status = await conn.execute(statement, *args)
         raised += int(status.rsplit(" ", 1)[-1])

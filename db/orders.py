@@ -17,7 +17,6 @@ from db import events
 from db.access import ViewerKey
 from db.pool import Conn
 
-DEFAULT_ZONE: Final = "Asia/Shanghai"
 # the order number's prefix when the county has none in order_number_prefixes, followed by
 # the county's id: numbers are unique across counties, whose counters run separately
 DEFAULT_PREFIX: Final = "GJ"
@@ -146,17 +145,17 @@ ORDER_BY_IDEMPOTENCY_KEY: Final = (
 CATEGORIES: Final = "SELECT code, name, due_hours, accept_hours FROM service_categories ORDER BY code"
 CATEGORY: Final = "SELECT code, name, due_hours, accept_hours FROM service_categories WHERE code = $1"
 
-# The next number of the county's day (in the county's time zone), with the county's prefix.
+# The next number of the county's day (`county_date`, 0026_read_rules.sql), with the county's prefix.
 # The counter has at least four digits and widens beyond 9999 (lpad alone would cut 10000 to
 # '1000', a number already given, and stop the county's orders for the rest of the day).
 NEXT_NUMBER: Final = """
 WITH counter AS (
     INSERT INTO order_number_counters (county_id, day, last)
-    VALUES ($1, (coalesce($4, now()) AT TIME ZONE $2)::date, 1)
+    VALUES ($1, county_date(coalesce($3, now())), 1)
     ON CONFLICT (county_id, day) DO UPDATE SET last = order_number_counters.last + 1
     RETURNING day, last
 )
-SELECT coalesce((SELECT p.prefix FROM order_number_prefixes p WHERE p.county_id = $1), $3 || $1::text)
+SELECT coalesce((SELECT p.prefix FROM order_number_prefixes p WHERE p.county_id = $1), $2 || $1::text)
        || '-' || to_char(counter.day, 'YYYYMMDD')
        || '-' || lpad(counter.last::text, greatest(4, length(counter.last::text)), '0')
 FROM counter
@@ -400,7 +399,6 @@ async def create_order(
     actor_person_id: int | None,
     idempotency_key: str | None = None,
     note: str | None = None,
-    zone: str = DEFAULT_ZONE,
     placed_at: datetime.datetime | None = None,
 ) -> OrderRow:
     """Place a SUBMITTED order with its number, its PLACED timeline entry and the entry's
@@ -414,7 +412,7 @@ async def create_order(
     try:
         # a savepoint: a lost race or an unknown category leaves no gap in the numbers
         async with conn.transaction():
-            number = await conn.fetchval(NEXT_NUMBER, county_id, zone, DEFAULT_PREFIX, placed_at)
+            number = await conn.fetchval(NEXT_NUMBER, county_id, DEFAULT_PREFIX, placed_at)
             order_id = await conn.fetchval(
                 INSERT_ORDER,
                 county_id,

@@ -5,67 +5,43 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
+from db.access import ViewerKey
 from db.areas import PERSON_COLUMNS, PersonRow, person_row
 from db.pool import Conn
 
-# Whom a viewer may look up, as SQL over `p` (person), `h` (their household, if any) and `b`
-# (its building): COUNTY_ADMIN anyone of the county ($2), staff the people living inside their
-# scopes ($3), a building head the people of their building (by grant, $4, or as its current
-# responsible person, $5). The reason is the first rule that admits the person; NULL: not reachable.
-# $1 county.
-SEARCH_REASON: Final = """
-CASE
-    WHEN p.county_id <> $1 THEN NULL
-    WHEN $2::boolean THEN 'COUNTY_ADMIN'
-    WHEN b.path && $3::bigint[] THEN 'STAFF'
-    WHEN h.building_id = ANY($4::bigint[])
-      OR EXISTS (SELECT 1 FROM responsibilities r
-                 WHERE r.area_id = h.building_id AND r.person_id = $5::bigint AND r.until IS NULL) THEN 'BUILDING_HEAD'
-END
-"""
-
-# $6 name pattern (ILIKE, or null), $7 last digits of the phone (or null), $8 tag (or null)
-_FROM_WHERE: Final = f"""
-FROM persons p
-LEFT JOIN households h ON h.id = p.household_id
-LEFT JOIN areas b ON b.id = h.building_id
-WHERE p.county_id = $1 AND ({SEARCH_REASON}) IS NOT NULL
-  AND ($6::text IS NULL OR p.name ILIKE $6)
-  AND ($7::text IS NULL OR regexp_replace(coalesce(p.phone, ''), '[^0-9]', '', 'g') LIKE '%' || $7)
-  AND ($8::text IS NULL OR $8 = ANY(p.tags))
+# Whom a viewer may look up is the SQL rule `person_findable` (0026_read_rules.sql) over the
+# person `p` (one the viewer sees, `person_visible`) and the viewer `v` (`viewer_of($1 user,
+# $2 API token)`): COUNTY_ADMIN anyone of the county, whoever serves a household by office
+# (staff in scope, the building's head, its current responsible person) its people. Its
+# reason (NULL: not found) goes to the audit log.
+# $3 name pattern (ILIKE, or null), $4 last digits of the phone (or null), $5 tag (or null)
+_FROM_WHERE: Final = """
+FROM persons p CROSS JOIN viewer_of($1, $2) v
+CROSS JOIN LATERAL (SELECT person_findable(p, v) AS reason) f
+WHERE person_visible(p, v) AND f.reason IS NOT NULL
+  AND ($3::text IS NULL OR p.name ILIKE $3)
+  AND ($4::text IS NULL OR regexp_replace(coalesce(p.phone, ''), '[^0-9]', '', 'g') LIKE '%' || $4)
+  AND ($5::text IS NULL OR $5 = ANY(p.tags))
 """
 PEOPLE_PAGE: Final = f"""
-SELECT {PERSON_COLUMNS}, ({SEARCH_REASON}) AS reason
-{_FROM_WHERE} AND p.id > $9
-ORDER BY p.id LIMIT $10
+SELECT {PERSON_COLUMNS}, f.reason
+{_FROM_WHERE} AND p.id > $6
+ORDER BY p.id LIMIT $7
 """
 PEOPLE_COUNT: Final = f"SELECT count(*) {_FROM_WHERE}"
 
 
 @dataclass(frozen=True)
 class PeopleQuery:
-    """The viewer's reach (SEARCH_REASON's parameters) and the filters."""
+    """The viewer (the arguments of `viewer_of`) and the filters."""
 
-    county_id: int
-    county_admin: bool
-    staff_areas: list[int]
-    head_buildings: list[int]
-    person_id: int | None
+    viewer: ViewerKey
     name_pattern: str | None
     phone_digits: str | None
     tag: str | None
 
     def params(self) -> tuple[Any, ...]:
-        return (
-            self.county_id,
-            self.county_admin,
-            self.staff_areas,
-            self.head_buildings,
-            self.person_id,
-            self.name_pattern,
-            self.phone_digits,
-            self.tag,
-        )
+        return (*self.viewer, self.name_pattern, self.phone_digits, self.tag)
 
 
 @dataclass(frozen=True)

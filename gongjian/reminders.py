@@ -51,7 +51,7 @@ class Reminders:
     async def tick(self, now: datetime.datetime | None = None) -> int | None:
         """One sweep at `now`: the notifications raised, None when another instance holds the lock."""
         async with self.db.transaction() as conn:
-            return await db.sweep(conn, now or clock.now(), self.settings.timezone)
+            return await db.sweep(conn, now or clock.now())
 
     async def deliver(self) -> int:
         """Send the notifications the webhook has not accepted yet, in order, in batches of

@@ -1,6 +1,6 @@
 """Joint inspections (联合巡查) and public notice (通报曝光).
 
-Who sees what is the SQL rule `finding_access` (0021_node_rules.sql): staff in scope of the
+Who sees what is the SQL rule `finding_access` (0026_read_rules.sql): staff in scope of the
 compound and the county admin see every finding there (STAFF: `findings`); every signed-in
 user of the county sees published findings (`publicNotices`, and `node`), so residents of
 the area can read the notice board."""
@@ -26,7 +26,7 @@ async def visible_finding_by_id(ctx: Context, keys: list[int]) -> list[FindingRo
     if viewer is None:
         return [None for _ in keys]
     async with ctx.db.connection() as conn:
-        found = await db.visible_findings_by_id(conn, ctx.settings.timezone, viewer_key(viewer), keys)
+        found = await db.visible_findings_by_id(conn, viewer_key(viewer), keys)
     return [found.get(k) for k in keys]
 
 
@@ -40,13 +40,12 @@ nodes.register("Finding", _finding_nodes)
 async def _page(ctx: Context, flt: FindingFilter, first: int | None, after: str | None) -> Page[FindingRow]:
     limit = checked_first(first)
     after_id = decode_id_cursor(after)
-    zone = ctx.settings.timezone
     async with ctx.db.connection() as conn:
-        rows = await db.page(conn, zone, flt, after_id, limit + 1)
+        rows = await db.page(conn, flt, after_id, limit + 1)
 
     async def total() -> int:
         async with ctx.db.connection() as conn:
-            return await db.count(conn, zone, flt)
+            return await db.count(conn, flt)
 
     return page_from_rows(rows, limit, lambda r: [r.id], total)
 
@@ -96,7 +95,6 @@ async def report_finding(
             raise Refusal(ErrorCode.INVALID, "The deadline may not be in the past", "deadline")
         row = await db.create(
             conn,
-            ctx.settings.timezone,
             county_id=compound.county_id,
             compound_id=compound.id,
             category=category,
@@ -111,11 +109,10 @@ async def report_finding(
 
 async def rectify_finding(ctx: Context, *, finding_id: str, note: str) -> Outcome[FindingRow]:
     viewer = ctx.signed_in
-    zone = ctx.settings.timezone
 
     async def body(conn: Conn) -> tuple[FindingRow, Audited]:
         pk = ids.decode_as(finding_id, "Finding")
-        locked = await db.finding_for_update(conn, zone, pk, viewer_key(viewer)) if pk is not None else None
+        locked = await db.finding_for_update(conn, pk, viewer_key(viewer)) if pk is not None else None
         if pk is None or locked is None or locked[0].county_id != viewer.county_id:
             raise Refusal(ErrorCode.NOT_FOUND, "No finding with this id", "findingId")
         row, reason = locked
@@ -125,7 +122,7 @@ async def rectify_finding(ctx: Context, *, finding_id: str, note: str) -> Outcom
             raise Refusal(ErrorCode.INVALID, "Say how it was rectified", "note")
         if row.status == "RECTIFIED":
             raise Refusal(ErrorCode.INVALID_STATE, "The finding is already rectified", "findingId")
-        done = await db.rectify(conn, zone, pk, note.strip())
+        done = await db.rectify(conn, pk, note.strip())
         assert done is not None, "the row is locked and was open"
         return done, Audited("Finding", pk)
 

@@ -226,7 +226,6 @@ async def record_minutes(
                         placed_by=viewer.user_id,
                         actor_person_id=viewer.person_id,
                         note=f"会议决议跟进（{meeting.title}）",
-                        zone=ctx.settings.timezone,
                     )
                 except orders.UnknownCategory:
                     raise Refusal(

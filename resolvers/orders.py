@@ -337,7 +337,6 @@ async def place_order(
                 placed_by=viewer.user_id,
                 actor_person_id=viewer.person_id,
                 idempotency_key=key,
-                zone=ctx.settings.timezone,
             )
         except db.UnknownCategory:
             raise Refusal(ErrorCode.INVALID, f"No service category {category!r}", "category") from None

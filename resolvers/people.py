@@ -3,7 +3,8 @@
 `people(filter: {search, tag})`: COUNTY_ADMIN in the county, staff within their scope, a
 building head within their building; everyone else (partner API tokens included) gets an
 empty list. `search` matches a name substring, or with 4 or more digits the end of a phone
-number; `tag` narrows to people carrying it. The reach is one SQL rule (`db/people.py`);
+number; `tag` narrows to people carrying it. The reach is the SQL rule `person_findable`
+(0026_read_rules.sql), run with the viewer in the search's statement (`db/people.py`);
 each page writes one `read.personalData` audit row per household read by staff or a
 building head, as every other personal-data read does (`resolvers/access.py`).
 """
@@ -17,9 +18,7 @@ from db.areas import PersonRow, like_pattern
 from resolvers import access
 from resolvers.context import Context
 from resolvers.errors import bad_user_input
-from resolvers.pagination import Page, checked_first, decode_id_cursor, page_from_rows, page_of_known_total
-from resolvers.permissions import is_person
-from resolvers.viewer import Role
+from resolvers.pagination import Page, checked_first, decode_id_cursor, page_from_rows
 
 MAX_SEARCH = 100
 PHONE = re.compile(r"^[0-9]{4,}$")
@@ -43,14 +42,8 @@ async def search_people(
     limit = checked_first(first)
     after_id = decode_id_cursor(after) or 0
     pattern, digits, wanted = _filters(search, tag)
-    if not is_person(viewer):
-        return page_of_known_total([], limit, lambda r: [r.id], 0)
     query = db.PeopleQuery(
-        county_id=viewer.county_id,
-        county_admin=viewer.is_county_admin,
-        staff_areas=viewer.area_scopes(Role.COMMUNITY_STAFF),
-        head_buildings=viewer.area_scopes(Role.BUILDING_HEAD),
-        person_id=viewer.person_id,
+        viewer=access.viewer_key(viewer),
         name_pattern=pattern,
         phone_digits=digits,
         tag=wanted,

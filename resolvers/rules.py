@@ -85,6 +85,14 @@ HOUSEHOLD_VISIBLE = Rule(
 )
 PERSON_VISIBLE = Rule("person_visible", "sees a person's name: every user of the county (the phone: `person_access`)")
 
+# --- finding people (0026_read_rules.sql) ------------------------------------------------------
+
+PERSON_FINDABLE = Rule(
+    "person_findable",
+    "finds people (查找居民): COUNTY_ADMIN anyone of the county, staff those living in their scope, a building's "
+    "head (its current responsible person) those living in it",
+)
+
 # --- checks made in resolvers ---------------------------------------------------------------
 
 SIGNED_IN = Rule("signed_in", "a valid bearer token (a user or a partner unit's API token)", sql=False)

@@ -599,6 +599,7 @@ class AreasQuery:
             "Find people by name or phone (查找居民), in id order. COUNTY_ADMIN searches the county, staff "
             "their scope, a building head their building; everyone else gets an empty list. Each page is audited "
             "(one row per household read by staff or a building head); phones are masked as everywhere",
+            rules.PERSON_FINDABLE,
             rules.PERSON_ACCESS,
             rules.HOUSEHOLD_ACCESS,
         ),

@@ -97,3 +97,26 @@ async def test_bad_input_is_refused(api: Api, conn: asyncpg.Connection) -> None:
     too_many = await api.op("SearchPeople", {"search": "赵", "first": 101}, token=staff)
     assert too_many["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert (await api.op("SearchPeople", {"search": "赵"}))["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_a_building_head_reaches_by_the_current_responsibility_alone(api: Api, conn: asyncpg.Connection) -> None:
+    """The search runs the SQL rule with the viewer (`person_findable`), not a reach taken from
+    the viewer's grants: a responsibility changed in the database moves the reach at once, the
+    old head's BUILDING_HEAD grant notwithstanding."""
+    w = await b.world(conn)
+    head, successor = api.token_for(w.users["head"]), api.token_for(w.users["resident"])
+    assert _names(await api.op("SearchPeople", {"search": "居"}, token=head)) == ["赵居民"]
+    await conn.execute("UPDATE responsibilities SET until = now() WHERE area_id = $1 AND until IS NULL", w.building)
+    await b.responsible(conn, w.building, w.people["resident"])
+    assert await conn.fetchval(
+        "SELECT count(*) FROM role_grants WHERE user_id = $1 AND role = 'BUILDING_HEAD'", w.users["head"]
+    )
+    assert _names(await api.op("SearchPeople", {"search": "居"}, token=head)) == []
+    before = await conn.fetchval("SELECT max(id) FROM audit_log") or 0
+    assert "赵居民" in _names(await api.op("SearchPeople", {"search": ""}, token=successor))
+    reasons = await conn.fetch(
+        "SELECT DISTINCT detail->>'reason' AS reason FROM audit_log "
+        "WHERE id > $1 AND action = 'read.personalData' AND detail->>'field' = 'people'",
+        before,
+    )
+    assert [r["reason"] for r in reasons] == ["BUILDING_HEAD"]

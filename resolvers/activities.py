@@ -34,9 +34,6 @@ from resolvers.viewer import Role, Viewer
 # ---- loaders -------------------------------------------------------------------------------
 
 
-activity_by_id = keyed(db.activities_by_id)
-
-
 hosts_by_activity = grouped(db.hosts_by_activity)
 
 
@@ -129,14 +126,15 @@ async def viewer_signup(root: ActivityRow, ctx: Context) -> SignupRow | None:
 
 
 async def activity_of(root: SignupRow, ctx: Context) -> ActivityRow:
-    row = await ctx.loader(activity_by_id).load(root.activity_id)
-    assert row is not None, "a sign-up's activity exists (foreign key)"
+    # as node() shows it (`activity_access`: the whole county, as `signup_access` admits only it)
+    row = await ctx.loader(visible_activity_by_id).load(root.activity_id)
+    assert row is not None, "a sign-up's activity exists (foreign key) and is of its county (visible with it)"
     return row
 
 
 async def person_of(root: SignupRow, ctx: Context) -> PersonRow:
     row = await ctx.loader(person_by_id).load(root.person_id)
-    assert row is not None, "a sign-up's person exists (foreign key)"
+    assert row is not None, "a sign-up's person exists (foreign key) and is of its county (visible with it)"
     return row
 
 

@@ -19,18 +19,6 @@ from resolvers.loading import grouped, keyed, visible_grouped, visible_keyed
 from resolvers.mutations import Audited, Outcome
 from resolvers.pagination import Page, checked_first, decode_id_cursor, page_from_rows
 
-area_by_id = keyed(db.areas_by_id)
-
-
-organisation_by_id = keyed(db.organisations_by_id)
-
-
-household_by_id = keyed(db.households_by_id)
-
-
-person_by_id = keyed(db.persons_by_id)
-
-
 # what the viewer sees, by the SQL rules of 0022_place_rules.sql (area_access, organisation_access,
 # household_visible, person_visible, post_access)
 visible_area_by_id = visible_keyed(db.visible_areas_by_id)
@@ -39,21 +27,29 @@ visible_household_by_id = visible_keyed(db.visible_households_by_id)
 visible_person_by_id = visible_keyed(db.visible_persons_by_id)
 visible_post_by_id = visible_keyed(db.visible_posts_by_id)
 
+# The loaders every relation to a place or person reads (a node's parent, path and building,
+# a household's building, a person's household, a post's person and organisation, an
+# adoption's unit and area, `responsible` and the responsibility chain, an order's household,
+# community and assignee, a pairing's cadre and household, ...): the type's SQL rule with the
+# viewer, in the one statement of the batch, so a relation answers what node() answers for the
+# same viewer (null where the rule hides it), and shares node()'s statement. Every rule of these
+# types admits the whole county, and every rule of a source admits only its county: a relation
+# from an object the viewer sees always leads to one they see (a non-null relation asserts it).
+area_by_id = visible_area_by_id
+organisation_by_id = visible_organisation_by_id
+household_by_id = visible_household_by_id
+person_by_id = visible_person_by_id
+
 Row = TypeVar("Row")
 
 
-def rule_nodes(
-    visible: BatchFn[int, Row | None], plain: BatchFn[int, Row | None] | None = None, level: str | None = None
-) -> nodes.NodeLoader:
+def rule_nodes(visible: BatchFn[int, Row | None], level: str | None = None) -> nodes.NodeLoader:
     """`node(id)` of a type: the rows its SQL rule shows the viewer (`visible`), areas only at
-    `level` (the id of a Community names no Building). The rows found also answer the plain
-    loader `plain` of the request, if any (relations read them without another statement)."""
+    `level` (the id of a Community names no Building). Relations read the same loader (they
+    share its statement)."""
 
     async def load(ctx: Context, keys: list[int]) -> list[Any]:
         rows = await ctx.loader(visible).load_many(keys)
-        for key, row in zip(keys, rows, strict=True):
-            if row is not None and plain is not None:
-                ctx.loader(plain).prime(key, row)
         return [r if r is not None and (level is None or getattr(r, "level", None) == level) else None for r in rows]
 
     return load
@@ -61,10 +57,10 @@ def rule_nodes(
 
 AREA_TYPES = ids.AREA_TYPES
 for _level, _type_name in AREA_TYPES.items():
-    nodes.register(_type_name, rule_nodes(visible_area_by_id, area_by_id, _level))
-nodes.register("Organisation", rule_nodes(visible_organisation_by_id, organisation_by_id))
-nodes.register("Household", rule_nodes(visible_household_by_id, household_by_id))
-nodes.register("Person", rule_nodes(visible_person_by_id, person_by_id))
+    nodes.register(_type_name, rule_nodes(visible_area_by_id, level=_level))
+nodes.register("Organisation", rule_nodes(visible_organisation_by_id))
+nodes.register("Household", rule_nodes(visible_household_by_id))
+nodes.register("Person", rule_nodes(visible_person_by_id))
 
 
 async def parent_area(root: AreaRow, ctx: Context) -> AreaRow | None:
@@ -274,21 +270,21 @@ async def member_count(root: OrganisationRow, ctx: Context) -> int:
     return (await ctx.loader(member_counts_by_organisation).load(root.id))[1]
 
 
-post_by_id = keyed(db.posts_by_id)
+post_by_id = visible_post_by_id
 
 
-nodes.register("Post", rule_nodes(visible_post_by_id, post_by_id))
+nodes.register("Post", rule_nodes(visible_post_by_id))
 
 
 async def post_person(root: PostRow, ctx: Context) -> PersonRow:
     found = await ctx.loader(person_by_id).load(root.person_id)
-    assert found is not None, "a post's person exists (foreign key)"
+    assert found is not None, "a post's person exists (foreign key) and is of its county (visible with it)"
     return found
 
 
 async def post_organisation(root: PostRow, ctx: Context) -> OrganisationRow:
     found = await ctx.loader(organisation_by_id).load(root.organisation_id)
-    assert found is not None, "a post's organisation exists (foreign key)"
+    assert found is not None, "a post's organisation exists (foreign key) and is of its county (visible with it)"
     return found
 
 

@@ -26,21 +26,12 @@ from resolvers.access import viewer_key
 from resolvers.areas import AREA_TYPES, area_by_id, organisation_by_id
 from resolvers.context import Context
 from resolvers.errors import ErrorCode, Refusal, UserError
-from resolvers.loading import grouped, keyed
+from resolvers.loading import grouped
 from resolvers.mutations import Audited, Outcome, run
 from resolvers.pagination import Page, checked_first, decode_id_cursor, page_from_rows
 from resolvers.viewer import Role, Viewer
 
 # --- loaders ----------------------------------------------------------------------------
-
-
-resource_by_id = keyed(db.resources_by_id)
-
-
-need_by_id = keyed(db.needs_by_id)
-
-
-exchange_by_id = keyed(db.exchanges_by_id)
 
 
 async def visible_resource_by_id(ctx: Context, keys: list[int]) -> list[ResourceRow | None]:
@@ -113,12 +104,14 @@ async def receiver_of(root: ExchangeRow, ctx: Context) -> AreaRow | None:
 
 
 async def resource_of(root: ExchangeRow, ctx: Context) -> ResourceRow | None:
-    # whoever sees an exchange sees the whole county's resources (see the module's rule)
-    return await ctx.loader(resource_by_id).load(root.resource_id)
+    """As node() shows it (`resource_access`): whoever sees an exchange (works in the county)
+    sees the whole county's resources, so it is null only for an inconsistent row."""
+    return await ctx.loader(visible_resource_by_id).load(root.resource_id)
 
 
 async def need_of(root: ExchangeRow, ctx: Context) -> NeedRow | None:
-    return await ctx.loader(need_by_id).load(root.need_id)
+    """As node() shows it (`need_access`, the exchange's own rule): null only for an inconsistent row."""
+    return await ctx.loader(visible_need_by_id).load(root.need_id)
 
 
 # Matches: batched per (first, after) (the usual request asks the same for every need).

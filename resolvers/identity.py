@@ -416,12 +416,17 @@ async def _audit_nodes(ctx: Context, keys: list[int]) -> list[AuditRow | None]:
 
 
 async def user_of_entry(root: AuditRow, ctx: Context) -> UserRow | None:
+    """The acting account. Always visible with the entry: the audit log is read by its county's
+    COUNTY_ADMIN alone (`audit_access`), who sees every account of the county (`user_access`),
+    and an entry's actor is of its county."""
     if root.user_id is None:
         return None
     return await ctx.loader(user_by_id).load(root.user_id)
 
 
 async def api_token_of_entry(root: AuditRow, ctx: Context) -> ApiTokenRow | None:
+    """The acting API token: always visible with the entry, as its user (`api_token_access`
+    admits the county's COUNTY_ADMIN)."""
     if root.api_token_id is None:
         return None
     return await ctx.loader(api_token_by_id).load(root.api_token_id)

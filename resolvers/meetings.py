@@ -97,6 +97,8 @@ async def resolutions(root: MeetingRow, ctx: Context) -> list[ResolutionRow]:
 
 
 async def meeting_of(root: ResolutionRow, ctx: Context) -> MeetingRow:
+    """Always visible with the resolution: a resolution is visible with its meeting
+    (`meeting_access`, `visible_resolution`)."""
     row = await ctx.loader(meeting_by_id).load(root.meeting_id)
     assert row is not None, "a resolution's meeting exists (foreign key)"
     return row

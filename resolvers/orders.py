@@ -163,6 +163,8 @@ async def actor_of(root: OrderEventRow, ctx: Context) -> PersonRow | None:
 
 
 async def order_of_event(root: OrderEventRow, ctx: Context) -> OrderRow | None:
+    """Always visible with the event: an event is read in its order's timeline, or by an
+    `orderEvents` subscriber who is checked to be the order's STAFF party before each event."""
     if root.order is not None:
         return root.order
     return await ctx.loader(order_by_id).load(root.order_id)

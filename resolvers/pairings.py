@@ -280,6 +280,8 @@ async def visit_notes(root: VisitRow, ctx: Context) -> str | None:
 
 
 async def visit_pairing(root: VisitRow, ctx: Context) -> PairingRow | None:
+    """Always visible with the visit: a visit is visible with its pairing (`pairing_access`,
+    `_visit_nodes`; visits are listed under their pairing only)."""
     return await ctx.loader(pairing_by_id).load(root.pairing_id)
 
 

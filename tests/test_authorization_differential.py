@@ -196,6 +196,7 @@ def compare_query(type_name: str) -> str:
 class Differences:
     def __init__(self) -> None:
         self.found: list[str] = []
+        self.relations = 0  # nodes reached through single-object relations, checked against node()
 
     def add(self, account: str, site: str, listed: dict[str, Any], opened: Any) -> None:
         what = "null" if opened is None else json.dumps(opened, ensure_ascii=False, sort_keys=True)
@@ -255,6 +256,7 @@ async def check_account(
                 listed.setdefault(obj["id"], (f"{type_name}.lists", obj))
                 following.append(obj["id"])
         parents = following
+    await _check_relations(api, token, account, listed, out)
     by_type: dict[str, list[str]] = {}
     for key, (_site, obj) in listed.items():
         by_type.setdefault(obj["__typename"], []).append(key)
@@ -267,6 +269,27 @@ async def check_account(
                 if got != obj:
                     out.add(account, site, obj, got)
     return len(listed)
+
+
+async def _check_relations(
+    api: Api, token: str | None, account: str, listed: dict[str, tuple[str, dict[str, Any]]], out: Differences
+) -> None:
+    """Single-object relations (a node's parent, building, a post's person, an order's
+    household, ...): every node one of them leads to, from a node the account reads, is also
+    returned by node(id) for the account."""
+    reached: dict[str, str] = {}  # id -> "Type.field" of the relation that led to it
+    for obj in (o for _site, o in listed.values()):
+        for name, value in obj.items():
+            if isinstance(value, dict) and set(value) == {"id"}:
+                reached.setdefault(value["id"], f"{obj['__typename']}.{name}")
+    keys = sorted(reached)
+    out.relations += len(keys)
+    for start in range(0, len(keys), 50):
+        batch = keys[start : start + 50]
+        opened = await _answer(api, "query($ids: [ID!]!) { nodes(ids: $ids) { id } }", {"ids": batch}, token)
+        for key, got in zip(batch, opened["nodes"], strict=True):
+            if got is None:
+                out.add(account, reached[key], {"id": key}, None)
 
 
 def scene_variables(s: Scene) -> dict[str, Any]:
@@ -308,6 +331,7 @@ async def test_lists_and_node_agree_for_every_matrix_account(api: Api, conn: asy
             api_token=account == "apitoken",
         )
     assert compared > 200  # the walk reaches the scene's lists
+    assert out.relations > 150  # and what the listed nodes' relations lead to
     assert not out.found, "\n".join(out.found)
 
 

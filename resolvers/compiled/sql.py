@@ -99,11 +99,13 @@ class Builder:
             guarded = f" AND par._r_{relation.guard} IS NOT NULL" if relation.guard else ""
             vis, page = self._page(obj)
             where = _fill(relation.where, row="x", parent="(par._row)")
+            # a relation leads only to rows node() returns for the viewer: the target's rule
+            rule = _fill(source.node_filter, row="x")
             inner = (
                 f"SELECT par._id AS _p, y._row, y._vis "
                 f"FROM (SELECT DISTINCT ON (_id) _id, _row{guard} FROM r{obj.parent.index} WHERE _vis) par "
                 f"CROSS JOIN LATERAL (SELECT x AS _row, {vis} FROM {source.table} x "
-                f"WHERE ({where}){guarded} {page}) y"
+                f"WHERE ({where}) AND ({rule}){guarded} {page}) y"
             )
         return f"r{obj.index} AS (SELECT q._p, q._row, (q._row).id AS _id, q._vis{self._reasons(obj)} FROM ({inner}) q)"
 

@@ -208,8 +208,10 @@ class Timeouts:
 # well under a millisecond per statement here.
 SESSION_SETTINGS: Final = {"application_name": "gongjian", "plan_cache_mode": "force_custom_plan"}
 
-# The county's time zone, read by the SQL `county_today()` (the county's date: when a post is
-# active). A session that does not set it (migrations, the demo, tests) gets Asia/Shanghai.
+# The county's time zone, read by the SQL `county_date()` and `county_today()` (the county's
+# calendar: when a post is active, when a finding is published, the day of an order's number,
+# the sweeps' reminders). A session that does not set it (migrations, the demo, tests) gets
+# Asia/Shanghai.
 TIME_ZONE_SETTING: Final = "gongjian.time_zone"
 
 

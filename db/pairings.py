@@ -15,6 +15,7 @@ import asyncpg
 
 from db.access import ViewerKey
 from db.adoptions import AdoptionRow, adoption_row
+from db.areas import AREA_COLUMNS, AreaRow, area_row
 from db.pool import Conn
 
 
@@ -107,7 +108,17 @@ END_ADOPTION: Final = f"""
 UPDATE adoptions AS a SET until = $2 WHERE a.id = $1 AND a.until IS NULL
 RETURNING {ADOPTION_COLUMNS}
 """  # noqa: S608 - constant columns
-ADOPTION_FOR_UPDATE: Final = f"SELECT {ADOPTION_COLUMNS} FROM adoptions a WHERE a.id = $1 FOR UPDATE"  # noqa: S608
+# Who adopts an area and ends an adoption is the rule `adoption_parties` (0023_may_act.sql),
+# the viewer being `viewer_of($user, $api_token)`: for a new adoption, read with the area
+# ($1 area, $4 unit); for an adoption ended, with the adoption it locks.
+ADOPTED_AREA: Final = f"""
+SELECT {AREA_COLUMNS}, adoption_parties($4, a.path, v) AS party FROM areas a, viewer_of($2, $3) v WHERE a.id = $1
+"""  # noqa: S608 - constant columns
+ADOPTION_FOR_UPDATE: Final = f"""
+SELECT {ADOPTION_COLUMNS}, adoption_parties(a.unit_id, ar.path, v) AS party
+FROM adoptions a JOIN areas ar ON ar.id = a.area_id, viewer_of($2, $3) v
+WHERE a.id = $1 FOR UPDATE OF a
+"""  # noqa: S608 - constant columns
 
 
 async def insert_adoption(
@@ -118,9 +129,18 @@ async def insert_adoption(
     return adoption_row(row)
 
 
-async def adoption_for_update(conn: Conn, adoption_id: int) -> AdoptionRow | None:
-    row = await conn.fetchrow(ADOPTION_FOR_UPDATE, adoption_id)
-    return adoption_row(row) if row else None
+async def area_to_adopt(conn: Conn, area_id: int, unit_id: int, viewer: ViewerKey) -> tuple[AreaRow, bool] | None:
+    """The area, with whether the viewer is a party of its adoption by `unit_id`."""
+    row = await conn.fetchrow(ADOPTED_AREA, area_id, *viewer, unit_id)
+    return (area_row(row), row["party"]) if row else None
+
+
+async def adoption_for_update(conn: Conn, adoption_id: int, viewer: ViewerKey) -> tuple[AdoptionRow, bool] | None:
+    """The adoption locked, with whether the viewer is one of its parties."""
+    row = await conn.fetchrow(ADOPTION_FOR_UPDATE, adoption_id, *viewer)
+    if row is None:
+        return None
+    return AdoptionRow(**{k: row[k] for k in AdoptionRow.__dataclass_fields__}), row["party"]
 
 
 async def end_adoption(conn: Conn, adoption_id: int, until: datetime.date) -> AdoptionRow | None:

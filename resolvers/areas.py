@@ -420,10 +420,11 @@ async def assign_responsible(ctx: Context, area_id: str, person_id: str) -> Outc
     person_pk = ids.decode_as(person_id, "Person")
 
     async def body(conn: Conn) -> tuple[AreaRow, Audited]:
-        area = await db.lock_area(conn, area_pk) if area_pk is not None else None
-        if area is None or area.county_id != viewer.county_id:
+        locked = await db.lock_area(conn, area_pk, access.viewer_key(viewer)) if area_pk is not None else None
+        if locked is None or locked[0].county_id != viewer.county_id:
             raise Refusal(ErrorCode.NOT_FOUND, "No such area", "areaId")
-        if not viewer.is_staff_for(area.path):
+        area, staff = locked
+        if not staff:
             raise Refusal(ErrorCode.FORBIDDEN, "Only the county admin or staff in scope may assign", "areaId")
         person = (await db.persons_by_id(conn, [person_pk])).get(person_pk) if person_pk is not None else None
         if person is None:

@@ -492,11 +492,6 @@ async def _organisation(conn: Conn, ctx: Context, org_id: int, field: str) -> Or
     return _in_county((await areas_db.organisations_by_id(conn, [org_id])).get(org_id), ctx, "organisation", field)
 
 
-async def _household(conn: Conn, ctx: Context, household_id: int, field: str) -> HouseholdRow:
-    found = (await areas_db.households_by_id(conn, [household_id])).get(household_id)
-    return _in_county(found, ctx, "household", field)
-
-
 async def _person(conn: Conn, ctx: Context, person_id: int, field: str) -> PersonRow:
     return _in_county((await areas_db.persons_by_id(conn, [person_id])).get(person_id), ctx, "person", field)
 
@@ -508,8 +503,10 @@ async def adopt(
 
     async def body(conn: Conn) -> tuple[AdoptionRow, Audited]:
         unit = await _organisation(conn, ctx, _id(unit_id, "unitId", "Organisation"), "unitId")
-        area = await _area(conn, ctx, _id(area_id, "areaId", *AREA_TYPES.values()), "areaId")
-        if not (viewer.is_staff_for(area.path) or unit.id in viewer.organisation_scopes(Role.UNIT_ADMIN)):
+        area_pk = _id(area_id, "areaId", *AREA_TYPES.values())
+        found = await db.area_to_adopt(conn, area_pk, unit.id, viewer_key(viewer))
+        area = _in_county(found[0] if found else None, ctx, "area", "areaId")
+        if not (found and found[1]):
             raise Refusal(ErrorCode.FORBIDDEN, "Only the county, staff of the area or the unit's admin may adopt")
         if await db.unit_of(conn, unit.id) != unit.id:
             raise Refusal(
@@ -536,11 +533,11 @@ async def end_adoption(ctx: Context, adoption_id: str, until: datetime.date | No
     viewer = ctx.signed_in
 
     async def body(conn: Conn) -> tuple[AdoptionRow, Audited]:
-        found = await db.adoption_for_update(conn, _id(adoption_id, "adoptionId", "Adoption"))
-        if found is None or found.county_id != viewer.county_id:
+        locked = await db.adoption_for_update(conn, _id(adoption_id, "adoptionId", "Adoption"), viewer_key(viewer))
+        if locked is None or locked[0].county_id != viewer.county_id:
             raise Refusal(ErrorCode.NOT_FOUND, "No such adoption", ["adoptionId"])
-        area = await _area(conn, ctx, found.area_id, "adoptionId")
-        if not (viewer.is_staff_for(area.path) or found.unit_id in viewer.organisation_scopes(Role.UNIT_ADMIN)):
+        found, party = locked
+        if not party:
             raise Refusal(ErrorCode.FORBIDDEN, "Only the county, staff of the area or the unit's admin may end it")
         if found.until is not None:
             raise Refusal(ErrorCode.INVALID_STATE, "This adoption has already ended", ["adoptionId"])
@@ -560,8 +557,10 @@ async def pair(ctx: Context, cadre_id: str, household_id: str, since: datetime.d
 
     async def body(conn: Conn) -> tuple[PairingRow, Audited]:
         cadre = await _person(conn, ctx, _id(cadre_id, "cadreId", "Person"), "cadreId")
-        household = await _household(conn, ctx, _id(household_id, "householdId", "Household"), "householdId")
-        if not viewer.is_staff_for(household.path):
+        household_pk = _id(household_id, "householdId", "Household")
+        staffed = await areas_db.staffed_household(conn, household_pk, viewer_key(viewer))
+        household = _in_county(staffed[0] if staffed else None, ctx, "household", "householdId")
+        if not (staffed and staffed[1]):
             raise Refusal(ErrorCode.FORBIDDEN, "Only the county or staff of the household's community may pair")
         standing = await db.cadre_units(conn, cadre.id)
         if standing is None or not standing[0] or not standing[1]:

@@ -18,7 +18,6 @@ from typing import Final
 import asyncpg
 
 from db.access import ViewerKey
-from db.areas import ORGANISATION_COLUMNS, OrganisationRow, organisation_row
 from db.pool import Conn
 
 # --- rows -------------------------------------------------------------------------------
@@ -149,14 +148,11 @@ SELECT {EXCHANGE_COLUMNS} FROM exchanges e, {VIEWER} WHERE e.id = ANY($3::bigint
 # --- rows read for a mutation --------------------------------------------------------------
 #
 # Each mutation reads the row it acts on with the rule of who may act on it, in one statement
-# (0023_may_act.sql): `administers_organisation` for a provider's resources,
+# (0023_may_act.sql): `administers_organisation` for a provider's resources (and, in
+# db/areas.py, the provider itself),
 # `staff_of_area` for a need's area, `exchange_party` for an exchange. A row the mutation
 # changes is locked (FOR UPDATE), in the order of the module's docstring (allocation:
 # resource, then need), so the check and the change see the same row.
-PROVIDER: Final = f"""
-SELECT {ORGANISATION_COLUMNS}, administers_organisation(o.id, v) AS administers
-FROM organisations o, {VIEWER} WHERE o.id = $3
-"""  # noqa: S608 - constant fragments
 RESOURCE_FOR_UPDATE: Final = f"""
 SELECT {RESOURCE_COLUMNS}, administers_organisation(r.provider_id, v) AS administers
 FROM resources r, {VIEWER} WHERE r.id = $3 AND {RESOURCE_VISIBLE} FOR UPDATE OF r
@@ -176,12 +172,6 @@ def _with_rule(row: asyncpg.Record | None, rule: str) -> tuple[dict[str, object]
         return None
     values = dict(row)
     return values, bool(values.pop(rule))
-
-
-async def provider(conn: Conn, viewer: ViewerKey, organisation_id: int) -> tuple[OrganisationRow, bool] | None:
-    """The organisation, with whether the viewer administers it (publishes its resources)."""
-    row = await conn.fetchrow(PROVIDER, *viewer, organisation_id)
-    return (organisation_row(row), bool(row["administers"])) if row else None
 
 
 async def resource_for_update(conn: Conn, viewer: ViewerKey, resource_id: int) -> tuple[ResourceRow, bool] | None:

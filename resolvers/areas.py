@@ -101,14 +101,16 @@ async def responsible(root: AreaRow, ctx: Context) -> PersonRow | None:
     return await ctx.loader(responsible_by_area).load(root.id)
 
 
-responsibility_history_batch = grouped(db.responsibility_histories)
+async def responsibility_history_batch(ctx: Context, keys: list[int]) -> list[list[db.ResponsibilityRow]]:
+    if ctx.viewer is None:
+        return [[] for _ in keys]
+    async with ctx.db.connection() as conn:
+        found = await db.responsibility_histories(conn, keys, access.viewer_key(ctx.viewer))
+    return [found.get(k, []) for k in keys]
 
 
 async def responsibility_history(root: AreaRow, ctx: Context) -> list[db.ResponsibilityRow]:
     """Who was responsible when, newest first: to COUNTY_ADMIN and staff in scope (others: empty)."""
-    viewer = ctx.viewer
-    if viewer is None or root.county_id != viewer.county_id or not viewer.is_staff_for(root.path):
-        return []
     return await ctx.loader(responsibility_history_batch).load(root.id)
 
 

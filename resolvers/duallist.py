@@ -345,7 +345,11 @@ async def publish_resource(ctx: Context, given: ResourceInput) -> Outcome[Resour
 
     async def body(conn: Conn) -> tuple[ResourceRow, Audited]:
         provider_pk = ids.decode_as(given.provider_id, "Organisation")
-        found = await db.provider(conn, viewer_key(viewer), provider_pk) if provider_pk is not None else None
+        found = (
+            await areas_db.administered_organisation(conn, provider_pk, viewer_key(viewer))
+            if provider_pk is not None
+            else None
+        )
         if found is None or found[0].county_id != viewer.county_id:
             raise Refusal(ErrorCode.NOT_FOUND, "No such organisation", "providerId")
         provider, administers = found

@@ -51,3 +51,13 @@ SELECT coalesce(p.county_id = v.county_id, false)
         OR EXISTS (SELECT 1 FROM households h JOIN areas b ON b.id = h.building_id
                    WHERE h.id = p.household_id AND staff_of_area(b.path, v)))
 $$;
+
+-- Who places a service order for a household: its members, staff of its building, the
+-- building's head (its current responsible person).
+CREATE FUNCTION orders_for_household(h households, v viewer) RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+SELECT coalesce(h.county_id = v.county_id
+                AND (h.id = v.household_id OR staff_of_area(b.path, v) OR building_head(b.id) = v.person_id), false)
+FROM areas b WHERE b.id = h.building_id
+$$;

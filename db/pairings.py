@@ -167,9 +167,11 @@ END_PAIRING: Final = "UPDATE pairings SET until = $2 WHERE id = $1 AND until IS 
 PAIRING_ACCESS: Final = """
 SELECT p.id, pairing_access(p, v) AS reason FROM pairings p, viewer_of($2, $3) v WHERE p.id = ANY($1::bigint[])
 """
-# The same rule in the form a mutation needs: the pairing locked, with the viewer's reason.
+# The same rule in the form a mutation needs: the pairing locked, with the viewer's reason,
+# and whether they are its cadre (the rule `paired_cadre`, 0023_may_act.sql).
 PAIRING_FOR_UPDATE: Final = """
-SELECT p.id, p.county_id, p.cadre_id, p.household_id, p.since, p.until, b.path, pairing_access(p, v) AS reason
+SELECT p.id, p.county_id, p.cadre_id, p.household_id, p.since, p.until, b.path, pairing_access(p, v) AS reason,
+       paired_cadre(p, v) AS cadre
 FROM pairings p
 JOIN households h ON h.id = p.household_id
 JOIN areas b ON b.id = h.building_id
@@ -227,10 +229,19 @@ async def pairing_access(conn: Conn, ids: list[int], viewer: ViewerKey) -> dict[
     return {r["id"]: r["reason"] for r in await conn.fetch(PAIRING_ACCESS, ids, *viewer)}
 
 
-async def pairing_for_update(conn: Conn, pairing_id: int, viewer: ViewerKey) -> tuple[PairingRow, str | None] | None:
-    """The pairing, locked, and why the viewer may see it (None: they may not)."""
+@dataclass(frozen=True)
+class LockedPairing:
+    row: PairingRow
+    # why the viewer may see it (None: they may not)
+    reason: str | None
+    # whether the viewer is its cadre
+    cadre: bool
+
+
+async def pairing_for_update(conn: Conn, pairing_id: int, viewer: ViewerKey) -> LockedPairing | None:
+    """The pairing, locked, with why the viewer may see it and whether they are its cadre."""
     row = await conn.fetchrow(PAIRING_FOR_UPDATE, pairing_id, *viewer)
-    return (pairing_row(row), row["reason"]) if row else None
+    return LockedPairing(pairing_row(row), row["reason"], row["cadre"]) if row else None
 
 
 async def insert_pairing(

@@ -583,10 +583,10 @@ async def end_pairing(ctx: Context, pairing_id: str, until: datetime.date | None
 
     async def body(conn: Conn) -> tuple[PairingRow, Audited]:
         locked = await db.pairing_for_update(conn, _id(pairing_id, "pairingId", "Pairing"), viewer_key(viewer))
-        if locked is None or locked[1] is None:
+        if locked is None or locked.reason is None:
             raise Refusal(ErrorCode.NOT_FOUND, "No such pairing", ["pairingId"])
-        found, reason = locked
-        if reason not in STAFF_REASONS:
+        found = locked.row
+        if locked.reason not in STAFF_REASONS:
             raise Refusal(ErrorCode.FORBIDDEN, "Only the county or staff of the household's community may end it")
         if found.until is not None:
             raise Refusal(ErrorCode.INVALID_STATE, "This pairing has already ended", ["pairingId"])
@@ -619,10 +619,10 @@ async def record_visit(
         if key is not None and (not key or len(key) > MAX_KEY or "\x00" in key):
             raise Refusal(ErrorCode.INVALID, f"An idempotency key has 1 to {MAX_KEY} characters", ["idempotencyKey"])
         locked = await db.pairing_for_update(conn, _id(pairing_id, "pairingId", "Pairing"), viewer_key(viewer))
-        if locked is None or locked[1] is None:
+        if locked is None or locked.reason is None:
             raise Refusal(ErrorCode.NOT_FOUND, "No such pairing", ["pairingId"])
-        found = locked[0]
-        if viewer.person_id is None or viewer.person_id != found.cadre_id:
+        found = locked.row
+        if not locked.cadre:
             raise Refusal(ErrorCode.FORBIDDEN, "Only the paired cadre records visits")
         if found.until is not None:
             raise Refusal(ErrorCode.INVALID_STATE, "This pairing has ended", ["pairingId"])
@@ -647,10 +647,10 @@ async def _own_current_visit(ctx: Context, conn: Conn, visit_id: str) -> tuple[V
     pk = _id(visit_id, "visitId", "Visit")
     visit = await db.visit_for_update(conn, pk)
     locked = await db.pairing_for_update(conn, visit.pairing_id, viewer_key(viewer)) if visit else None
-    pairing = locked[0] if locked is not None and locked[1] is not None else None
-    if visit is None or pairing is None:
+    if visit is None or locked is None or locked.reason is None:
         raise Refusal(ErrorCode.NOT_FOUND, "No such visit", ["visitId"])
-    if viewer.person_id is None or viewer.person_id != pairing.cadre_id:
+    pairing = locked.row
+    if not locked.cadre:
         raise Refusal(ErrorCode.FORBIDDEN, "Only the paired cadre corrects their visits")
     if visit.occurred_on < period(visit.kind, clock.today(ctx.settings.zone))[0]:
         raise Refusal(ErrorCode.INVALID_STATE, "Only a visit of the current period may be changed", ["visitId"])

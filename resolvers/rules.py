@@ -86,6 +86,7 @@ ACTIVITY_CREATOR = Rule("activity_creator", "staff in scope of the community, or
 EXCHANGE_PARTY = Rule(
     "exchange_party", "the provider's UNIT_ADMIN, or staff in scope of the need (COUNTY_ADMIN included)"
 )
+PAIRED_CADRE = Rule("paired_cadre", "the cadre of the pairing")
 HOUSEHOLD_MEMBER = Rule(
     "orders_for_household", "a member of the household the order is for, staff in scope, or the building's head"
 )
@@ -102,7 +103,6 @@ MANAGES_ACCOUNTS = Rule(
     sql=False,
 )
 ORDER_WORKFLOW = Rule("TRANSITIONS", "the order's party that the workflow table lets take this step", sql=False)
-PAIRED_CADRE = Rule("paired_cadre", "the cadre of the pairing", sql=False)
 UNIT_ADMIN_OF_UNIT = Rule(
     "unit_admin_of_unit", "the unit's UNIT_ADMIN (a unit's party organisation), or the party member themself", sql=False
 )

@@ -56,6 +56,11 @@ async def _exchange(conn: asyncpg.Connection, w: b.World) -> dict[str, Any]:
     return {"exchangeId": _g("Exchange", await b.exchange(conn, await _resource(conn, w), await _need(conn, w)))}
 
 
+async def _visit(conn: asyncpg.Connection, w: b.World) -> dict[str, Any]:
+    pairing = await b.pairing_of(conn, w.people["cadre"], w.household)
+    return {"pairingId": _g("Pairing", pairing), "kind": "HOME_VISIT", "occurredOn": "2024-06-01"}
+
+
 async def _place_order(conn: asyncpg.Connection, w: b.World) -> dict[str, Any]:
     await b.service_categories(conn)
     return {"householdId": _g("Household", w.household), "title": "水管漏水", "category": "REPAIR"}
@@ -214,6 +219,7 @@ CASES = [
         ),
     ),
     Case(rules.HOUSEHOLD_MEMBER, "placeOrder", "PlaceOrderInput", "head", _place_order),
+    Case(rules.PAIRED_CADRE, "recordVisit", "RecordVisitInput", "cadre", _visit),
 ]
 
 

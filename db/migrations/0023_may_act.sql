@@ -61,3 +61,9 @@ SELECT coalesce(h.county_id = v.county_id
                 AND (h.id = v.household_id OR staff_of_area(b.path, v) OR building_head(b.id) = v.person_id), false)
 FROM areas b WHERE b.id = h.building_id
 $$;
+
+-- The paired cadre (who records, corrects and deletes the pairing's visits): the cadre of
+-- the pairing, signed in as themself.
+CREATE FUNCTION paired_cadre(p pairings, v viewer) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT coalesce(p.county_id = v.county_id AND p.cadre_id = v.person_id, false) $$;

@@ -15,7 +15,7 @@ import asyncpg
 
 from db.access import ViewerKey
 from db.adoptions import AdoptionRow, adoption_row
-from db.areas import AREA_COLUMNS, AreaRow, area_row
+from db.areas import AREA_COLUMNS, PERSON_COLUMNS, AreaRow, PersonRow, area_row, person_row
 from db.pool import Conn
 
 
@@ -589,11 +589,33 @@ ADOPTS_AREA: Final = "SELECT adopted_by($2::bigint[], $1::bigint[])"
 
 # The unit acting for an organisation (itself, or the unit whose party organisation it is).
 UNIT_OF: Final = "SELECT unit_of($1)"
+# Who registers with a community is the rule `registers_for` (0023_may_act.sql): for an
+# organisation, read with the unit acting for it; for a person, with the person.
+REGISTERING_ORGANISATION: Final = (
+    "SELECT unit_of($1) AS unit, registers_for($1, NULL, v) AS may FROM viewer_of($2, $3) v"
+)
+REGISTERING_PERSON: Final = f"""
+SELECT {PERSON_COLUMNS}, registers_for(NULL, p.id, v) AS may FROM persons p, viewer_of($2, $3) v WHERE p.id = $1
+"""  # noqa: S608 - constant columns
 
 
 async def unit_of(conn: Conn, organisation_id: int) -> int | None:
     value = await conn.fetchval(UNIT_OF, organisation_id)
     return int(value) if value is not None else None
+
+
+async def registering_organisation(conn: Conn, organisation_id: int, viewer: ViewerKey) -> tuple[int | None, bool]:
+    """The unit acting for the organisation (None: not a unit's), and whether the viewer
+    registers it."""
+    row = await conn.fetchrow(REGISTERING_ORGANISATION, organisation_id, *viewer)
+    assert row is not None
+    return row["unit"], row["may"]
+
+
+async def registering_person(conn: Conn, person_id: int, viewer: ViewerKey) -> tuple[PersonRow, bool] | None:
+    """The person, and whether the viewer registers them."""
+    row = await conn.fetchrow(REGISTERING_PERSON, person_id, *viewer)
+    return (person_row(row), row["may"]) if row else None
 
 
 async def adopts_area(conn: Conn, unit_ids: list[int], path: list[int]) -> bool:

@@ -712,16 +712,17 @@ async def register_with_community(
             found = await _organisation(
                 conn, ctx, _id(organisation_id, "organisationId", "Organisation"), "organisationId"
             )
-            unit = await db.unit_of(conn, found.id)
+            unit, registers = await db.registering_organisation(conn, found.id, viewer_key(viewer))
             if unit is None:
                 raise Refusal(ErrorCode.INVALID, "Only a unit's party organisation registers", ["organisationId"])
-            if unit not in viewer.organisation_scopes(Role.UNIT_ADMIN):
+            if not registers:
                 raise Refusal(ErrorCode.FORBIDDEN, "Only the unit's admin registers its party organisation")
             org = found.id
         else:
             assert person_id is not None
-            member = await _person(conn, ctx, _id(person_id, "personId", "Person"), "personId")
-            if member.id != viewer.person_id:
+            registering = await db.registering_person(conn, _id(person_id, "personId", "Person"), viewer_key(viewer))
+            member = _in_county(registering[0] if registering else None, ctx, "person", "personId")
+            if not (registering and registering[1]):
                 raise Refusal(ErrorCode.FORBIDDEN, "A party member registers themself")
             if not member.party_member:
                 raise Refusal(ErrorCode.INVALID, "Only a party member registers", ["personId"])

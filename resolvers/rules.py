@@ -87,6 +87,9 @@ EXCHANGE_PARTY = Rule(
     "exchange_party", "the provider's UNIT_ADMIN, or staff in scope of the need (COUNTY_ADMIN included)"
 )
 PAIRED_CADRE = Rule("paired_cadre", "the cadre of the pairing")
+UNIT_ADMIN_OF_UNIT = Rule(
+    "registers_for", "the unit's UNIT_ADMIN (a unit's party organisation), or the party member themself"
+)
 HOUSEHOLD_MEMBER = Rule(
     "orders_for_household", "a member of the household the order is for, staff in scope, or the building's head"
 )
@@ -103,9 +106,6 @@ MANAGES_ACCOUNTS = Rule(
     sql=False,
 )
 ORDER_WORKFLOW = Rule("TRANSITIONS", "the order's party that the workflow table lets take this step", sql=False)
-UNIT_ADMIN_OF_UNIT = Rule(
-    "unit_admin_of_unit", "the unit's UNIT_ADMIN (a unit's party organisation), or the party member themself", sql=False
-)
 ATTACHMENT_SUBJECT = Rule(
     "may_attach",
     "a party of the order (household, assignee, staff in scope); staff in scope for a finding; the cadre for a visit",

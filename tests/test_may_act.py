@@ -61,6 +61,11 @@ async def _visit(conn: asyncpg.Connection, w: b.World) -> dict[str, Any]:
     return {"pairingId": _g("Pairing", pairing), "kind": "HOME_VISIT", "occurredOn": "2024-06-01"}
 
 
+async def _register(conn: asyncpg.Connection, w: b.World) -> dict[str, Any]:
+    branch = await b.organisation(conn, w.county, "PARTY_BRANCH", parent=w.unit)
+    return {"communityId": _g("Community", w.community), "organisationId": _g("Organisation", branch)}
+
+
 async def _place_order(conn: asyncpg.Connection, w: b.World) -> dict[str, Any]:
     await b.service_categories(conn)
     return {"householdId": _g("Household", w.household), "title": "水管漏水", "category": "REPAIR"}
@@ -220,6 +225,7 @@ CASES = [
     ),
     Case(rules.HOUSEHOLD_MEMBER, "placeOrder", "PlaceOrderInput", "head", _place_order),
     Case(rules.PAIRED_CADRE, "recordVisit", "RecordVisitInput", "cadre", _visit),
+    Case(rules.UNIT_ADMIN_OF_UNIT, "registerWithCommunity", "RegisterWithCommunityInput", "unit", _register),
 ]
 
 

@@ -67,3 +67,12 @@ $$;
 CREATE FUNCTION paired_cadre(p pairings, v viewer) RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT coalesce(p.county_id = v.county_id AND p.cadre_id = v.person_id, false) $$;
+
+-- Who registers with a community (双报到): a unit's party organisation by the unit's
+-- UNIT_ADMIN (`unit_of`), a party member by themself. One of `organisation` and `person`.
+CREATE FUNCTION registers_for(organisation bigint, person bigint, v viewer) RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+SELECT coalesce(CASE WHEN organisation IS NOT NULL THEN unit_of(organisation) = ANY(v.units)
+                     ELSE person = v.person_id END, false)
+$$;

@@ -585,7 +585,11 @@ async def confirmed_with(conn: Conn, person_id: int, community_id: int) -> bool:
 # --- reports -------------------------------------------------------------------------------
 
 # Whether one of the units ($1) adopts the area or one of its ancestors ($2 = the area's path).
-ADOPTS_AREA: Final = "SELECT adopted_by($2::bigint[], $1::bigint[])"
+# The area of a report, with whether the viewer reads its reports: the rule `report_reader`
+# (0023_may_act.sql).
+REPORT_AREA: Final = f"""
+SELECT {AREA_COLUMNS}, report_reader(a.path, v) AS reader FROM areas a, viewer_of($2, $3) v WHERE a.id = $1
+"""  # noqa: S608 - constant columns
 
 # The unit acting for an organisation (itself, or the unit whose party organisation it is).
 UNIT_OF: Final = "SELECT unit_of($1)"
@@ -618,8 +622,10 @@ async def registering_person(conn: Conn, person_id: int, viewer: ViewerKey) -> t
     return (person_row(row), row["may"]) if row else None
 
 
-async def adopts_area(conn: Conn, unit_ids: list[int], path: list[int]) -> bool:
-    return bool(await conn.fetchval(ADOPTS_AREA, unit_ids, path))
+async def report_area(conn: Conn, area_id: int, viewer: ViewerKey) -> tuple[AreaRow, bool] | None:
+    """The area, with whether the viewer reads its reports."""
+    row = await conn.fetchrow(REPORT_AREA, area_id, *viewer)
+    return (area_row(row), row["reader"]) if row else None
 
 
 COVERAGE: Final = """

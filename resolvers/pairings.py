@@ -53,7 +53,6 @@ from resolvers.pagination import (
     page_from_rows,
     page_of_known_total,
 )
-from resolvers.viewer import Role
 
 KINDS: Final = ("HOME_VISIT", "HEART_TO_HEART", "GOOD_DEED")
 DUTIES: Final = ("ASSIST_MANAGEMENT", "PUBLIC_SERVICE", "MOBILISATION")
@@ -333,21 +332,20 @@ async def registration_list(
 
 
 async def _report_area(ctx: Context, area_id: str) -> AreaRow | None:
-    """The area of a report, or None when unknown; FORBIDDEN unless COUNTY_ADMIN or staff in scope."""
+    """The area of a report, or None when unknown; FORBIDDEN unless the viewer reads its reports
+    (the rule `report_reader`)."""
     viewer = ctx.signed_in
     decoded = ids.decode(area_id)
     if decoded is None or decoded[0] not in AREA_TYPES.values():
         return None
-    area = await ctx.loader(area_by_id).load(decoded[1])
-    if area is None or area.county_id != viewer.county_id or AREA_TYPES[area.level] != decoded[0]:
+    async with ctx.db.connection() as conn:
+        found = await db.report_area(conn, decoded[1], viewer_key(viewer))
+    if found is None or found[0].county_id != viewer.county_id or AREA_TYPES[found[0].level] != decoded[0]:
         return None
-    if viewer.is_staff_for(area.path) or viewer.covers(area.path, Role.BUILDING_HEAD):
+    area, reader = found
+    ctx.loader(area_by_id).prime(area.id, area)  # the report's own fields read it again
+    if reader:
         return area
-    units = viewer.organisation_scopes(Role.UNIT_ADMIN)
-    if units:
-        async with ctx.db.connection() as conn:
-            if await db.adopts_area(conn, units, area.path):
-                return area
     raise forbidden(
         "Reports are for the county's administrators, the staff of the area, its building's head and its adopting units"
     )

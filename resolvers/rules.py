@@ -90,6 +90,11 @@ PAIRED_CADRE = Rule("paired_cadre", "the cadre of the pairing")
 UNIT_ADMIN_OF_UNIT = Rule(
     "registers_for", "the unit's UNIT_ADMIN (a unit's party organisation), or the party member themself"
 )
+REPORT_READER = Rule(
+    "report_reader",
+    "staff in scope of the area, the head of a building on its path, the UNIT_ADMIN of a unit adopting it "
+    "or an area above it",
+)
 HOUSEHOLD_MEMBER = Rule(
     "orders_for_household", "a member of the household the order is for, staff in scope, or the building's head"
 )

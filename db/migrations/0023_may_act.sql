@@ -76,3 +76,15 @@ AS $$
 SELECT coalesce(CASE WHEN organisation IS NOT NULL THEN unit_of(organisation) = ANY(v.units)
                      ELSE person = v.person_id END, false)
 $$;
+
+-- Who reads the reports of an area (coverage, compliance, their exports): staff of the
+-- area, the head of a building on its path (for the building and its stairwell units), the
+-- UNIT_ADMIN of a unit adopting it or an area above it.
+CREATE FUNCTION report_reader(path bigint[], v viewer) RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+SELECT staff_of_area(report_reader.path, v)
+    OR EXISTS (SELECT 1 FROM areas b
+               WHERE b.id = ANY(report_reader.path) AND b.level = 'BUILDING' AND building_head(b.id) = v.person_id)
+    OR adopted_by(report_reader.path, v.units)
+$$;

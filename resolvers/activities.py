@@ -23,7 +23,7 @@ from db.pool import Conn
 from gongjian import clock
 from resolvers import ids, life, nodes
 from resolvers.access import viewer_key
-from resolvers.areas import person_by_id
+from resolvers.areas import AREA_TYPES, person_by_id
 from resolvers.context import Context
 from resolvers.errors import ErrorCode, Refusal
 from resolvers.loading import grouped, keyed
@@ -228,7 +228,7 @@ async def create_activity(
         host_pks = [h for h in (ids.decode_as(g, "Organisation") for g in host_ids) if h is not None]
         found = await db.community_for_creator(conn, pk, host_pks, viewer_key(viewer)) if pk is not None else None
         if found is None or found[0].level != "COMMUNITY" or found[0].county_id != viewer.county_id:
-            raise Refusal(ErrorCode.NOT_FOUND, "No community with this id", "communityId")
+            raise Refusal(ErrorCode.NOT_FOUND, f"No {AREA_TYPES['COMMUNITY'].lower()} with this id", "communityId")
         community, creator = found
         if not host_ids:
             raise Refusal(ErrorCode.INVALID, "Name at least one host organisation", "hostIds")

@@ -15,7 +15,7 @@ from resolvers import access, ids, mutations, nodes
 from resolvers.access import viewer_key
 from resolvers.context import BatchFn, Context
 from resolvers.errors import ErrorCode, Refusal, bad_user_input
-from resolvers.loading import grouped, keyed, visible_grouped, visible_keyed
+from resolvers.loading import keyed, visible_grouped, visible_keyed
 from resolvers.mutations import Audited, Outcome
 from resolvers.pagination import Page, checked_first, decode_id_cursor, page_from_rows
 

@@ -84,6 +84,29 @@ PERSON_COLUMNS: Final = (
     "p.tags, p.code"
 )
 PERSONS_BY_ID: Final = f"SELECT {PERSON_COLUMNS} FROM persons p WHERE p.id = ANY($1::bigint[])"  # noqa: S608 - constant columns
+# An area a mutation acts on, with whether the viewer is its staff: the rule `staff_of_area`
+# (0023_may_act.sql), the viewer being `viewer_of($2 user, $3 API token)`. The locked form
+# serves a mutation that changes the area itself.
+STAFFED_AREA: Final = f"""
+SELECT {AREA_COLUMNS}, staff_of_area(a.path, v) AS staff FROM areas a, viewer_of($2, $3) v WHERE a.id = $1
+"""  # noqa: S608 - constant columns
+LOCK_STAFFED_AREA: Final = STAFFED_AREA + "FOR UPDATE OF a\n"
+# The household an order is placed for, with whether the viewer may: the rule
+# `orders_for_household` (0023_may_act.sql).
+HOUSEHOLD_TO_ORDER_FOR: Final = f"""
+SELECT {HOUSEHOLD_COLUMNS}, orders_for_household(h, v) AS orders
+FROM households h JOIN areas b ON b.id = h.building_id, viewer_of($2, $3) v WHERE h.id = $1
+"""  # noqa: S608 - constant columns
+# An organisation, with whether the viewer administers it: the rule `administers_organisation`
+# (0023_may_act.sql).
+ADMINISTERED_ORGANISATION: Final = f"""
+SELECT {ORGANISATION_COLUMNS}, administers_organisation(o.id, v) AS administers
+FROM organisations o, viewer_of($2, $3) v WHERE o.id = $1
+"""  # noqa: S608 - constant columns
+STAFFED_HOUSEHOLD: Final = f"""
+SELECT {HOUSEHOLD_COLUMNS}, staff_of_area(b.path, v) AS staff
+FROM households h JOIN areas b ON b.id = h.building_id, viewer_of($2, $3) v WHERE h.id = $1
+"""  # noqa: S608 - constant columns
 
 
 def area_row(r: asyncpg.Record) -> AreaRow:
@@ -108,6 +131,32 @@ async def areas_by_id(conn: Conn, ids: list[int]) -> dict[int, AreaRow]:
 
 async def organisations_by_id(conn: Conn, ids: list[int]) -> dict[int, OrganisationRow]:
     return {r["id"]: organisation_row(r) for r in await conn.fetch(ORGANISATIONS_BY_ID, ids)}
+
+
+async def staffed_area(conn: Conn, area_id: int, viewer: ViewerKey) -> tuple[AreaRow, bool] | None:
+    """The area, with whether the viewer is its staff (`staff_of_area`)."""
+    r = await conn.fetchrow(STAFFED_AREA, area_id, *viewer)
+    return (area_row(r), r["staff"]) if r else None
+
+
+async def administered_organisation(
+    conn: Conn, organisation_id: int, viewer: ViewerKey
+) -> tuple[OrganisationRow, bool] | None:
+    """The organisation, with whether the viewer administers it (`administers_organisation`)."""
+    r = await conn.fetchrow(ADMINISTERED_ORGANISATION, organisation_id, *viewer)
+    return (organisation_row(r), r["administers"]) if r else None
+
+
+async def household_to_order_for(conn: Conn, household_id: int, viewer: ViewerKey) -> tuple[HouseholdRow, bool] | None:
+    """The household, with whether the viewer may order for it (`orders_for_household`)."""
+    r = await conn.fetchrow(HOUSEHOLD_TO_ORDER_FOR, household_id, *viewer)
+    return (household_row(r), r["orders"]) if r else None
+
+
+async def staffed_household(conn: Conn, household_id: int, viewer: ViewerKey) -> tuple[HouseholdRow, bool] | None:
+    """The household, with whether the viewer is staff of its building (`staff_of_area`)."""
+    r = await conn.fetchrow(STAFFED_HOUSEHOLD, household_id, *viewer)
+    return (household_row(r), r["staff"]) if r else None
 
 
 async def households_by_id(conn: Conn, ids: list[int]) -> dict[int, HouseholdRow]:
@@ -205,16 +254,22 @@ class ResponsibilityRow:
     until: datetime.datetime | None
 
 
+# Who was responsible when is for the staff of the area (the rule `staff_of_area`,
+# 0023_may_act.sql; the viewer `viewer_of($2, $3)`): others get no rows.
 RESPONSIBILITY_HISTORIES: Final = """
-SELECT r.id, r.area_id, r.person_id, r.since, r.until FROM responsibilities r
-WHERE r.area_id = ANY($1::bigint[]) ORDER BY r.area_id, r.since DESC, r.id DESC
+SELECT r.id, r.area_id, r.person_id, r.since, r.until
+FROM responsibilities r JOIN areas a ON a.id = r.area_id, viewer_of($2, $3) v
+WHERE r.area_id = ANY($1::bigint[]) AND staff_of_area(a.path, v)
+ORDER BY r.area_id, r.since DESC, r.id DESC
 """
 
 
-async def responsibility_histories(conn: Conn, area_ids: list[int]) -> dict[int, list[ResponsibilityRow]]:
-    """Each area's responsible people, newest first."""
+async def responsibility_histories(
+    conn: Conn, area_ids: list[int], viewer: ViewerKey
+) -> dict[int, list[ResponsibilityRow]]:
+    """Each area's responsible people, newest first, for the areas the viewer is staff of."""
     found: dict[int, list[ResponsibilityRow]] = {}
-    for r in await conn.fetch(RESPONSIBILITY_HISTORIES, area_ids):
+    for r in await conn.fetch(RESPONSIBILITY_HISTORIES, area_ids, *viewer):
         found.setdefault(r["area_id"], []).append(ResponsibilityRow(**dict(r)))
     return found
 
@@ -445,7 +500,6 @@ async def cross_appointments(conn: Conn, viewer: ViewerKey, community: int) -> l
 
 # --- assigning a responsible person ---------------------------------------------------------------
 
-LOCK_AREA: Final = f"SELECT {AREA_COLUMNS} FROM areas a WHERE a.id = $1 FOR UPDATE"  # noqa: S608 - constant columns
 CURRENT_RESPONSIBLE: Final = "SELECT person_id FROM responsibilities WHERE area_id = $1 AND until IS NULL"
 # clock time, not transaction start: a waiting assignment closes one committed after it began
 CLOSE_RESPONSIBILITY: Final = """
@@ -467,9 +521,10 @@ async def follow_building_head(conn: Conn, building_id: int) -> list[tuple[str, 
     return [(r["action"], r["user_id"]) for r in await conn.fetch(FOLLOW_BUILDING_HEAD, building_id)]
 
 
-async def lock_area(conn: Conn, area_id: int) -> AreaRow | None:
-    r = await conn.fetchrow(LOCK_AREA, area_id)
-    return area_row(r) if r else None
+async def lock_area(conn: Conn, area_id: int, viewer: ViewerKey) -> tuple[AreaRow, bool] | None:
+    """The area locked for a change of it, with whether the viewer is its staff."""
+    r = await conn.fetchrow(LOCK_STAFFED_AREA, area_id, *viewer)
+    return (area_row(r), r["staff"]) if r else None
 
 
 async def current_responsible(conn: Conn, area_id: int) -> int | None:

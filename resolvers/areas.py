@@ -15,7 +15,7 @@ from resolvers import access, ids, mutations, nodes
 from resolvers.access import viewer_key
 from resolvers.context import BatchFn, Context
 from resolvers.errors import ErrorCode, Refusal, bad_user_input
-from resolvers.loading import grouped, keyed, visible_grouped, visible_keyed
+from resolvers.loading import keyed, visible_grouped, visible_keyed
 from resolvers.mutations import Audited, Outcome
 from resolvers.pagination import Page, checked_first, decode_id_cursor, page_from_rows
 
@@ -103,14 +103,16 @@ async def responsible(root: AreaRow, ctx: Context) -> PersonRow | None:
     return await ctx.loader(responsible_by_area).load(root.id)
 
 
-responsibility_history_batch = grouped(db.responsibility_histories)
+async def responsibility_history_batch(ctx: Context, keys: list[int]) -> list[list[db.ResponsibilityRow]]:
+    if ctx.viewer is None:
+        return [[] for _ in keys]
+    async with ctx.db.connection() as conn:
+        found = await db.responsibility_histories(conn, keys, access.viewer_key(ctx.viewer))
+    return [found.get(k, []) for k in keys]
 
 
 async def responsibility_history(root: AreaRow, ctx: Context) -> list[db.ResponsibilityRow]:
     """Who was responsible when, newest first: to COUNTY_ADMIN and staff in scope (others: empty)."""
-    viewer = ctx.viewer
-    if viewer is None or root.county_id != viewer.county_id or not viewer.is_staff_for(root.path):
-        return []
     return await ctx.loader(responsibility_history_batch).load(root.id)
 
 
@@ -436,10 +438,11 @@ async def assign_responsible(ctx: Context, area_id: str, person_id: str) -> Outc
     person_pk = ids.decode_as(person_id, "Person")
 
     async def body(conn: Conn) -> tuple[AreaRow, Audited]:
-        area = await db.lock_area(conn, area_pk) if area_pk is not None else None
-        if area is None or area.county_id != viewer.county_id:
+        locked = await db.lock_area(conn, area_pk, access.viewer_key(viewer)) if area_pk is not None else None
+        if locked is None or locked[0].county_id != viewer.county_id:
             raise Refusal(ErrorCode.NOT_FOUND, "No such area", "areaId")
-        if not viewer.is_staff_for(area.path):
+        area, staff = locked
+        if not staff:
             raise Refusal(ErrorCode.FORBIDDEN, "Only the county admin or staff in scope may assign", "areaId")
         person = (await db.persons_by_id(conn, [person_pk])).get(person_pk) if person_pk is not None else None
         if person is None:

@@ -325,12 +325,16 @@ class PairingsQuery:
     coverage: CoverageReport | None = strawberry.field(
         resolver=_coverage,
         permission_classes=[SignedIn],
-        description=described("Coverage of an area of any level (counts inside it)." + REPORT_ACCESS, rules.IN_COUNTY),
+        description=described(
+            "Coverage of an area of any level (counts inside it)." + REPORT_ACCESS, rules.IN_COUNTY, rules.REPORT_READER
+        ),
     )
     compliance: ComplianceReport | None = strawberry.field(
         resolver=_compliance,
         permission_classes=[SignedIn],
-        description=described("Compliance with the three obligations at asOf." + REPORT_ACCESS, rules.PAIRING_ACCESS),
+        description=described(
+            "Compliance with the three obligations at asOf." + REPORT_ACCESS, rules.REPORT_READER, rules.PAIRING_ACCESS
+        ),
     )
     registrations: RegistrationConnection = strawberry.field(
         resolver=_registrations,
@@ -350,6 +354,7 @@ class PairingsQuery:
             "ordersPlaced, ordersCompleted, averageRating of the orders rated then) count only what happened in it; "
             "the others describe the area as it is. `from` after `to`: BAD_USER_INPUT." + REPORT_ACCESS,
             rules.IN_COUNTY,
+            rules.REPORT_READER,
         ),
     )
 

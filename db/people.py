@@ -9,17 +9,16 @@ from db.access import ViewerKey
 from db.areas import PERSON_COLUMNS, PersonRow, person_row
 from db.pool import Conn
 
-# Whom a viewer may look up is the SQL rule `person_findable` (0026_read_rules.sql) over the
-# person `p` (one the viewer sees, `person_visible`) and the viewer `v` (`viewer_of($1 user,
-# $2 API token)`): COUNTY_ADMIN anyone of the county, whoever serves a household by office
-# (staff in scope, the building's head, its current responsible person) its people. Its
-# reason (NULL: not found) goes to the audit log.
+# Whom a viewer may look up is the SQL rule `findable_people` (0026_read_rules.sql) of the
+# viewer `v` (`viewer_of($1 user, $2 API token)`): COUNTY_ADMIN anyone of the county, whoever
+# serves a building by office (staff in scope, the building's head, its current responsible
+# person) the people living in it. Its reason goes to the audit log.
 # $3 name pattern (ILIKE, or null), $4 last digits of the phone (or null), $5 tag (or null)
 _FROM_WHERE: Final = """
-FROM persons p CROSS JOIN viewer_of($1, $2) v
-CROSS JOIN LATERAL (SELECT person_findable(p, v) AS reason) f
-WHERE person_visible(p, v) AND f.reason IS NOT NULL
-  AND ($3::text IS NULL OR p.name ILIKE $3)
+FROM viewer_of($1, $2) v
+CROSS JOIN LATERAL findable_people(v) f
+JOIN persons p ON p.id = f.person_id
+WHERE ($3::text IS NULL OR p.name ILIKE $3)
   AND ($4::text IS NULL OR regexp_replace(coalesce(p.phone, ''), '[^0-9]', '', 'g') LIKE '%' || $4)
   AND ($5::text IS NULL OR $5 = ANY(p.tags))
 """

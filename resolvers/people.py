@@ -3,7 +3,7 @@
 `people(filter: {search, tag})`: COUNTY_ADMIN in the county, staff within their scope, a
 building head within their building; everyone else (partner API tokens included) gets an
 empty list. `search` matches a name substring, or with 4 or more digits the end of a phone
-number; `tag` narrows to people carrying it. The reach is the SQL rule `person_findable`
+number; `tag` narrows to people carrying it. The reach is the SQL rule `findable_people`
 (0026_read_rules.sql), run with the viewer in the search's statement (`db/people.py`);
 each page writes one `read.personalData` audit row per household read by staff or a
 building head, as every other personal-data read does (`resolvers/access.py`).

@@ -88,7 +88,7 @@ PERSON_VISIBLE = Rule("person_visible", "sees a person's name: every user of the
 # --- finding people (0026_read_rules.sql) ------------------------------------------------------
 
 PERSON_FINDABLE = Rule(
-    "person_findable",
+    "findable_people",
     "finds people (查找居民): COUNTY_ADMIN anyone of the county, staff those living in their scope, a building's "
     "head (its current responsible person) those living in it",
 )

@@ -100,7 +100,7 @@ async def test_bad_input_is_refused(api: Api, conn: asyncpg.Connection) -> None:
 
 
 async def test_a_building_head_reaches_by_the_current_responsibility_alone(api: Api, conn: asyncpg.Connection) -> None:
-    """The search runs the SQL rule with the viewer (`person_findable`), not a reach taken from
+    """The search runs the SQL rule with the viewer (`findable_people`), not a reach taken from
     the viewer's grants: a responsibility changed in the database moves the reach at once, the
     old head's BUILDING_HEAD grant notwithstanding."""
     w = await b.world(conn)

@@ -44,7 +44,7 @@ $$;
 -- Why a viewer serves the households of a building by office, or NULL: COUNTY_ADMIN of its
 -- county, staff whose scope holds it (STAFF), its head, the building's current responsible
 -- person (BUILDING_HEAD). Never an API token. A term of `household_access` (below) and the
--- reach of `people` (`person_findable`).
+-- reach of `people` (`findable_people`).
 CREATE FUNCTION building_office(building bigint, v viewer) RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
@@ -74,17 +74,26 @@ SELECT CASE
 END
 $$;
 
--- Why a viewer may find a person with `people` (查找居民), or NULL: a person they see
--- (`person_visible`) whom COUNTY_ADMIN finds anywhere in the county (a household or none),
--- and anyone else only in a household they serve by office (staff in scope, the building's
--- head). The reason masks nothing by itself (the phone stays `person_access`'s) and is
--- written to the audit log for each household read.
-CREATE FUNCTION person_findable(p persons, v viewer) RETURNS text
+-- Whom a viewer may find with `people` (查找居民), with the reason: the people they see
+-- (`person_visible`) whom COUNTY_ADMIN finds anywhere in the county (with a household or
+-- none), and anyone else those living in a building they serve by office
+-- (`building_office`: staff in scope, the building's head, its current responsible person).
+-- A set, the office asked once per building of the county, not once per person. The reason
+-- masks nothing by itself (the phone stays `person_access`'s) and is written to the audit
+-- log for each household read.
+CREATE FUNCTION findable_people(v viewer) RETURNS TABLE (person_id bigint, reason text)
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
-SELECT CASE
-    WHEN v.api_token_id IS NOT NULL OR person_visible(p, v) IS NOT TRUE THEN NULL
-    WHEN v.county_admin THEN 'COUNTY_ADMIN'
-    ELSE (SELECT building_office(h.building_id, v) FROM households h WHERE h.id = p.household_id)
-END
+WITH office AS MATERIALIZED (  -- once per building, not again for each of its residents
+    SELECT b.id, building_office(b.id, v) AS reason FROM areas b
+    WHERE v.county_admin IS NOT TRUE AND b.county_id = v.county_id AND b.level = 'BUILDING'
+)
+SELECT p.id, 'COUNTY_ADMIN'::text FROM persons p
+WHERE v.county_admin AND v.api_token_id IS NULL AND person_visible(p, v)
+UNION ALL
+SELECT p.id, o.reason
+FROM office o
+JOIN households h ON h.building_id = o.id
+JOIN persons p ON p.household_id = h.id
+WHERE o.reason IS NOT NULL AND person_visible(p, v)
 $$;

@@ -6,6 +6,7 @@ the same. The operation log line says which path ran."""
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import logging
 from collections.abc import AsyncIterator
@@ -64,7 +65,7 @@ class Both:
         compiled, path, audited = await self.answer(self.compiled, query, variables, token)
         ordinary, ordinary_path, ordinary_audited = await self.answer(self.ordinary, query, variables, token)
         assert ordinary_path[0] == "resolvers"
-        assert compiled == ordinary, (query, variables)
+        assert compiled == ordinary, (query, variables, token)
         if path[0] == "compiled":
             assert audited == ordinary_audited, "the same personal-data reads are audited"
             assert path[1] == 1, "a compiled operation is one statement, its audit rows included"
@@ -126,6 +127,87 @@ async def test_every_read_of_the_matrix_is_the_same_on_both_paths(both: Both) ->
             paths.setdefault(row.label, set()).add(await both.same(text, variables, tokens[account]))
     compiled = {label for label, seen in paths.items() if "compiled" in seen}
     assert "BuildingHouseholds of the resident's building" in compiled
+    assert {label for label in paths if label.startswith("ServiceOrders")} <= compiled
+
+
+SERVICE_ORDERS = contract_operations()["ServiceOrders"]
+# every compilable field of an order, its household's residents (masked, audited), its
+# assignee's phone (masked, audited) and its timeline with each entry's actor and order
+ORDERS_IN_FULL = """
+query Orders($f: ServiceOrderFilter, $first: Int, $after: String) {
+  serviceOrders(filter: $f, first: $first, after: $after) {
+    __typename totalCount
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+    edges {
+      cursor
+      node {
+        __typename id number status title description category createdAt updatedAt dispatchedAt dueAt
+        overdue escalated resolution rating ratingComment
+        household { id label residents { id name phone } }
+        community { id name }
+        who: assignee { id name phone household { id label } }
+        timeline { at action status note actor { id name phone } order { id number status } }
+      }
+    }
+  }
+}
+"""
+
+
+async def test_service_orders_are_one_statement_and_the_same_for_every_account(both: Both) -> None:
+    """A staff member's ServiceOrders page (issue 13's third read): newest first, filters,
+    keyset pages, household, assignee and timeline, masked and audited as on the ordinary path;
+    visibility from the rule `order_parties` alone."""
+    scene = await build_scene(both.conn)
+    tokens = tokens_for(both.compiled, scene)
+    w, orders = scene.w, scene.orders
+    # one order overdue; timestamps with and without microseconds (isoformat writes both)
+    await both.conn.execute(
+        "UPDATE service_orders SET due_at = now() - interval '1 day' WHERE id = $1", orders["dispatched"]
+    )
+    await both.conn.execute(
+        "UPDATE service_orders SET created_at = '2024-02-29T23:59:59+00', "
+        "dispatched_at = '2024-03-01T08:00:00.123+08' WHERE id = $1",
+        orders["accepted"],
+    )
+    await both.conn.execute(
+        "UPDATE service_orders SET description = $2 WHERE id = $1", orders["completed"], '带"引号"\\和\n换行\u2028'
+    )
+    ids = sorted(orders.values())
+    cursor = base64.urlsafe_b64encode(f"[{ids[2]}]".encode()).decode().rstrip("=")
+    filters: list[dict[str, Any]] = [
+        {},
+        {"communityId": gid("Community", w.community)},
+        {"communityId": gid("Building", w.building)},
+        {"status": "DISPATCHED"},
+        {"status": "SUBMITTED", "overdue": False},
+        {"overdue": True},
+        {"escalated": False},
+        {"assigneeId": gid("Person", w.people["cadre"])},
+        {"assigneeId": gid("Organisation", w.unit)},
+        {"assigneeId": gid("Household", w.household)},
+        {"assigneeId": "not-an-id"},
+    ]
+    pages: list[dict[str, Any]] = [{}, {"first": 2}, {"first": 2, "after": cursor}, {"first": 0}, {"first": 100}]
+    for account in ACCOUNTS:
+        for f in filters:
+            for page in pages if f == {} else [{}]:
+                expected = "resolvers" if account == "anonymous" else "compiled"
+                path = await both.same(ORDERS_IN_FULL, {"f": f, **page}, tokens[account])
+                assert path == expected, (account, f, page)
+        contract = {"communityId": gid("Community", w.community), "first": 20}
+        assert await both.same(SERVICE_ORDERS, contract, tokens[account]) == expected
+    # values the ordinary path refuses are its own answer
+    for variables in ({"first": 101}, {"after": "x"}, {"first": -1}):
+        assert await both.same(SERVICE_ORDERS, variables, tokens["staff"]) == "resolvers"
+    # an OrderEvent is declared for its rows, not for node()
+    event = await both.conn.fetchval("SELECT min(id) FROM order_events")
+    node = "query($id: ID!) { node(id: $id) { __typename } }"
+    assert await both.same(node, {"id": gid("OrderEvent", event)}, tokens["staff"]) == "resolvers"
+    order = {"id": gid("ServiceOrder", orders["to_unit"])}
+    by_id = "query($id: ID!) { node(id: $id) { id ... on ServiceOrder { number assignee { name } } } }"
+    for account in ACCOUNTS[1:]:
+        assert await both.same(by_id, order, tokens[account]) == "compiled"
 
 
 async def test_limits_and_refused_values_answer_alike(both: Both) -> None:

@@ -19,8 +19,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from db.pool import SingleConnectionDatabase
+from gongjian import trusted_documents
 from gongjian.app import create_app
 from gongjian.config import Settings
+from resolvers.compiled import run
 from tests import builders as b
 from tests.conftest import TEST_SECRET
 from tests.support import Api, contract_operations
@@ -208,6 +210,56 @@ async def test_service_orders_are_one_statement_and_the_same_for_every_account(b
     by_id = "query($id: ID!) { node(id: $id) { id ... on ServiceOrder { number assignee { name } } } }"
     for account in ACCOUNTS[1:]:
         assert await both.same(by_id, order, tokens[account]) == "compiled"
+
+
+def _manifest_id(name: str) -> tuple[str, str]:
+    """A manifest operation's id and body."""
+    found = [(i, body) for i, body in trusted_documents.registered().items() if f"query {name}(" in body]
+    assert len(found) == 1, name
+    return found[0]
+
+
+async def test_trusted_operations_compile_when_the_app_starts(
+    both: Both, conn: asyncpg.Connection, settings: Settings
+) -> None:
+    """The app plans the manifest's queries as it starts (one plan per type a `node(id)` may
+    name); a trusted operation sent by its hash then runs compiled without planning."""
+    run._trusted.clear()
+    run._precompiled.clear()
+    run._plans.clear()
+    create_app(settings, db=SingleConnectionDatabase(conn))
+    orders_id, _ = _manifest_id("ServiceOrders")
+    households_id, _ = _manifest_id("BuildingHouseholds")
+    assert run._trusted.get((orders_id, "ServiceOrders", (), ())) is not None
+    assert run._trusted.get((households_id, "BuildingHouseholds", (), ("Building",))) is not None
+    assert not run._plans, "nothing planned on demand yet"
+
+    scene = await build_scene(both.conn)
+    tokens = tokens_for(both.compiled, scene)
+    for manifest_id, variables in (
+        (orders_id, {"communityId": gid("Community", scene.w.community), "overdue": False, "first": 3}),
+        (households_id, {"id": gid("Building", scene.w.building)}),
+    ):
+        answers = []
+        for api in (both.compiled, both.ordinary):
+            built = run.plans_built
+            both.caplog.clear()
+            response = await api.client.post(
+                "/graphql",
+                json={
+                    "variables": variables,
+                    "extensions": {"persistedQuery": {"version": 1, "sha256Hash": manifest_id}},
+                },
+                headers={"Authorization": f"Bearer {tokens['staff']}", "Accept-Language": "en"},
+            )
+            assert response.status_code == 200, response.text
+            answers.append(response.json())
+            line = [r for r in both.caplog.records if r.name == "gongjian.graphql" and r.getMessage() == "operation"]
+            path = line[-1].fields["path"]  # type: ignore[attr-defined]
+            assert path == ("compiled" if api is both.compiled else "resolvers")
+            assert run.plans_built == built, "a trusted operation is not planned on its request"
+        assert answers[0] == answers[1]
+        assert "errors" not in answers[0] and answers[0]["data"]
 
 
 async def test_limits_and_refused_values_answer_alike(both: Both) -> None:

@@ -130,6 +130,7 @@ async def test_every_read_of_the_matrix_is_the_same_on_both_paths(both: Both) ->
     compiled = {label for label, seen in paths.items() if "compiled" in seen}
     assert "BuildingHouseholds of the resident's building" in compiled
     assert {label for label in paths if label.startswith("ServiceOrders")} <= compiled
+    assert {"Resources open to the community", "Organisations (search the unit)"} <= compiled
 
 
 SERVICE_ORDERS = contract_operations()["ServiceOrders"]
@@ -210,6 +211,57 @@ async def test_service_orders_are_one_statement_and_the_same_for_every_account(b
     by_id = "query($id: ID!) { node(id: $id) { id ... on ServiceOrder { number assignee { name } } } }"
     for account in ACCOUNTS[1:]:
         assert await both.same(by_id, order, tokens[account]) == "compiled"
+
+
+RESOURCES_IN_FULL = """
+query Resources($f: ResourceFilter, $first: Int, $after: String) {
+  resources(filter: $f, first: $first, after: $after) {
+    totalCount pageInfo { hasNextPage endCursor startCursor }
+    edges { cursor node { id title description category quantity remaining unit status availableUntil withdrawnAt
+                          createdAt provider { id name kind code memberCount parent { id } } } }
+  }
+}
+"""
+ORGANISATIONS_IN_FULL = """
+query Organisations($f: OrganisationFilter, $first: Int, $after: String) {
+  organisations(filter: $f, first: $first, after: $after) {
+    totalCount pageInfo { hasNextPage endCursor }
+    edges { node { __typename id name kind code memberCount parent { id name } children { id name kind }
+                   resources(first: 1) { totalCount pageInfo { hasNextPage endCursor } edges { node { id title } } } } }
+  }
+}
+"""
+
+
+async def test_resources_and_organisations_are_the_same_for_every_account(both: Both) -> None:
+    """Two plain table reads with their rules inline: `resources` (resource_access) and
+    `organisations` (the viewer's county), each organisation's resources by the rule too."""
+    scene = await build_scene(both.conn)
+    tokens = tokens_for(both.compiled, scene)
+    w = scene.w
+    # a withdrawn resource, one that expired, one exhausted, besides the scene's
+    for title, change in (
+        ("撤回的", "withdrawn_at = now()"),
+        ("过期的", "available_until = now() - interval '1 hour'"),
+        ("用完的", "remaining = 0"),
+    ):
+        made = await b.resource(both.conn, w.unit, [w.community], title=title, category="VENUE")
+        await both.conn.execute(f"UPDATE resources SET {change} WHERE id = $1", made)  # noqa: S608 - constant text
+    cases: list[tuple[str, dict[str, Any]]] = [
+        (RESOURCES_IN_FULL, {}),
+        (RESOURCES_IN_FULL, {"first": 1}),
+        (RESOURCES_IN_FULL, {"f": {"available": True}}),
+        (RESOURCES_IN_FULL, {"f": {"available": False, "category": "PARKING"}}),
+        (RESOURCES_IN_FULL, {"f": {"communityId": gid("Community", w.community)}}),
+        (RESOURCES_IN_FULL, {"f": {"communityId": gid("Building", w.building)}}),
+        (ORGANISATIONS_IN_FULL, {}),
+        (ORGANISATIONS_IN_FULL, {"first": 2, "f": {"kind": "ENTERPRISE"}}),
+        (ORGANISATIONS_IN_FULL, {"f": {"search": "%"}}),
+    ]
+    for account in ACCOUNTS:
+        for query, variables in cases:
+            path = await both.same(query, variables, tokens[account])
+            assert path == ("resolvers" if account == "anonymous" else "compiled"), (account, variables)
 
 
 def _manifest_id(name: str) -> tuple[str, str]:

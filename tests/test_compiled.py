@@ -130,7 +130,11 @@ async def test_every_read_of_the_matrix_is_the_same_on_both_paths(both: Both) ->
     compiled = {label for label, seen in paths.items() if "compiled" in seen}
     assert "BuildingHouseholds of the resident's building" in compiled
     assert {label for label in paths if label.startswith("ServiceOrders")} <= compiled
-    assert {"Resources open to the community", "Organisations (search the unit)"} <= compiled
+    assert {
+        "Resources open to the community",
+        "Organisations (search the unit)",
+        "Registrations of the community (the unit's pending registration, the cadre's confirmed one)",
+    } <= compiled
 
 
 SERVICE_ORDERS = contract_operations()["ServiceOrders"]
@@ -232,10 +236,21 @@ query Organisations($f: OrganisationFilter, $first: Int, $after: String) {
 }
 """
 
+REGISTRATIONS_IN_FULL = """
+query Registrations($f: RegistrationFilter, $first: Int, $after: String) {
+  registrations(filter: $f, first: $first, after: $after) {
+    __typename totalCount pageInfo { hasNextPage endCursor }
+    edges { node { id status registeredAt decidedAt community { id name } organisation { id name kind }
+                   person { id name phone household { id label } } } }
+  }
+}
+"""
 
-async def test_resources_and_organisations_are_the_same_for_every_account(both: Both) -> None:
-    """Two plain table reads with their rules inline: `resources` (resource_access) and
-    `organisations` (the viewer's county), each organisation's resources by the rule too."""
+
+async def test_plain_table_reads_are_the_same_for_every_account(both: Both) -> None:
+    """Plain table reads with their rules inline: `resources` (resource_access), `organisations`
+    (the viewer's county; each one's resources by the rule too), `registrations`
+    (registration_access; the registrant's phone masked and audited as on the ordinary path)."""
     scene = await build_scene(both.conn)
     tokens = tokens_for(both.compiled, scene)
     w = scene.w
@@ -257,11 +272,17 @@ async def test_resources_and_organisations_are_the_same_for_every_account(both: 
         (ORGANISATIONS_IN_FULL, {}),
         (ORGANISATIONS_IN_FULL, {"first": 2, "f": {"kind": "ENTERPRISE"}}),
         (ORGANISATIONS_IN_FULL, {"f": {"search": "%"}}),
+        (REGISTRATIONS_IN_FULL, {}),
+        (REGISTRATIONS_IN_FULL, {"first": 1, "f": {"status": "CONFIRMED"}}),
+        (REGISTRATIONS_IN_FULL, {"f": {"communityId": gid("Community", w.community), "status": "PENDING"}}),
     ]
     for account in ACCOUNTS:
         for query, variables in cases:
             path = await both.same(query, variables, tokens[account])
             assert path == ("resolvers" if account == "anonymous" else "compiled"), (account, variables)
+    # an id of no community is the ordinary path's error
+    bad = {"f": {"communityId": gid("Building", w.building)}}
+    assert await both.same(REGISTRATIONS_IN_FULL, bad, tokens["staff"]) == "resolvers"
 
 
 def _manifest_id(name: str) -> tuple[str, str]:

@@ -372,6 +372,25 @@ SCALARS: dict[str, list[str]] = {
     "District": ["id", "name", "level"],
     "Household": ["id", "label", "code", "fullAddress", "__typename"],
     "Person": ["id", "name", "partyMember", "phone", "__typename"],
+    "ServiceOrder": [
+        "id",
+        "number",
+        "status",
+        "title",
+        "description",
+        "category",
+        "createdAt",
+        "updatedAt",
+        "dispatchedAt",
+        "dueAt",
+        "overdue",
+        "escalated",
+        "resolution",
+        "rating",
+        "ratingComment",
+        "__typename",
+    ],
+    "OrderEvent": ["at", "action", "status", "note", "__typename"],
 }
 # field -> (target type, kind)
 RELATIONS: dict[str, dict[str, tuple[str, str]]] = {
@@ -391,6 +410,13 @@ RELATIONS: dict[str, dict[str, tuple[str, str]]] = {
     "District": {},
     "Household": {"residents": ("Person", "list"), "building": ("Building", "one")},
     "Person": {"household": ("Household", "one")},
+    "ServiceOrder": {
+        "household": ("Household", "one"),
+        "community": ("Community", "one"),
+        "assignee": ("Person", "one"),
+        "timeline": ("OrderEvent", "list"),
+    },
+    "OrderEvent": {"actor": ("Person", "one"), "order": ("ServiceOrder", "one")},
 }
 FIRSTS = [None, 0, 1, 2, 3, 100, 101, -1]
 
@@ -448,18 +474,31 @@ def _selection(draw: st.DrawFn, type_name: str, depth: int, fragments: list[str]
 @st.composite
 def _operations(draw: st.DrawFn) -> tuple[str, str, bool]:
     fragments: list[str] = []
-    root = draw(st.sampled_from(["node", "compounds"]))
+    root = draw(st.sampled_from(["node", "compounds", "serviceOrders"]))
     if root == "node":
-        on = draw(st.lists(st.sampled_from(["Compound", "Building", "Household", "Person"]), min_size=1, unique=True))
+        types = ["Compound", "Building", "Household", "Person", "ServiceOrder"]
+        on = draw(st.lists(st.sampled_from(types), min_size=1, unique=True))
         body = " ".join(f"... on {t} {{ {draw(_selection(t, 3, fragments))} }}" for t in on)
         text = f"query Random($id: ID!, $yes: Boolean!) {{ node(id: $id) {{ {body} }} }}"
-    else:
+    elif root == "compounds":
         inner = draw(_selection("Compound", 3, fragments))
         first = draw(st.sampled_from(FIRSTS))
         args = "filter: {within: $id}" + (f", first: {first}" if first is not None else "")
         text = (
             f"query Random($id: ID!, $yes: Boolean!) {{ compounds({args}) "
             f"{{ totalCount pageInfo {{ hasNextPage endCursor }} edges {{ cursor node {{ {inner} }} }} }} }}"
+        )
+    else:
+        inner = draw(_selection("ServiceOrder", 3, fragments))
+        first = draw(st.sampled_from(FIRSTS))
+        narrow = draw(
+            st.sampled_from(["", "communityId: $id", "assigneeId: $id", "status: DISPATCHED", "overdue: $yes"])
+        )
+        args = f"filter: {{{narrow}}}" + (f", first: {first}" if first is not None else "")
+        text = (
+            f"query Random($id: ID!, $yes: Boolean!) {{ serviceOrders({args}) "
+            f"{{ totalCount pageInfo {{ hasNextPage endCursor startCursor }} "
+            f"edges {{ cursor node {{ {inner} }} }} }} }}"
         )
     # only the fragments the operation spreads (an unused one does not validate)
     used: list[str] = []
@@ -469,7 +508,8 @@ def _operations(draw: st.DrawFn) -> tuple[str, str, bool]:
             used.append(fragment)
             reach += " " + fragment
     fragments = [f for f in fragments if f in used]
-    target = draw(st.sampled_from(["building", "compound", "household", "person", "community", "far", "bad"]))
+    targets = ["building", "compound", "household", "person", "community", "far", "bad", "order", "cadre", "unit"]
+    target = draw(st.sampled_from(targets))
     return " ".join([text, *fragments]), target, draw(st.booleans())
 
 
@@ -493,13 +533,16 @@ async def _scene(both: Both) -> tuple[Scene, dict[str, str | None], dict[str, st
             "person": gid("Person", w.people["resident"]),
             "community": gid("Community", w.community),
             "far": gid("Building", scene.far.building),
+            "order": gid("ServiceOrder", scene.orders["accepted"]),
+            "cadre": gid("Person", w.people["cadre"]),
+            "unit": gid("Organisation", w.unit),
             "bad": "not-an-id",
         }
         _scenes[id(both)] = (scene, tokens_for(both.compiled, scene), ids)
     return _scenes[id(both)]
 
 
-@settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=80, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(operation=_operations(), account=st.sampled_from([*ACCOUNTS[1:], ACCOUNTS[0]]))
 async def test_random_selections_are_the_same_on_both_paths(
     both: Both, operation: tuple[str, str, bool], account: str

@@ -774,9 +774,10 @@ compiled.declare(
             "resources": compiled.Relation(
                 "Resource",
                 "connection",
-                "{row}.provider_id = {parent}.id AND resource_access({row}, {viewer}) IS NOT NULL",
-                count="SELECT count(*) FROM resources rs "
-                "WHERE rs.provider_id = {parent}.id AND resource_access(rs, {viewer}) IS NOT NULL",
+                "{row}.provider_id = {parent}.id "
+                "AND EXISTS (SELECT 1 FROM {viewer_from} w WHERE resource_access({row}, w) IS NOT NULL)",
+                count="SELECT count(*) FROM resources rs, {viewer_from} w "
+                "WHERE rs.provider_id = {parent}.id AND resource_access(rs, w) IS NOT NULL",
             ),
         },
     ),

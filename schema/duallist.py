@@ -454,7 +454,8 @@ def _over(fragment: str) -> str:
     return fragment.replace("r.", "{row}.")
 
 
-_RESOURCE_VISIBLE = "resource_access({row}, {viewer}) IS NOT NULL"  # the rule (0021_node_rules.sql)
+# the rule (0021_node_rules.sql)
+_RESOURCE_VISIBLE = "EXISTS (SELECT 1 FROM {viewer_from} w WHERE resource_access({row}, w) IS NOT NULL)"
 compiled.declare(
     "Resource",
     compiled.Source(

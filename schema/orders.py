@@ -449,7 +449,7 @@ ALL_TYPES = [ServiceOrder, OrderEvent, ServiceCategory]
 # --- the compiled read path: each type's SQL, declared once (resolvers/compiled) -------------
 
 # the rule `order_parties` (migration 0020): the orders the viewer is a party of
-_ORDER_VISIBLE = "order_parties({row}, {viewer}) <> '{{}}'"
+_ORDER_VISIBLE = "EXISTS (SELECT 1 FROM {viewer_from} w WHERE order_parties({row}, w) <> '{{}}')"
 compiled.declare(
     "ServiceOrder",
     compiled.Source(

@@ -647,7 +647,8 @@ ALL_TYPES = [Pairing, Visit, Registration]
 
 # --- the compiled read path: each type's SQL, declared once (resolvers/compiled) -------------
 
-_REGISTRATION_VISIBLE = "registration_access({row}, {viewer}) IS NOT NULL"  # the rule (0012)
+# the rule (0012_finding_parties.sql)
+_REGISTRATION_VISIBLE = "EXISTS (SELECT 1 FROM {viewer_from} w WHERE registration_access({row}, w) IS NOT NULL)"
 compiled.declare(
     "Registration",
     compiled.Source(

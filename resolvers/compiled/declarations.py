@@ -2,7 +2,9 @@
 
 Placeholders in the SQL fragments: `{row}` is a row of the type's table (a composite of
 that table's row type), `{parent}` the row a relation starts from, `{viewer}` the viewer
-(`viewer_of(user, api token)`), `{county}` the viewer's county id. Fragments are constant
+(`viewer_of(user, api token)`), `{viewer_from}` the same as a FROM item (a rule tested as
+`EXISTS (SELECT 1 FROM {viewer_from} w WHERE rule({row}, w))` is inlined by PostgreSQL),
+`{county}` the viewer's county id. Fragments are constant
 text written here and in `schema/`; values only ever travel as bind parameters.
 """
 

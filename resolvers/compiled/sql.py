@@ -30,6 +30,9 @@ from resolvers.compiled.planner import (
 )
 
 VIEWER = "(SELECT v FROM vw)"
+# the viewer as a FROM item: PostgreSQL inlines a rule (an SQL function) called on it, but not
+# one called on the sub-select above when the rule reads its viewer more than once
+VIEWER_FROM = f"viewer_of({USER}::bigint, {TOKEN}::bigint)"
 
 
 def _b64(text_sql: str) -> str:
@@ -46,7 +49,7 @@ def cursor(id_sql: str) -> str:
 
 
 def _fill(fragment: str, **values: str) -> str:
-    return fragment.format(viewer=VIEWER, county=f"{COUNTY}::bigint", **values)
+    return fragment.format(viewer=VIEWER, viewer_from=VIEWER_FROM, county=f"{COUNTY}::bigint", **values)
 
 
 def _key(key: str) -> str:

@@ -120,6 +120,8 @@ def _reads() -> list[Any]:
 async def test_every_read_of_the_matrix_is_the_same_on_both_paths(both: Both) -> None:
     """Every read operation of the contract (and the matrix's query texts), for every sample
     and matrix account, on the scene of the authorization matrix."""
+    queries = {name for name, text in contract_operations().items() if text.lstrip().startswith("query")}
+    assert queries <= {row.operation for row, _ in _reads()}, "every read of the contract is sent"
     scene = await build_scene(both.conn)
     tokens = tokens_for(both.compiled, scene)
     paths: dict[str, set[str]] = {}

@@ -35,32 +35,40 @@ class Both:
     ordinary: Api
     conn: asyncpg.Connection
     caplog: pytest.LogCaptureFixture
+    db: SingleConnectionDatabase
 
     async def answer(
         self, api: Api, query: str, variables: dict[str, Any], token: str | None
     ) -> tuple[Any, tuple[str, int], set[tuple[Any, ...]]]:
         """The response, the path that ran and the personal-data reads audited (household,
-        field, reason: the ordinary path may write one twice, from two DataLoader batches)."""
+        field, reason: the ordinary path may write one twice, from two DataLoader batches).
+        The test's own statements take the apps' lock: a statement of a field that
+        graphql-core cancelled may still run on the connection after the response."""
         savepoint = self.conn.transaction()
-        await savepoint.start()
+        async with self.db.lock:
+            await savepoint.start()
         try:
-            before = await self.conn.fetchval("SELECT coalesce(max(id), 0) FROM audit_log")
+            async with self.db.lock:
+                before = await self.conn.fetchval("SELECT coalesce(max(id), 0) FROM audit_log")
             self.caplog.clear()
             result = await api.post(query, variables, token=token)
             lines = [r for r in self.caplog.records if r.name == "gongjian.graphql" and r.getMessage() == "operation"]
             fields = lines[-1].fields if lines else {}  # type: ignore[attr-defined]
             path = (str(fields.get("path")), int(fields.get("sql_statements", -1)))
-            audited = {
-                (r["target_id"], r["detail"]["field"], r["detail"]["reason"], r["user_id"], r["county_id"])
-                for r in await self.conn.fetch(
+            async with self.db.lock:
+                rows = await self.conn.fetch(
                     "SELECT target_id, detail, user_id, county_id FROM audit_log "
                     "WHERE id > $1 AND action = 'read.personalData'",
                     before,
                 )
+            audited = {
+                (r["target_id"], r["detail"]["field"], r["detail"]["reason"], r["user_id"], r["county_id"])
+                for r in rows
             }
             return result, path, audited
         finally:
-            await savepoint.rollback()
+            async with self.db.lock:
+                await savepoint.rollback()
 
     async def same(self, query: str, variables: dict[str, Any], token: str | None) -> str:
         """The path the compiled app took; fails when the two answers differ."""
@@ -84,7 +92,7 @@ async def both(conn: asyncpg.Connection, settings: Settings, caplog: pytest.LogC
         httpx.AsyncClient(transport=httpx.ASGITransport(app=compiled_app), base_url="http://test") as c1,
         httpx.AsyncClient(transport=httpx.ASGITransport(app=ordinary_app), base_url="http://test") as c2,
     ):
-        yield Both(Api(client=c1, secret=TEST_SECRET), Api(client=c2, secret=TEST_SECRET), conn, caplog)
+        yield Both(Api(client=c1, secret=TEST_SECRET), Api(client=c2, secret=TEST_SECRET), conn, caplog, db)
 
 
 BUILDING_HOUSEHOLDS = contract_operations()["BuildingHouseholds"]
@@ -393,6 +401,21 @@ SCALARS: dict[str, list[str]] = {
         "__typename",
     ],
     "OrderEvent": ["at", "action", "status", "note", "__typename"],
+    "Organisation": ["id", "name", "kind", "code", "memberCount", "__typename"],
+    "Resource": [
+        "id",
+        "title",
+        "description",
+        "category",
+        "quantity",
+        "remaining",
+        "unit",
+        "status",
+        "availableUntil",
+        "withdrawnAt",
+        "createdAt",
+        "__typename",
+    ],
 }
 # field -> (target type, kind)
 RELATIONS: dict[str, dict[str, tuple[str, str]]] = {
@@ -419,6 +442,12 @@ RELATIONS: dict[str, dict[str, tuple[str, str]]] = {
         "timeline": ("OrderEvent", "list"),
     },
     "OrderEvent": {"actor": ("Person", "one"), "order": ("ServiceOrder", "one")},
+    "Organisation": {
+        "parent": ("Organisation", "one"),
+        "children": ("Organisation", "list"),
+        "resources": ("Resource", "connection"),
+    },
+    "Resource": {"provider": ("Organisation", "one")},
 }
 FIRSTS = [None, 0, 1, 2, 3, 100, 101, -1]
 
@@ -476,9 +505,9 @@ def _selection(draw: st.DrawFn, type_name: str, depth: int, fragments: list[str]
 @st.composite
 def _operations(draw: st.DrawFn) -> tuple[str, str, bool]:
     fragments: list[str] = []
-    root = draw(st.sampled_from(["node", "compounds", "serviceOrders"]))
+    root = draw(st.sampled_from(["node", "compounds", "serviceOrders", "organisations"]))
     if root == "node":
-        types = ["Compound", "Building", "Household", "Person", "ServiceOrder"]
+        types = ["Compound", "Building", "Household", "Person", "ServiceOrder", "Organisation", "Resource"]
         on = draw(st.lists(st.sampled_from(types), min_size=1, unique=True))
         body = " ".join(f"... on {t} {{ {draw(_selection(t, 3, fragments))} }}" for t in on)
         text = f"query Random($id: ID!, $yes: Boolean!) {{ node(id: $id) {{ {body} }} }}"
@@ -489,6 +518,16 @@ def _operations(draw: st.DrawFn) -> tuple[str, str, bool]:
         text = (
             f"query Random($id: ID!, $yes: Boolean!) {{ compounds({args}) "
             f"{{ totalCount pageInfo {{ hasNextPage endCursor }} edges {{ cursor node {{ {inner} }} }} }} }}"
+        )
+    elif root == "organisations":
+        inner = draw(_selection("Organisation", 3, fragments))
+        first = draw(st.sampled_from(FIRSTS))
+        args = "filter: {kind: ENTERPRISE}" if draw(st.booleans()) else ""
+        args += (", " if args else "") + (f"first: {first}" if first is not None else "")
+        text = (
+            f"query Random($id: ID!, $yes: Boolean!) {{ organisations{f'({args})' if args else ''} "
+            f"{{ totalCount edges {{ cursor node {{ {inner} }} }} }} "
+            "k: __typename @include(if: $yes) n: node(id: $id) { __typename } }"
         )
     else:
         inner = draw(_selection("ServiceOrder", 3, fragments))
@@ -511,6 +550,7 @@ def _operations(draw: st.DrawFn) -> tuple[str, str, bool]:
             reach += " " + fragment
     fragments = [f for f in fragments if f in used]
     targets = ["building", "compound", "household", "person", "community", "far", "bad", "order", "cadre", "unit"]
+    targets.append("resource")
     target = draw(st.sampled_from(targets))
     return " ".join([text, *fragments]), target, draw(st.booleans())
 
@@ -538,6 +578,7 @@ async def _scene(both: Both) -> tuple[Scene, dict[str, str | None], dict[str, st
             "order": gid("ServiceOrder", scene.orders["accepted"]),
             "cadre": gid("Person", w.people["cadre"]),
             "unit": gid("Organisation", w.unit),
+            "resource": gid("Resource", scene.objects["Resource"]),
             "bad": "not-an-id",
         }
         _scenes[id(both)] = (scene, tokens_for(both.compiled, scene), ids)

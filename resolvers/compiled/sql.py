@@ -108,8 +108,9 @@ class Builder:
             guarded = f" AND par._r_{relation.guard} IS NOT NULL" if relation.guard else ""
             vis, page = self._page(obj)
             where = _fill(relation.where, row="x", parent="(par._row)")
-            # a relation leads only to rows node() returns for the viewer: the target's rule
-            rule = _fill(source.node_filter, row="x")
+            # a single-object relation leads only to a row node() returns for the viewer (the
+            # target's rule); a list's rows are chosen by its own `where`
+            rule = _fill(source.node_filter, row="x") if relation.kind == "one" else "true"
             inner = (
                 f"SELECT par._id AS _p, y._row, y._vis "
                 f"FROM (SELECT DISTINCT ON (_id) _id, _row{guard} FROM r{obj.parent.index} WHERE _vis) par "

@@ -158,14 +158,17 @@ class AccountsMutation:
         description=described(
             "Create an account with one role and a one-time password; a taken username or a person who "
             "already has an account: ALREADY_EXISTS." + RULES,
-            rules.MANAGES_ACCOUNTS,
+            rules.CREATES_ACCOUNT,
+            rules.GRANTS_ROLE,
         ),
     )
     grant_role: UserPayload = strawberry.mutation(
         resolver=_grant_role,
         permission_classes=[SignedIn],
         description=described(
-            "Grant a role in a scope; held already: ALREADY_EXISTS." + RULES, rules.USER_ACCESS, rules.MANAGES_ACCOUNTS
+            "Grant a role in a scope; held already: ALREADY_EXISTS." + RULES,
+            rules.MANAGES_ACCOUNTS,
+            rules.GRANTS_ROLE,
         ),
     )
     revoke_role: UserPayload = strawberry.mutation(
@@ -174,8 +177,8 @@ class AccountsMutation:
         description=described(
             "Revoke a role in a scope, from the next request on (open subscriptions included); not held: "
             "NOT_FOUND." + RULES,
-            rules.USER_ACCESS,
             rules.MANAGES_ACCOUNTS,
+            rules.GRANTS_ROLE,
         ),
     )
     disable_user: UserPayload = strawberry.mutation(
@@ -184,7 +187,6 @@ class AccountsMutation:
         description=described(
             "Disable an account: its tokens stop working on the next request (open subscriptions "
             "included) and it cannot sign in; already disabled: INVALID_STATE." + RULES,
-            rules.USER_ACCESS,
             rules.MANAGES_ACCOUNTS,
         ),
     )

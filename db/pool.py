@@ -73,8 +73,16 @@ class Conn:
         with tracing.statement(query):
             if self._lock is None:
                 return await work
-            async with self._lock:
+            try:
+                await self._lock.acquire()
+            except BaseException:  # cancelled while waiting: the statement never starts
+                if asyncio.iscoroutine(work):
+                    work.close()  # (else "coroutine was never awaited")
+                raise
+            try:
                 return await _to_the_end(work)
+            finally:
+                self._lock.release()
 
     async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
         return await self._run(query, self.raw.fetch(query, *args))

@@ -16,6 +16,7 @@ from resolvers import areas as r
 from resolvers import rules
 from resolvers.areas import ChainLink
 from resolvers.compiled import declarations as compiled
+from resolvers.compiled import planner as compiled_planner
 from resolvers.permissions import SignedIn, described
 from resolvers.renovations import renovations_by_compound
 from schema.adoptions import Adoption
@@ -760,6 +761,36 @@ compiled.declare(
     ),
 )
 
+compiled.declare(
+    "Organisation",
+    compiled.Source(
+        "organisations",
+        "{row}.county_id = {county}",
+        {
+            "id": compiled.GlobalId(),
+            "name": compiled.Column("{row}.name"),
+            "kind": compiled.Column("{row}.kind"),
+            "code": compiled.Column("{row}.code"),
+            "parent": compiled.Relation("Organisation", "one", "{row}.id = {parent}.parent_id"),
+            "children": compiled.Relation("Organisation", "list", "{row}.parent_id = {parent}.id"),
+            # distinct people holding a current post (db/areas.py MEMBER_COUNTS)
+            "memberCount": compiled.Column(
+                "(SELECT count(DISTINCT p.person_id) FROM posts p "
+                "WHERE p.organisation_id = {row}.id AND post_active(p.until))"
+            ),
+            # the rule `resource_access` (0021): what the viewer sees of its resources
+            "resources": compiled.Relation(
+                "Resource",
+                "connection",
+                "{row}.provider_id = {parent}.id "
+                "AND EXISTS (SELECT 1 FROM {viewer_from} w WHERE resource_access({row}, w) IS NOT NULL)",
+                count="SELECT count(*) FROM resources rs, {viewer_from} w "
+                "WHERE rs.provider_id = {parent}.id AND resource_access(rs, w) IS NOT NULL",
+            ),
+        },
+    ),
+)
+
 _COMPOUNDS_WHERE = (
     "area_access({row}, {viewer}) AND {row}.level = 'COMPOUND' AND ({arg_within} IS NULL OR {row}.path @> "
     "ARRAY[{arg_within}]) AND ({arg_search} IS NULL OR {row}.name ILIKE {arg_search})"
@@ -786,5 +817,32 @@ compiled.declare_root(
         "SELECT count(*) FROM areas {row} WHERE " + _COMPOUNDS_WHERE,  # noqa: S608 - constant text
         (("within", "bigint"), ("search", "text")),
         _compound_arguments,
+    ),
+)
+
+
+_ORGANISATIONS_WHERE = (
+    "{row}.county_id = {county} AND ({arg_kind} IS NULL OR {row}.kind = {arg_kind}) "
+    "AND ({arg_search} IS NULL OR {row}.name ILIKE {arg_search})"
+)
+
+
+def _organisation_arguments(given: Any) -> dict[str, Any]:
+    kind = given.get("kind") if isinstance(given, dict) else None
+    search = given.get("search") if isinstance(given, dict) else None
+    if given is not None and not isinstance(given, dict):
+        raise compiled_planner.Fallback("filter")
+    return {"kind": kind.value if isinstance(kind, OrganisationKind) else None, "search": r._pattern(search)}
+
+
+compiled.declare_root(
+    "organisations",
+    compiled.RootConnection(
+        "Organisation",
+        "organisations",
+        _ORGANISATIONS_WHERE,
+        "SELECT count(*) FROM organisations {row} WHERE " + _ORGANISATIONS_WHERE,  # noqa: S608 - constant text
+        (("kind", "text"), ("search", "text")),
+        _organisation_arguments,
     ),
 )

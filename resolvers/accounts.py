@@ -22,6 +22,7 @@ import secrets
 from dataclasses import dataclass
 
 import asyncpg
+from graphql import GraphQLError
 
 from db import accounts as db
 from db import identity as identity_db
@@ -65,6 +66,8 @@ async def user_list(
     )
     async with ctx.db.connection() as conn:
         rows = await db.users_page(conn, scope, after_id, limit + 1)
+    if rows is None:  # the rule `account_manager`
+        raise GraphQLError("You may not see or do this", extensions={"code": "FORBIDDEN"})
 
     async def count() -> int:
         async with ctx.db.connection() as conn:

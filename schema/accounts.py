@@ -10,13 +10,12 @@ from strawberry.types import Info
 
 from resolvers import accounts as r
 from resolvers import rules
-from resolvers.permissions import SignedIn, described, has_role
+from resolvers.permissions import SignedIn, described
 from resolvers.viewer import Role as RoleValues
 from schema.base import FILTER, After, Connection, First, UserError
 from schema.identity import Role, User
 
 MUTATION_INPUT = strawberry.argument(description="The mutation's one input")
-MANAGERS = has_role(RoleValues.COUNTY_ADMIN, RoleValues.COMMUNITY_STAFF)
 RULES = (
     " COUNTY_ADMIN for the whole county; staff grant RESIDENT on areas in their scope and manage the accounts "
     "of people living there. Nobody grants a role or scope they could not grant themselves, nor changes their "
@@ -45,10 +44,11 @@ async def _users(
 class AccountsQuery:
     users: Connection[User] = strawberry.field(
         resolver=_users,
-        permission_classes=[SignedIn, MANAGERS],
+        permission_classes=[SignedIn],
         description=described(
             "User accounts, oldest first: the county's for COUNTY_ADMIN, those of people living in their "
             "scope for staff; anyone else gets a FORBIDDEN GraphQL error",
+            rules.ACCOUNT_MANAGER,
             rules.USER_ACCESS,
         ),
     )

@@ -309,6 +309,20 @@ async def test_volunteer_hours_are_read_under_the_sql_rule(api: Api, conn: async
     assert (await api.ok(query, person, token=admin))["volunteerHours"] is None
 
 
+async def test_users_is_listed_under_the_sql_rule(api: Api, conn: asyncpg.Connection) -> None:
+    """`users` refuses whoever `account_manager` refuses, from the statement that reads the page."""
+    w = await b.world(conn)
+    staff = api.token_for(w.users["staff"])
+    query = "{ users { edges { node { id } } } }"
+    assert len((await api.ok(query, token=staff))["users"]["edges"]) == 3
+    refused = conn.transaction()
+    await refused.start()
+    await _refusing(conn, rules.ACCOUNT_MANAGER.name)
+    assert (await api.post(query, token=staff))["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    await refused.rollback()
+    assert len((await api.ok(query, token=staff))["users"]["edges"]) == 3
+
+
 async def test_a_scope_taken_away_counts_at_the_next_request(api: Api, conn: asyncpg.Connection) -> None:
     """The same tokens, the same server: once the grant is gone, the rule says no."""
     w = await b.world(conn)

@@ -35,7 +35,7 @@ LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
 SELECT CASE
     WHEN f.county_id IS DISTINCT FROM v.county_id THEN NULL
-    WHEN c.path && v.staff_scope THEN 'STAFF'
+    WHEN staff_of_area(c.path, v) THEN 'STAFF'
     WHEN finding_published(f) THEN 'PUBLISHED'
 END
 FROM areas c WHERE c.id = f.compound_id
@@ -51,7 +51,7 @@ AS $$
 SELECT CASE
     WHEN v.api_token_id IS NOT NULL OR b.county_id IS DISTINCT FROM v.county_id THEN NULL
     WHEN v.county_admin THEN 'COUNTY_ADMIN'
-    WHEN b.path && v.staff_scope THEN 'STAFF'
+    WHEN staff_of_area(b.path, v) THEN 'STAFF'
     WHEN building_head(b.id) = v.person_id THEN 'BUILDING_HEAD'
 END
 FROM areas b WHERE b.id = building

@@ -723,7 +723,9 @@ compiled.declare(
             "building": compiled.Relation("Building", "one", "{row}.id = {parent}.building_id"),
             "residents": compiled.Relation("Person", "list", "{row}.household_id = {parent}.id", guard="residents"),
         },
-        reasons={"residents": compiled.Reason("household_access({row}, {viewer})", "residents", "{row}.id")},
+        reasons={
+            "residents": compiled.Reason("(SELECT r FROM household_reason({row}, {viewer}) r)", "residents", "{row}.id")
+        },
     ),
 )
 compiled.declare(
@@ -740,10 +742,13 @@ compiled.declare(
         },
         reasons={
             "phone": compiled.Reason(
-                "person_access({row}, {viewer})", "phone", "{row}.household_id", "{row}.phone IS NOT NULL"
+                "(SELECT r FROM person_reason({row}, {viewer}) r)",
+                "phone",
+                "{row}.household_id",
+                "{row}.phone IS NOT NULL",
             ),
             "household": compiled.Reason(
-                "(SELECT household_access(h, {viewer}) FROM households h WHERE h.id = {row}.household_id)",
+                "(SELECT r FROM households h, household_reason(h, {viewer}) r WHERE h.id = {row}.household_id)",
                 "residents",
                 "{row}.household_id",
                 "{row}.household_id IS NOT NULL",

@@ -10,7 +10,7 @@ from typing import Final
 import asyncpg
 
 from db.access import ViewerKey
-from db.areas import OrganisationRow
+from db.areas import AREA_COLUMNS, AreaRow, OrganisationRow, area_row
 from db.pool import Conn
 
 
@@ -116,6 +116,12 @@ WHERE activity_access(a, v)
   AND ($4::timestamptz IS NULL OR a.starts_at < $4)
 """
 
+# Who creates an activity is the rule `activity_creator` (0023_may_act.sql): read with its
+# community ($1), for the hosts named ($4).
+COMMUNITY_FOR_CREATOR: Final = f"""
+SELECT {AREA_COLUMNS}, activity_creator(a.path, $4::bigint[], v) AS creator FROM areas a, viewer_of($2, $3) v
+WHERE a.id = $1
+"""  # noqa: S608 - constant columns
 SIGNUPS_BY_ID: Final = f"SELECT {SIGNUP_COLUMNS} FROM signups s WHERE s.id = ANY($1::bigint[])"  # noqa: S608 - constant columns
 ACTIVE_SIGNUP: Final = "SELECT id FROM signups WHERE activity_id = $1 AND person_id = $2 AND cancelled_at IS NULL"
 INSERT_SIGNUP: Final = f"""
@@ -151,13 +157,16 @@ SELECT {SIGNUP_COLUMNS.replace("s.", "x.")} FROM (
     WHERE s.activity_id = ANY($1::bigint[]) AND s.cancelled_at IS NULL AND ($2::bigint IS NULL OR s.id > $2)
 ) x WHERE x.rank <= $3 ORDER BY x.activity_id, x.id
 """  # noqa: S608 - constant columns
+# The hours of the people of $1 whom the viewer may read (the rule `volunteer_hours_reader`,
+# 0023_may_act.sql); the others are left out.
 VOLUNTEER_HOURS: Final = """
 SELECT p.id AS person_id, coalesce(sum(s.hours), 0)::float8 AS hours, count(s.id)::int AS activities
 FROM persons p
 LEFT JOIN (signups s JOIN activities a ON a.id = s.activity_id)
        ON s.person_id = p.id AND s.attended AND s.cancelled_at IS NULL
       AND ($2::timestamptz IS NULL OR a.starts_at >= $2) AND ($3::timestamptz IS NULL OR a.starts_at < $3)
-WHERE p.id = ANY($1::bigint[])
+CROSS JOIN viewer_of($4, $5) v
+WHERE p.id = ANY($1::bigint[]) AND volunteer_hours_reader(p, v)
 GROUP BY p.id
 """
 
@@ -184,6 +193,14 @@ async def visible_activities_by_id(conn: Conn, viewer: ViewerKey, ids: list[int]
 async def activity_manager(conn: Conn, viewer: ViewerKey, ids: list[int]) -> dict[int, str | None]:
     """Why the viewer manages each activity (None: they do not)."""
     return {r["id"]: r["reason"] for r in await conn.fetch(MANAGER, ids, *viewer)}
+
+
+async def community_for_creator(
+    conn: Conn, community_id: int, host_ids: list[int], viewer: ViewerKey
+) -> tuple[AreaRow, bool] | None:
+    """The community, with whether the viewer may create an activity there with these hosts."""
+    r = await conn.fetchrow(COMMUNITY_FOR_CREATOR, community_id, *viewer, host_ids)
+    return (area_row(r), r["creator"]) if r else None
 
 
 async def visible_signups_by_id(conn: Conn, viewer: ViewerKey, ids: list[int]) -> dict[int, SignupRow]:
@@ -324,7 +341,11 @@ async def signups_of_activities(
 
 
 async def volunteer_hours(
-    conn: Conn, person_ids: list[int], starts_from: datetime.datetime | None, starts_before: datetime.datetime | None
+    conn: Conn,
+    viewer: ViewerKey,
+    person_ids: list[int],
+    starts_from: datetime.datetime | None,
+    starts_before: datetime.datetime | None,
 ) -> dict[int, VolunteerHoursRow]:
-    rows = await conn.fetch(VOLUNTEER_HOURS, person_ids, starts_from, starts_before)
+    rows = await conn.fetch(VOLUNTEER_HOURS, person_ids, starts_from, starts_before, *viewer)
     return {r["person_id"]: VolunteerHoursRow(**dict(r)) for r in rows}

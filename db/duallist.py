@@ -145,6 +145,53 @@ SELECT {NEED_COLUMNS} FROM needs n, {VIEWER} WHERE n.id = ANY($3::bigint[]) AND 
 VISIBLE_EXCHANGES_BY_ID: Final = f"""
 SELECT {EXCHANGE_COLUMNS} FROM exchanges e, {VIEWER} WHERE e.id = ANY($3::bigint[]) AND exchange_access(e, v)
 """  # noqa: S608 - constant fragments
+# --- rows read for a mutation --------------------------------------------------------------
+#
+# Each mutation reads the row it acts on with the rule of who may act on it, in one statement
+# (0023_may_act.sql): `administers_organisation` for a provider's resources (and, in
+# db/areas.py, the provider itself),
+# `staff_of_area` for a need's area, `exchange_party` for an exchange. A row the mutation
+# changes is locked (FOR UPDATE), in the order of the module's docstring (allocation:
+# resource, then need), so the check and the change see the same row.
+RESOURCE_FOR_UPDATE: Final = f"""
+SELECT {RESOURCE_COLUMNS}, administers_organisation(r.provider_id, v) AS administers
+FROM resources r, {VIEWER} WHERE r.id = $3 AND {RESOURCE_VISIBLE} FOR UPDATE OF r
+"""  # noqa: S608 - constant fragments
+NEED_FOR_UPDATE: Final = f"""
+SELECT {NEED_COLUMNS}, staff_of_area(na.path, v) AS staff
+FROM needs n JOIN areas na ON na.id = n.area_id, {VIEWER} WHERE n.id = $3 AND need_access(n, v) FOR UPDATE OF n
+"""  # noqa: S608 - constant fragments
+EXCHANGE_FOR_UPDATE: Final = f"""
+SELECT {EXCHANGE_COLUMNS}, exchange_party(e, v) AS party
+FROM exchanges e, {VIEWER} WHERE e.id = $3 AND exchange_access(e, v) FOR UPDATE OF e
+"""  # noqa: S608 - constant fragments
+
+
+def _with_rule(row: asyncpg.Record | None, rule: str) -> tuple[dict[str, object], bool] | None:
+    if row is None:
+        return None
+    values = dict(row)
+    return values, bool(values.pop(rule))
+
+
+async def resource_for_update(conn: Conn, viewer: ViewerKey, resource_id: int) -> tuple[ResourceRow, bool] | None:
+    """The resource locked if the viewer sees it, with whether they administer its provider."""
+    found = _with_rule(await conn.fetchrow(RESOURCE_FOR_UPDATE, *viewer, resource_id), "administers")
+    return (ResourceRow(**found[0]), found[1]) if found else None  # type: ignore[arg-type]
+
+
+async def need_for_update(conn: Conn, viewer: ViewerKey, need_id: int) -> tuple[NeedRow, bool] | None:
+    """The need locked if the viewer sees it, with whether they are staff of its area."""
+    found = _with_rule(await conn.fetchrow(NEED_FOR_UPDATE, *viewer, need_id), "staff")
+    return (NeedRow(**found[0]), found[1]) if found else None  # type: ignore[arg-type]
+
+
+async def exchange_for_update(conn: Conn, viewer: ViewerKey, exchange_id: int) -> tuple[ExchangeRow, bool] | None:
+    """The exchange locked if the viewer sees it, with whether they are one of its parties."""
+    found = _with_rule(await conn.fetchrow(EXCHANGE_FOR_UPDATE, *viewer, exchange_id), "party")
+    return (ExchangeRow(**found[0]), found[1]) if found else None  # type: ignore[arg-type]
+
+
 COMMUNITIES_BY_RESOURCE: Final = """
 SELECT rc.resource_id, rc.community_id FROM resource_communities rc
 WHERE rc.resource_id = ANY($1::bigint[]) ORDER BY rc.resource_id, rc.community_id

@@ -39,7 +39,7 @@ DUE_PAIRINGS: Final = (
     + """,
        c.name AS cadre,
        (SELECT string_agg(o.name, '、' ORDER BY o.name) FROM posts ps JOIN organisations o ON o.id = ps.organisation_id
-        WHERE ps.person_id = c.id AND (ps.until IS NULL OR ps.until >= $2)) AS unit,
+        WHERE ps.person_id = c.id AND post_active_on(ps.until, $2)) AS unit,
        pr.since,
        m.home_visit, m.heart_to_heart, m.good_deed
 FROM pairings pr

@@ -53,14 +53,25 @@ COLUMNS: Final = (
     "n.id, n.county_id, n.user_id, n.kind, n.reason, n.subject_type, n.subject_id, n.params, n.at, n.read_at"
 )
 
+# A user's inbox, as the viewer ($5 user, $6 API token) may read it: the rule
+# `notification_access` (0021_node_rules.sql) on each notification.
 INBOX: Final = f"""
-SELECT {COLUMNS} FROM notifications n
-WHERE n.user_id = $1 AND (NOT $2 OR n.read_at IS NULL) AND ($3::bigint IS NULL OR n.id < $3)
+SELECT {COLUMNS} FROM notifications n, viewer_of($5, $6) v
+WHERE n.user_id = $1 AND notification_access(n, v) AND (NOT $2 OR n.read_at IS NULL)
+  AND ($3::bigint IS NULL OR n.id < $3)
 ORDER BY n.id DESC LIMIT $4
 """  # noqa: S608 - constant columns
-COUNTS: Final = """
-SELECT count(*) AS total, count(*) FILTER (WHERE read_at IS NULL) AS unread
-FROM notifications WHERE user_id = $1
+# Whether the viewer ($2, $3) reads each user's inbox at all, and its counts: the rule
+# `notification_access` asked of a notification of that user (the inbox may be empty), then of
+# each of its notifications.
+INBOXES: Final = """
+SELECT k.id,
+       notification_access(jsonb_populate_record(NULL::notifications, jsonb_build_object('user_id', k.id)), v)
+           AS readable,
+       (SELECT count(*) FROM notifications n WHERE n.user_id = k.id AND notification_access(n, v)) AS total,
+       (SELECT count(*) FROM notifications n
+        WHERE n.user_id = k.id AND n.read_at IS NULL AND notification_access(n, v)) AS unread
+FROM unnest($1::bigint[]) AS k (id), viewer_of($2, $3) v
 """
 BY_ID: Final = f"SELECT {COLUMNS} FROM notifications n WHERE n.id = ANY($1::bigint[])"  # noqa: S608 - constant columns
 # Who reads a notification is the rule `notification_access` (0021_node_rules.sql).
@@ -215,16 +226,18 @@ def row(r: asyncpg.Record) -> NotificationRow:
 
 
 async def inbox(
-    conn: Conn, user_id: int, *, unread_only: bool, before: int | None, limit: int
+    conn: Conn, viewer: ViewerKey, user_id: int, *, unread_only: bool, before: int | None, limit: int
 ) -> list[NotificationRow]:
-    return [row(r) for r in await conn.fetch(INBOX, user_id, unread_only, before, limit)]
+    """A page of the user's inbox, of what the viewer reads of it, newest first."""
+    return [row(r) for r in await conn.fetch(INBOX, user_id, unread_only, before, limit, *viewer)]
 
 
-async def counts(conn: Conn, user_id: int) -> tuple[int, int]:
-    """(all, unread) of the user's inbox."""
-    r = await conn.fetchrow(COUNTS, user_id)
-    assert r is not None
-    return int(r["total"]), int(r["unread"])
+async def inboxes(conn: Conn, viewer: ViewerKey, user_ids: list[int]) -> dict[int, tuple[int, int] | None]:
+    """(all, unread) of each user's inbox that the viewer reads; None where they read none of it."""
+    return {
+        r["id"]: (int(r["total"]), int(r["unread"])) if r["readable"] else None
+        for r in await conn.fetch(INBOXES, user_ids, *viewer)
+    }
 
 
 async def by_id(conn: Conn, ids: Sequence[int]) -> dict[int, NotificationRow]:

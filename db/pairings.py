@@ -15,6 +15,7 @@ import asyncpg
 
 from db.access import ViewerKey
 from db.adoptions import AdoptionRow, adoption_row
+from db.areas import AREA_COLUMNS, PERSON_COLUMNS, AreaRow, PersonRow, area_row, person_row
 from db.pool import Conn
 
 
@@ -107,7 +108,17 @@ END_ADOPTION: Final = f"""
 UPDATE adoptions AS a SET until = $2 WHERE a.id = $1 AND a.until IS NULL
 RETURNING {ADOPTION_COLUMNS}
 """  # noqa: S608 - constant columns
-ADOPTION_FOR_UPDATE: Final = f"SELECT {ADOPTION_COLUMNS} FROM adoptions a WHERE a.id = $1 FOR UPDATE"  # noqa: S608
+# Who adopts an area and ends an adoption is the rule `adoption_parties` (0023_may_act.sql),
+# the viewer being `viewer_of($user, $api_token)`: for a new adoption, read with the area
+# ($1 area, $4 unit); for an adoption ended, with the adoption it locks.
+ADOPTED_AREA: Final = f"""
+SELECT {AREA_COLUMNS}, adoption_parties($4, a.path, v) AS party FROM areas a, viewer_of($2, $3) v WHERE a.id = $1
+"""  # noqa: S608 - constant columns
+ADOPTION_FOR_UPDATE: Final = f"""
+SELECT {ADOPTION_COLUMNS}, adoption_parties(a.unit_id, ar.path, v) AS party
+FROM adoptions a JOIN areas ar ON ar.id = a.area_id, viewer_of($2, $3) v
+WHERE a.id = $1 FOR UPDATE OF a
+"""  # noqa: S608 - constant columns
 
 
 async def insert_adoption(
@@ -118,9 +129,18 @@ async def insert_adoption(
     return adoption_row(row)
 
 
-async def adoption_for_update(conn: Conn, adoption_id: int) -> AdoptionRow | None:
-    row = await conn.fetchrow(ADOPTION_FOR_UPDATE, adoption_id)
-    return adoption_row(row) if row else None
+async def area_to_adopt(conn: Conn, area_id: int, unit_id: int, viewer: ViewerKey) -> tuple[AreaRow, bool] | None:
+    """The area, with whether the viewer is a party of its adoption by `unit_id`."""
+    row = await conn.fetchrow(ADOPTED_AREA, area_id, *viewer, unit_id)
+    return (area_row(row), row["party"]) if row else None
+
+
+async def adoption_for_update(conn: Conn, adoption_id: int, viewer: ViewerKey) -> tuple[AdoptionRow, bool] | None:
+    """The adoption locked, with whether the viewer is one of its parties."""
+    row = await conn.fetchrow(ADOPTION_FOR_UPDATE, adoption_id, *viewer)
+    if row is None:
+        return None
+    return AdoptionRow(**{k: row[k] for k in AdoptionRow.__dataclass_fields__}), row["party"]
 
 
 async def end_adoption(conn: Conn, adoption_id: int, until: datetime.date) -> AdoptionRow | None:
@@ -147,9 +167,11 @@ END_PAIRING: Final = "UPDATE pairings SET until = $2 WHERE id = $1 AND until IS 
 PAIRING_ACCESS: Final = """
 SELECT p.id, pairing_access(p, v) AS reason FROM pairings p, viewer_of($2, $3) v WHERE p.id = ANY($1::bigint[])
 """
-# The same rule in the form a mutation needs: the pairing locked, with the viewer's reason.
+# The same rule in the form a mutation needs: the pairing locked, with the viewer's reason,
+# and whether they are its cadre (the rule `paired_cadre`, 0023_may_act.sql).
 PAIRING_FOR_UPDATE: Final = """
-SELECT p.id, p.county_id, p.cadre_id, p.household_id, p.since, p.until, b.path, pairing_access(p, v) AS reason
+SELECT p.id, p.county_id, p.cadre_id, p.household_id, p.since, p.until, b.path, pairing_access(p, v) AS reason,
+       paired_cadre(p, v) AS cadre
 FROM pairings p
 JOIN households h ON h.id = p.household_id
 JOIN areas b ON b.id = h.building_id
@@ -207,10 +229,19 @@ async def pairing_access(conn: Conn, ids: list[int], viewer: ViewerKey) -> dict[
     return {r["id"]: r["reason"] for r in await conn.fetch(PAIRING_ACCESS, ids, *viewer)}
 
 
-async def pairing_for_update(conn: Conn, pairing_id: int, viewer: ViewerKey) -> tuple[PairingRow, str | None] | None:
-    """The pairing, locked, and why the viewer may see it (None: they may not)."""
+@dataclass(frozen=True)
+class LockedPairing:
+    row: PairingRow
+    # why the viewer may see it (None: they may not)
+    reason: str | None
+    # whether the viewer is its cadre
+    cadre: bool
+
+
+async def pairing_for_update(conn: Conn, pairing_id: int, viewer: ViewerKey) -> LockedPairing | None:
+    """The pairing, locked, with why the viewer may see it and whether they are its cadre."""
     row = await conn.fetchrow(PAIRING_FOR_UPDATE, pairing_id, *viewer)
-    return (pairing_row(row), row["reason"]) if row else None
+    return LockedPairing(pairing_row(row), row["reason"], row["cadre"]) if row else None
 
 
 async def insert_pairing(
@@ -464,14 +495,14 @@ JOIN areas c ON c.id = ANY(b.path) AND c.level = 'COMMUNITY'
 WHERE p.id = $1
 UNION
 SELECT c.id FROM persons p
-JOIN posts po ON po.person_id = p.id AND po.until IS NULL
+JOIN posts po ON po.person_id = p.id AND post_active(po.until)
 JOIN adoptions a ON a.unit_id = po.organisation_id AND a.until IS NULL
 JOIN areas x ON x.id = a.area_id
 JOIN areas c ON c.id = ANY(x.path) AND c.level = 'COMMUNITY'
 WHERE p.id = $1 AND p.household_id IS NULL
 UNION
 SELECT r.community_id FROM persons p
-JOIN posts po ON po.person_id = p.id AND po.until IS NULL
+JOIN posts po ON po.person_id = p.id AND post_active(po.until)
 JOIN registrations r ON r.organisation_id = po.organisation_id AND r.status = 'CONFIRMED'
 WHERE p.id = $1 AND p.household_id IS NULL
 """
@@ -554,10 +585,22 @@ async def confirmed_with(conn: Conn, person_id: int, community_id: int) -> bool:
 # --- reports -------------------------------------------------------------------------------
 
 # Whether one of the units ($1) adopts the area or one of its ancestors ($2 = the area's path).
-ADOPTS_AREA: Final = "SELECT adopted_by($2::bigint[], $1::bigint[])"
+# The area of a report, with whether the viewer reads its reports: the rule `report_reader`
+# (0023_may_act.sql).
+REPORT_AREA: Final = f"""
+SELECT {AREA_COLUMNS}, report_reader(a.path, v) AS reader FROM areas a, viewer_of($2, $3) v WHERE a.id = $1
+"""  # noqa: S608 - constant columns
 
 # The unit acting for an organisation (itself, or the unit whose party organisation it is).
 UNIT_OF: Final = "SELECT unit_of($1)"
+# Who registers with a community is the rule `registers_for` (0023_may_act.sql): for an
+# organisation, read with the unit acting for it; for a person, with the person.
+REGISTERING_ORGANISATION: Final = (
+    "SELECT unit_of($1) AS unit, registers_for($1, NULL, v) AS may FROM viewer_of($2, $3) v"
+)
+REGISTERING_PERSON: Final = f"""
+SELECT {PERSON_COLUMNS}, registers_for(NULL, p.id, v) AS may FROM persons p, viewer_of($2, $3) v WHERE p.id = $1
+"""  # noqa: S608 - constant columns
 
 
 async def unit_of(conn: Conn, organisation_id: int) -> int | None:
@@ -565,8 +608,24 @@ async def unit_of(conn: Conn, organisation_id: int) -> int | None:
     return int(value) if value is not None else None
 
 
-async def adopts_area(conn: Conn, unit_ids: list[int], path: list[int]) -> bool:
-    return bool(await conn.fetchval(ADOPTS_AREA, unit_ids, path))
+async def registering_organisation(conn: Conn, organisation_id: int, viewer: ViewerKey) -> tuple[int | None, bool]:
+    """The unit acting for the organisation (None: not a unit's), and whether the viewer
+    registers it."""
+    row = await conn.fetchrow(REGISTERING_ORGANISATION, organisation_id, *viewer)
+    assert row is not None
+    return row["unit"], row["may"]
+
+
+async def registering_person(conn: Conn, person_id: int, viewer: ViewerKey) -> tuple[PersonRow, bool] | None:
+    """The person, and whether the viewer registers them."""
+    row = await conn.fetchrow(REGISTERING_PERSON, person_id, *viewer)
+    return (person_row(row), row["may"]) if row else None
+
+
+async def report_area(conn: Conn, area_id: int, viewer: ViewerKey) -> tuple[AreaRow, bool] | None:
+    """The area, with whether the viewer reads its reports."""
+    row = await conn.fetchrow(REPORT_AREA, area_id, *viewer)
+    return (area_row(row), row["reader"]) if row else None
 
 
 COVERAGE: Final = """

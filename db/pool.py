@@ -73,8 +73,16 @@ class Conn:
         with tracing.statement(query):
             if self._lock is None:
                 return await work
-            async with self._lock:
+            try:
+                await self._lock.acquire()
+            except BaseException:  # cancelled while waiting: the statement never starts
+                if asyncio.iscoroutine(work):
+                    work.close()  # (else "coroutine was never awaited")
+                raise
+            try:
                 return await _to_the_end(work)
+            finally:
+                self._lock.release()
 
     async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
         return await self._run(query, self.raw.fetch(query, *args))
@@ -208,6 +216,14 @@ class Timeouts:
 # well under a millisecond per statement here.
 SESSION_SETTINGS: Final = {"application_name": "gongjian", "plan_cache_mode": "force_custom_plan"}
 
+# The county's time zone, read by the SQL `county_today()` (the county's date: when a post is
+# active). A session that does not set it (migrations, the demo, tests) gets Asia/Shanghai.
+TIME_ZONE_SETTING: Final = "gongjian.time_zone"
+
+
+def _session_settings(time_zone: str | None) -> dict[str, str]:
+    return {**SESSION_SETTINGS, **({TIME_ZONE_SETTING: time_zone} if time_zone else {})}
+
 
 async def _keep_session(raw: asyncpg.Connection) -> None:
     """A connection back in the pool keeps its session: asyncpg still rolls back a
@@ -220,10 +236,16 @@ async def _keep_session(raw: asyncpg.Connection) -> None:
 
 
 async def create_pool(
-    dsn: str, *, min_size: int, max_size: int, timeout: float = 10.0, timeouts: Timeouts | None = None
+    dsn: str,
+    *,
+    min_size: int,
+    max_size: int,
+    timeout: float = 10.0,
+    timeouts: Timeouts | None = None,
+    time_zone: str | None = None,
 ) -> asyncpg.Pool:
     """The pool; `timeouts` sets the sessions' limits (none by default: migrations, the
-    demo and bulk imports run as long as they need)."""
+    demo and bulk imports run as long as they need), `time_zone` the county's."""
     pool = await asyncpg.create_pool(
         dsn,
         min_size=min_size,
@@ -231,13 +253,13 @@ async def create_pool(
         timeout=timeout,
         init=_init_connection,
         reset=_keep_session,
-        server_settings={**SESSION_SETTINGS, **(timeouts or Timeouts()).server_settings()},
+        server_settings={**_session_settings(time_zone), **(timeouts or Timeouts()).server_settings()},
     )
     assert pool is not None
     return pool
 
 
-async def connect(dsn: str, timeout: float = 10.0) -> asyncpg.Connection:
-    raw = await asyncpg.connect(dsn, timeout=timeout, server_settings=SESSION_SETTINGS)
+async def connect(dsn: str, timeout: float = 10.0, time_zone: str | None = None) -> asyncpg.Connection:
+    raw = await asyncpg.connect(dsn, timeout=timeout, server_settings=_session_settings(time_zone))
     await _init_connection(raw)
     return raw

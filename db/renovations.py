@@ -42,9 +42,11 @@ VISIBLE_BY_ID: Final = f"""
 SELECT {COLUMNS} FROM renovations r JOIN areas c ON c.id = r.compound_id CROSS JOIN viewer_of($2, $3) v
 WHERE r.id = ANY($1::bigint[]) AND renovation_access(r, v)
 """  # noqa: S608 - constant columns
-# The project locked for a mutation, when the viewer sees it.
+# The project locked for a mutation, when the viewer sees it, with whether they are staff of
+# its compound (the rule `staff_of_area`, 0023_may_act.sql): who plans and moves it on.
 FOR_UPDATE: Final = f"""
-SELECT {COLUMNS} FROM renovations r JOIN areas c ON c.id = r.compound_id CROSS JOIN viewer_of($2, $3) v
+SELECT {COLUMNS}, staff_of_area(c.path, v) AS staff
+FROM renovations r JOIN areas c ON c.id = r.compound_id CROSS JOIN viewer_of($2, $3) v
 WHERE r.id = $1 AND renovation_access(r, v) FOR UPDATE OF r
 """  # noqa: S608 - constant columns
 # Moves a project on only from the expected state: of two racing calls one matches.
@@ -88,9 +90,14 @@ async def visible_renovations_by_id(conn: Conn, viewer: ViewerKey, ids: list[int
     return {r["id"]: renovation_row(r) for r in await conn.fetch(VISIBLE_BY_ID, ids, *viewer)}
 
 
-async def renovation_for_update(conn: Conn, renovation_id: int, viewer: ViewerKey) -> RenovationRow | None:
+async def renovation_for_update(conn: Conn, renovation_id: int, viewer: ViewerKey) -> tuple[RenovationRow, bool] | None:
+    """The project locked, with whether the viewer is staff of its compound; None if hidden."""
     row = await conn.fetchrow(FOR_UPDATE, renovation_id, *viewer)
-    return renovation_row(row) if row is not None else None
+    if row is None:
+        return None
+    values = dict(row)
+    staff = values.pop("staff")
+    return RenovationRow(**values), staff
 
 
 async def advance(conn: Conn, renovation_id: int, source: str, target: str, year: int | None) -> RenovationRow | None:

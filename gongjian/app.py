@@ -9,7 +9,7 @@ import urllib.parse
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import orjson
 from cross_web import HTTPException
@@ -32,7 +32,17 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from db.migrate import migrate
 from db.pool import PoolDatabase, connect, create_pool
-from gongjian import db_faults, graphiql, json_input, limits, media, socket_watch, spreadsheets, telemetry
+from gongjian import (
+    db_faults,
+    graphiql,
+    json_input,
+    limits,
+    media,
+    socket_watch,
+    spreadsheets,
+    telemetry,
+    trusted_documents,
+)
 from gongjian import events as live_events
 from gongjian.config import Settings
 from gongjian.observability import OperationLog
@@ -44,6 +54,7 @@ from gongjian.tokens import bearer, token_from_connection_params
 from gongjian.translation import language_of, translate
 from gongjian.trusted_documents import TrustedDocuments
 from resolvers import attachments, exports
+from resolvers.compiled import run as compiled_reads
 from resolvers.compiled.run import CompiledReads
 from resolvers.context import Context, viewer_from_token
 from schema import root
@@ -506,6 +517,7 @@ def create_app(settings: Settings, *, db: Any = None, extra_queries: Sequence[ty
             min_size=settings.pool_min,
             max_size=settings.pool_max,
             timeouts=settings.timeouts,
+            time_zone=settings.timezone,
         )
         app.state.db = PoolDatabase(pool, acquire_timeout=settings.acquire_timeout)
         _install_live(app.state, settings)
@@ -519,6 +531,8 @@ def create_app(settings: Settings, *, db: Any = None, extra_queries: Sequence[ty
             await pool.close()
 
     graphql = GongjianGraphQL(settings, extra_queries)
+    if settings.compiled_reads:  # trusted documents compile at start, not on their first request
+        compiled_reads.precompile(cast(Any, graphql.schema)._schema, trusted_documents.registered().values())
     app = Starlette(
         routes=[
             Route("/graphql", graphql),

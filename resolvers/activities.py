@@ -23,13 +23,12 @@ from db.pool import Conn
 from gongjian import clock
 from resolvers import ids, life, nodes
 from resolvers.access import viewer_key
-from resolvers.areas import household_by_id, person_by_id
+from resolvers.areas import AREA_TYPES, person_by_id
 from resolvers.context import Context
 from resolvers.errors import ErrorCode, Refusal
 from resolvers.loading import grouped, keyed
 from resolvers.mutations import Audited, Outcome, run
 from resolvers.pagination import Page, checked_first, decode_id_cursor, page_from_rows, page_of_known_total
-from resolvers.viewer import Role, Viewer
 
 # ---- loaders -------------------------------------------------------------------------------
 
@@ -67,11 +66,6 @@ async def viewer_signup_by_activity(ctx: Context, keys: list[int]) -> list[Signu
 
 
 # ---- visibility ----------------------------------------------------------------------------
-
-
-def hosts_it(viewer: Viewer, hosts: list[OrganisationRow]) -> bool:
-    mine = set(viewer.organisation_scopes(Role.UNIT_ADMIN))
-    return any(h.id in mine for h in hosts)
 
 
 async def visible_activity_by_id(ctx: Context, keys: list[int]) -> list[ActivityRow | None]:
@@ -200,15 +194,10 @@ async def volunteer_hours(
     pk = viewer.person_id if person_id is None else ids.decode_as(person_id, "Person")
     if pk is None:
         return None
-    person = await ctx.loader(person_by_id).load(pk)
-    if person is None or person.county_id != viewer.county_id:
-        return None
-    if person.id != viewer.person_id and not viewer.is_county_admin:
-        household = await ctx.loader(household_by_id).load(person.household_id) if person.household_id else None
-        if household is None or not viewer.is_staff_for(household.path):
-            return None
     async with ctx.db.connection() as conn:
-        found = await db.volunteer_hours(conn, [pk], life.aware(ctx, starts_from), life.aware(ctx, starts_before))
+        found = await db.volunteer_hours(
+            conn, viewer_key(viewer), [pk], life.aware(ctx, starts_from), life.aware(ctx, starts_before)
+        )
     return found.get(pk)
 
 
@@ -235,11 +224,16 @@ async def create_activity(
     viewer = ctx.signed_in
 
     async def body(conn: Conn) -> tuple[ActivityRow, Audited]:
-        community = await life.area_of_level(ctx, community_id, "COMMUNITY", "communityId")
+        pk = ids.decode_as(community_id, "Community")
+        host_pks = [h for h in (ids.decode_as(g, "Organisation") for g in host_ids) if h is not None]
+        found = await db.community_for_creator(conn, pk, host_pks, viewer_key(viewer)) if pk is not None else None
+        if found is None or found[0].level != "COMMUNITY" or found[0].county_id != viewer.county_id:
+            raise Refusal(ErrorCode.NOT_FOUND, f"No {AREA_TYPES['COMMUNITY'].lower()} with this id", "communityId")
+        community, creator = found
         if not host_ids:
             raise Refusal(ErrorCode.INVALID, "Name at least one host organisation", "hostIds")
         hosts = await life.organisations(ctx, host_ids, "hostIds")
-        if not viewer.is_staff_for(community.path) and not hosts_it(viewer, hosts):
+        if not creator:
             raise Refusal(ErrorCode.FORBIDDEN, "Only staff of the community or a host's unit admin may create it")
         if life.blank(title):
             raise Refusal(ErrorCode.INVALID, "The title may not be blank", "title")

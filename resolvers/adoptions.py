@@ -1,5 +1,6 @@
-"""Adoptions (包抓), read side: loaders and node visibility. Adoptions are public inside the
-viewer's county, like the names of the areas and units they join."""
+"""Adoptions (包抓), read side: loaders and node visibility. Who sees an adoption is the SQL
+rule `adoption_access` (0022_place_rules.sql): every user of its county, like the areas and
+units it joins."""
 
 from __future__ import annotations
 
@@ -8,18 +9,18 @@ from db.adoptions import AdoptionRow
 from db.areas import AreaRow, OrganisationRow
 from resolvers import areas, nodes
 from resolvers.context import Context
-from resolvers.loading import grouped, keyed
+from resolvers.loading import visible_grouped, visible_keyed
 
-adoption_by_id = keyed(db.adoptions_by_id)
-
-
-adoptions_by_area = grouped(db.active_by_area)
+visible_adoption_by_id = visible_keyed(db.visible_by_id)
 
 
-adoptions_by_unit = grouped(db.active_by_unit)
+adoptions_by_area = visible_grouped(db.active_by_area)
 
 
-nodes.register("Adoption", areas.county_nodes(adoption_by_id))
+adoptions_by_unit = visible_grouped(db.active_by_unit)
+
+
+nodes.register("Adoption", areas.rule_nodes(visible_adoption_by_id))
 
 
 async def of_area(root: AreaRow, ctx: Context) -> list[AdoptionRow]:

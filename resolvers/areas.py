@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Any, TypeVar
 
 from db import areas as db
 from db import audit
+from db.access import ViewerKey
 from db.areas import AreaRow, HouseholdRow, OrganisationRow, PersonRow, PostRow
 from db.pool import Conn
 from resolvers import access, ids, mutations, nodes
+from resolvers.access import viewer_key
 from resolvers.context import BatchFn, Context
 from resolvers.errors import ErrorCode, Refusal, bad_user_input
-from resolvers.loading import grouped, keyed
+from resolvers.loading import keyed, visible_grouped, visible_keyed
 from resolvers.mutations import Audited, Outcome
 from resolvers.pagination import Page, checked_first, decode_id_cursor, page_from_rows
 
@@ -29,36 +31,40 @@ household_by_id = keyed(db.households_by_id)
 person_by_id = keyed(db.persons_by_id)
 
 
-class _InCounty(Protocol):
-    @property
-    def county_id(self) -> int: ...
+# what the viewer sees, by the SQL rules of 0022_place_rules.sql (area_access, organisation_access,
+# household_visible, person_visible, post_access)
+visible_area_by_id = visible_keyed(db.visible_areas_by_id)
+visible_organisation_by_id = visible_keyed(db.visible_organisations_by_id)
+visible_household_by_id = visible_keyed(db.visible_households_by_id)
+visible_person_by_id = visible_keyed(db.visible_persons_by_id)
+visible_post_by_id = visible_keyed(db.visible_posts_by_id)
+
+Row = TypeVar("Row")
 
 
-Row = TypeVar("Row", bound=_InCounty)
+def rule_nodes(
+    visible: BatchFn[int, Row | None], plain: BatchFn[int, Row | None] | None = None, level: str | None = None
+) -> nodes.NodeLoader:
+    """`node(id)` of a type: the rows its SQL rule shows the viewer (`visible`), areas only at
+    `level` (the id of a Community names no Building). The rows found also answer the plain
+    loader `plain` of the request, if any (relations read them without another statement)."""
 
-
-def _in_county(ctx: Context, row: _InCounty | None) -> bool:
-    return row is not None and ctx.viewer is not None and row.county_id == ctx.viewer.county_id
-
-
-def county_nodes(batch: BatchFn[int, Row | None], level: str | None = None) -> nodes.NodeLoader:
-    """Rows of the viewer's county (areas only at `level`, when given), for `node(id)`."""
-
-    async def load(ctx: Context, keys: list[int]) -> list[Row | None]:
-        rows = await ctx.loader(batch).load_many(keys)
-        return [
-            r if _in_county(ctx, r) and (level is None or getattr(r, "level", None) == level) else None for r in rows
-        ]
+    async def load(ctx: Context, keys: list[int]) -> list[Any]:
+        rows = await ctx.loader(visible).load_many(keys)
+        for key, row in zip(keys, rows, strict=True):
+            if row is not None and plain is not None:
+                ctx.loader(plain).prime(key, row)
+        return [r if r is not None and (level is None or getattr(r, "level", None) == level) else None for r in rows]
 
     return load
 
 
 AREA_TYPES = ids.AREA_TYPES
 for _level, _type_name in AREA_TYPES.items():
-    nodes.register(_type_name, county_nodes(area_by_id, _level))
-nodes.register("Organisation", county_nodes(organisation_by_id))
-nodes.register("Household", county_nodes(household_by_id))
-nodes.register("Person", county_nodes(person_by_id))
+    nodes.register(_type_name, rule_nodes(visible_area_by_id, area_by_id, _level))
+nodes.register("Organisation", rule_nodes(visible_organisation_by_id, organisation_by_id))
+nodes.register("Household", rule_nodes(visible_household_by_id, household_by_id))
+nodes.register("Person", rule_nodes(visible_person_by_id, person_by_id))
 
 
 async def parent_area(root: AreaRow, ctx: Context) -> AreaRow | None:
@@ -101,14 +107,16 @@ async def responsible(root: AreaRow, ctx: Context) -> PersonRow | None:
     return await ctx.loader(responsible_by_area).load(root.id)
 
 
-responsibility_history_batch = grouped(db.responsibility_histories)
+async def responsibility_history_batch(ctx: Context, keys: list[int]) -> list[list[db.ResponsibilityRow]]:
+    if ctx.viewer is None:
+        return [[] for _ in keys]
+    async with ctx.db.connection() as conn:
+        found = await db.responsibility_histories(conn, keys, access.viewer_key(ctx.viewer))
+    return [found.get(k, []) for k in keys]
 
 
 async def responsibility_history(root: AreaRow, ctx: Context) -> list[db.ResponsibilityRow]:
     """Who was responsible when, newest first: to COUNTY_ADMIN and staff in scope (others: empty)."""
-    viewer = ctx.viewer
-    if viewer is None or root.county_id != viewer.county_id or not viewer.is_staff_for(root.path):
-        return []
     return await ctx.loader(responsibility_history_batch).load(root.id)
 
 
@@ -129,8 +137,10 @@ async def ancestor(root: AreaRow, ctx: Context, level: str) -> AreaRow | None:
 
 
 async def household_count_by_area(ctx: Context, keys: list[int]) -> list[int]:
+    if ctx.viewer is None:
+        return [0 for _ in keys]
     async with ctx.db.connection() as conn:
-        found = await db.household_counts(conn, keys)
+        found = await db.household_counts(conn, viewer_key(ctx.viewer), keys)
     return [found.get(k, 0) for k in keys]
 
 
@@ -138,7 +148,7 @@ async def household_count(root: AreaRow, ctx: Context) -> int:
     return await ctx.loader(household_count_by_area).load(root.id)
 
 
-organisations_at_area = grouped(db.organisations_at_areas)
+organisations_at_area = visible_grouped(db.organisations_at_areas)
 
 
 async def attached(root: AreaRow, ctx: Context, kind: str) -> OrganisationRow | None:
@@ -159,7 +169,7 @@ async def organisation_area(root: OrganisationRow, ctx: Context) -> AreaRow | No
     return await ctx.loader(area_by_id).load(root.area_id)
 
 
-children_by_organisation = grouped(db.child_organisations)
+children_by_organisation = visible_grouped(db.child_organisations)
 
 
 async def organisation_children(root: OrganisationRow, ctx: Context) -> list[OrganisationRow]:
@@ -182,14 +192,20 @@ def _grouped(keys: list[PageKey]) -> dict[tuple[int, int], list[int]]:
     return groups
 
 
-def _pages(fetch: Callable[[Conn, list[int], int, int], Awaitable[dict[int, list[T]]]]) -> BatchFn[PageKey, list[T]]:
-    """A batch of nested pages: one statement per (first, after) for all the parents."""
+def _pages(
+    fetch: Callable[[Conn, ViewerKey, list[int], int, int], Awaitable[dict[int, list[T]]]],
+) -> BatchFn[PageKey, list[T]]:
+    """A batch of nested pages of what the viewer sees: one statement per (first, after) for
+    all the parents."""
 
     async def batch(ctx: Context, keys: list[PageKey]) -> list[list[T]]:
+        if ctx.viewer is None:
+            return [[] for _ in keys]
+        viewer = viewer_key(ctx.viewer)
         found: dict[PageKey, list[T]] = {}
         async with ctx.db.connection() as conn:
             for (first, after), parents in _grouped(keys).items():
-                pages = await fetch(conn, parents, after, first + 1)
+                pages = await fetch(conn, viewer, parents, after, first + 1)
                 for p in parents:
                     found[(p, first, after)] = pages.get(p, [])
         return [found[k] for k in keys]
@@ -198,8 +214,10 @@ def _pages(fetch: Callable[[Conn, list[int], int, int], Awaitable[dict[int, list
     return batch
 
 
-async def _building_pages(conn: Conn, compounds: list[int], after: int, limit: int) -> dict[int, list[AreaRow]]:
-    return await db.child_area_pages(conn, compounds, "BUILDING", after, limit)
+async def _building_pages(
+    conn: Conn, viewer: ViewerKey, compounds: list[int], after: int, limit: int
+) -> dict[int, list[AreaRow]]:
+    return await db.child_area_pages(conn, viewer, compounds, "BUILDING", after, limit)
 
 
 building_pages = _pages(_building_pages)
@@ -208,8 +226,10 @@ member_page_batch = _pages(db.member_pages)
 
 
 async def building_count_by_compound(ctx: Context, keys: list[int]) -> list[int]:
+    if ctx.viewer is None:
+        return [0 for _ in keys]
     async with ctx.db.connection() as conn:
-        found = await db.child_area_counts(conn, keys, "BUILDING")
+        found = await db.child_area_counts(conn, viewer_key(ctx.viewer), keys, "BUILDING")
     return [found.get(k, 0) for k in keys]
 
 
@@ -234,8 +254,10 @@ async def households(root: AreaRow, ctx: Context, first: int | None, after: str 
 
 
 async def member_counts_by_organisation(ctx: Context, keys: list[int]) -> list[tuple[int, int]]:
+    if ctx.viewer is None:
+        return [(0, 0) for _ in keys]
     async with ctx.db.connection() as conn:
-        found = await db.member_counts(conn, keys)
+        found = await db.member_counts(conn, viewer_key(ctx.viewer), keys)
     return [found.get(k, (0, 0)) for k in keys]
 
 
@@ -257,7 +279,7 @@ async def member_count(root: OrganisationRow, ctx: Context) -> int:
 post_by_id = keyed(db.posts_by_id)
 
 
-nodes.register("Post", county_nodes(post_by_id))
+nodes.register("Post", rule_nodes(visible_post_by_id, post_by_id))
 
 
 async def post_person(root: PostRow, ctx: Context) -> PersonRow:
@@ -275,7 +297,7 @@ async def post_organisation(root: PostRow, ctx: Context) -> OrganisationRow:
 # --- personal data (masked by resolvers/access.py) ---------------------------------------------
 
 
-residents_batch = grouped(db.residents_by_household)
+residents_batch = visible_grouped(db.residents_by_household)
 
 
 async def residents(root: HouseholdRow, ctx: Context) -> list[PersonRow]:
@@ -349,11 +371,11 @@ async def area_list(
     parent = decode_area_argument(parent_id, "parentId")
     pattern = _pattern(search)
     async with ctx.db.connection() as conn:
-        rows = await db.areas_page(conn, viewer.county_id, parent, level, pattern, after_id, n + 1)
+        rows = await db.areas_page(conn, viewer_key(viewer), parent, level, pattern, after_id, n + 1)
 
     async def count() -> int:
         async with ctx.db.connection() as conn:
-            return await db.areas_count(conn, viewer.county_id, parent, level, pattern)
+            return await db.areas_count(conn, viewer_key(viewer), parent, level, pattern)
 
     return page_from_rows(rows, n, lambda r: [r.id], count)
 
@@ -366,11 +388,11 @@ async def compound_list(
     area = decode_area_argument(within, "within")
     pattern = _pattern(search)
     async with ctx.db.connection() as conn:
-        rows = await db.compounds_page(conn, viewer.county_id, area, pattern, after_id, n + 1)
+        rows = await db.compounds_page(conn, viewer_key(viewer), area, pattern, after_id, n + 1)
 
     async def count() -> int:
         async with ctx.db.connection() as conn:
-            return await db.compounds_count(conn, viewer.county_id, area, pattern)
+            return await db.compounds_count(conn, viewer_key(viewer), area, pattern)
 
     return page_from_rows(rows, n, lambda r: [r.id], count)
 
@@ -382,11 +404,11 @@ async def organisation_list(
     n, after_id = checked_first(first), _after_id(after)
     pattern = _pattern(search)
     async with ctx.db.connection() as conn:
-        rows = await db.organisations_page(conn, viewer.county_id, kind, pattern, after_id, n + 1)
+        rows = await db.organisations_page(conn, viewer_key(viewer), kind, pattern, after_id, n + 1)
 
     async def count() -> int:
         async with ctx.db.connection() as conn:
-            return await db.organisations_count(conn, viewer.county_id, kind, pattern)
+            return await db.organisations_count(conn, viewer_key(viewer), kind, pattern)
 
     return page_from_rows(rows, n, lambda r: [r.id], count)
 
@@ -403,7 +425,7 @@ async def cross_appointments(ctx: Context, community_id: str) -> list[CrossAppoi
     if community is None:
         raise bad_user_input("`communityId` is not the id of a community", argument="communityId")
     async with ctx.db.connection() as conn:
-        posts = await db.cross_appointments(conn, community, viewer.county_id)
+        posts = await db.cross_appointments(conn, viewer_key(viewer), community)
     by_person: dict[int, list[PostRow]] = {}
     for p in posts:
         by_person.setdefault(p.person_id, []).append(p)
@@ -420,10 +442,11 @@ async def assign_responsible(ctx: Context, area_id: str, person_id: str) -> Outc
     person_pk = ids.decode_as(person_id, "Person")
 
     async def body(conn: Conn) -> tuple[AreaRow, Audited]:
-        area = await db.lock_area(conn, area_pk) if area_pk is not None else None
-        if area is None or area.county_id != viewer.county_id:
+        locked = await db.lock_area(conn, area_pk, access.viewer_key(viewer)) if area_pk is not None else None
+        if locked is None or locked[0].county_id != viewer.county_id:
             raise Refusal(ErrorCode.NOT_FOUND, "No such area", "areaId")
-        if not viewer.is_staff_for(area.path):
+        area, staff = locked
+        if not staff:
             raise Refusal(ErrorCode.FORBIDDEN, "Only the county admin or staff in scope may assign", "areaId")
         person = (await db.persons_by_id(conn, [person_pk])).get(person_pk) if person_pk is not None else None
         if person is None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
+from typing import TypeVar
 
 import asyncpg
 
@@ -29,7 +30,7 @@ from resolvers.errors import ErrorCode, Refusal, UserError
 from resolvers.loading import grouped, keyed
 from resolvers.mutations import Audited, Outcome, run
 from resolvers.pagination import Page, checked_first, decode_id_cursor, page_from_rows
-from resolvers.viewer import Role, Viewer
+from resolvers.viewer import Viewer
 
 # --- loaders ----------------------------------------------------------------------------
 
@@ -288,16 +289,6 @@ async def needs(
 # --- who may act ------------------------------------------------------------------------
 
 
-def _manages_provider(viewer: Viewer, provider_id: int) -> bool:
-    """The provider's UNIT_ADMIN (a user or the unit's API token) or a county admin."""
-    return viewer.is_county_admin or provider_id in viewer.organisation_scopes(Role.UNIT_ADMIN)
-
-
-async def _area_path(conn: Conn, area_id: int) -> list[int]:
-    area = (await areas_db.areas_by_id(conn, [area_id])).get(area_id)
-    return list(area.path) if area else []
-
-
 def _text(value: str, field: str) -> str:
     if not value.strip():
         raise Refusal(ErrorCode.INVALID, f"`{field}` may not be blank", field)
@@ -312,32 +303,26 @@ def _quantity(value: int) -> int:
     return value
 
 
-async def _visible_resource(conn: Conn, viewer: Viewer, global_id: str, field: str) -> ResourceRow:
+R = TypeVar("R")
+
+# Each mutation reads (and locks) the row it acts on with the rule of who may act on it, in
+# one statement (db/duallist.py); a row the viewer does not see is NOT_FOUND.
+
+
+async def _locked_resource(conn: Conn, viewer: Viewer, global_id: str) -> tuple[ResourceRow, bool] | None:
     pk = ids.decode_as(global_id, "Resource")
-    row = (await db.visible_resources_by_id(conn, viewer_key(viewer), [pk])).get(pk) if pk is not None else None
-    if row is None:
-        raise Refusal(ErrorCode.NOT_FOUND, "No such resource", field)
-    return row
+    return await db.resource_for_update(conn, viewer_key(viewer), pk) if pk is not None else None
 
 
-async def _visible_need(conn: Conn, viewer: Viewer, global_id: str, field: str) -> NeedRow:
+async def _locked_need(conn: Conn, viewer: Viewer, global_id: str) -> tuple[NeedRow, bool] | None:
     pk = ids.decode_as(global_id, "Need")
-    row = (await db.visible_needs_by_id(conn, viewer_key(viewer), [pk])).get(pk) if pk is not None else None
-    if row is None:
-        raise Refusal(ErrorCode.NOT_FOUND, "No such need", field)
-    return row
+    return await db.need_for_update(conn, viewer_key(viewer), pk) if pk is not None else None
 
 
-async def _visible_exchange(conn: Conn, viewer: Viewer, global_id: str) -> ExchangeRow:
-    pk = ids.decode_as(global_id, "Exchange")
-    row = (await db.visible_exchanges_by_id(conn, viewer_key(viewer), [pk])).get(pk) if pk is not None else None
-    if row is None:
-        raise Refusal(ErrorCode.NOT_FOUND, "No such exchange", "exchangeId")
-    return row
-
-
-async def _staff_for_need(conn: Conn, viewer: Viewer, need: NeedRow) -> bool:
-    return viewer.is_staff_for(await _area_path(conn, need.area_id))
+def _found(found: tuple[R, bool] | None, what: str, field: str) -> tuple[R, bool]:
+    if found is None:
+        raise Refusal(ErrorCode.NOT_FOUND, f"No such {what}", field)
+    return found
 
 
 # --- mutations --------------------------------------------------------------------------
@@ -360,14 +345,15 @@ async def publish_resource(ctx: Context, given: ResourceInput) -> Outcome[Resour
 
     async def body(conn: Conn) -> tuple[ResourceRow, Audited]:
         provider_pk = ids.decode_as(given.provider_id, "Organisation")
-        provider = (
-            (await areas_db.organisations_by_id(conn, [provider_pk])).get(provider_pk)
+        found = (
+            await areas_db.administered_organisation(conn, provider_pk, viewer_key(viewer))
             if provider_pk is not None
             else None
         )
-        if provider is None or provider.county_id != viewer.county_id:
+        if found is None or found[0].county_id != viewer.county_id:
             raise Refusal(ErrorCode.NOT_FOUND, "No such organisation", "providerId")
-        if not _manages_provider(viewer, provider.id):
+        provider, administers = found
+        if not administers:
             raise Refusal(ErrorCode.FORBIDDEN, "Only the provider's unit admin or a county admin may publish", None)
         title = _text(given.title, "title")
         unit = _text(given.unit, "unit")
@@ -409,8 +395,8 @@ async def withdraw_resource(ctx: Context, resource_id: str) -> Outcome[ResourceR
     viewer = ctx.signed_in
 
     async def body(conn: Conn) -> tuple[ResourceRow, Audited]:
-        resource = await _visible_resource(conn, viewer, resource_id, "resourceId")
-        if not _manages_provider(viewer, resource.provider_id):
+        resource, administers = _found(await _locked_resource(conn, viewer, resource_id), "resource", "resourceId")
+        if not administers:
             raise Refusal(ErrorCode.FORBIDDEN, "Only the provider's unit admin or a county admin may withdraw", None)
         row = await db.withdraw_resource(conn, resource.id, viewer.user_id)
         if row is None:
@@ -434,10 +420,11 @@ async def publish_need(ctx: Context, given: NeedInput) -> Outcome[NeedRow]:
 
     async def body(conn: Conn) -> tuple[NeedRow, Audited]:
         area_pk = ids.decode_as(given.area_id, *AREA_TYPES.values())
-        area = (await areas_db.areas_by_id(conn, [area_pk])).get(area_pk) if area_pk is not None else None
-        if area is None or area.county_id != viewer.county_id:
+        found = await areas_db.staffed_area(conn, area_pk, viewer_key(viewer)) if area_pk is not None else None
+        if found is None or found[0].county_id != viewer.county_id:
             raise Refusal(ErrorCode.NOT_FOUND, "No such area", "areaId")
-        if not viewer.is_staff_for(list(area.path)):
+        area, staff = found
+        if not staff:
             raise Refusal(ErrorCode.FORBIDDEN, "Only staff in scope of the area may publish its needs", None)
         if area.level in ("COUNTY", "TOWN"):
             raise Refusal(ErrorCode.INVALID, "A need belongs to a community or an area inside one", "areaId")
@@ -467,8 +454,8 @@ async def close_need(ctx: Context, need_id: str) -> Outcome[NeedRow]:
     viewer = ctx.signed_in
 
     async def body(conn: Conn) -> tuple[NeedRow, Audited]:
-        need = await _visible_need(conn, viewer, need_id, "needId")
-        if not await _staff_for_need(conn, viewer, need):
+        need, staff = _found(await _locked_need(conn, viewer, need_id), "need", "needId")
+        if not staff:
             raise Refusal(ErrorCode.FORBIDDEN, "Only staff in scope of the need may close it", None)
         row = await db.close_need(conn, need.id, viewer.user_id)
         if row is None:
@@ -496,9 +483,11 @@ async def allocate(
             earlier = await db.exchange_by_idempotency_key(conn, viewer.user_id, key)
             if earlier is not None:  # a repeated call: its exchange, nothing new
                 return earlier, Audited("Exchange", earlier.id, {"idempotencyKey": key, "repeated": True})
-        need = await _visible_need(conn, viewer, need_id, "needId")
-        resource = await _visible_resource(conn, viewer, resource_id, "resourceId")
-        if not await _staff_for_need(conn, viewer, need):
+        # locked in the order of every allocation (db/duallist.py): resource, then need
+        locked_resource = await _locked_resource(conn, viewer, resource_id)
+        need, staff = _found(await _locked_need(conn, viewer, need_id), "need", "needId")
+        resource, _ = _found(locked_resource, "resource", "resourceId")
+        if not staff:
             raise Refusal(ErrorCode.FORBIDDEN, "Only staff in scope of the need may allocate to it", None)
         if resource.category != need.category:
             raise Refusal(ErrorCode.INVALID, "The resource is not of the need's category", "resourceId")
@@ -544,12 +533,10 @@ async def _settle(ctx: Context, exchange_id: str, action: str, reason: str | Non
     viewer = ctx.signed_in
 
     async def body(conn: Conn) -> tuple[ExchangeRow, Audited]:
-        exchange = await _visible_exchange(conn, viewer, exchange_id)
-        # the receiver is the need's area (copied when allocated; neither ever changes)
-        either_side = _manages_provider(viewer, exchange.provider_id) or viewer.is_staff_for(
-            await _area_path(conn, exchange.receiver_id)
-        )
-        if not either_side:
+        pk = ids.decode_as(exchange_id, "Exchange")
+        locked = await db.exchange_for_update(conn, viewer_key(viewer), pk) if pk is not None else None
+        exchange, party = _found(locked, "exchange", "exchangeId")
+        if not party:
             raise Refusal(ErrorCode.FORBIDDEN, "Only the provider or staff in scope of the need may do this", None)
         if action == "completeExchange":
             row = await db.complete_exchange(conn, exchange.id, viewer.user_id)

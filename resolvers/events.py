@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from dataclasses import replace
 
+from db import areas as areas_db
 from db import orders as orders_db
 from db.orders import OrderEventRow, Party
 from gongjian import db_faults, metrics
@@ -17,7 +18,6 @@ from gongjian import events as live
 from gongjian.tokens import token_from_connection_params
 from resolvers import ids
 from resolvers.access import viewer_key
-from resolvers.areas import area_by_id
 from resolvers.context import Context, viewer_from_token
 from resolvers.errors import forbidden, unauthenticated
 from resolvers.orders import event_by_id, order_by_id
@@ -46,16 +46,12 @@ async def _still_allowed(ctx: Context, order_id: int) -> None:
 async def order_events(ctx: Context, community_id: str) -> AsyncGenerator[OrderEventRow, None]:
     """Every transition of every order of the community, for staff in scope."""
     viewer = ctx.signed_in
-    operation = ctx.for_operation()
     pk = ids.decode_as(community_id, "Community")
-    community = await operation.loader(area_by_id).load(pk) if pk is not None else None
-    if (
-        community is None
-        or community.level != "COMMUNITY"
-        or community.county_id != viewer.county_id
-        or not viewer.is_staff_for(community.path)
-    ):
+    async with ctx.db.connection() as conn:
+        found = await areas_db.staffed_area(conn, pk, viewer_key(viewer)) if pk is not None else None
+    if found is None or found[0].level != "COMMUNITY" or found[0].county_id != viewer.county_id or not found[1]:
         raise forbidden("Only staff in scope may follow the community's orders")
+    community = found[0]
     async with hub_of(ctx).subscription(community.id) as queue:
         while True:
             item = await queue.get()

@@ -87,8 +87,8 @@ async def report_finding(
     viewer = ctx.signed_in
 
     async def body(conn: Conn) -> tuple[FindingRow, Audited]:
-        compound = await life.area_of_level(ctx, compound_id, "COMPOUND", "compoundId")
-        if not viewer.is_staff_for(compound.path):
+        compound, staff = await life.staffed_area_of_level(ctx, conn, compound_id, "COMPOUND", "compoundId")
+        if not staff:
             raise Refusal(ErrorCode.FORBIDDEN, "Only staff in scope of the compound may report findings")
         if life.blank(description):
             raise Refusal(ErrorCode.INVALID, "The description may not be blank", "description")

@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass
 
 from db import accounts as accounts_db
+from db import areas as areas_db
 from db import audit as audit_db
 from db import identity as db
 from db.areas import AreaRow, OrganisationRow, PersonRow
@@ -21,7 +22,7 @@ from resolvers.errors import ErrorCode, Refusal, UserError, bad_user_input
 from resolvers.loading import keyed
 from resolvers.mutations import Audited, Outcome, run
 from resolvers.pagination import Page, checked_first, decode_id_cursor, page_from_rows
-from resolvers.permissions import administers_organisation, is_person, require
+from resolvers.permissions import is_person, require
 from resolvers.viewer import Role, Viewer
 
 LOCKOUT_FAILURES = 5
@@ -273,11 +274,12 @@ async def create_api_token(ctx: Context, organisation_id: str, name: str) -> Out
     async def body(conn: Conn) -> tuple[NewApiToken, Audited]:
         require(is_person(v), "An API token cannot create API tokens")
         pk = ids.decode_as(organisation_id, "Organisation")
-        org = (await _organisations(conn, [pk]))[0] if pk is not None else None
-        if org is None or org.county_id != v.county_id:
+        found = await areas_db.administered_organisation(conn, pk, viewer_key(v)) if pk is not None else None
+        if found is None or found[0].county_id != v.county_id:
             raise Refusal(ErrorCode.NOT_FOUND, "No such organisation", "organisationId")
+        org, administers = found
         require(
-            administers_organisation(v, org.id, org.county_id),
+            administers,
             "Only the organisation's UNIT_ADMIN or a COUNTY_ADMIN may create its API tokens",
             "organisationId",
         )
@@ -330,13 +332,6 @@ async def api_tokens(ctx: Context, organisation_id: str, first: int | None, afte
             return await db.api_tokens_count(conn, viewer_key(ctx.signed_in), pk)
 
     return page_from_rows(rows, limit, lambda r: [r.id], count)
-
-
-async def _organisations(conn: Conn, keys: list[int]) -> list[OrganisationRow | None]:
-    from db.areas import organisations_by_id
-
-    found = await organisations_by_id(conn, keys)
-    return [found.get(k) for k in keys]
 
 
 # --- the audit log ------------------------------------------------------------------------

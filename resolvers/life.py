@@ -7,8 +7,11 @@ import datetime
 
 from graphql import GraphQLError
 
+from db import areas as areas_db
 from db.areas import AreaRow, HouseholdRow, OrganisationRow
+from db.pool import Conn
 from resolvers import ids
+from resolvers.access import viewer_key
 from resolvers.areas import AREA_TYPES, area_by_id, household_by_id, organisation_by_id
 from resolvers.context import Context
 from resolvers.errors import ErrorCode, Refusal, bad_user_input
@@ -22,6 +25,18 @@ async def area_of_level(ctx: Context, global_id: str, level: str, field: list[st
     if row is None or row.level != level or row.county_id != ctx.signed_in.county_id:
         raise Refusal(ErrorCode.NOT_FOUND, f"No {AREA_TYPES[level].lower()} with this id", field)
     return row
+
+
+async def staffed_area_of_level(
+    ctx: Context, conn: Conn, global_id: str, level: str, field: list[str] | str
+) -> tuple[AreaRow, bool]:
+    """As `area_of_level`, read in the mutation's transaction with whether the viewer is staff
+    of the area (the rule `staff_of_area`, in the same statement)."""
+    pk = ids.decode_as(global_id, AREA_TYPES[level])
+    found = await areas_db.staffed_area(conn, pk, viewer_key(ctx.signed_in)) if pk is not None else None
+    if found is None or found[0].level != level or found[0].county_id != ctx.signed_in.county_id:
+        raise Refusal(ErrorCode.NOT_FOUND, f"No {AREA_TYPES[level].lower()} with this id", field)
+    return found
 
 
 async def any_area(ctx: Context, global_id: str | None) -> AreaRow | None:

@@ -149,8 +149,8 @@ async def schedule_meeting(
     viewer = ctx.signed_in
 
     async def body(conn: Conn) -> tuple[MeetingRow, Audited]:
-        community = await life.area_of_level(ctx, community_id, "COMMUNITY", "communityId")
-        if not viewer.is_staff_for(community.path):
+        community, staff = await life.staffed_area_of_level(ctx, conn, community_id, "COMMUNITY", "communityId")
+        if not staff:
             raise Refusal(ErrorCode.FORBIDDEN, "Only staff in scope of the community may schedule its meetings")
         if life.blank(title):
             raise Refusal(ErrorCode.INVALID, "The title may not be blank", "title")

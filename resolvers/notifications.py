@@ -26,7 +26,6 @@ from resolvers.errors import ErrorCode, Refusal, UserError, unauthenticated
 from resolvers.messages import render_notification
 from resolvers.mutations import Audited, run
 from resolvers.pagination import Page, checked_first, decode_id_cursor, page_from_rows
-from resolvers.viewer import Viewer
 
 MAX_MARK: Final = 100
 
@@ -38,22 +37,31 @@ class Inbox(Page[NotificationRow]):
     unread_count: int = 0
 
 
-def _own_inbox(viewer: Viewer | None, user: UserRow) -> bool:
-    """Only the user themself reads their inbox (not an API token acting for its creator)."""
-    return viewer is not None and viewer.api_token_id is None and viewer.user_id == user.id
+async def inbox_counts(ctx: Context, keys: list[int]) -> list[tuple[int, int] | None]:
+    """Batch: (all, unread) of each user's inbox, or None where the viewer reads none of it
+    (the SQL rule `notification_access`: the user themself, not an API token)."""
+    viewer = ctx.viewer
+    if viewer is None:
+        return [None for _ in keys]
+    async with ctx.db.connection() as conn:
+        found = await db.inboxes(conn, viewer_key(viewer), keys)
+    return [found.get(k) for k in keys]
 
 
 async def inbox(
     ctx: Context, user: UserRow, unread_only: bool | None, first: int | None, after: str | None
 ) -> Inbox | None:
-    """`User.notifications`: newest first; null for anyone but the user themself."""
-    if not _own_inbox(ctx.viewer, user):
+    """`User.notifications`: newest first; null for anyone the rule does not let read it."""
+    counts = await ctx.loader(inbox_counts).load(user.id)
+    if counts is None:
         return None
     limit = checked_first(first)
     before = decode_id_cursor(after)
+    total, unread = counts
     async with ctx.db.connection() as conn:
-        rows = await db.inbox(conn, user.id, unread_only=bool(unread_only), before=before, limit=limit + 1)
-        total, unread = await db.counts(conn, user.id)
+        rows = await db.inbox(
+            conn, viewer_key(ctx.signed_in), user.id, unread_only=bool(unread_only), before=before, limit=limit + 1
+        )
 
     async def count() -> int:
         return unread if unread_only else total

@@ -311,11 +311,11 @@ async def place_order(
 
     async def body(conn: Conn) -> tuple[OrderRow, Audited]:
         pk = ids.decode_as(household_id, "Household")
-        household = (await areas_db.households_by_id(conn, [pk])).get(pk) if pk is not None else None
-        if household is None or household.county_id != viewer.county_id:
+        found = await areas_db.household_to_order_for(conn, pk, viewer_key(viewer)) if pk is not None else None
+        if found is None or found[0].county_id != viewer.county_id:
             raise Refusal(ErrorCode.NOT_FOUND, "No such household", "householdId")
-        on_behalf = viewer.is_staff_for(household.path) or viewer.covers(household.path, Role.BUILDING_HEAD)
-        if viewer.household_id != household.id and not on_behalf:
+        household, may_order = found
+        if not may_order:
             raise Refusal(
                 ErrorCode.FORBIDDEN,
                 "Only the household itself, staff in scope or the building's head may order for it",

@@ -53,7 +53,6 @@ from resolvers.pagination import (
     page_from_rows,
     page_of_known_total,
 )
-from resolvers.viewer import Role
 
 KINDS: Final = ("HOME_VISIT", "HEART_TO_HEART", "GOOD_DEED")
 DUTIES: Final = ("ASSIST_MANAGEMENT", "PUBLIC_SERVICE", "MOBILISATION")
@@ -333,21 +332,20 @@ async def registration_list(
 
 
 async def _report_area(ctx: Context, area_id: str) -> AreaRow | None:
-    """The area of a report, or None when unknown; FORBIDDEN unless COUNTY_ADMIN or staff in scope."""
+    """The area of a report, or None when unknown; FORBIDDEN unless the viewer reads its reports
+    (the rule `report_reader`)."""
     viewer = ctx.signed_in
     decoded = ids.decode(area_id)
     if decoded is None or decoded[0] not in AREA_TYPES.values():
         return None
-    area = await ctx.loader(area_by_id).load(decoded[1])
-    if area is None or area.county_id != viewer.county_id or AREA_TYPES[area.level] != decoded[0]:
+    async with ctx.db.connection() as conn:
+        found = await db.report_area(conn, decoded[1], viewer_key(viewer))
+    if found is None or found[0].county_id != viewer.county_id or AREA_TYPES[found[0].level] != decoded[0]:
         return None
-    if viewer.is_staff_for(area.path) or viewer.covers(area.path, Role.BUILDING_HEAD):
+    area, reader = found
+    ctx.loader(area_by_id).prime(area.id, area)  # the report's own fields read it again
+    if reader:
         return area
-    units = viewer.organisation_scopes(Role.UNIT_ADMIN)
-    if units:
-        async with ctx.db.connection() as conn:
-            if await db.adopts_area(conn, units, area.path):
-                return area
     raise forbidden(
         "Reports are for the county's administrators, the staff of the area, its building's head and its adopting units"
     )
@@ -492,11 +490,6 @@ async def _organisation(conn: Conn, ctx: Context, org_id: int, field: str) -> Or
     return _in_county((await areas_db.organisations_by_id(conn, [org_id])).get(org_id), ctx, "organisation", field)
 
 
-async def _household(conn: Conn, ctx: Context, household_id: int, field: str) -> HouseholdRow:
-    found = (await areas_db.households_by_id(conn, [household_id])).get(household_id)
-    return _in_county(found, ctx, "household", field)
-
-
 async def _person(conn: Conn, ctx: Context, person_id: int, field: str) -> PersonRow:
     return _in_county((await areas_db.persons_by_id(conn, [person_id])).get(person_id), ctx, "person", field)
 
@@ -508,8 +501,10 @@ async def adopt(
 
     async def body(conn: Conn) -> tuple[AdoptionRow, Audited]:
         unit = await _organisation(conn, ctx, _id(unit_id, "unitId", "Organisation"), "unitId")
-        area = await _area(conn, ctx, _id(area_id, "areaId", *AREA_TYPES.values()), "areaId")
-        if not (viewer.is_staff_for(area.path) or unit.id in viewer.organisation_scopes(Role.UNIT_ADMIN)):
+        area_pk = _id(area_id, "areaId", *AREA_TYPES.values())
+        found = await db.area_to_adopt(conn, area_pk, unit.id, viewer_key(viewer))
+        area = _in_county(found[0] if found else None, ctx, "area", "areaId")
+        if not (found and found[1]):
             raise Refusal(ErrorCode.FORBIDDEN, "Only the county, staff of the area or the unit's admin may adopt")
         if await db.unit_of(conn, unit.id) != unit.id:
             raise Refusal(
@@ -536,11 +531,11 @@ async def end_adoption(ctx: Context, adoption_id: str, until: datetime.date | No
     viewer = ctx.signed_in
 
     async def body(conn: Conn) -> tuple[AdoptionRow, Audited]:
-        found = await db.adoption_for_update(conn, _id(adoption_id, "adoptionId", "Adoption"))
-        if found is None or found.county_id != viewer.county_id:
+        locked = await db.adoption_for_update(conn, _id(adoption_id, "adoptionId", "Adoption"), viewer_key(viewer))
+        if locked is None or locked[0].county_id != viewer.county_id:
             raise Refusal(ErrorCode.NOT_FOUND, "No such adoption", ["adoptionId"])
-        area = await _area(conn, ctx, found.area_id, "adoptionId")
-        if not (viewer.is_staff_for(area.path) or found.unit_id in viewer.organisation_scopes(Role.UNIT_ADMIN)):
+        found, party = locked
+        if not party:
             raise Refusal(ErrorCode.FORBIDDEN, "Only the county, staff of the area or the unit's admin may end it")
         if found.until is not None:
             raise Refusal(ErrorCode.INVALID_STATE, "This adoption has already ended", ["adoptionId"])
@@ -560,8 +555,10 @@ async def pair(ctx: Context, cadre_id: str, household_id: str, since: datetime.d
 
     async def body(conn: Conn) -> tuple[PairingRow, Audited]:
         cadre = await _person(conn, ctx, _id(cadre_id, "cadreId", "Person"), "cadreId")
-        household = await _household(conn, ctx, _id(household_id, "householdId", "Household"), "householdId")
-        if not viewer.is_staff_for(household.path):
+        household_pk = _id(household_id, "householdId", "Household")
+        staffed = await areas_db.staffed_household(conn, household_pk, viewer_key(viewer))
+        household = _in_county(staffed[0] if staffed else None, ctx, "household", "householdId")
+        if not (staffed and staffed[1]):
             raise Refusal(ErrorCode.FORBIDDEN, "Only the county or staff of the household's community may pair")
         standing = await db.cadre_units(conn, cadre.id)
         if standing is None or not standing[0] or not standing[1]:
@@ -584,10 +581,10 @@ async def end_pairing(ctx: Context, pairing_id: str, until: datetime.date | None
 
     async def body(conn: Conn) -> tuple[PairingRow, Audited]:
         locked = await db.pairing_for_update(conn, _id(pairing_id, "pairingId", "Pairing"), viewer_key(viewer))
-        if locked is None or locked[1] is None:
+        if locked is None or locked.reason is None:
             raise Refusal(ErrorCode.NOT_FOUND, "No such pairing", ["pairingId"])
-        found, reason = locked
-        if reason not in STAFF_REASONS:
+        found = locked.row
+        if locked.reason not in STAFF_REASONS:
             raise Refusal(ErrorCode.FORBIDDEN, "Only the county or staff of the household's community may end it")
         if found.until is not None:
             raise Refusal(ErrorCode.INVALID_STATE, "This pairing has already ended", ["pairingId"])
@@ -620,10 +617,10 @@ async def record_visit(
         if key is not None and (not key or len(key) > MAX_KEY or "\x00" in key):
             raise Refusal(ErrorCode.INVALID, f"An idempotency key has 1 to {MAX_KEY} characters", ["idempotencyKey"])
         locked = await db.pairing_for_update(conn, _id(pairing_id, "pairingId", "Pairing"), viewer_key(viewer))
-        if locked is None or locked[1] is None:
+        if locked is None or locked.reason is None:
             raise Refusal(ErrorCode.NOT_FOUND, "No such pairing", ["pairingId"])
-        found = locked[0]
-        if viewer.person_id is None or viewer.person_id != found.cadre_id:
+        found = locked.row
+        if not locked.cadre:
             raise Refusal(ErrorCode.FORBIDDEN, "Only the paired cadre records visits")
         if found.until is not None:
             raise Refusal(ErrorCode.INVALID_STATE, "This pairing has ended", ["pairingId"])
@@ -648,10 +645,10 @@ async def _own_current_visit(ctx: Context, conn: Conn, visit_id: str) -> tuple[V
     pk = _id(visit_id, "visitId", "Visit")
     visit = await db.visit_for_update(conn, pk)
     locked = await db.pairing_for_update(conn, visit.pairing_id, viewer_key(viewer)) if visit else None
-    pairing = locked[0] if locked is not None and locked[1] is not None else None
-    if visit is None or pairing is None:
+    if visit is None or locked is None or locked.reason is None:
         raise Refusal(ErrorCode.NOT_FOUND, "No such visit", ["visitId"])
-    if viewer.person_id is None or viewer.person_id != pairing.cadre_id:
+    pairing = locked.row
+    if not locked.cadre:
         raise Refusal(ErrorCode.FORBIDDEN, "Only the paired cadre corrects their visits")
     if visit.occurred_on < period(visit.kind, clock.today(ctx.settings.zone))[0]:
         raise Refusal(ErrorCode.INVALID_STATE, "Only a visit of the current period may be changed", ["visitId"])
@@ -713,16 +710,17 @@ async def register_with_community(
             found = await _organisation(
                 conn, ctx, _id(organisation_id, "organisationId", "Organisation"), "organisationId"
             )
-            unit = await db.unit_of(conn, found.id)
+            unit, registers = await db.registering_organisation(conn, found.id, viewer_key(viewer))
             if unit is None:
                 raise Refusal(ErrorCode.INVALID, "Only a unit's party organisation registers", ["organisationId"])
-            if unit not in viewer.organisation_scopes(Role.UNIT_ADMIN):
+            if not registers:
                 raise Refusal(ErrorCode.FORBIDDEN, "Only the unit's admin registers its party organisation")
             org = found.id
         else:
             assert person_id is not None
-            member = await _person(conn, ctx, _id(person_id, "personId", "Person"), "personId")
-            if member.id != viewer.person_id:
+            registering = await db.registering_person(conn, _id(person_id, "personId", "Person"), viewer_key(viewer))
+            member = _in_county(registering[0] if registering else None, ctx, "person", "personId")
+            if not (registering and registering[1]):
                 raise Refusal(ErrorCode.FORBIDDEN, "A party member registers themself")
             if not member.party_member:
                 raise Refusal(ErrorCode.INVALID, "Only a party member registers", ["personId"])

@@ -18,7 +18,9 @@ import strawberry
 from strawberry.permission import BasePermission
 from strawberry.types import Info
 
+from db import areas as areas_db
 from resolvers import ids
+from resolvers.access import viewer_key
 from resolvers.errors import ErrorCode, Refusal
 from resolvers.rules import Rule
 from resolvers.viewer import Role, Viewer
@@ -87,8 +89,8 @@ def _argument(kwargs: dict[str, Any], path: str) -> Any:
 
 def administers_organisation_in(argument: str) -> type[Requirement]:
     """The organisation named by the global id in `argument` is one the viewer administers:
-    COUNTY_ADMIN of its county, or its UNIT_ADMIN (a partner's API token included). Put it
-    after SignedIn."""
+    COUNTY_ADMIN of its county, or its UNIT_ADMIN (a partner's API token included), as the
+    rule `administers_organisation` (0023_may_act.sql) says. Put it after SignedIn."""
 
     class AdministersOrganisation(_Forbidding):
         requirement = f"COUNTY_ADMIN, or UNIT_ADMIN of the organisation `{argument}`"
@@ -99,10 +101,9 @@ def administers_organisation_in(argument: str) -> type[Requirement]:
             pk = ids.decode_as(str(raw), "Organisation") if raw is not None else None
             if viewer is None or pk is None:
                 return False
-            from resolvers.areas import organisation_by_id  # the areas domain sits above this module
-
-            org = await info.context.loader(organisation_by_id).load(pk)
-            return org is not None and administers_organisation(viewer, org.id, org.county_id)
+            async with info.context.db.connection() as conn:
+                found = await areas_db.administered_organisation(conn, pk, viewer_key(viewer))
+            return found is not None and found[1]
 
     AdministersOrganisation.__name__ = AdministersOrganisation.__qualname__ = (
         f"AdministersOrganisation_{argument.replace('.', '_')}"
@@ -141,13 +142,6 @@ def require(allowed: bool, message: str = "You may not do this", field: str | li
     """Refuse the mutation with FORBIDDEN unless `allowed`."""
     if not allowed:
         raise Refusal(ErrorCode.FORBIDDEN, message, field)
-
-
-def administers_organisation(viewer: Viewer, organisation_id: int, county_id: int) -> bool:
-    """COUNTY_ADMIN of the organisation's county, or UNIT_ADMIN of the organisation."""
-    if county_id != viewer.county_id:
-        return False
-    return viewer.is_county_admin or organisation_id in viewer.organisation_scopes(Role.UNIT_ADMIN)
 
 
 def is_person(viewer: Viewer) -> bool:

@@ -61,11 +61,9 @@ YEARS = range(1949, 2201)
 
 
 async def plan_renovation(ctx: Context, *, compound_id: str, title: str, year: int) -> Outcome[RenovationRow]:
-    viewer = ctx.signed_in
-
     async def body(conn: Conn) -> tuple[RenovationRow, Audited]:
-        compound = await life.area_of_level(ctx, compound_id, "COMPOUND", "compoundId")
-        if not viewer.is_staff_for(compound.path):
+        compound, staff = await life.staffed_area_of_level(ctx, conn, compound_id, "COMPOUND", "compoundId")
+        if not staff:
             raise Refusal(ErrorCode.FORBIDDEN, "Only staff in scope of the compound or the county admin")
         if life.blank(title):
             raise Refusal(ErrorCode.INVALID, "The title may not be blank", "title")
@@ -89,10 +87,11 @@ async def _advance(ctx: Context, action: str, renovation_id: str, source: str, t
 
     async def body(conn: Conn) -> tuple[RenovationRow, Audited]:
         pk = ids.decode_as(renovation_id, "Renovation")
-        row = await db.renovation_for_update(conn, pk, viewer_key(viewer)) if pk is not None else None
-        if pk is None or row is None:
+        locked = await db.renovation_for_update(conn, pk, viewer_key(viewer)) if pk is not None else None
+        if pk is None or locked is None:
             raise Refusal(ErrorCode.NOT_FOUND, "No renovation project with this id", "renovationId")
-        if not viewer.is_staff_for(row.compound_path):
+        row, staff = locked
+        if not staff:
             raise Refusal(ErrorCode.FORBIDDEN, "Only staff in scope of the compound or the county admin")
         if row.status != source:
             raise Refusal(ErrorCode.INVALID_STATE, f"The project is {row.status}, not {source}", "renovationId")

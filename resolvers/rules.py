@@ -3,8 +3,8 @@ a sentence saying who passes it. A root field or mutation declares its rules wit
 `permissions.described(...)` / `guarded(rules=...)`, so its SDL says "Requires: ..." in the
 words of the rule it runs, and names it.
 
-Where `sql` is true the rule is the SQL function of that name (migrations 0010, 0012 and
-0021), called by the field's statements with the viewer (`viewer_of`); the others are checks
+Where `sql` is true the rule is the SQL function of that name (migrations 0010, 0012, 0021
+and 0023), called by the field's statements with the viewer (`viewer_of`); the others are checks
 made in the resolver's body, named after the function or condition that makes them.
 """
 
@@ -74,17 +74,47 @@ USER_ACCESS = Rule(
     "user_access", "sees accounts: COUNTY_ADMIN, staff in scope of where the person lives, the user themself"
 )
 
+# --- visibility of the county's places and people (SQL rules of 0022_place_rules.sql) ---------
+
+AREA_ACCESS = Rule("area_access", "sees areas (every level): every user of the county")
+ORGANISATION_ACCESS = Rule("organisation_access", "sees organisations: every user of the county")
+POST_ACCESS = Rule("post_access", "sees posts (任职), current or past: every user of the county")
+ADOPTION_ACCESS = Rule("adoption_access", "sees adoptions (包抓), current or past: every user of the county")
+HOUSEHOLD_VISIBLE = Rule(
+    "household_visible", "sees a household as an object: every user of the county (its residents: `household_access`)"
+)
+PERSON_VISIBLE = Rule("person_visible", "sees a person's name: every user of the county (the phone: `person_access`)")
+
+# --- who may act: one SQL rule per check of a mutation (0023_may_act.sql) -------------------
+
+STAFF_OF_AREA = Rule("staff_of_area", "COUNTY_ADMIN, or COMMUNITY_STAFF with the area in scope")
+ADMINISTERS_ORGANISATION = Rule("administers_organisation", "COUNTY_ADMIN, or UNIT_ADMIN of the organisation")
+ADOPTION_PARTIES = Rule("adoption_parties", "COUNTY_ADMIN, staff in scope of the area, the unit's UNIT_ADMIN")
+VOLUNTEER_HOURS_READER = Rule(
+    "volunteer_hours_reader", "the person themself, COUNTY_ADMIN, staff whose scope holds the person's household"
+)
+ACTIVITY_CREATOR = Rule("activity_creator", "staff in scope of the community, or the UNIT_ADMIN of one of the hosts")
+EXCHANGE_PARTY = Rule(
+    "exchange_party", "the provider's UNIT_ADMIN, or staff in scope of the need (COUNTY_ADMIN included)"
+)
+PAIRED_CADRE = Rule("paired_cadre", "the cadre of the pairing")
+UNIT_ADMIN_OF_UNIT = Rule(
+    "registers_for", "the unit's UNIT_ADMIN (a unit's party organisation), or the party member themself"
+)
+REPORT_READER = Rule(
+    "report_reader",
+    "staff in scope of the area, the head of a building on its path, the UNIT_ADMIN of a unit adopting it "
+    "or an area above it",
+)
+HOUSEHOLD_MEMBER = Rule(
+    "orders_for_household", "a member of the household the order is for, staff in scope, or the building's head"
+)
+
 # --- checks made in resolvers ---------------------------------------------------------------
 
 SIGNED_IN = Rule("signed_in", "a valid bearer token (a user or a partner unit's API token)", sql=False)
 ANYONE = Rule("anyone", "nothing: anyone may call it", sql=False)
 IN_COUNTY = Rule("in_county", "the objects are of the viewer's county", sql=False)
-STAFF_OF_AREA = Rule(
-    "is_staff_for", "COUNTY_ADMIN, or COMMUNITY_STAFF with the area in scope (`Viewer.is_staff_for`)", sql=False
-)
-ADMINISTERS_ORGANISATION = Rule(
-    "administers_organisation", "COUNTY_ADMIN, or UNIT_ADMIN of the organisation", sql=False
-)
 IS_PERSON = Rule("is_person", "a user signed in with a password (not an API token)", sql=False)
 MANAGES_ACCOUNTS = Rule(
     "manages_accounts",
@@ -92,13 +122,6 @@ MANAGES_ACCOUNTS = Rule(
     sql=False,
 )
 ORDER_WORKFLOW = Rule("TRANSITIONS", "the order's party that the workflow table lets take this step", sql=False)
-PAIRED_CADRE = Rule("paired_cadre", "the cadre of the pairing", sql=False)
-ADOPTION_PARTIES = Rule(
-    "adoption_parties", "COUNTY_ADMIN, staff in scope of the area, the unit's UNIT_ADMIN", sql=False
-)
-UNIT_ADMIN_OF_UNIT = Rule(
-    "unit_admin_of_unit", "the unit's UNIT_ADMIN (a unit's party organisation), or the party member themself", sql=False
-)
 ATTACHMENT_SUBJECT = Rule(
     "may_attach",
     "a party of the order (household, assignee, staff in scope); staff in scope for a finding; the cadre for a visit",
@@ -106,17 +129,5 @@ ATTACHMENT_SUBJECT = Rule(
 )
 
 NODE_RULES = Rule("nodes.register", "each object is shown by its own type's rule above (null where hidden)", sql=False)
-VOLUNTEER_HOURS_READER = Rule(
-    "volunteer_hours_reader",
-    "the person themself, COUNTY_ADMIN, staff whose scope holds the person's household",
-    sql=False,
-)
-ACTIVITY_CREATOR = Rule(
-    "activity_creator", "staff in scope of the community, or the UNIT_ADMIN of one of the hosts", sql=False
-)
-EXCHANGE_PARTY = Rule(
-    "exchange_party", "the provider's UNIT_ADMIN, or staff in scope of the need (COUNTY_ADMIN included)", sql=False
-)
-HOUSEHOLD_MEMBER = Rule("household_member", "a member of the household the order is for, or staff in scope", sql=False)
 
 ALL: tuple[Rule, ...] = tuple(v for v in dict(globals()).values() if isinstance(v, Rule))

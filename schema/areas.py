@@ -16,6 +16,7 @@ from resolvers import areas as r
 from resolvers import rules
 from resolvers.areas import ChainLink
 from resolvers.compiled import declarations as compiled
+from resolvers.compiled import planner as compiled_planner
 from resolvers.permissions import SignedIn, described
 from resolvers.renovations import renovations_by_compound
 from schema.adoptions import Adoption
@@ -578,19 +579,19 @@ class AreasQuery:
     areas: Connection[Area] = strawberry.field(
         resolver=_areas,
         permission_classes=[SignedIn],
-        description=described("Areas of the viewer's county; `parentId` gives direct children", rules.IN_COUNTY),
+        description=described("Areas of the viewer's county; `parentId` gives direct children", rules.AREA_ACCESS),
     )
     compounds: Connection[Compound] = strawberry.field(
         resolver=_compounds,
         permission_classes=[SignedIn],
         description=described(
-            "Compounds of the viewer's county; `within` gives those anywhere under an area", rules.IN_COUNTY
+            "Compounds of the viewer's county; `within` gives those anywhere under an area", rules.AREA_ACCESS
         ),
     )
     organisations: Connection[Organisation] = strawberry.field(
         resolver=_organisations,
         permission_classes=[SignedIn],
-        description=described("Organisations of the viewer's county", rules.IN_COUNTY),
+        description=described("Organisations of the viewer's county", rules.ORGANISATION_ACCESS),
     )
     people: Connection[Person] = strawberry.field(
         resolver=_people,
@@ -609,7 +610,7 @@ class AreasQuery:
         description=described(
             "People with posts in an owner committee and the community's party organisation or "
             "residents' committee (交叉任职)",
-            rules.IN_COUNTY,
+            rules.POST_ACCESS,
         ),
     )
 
@@ -644,14 +645,16 @@ ALL_TYPES = [
 
 # --- the compiled read path: each type's SQL, declared once (resolvers/compiled) -------------
 
-_AREA_IN_COUNTY = "{row}.county_id = {county} AND {row}.level = '%s'"
+# node(id) applies the SQL rules of the types (0022_place_rules.sql), as the ordinary path does
+_AREA_IN_COUNTY = "area_access({row}, {viewer}) AND {row}.level = '%s'"
 _RESPONSIBLE = compiled.Relation(
     "Person",
     "one",
     "{row}.id = (SELECT r.person_id FROM responsibilities r WHERE r.area_id = {parent}.id AND r.until IS NULL)",
 )
 _HOUSEHOLD_COUNT = compiled.Column(
-    "(SELECT count(*) FROM households h JOIN areas b ON b.id = h.building_id WHERE b.path @> ARRAY[{row}.id])"
+    "(SELECT count(*) FROM households h JOIN areas b ON b.id = h.building_id "
+    "WHERE b.path @> ARRAY[{row}.id] AND household_visible(h, {viewer}))"
 )
 _AREA_FIELDS: dict[str, compiled.Field] = {
     "id": compiled.GlobalId(),
@@ -685,8 +688,9 @@ compiled.declare(
             "buildings": compiled.Relation(
                 "Building",
                 "connection",
-                "{row}.parent_id = {parent}.id AND {row}.level = 'BUILDING'",
-                count="SELECT count(*) FROM areas a WHERE a.parent_id = {parent}.id AND a.level = 'BUILDING'",
+                "{row}.parent_id = {parent}.id AND {row}.level = 'BUILDING' AND area_access({row}, {viewer})",
+                count="SELECT count(*) FROM areas a WHERE a.parent_id = {parent}.id AND a.level = 'BUILDING' "
+                "AND area_access(a, {viewer})",
             ),
         },
     ),
@@ -703,9 +707,9 @@ compiled.declare(
             "households": compiled.Relation(
                 "Household",
                 "connection",
-                "{row}.building_id = {parent}.id",
+                "{row}.building_id = {parent}.id AND household_visible({row}, {viewer})",
                 count="SELECT count(*) FROM households h JOIN areas b ON b.id = h.building_id "
-                "WHERE b.path @> ARRAY[{parent}.id]",
+                "WHERE b.path @> ARRAY[{parent}.id] AND household_visible(h, {viewer})",
             ),
         },
     ),
@@ -714,14 +718,19 @@ compiled.declare(
     "Household",
     compiled.Source(
         "households",
-        "{row}.county_id = {county}",
+        "household_visible({row}, {viewer})",
         {
             "id": compiled.GlobalId(),
             "label": compiled.Column("{row}.label"),
             "code": compiled.Column("{row}.code"),
             "fullAddress": compiled.Column("coalesce(household_address({row}.area_id, {row}.label), {row}.label)"),
             "building": compiled.Relation("Building", "one", "{row}.id = {parent}.building_id"),
-            "residents": compiled.Relation("Person", "list", "{row}.household_id = {parent}.id", guard="residents"),
+            "residents": compiled.Relation(
+                "Person",
+                "list",
+                "{row}.household_id = {parent}.id AND person_visible({row}, {viewer})",
+                guard="residents",
+            ),
         },
         reasons={
             "residents": compiled.Reason("(SELECT r FROM household_reason({row}, {viewer}) r)", "residents", "{row}.id")
@@ -732,7 +741,7 @@ compiled.declare(
     "Person",
     compiled.Source(
         "persons",
-        "{row}.county_id = {county}",
+        "person_visible({row}, {viewer})",
         {
             "id": compiled.GlobalId(),
             "name": compiled.Column("{row}.name"),
@@ -757,8 +766,38 @@ compiled.declare(
     ),
 )
 
+compiled.declare(
+    "Organisation",
+    compiled.Source(
+        "organisations",
+        "{row}.county_id = {county}",
+        {
+            "id": compiled.GlobalId(),
+            "name": compiled.Column("{row}.name"),
+            "kind": compiled.Column("{row}.kind"),
+            "code": compiled.Column("{row}.code"),
+            "parent": compiled.Relation("Organisation", "one", "{row}.id = {parent}.parent_id"),
+            "children": compiled.Relation("Organisation", "list", "{row}.parent_id = {parent}.id"),
+            # distinct people holding a current post (db/areas.py MEMBER_COUNTS)
+            "memberCount": compiled.Column(
+                "(SELECT count(DISTINCT p.person_id) FROM posts p "
+                "WHERE p.organisation_id = {row}.id AND post_active(p.until))"
+            ),
+            # the rule `resource_access` (0021): what the viewer sees of its resources
+            "resources": compiled.Relation(
+                "Resource",
+                "connection",
+                "{row}.provider_id = {parent}.id "
+                "AND EXISTS (SELECT 1 FROM {viewer_from} w WHERE resource_access({row}, w) IS NOT NULL)",
+                count="SELECT count(*) FROM resources rs, {viewer_from} w "
+                "WHERE rs.provider_id = {parent}.id AND resource_access(rs, w) IS NOT NULL",
+            ),
+        },
+    ),
+)
+
 _COMPOUNDS_WHERE = (
-    "{row}.county_id = {county} AND {row}.level = 'COMPOUND' AND ({arg_within} IS NULL OR {row}.path @> "
+    "area_access({row}, {viewer}) AND {row}.level = 'COMPOUND' AND ({arg_within} IS NULL OR {row}.path @> "
     "ARRAY[{arg_within}]) AND ({arg_search} IS NULL OR {row}.name ILIKE {arg_search})"
 )
 
@@ -783,5 +822,32 @@ compiled.declare_root(
         "SELECT count(*) FROM areas {row} WHERE " + _COMPOUNDS_WHERE,  # noqa: S608 - constant text
         (("within", "bigint"), ("search", "text")),
         _compound_arguments,
+    ),
+)
+
+
+_ORGANISATIONS_WHERE = (
+    "{row}.county_id = {county} AND ({arg_kind} IS NULL OR {row}.kind = {arg_kind}) "
+    "AND ({arg_search} IS NULL OR {row}.name ILIKE {arg_search})"
+)
+
+
+def _organisation_arguments(given: Any) -> dict[str, Any]:
+    kind = given.get("kind") if isinstance(given, dict) else None
+    search = given.get("search") if isinstance(given, dict) else None
+    if given is not None and not isinstance(given, dict):
+        raise compiled_planner.Fallback("filter")
+    return {"kind": kind.value if isinstance(kind, OrganisationKind) else None, "search": r._pattern(search)}
+
+
+compiled.declare_root(
+    "organisations",
+    compiled.RootConnection(
+        "Organisation",
+        "organisations",
+        _ORGANISATIONS_WHERE,
+        "SELECT count(*) FROM organisations {row} WHERE " + _ORGANISATIONS_WHERE,  # noqa: S608 - constant text
+        (("kind", "text"), ("search", "text")),
+        _organisation_arguments,
     ),
 )

@@ -10,9 +10,11 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from db.duallist import ExchangeRow, NeedRow, ResourceRow
+from db.duallist import AVAILABLE, RESOURCE_STATUS, ExchangeRow, NeedRow, ResourceRow
 from resolvers import duallist as r
-from resolvers import rules
+from resolvers import ids, rules
+from resolvers.compiled import declarations as compiled
+from resolvers.compiled import planner as compiled_planner
 from resolvers.permissions import SignedIn, described
 from schema.areas import Area, Community, Organisation
 from schema.base import FILTER, INPUT, After, Connection, First, Node, UserError, is_row
@@ -442,3 +444,70 @@ class DualListMutation:
 
 
 ALL_TYPES = [Resource, Need, Exchange]
+
+
+# --- the compiled read path: each type's SQL, declared once (resolvers/compiled) -------------
+
+
+def _over(fragment: str) -> str:
+    """A fragment of db/duallist.py over the resource `r`, over `{row}` instead."""
+    return fragment.replace("r.", "{row}.")
+
+
+# the rule (0021_node_rules.sql)
+_RESOURCE_VISIBLE = "EXISTS (SELECT 1 FROM {viewer_from} w WHERE resource_access({row}, w) IS NOT NULL)"
+compiled.declare(
+    "Resource",
+    compiled.Source(
+        "resources",
+        _RESOURCE_VISIBLE,
+        {
+            "id": compiled.GlobalId(),
+            "title": compiled.Column("{row}.title"),
+            "description": compiled.Column("{row}.description"),
+            "category": compiled.Column("{row}.category"),
+            "quantity": compiled.Column("{row}.quantity"),
+            "remaining": compiled.Column("{row}.remaining"),
+            "unit": compiled.Column("{row}.unit"),
+            "status": compiled.Column(f"({_over(RESOURCE_STATUS)})"),
+            "availableUntil": compiled.Column(compiled.date_time("{row}.available_until")),
+            "withdrawnAt": compiled.Column(compiled.date_time("{row}.withdrawn_at")),
+            "createdAt": compiled.Column(compiled.date_time("{row}.created_at")),
+            "provider": compiled.Relation("Organisation", "one", "{row}.id = {parent}.provider_id"),
+        },
+    ),
+)
+
+_RESOURCES_WHERE = (
+    _RESOURCE_VISIBLE  # noqa: S608 - constant text
+    + " AND ({arg_community} IS NULL OR EXISTS (SELECT 1 FROM resource_communities rc "
+    "WHERE rc.resource_id = {row}.id AND rc.community_id = {arg_community})) "
+    "AND ({arg_category} IS NULL OR {row}.category = {arg_category}) "
+    "AND ({arg_available} IS NULL OR (" + _over(AVAILABLE) + ") = {arg_available})"
+)
+
+
+def _resource_arguments(given: Any) -> dict[str, Any]:
+    """The filter as `_resources` reads it."""
+    if given is not None and not isinstance(given, dict):
+        raise compiled_planner.Fallback("filter")
+    f = given or {}
+    category = f.get("category")
+    return {
+        "community": ids.filter_key(f.get("communityId"), "Community"),
+        "category": _category(category) if isinstance(category, ResourceCategory) else None,
+        "available": f.get("available"),
+    }
+
+
+compiled.declare_root(
+    "resources",
+    compiled.RootConnection(
+        "Resource",
+        "resources",
+        _RESOURCES_WHERE,
+        "SELECT count(*) FROM resources {row} WHERE " + _RESOURCES_WHERE,  # noqa: S608 - constant text
+        (("community", "bigint"), ("category", "text"), ("available", "boolean")),
+        _resource_arguments,
+    ),
+)

@@ -103,7 +103,10 @@ class User(Node):
     last_login_at: datetime.datetime | None = strawberry.field(description="When it last signed in")
     notifications: NotificationConnection | None = strawberry.field(
         resolver=notifications_of,
-        description="The user's inbox, newest first (`unreadOnly` narrows it); null for anyone but the user themself",
+        description=described(
+            "The user's inbox, newest first (`unreadOnly` narrows it); null for anyone the rule does not let read it",
+            rules.NOTIFICATION_ACCESS,
+        ),
     )
 
 

@@ -6,6 +6,7 @@ the same. The operation log line says which path ran."""
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import logging
 from collections.abc import AsyncIterator
@@ -18,8 +19,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from db.pool import SingleConnectionDatabase
+from gongjian import trusted_documents
 from gongjian.app import create_app
 from gongjian.config import Settings
+from resolvers.compiled import run
 from tests import builders as b
 from tests.conftest import TEST_SECRET
 from tests.support import Api, contract_operations
@@ -32,39 +35,47 @@ class Both:
     ordinary: Api
     conn: asyncpg.Connection
     caplog: pytest.LogCaptureFixture
+    db: SingleConnectionDatabase
 
     async def answer(
         self, api: Api, query: str, variables: dict[str, Any], token: str | None
     ) -> tuple[Any, tuple[str, int], set[tuple[Any, ...]]]:
         """The response, the path that ran and the personal-data reads audited (household,
-        field, reason: the ordinary path may write one twice, from two DataLoader batches)."""
+        field, reason: the ordinary path may write one twice, from two DataLoader batches).
+        The test's own statements take the apps' lock: a statement of a field that
+        graphql-core cancelled may still run on the connection after the response."""
         savepoint = self.conn.transaction()
-        await savepoint.start()
+        async with self.db.lock:
+            await savepoint.start()
         try:
-            before = await self.conn.fetchval("SELECT coalesce(max(id), 0) FROM audit_log")
+            async with self.db.lock:
+                before = await self.conn.fetchval("SELECT coalesce(max(id), 0) FROM audit_log")
             self.caplog.clear()
             result = await api.post(query, variables, token=token)
             lines = [r for r in self.caplog.records if r.name == "gongjian.graphql" and r.getMessage() == "operation"]
             fields = lines[-1].fields if lines else {}  # type: ignore[attr-defined]
             path = (str(fields.get("path")), int(fields.get("sql_statements", -1)))
-            audited = {
-                (r["target_id"], r["detail"]["field"], r["detail"]["reason"], r["user_id"], r["county_id"])
-                for r in await self.conn.fetch(
+            async with self.db.lock:
+                rows = await self.conn.fetch(
                     "SELECT target_id, detail, user_id, county_id FROM audit_log "
                     "WHERE id > $1 AND action = 'read.personalData'",
                     before,
                 )
+            audited = {
+                (r["target_id"], r["detail"]["field"], r["detail"]["reason"], r["user_id"], r["county_id"])
+                for r in rows
             }
             return result, path, audited
         finally:
-            await savepoint.rollback()
+            async with self.db.lock:
+                await savepoint.rollback()
 
     async def same(self, query: str, variables: dict[str, Any], token: str | None) -> str:
         """The path the compiled app took; fails when the two answers differ."""
         compiled, path, audited = await self.answer(self.compiled, query, variables, token)
         ordinary, ordinary_path, ordinary_audited = await self.answer(self.ordinary, query, variables, token)
         assert ordinary_path[0] == "resolvers"
-        assert compiled == ordinary, (query, variables)
+        assert compiled == ordinary, (query, variables, token)
         if path[0] == "compiled":
             assert audited == ordinary_audited, "the same personal-data reads are audited"
             assert path[1] == 1, "a compiled operation is one statement, its audit rows included"
@@ -81,7 +92,7 @@ async def both(conn: asyncpg.Connection, settings: Settings, caplog: pytest.LogC
         httpx.AsyncClient(transport=httpx.ASGITransport(app=compiled_app), base_url="http://test") as c1,
         httpx.AsyncClient(transport=httpx.ASGITransport(app=ordinary_app), base_url="http://test") as c2,
     ):
-        yield Both(Api(client=c1, secret=TEST_SECRET), Api(client=c2, secret=TEST_SECRET), conn, caplog)
+        yield Both(Api(client=c1, secret=TEST_SECRET), Api(client=c2, secret=TEST_SECRET), conn, caplog, db)
 
 
 BUILDING_HOUSEHOLDS = contract_operations()["BuildingHouseholds"]
@@ -117,6 +128,8 @@ def _reads() -> list[Any]:
 async def test_every_read_of_the_matrix_is_the_same_on_both_paths(both: Both) -> None:
     """Every read operation of the contract (and the matrix's query texts), for every sample
     and matrix account, on the scene of the authorization matrix."""
+    queries = {name for name, text in contract_operations().items() if text.lstrip().startswith("query")}
+    assert queries <= {row.operation for row, _ in _reads()}, "every read of the contract is sent"
     scene = await build_scene(both.conn)
     tokens = tokens_for(both.compiled, scene)
     paths: dict[str, set[str]] = {}
@@ -126,6 +139,210 @@ async def test_every_read_of_the_matrix_is_the_same_on_both_paths(both: Both) ->
             paths.setdefault(row.label, set()).add(await both.same(text, variables, tokens[account]))
     compiled = {label for label, seen in paths.items() if "compiled" in seen}
     assert "BuildingHouseholds of the resident's building" in compiled
+    assert {label for label in paths if label.startswith("ServiceOrders")} <= compiled
+    assert {
+        "Resources open to the community",
+        "Organisations (search the unit)",
+        "Registrations of the community (the unit's pending registration, the cadre's confirmed one)",
+    } <= compiled
+
+
+SERVICE_ORDERS = contract_operations()["ServiceOrders"]
+# every compilable field of an order, its household's residents (masked, audited), its
+# assignee's phone (masked, audited) and its timeline with each entry's actor and order
+ORDERS_IN_FULL = """
+query Orders($f: ServiceOrderFilter, $first: Int, $after: String) {
+  serviceOrders(filter: $f, first: $first, after: $after) {
+    __typename totalCount
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+    edges {
+      cursor
+      node {
+        __typename id number status title description category createdAt updatedAt dispatchedAt dueAt
+        overdue escalated resolution rating ratingComment
+        household { id label residents { id name phone } }
+        community { id name }
+        who: assignee { id name phone household { id label } }
+        timeline { at action status note actor { id name phone } order { id number status } }
+      }
+    }
+  }
+}
+"""
+
+
+async def test_service_orders_are_one_statement_and_the_same_for_every_account(both: Both) -> None:
+    """A staff member's ServiceOrders page (issue 13's third read): newest first, filters,
+    keyset pages, household, assignee and timeline, masked and audited as on the ordinary path;
+    visibility from the rule `order_parties` alone."""
+    scene = await build_scene(both.conn)
+    tokens = tokens_for(both.compiled, scene)
+    w, orders = scene.w, scene.orders
+    # one order overdue; timestamps with and without microseconds (isoformat writes both)
+    await both.conn.execute(
+        "UPDATE service_orders SET due_at = now() - interval '1 day' WHERE id = $1", orders["dispatched"]
+    )
+    await both.conn.execute(
+        "UPDATE service_orders SET created_at = '2024-02-29T23:59:59+00', "
+        "dispatched_at = '2024-03-01T08:00:00.123+08' WHERE id = $1",
+        orders["accepted"],
+    )
+    await both.conn.execute(
+        "UPDATE service_orders SET description = $2 WHERE id = $1", orders["completed"], '带"引号"\\和\n换行\u2028'
+    )
+    ids = sorted(orders.values())
+    cursor = base64.urlsafe_b64encode(f"[{ids[2]}]".encode()).decode().rstrip("=")
+    filters: list[dict[str, Any]] = [
+        {},
+        {"communityId": gid("Community", w.community)},
+        {"communityId": gid("Building", w.building)},
+        {"status": "DISPATCHED"},
+        {"status": "SUBMITTED", "overdue": False},
+        {"overdue": True},
+        {"escalated": False},
+        {"assigneeId": gid("Person", w.people["cadre"])},
+        {"assigneeId": gid("Organisation", w.unit)},
+        {"assigneeId": gid("Household", w.household)},
+        {"assigneeId": "not-an-id"},
+    ]
+    pages: list[dict[str, Any]] = [{}, {"first": 2}, {"first": 2, "after": cursor}, {"first": 0}, {"first": 100}]
+    for account in ACCOUNTS:
+        for f in filters:
+            for page in pages if f == {} else [{}]:
+                expected = "resolvers" if account == "anonymous" else "compiled"
+                path = await both.same(ORDERS_IN_FULL, {"f": f, **page}, tokens[account])
+                assert path == expected, (account, f, page)
+        contract = {"communityId": gid("Community", w.community), "first": 20}
+        assert await both.same(SERVICE_ORDERS, contract, tokens[account]) == expected
+    # values the ordinary path refuses are its own answer
+    for variables in ({"first": 101}, {"after": "x"}, {"first": -1}):
+        assert await both.same(SERVICE_ORDERS, variables, tokens["staff"]) == "resolvers"
+    # an OrderEvent is declared for its rows, not for node()
+    event = await both.conn.fetchval("SELECT min(id) FROM order_events")
+    node = "query($id: ID!) { node(id: $id) { __typename } }"
+    assert await both.same(node, {"id": gid("OrderEvent", event)}, tokens["staff"]) == "resolvers"
+    order = {"id": gid("ServiceOrder", orders["to_unit"])}
+    by_id = "query($id: ID!) { node(id: $id) { id ... on ServiceOrder { number assignee { name } } } }"
+    for account in ACCOUNTS[1:]:
+        assert await both.same(by_id, order, tokens[account]) == "compiled"
+
+
+RESOURCES_IN_FULL = """
+query Resources($f: ResourceFilter, $first: Int, $after: String) {
+  resources(filter: $f, first: $first, after: $after) {
+    totalCount pageInfo { hasNextPage endCursor startCursor }
+    edges { cursor node { id title description category quantity remaining unit status availableUntil withdrawnAt
+                          createdAt provider { id name kind code memberCount parent { id } } } }
+  }
+}
+"""
+ORGANISATIONS_IN_FULL = """
+query Organisations($f: OrganisationFilter, $first: Int, $after: String) {
+  organisations(filter: $f, first: $first, after: $after) {
+    totalCount pageInfo { hasNextPage endCursor }
+    edges { node { __typename id name kind code memberCount parent { id name } children { id name kind }
+                   resources(first: 1) { totalCount pageInfo { hasNextPage endCursor } edges { node { id title } } } } }
+  }
+}
+"""
+
+REGISTRATIONS_IN_FULL = """
+query Registrations($f: RegistrationFilter, $first: Int, $after: String) {
+  registrations(filter: $f, first: $first, after: $after) {
+    __typename totalCount pageInfo { hasNextPage endCursor }
+    edges { node { id status registeredAt decidedAt community { id name } organisation { id name kind }
+                   person { id name phone household { id label } } } }
+  }
+}
+"""
+
+
+async def test_plain_table_reads_are_the_same_for_every_account(both: Both) -> None:
+    """Plain table reads with their rules inline: `resources` (resource_access), `organisations`
+    (the viewer's county; each one's resources by the rule too), `registrations`
+    (registration_access; the registrant's phone masked and audited as on the ordinary path)."""
+    scene = await build_scene(both.conn)
+    tokens = tokens_for(both.compiled, scene)
+    w = scene.w
+    # a withdrawn resource, one that expired, one exhausted, besides the scene's
+    for title, change in (
+        ("撤回的", "withdrawn_at = now()"),
+        ("过期的", "available_until = now() - interval '1 hour'"),
+        ("用完的", "remaining = 0"),
+    ):
+        made = await b.resource(both.conn, w.unit, [w.community], title=title, category="VENUE")
+        await both.conn.execute(f"UPDATE resources SET {change} WHERE id = $1", made)  # noqa: S608 - constant text
+    cases: list[tuple[str, dict[str, Any]]] = [
+        (RESOURCES_IN_FULL, {}),
+        (RESOURCES_IN_FULL, {"first": 1}),
+        (RESOURCES_IN_FULL, {"f": {"available": True}}),
+        (RESOURCES_IN_FULL, {"f": {"available": False, "category": "PARKING"}}),
+        (RESOURCES_IN_FULL, {"f": {"communityId": gid("Community", w.community)}}),
+        (RESOURCES_IN_FULL, {"f": {"communityId": gid("Building", w.building)}}),
+        (ORGANISATIONS_IN_FULL, {}),
+        (ORGANISATIONS_IN_FULL, {"first": 2, "f": {"kind": "ENTERPRISE"}}),
+        (ORGANISATIONS_IN_FULL, {"f": {"search": "%"}}),
+        (REGISTRATIONS_IN_FULL, {}),
+        (REGISTRATIONS_IN_FULL, {"first": 1, "f": {"status": "CONFIRMED"}}),
+        (REGISTRATIONS_IN_FULL, {"f": {"communityId": gid("Community", w.community), "status": "PENDING"}}),
+    ]
+    for account in ACCOUNTS:
+        for query, variables in cases:
+            path = await both.same(query, variables, tokens[account])
+            assert path == ("resolvers" if account == "anonymous" else "compiled"), (account, variables)
+    # an id of no community is the ordinary path's error
+    bad = {"f": {"communityId": gid("Building", w.building)}}
+    assert await both.same(REGISTRATIONS_IN_FULL, bad, tokens["staff"]) == "resolvers"
+
+
+def _manifest_id(name: str) -> tuple[str, str]:
+    """A manifest operation's id and body."""
+    found = [(i, body) for i, body in trusted_documents.registered().items() if f"query {name}(" in body]
+    assert len(found) == 1, name
+    return found[0]
+
+
+async def test_trusted_operations_compile_when_the_app_starts(
+    both: Both, conn: asyncpg.Connection, settings: Settings
+) -> None:
+    """The app plans the manifest's queries as it starts (one plan per type a `node(id)` may
+    name); a trusted operation sent by its hash then runs compiled without planning."""
+    run._trusted.clear()
+    run._precompiled.clear()
+    run._plans.clear()
+    create_app(settings, db=SingleConnectionDatabase(conn))
+    orders_id, _ = _manifest_id("ServiceOrders")
+    households_id, _ = _manifest_id("BuildingHouseholds")
+    assert run._trusted.get((orders_id, "ServiceOrders", (), ())) is not None
+    assert run._trusted.get((households_id, "BuildingHouseholds", (), ("Building",))) is not None
+    assert not run._plans, "nothing planned on demand yet"
+
+    scene = await build_scene(both.conn)
+    tokens = tokens_for(both.compiled, scene)
+    for manifest_id, variables in (
+        (orders_id, {"communityId": gid("Community", scene.w.community), "overdue": False, "first": 3}),
+        (households_id, {"id": gid("Building", scene.w.building)}),
+    ):
+        answers = []
+        for api in (both.compiled, both.ordinary):
+            built = run.plans_built
+            both.caplog.clear()
+            response = await api.client.post(
+                "/graphql",
+                json={
+                    "variables": variables,
+                    "extensions": {"persistedQuery": {"version": 1, "sha256Hash": manifest_id}},
+                },
+                headers={"Authorization": f"Bearer {tokens['staff']}", "Accept-Language": "en"},
+            )
+            assert response.status_code == 200, response.text
+            answers.append(response.json())
+            line = [r for r in both.caplog.records if r.name == "gongjian.graphql" and r.getMessage() == "operation"]
+            path = line[-1].fields["path"]  # type: ignore[attr-defined]
+            assert path == ("compiled" if api is both.compiled else "resolvers")
+            assert run.plans_built == built, "a trusted operation is not planned on its request"
+        assert answers[0] == answers[1]
+        assert "errors" not in answers[0] and answers[0]["data"]
 
 
 async def test_limits_and_refused_values_answer_alike(both: Both) -> None:
@@ -165,6 +382,40 @@ SCALARS: dict[str, list[str]] = {
     "District": ["id", "name", "level"],
     "Household": ["id", "label", "code", "fullAddress", "__typename"],
     "Person": ["id", "name", "partyMember", "phone", "__typename"],
+    "ServiceOrder": [
+        "id",
+        "number",
+        "status",
+        "title",
+        "description",
+        "category",
+        "createdAt",
+        "updatedAt",
+        "dispatchedAt",
+        "dueAt",
+        "overdue",
+        "escalated",
+        "resolution",
+        "rating",
+        "ratingComment",
+        "__typename",
+    ],
+    "OrderEvent": ["at", "action", "status", "note", "__typename"],
+    "Organisation": ["id", "name", "kind", "code", "memberCount", "__typename"],
+    "Resource": [
+        "id",
+        "title",
+        "description",
+        "category",
+        "quantity",
+        "remaining",
+        "unit",
+        "status",
+        "availableUntil",
+        "withdrawnAt",
+        "createdAt",
+        "__typename",
+    ],
 }
 # field -> (target type, kind)
 RELATIONS: dict[str, dict[str, tuple[str, str]]] = {
@@ -184,6 +435,19 @@ RELATIONS: dict[str, dict[str, tuple[str, str]]] = {
     "District": {},
     "Household": {"residents": ("Person", "list"), "building": ("Building", "one")},
     "Person": {"household": ("Household", "one")},
+    "ServiceOrder": {
+        "household": ("Household", "one"),
+        "community": ("Community", "one"),
+        "assignee": ("Person", "one"),
+        "timeline": ("OrderEvent", "list"),
+    },
+    "OrderEvent": {"actor": ("Person", "one"), "order": ("ServiceOrder", "one")},
+    "Organisation": {
+        "parent": ("Organisation", "one"),
+        "children": ("Organisation", "list"),
+        "resources": ("Resource", "connection"),
+    },
+    "Resource": {"provider": ("Organisation", "one")},
 }
 FIRSTS = [None, 0, 1, 2, 3, 100, 101, -1]
 
@@ -241,18 +505,41 @@ def _selection(draw: st.DrawFn, type_name: str, depth: int, fragments: list[str]
 @st.composite
 def _operations(draw: st.DrawFn) -> tuple[str, str, bool]:
     fragments: list[str] = []
-    root = draw(st.sampled_from(["node", "compounds"]))
+    root = draw(st.sampled_from(["node", "compounds", "serviceOrders", "organisations"]))
     if root == "node":
-        on = draw(st.lists(st.sampled_from(["Compound", "Building", "Household", "Person"]), min_size=1, unique=True))
+        types = ["Compound", "Building", "Household", "Person", "ServiceOrder", "Organisation", "Resource"]
+        on = draw(st.lists(st.sampled_from(types), min_size=1, unique=True))
         body = " ".join(f"... on {t} {{ {draw(_selection(t, 3, fragments))} }}" for t in on)
         text = f"query Random($id: ID!, $yes: Boolean!) {{ node(id: $id) {{ {body} }} }}"
-    else:
+    elif root == "compounds":
         inner = draw(_selection("Compound", 3, fragments))
         first = draw(st.sampled_from(FIRSTS))
         args = "filter: {within: $id}" + (f", first: {first}" if first is not None else "")
         text = (
             f"query Random($id: ID!, $yes: Boolean!) {{ compounds({args}) "
             f"{{ totalCount pageInfo {{ hasNextPage endCursor }} edges {{ cursor node {{ {inner} }} }} }} }}"
+        )
+    elif root == "organisations":
+        inner = draw(_selection("Organisation", 3, fragments))
+        first = draw(st.sampled_from(FIRSTS))
+        args = "filter: {kind: ENTERPRISE}" if draw(st.booleans()) else ""
+        args += (", " if args else "") + (f"first: {first}" if first is not None else "")
+        text = (
+            f"query Random($id: ID!, $yes: Boolean!) {{ organisations{f'({args})' if args else ''} "
+            f"{{ totalCount edges {{ cursor node {{ {inner} }} }} }} "
+            "k: __typename @include(if: $yes) n: node(id: $id) { __typename } }"
+        )
+    else:
+        inner = draw(_selection("ServiceOrder", 3, fragments))
+        first = draw(st.sampled_from(FIRSTS))
+        narrow = draw(
+            st.sampled_from(["", "communityId: $id", "assigneeId: $id", "status: DISPATCHED", "overdue: $yes"])
+        )
+        args = f"filter: {{{narrow}}}" + (f", first: {first}" if first is not None else "")
+        text = (
+            f"query Random($id: ID!, $yes: Boolean!) {{ serviceOrders({args}) "
+            f"{{ totalCount pageInfo {{ hasNextPage endCursor startCursor }} "
+            f"edges {{ cursor node {{ {inner} }} }} }} }}"
         )
     # only the fragments the operation spreads (an unused one does not validate)
     used: list[str] = []
@@ -262,7 +549,9 @@ def _operations(draw: st.DrawFn) -> tuple[str, str, bool]:
             used.append(fragment)
             reach += " " + fragment
     fragments = [f for f in fragments if f in used]
-    target = draw(st.sampled_from(["building", "compound", "household", "person", "community", "far", "bad"]))
+    targets = ["building", "compound", "household", "person", "community", "far", "bad", "order", "cadre", "unit"]
+    targets.append("resource")
+    target = draw(st.sampled_from(targets))
     return " ".join([text, *fragments]), target, draw(st.booleans())
 
 
@@ -286,13 +575,17 @@ async def _scene(both: Both) -> tuple[Scene, dict[str, str | None], dict[str, st
             "person": gid("Person", w.people["resident"]),
             "community": gid("Community", w.community),
             "far": gid("Building", scene.far.building),
+            "order": gid("ServiceOrder", scene.orders["accepted"]),
+            "cadre": gid("Person", w.people["cadre"]),
+            "unit": gid("Organisation", w.unit),
+            "resource": gid("Resource", scene.objects["Resource"]),
             "bad": "not-an-id",
         }
         _scenes[id(both)] = (scene, tokens_for(both.compiled, scene), ids)
     return _scenes[id(both)]
 
 
-@settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=80, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(operation=_operations(), account=st.sampled_from([*ACCOUNTS[1:], ACCOUNTS[0]]))
 async def test_random_selections_are_the_same_on_both_paths(
     both: Both, operation: tuple[str, str, bool], account: str

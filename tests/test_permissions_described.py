@@ -57,3 +57,23 @@ async def test_every_sql_rule_is_a_function_the_statements_call(conn: asyncpg.Co
     assert functions == {r.name for r in sql_rules}
     code = "\n".join(p.read_text() for p in pathlib.Path(__file__).parent.parent.joinpath("db").glob("*.py"))
     assert [r.name for r in sql_rules if f"{r.name}(" not in code] == []
+
+
+async def test_every_sql_rule_function_is_a_rule_object(conn: asyncpg.Connection) -> None:
+    """The other way round: every SQL function of a row and the viewer (a rule such as
+    `area_access`, `household_visible` or `order_parties`) has its Rule, so the SDL can name it.
+    Functions of the viewer alone (`works_in_county`, `home_areas`) are terms the rules use."""
+    functions = {
+        r["proname"]
+        for r in await conn.fetch(
+            """
+            SELECT p.proname FROM pg_proc p
+            WHERE p.pronamespace = 'public'::regnamespace AND 'viewer'::regtype = ANY(p.proargtypes::oid[])
+              AND EXISTS (SELECT 1 FROM unnest(p.proargtypes::oid[]) a (type)
+                          JOIN pg_type t ON t.oid = a.type JOIN pg_class c ON c.oid = t.typrelid
+                          WHERE c.relkind IN ('r', 'v', 'p', 'm'))
+            """
+        )
+    }
+    assert {"area_access", "household_visible", "resource_access", "order_parties"} <= functions
+    assert sorted(functions - {r.name for r in rules.ALL if r.sql}) == []

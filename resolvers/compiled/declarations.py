@@ -2,7 +2,9 @@
 
 Placeholders in the SQL fragments: `{row}` is a row of the type's table (a composite of
 that table's row type), `{parent}` the row a relation starts from, `{viewer}` the viewer
-(`viewer_of(user, api token)`), `{county}` the viewer's county id. Fragments are constant
+(`viewer_of(user, api token)`), `{viewer_from}` the same as a FROM item (a rule tested as
+`EXISTS (SELECT 1 FROM {viewer_from} w WHERE rule({row}, w))` is inlined by PostgreSQL),
+`{county}` the viewer's county id. Fragments are constant
 text written here and in `schema/`; values only ever travel as bind parameters.
 """
 
@@ -59,6 +61,17 @@ class Relation:
 Field = GlobalId | Column | Relation
 
 
+def date_time(sql: str) -> str:
+    """A `timestamptz` as the DateTime scalar writes it: Python's `isoformat()` of the UTC
+    value asyncpg reads (microseconds only when there are some, `+00:00`)."""
+    utc = f"(({sql}) AT TIME ZONE 'UTC')"
+    return (
+        f"(to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS') "
+        f"|| CASE WHEN extract(microseconds FROM {utc})::bigint % 1000000 <> 0 THEN to_char({utc}, '.US') ELSE '' END "
+        f"|| '+00:00')"
+    )
+
+
 @dataclass(frozen=True)
 class Source:
     """A type's SQL source: its table, the predicate `node(id)` applies (visibility), its
@@ -83,6 +96,8 @@ class RootConnection:
     parameters: tuple[tuple[str, str], ...]  # (name, SQL type)
     # the field's `filter` argument (None when absent) -> the parameters' values, by name
     arguments: Callable[[Any], dict[str, Any]]
+    # newest first: pages by id descending (`after` a cursor of a greater id)
+    descending: bool = False
 
 
 SOURCES: dict[str, Source] = {}

@@ -120,6 +120,10 @@ class ObjNode:
     reasons: set[str] = field(default_factory=set)
 
     @property
+    def descending(self) -> bool:
+        return self.root is not None and self.root.descending
+
+    @property
     def kind(self) -> str:
         if self.relation is not None:
             return self.relation.kind
@@ -270,14 +274,18 @@ class Planner:
             except Exception as exc:
                 raise Fallback("first") from exc
 
-        def read_after(variables: Variables) -> int:
+        descending = obj.descending
+
+        def read_after(variables: Variables) -> int | None:
             value = after(variables)
             if value is not None and not isinstance(value, str):
                 raise Fallback("after")
             try:
-                return decode_id_cursor(value) or 0
+                found = decode_id_cursor(value)
             except Exception as exc:
                 raise Fallback("after") from exc
+            # ascending: after id 0 when there is no cursor; descending: no bound (NULL)
+            return found if descending else found or 0
 
         allowed = {"first", "after"} | {name for name, _ in (obj.root.parameters if obj.root else ())}
         if obj.root is not None:
@@ -444,6 +452,9 @@ class Planner:
                 raise Fallback("id")
             return found[1]
 
+        runtime = self.schema.get_type(type_name)
+        if not isinstance(runtime, GraphQLObjectType) or "Node" not in {i.name for i in runtime.interfaces}:
+            raise Fallback("not a node type")  # declared for its rows (e.g. OrderEvent), not for node()
         obj = self._object(type_name, None, None, self._subselections(nodes), variables)
         obj.node_param = self.param(read, "bigint")
         return Child(obj)

@@ -5,29 +5,48 @@ and validated (depth, alias, token and cost limits: the same errors for both pat
 the earlier extensions had their say. A signed-in HTTP query whose every field is
 declared in SQL is answered by one statement; its JSON text goes into the response as it
 is (an `orjson.Fragment`). Anything else, or any value the ordinary path would refuse,
-runs on the ordinary path. Plans are cached by document text, operation name, the
-booleans that @skip/@include may read and the types `node(id)` names."""
+runs on the ordinary path. Plans are cached by document text, the operation's name, the
+booleans that @skip/@include read and the types `node(id)` names; the trusted documents'
+queries are planned when the app starts (`precompile`), and those plans stay."""
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 from collections import OrderedDict
+from collections.abc import Iterable
 from typing import Any, Final, cast
 
 import orjson
 from graphql import (
+    DirectiveNode,
+    DocumentNode,
     ExecutionResult,
     FragmentDefinitionNode,
+    FragmentSpreadNode,
     GraphQLError,
+    GraphQLInterfaceType,
+    GraphQLObjectType,
+    GraphQLSchema,
+    GraphQLUnionType,
+    InlineFragmentNode,
     OperationDefinitionNode,
+    OperationType,
+    VariableNode,
+    Visitor,
     get_operation_ast,
+    parse,
+    validate,
+    visit,
 )
 from graphql.execution.values import get_variable_values
 from starlette.requests import Request
 from strawberry.extensions import SchemaExtension
 
+from resolvers import ids
 from resolvers.compiled import sql
+from resolvers.compiled.declarations import SOURCES
 from resolvers.compiled.planner import Fallback, NotCompilable, Plan, Planner, Variables, node_type
 from resolvers.context import Context
 
@@ -51,7 +70,31 @@ def _coerced(schema: Any, operation: OperationDefinitionNode, given: dict[str, A
     return dict(found.coerced)
 
 
-def _shape(planner: Planner, variables: Variables) -> tuple[Any, ...]:
+_directive_variables: OrderedDict[str, frozenset[str]] = OrderedDict()
+
+
+def _flag_names(document_key: str, document: DocumentNode) -> frozenset[str]:
+    """The variables that @skip/@include read: the only variable values a plan depends on
+    besides the types `node(id)` names (a filter's Boolean is a parameter, not a shape)."""
+    found = _directive_variables.get(document_key)
+    if found is None:
+        names: set[str] = set()
+
+        class Directives(Visitor):
+            def enter_directive(self, node: DirectiveNode, *_: Any) -> None:
+                if node.name.value in ("skip", "include"):
+                    for argument in node.arguments or ():
+                        if isinstance(argument.value, VariableNode):
+                            names.add(argument.value.name.value)
+
+        visit(document, Directives())
+        found = _directive_variables[document_key] = frozenset(names)
+        if len(_directive_variables) > CACHE_SIZE:
+            _directive_variables.popitem(last=False)
+    return found
+
+
+def _shape(planner: Planner, variables: Variables, flag_names: frozenset[str]) -> tuple[Any, ...]:
     """What, besides the document, a plan depends on."""
     query = planner.schema.query_type
     assert query is not None
@@ -59,8 +102,24 @@ def _shape(planner: Planner, variables: Variables) -> tuple[Any, ...]:
     for nodes in planner.collect(query, [planner.operation.selection_set], variables).values():
         if nodes[0].name.value == "node":
             node_types.append(node_type(planner._value(nodes, query, "id")(variables)))
-    flags = tuple(sorted((k, v) for k, v in variables.items() if isinstance(v, bool)))
+    flags = tuple(sorted((k, v) for k, v in variables.items() if k in flag_names and isinstance(v, bool)))
     return flags, tuple(node_types)
+
+
+# plans of the trusted documents, built when the app starts (never evicted)
+_trusted: dict[tuple[Any, ...], Compiled] = {}
+_precompiled: set[str] = set()  # the documents `precompile` has seen (an app per test: plan once)
+# plans built while answering a request (tests: a trusted operation builds none)
+plans_built = 0
+
+
+def _build(planner: Planner, variables: Variables, name: str | None) -> Compiled:
+    try:
+        plan = planner.plan(variables)
+    except NotCompilable as exc:
+        log.debug("not compiled", extra={"fields": {"operation": name, "reason": str(exc)}})
+        return None
+    return sql.statement(plan), plan
 
 
 def compile_operation(
@@ -74,24 +133,113 @@ def compile_operation(
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
     variables = _coerced(schema, operation, given)
     planner = Planner(schema, operation, fragments)
-    key = (_document_key(query), operation_name, *_shape(planner, variables))
-    if key in _plans:
+    document_key = _document_key(query)
+    name = operation.name.value if operation.name else None  # the operation that runs, named or not
+    key = (document_key, name, *_shape(planner, variables, _flag_names(document_key, document)))
+    if key in _trusted:
+        compiled = _trusted[key]
+    elif key in _plans:
         _plans.move_to_end(key)
         compiled = _plans[key]
     else:
-        try:
-            plan = planner.plan(variables)
-            compiled = (sql.statement(plan), plan)
-        except NotCompilable as exc:
-            log.debug("not compiled", extra={"fields": {"operation": operation_name, "reason": str(exc)}})
-            compiled = None
-        _plans[key] = compiled
+        global plans_built
+        plans_built += 1
+        compiled = _plans[key] = _build(planner, variables, name)
         if len(_plans) > CACHE_SIZE:
             _plans.popitem(last=False)
     if compiled is None:
         raise NotCompilable("cached")
     statement, plan = compiled
     return statement, [source(variables) for source in plan.params]
+
+
+def _node_types(schema: GraphQLSchema, planner: Planner) -> list[tuple[str, ...]]:
+    """The shapes of an operation's `node(id)` fields worth planning ahead: for each, the
+    declared Node types its fragments name (an interface or union: its declared members);
+    one shape per combination."""
+    query = schema.query_type
+    assert query is not None
+    choices: list[list[str]] = []
+    for nodes in planner.collect(query, [planner.operation.selection_set], {}).values():
+        if nodes[0].name.value != "node":
+            continue
+        named: list[str] = []
+        for field_node in nodes:
+            for selection in field_node.selection_set.selections if field_node.selection_set else ():
+                condition = None
+                if isinstance(selection, InlineFragmentNode) and selection.type_condition:
+                    condition = selection.type_condition.name.value
+                elif isinstance(selection, FragmentSpreadNode) and selection.name.value in planner.fragments:
+                    condition = planner.fragments[selection.name.value].type_condition.name.value
+                t = schema.get_type(condition) if condition else None
+                members = (
+                    schema.get_possible_types(t) if isinstance(t, GraphQLInterfaceType | GraphQLUnionType) else [t]
+                )
+                named += [m.name for m in members if isinstance(m, GraphQLObjectType) and m.name in SOURCES]
+        choices.append(sorted(set(named)))
+    return list(itertools.product(*choices))
+
+
+def precompile(schema: GraphQLSchema, documents: Iterable[str]) -> int:
+    """Plan the query operations of trusted documents ahead of their first request: the
+    shape without @skip/@include variables (an operation whose plan needs them is planned
+    on request), one per type each `node(id)` may name. The number of plans kept."""
+    kept = 0
+    for text in documents:
+        document_key = _document_key(text)
+        if document_key in _precompiled:
+            kept += sum(1 for k, c in _trusted.items() if k[0] == document_key and c is not None)
+            continue
+        _precompiled.add(document_key)
+        document = parse(text)
+        queries = [
+            d
+            for d in document.definitions
+            if isinstance(d, OperationDefinitionNode) and d.operation == OperationType.QUERY
+        ]
+        if not queries:
+            continue
+        if _flag_names(document_key, document):
+            continue
+        if validate(schema, document):
+            continue  # not served (yet): the ordinary path answers with its errors
+        fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+        for operation in queries:
+            name = operation.name.value if operation.name else None
+            planner = Planner(schema, operation, fragments)
+            try:
+                shapes = _node_types(schema, planner)
+            except (NotCompilable, Fallback):
+                continue
+            for types in shapes:
+                key = (document_key, name, (), types)
+                if key in _trusted:
+                    kept += _trusted[key] is not None
+                    continue
+                variables = _stand_ins(schema, planner, types)
+                try:
+                    if (document_key, name, *_shape(planner, variables, frozenset())) != key:
+                        continue
+                    compiled = _build(Planner(schema, operation, fragments), variables, name)
+                except Fallback:
+                    continue
+                _trusted[key] = compiled
+                kept += compiled is not None
+    return kept
+
+
+def _stand_ins(schema: GraphQLSchema, planner: Planner, types: tuple[str, ...]) -> Variables:
+    """Variables under which the `node(id)` fields name `types`: an id of each type (planning
+    reads an id's type only, never its number)."""
+    query = schema.query_type
+    assert query is not None
+    variables: Variables = {}
+    node_fields = [n for n in planner.collect(query, [planner.operation.selection_set], {}).values()]
+    for nodes, type_name in zip((n for n in node_fields if n[0].name.value == "node"), types, strict=True):
+        argument = next((a.value for a in nodes[0].arguments or () if a.name.value == "id"), None)
+        if isinstance(argument, VariableNode):
+            variables[argument.name.value] = ids.encode(type_name, 1)
+    return variables
 
 
 async def run(ctx: Context, statement: str, params: list[Any]) -> str:

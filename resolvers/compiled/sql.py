@@ -30,6 +30,9 @@ from resolvers.compiled.planner import (
 )
 
 VIEWER = "(SELECT v FROM vw)"
+# the viewer as a FROM item: PostgreSQL inlines a rule (an SQL function) called on it, but not
+# one called on the sub-select above when the rule reads its viewer more than once
+VIEWER_FROM = f"viewer_of({USER}::bigint, {TOKEN}::bigint)"
 # in a row set's reasons the viewer is a column of the one-row `vw` joined there: a
 # set-returning rule (household_reason, person_reason: migration 0025) is inlined into
 # the statement only when its arguments hold no sub-select
@@ -50,7 +53,7 @@ def cursor(id_sql: str) -> str:
 
 
 def _fill(fragment: str, viewer: str = VIEWER, **values: str) -> str:
-    return fragment.format(viewer=viewer, county=f"{COUNTY}::bigint", **values)
+    return fragment.format(viewer=viewer, viewer_from=VIEWER_FROM, county=f"{COUNTY}::bigint", **values)
 
 
 def _key(key: str) -> str:
@@ -76,6 +79,12 @@ class Builder:
 
     def _page(self, obj: ObjNode) -> tuple[str, str]:
         """The visibility column and the ORDER/LIMIT of a row set."""
+        if obj.kind == "connection" and obj.descending:
+            return (
+                f"row_number() OVER (ORDER BY x.id DESC) <= {obj.first_param} AS _vis",
+                f"AND ({obj.after_param} IS NULL OR x.id < {obj.after_param}) "
+                f"ORDER BY x.id DESC LIMIT {obj.first_param} + 1",
+            )
         if obj.kind == "connection":
             return (
                 f"row_number() OVER (ORDER BY x.id) <= {obj.first_param} AS _vis",
@@ -190,10 +199,11 @@ class Builder:
         if edges is not None:
             parts = {"cursor": cursor("r._id"), "node": value, "__typename": f"'{edges.typename}'::text"}
             edge = _object([(k, parts[what]) for k, what in edges.keys])
-        first = f"(array_agg({cursor('r._id')} ORDER BY r._id) FILTER (WHERE r._vis))[1]"
-        last = f"(array_agg({cursor('r._id')} ORDER BY r._id DESC) FILTER (WHERE r._vis))[1]"
+        order, reverse = ("r._id DESC", "r._id") if obj.descending else ("r._id", "r._id DESC")
+        first = f"(array_agg({cursor('r._id')} ORDER BY {order}) FILTER (WHERE r._vis))[1]"
+        last = f"(array_agg({cursor('r._id')} ORDER BY {reverse}) FILTER (WHERE r._vis))[1]"
         return (
-            f"{head}, json_agg({edge} ORDER BY r._id) FILTER (WHERE r._vis) AS _edges, "
+            f"{head}, json_agg({edge} ORDER BY {order}) FILTER (WHERE r._vis) AS _edges, "
             f"bool_or(NOT r._vis) AS _more, {first} AS _start, {last} AS _end{tail} GROUP BY r._p)"
         )
 

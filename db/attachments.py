@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from db.access import ViewerKey
 from db.pool import Conn
 
 SUBJECT_TYPES: Final = ("ServiceOrder", "Finding", "Visit")
@@ -32,6 +33,18 @@ COLUMNS: Final = (
     "a.id, a.county_id, a.subject_type, a.subject_id, a.sha256, a.content_type, a.byte_size, a.thumbnail_sha256, "
     "a.caption, a.file_name, a.created_at, a.created_by"
 )
+# Who attaches to a subject is the rule `may_attach` (0027_accounts_and_attachments.sql) of
+# the subject ($1 type, $2 id) and the viewer `viewer_of($3 user, $4 API token)`; the insert
+# runs it again, so that the attachment is added only while the rule holds.
+MAY_ATTACH: Final = "SELECT may_attach($1, $2, viewer_of($3, $4))"
+ATTACH: Final = f"""
+INSERT INTO attachments AS a (county_id, subject_type, subject_id, sha256, content_type, byte_size, thumbnail_sha256,
+                              caption, file_name, created_by)
+SELECT v.county_id, $2, $3, $4, $5, $6, $7, $8, $9, v.user_id FROM viewer_of($1, $10) v
+WHERE may_attach($2, $3, v)
+RETURNING {COLUMNS}
+"""  # noqa: S608 - constant columns
+# the demo's attachments (no viewer)
 INSERT: Final = f"""
 INSERT INTO attachments AS a (county_id, subject_type, subject_id, sha256, content_type, byte_size, thumbnail_sha256,
                               caption, file_name, created_by)
@@ -51,6 +64,40 @@ REFERENCED: Final = "SELECT EXISTS (SELECT 1 FROM attachments WHERE sha256 = $1 
 
 def _row(r: object) -> AttachmentRow:
     return AttachmentRow(**dict(r))  # type: ignore[call-overload]
+
+
+async def may_attach(conn: Conn, subject_type: str, subject_id: int, viewer: ViewerKey) -> bool:
+    return bool(await conn.fetchval(MAY_ATTACH, subject_type, subject_id, *viewer))
+
+
+async def attach(
+    conn: Conn,
+    *,
+    viewer: ViewerKey,
+    subject_type: str,
+    subject_id: int,
+    sha256: str,
+    content_type: str,
+    byte_size: int,
+    thumbnail_sha256: str | None,
+    caption: str | None,
+    file_name: str | None,
+) -> AttachmentRow | None:
+    """The attachment, added by the viewer if `may_attach` lets them (None otherwise)."""
+    r = await conn.fetchrow(
+        ATTACH,
+        viewer[0],
+        subject_type,
+        subject_id,
+        sha256,
+        content_type,
+        byte_size,
+        thumbnail_sha256,
+        caption,
+        file_name,
+        viewer[1],
+    )
+    return None if r is None else _row(r)
 
 
 async def insert(

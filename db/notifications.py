@@ -78,16 +78,23 @@ BY_ID: Final = f"SELECT {COLUMNS} FROM notifications n WHERE n.id = ANY($1::bigi
 VISIBLE_BY_ID: Final = f"""
 SELECT {COLUMNS} FROM notifications n, viewer_of($2, $3) v WHERE n.id = ANY($1::bigint[]) AND notification_access(n, v)
 """  # noqa: S608 - constant columns
-# Marks the user's own notifications read; ids of others' notifications match nothing.
+# Marks read the notifications among $3 that the viewer ($1 user, $2 API token) reads (the
+# rule `notification_access`); `inbox`: whether the viewer has an inbox at all (the rule asked
+# of a notification of their own, as INBOXES does), `unread`: what stays unread of it.
 MARK_READ: Final = """
-WITH marked AS (
-    UPDATE notifications SET read_at = coalesce(read_at, clock_timestamp())
-    WHERE user_id = $1 AND id = ANY($2::bigint[])
-    RETURNING id
+WITH vw AS (SELECT viewer_of($1, $2) AS v),
+marked AS (
+    UPDATE notifications n SET read_at = coalesce(n.read_at, clock_timestamp())
+    FROM vw WHERE n.id = ANY($3::bigint[]) AND notification_access(n, vw.v)
+    RETURNING n.id
 )
-SELECT (SELECT count(*) FROM marked) AS marked,
-       (SELECT count(*) FROM notifications WHERE user_id = $1 AND read_at IS NULL AND id <> ALL($2::bigint[]))
-           AS unread
+SELECT notification_access(jsonb_populate_record(NULL::notifications, jsonb_build_object('user_id', (vw.v).user_id)),
+                           vw.v) AS inbox,
+       (SELECT count(*) FROM marked) AS marked,
+       (SELECT count(*) FROM notifications n
+        WHERE n.user_id = (vw.v).user_id AND n.read_at IS NULL AND n.id <> ALL($3::bigint[])
+          AND notification_access(n, vw.v)) AS unread
+FROM vw
 """
 
 # The users of staff in scope of an area path (COMMUNITY_STAFF granted on an area of it).
@@ -248,11 +255,12 @@ async def visible_by_id(conn: Conn, viewer: ViewerKey, ids: Sequence[int]) -> di
     return {r["id"]: row(r) for r in await conn.fetch(VISIBLE_BY_ID, list(ids), *viewer)}
 
 
-async def mark_read(conn: Conn, user_id: int, ids: Sequence[int]) -> tuple[int, int]:
-    """Mark the user's notifications among `ids` read: (how many are the user's, unread left)."""
-    r = await conn.fetchrow(MARK_READ, user_id, list(ids))
+async def mark_read(conn: Conn, viewer: ViewerKey, ids: Sequence[int]) -> tuple[int, int] | None:
+    """Mark the viewer's notifications among `ids` read: (how many were theirs, unread left);
+    None when the viewer has no inbox (`notification_access`)."""
+    r = await conn.fetchrow(MARK_READ, *viewer, list(ids))
     assert r is not None
-    return int(r["marked"]), int(r["unread"])
+    return (int(r["marked"]), int(r["unread"])) if r["inbox"] else None
 
 
 async def sweep(conn: Conn, now: datetime.datetime, zone: str) -> int | None:

@@ -8,7 +8,9 @@
   their own account (FORBIDDEN), and a staff member cannot touch an account holding more than
   they could grant (a county admin who lives in their community, say).
 
-Who may see which accounts is one SQL rule (`db/accounts.py`, VISIBLE_USER). Every change is
+Who may see which accounts is one SQL rule (`db/accounts.py`, VISIBLE_USER); who manages
+which are the SQL rules of 0027_accounts_and_attachments.sql, run by the statement that reads
+(and locks) the account a mutation changes. Every change is
 one transaction with an audit row; revocations and disabling take effect on the next request
 (the viewer and its grants are read per request, and per event on a subscription).
 """
@@ -20,10 +22,11 @@ import secrets
 from dataclasses import dataclass
 
 import asyncpg
+from graphql import GraphQLError
 
 from db import accounts as db
 from db import identity as identity_db
-from db.areas import AreaRow, OrganisationRow, areas_by_id, like_pattern, organisations_by_id, persons_by_id
+from db.areas import AreaRow, OrganisationRow, like_pattern
 from db.identity import UserRow
 from db.pool import Conn
 from gongjian import passwords, tokens
@@ -42,8 +45,6 @@ MAX_PASSWORD = 1024
 ORGANISATION_ROLES = frozenset({Role.UNIT_ADMIN, Role.CADRE})
 # the level a role's area scope must have (RESIDENT: any area holding the person's household)
 SCOPE_LEVELS = {Role.COUNTY_ADMIN: "COUNTY", Role.COMMUNITY_STAFF: "COMMUNITY"}
-# what staff may grant: RESIDENT (BUILDING_HEAD only follows assignResponsible)
-STAFF_GRANTS = frozenset({Role.RESIDENT, Role.BUILDING_HEAD})
 
 
 # --- listing -------------------------------------------------------------------------------
@@ -65,6 +66,8 @@ async def user_list(
     )
     async with ctx.db.connection() as conn:
         rows = await db.users_page(conn, scope, after_id, limit + 1)
+    if rows is None:  # the rule `account_manager`
+        raise GraphQLError("You may not see or do this", extensions={"code": "FORBIDDEN"})
 
     async def count() -> int:
         async with ctx.db.connection() as conn:
@@ -74,21 +77,20 @@ async def user_list(
 
 
 # --- rules ---------------------------------------------------------------------------------
+# Who manages which account is SQL (0027_accounts_and_attachments.sql): `account_manager`,
+# `creates_account_for`, `manages_account` and `may_grant`, each answered by the statement that
+# reads the mutation's target. Python refuses in the order the checks always ran.
 
-
-def _require_manager(viewer: Viewer) -> None:
-    if viewer.api_token_id is not None or not (viewer.is_county_admin or viewer.has(Role.COMMUNITY_STAFF)):
-        raise Refusal(ErrorCode.FORBIDDEN, "Only the county admin and community staff manage accounts")
-
-
-def _staff_covers(viewer: Viewer, path: list[int] | None) -> bool:
-    return path is not None and viewer.covers(path, Role.COMMUNITY_STAFF)
+NOT_A_MANAGER = "Only the county admin and community staff manage accounts"
+STAFF_CREATE = "Staff create accounts for people living in their scope"
 
 
 @dataclass(frozen=True)
 class Scope:
     area: AreaRow | None
     organisation: OrganisationRow | None
+    grants: bool  # the viewer grants the role there (`may_grant`)
+    home: bool  # an area where the account's person lives
 
     @property
     def area_id(self) -> int | None:
@@ -99,7 +101,7 @@ class Scope:
         return self.organisation.id if self.organisation else None
 
 
-async def _scope(conn: Conn, viewer: Viewer, role: Role, scope_id: str) -> Scope:
+async def _scope(conn: Conn, viewer: Viewer, role: Role, scope_id: str, person_id: int | None) -> Scope:
     """The role's scope, in the viewer's county: an organisation for UNIT_ADMIN and CADRE,
     an area of the right level for the others (NOT_FOUND / INVALID on ["scopeId"])."""
     decoded = ids.decode(scope_id)
@@ -107,66 +109,70 @@ async def _scope(conn: Conn, viewer: Viewer, role: Role, scope_id: str) -> Scope
         raise Refusal(ErrorCode.NOT_FOUND, "No such area or organisation", ["scopeId"])
     type_name, pk = decoded
     if role in ORGANISATION_ROLES:
-        org = (await organisations_by_id(conn, [pk])).get(pk) if type_name == "Organisation" else None
-        if org is None or org.county_id != viewer.county_id:
+        org = (
+            await db.grantable_organisation(conn, pk, role.value, viewer_key(viewer))
+            if type_name == "Organisation"
+            else None
+        )
+        if org is None:
             raise Refusal(ErrorCode.NOT_FOUND, f"{role.value} is granted in an organisation of the county", ["scopeId"])
-        return Scope(None, org)
-    area = (await areas_by_id(conn, [pk])).get(pk) if type_name in ids.AREA_TYPES.values() else None
-    if area is None or area.county_id != viewer.county_id:
+        return Scope(None, org[0], org[1], False)
+    area = (
+        await db.grantable_area(conn, pk, role.value, person_id, viewer_key(viewer))
+        if type_name in ids.AREA_TYPES.values()
+        else None
+    )
+    if area is None:
         raise Refusal(ErrorCode.NOT_FOUND, f"{role.value} is granted in an area of the county", ["scopeId"])
     level = SCOPE_LEVELS.get(role)
-    if level is not None and area.level != level:
+    if level is not None and area[0].level != level:
         raise Refusal(ErrorCode.INVALID, f"{role.value} is granted in a {level.lower()}", ["scopeId"])
-    return Scope(area, None)
+    return Scope(area[0], None, area[1], area[2])
 
 
-def _may_grant(viewer: Viewer, role: Role, scope: Scope) -> None:
-    """BUILDING_HEAD is never granted by hand; staff grant what they could grant themselves."""
+def _may_grant(role: Role, scope: Scope) -> None:
+    """BUILDING_HEAD is never granted by hand; otherwise the rule `may_grant`."""
     if role is Role.BUILDING_HEAD:
         raise Refusal(
             ErrorCode.INVALID,
             "BUILDING_HEAD follows the building's responsible person: assign the building's head instead",
             ["role"],
         )
-    if viewer.is_county_admin:
-        return
-    if role not in STAFF_GRANTS or scope.area is None or not _staff_covers(viewer, scope.area.path):
+    if not scope.grants:
         raise Refusal(ErrorCode.FORBIDDEN, "Staff grant RESIDENT on areas in their scope only", ["role"])
 
 
-async def _may_manage(conn: Conn, viewer: Viewer, user: UserRow) -> None:
-    """Another account of the county; for staff, of a person living in their scope holding
-    nothing staff could not grant."""
-    if user.id == viewer.user_id:
-        raise Refusal(ErrorCode.FORBIDDEN, "Nobody changes their own account's roles", ["userId"])
-    if viewer.is_county_admin:
-        return
-    home = await db.home_path(conn, user.person_id) if user.person_id is not None else None
-    if not _staff_covers(viewer, home):
-        raise Refusal(ErrorCode.FORBIDDEN, "Staff manage the accounts of people living in their scope", ["userId"])
-    areas = await areas_by_id(conn, [g.area_id for g in user.grants if g.area_id is not None])
-    for g in user.grants:
-        area = areas.get(g.area_id) if g.area_id is not None else None
-        if Role(g.role) not in STAFF_GRANTS or area is None or not _staff_covers(viewer, area.path):
-            raise Refusal(ErrorCode.FORBIDDEN, "This account holds roles beyond what staff grant", ["userId"])
-
-
-async def _fits(conn: Conn, role: Role, scope: Scope, person_id: int | None) -> None:
+def _fits(role: Role, scope: Scope, person_id: int | None) -> None:
     """A RESIDENT lives inside the scope; a CADRE is a person."""
-    if role is Role.RESIDENT:
-        home = await db.home_path(conn, person_id) if person_id is not None else None
-        if home is None or scope.area is None or scope.area.id not in home:
-            raise Refusal(ErrorCode.INVALID, "RESIDENT is granted where the account's person lives", ["scopeId"])
+    if role is Role.RESIDENT and not scope.home:
+        raise Refusal(ErrorCode.INVALID, "RESIDENT is granted where the account's person lives", ["scopeId"])
     if role is Role.CADRE and person_id is None:
         raise Refusal(ErrorCode.INVALID, "A CADRE account belongs to a person", ["role"])
 
 
-async def _user(conn: Conn, viewer: Viewer, user_id: str) -> UserRow:
+async def _managed(conn: Conn, viewer: Viewer, user_id: str) -> db.ManagedUser:
+    """The account the mutation changes, locked, under the rule `manages_account`."""
     pk = ids.decode_as(user_id, "User")
-    user = await db.lock_user(conn, pk) if pk is not None else None
-    if user is None or user.county_id != viewer.county_id:
+    user = await db.managed_user(conn, pk, viewer_key(viewer))
+    if not user.manager:
+        raise Refusal(ErrorCode.FORBIDDEN, NOT_A_MANAGER)
+    if user.id is None:
         raise Refusal(ErrorCode.NOT_FOUND, "No such user", ["userId"])
+    if not user.manages:
+        if user.own:
+            message = "Nobody changes their own account's roles"
+        elif not user.lives_in_scope:
+            message = "Staff manage the accounts of people living in their scope"
+        else:
+            message = "This account holds roles beyond what staff grant"
+        raise Refusal(ErrorCode.FORBIDDEN, message, ["userId"])
     return user
+
+
+async def _changed(conn: Conn, user_id: int) -> UserRow:
+    changed = await db.user_with_grants(conn, user_id)
+    assert changed is not None
+    return changed
 
 
 def _scope_detail(role: Role, scope: Scope) -> dict[str, object]:
@@ -181,9 +187,6 @@ def _scope_detail(role: Role, scope: Scope) -> dict[str, object]:
 
 
 # --- mutations -----------------------------------------------------------------------------
-
-
-STAFF_CREATE = "Staff create accounts for people living in their scope"
 
 
 @dataclass(frozen=True)
@@ -201,25 +204,20 @@ async def create_user(
     hashed = await passwords.hash_password_async(initial)
 
     async def body(conn: Conn) -> tuple[NewUser, Audited]:
-        _require_manager(viewer)
+        pk = ids.decode_as(person_id, "Person") if person_id is not None else None
+        given = await db.account_for(conn, pk, viewer_key(viewer))
+        if not given.manager:
+            raise Refusal(ErrorCode.FORBIDDEN, NOT_A_MANAGER)
         if not USERNAME.match(name):
             raise Refusal(ErrorCode.INVALID, "A username has 2 to 64 letters, digits or . _ @ -", ["username"])
-        person: int | None = None
-        if person_id is not None:
-            pk = ids.decode_as(person_id, "Person")
-            found = (await persons_by_id(conn, [pk])).get(pk) if pk is not None else None
-            if found is None or found.county_id != viewer.county_id:
-                raise Refusal(ErrorCode.NOT_FOUND, "No such person", ["personId"])
-            person = found.id
-            if not viewer.is_county_admin and not _staff_covers(viewer, await db.home_path(conn, person)):
-                raise Refusal(
-                    ErrorCode.FORBIDDEN, "Staff create accounts for people living in their scope", ["personId"]
-                )
-        elif not viewer.is_county_admin:
-            raise Refusal(ErrorCode.FORBIDDEN, "Staff create accounts for people living in their scope", ["personId"])
-        scope = await _scope(conn, viewer, role, scope_id)
-        _may_grant(viewer, role, scope)
-        await _fits(conn, role, scope, person)
+        if person_id is not None and given.person_id is None:
+            raise Refusal(ErrorCode.NOT_FOUND, "No such person", ["personId"])
+        if not given.creates:
+            raise Refusal(ErrorCode.FORBIDDEN, STAFF_CREATE, ["personId"])
+        person = given.person_id
+        scope = await _scope(conn, viewer, role, scope_id, person)
+        _may_grant(role, scope)
+        _fits(role, scope, person)
         try:
             async with conn.transaction():
                 user_id = await db.insert_account(conn, viewer.county_id, name, hashed, person)
@@ -228,8 +226,7 @@ async def create_user(
                 raise Refusal(ErrorCode.ALREADY_EXISTS, "This person already has an account", ["personId"]) from None
             raise Refusal(ErrorCode.ALREADY_EXISTS, "This username is taken", ["username"]) from None
         await db.insert_grant(conn, viewer.county_id, user_id, role.value, scope.area_id, scope.organisation_id)
-        user = await db.lock_user(conn, user_id)
-        assert user is not None
+        user = await _changed(conn, user_id)
         detail = {"username": name, **_scope_detail(role, scope)}
         return NewUser(user, initial), Audited("User", user_id, detail)
 
@@ -240,20 +237,17 @@ async def grant_role(ctx: Context, user_id: str, role: Role, scope_id: str) -> O
     viewer = ctx.signed_in
 
     async def body(conn: Conn) -> tuple[UserRow, Audited]:
-        _require_manager(viewer)
-        user = await _user(conn, viewer, user_id)
-        await _may_manage(conn, viewer, user)
-        scope = await _scope(conn, viewer, role, scope_id)
-        _may_grant(viewer, role, scope)
-        await _fits(conn, role, scope, user.person_id)
+        user = await _managed(conn, viewer, user_id)
+        assert user.id is not None
+        scope = await _scope(conn, viewer, role, scope_id, user.person_id)
+        _may_grant(role, scope)
+        _fits(role, scope, user.person_id)
         try:
             async with conn.transaction():
                 await db.insert_grant(conn, viewer.county_id, user.id, role.value, scope.area_id, scope.organisation_id)
         except asyncpg.UniqueViolationError:
             raise Refusal(ErrorCode.ALREADY_EXISTS, "The user already holds this role there", ["role"]) from None
-        changed = await db.lock_user(conn, user.id)
-        assert changed is not None
-        return changed, Audited("User", user.id, _scope_detail(role, scope))
+        return await _changed(conn, user.id), Audited("User", user.id, _scope_detail(role, scope))
 
     return await run(ctx, "grantRole", body)
 
@@ -262,16 +256,13 @@ async def revoke_role(ctx: Context, user_id: str, role: Role, scope_id: str) -> 
     viewer = ctx.signed_in
 
     async def body(conn: Conn) -> tuple[UserRow, Audited]:
-        _require_manager(viewer)
-        user = await _user(conn, viewer, user_id)
-        await _may_manage(conn, viewer, user)
-        scope = await _scope(conn, viewer, role, scope_id)
-        _may_grant(viewer, role, scope)
+        user = await _managed(conn, viewer, user_id)
+        assert user.id is not None
+        scope = await _scope(conn, viewer, role, scope_id, user.person_id)
+        _may_grant(role, scope)
         if not await db.delete_grant(conn, user.id, role.value, scope.area_id, scope.organisation_id):
             raise Refusal(ErrorCode.NOT_FOUND, "The user does not hold this role there", ["role"])
-        changed = await db.lock_user(conn, user.id)
-        assert changed is not None
-        return changed, Audited("User", user.id, _scope_detail(role, scope))
+        return await _changed(conn, user.id), Audited("User", user.id, _scope_detail(role, scope))
 
     return await run(ctx, "revokeRole", body)
 
@@ -280,14 +271,11 @@ async def disable_user(ctx: Context, user_id: str) -> Outcome[UserRow]:
     viewer = ctx.signed_in
 
     async def body(conn: Conn) -> tuple[UserRow, Audited]:
-        _require_manager(viewer)
-        user = await _user(conn, viewer, user_id)
-        await _may_manage(conn, viewer, user)
+        user = await _managed(conn, viewer, user_id)
+        assert user.id is not None
         if not await db.disable_user(conn, user.id):
             raise Refusal(ErrorCode.INVALID_STATE, "This account is already disabled", ["userId"])
-        changed = await db.lock_user(conn, user.id)
-        assert changed is not None
-        return changed, Audited("User", user.id, {"username": user.username})
+        return await _changed(conn, user.id), Audited("User", user.id, {"username": user.username})
 
     return await run(ctx, "disableUser", body)
 

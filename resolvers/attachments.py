@@ -2,9 +2,9 @@
 them. What is accepted, the photos' location data, thumbnails and where the bytes are
 stored are the server's (`gongjian/uploads.py`).
 
-Who may attach: whoever may see the subject and take part in it: for an order its parties
-(the household, the assignee, staff in scope), for a finding staff in scope, for a visit
-its cadre. Who may see them (the list and the bytes at `url`): whoever `node` shows the
+Who may attach: whoever takes part in the subject, the SQL rule `may_attach`
+(0027_accounts_and_attachments.sql): for an order its parties, for a finding staff in scope,
+for a visit its cadre. Who may see them (the list and the bytes at `url`): whoever `node` shows the
 subject to."""
 
 from __future__ import annotations
@@ -15,17 +15,19 @@ from typing import Any, Final
 
 from db import attachments as db
 from db.attachments import AttachmentRow
-from db.orders import OrderRow
 from db.pool import Conn
 from db.storage import Storage, content_key
 from gongjian.uploads import prepare, storage_for
 from resolvers import ids, nodes
+from resolvers.access import viewer_key
 from resolvers.context import Context
 from resolvers.errors import ErrorCode, Refusal, UserError
 from resolvers.loading import grouped, keyed
 from resolvers.mutations import Audited, run
 
 MAX_CAPTION: Final = 500
+NO_SUBJECT: Final = "No such order, finding or visit"
+REFUSED: Final = "You may not add attachments to this"
 
 
 # --- loaders and fields -----------------------------------------------------------------------
@@ -73,21 +75,6 @@ class AttachmentPayload:
     user_errors: list[UserError] = field(default_factory=list)
 
 
-async def _may_take_part(ctx: Context, subject_type: str, subject: Any) -> bool:
-    viewer = ctx.signed_in
-    if subject_type == "ServiceOrder":
-        from resolvers.orders import order_parties
-
-        order: OrderRow = subject
-        return bool(await ctx.loader(order_parties).load(order.id))
-    if subject_type == "Finding":
-        return viewer.county_id == subject.county_id and viewer.is_staff_for(subject.compound_path)
-    from resolvers.pairings import pairing_by_id
-
-    pairing = await ctx.loader(pairing_by_id).load(subject.pairing_id)
-    return pairing is not None and viewer.person_id is not None and pairing.cadre_id == viewer.person_id
-
-
 async def _read(upload: Any, max_bytes: int) -> bytes:
     data = await upload.read(max_bytes + 1)
     return bytes(data)
@@ -97,18 +84,15 @@ async def add_attachment(ctx: Context, subject_id: str, upload: Any, caption: st
     viewer = ctx.signed_in
     max_bytes = ctx.settings.max_upload_bytes
     decoded = ids.decode(subject_id)
-    subject = None
-    if decoded is not None and decoded[0] in db.SUBJECT_TYPES and viewer.api_token_id is None:
-        subject = await visible_subject(ctx, *decoded)
-    if decoded is None or subject is None:
-        return AttachmentPayload(
-            None, [UserError("No such order, finding or visit", ErrorCode.NOT_FOUND, ["subjectId"])]
-        )
+    if decoded is None or decoded[0] not in db.SUBJECT_TYPES:
+        return AttachmentPayload(None, [UserError(NO_SUBJECT, ErrorCode.NOT_FOUND, ["subjectId"])])
     subject_type, pk = decoded
-    if not await _may_take_part(ctx, subject_type, subject):
-        return AttachmentPayload(
-            None, [UserError("You may not add attachments to this", ErrorCode.FORBIDDEN, ["subjectId"])]
-        )
+    async with ctx.db.connection() as conn:
+        allowed = await db.may_attach(conn, subject_type, pk, viewer_key(viewer))
+    if not allowed:  # whoever may attach sees the subject: the others learn whether they see it
+        if await visible_subject(ctx, subject_type, pk) is None:
+            return AttachmentPayload(None, [UserError(NO_SUBJECT, ErrorCode.NOT_FOUND, ["subjectId"])])
+        return AttachmentPayload(None, [UserError(REFUSED, ErrorCode.FORBIDDEN, ["subjectId"])])
     clean_caption = caption.strip() if caption and caption.strip() else None
     if clean_caption is not None and len(clean_caption) > MAX_CAPTION:
         return AttachmentPayload(
@@ -131,9 +115,9 @@ async def add_attachment(ctx: Context, subject_id: str, upload: Any, caption: st
     name = getattr(upload, "filename", None)
 
     async def body(conn: Conn) -> tuple[AttachmentRow, Audited]:
-        row = await db.insert(
+        row = await db.attach(
             conn,
-            county_id=viewer.county_id,
+            viewer=viewer_key(viewer),
             subject_type=subject_type,
             subject_id=pk,
             sha256=key,
@@ -142,8 +126,9 @@ async def add_attachment(ctx: Context, subject_id: str, upload: Any, caption: st
             thumbnail_sha256=thumb_key,
             caption=clean_caption,
             file_name=name[:200] if isinstance(name, str) and name else None,
-            created_by=viewer.user_id,
         )
+        if row is None:  # the rule no longer holds
+            raise Refusal(ErrorCode.FORBIDDEN, REFUSED, ["subjectId"])
         return row, Audited(subject_type, pk, {"attachment": row.id, "sha256": key})
 
     try:

@@ -28,6 +28,7 @@ from resolvers.mutations import Audited, run
 from resolvers.pagination import Page, checked_first, decode_id_cursor, page_from_rows
 
 MAX_MARK: Final = 100
+NO_INBOX: Final = "An API token has no inbox"
 
 
 @dataclass
@@ -119,16 +120,14 @@ async def mark_notifications_read(ctx: Context, notification_ids: list[str]) -> 
         return MarkRead(None, [UserError(f"`ids` may hold at most {MAX_MARK} ids", ErrorCode.INVALID, ["ids"])])
 
     async def body(conn: Conn) -> tuple[int, Audited]:
-        if viewer.api_token_id is not None:
-            raise Refusal(ErrorCode.FORBIDDEN, "An API token has no inbox", "ids")
-        keys: list[int] = []
-        for index, given in enumerate(notification_ids):
-            pk = ids.decode_as(given, "Notification")
-            if pk is None:
-                raise Refusal(ErrorCode.NOT_FOUND, "No such notification", ["ids", str(index)])
-            keys.append(pk)
-        unique = list(dict.fromkeys(keys))
-        marked, unread = await db.mark_read(conn, viewer.user_id, unique)
+        keys = [ids.decode_as(given, "Notification") for given in notification_ids]
+        unique = list(dict.fromkeys(k for k in keys if k is not None))
+        done = await db.mark_read(conn, viewer_key(viewer), unique)  # the rule `notification_access`
+        if done is None:
+            raise Refusal(ErrorCode.FORBIDDEN, NO_INBOX, "ids")
+        if None in keys:
+            raise Refusal(ErrorCode.NOT_FOUND, "No such notification", ["ids", str(keys.index(None))])
+        marked, unread = done
         if marked != len(unique):
             raise Refusal(ErrorCode.NOT_FOUND, "No such notification", "ids")
         return unread, Audited("User", viewer.user_id, {"notifications": unique})
@@ -149,8 +148,9 @@ def inbox_hub_of(ctx: Context) -> live.InboxHub:
 async def notifications(ctx: Context) -> AsyncGenerator[NotificationRow, None]:
     """Each new notification of the viewer, from whichever instance created it."""
     viewer = ctx.signed_in
-    if viewer.api_token_id is not None:
-        raise GraphQLError("An API token has no inbox", extensions={"code": "FORBIDDEN"})
+    # the rule `notification_access`: whether the viewer has an inbox at all
+    if await ctx.for_operation().loader(inbox_counts).load(viewer.user_id) is None:
+        raise GraphQLError(NO_INBOX, extensions={"code": "FORBIDDEN"})
     async with inbox_hub_of(ctx).subscription(viewer.user_id) as queue:
         while True:
             item = await queue.get()

@@ -3,8 +3,8 @@ a sentence saying who passes it. A root field or mutation declares its rules wit
 `permissions.described(...)` / `guarded(rules=...)`, so its SDL says "Requires: ..." in the
 words of the rule it runs, and names it.
 
-Where `sql` is true the rule is the SQL function of that name (migrations 0010, 0012, 0021
-and 0023), called by the field's statements with the viewer (`viewer_of`); the others are checks
+Where `sql` is true the rule is the SQL function of that name (migrations 0010, 0012, 0021,
+0023 and 0027), called by the field's statements with the viewer (`viewer_of`); the others are checks
 made in the resolver's body, named after the function or condition that makes them.
 """
 
@@ -120,16 +120,22 @@ SIGNED_IN = Rule("signed_in", "a valid bearer token (a user or a partner unit's 
 ANYONE = Rule("anyone", "nothing: anyone may call it", sql=False)
 IN_COUNTY = Rule("in_county", "the objects are of the viewer's county", sql=False)
 IS_PERSON = Rule("is_person", "a user signed in with a password (not an API token)", sql=False)
-MANAGES_ACCOUNTS = Rule(
-    "manages_accounts",
-    "COUNTY_ADMIN, or COMMUNITY_STAFF for people living in their scope (RESIDENT grants only)",
-    sql=False,
-)
 ORDER_WORKFLOW = Rule("TRANSITIONS", "the order's party that the workflow table lets take this step", sql=False)
+
+# --- who manages accounts and attaches files (0027_accounts_and_attachments.sql) -------------
+
+ACCOUNT_MANAGER = Rule("account_manager", "COUNTY_ADMIN or COMMUNITY_STAFF, signed in as themself")
+MANAGES_ACCOUNTS = Rule(
+    "manages_account",
+    "another account of the county: COUNTY_ADMIN, or staff for a person living in their scope who holds "
+    "nothing staff could not grant",
+)
+CREATES_ACCOUNT = Rule("creates_account_for", "COUNTY_ADMIN, or COMMUNITY_STAFF for a person living in their scope")
+GRANTS_ROLE = Rule("may_grant", "COUNTY_ADMIN any role of the county, COMMUNITY_STAFF RESIDENT on areas in their scope")
 ATTACHMENT_SUBJECT = Rule(
     "may_attach",
-    "a party of the order (household, assignee, staff in scope); staff in scope for a finding; the cadre for a visit",
-    sql=False,
+    "a party of the order (household, assignee, staff in scope, building's head); staff in scope for a "
+    "finding; the cadre for a visit",
 )
 
 NODE_RULES = Rule("nodes.register", "each object is shown by its own type's rule above (null where hidden)", sql=False)

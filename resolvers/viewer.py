@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -54,7 +54,3 @@ class Viewer:
     @property
     def is_county_admin(self) -> bool:
         return self.has(Role.COUNTY_ADMIN)
-
-    def is_staff_for(self, area_path: Sequence[int]) -> bool:
-        """County admin anywhere in their county, or community staff in scope."""
-        return self.covers(area_path, Role.COUNTY_ADMIN, Role.COMMUNITY_STAFF)

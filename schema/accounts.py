@@ -10,13 +10,12 @@ from strawberry.types import Info
 
 from resolvers import accounts as r
 from resolvers import rules
-from resolvers.permissions import SignedIn, described, has_role
+from resolvers.permissions import SignedIn, described
 from resolvers.viewer import Role as RoleValues
 from schema.base import FILTER, After, Connection, First, UserError
 from schema.identity import Role, User
 
 MUTATION_INPUT = strawberry.argument(description="The mutation's one input")
-MANAGERS = has_role(RoleValues.COUNTY_ADMIN, RoleValues.COMMUNITY_STAFF)
 RULES = (
     " COUNTY_ADMIN for the whole county; staff grant RESIDENT on areas in their scope and manage the accounts "
     "of people living there. Nobody grants a role or scope they could not grant themselves, nor changes their "
@@ -45,10 +44,11 @@ async def _users(
 class AccountsQuery:
     users: Connection[User] = strawberry.field(
         resolver=_users,
-        permission_classes=[SignedIn, MANAGERS],
+        permission_classes=[SignedIn],
         description=described(
             "User accounts, oldest first: the county's for COUNTY_ADMIN, those of people living in their "
             "scope for staff; anyone else gets a FORBIDDEN GraphQL error",
+            rules.ACCOUNT_MANAGER,
             rules.USER_ACCESS,
         ),
     )
@@ -158,14 +158,17 @@ class AccountsMutation:
         description=described(
             "Create an account with one role and a one-time password; a taken username or a person who "
             "already has an account: ALREADY_EXISTS." + RULES,
-            rules.MANAGES_ACCOUNTS,
+            rules.CREATES_ACCOUNT,
+            rules.GRANTS_ROLE,
         ),
     )
     grant_role: UserPayload = strawberry.mutation(
         resolver=_grant_role,
         permission_classes=[SignedIn],
         description=described(
-            "Grant a role in a scope; held already: ALREADY_EXISTS." + RULES, rules.USER_ACCESS, rules.MANAGES_ACCOUNTS
+            "Grant a role in a scope; held already: ALREADY_EXISTS." + RULES,
+            rules.MANAGES_ACCOUNTS,
+            rules.GRANTS_ROLE,
         ),
     )
     revoke_role: UserPayload = strawberry.mutation(
@@ -174,8 +177,8 @@ class AccountsMutation:
         description=described(
             "Revoke a role in a scope, from the next request on (open subscriptions included); not held: "
             "NOT_FOUND." + RULES,
-            rules.USER_ACCESS,
             rules.MANAGES_ACCOUNTS,
+            rules.GRANTS_ROLE,
         ),
     )
     disable_user: UserPayload = strawberry.mutation(
@@ -184,7 +187,6 @@ class AccountsMutation:
         description=described(
             "Disable an account: its tokens stop working on the next request (open subscriptions "
             "included) and it cannot sign in; already disabled: INVALID_STATE." + RULES,
-            rules.USER_ACCESS,
             rules.MANAGES_ACCOUNTS,
         ),
     )

@@ -313,3 +313,36 @@ async def test_s3_storage_puts_gets_and_deletes_against_a_loopback_store() -> No
         server.close()
         await server.wait_closed()
     assert ("PUT", f"/gongjian/{key}") in seen and seen.count(("PUT", f"/gongjian/{key}")) == 1
+
+
+async def test_who_may_attach_is_the_sql_rule_may_attach(api: Api, conn: asyncpg.Connection, tmp_path: Path) -> None:
+    """addAttachment runs the rule its SDL names: replaced by one that refuses everybody (in
+    the test's transaction), the cadre who attaches to their visit is refused; restored, they
+    attach again. A partner unit's API token never attaches, not even to an order its unit is
+    assigned (it sees the order)."""
+    from resolvers import rules
+
+    w = await builders.world(conn)
+    pairing = await builders.pairing_of(conn, w.people["cadre"], w.household)
+    visit = ids.encode("Visit", await builders.visit(conn, pairing, "HOME_VISIT", "2025-01-15"))
+    cadre = api.token_for(w.users["cadre"])
+    image = photo(gps=False)
+
+    def codes(result: dict[str, Any]) -> list[str]:
+        return [e["code"] for e in result["data"]["addAttachment"]["userErrors"]]
+
+    assert rules.ATTACHMENT_SUBJECT.sql and rules.ATTACHMENT_SUBJECT.name == "may_attach"
+    refused = conn.transaction()
+    await refused.start()
+    await conn.execute(
+        "CREATE OR REPLACE FUNCTION may_attach(subject_type text, subject bigint, v viewer) RETURNS boolean "
+        "LANGUAGE sql STABLE AS 'SELECT false'"
+    )
+    assert codes(await upload(api, cadre, visit, image)) == ["FORBIDDEN"]
+    await refused.rollback()
+    assert codes(await upload(api, cadre, visit, image)) == []
+    order = await builders.service_order(conn, w)
+    await conn.execute("UPDATE service_orders SET assignee_unit_id = $2 WHERE id = $1", order, w.unit)
+    secret = "gjt_attach-token-secret-0123456789"
+    await builders.api_token(conn, w.unit, w.users["unit"], secret)
+    assert codes(await upload(api, secret, ids.encode("ServiceOrder", order), image)) == ["FORBIDDEN"]

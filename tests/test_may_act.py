@@ -71,6 +71,28 @@ async def _place_order(conn: asyncpg.Connection, w: b.World) -> dict[str, Any]:
     return {"householdId": _g("Household", w.household), "title": "水管漏水", "category": "REPAIR"}
 
 
+async def _create_user(conn: asyncpg.Connection, w: b.World) -> dict[str, Any]:
+    newcomer = await b.person(conn, w.county, "孙新住户", household=w.neighbour_household)
+    return {
+        "username": f"sun.xin{w.county}",
+        "personId": _g("Person", newcomer),
+        "role": "RESIDENT",
+        "scopeId": _g("Building", w.other_building),
+    }
+
+
+def _grant(w: b.World) -> dict[str, Any]:
+    return {"userId": _g("User", w.users["neighbour"]), "role": "RESIDENT", "scopeId": _g("Community", w.community)}
+
+
+def _revoke(w: b.World) -> dict[str, Any]:
+    return {"userId": _g("User", w.users["neighbour"]), "role": "RESIDENT", "scopeId": _g("Building", w.other_building)}
+
+
+async def _mark_read(conn: asyncpg.Connection, w: b.World) -> dict[str, Any]:
+    return {"ids": [_g("Notification", await b.notification(conn, w.users["head"]))]}
+
+
 async def _wrap(field: str, type_name: str, made: Awaitable[int]) -> dict[str, Any]:
     return {field: _g(type_name, await made)}
 
@@ -226,6 +248,21 @@ CASES = [
     Case(rules.HOUSEHOLD_MEMBER, "placeOrder", "PlaceOrderInput", "head", _place_order),
     Case(rules.PAIRED_CADRE, "recordVisit", "RecordVisitInput", "cadre", _visit),
     Case(rules.UNIT_ADMIN_OF_UNIT, "registerWithCommunity", "RegisterWithCommunityInput", "unit", _register),
+    Case(rules.ACCOUNT_MANAGER, "createUser", "CreateUserInput", "staff", _create_user),
+    Case(rules.CREATES_ACCOUNT, "createUser", "CreateUserInput", "staff", _create_user),
+    Case(rules.GRANTS_ROLE, "createUser", "CreateUserInput", "staff", _create_user),
+    Case(rules.MANAGES_ACCOUNTS, "grantRole", "RoleInput", "staff", _fixed(_grant)),
+    Case(rules.GRANTS_ROLE, "grantRole", "RoleInput", "staff", _fixed(_grant)),
+    Case(rules.MANAGES_ACCOUNTS, "revokeRole", "RoleInput", "staff", _fixed(_revoke)),
+    Case(rules.GRANTS_ROLE, "revokeRole", "RoleInput", "staff", _fixed(_revoke)),
+    Case(
+        rules.MANAGES_ACCOUNTS,
+        "disableUser",
+        "DisableUserInput",
+        "staff",
+        _fixed(lambda w: {"userId": _g("User", w.users["resident"])}),
+    ),
+    Case(rules.NOTIFICATION_ACCESS, "markNotificationsRead", "MarkNotificationsReadInput", "head", _mark_read),
 ]
 
 
@@ -248,7 +285,7 @@ async def _refusing(conn: asyncpg.Connection, name: str) -> None:
     )
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.mutation)
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.mutation}-{c.rule.name}")
 async def test_the_mutation_runs_the_sql_rule_its_sdl_names(api: Api, conn: asyncpg.Connection, case: Case) -> None:
     assert case.rule.sql, "the rule is a SQL function"
     w = await b.world(conn)
@@ -270,6 +307,20 @@ async def test_volunteer_hours_are_read_under_the_sql_rule(api: Api, conn: async
     assert (await api.ok(query, person, token=admin))["volunteerHours"] == {"activities": 0}
     await _refusing(conn, rules.VOLUNTEER_HOURS_READER.name)
     assert (await api.ok(query, person, token=admin))["volunteerHours"] is None
+
+
+async def test_users_is_listed_under_the_sql_rule(api: Api, conn: asyncpg.Connection) -> None:
+    """`users` refuses whoever `account_manager` refuses, from the statement that reads the page."""
+    w = await b.world(conn)
+    staff = api.token_for(w.users["staff"])
+    query = "{ users { edges { node { id } } } }"
+    assert len((await api.ok(query, token=staff))["users"]["edges"]) == 3
+    refused = conn.transaction()
+    await refused.start()
+    await _refusing(conn, rules.ACCOUNT_MANAGER.name)
+    assert (await api.post(query, token=staff))["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    await refused.rollback()
+    assert len((await api.ok(query, token=staff))["users"]["edges"]) == 3
 
 
 async def test_a_scope_taken_away_counts_at_the_next_request(api: Api, conn: asyncpg.Connection) -> None:

@@ -77,3 +77,24 @@ async def test_other_origins_are_refused(ws_app: Any) -> None:
     except* WebSocketDisconnect as refused:
         codes = [e.code for e in refused.exceptions if isinstance(e, WebSocketDisconnect)]
     assert codes == [1008]  # policy violation: not an allowed origin
+
+
+async def test_the_notifications_subscription_asks_the_sql_rule(ws_app: Any, conn: asyncpg.Connection) -> None:
+    """`notifications` opens only for a viewer `notification_access` gives an inbox: never a
+    partner unit's API token, and nobody while the rule refuses everybody."""
+    w = await builders.world(conn)
+    subscription = "subscription { notifications { id } }"
+
+    def code(message: dict[str, Any]) -> str:
+        error = message["payload"]["errors"][0] if message["type"] == "next" else message["payload"][0]
+        return str(error["extensions"]["code"])
+
+    secret = "gjt_notifications-token-secret-0123"
+    await builders.api_token(conn, w.unit, w.users["unit"], secret)
+    assert code(await _operation(ws_app, subscription, secret)) == "FORBIDDEN"
+    await conn.execute(
+        "CREATE OR REPLACE FUNCTION notification_access(n notifications, v viewer) RETURNS boolean "
+        "LANGUAGE sql STABLE AS 'SELECT false'"
+    )
+    head = tokens.sign(TEST_SECRET, w.users["head"], 3600)[0]
+    assert code(await _operation(ws_app, subscription, head)) == "FORBIDDEN"

@@ -1,9 +1,11 @@
 """Who may read residents' personal data: for a batch, one statement each.
 
 The rules are the SQL functions `household_access` and `person_access` (migration
-0010_authorization.sql); these statements return, per household or person, the reason that
-grants access (or NULL), so the caller can both mask and audit. The viewer is
-$2 user id, $3 API token id (see `viewer_of`).
+0010_authorization.sql), read here in their inlinable forms `household_reason` and
+`person_reason` (0025: planned into the statement instead of run per row); these
+statements return, per household or person, the reason that grants access (or NULL), so
+the caller can both mask and audit. The viewer is $2 user id, $3 API token id (see
+`viewer_of`).
 """
 
 from __future__ import annotations
@@ -13,13 +15,13 @@ from typing import Final
 from db.pool import Conn
 
 HOUSEHOLD_ACCESS: Final = """
-SELECT h.id, household_access(h, v) AS reason
+SELECT h.id, (SELECT r FROM household_reason(h, v) r) AS reason
 FROM households h, viewer_of($2, $3) v
 WHERE h.id = ANY($1::bigint[])
 """
 
 PERSON_ACCESS: Final = """
-SELECT p.id, person_access(p, v) AS reason, p.household_id
+SELECT p.id, (SELECT r FROM person_reason(p, v) r) AS reason, p.household_id
 FROM persons p, viewer_of($2, $3) v
 WHERE p.id = ANY($1::bigint[])
 """

@@ -227,6 +227,16 @@ def _session_settings(time_zone: str | None) -> dict[str, str]:
     return {**SESSION_SETTINGS, **({TIME_ZONE_SETTING: time_zone} if time_zone else {})}
 
 
+async def _keep_session(raw: asyncpg.Connection) -> None:
+    """A connection back in the pool keeps its session: asyncpg still rolls back a
+    transaction left open and drops listeners, but skips its default reset query
+    (`pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`), one more round trip
+    after every use, for session state this app never leaves on a pool connection: its
+    settings are the session's own from the start (`SESSION_SETTINGS`, `Timeouts`) or
+    `SET LOCAL`, its advisory locks are transaction-level (`pg_advisory_xact_lock`), its
+    cursors live in transactions, and LISTEN has a connection of its own (db/events.py)."""
+
+
 async def create_pool(
     dsn: str,
     *,
@@ -244,6 +254,7 @@ async def create_pool(
         max_size=max_size,
         timeout=timeout,
         init=_init_connection,
+        reset=_keep_session,
         server_settings={**_session_settings(time_zone), **(timeouts or Timeouts()).server_settings()},
     )
     assert pool is not None

@@ -39,6 +39,10 @@ PERSON_ACCESS = Rule(
     "person_access",
     "reads a phone: the person, whoever reads their household, the residents they serve (others see it masked)",
 )
+# the same two rules as one-row set-returning functions PostgreSQL inlines into the statement
+# that reads them (migration 0025): household_access and person_access read these
+HOUSEHOLD_REASON = Rule("household_reason", HOUSEHOLD_ACCESS.who)
+PERSON_REASON = Rule("person_reason", PERSON_ACCESS.who)
 ORDER_PARTIES = Rule(
     "order_parties",
     "a party of the order: staff in scope, the ordering household, the assignee (person, unit or its "

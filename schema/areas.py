@@ -733,7 +733,9 @@ compiled.declare(
                 guard="residents",
             ),
         },
-        reasons={"residents": compiled.Reason("household_access({row}, {viewer})", "residents", "{row}.id")},
+        reasons={
+            "residents": compiled.Reason("(SELECT r FROM household_reason({row}, {viewer}) r)", "residents", "{row}.id")
+        },
     ),
 )
 compiled.declare(
@@ -750,10 +752,13 @@ compiled.declare(
         },
         reasons={
             "phone": compiled.Reason(
-                "person_access({row}, {viewer})", "phone", "{row}.household_id", "{row}.phone IS NOT NULL"
+                "(SELECT r FROM person_reason({row}, {viewer}) r)",
+                "phone",
+                "{row}.household_id",
+                "{row}.phone IS NOT NULL",
             ),
             "household": compiled.Reason(
-                "(SELECT household_access(h, {viewer}) FROM households h WHERE h.id = {row}.household_id)",
+                "(SELECT r FROM households h, household_reason(h, {viewer}) r WHERE h.id = {row}.household_id)",
                 "residents",
                 "{row}.household_id",
                 "{row}.household_id IS NOT NULL",

@@ -33,6 +33,10 @@ VIEWER = "(SELECT v FROM vw)"
 # the viewer as a FROM item: PostgreSQL inlines a rule (an SQL function) called on it, but not
 # one called on the sub-select above when the rule reads its viewer more than once
 VIEWER_FROM = f"viewer_of({USER}::bigint, {TOKEN}::bigint)"
+# in a row set's reasons the viewer is a column of the one-row `vw` joined there: a
+# set-returning rule (household_reason, person_reason: migration 0025) is inlined into
+# the statement only when its arguments hold no sub-select
+ROW_VIEWER = "vw.v"
 
 
 def _b64(text_sql: str) -> str:
@@ -48,8 +52,8 @@ def cursor(id_sql: str) -> str:
     return _b64(f"'[' || {id_sql} || ']'")
 
 
-def _fill(fragment: str, **values: str) -> str:
-    return fragment.format(viewer=VIEWER, viewer_from=VIEWER_FROM, county=f"{COUNTY}::bigint", **values)
+def _fill(fragment: str, viewer: str = VIEWER, **values: str) -> str:
+    return fragment.format(viewer=viewer, viewer_from=VIEWER_FROM, county=f"{COUNTY}::bigint", **values)
 
 
 def _key(key: str) -> str:
@@ -69,7 +73,8 @@ class Builder:
 
     def _reasons(self, obj: ObjNode) -> str:
         return "".join(
-            f", ({_fill(obj.source.reasons[name].sql, row='(q._row)')}) AS _r_{name}" for name in sorted(obj.reasons)
+            f", ({_fill(obj.source.reasons[name].sql, ROW_VIEWER, row='(q._row)')}) AS _r_{name}"
+            for name in sorted(obj.reasons)
         )
 
     def _page(self, obj: ObjNode) -> tuple[str, str]:
@@ -117,7 +122,11 @@ class Builder:
                 f"CROSS JOIN LATERAL (SELECT x AS _row, {vis} FROM {source.table} x "
                 f"WHERE ({where}) AND ({rule}){guarded} {page}) y"
             )
-        return f"r{obj.index} AS (SELECT q._p, q._row, (q._row).id AS _id, q._vis{self._reasons(obj)} FROM ({inner}) q)"
+        viewer = " CROSS JOIN vw" if obj.reasons else ""
+        return (
+            f"r{obj.index} AS (SELECT q._p, q._row, (q._row).id AS _id, q._vis{self._reasons(obj)} "
+            f"FROM ({inner}) q{viewer})"
+        )
 
     # --- JSON -------------------------------------------------------------------------------
 
@@ -229,9 +238,11 @@ class Builder:
     # --- the statement ----------------------------------------------------------------------
 
     def statement(self) -> str:
-        # every fixed parameter appears, typed, whether or not the statement needs it
+        # every fixed parameter appears, typed, whether or not the statement needs it; the
+        # viewer is computed once (PostgreSQL would inline a CTE read once, and call viewer_of
+        # again wherever `vw.v` is read)
         ctes = [
-            f"vw AS (SELECT viewer_of({USER}::bigint, {TOKEN}::bigint) AS v, {COUNTY}::bigint AS county, "
+            f"vw AS MATERIALIZED (SELECT viewer_of({USER}::bigint, {TOKEN}::bigint) AS v, {COUNTY}::bigint AS county, "
             f"{REQUEST}::text AS request_id)"
         ]
         ctes += [self.rows(obj) for obj in self.plan.nodes]

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from db.duallist import AVAILABLE, RESOURCE_STATUS, ExchangeRow, NeedRow, ResourceRow
+from db.duallist import AVAILABLE, NEED_STATUS, RESOURCE_STATUS, ExchangeRow, NeedRow, ResourceRow
 from resolvers import duallist as r
 from resolvers import ids, rules
 from resolvers.compiled import declarations as compiled
@@ -454,7 +454,16 @@ def _over(fragment: str) -> str:
     return fragment.replace("r.", "{row}.")
 
 
-# the rule (0021_node_rules.sql)
+# the rules (0021_node_rules.sql)
+_EXCHANGE_VISIBLE = "EXISTS (SELECT 1 FROM {viewer_from} w WHERE exchange_access({row}, w))"
+
+
+def _exchange_count(parent_column: str) -> str:
+    """totalCount of a need's or a resource's ledger: the exchanges the rule lets through."""
+    visible = _EXCHANGE_VISIBLE.format(row="e", viewer_from="{viewer_from}")
+    return f"SELECT count(*) FROM exchanges e WHERE e.{parent_column} = {{parent}}.id AND {visible}"  # noqa: S608
+
+
 _RESOURCE_VISIBLE = "EXISTS (SELECT 1 FROM {viewer_from} w WHERE resource_access({row}, w) IS NOT NULL)"
 compiled.declare(
     "Resource",
@@ -474,7 +483,95 @@ compiled.declare(
             "withdrawnAt": compiled.Column(compiled.date_time("{row}.withdrawn_at")),
             "createdAt": compiled.Column(compiled.date_time("{row}.created_at")),
             "provider": compiled.Relation("Organisation", "one", "{row}.id = {parent}.provider_id"),
+            "exchanges": compiled.Relation(
+                "Exchange",
+                "connection",
+                "{row}.resource_id = {parent}.id AND " + _EXCHANGE_VISIBLE,
+                count=_exchange_count("resource_id"),
+            ),
         },
+    ),
+)
+
+# the rules `need_access` and `exchange_access` (0021_node_rules.sql)
+_NEED_VISIBLE = "EXISTS (SELECT 1 FROM {viewer_from} w WHERE need_access({row}, w))"
+compiled.declare(
+    "Need",
+    compiled.Source(
+        "needs",
+        _NEED_VISIBLE,
+        {
+            "id": compiled.GlobalId(),
+            "title": compiled.Column("{row}.title"),
+            "description": compiled.Column("{row}.description"),
+            "category": compiled.Column("{row}.category"),
+            "quantity": compiled.Column("{row}.quantity"),
+            "fulfilled": compiled.Column("{row}.fulfilled"),
+            "shortfall": compiled.Column("({row}.quantity - {row}.fulfilled)"),
+            "status": compiled.Column("(" + NEED_STATUS.replace("n.", "{row}.") + ")"),
+            "closedAt": compiled.Column(compiled.date_time("{row}.closed_at")),
+            "createdAt": compiled.Column(compiled.date_time("{row}.created_at")),
+            "community": compiled.Relation("Community", "one", "{row}.id = {parent}.community_id"),
+            "exchanges": compiled.Relation(
+                "Exchange",
+                "connection",
+                "{row}.need_id = {parent}.id AND " + _EXCHANGE_VISIBLE,
+                count=_exchange_count("need_id"),
+            ),
+        },
+    ),
+)
+compiled.declare(
+    "Exchange",
+    compiled.Source(
+        "exchanges",
+        _EXCHANGE_VISIBLE,
+        {
+            "id": compiled.GlobalId(),
+            "quantity": compiled.Column("{row}.quantity"),
+            "status": compiled.Column("{row}.status"),
+            "allocatedAt": compiled.Column(compiled.date_time("{row}.allocated_at")),
+            "completedAt": compiled.Column(compiled.date_time("{row}.completed_at")),
+            "cancelledAt": compiled.Column(compiled.date_time("{row}.cancelled_at")),
+            "cancelReason": compiled.Column("{row}.cancel_reason"),
+            "resource": compiled.Relation("Resource", "one", "{row}.id = {parent}.resource_id"),
+            "need": compiled.Relation("Need", "one", "{row}.id = {parent}.need_id"),
+            "provider": compiled.Relation("Organisation", "one", "{row}.id = {parent}.provider_id"),
+        },
+    ),
+)
+
+_NEEDS_WHERE = (
+    _NEED_VISIBLE  # noqa: S608 - constant text
+    + " AND ({arg_area} IS NULL OR EXISTS (SELECT 1 FROM areas na WHERE na.id = {row}.area_id "
+    "AND {arg_area} = ANY(na.path))) "
+    "AND ({arg_category} IS NULL OR {row}.category = {arg_category}) "
+    "AND ({arg_open} IS NULL OR ({row}.closed_at IS NULL AND {row}.fulfilled < {row}.quantity) = {arg_open})"
+)
+
+
+def _need_arguments(given: Any) -> dict[str, Any]:
+    """The filter as `_needs` reads it (an id of no area narrows to nothing)."""
+    if given is not None and not isinstance(given, dict):
+        raise compiled_planner.Fallback("filter")
+    f = given or {}
+    category = f.get("category")
+    return {
+        "area": ids.filter_key(f.get("areaId"), *ids.AREA_TYPES.values()),
+        "category": _category(category) if isinstance(category, ResourceCategory) else None,
+        "open": f.get("open"),
+    }
+
+
+compiled.declare_root(
+    "needs",
+    compiled.RootConnection(
+        "Need",
+        "needs",
+        _NEEDS_WHERE,
+        "SELECT count(*) FROM needs {row} WHERE " + _NEEDS_WHERE,  # noqa: S608 - constant text
+        (("area", "bigint"), ("category", "text"), ("open", "boolean")),
+        _need_arguments,
     ),
 )
 

@@ -593,3 +593,54 @@ async def test_random_selections_are_the_same_on_both_paths(
     text, target, yes = operation
     _, tokens, ids = await _scene(both)
     await both.same(text, {"id": ids[target], "yes": yes}, tokens[account])
+
+
+NEEDS_IN_FULL = """
+query Needs($f: NeedFilter, $first: Int, $after: String) {
+  needs(filter: $f, first: $first, after: $after) {
+    __typename totalCount pageInfo { hasNextPage endCursor startCursor }
+    edges { cursor node { __typename id title description category quantity fulfilled shortfall status closedAt
+                          createdAt community { id name }
+                          exchanges(first: 2) { totalCount pageInfo { hasNextPage endCursor }
+                            edges { node { id quantity status allocatedAt completedAt cancelledAt cancelReason
+                                           resource { id title exchanges { totalCount edges { node { id } } } }
+                                           need { id title } provider { id name } } } } } }
+  }
+}
+"""
+
+
+async def test_needs_and_exchanges_are_the_same_for_every_account(both: Both) -> None:
+    """`needs` (need_access) with each need's exchanges (exchange_access) and their resource,
+    need and provider; a resident sees none of them."""
+    scene = await build_scene(both.conn)
+    tokens = tokens_for(both.compiled, scene)
+    w = scene.w
+    resource = await b.resource(both.conn, w.unit, [w.community], title="第二个", category="VENUE")
+    need = await b.need(both.conn, w.community)
+    made = [await b.exchange(both.conn, resource, need) for _ in range(3)]
+    await both.conn.execute(
+        "UPDATE exchanges SET status = 'CANCELLED', cancelled_at = '2024-03-01T08:00:00.123+08', "
+        "cancel_reason = $2 WHERE id = $1",
+        made[1],
+        '带"引号"',
+    )
+    await both.conn.execute("UPDATE needs SET closed_at = now() WHERE id = $1", need)
+    cursor = base64.urlsafe_b64encode(f"[{need}]".encode()).decode().rstrip("=")
+    cases: list[dict[str, Any]] = [
+        {},
+        {"first": 1},
+        {"first": 1, "after": cursor},
+        {"f": {"open": True}},
+        {"f": {"open": False, "category": "PARKING"}},
+        {"f": {"areaId": gid("Community", w.community)}},
+        {"f": {"areaId": gid("Building", w.building)}},
+        {"f": {"areaId": gid("Person", w.people["resident"])}},
+    ]
+    for account in ACCOUNTS:
+        for variables in cases:
+            path = await both.same(NEEDS_IN_FULL, variables, tokens[account])
+            assert path == ("resolvers" if account == "anonymous" else "compiled"), (account, variables)
+    by_id = "query($id: ID!) { node(id: $id) { id ... on Exchange { quantity need { id status } } } }"
+    for account in ACCOUNTS[1:]:
+        assert await both.same(by_id, {"id": gid("Exchange", made[0])}, tokens[account]) == "compiled"

@@ -13,7 +13,7 @@ from strawberry.types import Info
 from db.areas import AreaRow, HouseholdRow, OrganisationRow, PersonRow, PostRow, ResponsibilityRow, like_pattern
 from resolvers import adoptions as adoption_resolvers
 from resolvers import areas as r
-from resolvers import rules
+from resolvers import ids, rules
 from resolvers.areas import ChainLink
 from resolvers.compiled import declarations as compiled
 from resolvers.compiled import planner as compiled_planner
@@ -671,6 +671,17 @@ def _ancestor(type_name: str, level: str) -> compiled.Relation:
     return compiled.Relation(type_name, "one", "{row}.id = ANY({parent}.path) AND {row}.level = '" + level + "'")
 
 
+# a row of the interface Area: its type by its level (ids.AREA_TYPES, as `is_type_of` tells them apart)
+compiled.declare_interface(
+    "Area",
+    compiled.Interface(
+        "areas",
+        "area_access({row}, {viewer})",
+        "(CASE {row}.level "
+        + " ".join(f"WHEN '{level}' THEN '{name}'" for level, name in ids.AREA_TYPES.items())
+        + " END)",
+    ),
+)
 for _level, _type in (("COUNTY", "County"), ("TOWN", "Town"), ("COMMUNITY", "Community"), ("DISTRICT", "District")):
     compiled.declare(_type, compiled.Source("areas", _AREA_IN_COUNTY % _level, _AREA_FIELDS))
 compiled.declare("Unit", compiled.Source("areas", _AREA_IN_COUNTY % "UNIT", _AREA_FIELDS))

@@ -511,6 +511,7 @@ compiled.declare(
             "status": compiled.Column("(" + NEED_STATUS.replace("n.", "{row}.") + ")"),
             "closedAt": compiled.Column(compiled.date_time("{row}.closed_at")),
             "createdAt": compiled.Column(compiled.date_time("{row}.created_at")),
+            "area": compiled.Relation("Area", "one", "{row}.id = {parent}.area_id"),
             "community": compiled.Relation("Community", "one", "{row}.id = {parent}.community_id"),
             "exchanges": compiled.Relation(
                 "Exchange",
@@ -537,6 +538,7 @@ compiled.declare(
             "resource": compiled.Relation("Resource", "one", "{row}.id = {parent}.resource_id"),
             "need": compiled.Relation("Need", "one", "{row}.id = {parent}.need_id"),
             "provider": compiled.Relation("Organisation", "one", "{row}.id = {parent}.provider_id"),
+            "receiver": compiled.Relation("Area", "one", "{row}.id = {parent}.receiver_id"),
         },
     ),
 )

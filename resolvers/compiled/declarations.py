@@ -100,8 +100,21 @@ class RootConnection:
     descending: bool = False
 
 
+@dataclass(frozen=True)
+class Interface:
+    """An interface a relation leads to, whose rows all live in `table`: `type_name` is SQL
+    over `{row}` naming each row's GraphQL type, `node_filter` the predicate node(id) applies
+    to a row of any of them. Compiled only where the selection is the same for every type
+    that implements it and reads fields each of them declares alike (id, columns)."""
+
+    table: str
+    node_filter: str
+    type_name: str
+
+
 SOURCES: dict[str, Source] = {}
 ROOTS: dict[str, RootConnection] = {}
+INTERFACES: dict[str, Interface] = {}
 
 
 def declare(type_name: str, source: Source) -> None:
@@ -110,3 +123,7 @@ def declare(type_name: str, source: Source) -> None:
 
 def declare_root(field_name: str, root: RootConnection) -> None:
     ROOTS[field_name] = root
+
+
+def declare_interface(type_name: str, interface: Interface) -> None:
+    INTERFACES[type_name] = interface

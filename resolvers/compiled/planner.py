@@ -34,6 +34,7 @@ from graphql import (
 
 from resolvers import ids
 from resolvers.compiled.declarations import (
+    INTERFACES,
     ROOTS,
     SOURCES,
     Column,
@@ -76,6 +77,7 @@ class Constant:
 @dataclass
 class Gid:
     type_name: str
+    type_sql: str | None = None  # an interface's row: SQL over `{row}` naming its type
 
 
 @dataclass
@@ -314,6 +316,45 @@ class Planner:
         self._fill(obj, runtime, selections, variables)
         return obj
 
+    def _interface_object(
+        self,
+        type_name: str,
+        parent: ObjNode,
+        relation: Relation,
+        selections: list[SelectionSetNode],
+        variables: Variables,
+    ) -> ObjNode:
+        """A single row of an interface (e.g. a need's `area`): the fields must be collected
+        alike for every implementing type and declared alike by each; `__typename` and `id`
+        name each row's own type."""
+        interface = INTERFACES[type_name]
+        abstract = self.schema.get_type(type_name)
+        if not isinstance(abstract, GraphQLInterfaceType) or relation.kind != "one":
+            raise NotCompilable(f"interface {type_name}")
+        possible = self.schema.get_possible_types(abstract)
+        collected = [self.collect(p, selections, variables) for p in possible]
+        shapes = {tuple((k, tuple(id(n) for n in nodes)) for k, nodes in c.items()) for c in collected}
+        if not possible or len(shapes) != 1:
+            raise NotCompilable(f"a selection on {type_name} that depends on the type")
+        obj = ObjNode(len(self.nodes), type_name, Source(interface.table, interface.node_filter, {}), parent, relation)
+        self.nodes.append(obj)
+        for key, nodes in collected[0].items():
+            name = nodes[0].name.value
+            if name == "__typename":
+                obj.fields.append((key, Scalar(interface.type_name)))
+                continue
+            declared = {SOURCES[p.name].fields.get(name) if p.name in SOURCES else None for p in possible}
+            if len(declared) != 1 or nodes[0].arguments or nodes[0].selection_set is not None:
+                raise NotCompilable(f"{type_name}.{name}")
+            (field_declared,) = declared
+            if isinstance(field_declared, GlobalId):
+                obj.fields.append((key, Gid(type_name, interface.type_name)))
+            elif isinstance(field_declared, Column) and field_declared.masked_by is None:
+                obj.fields.append((key, Scalar(field_declared.sql)))
+            else:
+                raise NotCompilable(f"{type_name}.{name}")
+        return obj
+
     def _fill(
         self, obj: ObjNode, runtime: GraphQLObjectType, selections: list[SelectionSetNode], variables: Variables
     ) -> None:
@@ -341,6 +382,10 @@ class Planner:
                     obj.fields.append(
                         (key, self._connection(field_type, obj, declared, None, nodes, runtime, variables))
                     )
+                elif declared.target in INTERFACES:
+                    subselections = self._subselections(nodes)
+                    child = self._interface_object(declared.target, obj, declared, subselections, variables)
+                    obj.fields.append((key, Child(child)))
                 else:
                     child = self._object(declared.target, obj, declared, self._subselections(nodes), variables)
                     obj.fields.append((key, Child(child)))

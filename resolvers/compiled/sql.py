@@ -133,6 +133,8 @@ class Builder:
     def _value(self, plan: FieldPlan, row: str) -> str:
         if isinstance(plan, Constant):
             return f"'{plan.value}'::text"
+        if isinstance(plan, Gid) and plan.type_sql is not None:
+            return _b64(f"({_fill(plan.type_sql, row=f'({row}._row)')}) || ':' || ({row}._row).id")
         if isinstance(plan, Gid):
             return global_id(plan.type_name, f"({row}._row).id")
         if isinstance(plan, Scalar):

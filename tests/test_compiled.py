@@ -142,6 +142,7 @@ async def test_every_read_of_the_matrix_is_the_same_on_both_paths(both: Both) ->
     assert {label for label in paths if label.startswith("ServiceOrders")} <= compiled
     assert {
         "Resources open to the community",
+        "Needs of the community",
         "Organisations (search the unit)",
         "Registrations of the community (the unit's pending registration, the cadre's confirmed one)",
     } <= compiled
@@ -416,6 +417,31 @@ SCALARS: dict[str, list[str]] = {
         "createdAt",
         "__typename",
     ],
+    "Need": [
+        "id",
+        "title",
+        "description",
+        "category",
+        "quantity",
+        "fulfilled",
+        "shortfall",
+        "status",
+        "closedAt",
+        "createdAt",
+        "__typename",
+    ],
+    "Exchange": [
+        "id",
+        "quantity",
+        "status",
+        "allocatedAt",
+        "completedAt",
+        "cancelledAt",
+        "cancelReason",
+        "__typename",
+    ],
+    # the interface: fields every area type declares alike
+    "Area": ["id", "name", "level", "code", "__typename"],
 }
 # field -> (target type, kind)
 RELATIONS: dict[str, dict[str, tuple[str, str]]] = {
@@ -447,7 +473,19 @@ RELATIONS: dict[str, dict[str, tuple[str, str]]] = {
         "children": ("Organisation", "list"),
         "resources": ("Resource", "connection"),
     },
-    "Resource": {"provider": ("Organisation", "one")},
+    "Resource": {"provider": ("Organisation", "one"), "exchanges": ("Exchange", "connection")},
+    "Need": {
+        "area": ("Area", "one"),
+        "community": ("Community", "one"),
+        "exchanges": ("Exchange", "connection"),
+    },
+    "Exchange": {
+        "resource": ("Resource", "one"),
+        "need": ("Need", "one"),
+        "provider": ("Organisation", "one"),
+        "receiver": ("Area", "one"),
+    },
+    "Area": {},
 }
 FIRSTS = [None, 0, 1, 2, 3, 100, 101, -1]
 
@@ -505,9 +543,10 @@ def _selection(draw: st.DrawFn, type_name: str, depth: int, fragments: list[str]
 @st.composite
 def _operations(draw: st.DrawFn) -> tuple[str, str, bool]:
     fragments: list[str] = []
-    root = draw(st.sampled_from(["node", "compounds", "serviceOrders", "organisations"]))
+    root = draw(st.sampled_from(["node", "compounds", "serviceOrders", "organisations", "needs"]))
     if root == "node":
-        types = ["Compound", "Building", "Household", "Person", "ServiceOrder", "Organisation", "Resource"]
+        types = ["Compound", "Building", "Household", "Person", "ServiceOrder", "Organisation", "Resource", "Need"]
+        types.append("Exchange")
         on = draw(st.lists(st.sampled_from(types), min_size=1, unique=True))
         body = " ".join(f"... on {t} {{ {draw(_selection(t, 3, fragments))} }}" for t in on)
         text = f"query Random($id: ID!, $yes: Boolean!) {{ node(id: $id) {{ {body} }} }}"
@@ -528,6 +567,15 @@ def _operations(draw: st.DrawFn) -> tuple[str, str, bool]:
             f"query Random($id: ID!, $yes: Boolean!) {{ organisations{f'({args})' if args else ''} "
             f"{{ totalCount edges {{ cursor node {{ {inner} }} }} }} "
             "k: __typename @include(if: $yes) n: node(id: $id) { __typename } }"
+        )
+    elif root == "needs":
+        inner = draw(_selection("Need", 3, fragments))
+        first = draw(st.sampled_from(FIRSTS))
+        narrow = draw(st.sampled_from(["", "areaId: $id", "open: $yes", "category: PARKING"]))
+        args = f"filter: {{{narrow}}}" + (f", first: {first}" if first is not None else "")
+        text = (
+            f"query Random($id: ID!, $yes: Boolean!) {{ needs({args}) "
+            f"{{ totalCount pageInfo {{ hasNextPage endCursor }} edges {{ cursor node {{ {inner} }} }} }} }}"
         )
     else:
         inner = draw(_selection("ServiceOrder", 3, fragments))
@@ -550,7 +598,7 @@ def _operations(draw: st.DrawFn) -> tuple[str, str, bool]:
             reach += " " + fragment
     fragments = [f for f in fragments if f in used]
     targets = ["building", "compound", "household", "person", "community", "far", "bad", "order", "cadre", "unit"]
-    targets.append("resource")
+    targets += ["resource", "need", "exchange"]
     target = draw(st.sampled_from(targets))
     return " ".join([text, *fragments]), target, draw(st.booleans())
 
@@ -568,6 +616,7 @@ async def _scene(both: Both) -> tuple[Scene, dict[str, str | None], dict[str, st
             for k in range(n):
                 await b.person(both.conn, scene.w.county, f"住户{n}{k}", household=household, phone=f"1370000{n}{k}00")
         w = scene.w
+        await b.exchange(both.conn, scene.objects["Resource"], await b.need(both.conn, w.building, category="VENUE"))
         ids = {
             "building": gid("Building", w.building),
             "compound": gid("Compound", w.compound),
@@ -579,6 +628,8 @@ async def _scene(both: Both) -> tuple[Scene, dict[str, str | None], dict[str, st
             "cadre": gid("Person", w.people["cadre"]),
             "unit": gid("Organisation", w.unit),
             "resource": gid("Resource", scene.objects["Resource"]),
+            "need": gid("Need", scene.objects["Need"]),
+            "exchange": gid("Exchange", scene.objects["Exchange"]),
             "bad": "not-an-id",
         }
         _scenes[id(both)] = (scene, tokens_for(both.compiled, scene), ids)

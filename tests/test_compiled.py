@@ -575,7 +575,8 @@ def _operations(draw: st.DrawFn) -> tuple[str, str, bool]:
         args = f"filter: {{{narrow}}}" + (f", first: {first}" if first is not None else "")
         text = (
             f"query Random($id: ID!, $yes: Boolean!) {{ needs({args}) "
-            f"{{ totalCount pageInfo {{ hasNextPage endCursor }} edges {{ cursor node {{ {inner} }} }} }} }}"
+            f"{{ totalCount pageInfo {{ hasNextPage endCursor }} edges {{ cursor node {{ {inner} }} }} }} "
+            "k: __typename @include(if: $yes) under: needs(filter: {areaId: $id}, first: 1) { totalCount } }"
         )
     else:
         inner = draw(_selection("ServiceOrder", 3, fragments))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 
 from gongjian import tokens
@@ -94,3 +96,13 @@ def without_faketime(env: Mapping[str, str]) -> dict[str, str]:
     if preload:
         kept["LD_PRELOAD"] = preload
     return kept
+
+
+@asynccontextmanager
+async def own_connection(committed_db: Mapping[str, Any]) -> AsyncIterator[asyncpg.Connection]:
+    """A connection of its own to a `committed_db` database (outside the app's pool)."""
+    conn = await asyncpg.connect(committed_db["url"])
+    try:
+        yield conn
+    finally:
+        await conn.close()

@@ -6,25 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
 
 from resolvers import ids
 from tests import builders as b
-from tests.support import Api
-
-
-@asynccontextmanager
-async def _connection(committed_db: dict[str, Any]) -> AsyncIterator[asyncpg.Connection]:
-    """A connection of its own to the committed database (outside the app's pool)."""
-    conn = await asyncpg.connect(committed_db["url"])
-    try:
-        yield conn
-    finally:
-        await conn.close()
+from tests.support import Api, own_connection
 
 
 async def _fire(api: Api, token: str, calls: list[tuple[int, int, int]]) -> list[dict[str, Any]]:
@@ -59,7 +47,7 @@ async def _ledger_holds(conn: asyncpg.Connection) -> None:
 
 async def test_forty_concurrent_allocations_on_one_resource(committed_db: dict[str, Any]) -> None:
     api: Api = committed_db["api"]
-    async with _connection(committed_db) as conn:
+    async with own_connection(committed_db) as conn:
         w = await b.world(conn)
         resource = await b.resource(conn, w.unit, [w.community], quantity=30)
         need = await b.need(conn, w.community, quantity=100)
@@ -69,7 +57,7 @@ async def test_forty_concurrent_allocations_on_one_resource(committed_db: dict[s
     assert len(succeeded) == 30
     assert refused == {"INSUFFICIENT_QUANTITY"}
     assert min(r["exchange"]["resource"]["remaining"] for r in succeeded) == 0
-    async with _connection(committed_db) as conn:
+    async with own_connection(committed_db) as conn:
         assert await conn.fetchval("SELECT remaining FROM resources WHERE id = $1", resource) == 0
         assert await conn.fetchval("SELECT fulfilled FROM needs WHERE id = $1", need) == 30
         await _ledger_holds(conn)
@@ -78,7 +66,7 @@ async def test_forty_concurrent_allocations_on_one_resource(committed_db: dict[s
 async def test_forty_concurrent_allocations_of_mixed_sizes_to_one_need(committed_db: dict[str, Any]) -> None:
     api: Api = committed_db["api"]
     rng = random.Random(6)
-    async with _connection(committed_db) as conn:
+    async with own_connection(committed_db) as conn:
         w = await b.world(conn)
         resources = [await b.resource(conn, w.unit, [w.community], quantity=q) for q in (17, 9, 25)]
         need = await b.need(conn, w.community, quantity=33)
@@ -88,7 +76,7 @@ async def test_forty_concurrent_allocations_of_mixed_sizes_to_one_need(committed
     refused = {e["code"] for r in results for e in r["userErrors"]}
     assert refused <= {"INSUFFICIENT_QUANTITY", "EXCEEDS_NEED"} and refused
     assert allocated <= 33
-    async with _connection(committed_db) as conn:
+    async with own_connection(committed_db) as conn:
         assert await conn.fetchval("SELECT fulfilled FROM needs WHERE id = $1", need) == allocated
         rows = await conn.fetch("SELECT quantity, remaining FROM resources WHERE id = ANY($1::bigint[])", resources)
         assert all(0 <= r["remaining"] <= r["quantity"] for r in rows)
@@ -98,7 +86,7 @@ async def test_forty_concurrent_allocations_of_mixed_sizes_to_one_need(committed
 
 async def test_concurrent_cancel_and_complete_settle_once(committed_db: dict[str, Any]) -> None:
     api: Api = committed_db["api"]
-    async with _connection(committed_db) as conn:
+    async with own_connection(committed_db) as conn:
         w = await b.world(conn)
         resource = await b.resource(conn, w.unit, [w.community], quantity=10)
         need = await b.need(conn, w.community, quantity=10)
@@ -109,5 +97,5 @@ async def test_concurrent_cancel_and_complete_settle_once(committed_db: dict[str
     payloads = [res["data"][field] for res, (_, field) in zip(results, calls, strict=True)]
     assert sum(1 for p in payloads if not p["userErrors"]) == 1
     assert {e["code"] for p in payloads for e in p["userErrors"]} == {"INVALID_STATE"}
-    async with _connection(committed_db) as conn:
+    async with own_connection(committed_db) as conn:
         await _ledger_holds(conn)

@@ -8,8 +8,7 @@ never deadlock and leave the ledger whole."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +17,7 @@ import pytest
 
 from resolvers import ids, rules
 from tests import builders as b
-from tests.support import Api
+from tests.support import Api, own_connection
 
 Vars = Callable[[asyncpg.Connection, b.World], Awaitable[dict[str, Any]]]
 
@@ -350,15 +349,6 @@ async def test_a_scope_taken_away_counts_at_the_next_request(api: Api, conn: asy
 # --- concurrency: the dual list locks what it checks, resource before need -----------------
 
 
-@asynccontextmanager
-async def _connection(committed_db: dict[str, Any]) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(committed_db["url"])
-    try:
-        yield conn
-    finally:
-        await conn.close()
-
-
 ALLOCATE = """
 mutation($r: ID!, $n: ID!) { allocate(input: {resourceId: $r, needId: $n, quantity: 1}) {
   exchange { id } userErrors { code } } }
@@ -377,7 +367,7 @@ async def test_withdrawing_and_closing_while_allocating_and_cancelling(committed
     the withdrawal and the closing reported stays true: no allocation takes from the
     resource once it is withdrawn, none adds to the need once it is closed."""
     api: Api = committed_db["api"]
-    async with _connection(committed_db) as conn:
+    async with own_connection(committed_db) as conn:
         w = await b.world(conn)
         resources = [await b.resource(conn, w.unit, [w.community], quantity=40) for _ in range(2)]
         needs = [await b.need(conn, w.community, quantity=40) for _ in range(2)]
@@ -403,7 +393,7 @@ async def test_withdrawing_and_closing_while_allocating_and_cancelling(committed
     assert withdrawn["userErrors"] == [] and closed["userErrors"] == []
     assert {e["code"] for d in data[ALLOCATE] for e in d["allocate"]["userErrors"]} <= {"INVALID_STATE"}
     assert all(d["cancelExchange"]["userErrors"] == [] for d in data[CANCEL])
-    async with _connection(committed_db) as conn:
+    async with own_connection(committed_db) as conn:
         remaining = await conn.fetchval("SELECT remaining FROM resources WHERE id = $1", resources[0])
         assert remaining == withdrawn["resource"]["remaining"]
         fulfilled = await conn.fetchval("SELECT fulfilled FROM needs WHERE id = $1", needs[0])

@@ -73,7 +73,16 @@ WHERE audit_access(a, v)
   AND ($7::timestamptz IS NULL OR a.at <= $7)
   AND ($8::text[] IS NULL OR (a.target_type = ANY($8) AND a.target_id = $9::bigint))
 """
-PAGE: Final = f"SELECT {COLUMNS} {_WHERE} AND ($10::bigint IS NULL OR a.id < $10) ORDER BY a.id DESC LIMIT $11"
+# The page, and whether the viewer reads the audit log at all (`audit_reader`, 0029): one row
+# with a null id when the page is empty, so that a refusal needs no statement of its own.
+PAGE: Final = f"""
+SELECT audit_reader(viewer_of($1, $2)) AS reader, page.*
+FROM (SELECT) one
+LEFT JOIN LATERAL (
+SELECT {COLUMNS} {_WHERE} AND ($10::bigint IS NULL OR a.id < $10) ORDER BY a.id DESC LIMIT $11
+) page ON true
+ORDER BY page.id DESC
+"""  # noqa: S608 - constant SQL fragments
 COUNT: Final = f"SELECT count(*) {_WHERE}"
 BY_ID: Final = f"""
 SELECT {COLUMNS} FROM audit_log a CROSS JOIN viewer_of($2, $3) v WHERE a.id = ANY($1::bigint[]) AND audit_access(a, v)
@@ -84,8 +93,12 @@ def _args(f: AuditFilter) -> list[Any]:
     return [*f.viewer, f.action, f.user_id, f.target_type, f.since, f.until, f.target_types, f.target_id]
 
 
-async def page(conn: Conn, f: AuditFilter, before_id: int | None, limit: int) -> list[AuditRow]:
-    return [AuditRow(**dict(r)) for r in await conn.fetch(PAGE, *_args(f), before_id, limit)]
+async def page(conn: Conn, f: AuditFilter, before_id: int | None, limit: int) -> list[AuditRow] | None:
+    """A page of the entries the viewer reads; None when they read none (`audit_reader`)."""
+    found = await conn.fetch(PAGE, *_args(f), before_id, limit)
+    if not found[0]["reader"]:
+        return None
+    return [AuditRow(**{k: v for k, v in r.items() if k != "reader"}) for r in found if r["id"] is not None]
 
 
 async def count(conn: Conn, f: AuditFilter) -> int:

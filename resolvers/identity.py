@@ -6,6 +6,8 @@ import datetime
 import secrets
 from dataclasses import dataclass
 
+from graphql import GraphQLError
+
 from db import accounts as accounts_db
 from db import areas as areas_db
 from db import audit as audit_db
@@ -365,8 +367,9 @@ def _target(global_id: str | None) -> tuple[list[str] | None, int | None]:
 
 
 async def audit_log(ctx: Context, query: AuditQuery, first: int | None, after: str | None) -> Page[AuditRow]:
-    """Newest first, within the viewer's county (the field's permission admits only
-    COUNTY_ADMIN). An unknown `userId` matches nothing."""
+    """Newest first, within the viewer's county; FORBIDDEN unless the viewer reads the audit
+    log (`audit_reader`, asked by the statement that reads the page). An unknown `userId`
+    matches nothing."""
     v = ctx.signed_in
     limit = checked_first(first)
     if any("\x00" in (text or "") for text in (query.action, query.target_type)):
@@ -388,6 +391,8 @@ async def audit_log(ctx: Context, query: AuditQuery, first: int | None, after: s
     )
     async with ctx.db.connection() as conn:
         rows = await audit_db.page(conn, filt, before, limit + 1)
+    if rows is None:  # the rule `audit_reader`
+        raise GraphQLError("You may not see or do this", extensions={"code": "FORBIDDEN"})
 
     async def count() -> int:
         async with ctx.db.connection() as conn:

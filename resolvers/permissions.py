@@ -23,7 +23,7 @@ from resolvers import ids
 from resolvers.access import viewer_key
 from resolvers.errors import ErrorCode, Refusal
 from resolvers.rules import Rule
-from resolvers.viewer import Role, Viewer
+from resolvers.viewer import Viewer
 
 
 class Requirement(BasePermission):
@@ -46,27 +46,6 @@ class SignedIn(Requirement):
 class _Forbidding(Requirement):
     message = "You may not see or do this"
     error_extensions: ClassVar[dict[str, Any]] = {"code": "FORBIDDEN"}  # type: ignore[misc]
-
-
-def _roles_text(roles: Sequence[Role]) -> str:
-    return " or ".join(r.value for r in roles)
-
-
-def has_role(*roles: Role) -> type[Requirement]:
-    """The viewer holds one of `roles` (in any scope). Put it after SignedIn."""
-
-    class HasRole(_Forbidding):
-        requirement = f"role {_roles_text(roles)}"
-
-        def has_permission(self, source: Any, info: Info[Any, Any], **kwargs: Any) -> bool:
-            viewer: Viewer | None = info.context.viewer
-            return viewer is not None and viewer.has(*roles)
-
-    HasRole.__name__ = HasRole.__qualname__ = "HasRole" + "".join(r.value.title().replace("_", "") for r in roles)
-    return HasRole
-
-
-CountyAdmin = has_role(Role.COUNTY_ADMIN)
 
 
 def _snake(name: str) -> str:

@@ -72,7 +72,8 @@ FINDING_ACCESS = Rule(
     "finding_access", "sees a finding: staff in scope of its compound (all), every user of the county (published)"
 )
 API_TOKEN_ACCESS = Rule("api_token_access", "sees API tokens: COUNTY_ADMIN, the UNIT_ADMIN of the organisation")
-AUDIT_ACCESS = Rule("audit_access", "reads the audit log: COUNTY_ADMIN of the county")
+AUDIT_READER = Rule("audit_reader", "reads the audit log at all: COUNTY_ADMIN")
+AUDIT_ACCESS = Rule("audit_access", "reads an audit entry: the `audit_reader` of the entry's county")
 NOTIFICATION_ACCESS = Rule("notification_access", "reads notifications: the user they are for (not an API token)")
 USER_ACCESS = Rule(
     "user_access", "sees accounts: COUNTY_ADMIN, staff in scope of where the person lives, the user themself"

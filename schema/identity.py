@@ -16,7 +16,7 @@ from resolvers import rules
 from resolvers.identity import RoleGrantValue, ScopeValue
 from resolvers.mutations import Outcome
 from resolvers.pagination import Page
-from resolvers.permissions import CountyAdmin, administers_organisation_in, described, guarded
+from resolvers.permissions import administers_organisation_in, described, guarded
 from resolvers.viewer import Role as RoleValues
 from schema.areas import Area, Organisation, Person
 from schema.base import FILTER, INPUT, After, Connection, First, Node, UserError, describe_values, is_row
@@ -218,8 +218,7 @@ class IdentityQuery:
     audit_log: Connection[AuditEntry] = guarded(
         resolver=_audit_log,
         description="The audit log of the viewer's county, newest first",
-        rules=[rules.AUDIT_ACCESS],
-        permissions=[CountyAdmin],
+        rules=[rules.AUDIT_READER, rules.AUDIT_ACCESS],
     )
     api_tokens: Connection[ApiToken] = guarded(
         resolver=_api_tokens,

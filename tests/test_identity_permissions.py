@@ -11,9 +11,9 @@ import strawberry
 from db.pool import SingleConnectionDatabase
 from gongjian import tokens
 from gongjian.config import Settings
+from resolvers import ids
 from resolvers.context import Context, viewer_from_token
-from resolvers.permissions import CountyAdmin, guarded, has_role
-from resolvers.viewer import Role
+from resolvers.permissions import SignedIn, administers_organisation_in, guarded
 from tests.builders import world
 from tests.conftest import TEST_SECRET
 
@@ -22,10 +22,16 @@ def _yes() -> bool:
     return True
 
 
+def _of_unit(organisation_id: strawberry.ID) -> bool:
+    return True
+
+
 @strawberry.type
 class Query:
-    admin_only: bool = guarded(resolver=_yes, description="Admins", permissions=[CountyAdmin])
-    residents: bool = guarded(resolver=_yes, description="Residents", permissions=[has_role(Role.RESIDENT)])
+    signed_in: bool = guarded(resolver=_yes, description="Anyone signed in")
+    of_unit: bool = guarded(
+        resolver=_of_unit, description="A unit's", permissions=[administers_organisation_in("organisationId")]
+    )
 
 
 SCHEMA = strawberry.Schema(query=Query)
@@ -44,18 +50,19 @@ async def _ask(conn: asyncpg.Connection, user_id: int | None, query: str, variab
 
 def test_requirements_are_written_into_the_sdl() -> None:
     sdl = SCHEMA.as_str()
-    assert "Requires: role COUNTY_ADMIN." in sdl
-    assert "Requires: role RESIDENT." in sdl
+    assert f'Requires: {SignedIn.requirement}.\n  """\n  signedIn' in sdl
+    assert "Requires: COUNTY_ADMIN, or UNIT_ADMIN of the organisation `organisationId`." in sdl
 
 
 @pytest.mark.parametrize(
     ("account", "expected"),
     [
-        (None, {"admin": "UNAUTHENTICATED", "res": "UNAUTHENTICATED"}),
-        ("admin", {"admin": "ok", "res": "FORBIDDEN"}),
-        ("staff", {"admin": "FORBIDDEN", "res": "FORBIDDEN"}),
-        ("resident", {"admin": "FORBIDDEN", "res": "ok"}),
-        ("foreign", {"admin": "ok", "res": "FORBIDDEN"}),
+        (None, {"any": "UNAUTHENTICATED", "unit": "UNAUTHENTICATED"}),
+        ("admin", {"any": "ok", "unit": "ok"}),
+        ("unit", {"any": "ok", "unit": "ok"}),
+        ("staff", {"any": "ok", "unit": "FORBIDDEN"}),
+        ("resident", {"any": "ok", "unit": "FORBIDDEN"}),
+        ("foreign", {"any": "ok", "unit": "FORBIDDEN"}),
     ],
 )
 async def test_permissions_read_the_viewer_and_the_arguments(
@@ -64,6 +71,10 @@ async def test_permissions_read_the_viewer_and_the_arguments(
     w = await world(conn)
     far = await world(conn)
     user = {**w.users, "foreign": far.users["admin"]}.get(account) if account else None
-    queries: dict[str, tuple[str, dict[str, Any]]] = {"admin": ("{ adminOnly }", {}), "res": ("{ residents }", {})}
+    unit = ids.encode("Organisation", w.unit)
+    queries: dict[str, tuple[str, dict[str, Any]]] = {
+        "any": ("{ signedIn }", {}),
+        "unit": ("query($o: ID!) { ofUnit(organisationId: $o) }", {"o": unit}),
+    }
     seen = {key: await _ask(conn, user, *queries[key]) for key in expected}
     assert seen == expected

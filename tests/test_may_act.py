@@ -322,6 +322,22 @@ async def test_users_is_listed_under_the_sql_rule(api: Api, conn: asyncpg.Connec
     assert len((await api.ok(query, token=staff))["users"]["edges"]) == 3
 
 
+async def test_the_audit_log_is_read_under_the_sql_rule(api: Api, conn: asyncpg.Connection) -> None:
+    """`auditLog` refuses whoever `audit_reader` refuses (no role check in Python): a
+    COUNTY_ADMIN reads it, and is FORBIDDEN while the rule says no; staff never read it."""
+    w = await b.world(conn)
+    admin, staff = api.token_for(w.users["admin"]), api.token_for(w.users["staff"])
+    query = "{ auditLog { totalCount } }"
+    assert (await api.post(query, token=staff))["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert isinstance((await api.ok(query, token=admin))["auditLog"]["totalCount"], int)
+    refused = conn.transaction()
+    await refused.start()
+    await _refusing(conn, rules.AUDIT_READER.name)
+    assert (await api.post(query, token=admin))["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    await refused.rollback()
+    assert "auditLog" in await api.ok(query, token=admin)
+
+
 async def test_a_scope_taken_away_counts_at_the_next_request(api: Api, conn: asyncpg.Connection) -> None:
     """The same tokens, the same server: once the grant is gone, the rule says no."""
     w = await b.world(conn)

@@ -9,6 +9,7 @@ from db.access import ViewerKey
 from db.areas import AREA_COLUMNS, ORGANISATION_COLUMNS, AreaRow, OrganisationRow, area_row, organisation_row
 from db.identity import USER_WITH_GRANTS, UserRow, user_row
 from db.pool import Conn
+from db.ruled_page import allowed_rows, ruled_page
 
 # Whose accounts a viewer may list and manage: the SQL rule `user_access` (0021_node_rules.sql)
 # over `u` and the viewer `v` = `viewer_of($1 user, $2 API token)`; `users` lists every
@@ -33,19 +34,12 @@ WHERE {VISIBLE_USER}
        OR EXISTS (SELECT 1 FROM persons pn WHERE pn.id = u.person_id AND pn.name ILIKE $3))
   AND ($4::text IS NULL OR EXISTS (SELECT 1 FROM role_grants rg WHERE rg.user_id = u.id AND rg.role = $4))
 """  # noqa: S608 - constant SQL fragments
-# The page, and whether the viewer manages accounts at all (`account_manager`): one row with
-# a null id when the page is empty, so that a refusal needs no statement of its own.
-USERS_PAGE: Final = f"""
-SELECT account_manager(viewer_of($1, $2)) AS manager, page.*
-FROM (SELECT) one
-LEFT JOIN LATERAL (
-{USER_WITH_GRANTS}
-{_USERS_WHERE} AND u.id > $5
-GROUP BY u.id, p.household_id
-ORDER BY u.id LIMIT $6
-) page ON true
-ORDER BY page.id
-"""  # noqa: S608 - constant SQL fragments
+# The page, and whether the viewer manages accounts at all (`account_manager`).
+USERS_PAGE: Final = ruled_page(
+    "account_manager(viewer_of($1, $2))",
+    f"{USER_WITH_GRANTS} {_USERS_WHERE} AND u.id > $5 GROUP BY u.id, p.household_id ORDER BY u.id LIMIT $6",
+    "page.id",
+)
 USERS_COUNT: Final = f"SELECT count(*) FROM users u {_USERS_WHERE}"  # noqa: S608 - constant SQL fragments
 
 
@@ -61,10 +55,8 @@ class UserScope:
 
 async def users_page(conn: Conn, scope: UserScope, after: int, limit: int) -> list[UserRow] | None:
     """A page of the accounts the viewer manages; None when they manage none (`account_manager`)."""
-    found = await conn.fetch(USERS_PAGE, *scope.params(), after, limit)
-    if not found[0]["manager"]:
-        return None
-    return [user_row(r) for r in found if r["id"] is not None]
+    rows = allowed_rows(await conn.fetch(USERS_PAGE, *scope.params(), after, limit))
+    return None if rows is None else [user_row(r) for r in rows]
 
 
 async def users_count(conn: Conn, scope: UserScope) -> int:

@@ -8,6 +8,7 @@ from typing import Any, Final
 
 from db.access import ViewerKey
 from db.pool import Conn
+from db.ruled_page import allowed_rows, ruled_page
 
 INSERT: Final = """
 INSERT INTO audit_log (county_id, user_id, api_token_id, action, target_type, target_id, request_id, detail)
@@ -73,16 +74,12 @@ WHERE audit_access(a, v)
   AND ($7::timestamptz IS NULL OR a.at <= $7)
   AND ($8::text[] IS NULL OR (a.target_type = ANY($8) AND a.target_id = $9::bigint))
 """
-# The page, and whether the viewer reads the audit log at all (`audit_reader`, 0029): one row
-# with a null id when the page is empty, so that a refusal needs no statement of its own.
-PAGE: Final = f"""
-SELECT audit_reader(viewer_of($1, $2)) AS reader, page.*
-FROM (SELECT) one
-LEFT JOIN LATERAL (
-SELECT {COLUMNS} {_WHERE} AND ($10::bigint IS NULL OR a.id < $10) ORDER BY a.id DESC LIMIT $11
-) page ON true
-ORDER BY page.id DESC
-"""  # noqa: S608 - constant SQL fragments
+# The page, and whether the viewer reads the audit log at all (`audit_reader`, 0029).
+PAGE: Final = ruled_page(
+    "audit_reader(viewer_of($1, $2))",
+    f"SELECT {COLUMNS} {_WHERE} AND ($10::bigint IS NULL OR a.id < $10) ORDER BY a.id DESC LIMIT $11",
+    "page.id DESC",
+)
 COUNT: Final = f"SELECT count(*) {_WHERE}"
 BY_ID: Final = f"""
 SELECT {COLUMNS} FROM audit_log a CROSS JOIN viewer_of($2, $3) v WHERE a.id = ANY($1::bigint[]) AND audit_access(a, v)
@@ -95,10 +92,8 @@ def _args(f: AuditFilter) -> list[Any]:
 
 async def page(conn: Conn, f: AuditFilter, before_id: int | None, limit: int) -> list[AuditRow] | None:
     """A page of the entries the viewer reads; None when they read none (`audit_reader`)."""
-    found = await conn.fetch(PAGE, *_args(f), before_id, limit)
-    if not found[0]["reader"]:
-        return None
-    return [AuditRow(**{k: v for k, v in r.items() if k != "reader"}) for r in found if r["id"] is not None]
+    rows = allowed_rows(await conn.fetch(PAGE, *_args(f), before_id, limit))
+    return None if rows is None else [AuditRow(**r) for r in rows]
 
 
 async def count(conn: Conn, f: AuditFilter) -> int:

@@ -22,7 +22,6 @@ import secrets
 from dataclasses import dataclass
 
 import asyncpg
-from graphql import GraphQLError
 
 from db import accounts as db
 from db import identity as identity_db
@@ -34,7 +33,7 @@ from gongjian.tokens import bearer, secrets_of
 from resolvers import ids
 from resolvers.access import viewer_key
 from resolvers.context import Context, viewer_of
-from resolvers.errors import ErrorCode, Refusal, bad_user_input, unauthenticated
+from resolvers.errors import ErrorCode, Refusal, bad_user_input, forbidden, unauthenticated
 from resolvers.mutations import Audited, Outcome, run
 from resolvers.pagination import Page, checked_first, decode_id_cursor, page_from_rows
 from resolvers.viewer import Role, Viewer
@@ -67,7 +66,7 @@ async def user_list(
     async with ctx.db.connection() as conn:
         rows = await db.users_page(conn, scope, after_id, limit + 1)
     if rows is None:  # the rule `account_manager`
-        raise GraphQLError("You may not see or do this", extensions={"code": "FORBIDDEN"})
+        raise forbidden()
 
     async def count() -> int:
         async with ctx.db.connection() as conn:

@@ -6,8 +6,6 @@ import datetime
 import secrets
 from dataclasses import dataclass
 
-from graphql import GraphQLError
-
 from db import accounts as accounts_db
 from db import areas as areas_db
 from db import audit as audit_db
@@ -20,7 +18,7 @@ from gongjian import passwords, tokens
 from resolvers import ids, nodes
 from resolvers.access import viewer_key
 from resolvers.context import Context, viewer_of
-from resolvers.errors import ErrorCode, Refusal, UserError, bad_user_input
+from resolvers.errors import ErrorCode, Refusal, UserError, bad_user_input, forbidden
 from resolvers.loading import keyed
 from resolvers.mutations import Audited, Outcome, run
 from resolvers.pagination import Page, checked_first, decode_id_cursor, page_from_rows
@@ -392,7 +390,7 @@ async def audit_log(ctx: Context, query: AuditQuery, first: int | None, after: s
     async with ctx.db.connection() as conn:
         rows = await audit_db.page(conn, filt, before, limit + 1)
     if rows is None:  # the rule `audit_reader`
-        raise GraphQLError("You may not see or do this", extensions={"code": "FORBIDDEN"})
+        raise forbidden()
 
     async def count() -> int:
         async with ctx.db.connection() as conn:

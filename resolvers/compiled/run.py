@@ -23,6 +23,7 @@ from graphql import (
     DirectiveNode,
     DocumentNode,
     ExecutionResult,
+    FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
@@ -94,14 +95,30 @@ def _flag_names(document_key: str, document: DocumentNode) -> frozenset[str]:
     return found
 
 
+def _fragments(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
+    return {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+
+
+def _name(operation: OperationDefinitionNode) -> str | None:
+    """The operation's name (the one that runs, named or not)."""
+    return operation.name.value if operation.name else None
+
+
+def _node_fields(planner: Planner, variables: Variables) -> list[list[FieldNode]]:
+    """The operation's root `node(id)` fields (each as the field nodes merged under its key)."""
+    query = planner.schema.query_type
+    assert query is not None
+    collected = planner.collect(query, [planner.operation.selection_set], variables).values()
+    return [nodes for nodes in collected if nodes[0].name.value == "node"]
+
+
 def _shape(planner: Planner, variables: Variables, flag_names: frozenset[str]) -> tuple[Any, ...]:
     """What, besides the document, a plan depends on."""
     query = planner.schema.query_type
     assert query is not None
-    node_types = []
-    for nodes in planner.collect(query, [planner.operation.selection_set], variables).values():
-        if nodes[0].name.value == "node":
-            node_types.append(node_type(planner._value(nodes, query, "id")(variables)))
+    node_types = [
+        node_type(planner._value(nodes, query, "id")(variables)) for nodes in _node_fields(planner, variables)
+    ]
     flags = tuple(sorted((k, v) for k, v in variables.items() if k in flag_names and isinstance(v, bool)))
     return flags, tuple(node_types)
 
@@ -130,11 +147,10 @@ def compile_operation(
     operation = get_operation_ast(document, operation_name)
     if operation is None:
         raise NotCompilable("no operation")
-    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
     variables = _coerced(schema, operation, given)
-    planner = Planner(schema, operation, fragments)
+    planner = Planner(schema, operation, _fragments(document))
     document_key = _document_key(query)
-    name = operation.name.value if operation.name else None  # the operation that runs, named or not
+    name = _name(operation)
     key = (document_key, name, *_shape(planner, variables, _flag_names(document_key, document)))
     if key in _trusted:
         compiled = _trusted[key]
@@ -157,12 +173,8 @@ def _node_types(schema: GraphQLSchema, planner: Planner) -> list[tuple[str, ...]
     """The shapes of an operation's `node(id)` fields worth planning ahead: for each, the
     declared Node types its fragments name (an interface or union: its declared members);
     one shape per combination."""
-    query = schema.query_type
-    assert query is not None
     choices: list[list[str]] = []
-    for nodes in planner.collect(query, [planner.operation.selection_set], {}).values():
-        if nodes[0].name.value != "node":
-            continue
+    for nodes in _node_fields(planner, {}):
         named: list[str] = []
         for field_node in nodes:
             for selection in field_node.selection_set.selections if field_node.selection_set else ():
@@ -203,9 +215,9 @@ def precompile(schema: GraphQLSchema, documents: Iterable[str]) -> int:
             continue
         if validate(schema, document):
             continue  # not served (yet): the ordinary path answers with its errors
-        fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+        fragments = _fragments(document)
         for operation in queries:
-            name = operation.name.value if operation.name else None
+            name = _name(operation)
             planner = Planner(schema, operation, fragments)
             try:
                 shapes = _node_types(schema, planner)
@@ -216,7 +228,7 @@ def precompile(schema: GraphQLSchema, documents: Iterable[str]) -> int:
                 if key in _trusted:
                     kept += _trusted[key] is not None
                     continue
-                variables = _stand_ins(schema, planner, types)
+                variables = _stand_ins(planner, types)
                 try:
                     if (document_key, name, *_shape(planner, variables, frozenset())) != key:
                         continue
@@ -228,14 +240,11 @@ def precompile(schema: GraphQLSchema, documents: Iterable[str]) -> int:
     return kept
 
 
-def _stand_ins(schema: GraphQLSchema, planner: Planner, types: tuple[str, ...]) -> Variables:
+def _stand_ins(planner: Planner, types: tuple[str, ...]) -> Variables:
     """Variables under which the `node(id)` fields name `types`: an id of each type (planning
     reads an id's type only, never its number)."""
-    query = schema.query_type
-    assert query is not None
     variables: Variables = {}
-    node_fields = [n for n in planner.collect(query, [planner.operation.selection_set], {}).values()]
-    for nodes, type_name in zip((n for n in node_fields if n[0].name.value == "node"), types, strict=True):
+    for nodes, type_name in zip(_node_fields(planner, {}), types, strict=True):
         argument = next((a.value for a in nodes[0].arguments or () if a.name.value == "id"), None)
         if isinstance(argument, VariableNode):
             variables[argument.name.value] = ids.encode(type_name, 1)

@@ -173,40 +173,31 @@ def _big_rows_peer(data: dict[str, Any]) -> Rows:
     return rows
 
 
-def _orders_rows_gongjian(data: dict[str, Any]) -> Rows:
-    so = data["serviceOrders"]
-    rows: Rows = [("total", so["totalCount"])]
-    for e in so["edges"]:
+def _orders_rows(
+    connection: dict[str, Any], household: str, assignee: str, timeline: Callable[[dict[str, Any]], Any], actor: str
+) -> Rows:
+    """An order page's rows, whichever server's field names (`household` etc.) hold them."""
+    rows: Rows = [("total", connection["totalCount"])]
+    for e in connection["edges"]:
         o = e["node"]
-        rows.append(
-            ("order", o["number"], o["status"], o["title"], o["household"]["label"], (o["assignee"] or {}).get("name"))
-        )
-        rows.extend(
-            ("event", o["number"], t["action"], t["note"], (t["actor"] or {}).get("name")) for t in o["timeline"]
-        )
+        person = (o[assignee] or {}).get("name")
+        rows.append(("order", o["number"], o["status"], o["title"], o[household]["label"], person))
+        rows.extend(("event", o["number"], t["action"], t["note"], (t[actor] or {}).get("name")) for t in timeline(o))
     return rows
+
+
+def _orders_rows_gongjian(data: dict[str, Any]) -> Rows:
+    return _orders_rows(data["serviceOrders"], "household", "assignee", lambda o: o["timeline"], "actor")
 
 
 def _orders_rows_peer(data: dict[str, Any]) -> Rows:
-    so = data["allServiceOrders"]
-    rows: Rows = [("total", so["totalCount"])]
-    for e in so["edges"]:
-        o = e["node"]
-        rows.append(
-            (
-                "order",
-                o["number"],
-                o["status"],
-                o["title"],
-                o["householdByHouseholdId"]["label"],
-                (o["personByAssigneeId"] or {}).get("name"),
-            )
-        )
-        rows.extend(
-            ("event", o["number"], t["action"], t["note"], (t["personByActorPersonId"] or {}).get("name"))
-            for t in o["orderEventsByOrderId"]["nodes"]
-        )
-    return rows
+    return _orders_rows(
+        data["allServiceOrders"],
+        "householdByHouseholdId",
+        "personByAssigneeId",
+        lambda o: o["orderEventsByOrderId"]["nodes"],
+        "personByActorPersonId",
+    )
 
 
 @dataclass

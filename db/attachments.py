@@ -37,20 +37,21 @@ COLUMNS: Final = (
 # the subject ($1 type, $2 id) and the viewer `viewer_of($3 user, $4 API token)`; the insert
 # runs it again, so that the attachment is added only while the rule holds.
 MAY_ATTACH: Final = "SELECT may_attach($1, $2, viewer_of($3, $4))"
-ATTACH: Final = f"""
+_INSERT_INTO: Final = """
 INSERT INTO attachments AS a (county_id, subject_type, subject_id, sha256, content_type, byte_size, thumbnail_sha256,
                               caption, file_name, created_by)
+"""
+# $2-$9: the `NewAttachment`'s values; $1 user, $10 API token: the viewer
+ATTACH: Final = f"""{_INSERT_INTO}
 SELECT v.county_id, $2, $3, $4, $5, $6, $7, $8, $9, v.user_id FROM viewer_of($1, $10) v
 WHERE may_attach($2, $3, v)
 RETURNING {COLUMNS}
 """  # noqa: S608 - constant columns
-# the demo's attachments (no viewer)
-INSERT: Final = f"""
-INSERT INTO attachments AS a (county_id, subject_type, subject_id, sha256, content_type, byte_size, thumbnail_sha256,
-                              caption, file_name, created_by)
+# the demo's attachments (no viewer): $1 county, $2-$9 the `NewAttachment`'s values, $10 author
+INSERT: Final = f"""{_INSERT_INTO}
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 RETURNING {COLUMNS}
-"""  # noqa: S608 - constant columns
+"""
 BY_ID: Final = f"SELECT {COLUMNS} FROM attachments a WHERE a.id = ANY($1::bigint[])"  # noqa: S608 - constant columns
 # $1: subject types, $2: subject ids (pairwise)
 BY_SUBJECT: Final = f"""
@@ -70,63 +71,41 @@ async def may_attach(conn: Conn, subject_type: str, subject_id: int, viewer: Vie
     return bool(await conn.fetchval(MAY_ATTACH, subject_type, subject_id, *viewer))
 
 
-async def attach(
-    conn: Conn,
-    *,
-    viewer: ViewerKey,
-    subject_type: str,
-    subject_id: int,
-    sha256: str,
-    content_type: str,
-    byte_size: int,
-    thumbnail_sha256: str | None,
-    caption: str | None,
-    file_name: str | None,
-) -> AttachmentRow | None:
+@dataclass(frozen=True)
+class NewAttachment:
+    """What an attachment to be added holds (its bytes are already stored under `sha256`)."""
+
+    subject_type: str
+    subject_id: int
+    sha256: str
+    content_type: str
+    byte_size: int
+    thumbnail_sha256: str | None
+    caption: str | None
+    file_name: str | None
+
+    def values(self) -> tuple[object, ...]:
+        """In the order of the statements' $2-$9."""
+        return (
+            self.subject_type,
+            self.subject_id,
+            self.sha256,
+            self.content_type,
+            self.byte_size,
+            self.thumbnail_sha256,
+            self.caption,
+            self.file_name,
+        )
+
+
+async def attach(conn: Conn, viewer: ViewerKey, new: NewAttachment) -> AttachmentRow | None:
     """The attachment, added by the viewer if `may_attach` lets them (None otherwise)."""
-    r = await conn.fetchrow(
-        ATTACH,
-        viewer[0],
-        subject_type,
-        subject_id,
-        sha256,
-        content_type,
-        byte_size,
-        thumbnail_sha256,
-        caption,
-        file_name,
-        viewer[1],
-    )
+    r = await conn.fetchrow(ATTACH, viewer[0], *new.values(), viewer[1])
     return None if r is None else _row(r)
 
 
-async def insert(
-    conn: Conn,
-    *,
-    county_id: int,
-    subject_type: str,
-    subject_id: int,
-    sha256: str,
-    content_type: str,
-    byte_size: int,
-    thumbnail_sha256: str | None,
-    caption: str | None,
-    file_name: str | None,
-    created_by: int | None,
-) -> AttachmentRow:
-    r = await conn.fetchrow(
-        INSERT,
-        county_id,
-        subject_type,
-        subject_id,
-        sha256,
-        content_type,
-        byte_size,
-        thumbnail_sha256,
-        caption,
-        file_name,
-        created_by,
-    )
+async def insert(conn: Conn, county_id: int, new: NewAttachment, created_by: int | None) -> AttachmentRow:
+    r = await conn.fetchrow(INSERT, county_id, *new.values(), created_by)
     assert r is not None
     return _row(r)
 

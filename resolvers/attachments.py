@@ -115,9 +115,7 @@ async def add_attachment(ctx: Context, subject_id: str, upload: Any, caption: st
     name = getattr(upload, "filename", None)
 
     async def body(conn: Conn) -> tuple[AttachmentRow, Audited]:
-        row = await db.attach(
-            conn,
-            viewer=viewer_key(viewer),
+        new = db.NewAttachment(
             subject_type=subject_type,
             subject_id=pk,
             sha256=key,
@@ -127,6 +125,7 @@ async def add_attachment(ctx: Context, subject_id: str, upload: Any, caption: st
             caption=clean_caption,
             file_name=name[:200] if isinstance(name, str) and name else None,
         )
+        row = await db.attach(conn, viewer_key(viewer), new)
         if row is None:  # the rule no longer holds
             raise Refusal(ErrorCode.FORBIDDEN, REFUSED, ["subjectId"])
         return row, Audited(subject_type, pk, {"attachment": row.id, "sha256": key})

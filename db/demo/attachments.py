@@ -56,9 +56,7 @@ async def step(demo: Demo) -> None:
         key, thumb_key = content_key(content), content_key(thumbnail)
         await storage.put(key, content, "image/jpeg")
         await storage.put(thumb_key, thumbnail, "image/jpeg")
-        await db.insert(
-            conn,
-            county_id=county,
+        new = db.NewAttachment(
             subject_type=subject_type,
             subject_id=subject,
             sha256=key,
@@ -67,8 +65,8 @@ async def step(demo: Demo) -> None:
             thumbnail_sha256=thumb_key,
             caption=caption,
             file_name=f"IMG_{2022_0600 + made}.jpg",
-            created_by=demo.ids["users"]["staff"],
         )
+        await db.insert(conn, county, new, created_by=demo.ids["users"]["staff"])
 
     household = demo.ids["sample"]["resident_household"]
     for i, order in enumerate(await conn.fetch(ORDERS_OF_HOUSEHOLD, household)):

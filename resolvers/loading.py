@@ -8,6 +8,7 @@ from typing import TypeVar
 
 from db.access import ViewerKey
 from db.pool import Conn
+from resolvers.access import viewer_key
 from resolvers.context import BatchFn, Context
 
 K = TypeVar("K", bound=Hashable)
@@ -46,7 +47,7 @@ def visible_keyed(fetch: Callable[[Conn, ViewerKey, list[K]], Awaitable[Mapping[
         if ctx.viewer is None:
             return [None for _ in keys]
         async with ctx.db.connection() as conn:
-            found = await fetch(conn, (ctx.viewer.user_id, ctx.viewer.api_token_id), keys)
+            found = await fetch(conn, viewer_key(ctx.viewer), keys)
         return [found.get(k) for k in keys]
 
     batch.__name__ = batch.__qualname__ = f"visible_keyed_{fetch.__name__}"
@@ -62,7 +63,7 @@ def visible_grouped(
         if ctx.viewer is None:
             return [[] for _ in keys]
         async with ctx.db.connection() as conn:
-            found = await fetch(conn, (ctx.viewer.user_id, ctx.viewer.api_token_id), keys)
+            found = await fetch(conn, viewer_key(ctx.viewer), keys)
         return [found.get(k, []) for k in keys]
 
     batch.__name__ = batch.__qualname__ = f"visible_grouped_{fetch.__name__}"

@@ -11,8 +11,10 @@ import strawberry
 from strawberry.types import Info
 
 from db.meetings import MeetingRow, ResolutionRow
+from resolvers import ids, rules
 from resolvers import meetings as r
-from resolvers import rules
+from resolvers.compiled import declarations as compiled
+from resolvers.compiled import planner as compiled_planner
 from resolvers.permissions import SignedIn, described
 from schema.areas import Community, Organisation
 from schema.base import INPUT, After, Connection, First, Node, UserError, is_row
@@ -212,3 +214,61 @@ class MeetingMutation:
 
 
 ALL_TYPES = [Meeting, Resolution]
+
+
+# --- the compiled read path: the type's SQL, declared once (resolvers/compiled) -------------
+
+# staff in scope of its community, the county admin, a participating unit's admin (`meeting_access`)
+_MEETING_VISIBLE = "EXISTS (SELECT 1 FROM {viewer_from} w WHERE meeting_access({row}, w) IS NOT NULL)"
+
+compiled.declare(
+    "Meeting",
+    compiled.Source(
+        "meetings",
+        _MEETING_VISIBLE,
+        {
+            "id": compiled.GlobalId(),
+            "kind": compiled.Column("{row}.kind"),
+            "title": compiled.Column("{row}.title"),
+            "status": compiled.Column("{row}.status"),
+            "startsAt": compiled.Column(compiled.date_time("{row}.starts_at")),
+            "minutes": compiled.Column("{row}.minutes"),
+            "community": compiled.Relation("Community", "one", "{row}.id = {parent}.community_id"),
+            "organisations": compiled.Relation(
+                "Organisation",
+                "list",
+                "{row}.id IN (SELECT mo.organisation_id FROM meeting_organisations mo "
+                "WHERE mo.meeting_id = {parent}.id)",
+            ),
+        },
+    ),
+)
+
+# `communityId` as resolvers/life.py `area_filter` reads it: an area of the viewer's county, else nothing
+_MEETINGS_WHERE = (
+    _MEETING_VISIBLE  # noqa: S608 - constant text
+    + " AND ({arg_community} IS NULL OR {row}.community_id = "
+    "(SELECT c.id FROM areas c WHERE c.id = {arg_community} AND c.county_id = {county}))"
+)
+
+
+def _meeting_arguments(given: Any) -> dict[str, Any]:
+    """The arguments as `_meetings` reads them (an id of no area narrows to nothing)."""
+    if not isinstance(given, dict):
+        raise compiled_planner.Fallback("arguments")
+    return {"community": ids.filter_key(given.get("communityId"), *ids.AREA_TYPES.values())}
+
+
+compiled.declare_root(
+    "meetings",
+    compiled.RootConnection(
+        "Meeting",
+        "meetings",
+        _MEETINGS_WHERE,
+        "SELECT count(*) FROM meetings {row} WHERE " + _MEETINGS_WHERE,  # noqa: S608 - constant text
+        (("community", "bigint"),),
+        _meeting_arguments,
+        descending=True,
+        time="{row}.starts_at",
+    ),
+)

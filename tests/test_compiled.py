@@ -145,6 +145,8 @@ async def test_every_read_of_the_matrix_is_the_same_on_both_paths(both: Both) ->
         "Needs of the community",
         "Organisations (search the unit)",
         "Registrations of the community (the unit's pending registration, the cadre's confirmed one)",
+        "Activities of the community (public in the county)",
+        "Meetings of the community (staff, and the participating unit)",
     } <= compiled
 
 
@@ -442,6 +444,18 @@ SCALARS: dict[str, list[str]] = {
     ],
     # the interface: fields every area type declares alike
     "Area": ["id", "name", "level", "code", "__typename"],
+    "Activity": [
+        "id",
+        "title",
+        "kind",
+        "startsAt",
+        "endsAt",
+        "capacity",
+        "signupCount",
+        "attendedCount",
+        "__typename",
+    ],
+    "Meeting": ["id", "kind", "title", "status", "startsAt", "minutes", "__typename"],
 }
 # field -> (target type, kind)
 RELATIONS: dict[str, dict[str, tuple[str, str]]] = {
@@ -486,6 +500,8 @@ RELATIONS: dict[str, dict[str, tuple[str, str]]] = {
         "receiver": ("Area", "one"),
     },
     "Area": {},
+    "Activity": {"hosts": ("Organisation", "list"), "community": ("Community", "one")},
+    "Meeting": {"organisations": ("Organisation", "list"), "community": ("Community", "one")},
 }
 FIRSTS = [None, 0, 1, 2, 3, 100, 101, -1]
 
@@ -543,10 +559,10 @@ def _selection(draw: st.DrawFn, type_name: str, depth: int, fragments: list[str]
 @st.composite
 def _operations(draw: st.DrawFn) -> tuple[str, str, bool]:
     fragments: list[str] = []
-    root = draw(st.sampled_from(["node", "compounds", "serviceOrders", "organisations", "needs"]))
+    root = draw(st.sampled_from(["node", "compounds", "serviceOrders", "organisations", "needs", "activities"]))
     if root == "node":
         types = ["Compound", "Building", "Household", "Person", "ServiceOrder", "Organisation", "Resource", "Need"]
-        types.append("Exchange")
+        types += ["Exchange", "Activity", "Meeting"]
         on = draw(st.lists(st.sampled_from(types), min_size=1, unique=True))
         body = " ".join(f"... on {t} {{ {draw(_selection(t, 3, fragments))} }}" for t in on)
         text = f"query Random($id: ID!, $yes: Boolean!) {{ node(id: $id) {{ {body} }} }}"
@@ -578,6 +594,17 @@ def _operations(draw: st.DrawFn) -> tuple[str, str, bool]:
             f"{{ totalCount pageInfo {{ hasNextPage endCursor }} edges {{ cursor node {{ {inner} }} }} }} "
             "k: __typename @include(if: $yes) under: needs(filter: {areaId: $id}, first: 1) { totalCount } }"
         )
+    elif root == "activities":
+        inner = draw(_selection("Activity", 3, fragments))
+        meetings = draw(_selection("Meeting", 3, fragments))
+        first = draw(st.sampled_from(FIRSTS))
+        narrow = draw(st.sampled_from(["", "communityId: $id", 'from: "2024-01-01T00:00:00Z"']))
+        args = f"filter: {{{narrow}}}" + (f", first: {first}" if first is not None else "")
+        text = (
+            f"query Random($id: ID!, $yes: Boolean!) {{ activities({args}) "
+            f"{{ totalCount pageInfo {{ hasNextPage endCursor startCursor }} edges {{ cursor node {{ {inner} }} }} }} "
+            f"m: meetings(communityId: $id) {{ totalCount edges {{ cursor node {{ {meetings} }} }} }} }}"
+        )
     else:
         inner = draw(_selection("ServiceOrder", 3, fragments))
         first = draw(st.sampled_from(FIRSTS))
@@ -599,7 +626,7 @@ def _operations(draw: st.DrawFn) -> tuple[str, str, bool]:
             reach += " " + fragment
     fragments = [f for f in fragments if f in used]
     targets = ["building", "compound", "household", "person", "community", "far", "bad", "order", "cadre", "unit"]
-    targets += ["resource", "need", "exchange"]
+    targets += ["resource", "need", "exchange", "activity", "meeting"]
     target = draw(st.sampled_from(targets))
     return " ".join([text, *fragments]), target, draw(st.booleans())
 
@@ -631,6 +658,8 @@ async def _scene(both: Both) -> tuple[Scene, dict[str, str | None], dict[str, st
             "resource": gid("Resource", scene.objects["Resource"]),
             "need": gid("Need", scene.objects["Need"]),
             "exchange": gid("Exchange", scene.objects["Exchange"]),
+            "activity": gid("Activity", scene.objects["Activity"]),
+            "meeting": gid("Meeting", scene.objects["Meeting"]),
             "bad": "not-an-id",
         }
         _scenes[id(both)] = (scene, tokens_for(both.compiled, scene), ids)
@@ -696,3 +725,88 @@ async def test_needs_and_exchanges_are_the_same_for_every_account(both: Both) ->
     by_id = "query($id: ID!) { node(id: $id) { id ... on Exchange { quantity need { id status } } } }"
     for account in ACCOUNTS[1:]:
         assert await both.same(by_id, {"id": gid("Exchange", made[0])}, tokens[account]) == "compiled"
+
+
+ACTIVITIES_IN_FULL = """
+query Activities($f: ActivityFilter, $first: Int, $after: String) {
+  activities(filter: $f, first: $first, after: $after) {
+    __typename totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+    edges { cursor node { __typename id title kind startsAt endsAt capacity signupCount attendedCount
+                          hosts { id name kind } community { id name } } }
+  }
+}
+"""
+MEETINGS_IN_FULL = """
+query Meetings($communityId: ID, $first: Int, $after: String) {
+  meetings(communityId: $communityId, first: $first, after: $after) {
+    totalCount pageInfo { hasNextPage startCursor endCursor }
+    edges { cursor node { id kind title status startsAt minutes community { id name } organisations { id name } } }
+  }
+}
+"""
+
+
+def _time_cursor(at: str, pk: int) -> str:
+    return base64.urlsafe_b64encode(f'["{at}",{pk}]'.encode()).decode().rstrip("=")
+
+
+async def test_lists_paged_by_time_are_the_same_for_every_account(both: Both) -> None:
+    """`activities` (oldest start first) and `meetings` (latest first) page by (time, id): the
+    compiled cursors are the ordinary path's, ties on the time are broken by the id, and a
+    page after a cursor is the same; a time without an offset is the ordinary path's."""
+    scene = await build_scene(both.conn)
+    tokens = tokens_for(both.compiled, scene)
+    w = scene.w
+    activities = [await b.activity(both.conn, w.county, w.community, [w.unit], title=f"活动{n}") for n in range(4)]
+    meetings = [await b.meeting(both.conn, w.community, title=f"会议{n}") for n in range(3)]
+    # two at the same time (the id decides), one with microseconds, one before the scene's
+    for table, rows in (("activities", activities), ("meetings", meetings)):
+        times = ["2024-03-01T08:00:00+08", "2024-03-01T08:00:00+08", "2024-03-01T08:00:00.5+08"]
+        for pk, at in zip(rows[:3], times, strict=True):
+            await both.conn.execute(f"UPDATE {table} SET starts_at = $2::text::timestamptz WHERE id = $1", pk, at)  # noqa: S608 - constant text
+    await both.conn.execute(
+        "UPDATE activities SET starts_at = '2023-12-31T23:00:00+00', ends_at = '2024-01-01T02:00:00+00' WHERE id = $1",
+        activities[3],
+    )
+    await both.conn.execute("UPDATE signups SET attended = true WHERE id = $1", scene.objects["Signup"])
+    at, tie = "2024-03-01T00:00:00+00:00", min(activities[:2])
+    activity_cases: list[dict[str, Any]] = [
+        {},
+        {"first": 1},
+        {"first": 2, "after": _time_cursor(at, tie)},
+        {"first": 0},
+        {"f": {"communityId": gid("Community", w.community)}},
+        {"f": {"communityId": gid("Building", w.building)}},
+        {"f": {"communityId": gid("Community", scene.far.community)}},
+        {"f": {"from": "2024-01-01T00:00:00+00:00", "to": "2024-03-01T00:00:00.1+00:00"}},
+        {"f": {"from": "2024-03-01T08:00:00+08:00"}},
+    ]
+    meeting_cases: list[dict[str, Any]] = [
+        {},
+        {"first": 1},
+        {"first": 1, "after": _time_cursor(at, max(meetings[:2]))},
+        {"communityId": gid("Community", w.community)},
+        {"communityId": gid("Compound", w.compound)},
+        {"communityId": "not-an-id"},
+    ]
+    for account in ACCOUNTS:
+        expected = "resolvers" if account == "anonymous" else "compiled"
+        for query, cases in ((ACTIVITIES_IN_FULL, activity_cases), (MEETINGS_IN_FULL, meeting_cases)):
+            for variables in cases:
+                assert await both.same(query, variables, tokens[account]) == expected, (account, variables)
+    # every cursor the compiled path gives out pages on as the ordinary path's does
+    answer, _, _ = await both.answer(both.compiled, ACTIVITIES_IN_FULL, {"first": 2}, tokens["staff"])
+    for edge in answer["data"]["activities"]["edges"]:
+        assert await both.same(ACTIVITIES_IN_FULL, {"after": edge["cursor"]}, tokens["staff"]) == "compiled"
+    # refused and zone-dependent values are the ordinary path's
+    for query, variables in (
+        (ACTIVITIES_IN_FULL, {"after": "x"}),
+        (ACTIVITIES_IN_FULL, {"after": _time_cursor("yesterday", 1)}),
+        (ACTIVITIES_IN_FULL, {"f": {"from": "2024-03-01T08:00:00"}}),
+        (MEETINGS_IN_FULL, {"after": base64.urlsafe_b64encode(b"[1]").decode()}),
+    ):
+        assert await both.same(query, variables, tokens["staff"]) == "resolvers", variables
+    by_id = "query($id: ID!) { node(id: $id) { id ... on Activity { title hosts { name } } ... on Meeting { title } } }"
+    for account in ACCOUNTS[1:]:
+        for pk in (gid("Activity", activities[0]), gid("Meeting", meetings[0])):
+            assert await both.same(by_id, {"id": pk}, tokens[account]) == "compiled"

@@ -86,8 +86,9 @@ class Source:
 @dataclass(frozen=True)
 class RootConnection:
     """A root list field compiled as a connection over `table`: `where` uses `{county}`
-    and the named arguments `{arg_NAME}`; `arguments` turns the field's GraphQL arguments
-    into those parameters (raising `Fallback` for what the ordinary path refuses)."""
+        and the named arguments `{arg_NAME}`; `arguments` turns the field's GraphQL arguments
+        into those parameters (raising `Fallback` for what the ordinary path refuses): the
+    field's `filter` argument, or where it has none, its other arguments by name."""
 
     target: str
     table: str
@@ -98,6 +99,9 @@ class RootConnection:
     arguments: Callable[[Any], dict[str, Any]]
     # newest first: pages by id descending (`after` a cursor of a greater id)
     descending: bool = False
+    # paged by a time and then the id (SQL over `{row}`, a timestamptz): cursors
+    # `[isoformat, id]` as resolvers/life.py `time_cursor` reads them; None: by id alone
+    time: str | None = None
 
 
 @dataclass(frozen=True)

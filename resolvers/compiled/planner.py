@@ -43,6 +43,7 @@ from resolvers.compiled.declarations import (
     RootConnection,
     Source,
 )
+from resolvers.life import time_cursor
 from resolvers.pagination import checked_first, decode_id_cursor
 
 # the fixed parameters of every statement
@@ -118,12 +119,18 @@ class ObjNode:
     node_param: str | None = None  # node(id): the id's parameter
     first_param: str | None = None
     after_param: str | None = None
+    after_time_param: str | None = None  # paged by time: the cursor's time (after_param its id)
     fields: list[tuple[str, FieldPlan]] = field(default_factory=list)
     reasons: set[str] = field(default_factory=set)
 
     @property
     def descending(self) -> bool:
         return self.root is not None and self.root.descending
+
+    @property
+    def time(self) -> str | None:
+        """The time a root connection pages by (then the id); None: by id alone."""
+        return self.root.time if self.root is not None else None
 
     @property
     def kind(self) -> str:
@@ -276,6 +283,16 @@ class Planner:
             except Exception as exc:
                 raise Fallback("first") from exc
 
+        allowed = {"first", "after"}
+        if obj.root is not None:  # what `_root_params` reads
+            arguments = set(parent.fields[nodes[0].name.value].args)
+            allowed |= {"filter"} | {name for name, _ in obj.root.parameters} if "filter" in arguments else arguments
+        if any(a.name.value not in allowed for a in nodes[0].arguments or ()):
+            raise NotCompilable("argument")
+        obj.first_param = self.param(read_first, "int")
+        if obj.time is not None:
+            self._time_after(obj, after)
+            return
         descending = obj.descending
 
         def read_after(variables: Variables) -> int | None:
@@ -289,13 +306,30 @@ class Planner:
             # ascending: after id 0 when there is no cursor; descending: no bound (NULL)
             return found if descending else found or 0
 
-        allowed = {"first", "after"} | {name for name, _ in (obj.root.parameters if obj.root else ())}
-        if obj.root is not None:
-            allowed.add("filter")
-        if any(a.name.value not in allowed for a in nodes[0].arguments or ()):
-            raise NotCompilable("argument")
-        obj.first_param = self.param(read_first, "int")
         obj.after_param = self.param(read_after, "bigint")
+
+    def _time_after(self, obj: ObjNode, after: ParamSource) -> None:
+        """`after` of a connection paged by (time, id): both NULL when there is no cursor."""
+
+        def read_cursor(variables: Variables) -> tuple[Any, int] | None:
+            value = after(variables)
+            if value is not None and not isinstance(value, str):
+                raise Fallback("after")
+            try:
+                return time_cursor(value)
+            except Exception as exc:
+                raise Fallback("after") from exc
+
+        def read_time(variables: Variables) -> Any:
+            found = read_cursor(variables)
+            return found[0] if found is not None else None
+
+        def read_id(variables: Variables) -> int | None:
+            found = read_cursor(variables)
+            return found[1] if found is not None else None
+
+        obj.after_time_param = self.param(read_time, "timestamptz")
+        obj.after_param = self.param(read_id, "bigint")
 
     # --- objects --------------------------------------------------------------------------
 
@@ -468,7 +502,15 @@ class Planner:
         return Plan(roots, self.nodes, self.params)
 
     def _root_params(self, root: RootConnection, nodes: list[FieldNode], query: GraphQLObjectType) -> dict[str, str]:
-        read_filter = self._value(nodes, query, "filter")
+        arguments = query.fields[nodes[0].name.value].args
+        if "filter" in arguments:
+            read_filter = self._value(nodes, query, "filter")
+        else:  # the field's own arguments (e.g. `meetings(communityId:)`), by name
+            readers = {a: self._value(nodes, query, a) for a in arguments if a not in ("first", "after")}
+
+            def read_filter(variables: Variables) -> Any:
+                return {a: read(variables) for a, read in readers.items()}
+
         found: dict[str, str] = {}
         for name, sql_type in root.parameters:
 

@@ -11,7 +11,7 @@ every value is a bind parameter."""
 
 from __future__ import annotations
 
-from resolvers.compiled.declarations import AUDITED_REASONS, Source
+from resolvers.compiled.declarations import AUDITED_REASONS, Source, date_time
 from resolvers.compiled.planner import (
     COUNTY,
     REQUEST,
@@ -52,6 +52,11 @@ def cursor(id_sql: str) -> str:
     return _b64(f"'[' || {id_sql} || ']'")
 
 
+def time_cursor(time_sql: str, id_sql: str) -> str:
+    """`[isoformat, id]` as resolvers/pagination.py `encode_cursor` writes it (orjson: no spaces)."""
+    return _b64(f"'[\"' || {date_time(time_sql)} || '\",' || {id_sql} || ']'")
+
+
 def _fill(fragment: str, viewer: str = VIEWER, **values: str) -> str:
     return fragment.format(viewer=viewer, viewer_from=VIEWER_FROM, county=f"{COUNTY}::bigint", **values)
 
@@ -79,6 +84,16 @@ class Builder:
 
     def _page(self, obj: ObjNode) -> tuple[str, str]:
         """The visibility column and the ORDER/LIMIT of a row set."""
+        if obj.time is not None:
+            key = f"({_fill(obj.time, row='x')}, x.id)"
+            after = f"({obj.after_time_param}, {obj.after_param})"
+            order, compare = ("DESC", "<") if obj.descending else ("", ">")
+            by = f"{_fill(obj.time, row='x')} {order}, x.id {order}"
+            return (
+                f"row_number() OVER (ORDER BY {by}) <= {obj.first_param} AS _vis",
+                f"AND ({obj.after_time_param} IS NULL OR {key} {compare} {after}) "
+                f"ORDER BY {by} LIMIT {obj.first_param} + 1",
+            )
         if obj.kind == "connection" and obj.descending:
             return (
                 f"row_number() OVER (ORDER BY x.id DESC) <= {obj.first_param} AS _vis",
@@ -201,12 +216,15 @@ class Builder:
             return f"{head}, json_agg({value} ORDER BY r._id) AS _json{tail} WHERE r._vis GROUP BY r._p)"
         edges = self._edges_part(obj)
         edge = "NULL::json"
+        keys = ["r._id"] if obj.time is None else [f"({_fill(obj.time, row='(r._row)')})", "r._id"]
+        edge_cursor = cursor("r._id") if obj.time is None else time_cursor(*keys)
+        ascending, descending = ", ".join(keys), ", ".join(f"{k} DESC" for k in keys)
+        order, reverse = (descending, ascending) if obj.descending else (ascending, descending)
         if edges is not None:
-            parts = {"cursor": cursor("r._id"), "node": value, "__typename": f"'{edges.typename}'::text"}
+            parts = {"cursor": edge_cursor, "node": value, "__typename": f"'{edges.typename}'::text"}
             edge = _object([(k, parts[what]) for k, what in edges.keys])
-        order, reverse = ("r._id DESC", "r._id") if obj.descending else ("r._id", "r._id DESC")
-        first = f"(array_agg({cursor('r._id')} ORDER BY {order}) FILTER (WHERE r._vis))[1]"
-        last = f"(array_agg({cursor('r._id')} ORDER BY {reverse}) FILTER (WHERE r._vis))[1]"
+        first = f"(array_agg({edge_cursor} ORDER BY {order}) FILTER (WHERE r._vis))[1]"
+        last = f"(array_agg({edge_cursor} ORDER BY {reverse}) FILTER (WHERE r._vis))[1]"
         return (
             f"{head}, json_agg({edge} ORDER BY {order}) FILTER (WHERE r._vis) AS _edges, "
             f"bool_or(NOT r._vis) AS _more, {first} AS _start, {last} AS _end{tail} GROUP BY r._p)"

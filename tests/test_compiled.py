@@ -808,5 +808,5 @@ async def test_lists_paged_by_time_are_the_same_for_every_account(both: Both) ->
         assert await both.same(query, variables, tokens["staff"]) == "resolvers", variables
     by_id = "query($id: ID!) { node(id: $id) { id ... on Activity { title hosts { name } } ... on Meeting { title } } }"
     for account in ACCOUNTS[1:]:
-        for pk in (gid("Activity", activities[0]), gid("Meeting", meetings[0])):
-            assert await both.same(by_id, {"id": pk}, tokens[account]) == "compiled"
+        for node_id in (gid("Activity", activities[0]), gid("Meeting", meetings[0])):
+            assert await both.same(by_id, {"id": node_id}, tokens[account]) == "compiled"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import enum
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import strawberry
@@ -11,7 +12,9 @@ from strawberry.types import Info
 
 from db.findings import FindingRow
 from resolvers import findings as r
-from resolvers import rules
+from resolvers import ids, rules
+from resolvers.compiled import declarations as compiled
+from resolvers.compiled import planner as compiled_planner
 from resolvers.permissions import SignedIn, described
 from schema.areas import Compound
 from schema.attachments import Attachment, attachments_field
@@ -165,3 +168,77 @@ class FindingMutation:
 
 
 ALL_TYPES = [Finding]
+
+
+# --- the compiled read path: the type's SQL, declared once (resolvers/compiled) -------------
+
+# db/findings.py ROWS: the status derived from the county's calendar
+_STATUS = (
+    "(CASE WHEN {row}.rectified_at IS NOT NULL THEN 'RECTIFIED' WHEN {row}.deadline < county_today() THEN 'OVERDUE' "
+    "ELSE 'OPEN' END)"
+)
+# why the viewer sees a finding (`finding_access`, 0026): STAFF, PUBLISHED or NULL
+_REASON = "(SELECT finding_access({row}, w) FROM {viewer_from} w)"
+
+compiled.declare(
+    "Finding",
+    compiled.Source(
+        "findings",
+        _REASON + " IS NOT NULL",
+        {
+            "id": compiled.GlobalId(),
+            "category": compiled.Column("{row}.category"),
+            "description": compiled.Column("{row}.description"),
+            "deadline": compiled.Column(compiled.date("{row}.deadline")),
+            "status": compiled.Column(_STATUS),
+            "published": compiled.Column("finding_published({row})"),
+            "reportedAt": compiled.Column(compiled.date_time("{row}.reported_at")),
+            "rectifiedAt": compiled.Column(compiled.date_time("{row}.rectified_at")),
+            "rectificationNote": compiled.Column("{row}.rectification_note"),
+            "compound": compiled.Relation("Compound", "one", "{row}.id = {parent}.compound_id"),
+        },
+    ),
+)
+
+# db/findings.py LIST_WHERE: the reasons listed; `areaId` as resolvers/life.py `area_filter`
+# reads it (an area of the viewer's county, else nothing) narrows to the compounds under it
+_FINDINGS_WHERE = (
+    _REASON  # noqa: S608 - constant text
+    + " = ANY({arg_reasons}) AND ({arg_area} IS NULL OR EXISTS (SELECT 1 FROM areas c, areas a "
+    "WHERE c.id = {row}.compound_id AND a.id = {arg_area} AND a.county_id = {county} AND a.id = ANY(c.path))) "
+    "AND ({arg_status} IS NULL OR " + _STATUS + " = {arg_status}) "
+    "AND (NOT {arg_published} OR finding_published({row}))"
+)
+
+
+def _finding_arguments(reasons: list[str], published: bool) -> Callable[[Any], dict[str, Any]]:
+    """The filter (`findings`) or the arguments (`publicNotices`) as the resolvers read them."""
+
+    def read(given: Any) -> dict[str, Any]:
+        if given is not None and not isinstance(given, dict):
+            raise compiled_planner.Fallback("filter")
+        f = given or {}
+        status = f.get("status")
+        return {
+            "reasons": reasons,
+            "area": ids.filter_key(f.get("areaId"), *ids.AREA_TYPES.values()),
+            "status": status.name if isinstance(status, FindingStatus) else None,
+            "published": published,
+        }
+
+    return read
+
+
+for _field, _reasons, _published in (("findings", ["STAFF"], False), ("publicNotices", ["STAFF", "PUBLISHED"], True)):
+    compiled.declare_root(
+        _field,
+        compiled.RootConnection(
+            "Finding",
+            "findings",
+            _FINDINGS_WHERE,
+            "SELECT count(*) FROM findings {row} WHERE " + _FINDINGS_WHERE,  # noqa: S608 - constant text
+            (("reasons", "text[]"), ("area", "bigint"), ("status", "text"), ("published", "boolean")),
+            _finding_arguments(_reasons, _published),
+            descending=True,
+        ),
+    )

@@ -147,6 +147,7 @@ async def test_every_read_of_the_matrix_is_the_same_on_both_paths(both: Both) ->
         "Registrations of the community (the unit's pending registration, the cadre's confirmed one)",
         "Activities of the community (public in the county)",
         "Meetings of the community (staff, and the participating unit)",
+        "Findings of the community (staff in scope; others read publicNotices)",
     } <= compiled
 
 
@@ -456,6 +457,18 @@ SCALARS: dict[str, list[str]] = {
         "__typename",
     ],
     "Meeting": ["id", "kind", "title", "status", "startsAt", "minutes", "__typename"],
+    "Finding": [
+        "id",
+        "category",
+        "description",
+        "deadline",
+        "status",
+        "published",
+        "reportedAt",
+        "rectifiedAt",
+        "rectificationNote",
+        "__typename",
+    ],
 }
 # field -> (target type, kind)
 RELATIONS: dict[str, dict[str, tuple[str, str]]] = {
@@ -502,6 +515,7 @@ RELATIONS: dict[str, dict[str, tuple[str, str]]] = {
     "Area": {},
     "Activity": {"hosts": ("Organisation", "list"), "community": ("Community", "one")},
     "Meeting": {"organisations": ("Organisation", "list"), "community": ("Community", "one")},
+    "Finding": {"compound": ("Compound", "one")},
 }
 FIRSTS = [None, 0, 1, 2, 3, 100, 101, -1]
 
@@ -562,7 +576,7 @@ def _operations(draw: st.DrawFn) -> tuple[str, str, bool]:
     root = draw(st.sampled_from(["node", "compounds", "serviceOrders", "organisations", "needs", "activities"]))
     if root == "node":
         types = ["Compound", "Building", "Household", "Person", "ServiceOrder", "Organisation", "Resource", "Need"]
-        types += ["Exchange", "Activity", "Meeting"]
+        types += ["Exchange", "Activity", "Meeting", "Finding"]
         on = draw(st.lists(st.sampled_from(types), min_size=1, unique=True))
         body = " ".join(f"... on {t} {{ {draw(_selection(t, 3, fragments))} }}" for t in on)
         text = f"query Random($id: ID!, $yes: Boolean!) {{ node(id: $id) {{ {body} }} }}"
@@ -597,13 +611,15 @@ def _operations(draw: st.DrawFn) -> tuple[str, str, bool]:
     elif root == "activities":
         inner = draw(_selection("Activity", 3, fragments))
         meetings = draw(_selection("Meeting", 3, fragments))
+        findings = draw(_selection("Finding", 3, fragments))
         first = draw(st.sampled_from(FIRSTS))
         narrow = draw(st.sampled_from(["", "communityId: $id", 'from: "2024-01-01T00:00:00Z"']))
         args = f"filter: {{{narrow}}}" + (f", first: {first}" if first is not None else "")
         text = (
             f"query Random($id: ID!, $yes: Boolean!) {{ activities({args}) "
             f"{{ totalCount pageInfo {{ hasNextPage endCursor startCursor }} edges {{ cursor node {{ {inner} }} }} }} "
-            f"m: meetings(communityId: $id) {{ totalCount edges {{ cursor node {{ {meetings} }} }} }} }}"
+            f"m: meetings(communityId: $id) {{ totalCount edges {{ cursor node {{ {meetings} }} }} }} "
+            f"f: findings(filter: {{areaId: $id}}) {{ totalCount edges {{ node {{ {findings} }} }} }} }}"
         )
     else:
         inner = draw(_selection("ServiceOrder", 3, fragments))
@@ -626,7 +642,7 @@ def _operations(draw: st.DrawFn) -> tuple[str, str, bool]:
             reach += " " + fragment
     fragments = [f for f in fragments if f in used]
     targets = ["building", "compound", "household", "person", "community", "far", "bad", "order", "cadre", "unit"]
-    targets += ["resource", "need", "exchange", "activity", "meeting"]
+    targets += ["resource", "need", "exchange", "activity", "meeting", "finding"]
     target = draw(st.sampled_from(targets))
     return " ".join([text, *fragments]), target, draw(st.booleans())
 
@@ -660,6 +676,7 @@ async def _scene(both: Both) -> tuple[Scene, dict[str, str | None], dict[str, st
             "exchange": gid("Exchange", scene.objects["Exchange"]),
             "activity": gid("Activity", scene.objects["Activity"]),
             "meeting": gid("Meeting", scene.objects["Meeting"]),
+            "finding": gid("Finding", scene.objects["Finding"]),
             "bad": "not-an-id",
         }
         _scenes[id(both)] = (scene, tokens_for(both.compiled, scene), ids)
@@ -810,3 +827,50 @@ async def test_lists_paged_by_time_are_the_same_for_every_account(both: Both) ->
     for account in ACCOUNTS[1:]:
         for node_id in (gid("Activity", activities[0]), gid("Meeting", meetings[0])):
             assert await both.same(by_id, {"id": node_id}, tokens[account]) == "compiled"
+
+
+FINDINGS_IN_FULL = """
+query Findings($f: FindingFilter, $first: Int, $after: String, $areaId: ID) {
+  findings(filter: $f, first: $first, after: $after) {
+    totalCount pageInfo { hasNextPage startCursor endCursor }
+    edges { cursor node { __typename id category description deadline status published reportedAt rectifiedAt
+                          rectificationNote compound { id name } } }
+  }
+  publicNotices(areaId: $areaId, first: $first) { totalCount edges { node { id status published deadline } } }
+}
+"""
+
+
+async def test_findings_are_the_same_for_every_account(both: Both) -> None:
+    """`findings` (staff in scope: `finding_access` STAFF) and `publicNotices` (published ones,
+    for every user of the county), newest first, with the status derived from the county's
+    calendar; the dates are fixed, far from today."""
+    scene = await build_scene(both.conn)
+    tokens = tokens_for(both.compiled, scene)
+    w = scene.w
+    made = [await b.finding(both.conn, w.compound, category="RUBBISH") for _ in range(3)]
+    await both.conn.execute("UPDATE findings SET deadline = '2020-01-01' WHERE id = $1", made[0])  # overdue
+    await both.conn.execute(  # rectified after its deadline: published
+        "UPDATE findings SET deadline = '2020-01-01', rectified_at = '2020-01-05T10:00:00.25+08', "
+        "rectification_note = '已清理' WHERE id = $1",
+        made[1],
+    )
+    await both.conn.execute("UPDATE findings SET deadline = '8999-12-31' WHERE id = $1", made[2])  # open
+    cursor = base64.urlsafe_b64encode(f"[{made[1]}]".encode()).decode().rstrip("=")
+    cases: list[dict[str, Any]] = [
+        {},
+        {"first": 1},
+        {"first": 2, "after": cursor},
+        {"f": {"status": "OVERDUE"}, "areaId": gid("Compound", w.compound)},
+        {"f": {"status": "RECTIFIED", "areaId": gid("Community", w.community)}},
+        {"f": {"areaId": gid("Building", w.building)}, "areaId": gid("Household", w.household)},
+        {"f": {"areaId": gid("Community", scene.far.community)}, "areaId": "not-an-id"},
+    ]
+    for account in ACCOUNTS:
+        for variables in cases:
+            path = await both.same(FINDINGS_IN_FULL, variables, tokens[account])
+            assert path == ("resolvers" if account == "anonymous" else "compiled"), (account, variables)
+    by_id = "query($id: ID!) { node(id: $id) { id ... on Finding { status published compound { name } } } }"
+    for account in ACCOUNTS[1:]:
+        for pk in made:
+            assert await both.same(by_id, {"id": gid("Finding", pk)}, tokens[account]) == "compiled"

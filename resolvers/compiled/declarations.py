@@ -72,6 +72,11 @@ def date_time(sql: str) -> str:
     )
 
 
+def date(sql: str) -> str:
+    """A `date` as the Date scalar writes it (`isoformat()`: the scalar's years have four digits)."""
+    return f"to_char({sql}, 'YYYY-MM-DD')"
+
+
 @dataclass(frozen=True)
 class Source:
     """A type's SQL source: its table, the predicate `node(id)` applies (visibility), its

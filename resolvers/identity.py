@@ -351,7 +351,7 @@ class AuditQuery:
 LEGACY_AREA_TARGET = "Area"
 
 
-def _target(global_id: str | None) -> tuple[list[str] | None, int | None]:
+def target_filter(global_id: str | None) -> tuple[list[str] | None, int | None]:
     """The target types and id an object's history is recorded under."""
     if global_id is None:
         return None, None
@@ -376,7 +376,7 @@ async def audit_log(ctx: Context, query: AuditQuery, first: int | None, after: s
     user_pk: int | None = None
     if query.user_id is not None:
         user_pk = ids.decode_as(query.user_id, "User") or -1
-    target_types, target_pk = _target(query.target_id)
+    target_types, target_pk = target_filter(query.target_id)
     filt = AuditFilter(
         viewer=viewer_key(v),
         action=query.action,

@@ -8,8 +8,11 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
+from db.areas import like_pattern
 from resolvers import accounts as r
 from resolvers import rules
+from resolvers.compiled import declarations as compiled
+from resolvers.compiled import planner as compiled_planner
 from resolvers.permissions import SignedIn, described
 from resolvers.viewer import Role as RoleValues
 from schema.base import FILTER, After, Connection, First, UserError
@@ -198,3 +201,41 @@ class AccountsMutation:
             rules.IS_PERSON,
         ),
     )
+
+
+# --- the compiled read path: `users`, declared beside its field (resolvers/compiled) --------
+
+# db/accounts.py _USERS_WHERE: every account `user_access` grants but the viewer's own
+_USERS_WHERE = (
+    "EXISTS (SELECT 1 FROM {viewer_from} w WHERE user_access({row}, w) <> 'SELF') "
+    "AND ({arg_pattern} IS NULL OR {row}.username ILIKE {arg_pattern} "
+    "OR EXISTS (SELECT 1 FROM persons pn WHERE pn.id = {row}.person_id AND pn.name ILIKE {arg_pattern})) "
+    "AND ({arg_role} IS NULL OR EXISTS (SELECT 1 FROM role_grants rg WHERE rg.user_id = {row}.id "
+    "AND rg.role = {arg_role}))"
+)
+
+
+def _user_arguments(given: Any) -> dict[str, Any]:
+    """The filter as resolvers/accounts.py `user_list` reads it (its refusals: the ordinary path's)."""
+    if given is not None and not isinstance(given, dict):
+        raise compiled_planner.Fallback("filter")
+    f = given or {}
+    text = (f.get("search") or "").strip()
+    if len(text) > 100 or "\x00" in text:
+        raise compiled_planner.Fallback("search")
+    role = f.get("role")
+    return {"pattern": like_pattern(text) if text else None, "role": role.value if role is not None else None}
+
+
+compiled.declare_root(
+    "users",
+    compiled.RootConnection(
+        "User",
+        "users",
+        _USERS_WHERE,
+        "SELECT count(*) FROM users {row} WHERE " + _USERS_WHERE,  # noqa: S608 - constant text
+        (("pattern", "text"), ("role", "text")),
+        _user_arguments,
+        rule="account_manager({viewer})",
+    ),
+)

@@ -148,6 +148,7 @@ async def test_every_read_of_the_matrix_is_the_same_on_both_paths(both: Both) ->
         "Activities of the community (public in the county)",
         "Meetings of the community (staff, and the participating unit)",
         "Findings of the community (staff in scope; others read publicNotices)",
+        "AuditTrail of the resident's building (the audit entry's target)",
     } <= compiled
 
 
@@ -874,3 +875,80 @@ async def test_findings_are_the_same_for_every_account(both: Both) -> None:
     for account in ACCOUNTS[1:]:
         for pk in made:
             assert await both.same(by_id, {"id": gid("Finding", pk)}, tokens[account]) == "compiled"
+
+
+AUDIT_IN_FULL = """
+query Audit($f: AuditLogFilter, $first: Int, $after: String) {
+  auditLog(filter: $f, first: $first, after: $after) {
+    totalCount pageInfo { hasNextPage startCursor endCursor }
+    edges { cursor node { __typename id at action targetType targetId requestId detail
+                          user { id username disabled lastLoginAt person { id name phone } } } }
+  }
+}
+"""
+USERS_IN_FULL = """
+query Users($f: UserFilter, $first: Int, $after: String) {
+  users(filter: $f, first: $first, after: $after) {
+    totalCount pageInfo { hasNextPage endCursor }
+    edges { cursor node { id username disabled lastLoginAt person { id name phone household { id label } } } }
+  }
+}
+"""
+
+
+async def test_ruled_lists_are_the_same_for_every_account(both: Both) -> None:
+    """`auditLog` (`audit_reader`) and `users` (`account_manager`) answer their rule beside the
+    page: where it refuses, the ordinary path answers with its FORBIDDEN error and nothing is
+    audited twice; where it admits, one statement, its personal-data reads audited alike."""
+    scene = await build_scene(both.conn)
+    tokens = tokens_for(both.compiled, scene)
+    w = scene.w
+    for target_type, target, detail, user in (
+        ("Area", w.building, '{"b": [1, 2.5, null], "a": "带\\"引号\\"", "n": {"x": true}}', w.users["admin"]),
+        ("Area", -5, "{}", None),
+        ("Building", w.building, '{"z": 1.0}', w.users["resident"]),
+        (None, None, "{}", None),
+    ):
+        await both.conn.execute(
+            "INSERT INTO audit_log (county_id, user_id, action, target_type, target_id, request_id, detail, at) "
+            "VALUES ($1, $2, 'test.action', $3, $4, 'r-1', $5::jsonb, '2024-03-01T08:00:00.5+08')",
+            w.county,
+            user,
+            target_type,
+            target,
+            detail,
+        )
+    await both.conn.execute("UPDATE users SET last_login_at = '2024-03-01T08:00:00+08' WHERE id = $1", w.users["staff"])
+    audit_cases: list[dict[str, Any]] = [
+        {},
+        {"first": 2},
+        {"f": {"targetId": gid("Building", w.building)}},
+        {"f": {"action": "test.action", "userId": gid("User", w.users["admin"])}},
+        {"f": {"userId": gid("Person", 1), "from": "2024-03-01T00:00:00Z", "to": "2024-03-02T00:00:00+08:00"}},
+        {"f": {"targetType": "Area", "from": "2024-03-01T00:00:00"}},
+    ]
+    users_cases: list[dict[str, Any]] = [
+        {},
+        {"first": 1},
+        {"f": {"role": "RESIDENT"}},
+        {"f": {"search": " 居民 "}},
+        {"f": {"search": "%"}},
+        {"f": {"role": "COUNTY_ADMIN", "search": "a"}},
+    ]
+    paths: dict[tuple[str, str], set[str]] = {}
+    for account in ACCOUNTS:
+        for query, cases in ((AUDIT_IN_FULL, audit_cases), (USERS_IN_FULL, users_cases)):
+            for variables in cases:
+                paths.setdefault((account, query[:12]), set()).add(await both.same(query, variables, tokens[account]))
+    assert paths[("admin", AUDIT_IN_FULL[:12])] == {"compiled"}
+    assert paths[("staff", USERS_IN_FULL[:12])] == {"compiled"}
+    assert paths[("resident", USERS_IN_FULL[:12])] == {"resolvers"}, "refused: the ordinary path's FORBIDDEN"
+    answer, _, _ = await both.answer(both.compiled, USERS_IN_FULL, {}, tokens["resident"])
+    assert answer["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    # refused values are the ordinary path's
+    for query, variables in (
+        (AUDIT_IN_FULL, {"f": {"targetId": "not-an-id"}}),
+        (AUDIT_IN_FULL, {"f": {"action": "a\x00"}}),
+        (USERS_IN_FULL, {"f": {"search": "x" * 101}}),
+    ):
+        assert await both.same(query, variables, tokens["admin"]) == "resolvers"

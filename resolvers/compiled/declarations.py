@@ -61,6 +61,11 @@ class Relation:
 Field = GlobalId | Column | Relation
 
 
+def base64url(text_sql: str) -> str:
+    """base64url without padding, as resolvers/ids.py and resolvers/pagination.py write it."""
+    return f"rtrim(translate(encode(convert_to({text_sql}, 'UTF8'), 'base64'), E'+/\\n', '-_'), '=')"
+
+
 def date_time(sql: str) -> str:
     """A `timestamptz` as the DateTime scalar writes it: Python's `isoformat()` of the UTC
     value asyncpg reads (microseconds only when there are some, `+00:00`)."""
@@ -107,6 +112,10 @@ class RootConnection:
     # paged by a time and then the id (SQL over `{row}`, a timestamptz): cursors
     # `[isoformat, id]` as resolvers/life.py `time_cursor` reads them; None: by id alone
     time: str | None = None
+    # the field's own rule, a boolean SQL over `{viewer}` (db/ruled_page.py: `users`, `auditLog`):
+    # where it is false the statement reads nothing and returns no row, and the ordinary path
+    # answers with its refusal (FORBIDDEN)
+    rule: str | None = None
 
 
 @dataclass(frozen=True)

@@ -251,13 +251,13 @@ def _stand_ins(planner: Planner, types: tuple[str, ...]) -> Variables:
     return variables
 
 
-async def run(ctx: Context, statement: str, params: list[Any]) -> str:
+async def run(ctx: Context, statement: str, params: list[Any]) -> str | None:
     viewer = ctx.signed_in
     async with ctx.db.connection() as conn:
         text = await conn.fetchval(
             statement, viewer.user_id, viewer.api_token_id, viewer.county_id, ctx.request_id, *params
         )
-    return cast(str, text)
+    return cast(str | None, text)
 
 
 class CompiledReads(SchemaExtension):
@@ -291,8 +291,9 @@ class CompiledReads(SchemaExtension):
                 pass
             else:
                 text = await run(ctx, statement, params)
-                ctx.execution_path = "compiled"
-                execution.result = ExecutionResult(data=cast(dict[str, Any], orjson.Fragment(text)), errors=None)
+                if text is not None:  # None: a field's own rule refused, the ordinary path answers
+                    ctx.execution_path = "compiled"
+                    execution.result = ExecutionResult(data=cast(dict[str, Any], orjson.Fragment(text)), errors=None)
         yield
 
 

@@ -12,6 +12,7 @@ every value is a bind parameter."""
 from __future__ import annotations
 
 from resolvers.compiled.declarations import AUDITED_REASONS, Source, date_time
+from resolvers.compiled.declarations import base64url as _b64
 from resolvers.compiled.planner import (
     COUNTY,
     REQUEST,
@@ -37,11 +38,6 @@ VIEWER_FROM = f"viewer_of({USER}::bigint, {TOKEN}::bigint)"
 # set-returning rule (household_reason, person_reason: migration 0025) is inlined into
 # the statement only when its arguments hold no sub-select
 ROW_VIEWER = "vw.v"
-
-
-def _b64(text_sql: str) -> str:
-    """base64url without padding, as resolvers/ids.py and resolvers/pagination.py write it."""
-    return f"rtrim(translate(encode(convert_to({text_sql}, 'UTF8'), 'base64'), E'+/\\n', '-_'), '=')"
 
 
 def global_id(type_name: str, id_sql: str) -> str:
@@ -120,6 +116,8 @@ class Builder:
             assert obj.root is not None
             vis, page = self._page(obj)
             where = _fill(obj.root.where, row="x", **{f"arg_{k}": v for k, v in obj.root_params.items()})
+            if obj.root.rule is not None:
+                where = f"({_fill(obj.root.rule)}) AND ({where})"
             inner = f"SELECT 0::bigint AS _p, x AS _row, {vis} FROM {obj.root.table} x WHERE ({where}) {page}"
         else:
             relation = obj.relation
@@ -232,7 +230,8 @@ class Builder:
 
     # --- audit ------------------------------------------------------------------------------
 
-    def audit(self) -> str | None:
+    def audit(self, rules: list[str]) -> str | None:
+        """The audit rows; none where a field's rule refuses (the ordinary path answers)."""
         reads: list[str] = []
         for obj in self.plan.nodes:
             for name in sorted(obj.reasons):
@@ -252,7 +251,7 @@ class Builder:
             f"SELECT {COUNTY}::bigint, {USER}::bigint, {TOKEN}::bigint, 'read.personalData', 'Household', a.h, "
             f"{REQUEST}::text, jsonb_build_object('field', a.f, 'reason', a.reason) "
             f"FROM (SELECT DISTINCT f, h, reason FROM ({' UNION ALL '.join(reads)}) u "
-            f"WHERE h IS NOT NULL AND reason IN ({audited})) a ORDER BY a.f, a.h)"
+            f"WHERE h IS NOT NULL AND reason IN ({audited}){''.join(f' AND {r}' for r in rules)}) a ORDER BY a.f, a.h)"
         )
 
     # --- the statement ----------------------------------------------------------------------
@@ -267,7 +266,13 @@ class Builder:
         ]
         ctes += [self.rows(obj) for obj in self.plan.nodes]
         ctes += [self.json(obj) for obj in reversed(self.plan.nodes)]
-        audit = self.audit()
+        # the fields' own rules: where one refuses, no row (the ordinary path answers)
+        rules = [
+            f"({_fill(plan.node.root.rule)})"
+            for _, plan in self.plan.roots
+            if isinstance(plan, ConnectionField) and plan.node.root is not None and plan.node.root.rule is not None
+        ]
+        audit = self.audit(rules)
         if audit is not None:
             ctes.append(audit)
         pairs: list[tuple[str, str]] = []
@@ -282,7 +287,8 @@ class Builder:
                 pairs.append((key, self._connection(plan, lambda plan=plan: self._count(plan, "top"))))
             else:
                 pairs.append((key, self._value(plan, "top")))
-        return f"WITH {', '.join(ctes)} SELECT {_object(pairs)}::text FROM (SELECT 1) top{joins}"
+        where = f" WHERE {' AND '.join(rules)}" if rules else ""
+        return f"WITH {', '.join(ctes)} SELECT {_object(pairs)}::text FROM (SELECT 1) top{joins}{where}"
 
 
 def statement(plan: Plan) -> str:

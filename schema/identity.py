@@ -333,6 +333,9 @@ ALL_TYPES: list[Any] = [User, ApiToken, AuditEntry]
 
 # --- the compiled read path: the types' SQL, declared once (resolvers/compiled) -------------
 
+# the GraphQL type of an area `ar` (as the interface Area tells them apart)
+_AREA_TYPE = compiled.INTERFACES["Area"].type_name.replace("{row}", "ar")
+
 compiled.declare(
     "User",
     compiled.Source(
@@ -344,12 +347,47 @@ compiled.declare(
             "disabled": compiled.Column("{row}.disabled"),
             "lastLoginAt": compiled.Column(compiled.date_time("{row}.last_login_at")),
             "person": compiled.Relation("Person", "one", "{row}.id = {parent}.person_id"),
+            # db/identity.py USER_WITH_GRANTS: in the order granted
+            "roles": compiled.Relation("RoleGrant", "list", "{row}.user_id = {parent}.id"),
+        },
+    ),
+)
+# a grant and its scope are the same row of role_grants (a scope is no node: never node(id))
+compiled.declare(
+    "RoleGrant",
+    compiled.Source(
+        "role_grants",
+        "false",
+        {
+            "role": compiled.Column("{row}.role"),
+            "scope": compiled.Relation("Scope", "one", "{row}.id = {parent}.id"),
+        },
+    ),
+)
+_SCOPE_TYPE = (
+    "(CASE WHEN {row}.area_id IS NULL THEN 'Organisation' ELSE (SELECT "  # noqa: S608 - constant text
+    + _AREA_TYPE
+    + " FROM areas ar WHERE ar.id = {row}.area_id) END)"
+)
+compiled.declare(
+    "Scope",
+    compiled.Source(
+        "role_grants",
+        "true",
+        {
+            "id": compiled.Column(
+                compiled.base64url(_SCOPE_TYPE + " || ':' || coalesce({row}.area_id, {row}.organisation_id)")
+            ),
+            "name": compiled.Column(
+                "coalesce((SELECT ar.name FROM areas ar WHERE ar.id = {row}.area_id), "
+                "(SELECT o.name FROM organisations o WHERE o.id = {row}.organisation_id))"
+            ),
+            "typeName": compiled.Column(_SCOPE_TYPE),
         },
     ),
 )
 
 # resolvers/identity.py `target_of_entry`: an entry recorded against an `Area` names the area's own type
-_AREA_TYPE = compiled.INTERFACES["Area"].type_name.replace("{row}", "ar")
 _TARGET_ID = (
     "(CASE WHEN {row}.target_type IS NULL OR {row}.target_id IS NULL THEN NULL "  # noqa: S608 - constant text
     f"WHEN {{row}}.target_type = '{r.LEGACY_AREA_TARGET}' THEN (SELECT "

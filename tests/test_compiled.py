@@ -149,6 +149,7 @@ async def test_every_read_of_the_matrix_is_the_same_on_both_paths(both: Both) ->
         "Meetings of the community (staff, and the participating unit)",
         "Findings of the community (staff in scope; others read publicNotices)",
         "AuditTrail of the resident's building (the audit entry's target)",
+        "Users: the resident's account",
     } <= compiled
 
 
@@ -890,7 +891,8 @@ USERS_IN_FULL = """
 query Users($f: UserFilter, $first: Int, $after: String) {
   users(filter: $f, first: $first, after: $after) {
     totalCount pageInfo { hasNextPage endCursor }
-    edges { cursor node { id username disabled lastLoginAt person { id name phone household { id label } } } }
+    edges { cursor node { id username disabled lastLoginAt person { id name phone household { id label } }
+                          roles { __typename role scope { __typename id name typeName } } } }
   }
 }
 """

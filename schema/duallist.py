@@ -610,3 +610,24 @@ compiled.declare_root(
         _resource_arguments,
     ),
 )
+
+
+# Need.matches: db/duallist.py MATCH_CANDIDATES ranked as MATCHES ranks them (the need is `{parent}`)
+_MATCH_CANDIDATES = (
+    "{row}.id IN (SELECT rc.resource_id FROM resource_communities rc "  # noqa: S608 - constant text
+    "WHERE rc.community_id = {parent}.community_id) AND {row}.county_id = {parent}.county_id "
+    "AND {row}.category = {parent}.category AND (" + _over(AVAILABLE) + ")"
+)
+compiled.declare_field(
+    "Need",
+    "matches",
+    compiled.Relation(
+        "Resource",
+        "connection",
+        _MATCH_CANDIDATES,
+        count="SELECT count(*) FROM resources x WHERE " + _MATCH_CANDIDATES.replace("{row}", "x"),  # noqa: S608 - constant text
+        rank="{row}.remaining >= {parent}.quantity - {parent}.fulfilled DESC, "
+        "abs({row}.remaining - ({parent}.quantity - {parent}.fulfilled)), "
+        "{row}.available_until ASC NULLS LAST, {row}.id",
+    ),
+)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import datetime
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -150,6 +151,7 @@ async def test_every_read_of_the_matrix_is_the_same_on_both_paths(both: Both) ->
         "Findings of the community (staff in scope; others read publicNotices)",
         "AuditTrail of the resident's building (the audit entry's target)",
         "Users: the resident's account",
+        "NeedMatches of a need",
     } <= compiled
 
 
@@ -507,6 +509,7 @@ RELATIONS: dict[str, dict[str, tuple[str, str]]] = {
         "area": ("Area", "one"),
         "community": ("Community", "one"),
         "exchanges": ("Exchange", "connection"),
+        "matches": ("Resource", "connection"),
     },
     "Exchange": {
         "resource": ("Resource", "one"),
@@ -954,3 +957,46 @@ async def test_ruled_lists_are_the_same_for_every_account(both: Both) -> None:
         (USERS_IN_FULL, {"f": {"search": "x" * 101}}),
     ):
         assert await both.same(query, variables, tokens["admin"]) == "resolvers"
+
+
+MATCHES_IN_FULL = """
+query Matches($id: ID!, $first: Int, $after: String) {
+  node(id: $id) {
+    ... on Need {
+      id shortfall
+      matches(first: $first, after: $after) {
+        __typename totalCount pageInfo { hasNextPage startCursor endCursor }
+        edges { cursor node { id title remaining availableUntil status provider { id name } } }
+      }
+    }
+  }
+}
+"""
+
+
+async def test_need_matches_are_ranked_alike(both: Both) -> None:
+    """`Need.matches`: the available resources of the need's category open to its community,
+    ranked best fit first and paged by the rank, as on the ordinary path."""
+    scene = await build_scene(both.conn)
+    tokens = tokens_for(both.compiled, scene)
+    w = scene.w
+    need = await b.need(both.conn, w.community, category="VENUE", quantity=5)
+    later, sooner = (datetime.datetime(year, 1, 1, tzinfo=datetime.UTC) for year in (2999, 2998))
+    for quantity, until in ((5, None), (3, later), (8, None), (5, sooner), (1, None)):
+        await b.resource(both.conn, w.unit, [w.community], category="VENUE", quantity=quantity, available_until=until)
+    await b.resource(both.conn, w.unit, [scene.far.community], category="VENUE")  # not open to the community
+    await b.resource(both.conn, w.unit, [w.community], category="PARKING")  # another category
+    cursors = [base64.urlsafe_b64encode(f"[{n}]".encode()).decode().rstrip("=") for n in (2, -3, 40)]
+    cases: list[dict[str, Any]] = [{}, {"first": 2}, {"first": 0}, {"first": 2, "after": cursors[0]}]
+    cases += [{"after": cursors[1]}, {"after": cursors[2]}]
+    for account in ACCOUNTS:
+        for variables in cases:
+            path = await both.same(MATCHES_IN_FULL, {"id": gid("Need", need), **variables}, tokens[account])
+            assert path == ("resolvers" if account == "anonymous" else "compiled"), (account, variables)
+    # the compiled cursors page on alike
+    answer, _, _ = await both.answer(both.compiled, MATCHES_IN_FULL, {"id": gid("Need", need)}, tokens["staff"])
+    edges = answer["data"]["node"]["matches"]["edges"]
+    assert len(edges) == 5
+    for edge in edges:
+        variables = {"id": gid("Need", need), "first": 2, "after": edge["cursor"]}
+        assert await both.same(MATCHES_IN_FULL, variables, tokens["staff"]) == "compiled"

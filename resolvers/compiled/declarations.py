@@ -56,6 +56,9 @@ class Relation:
     where: str
     count: str | None = None
     guard: str | None = None
+    # a connection ranked in this order (SQL over `{row}` and `{parent}`, ending in a unique
+    # key) and paged by the rank: the cursor `[rank]` (resolvers/duallist.py `matches_of`)
+    rank: str | None = None
 
 
 Field = GlobalId | Column | Relation
@@ -137,6 +140,11 @@ INTERFACES: dict[str, Interface] = {}
 
 def declare(type_name: str, source: Source) -> None:
     SOURCES[type_name] = source
+
+
+def declare_field(type_name: str, field_name: str, declared: Field) -> None:
+    """One more field of a declared type (declared beside the field, away from its type's)."""
+    SOURCES[type_name].fields[field_name] = declared
 
 
 def declare_root(field_name: str, root: RootConnection) -> None:

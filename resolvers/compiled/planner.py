@@ -128,6 +128,11 @@ class ObjNode:
         return self.root is not None and self.root.descending
 
     @property
+    def rank(self) -> str | None:
+        """The order a relation's connection ranks its rows in (paged by the rank)."""
+        return self.relation.rank if self.relation is not None else None
+
+    @property
     def time(self) -> str | None:
         """The time a root connection pages by (then the id); None: by id alone."""
         return self.root.time if self.root is not None else None
@@ -294,6 +299,7 @@ class Planner:
             self._time_after(obj, after)
             return
         descending = obj.descending
+        ranked = obj.rank is not None
 
         def read_after(variables: Variables) -> int | None:
             value = after(variables)
@@ -303,8 +309,9 @@ class Planner:
                 found = decode_id_cursor(value)
             except Exception as exc:
                 raise Fallback("after") from exc
-            # ascending: after id 0 when there is no cursor; descending: no bound (NULL)
-            return found if descending else found or 0
+            # ascending: after id 0 when there is no cursor; descending: no bound (NULL);
+            # ranked: after rank 0 at least
+            return found if descending else max(found or 0, 0) if ranked else found or 0
 
         obj.after_param = self.param(read_after, "bigint")
 

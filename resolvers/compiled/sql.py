@@ -129,15 +129,26 @@ class Builder:
             # a single-object relation leads only to a row node() returns for the viewer (the
             # target's rule); a list's rows are chosen by its own `where`
             rule = _fill(source.node_filter, row="x") if relation.kind == "one" else "true"
+            candidates = f"FROM {source.table} x WHERE ({where}) AND ({rule}){guarded}"
+            if relation.rank is not None:  # the page of ranks after the cursor's
+                order = _fill(relation.rank, row="x", parent="(par._row)")
+                after, first = obj.after_param, obj.first_param
+                page_of = (
+                    f"SELECT z._row, z._rank, z._rank <= {after} + {first} AS _vis FROM (SELECT x AS _row, "
+                    f"row_number() OVER (ORDER BY {order}) AS _rank {candidates}) z "
+                    f"WHERE z._rank > {after} ORDER BY z._rank LIMIT {first} + 1"
+                )
+            else:
+                page_of = f"SELECT x AS _row, {vis} {candidates} {page}"
             inner = (
-                f"SELECT par._id AS _p, y._row, y._vis "
+                f"SELECT par._id AS _p, y._row, y._vis{', y._rank' if relation.rank else ''} "
                 f"FROM (SELECT DISTINCT ON (_id) _id, _row{guard} FROM r{obj.parent.index} WHERE _vis) par "
-                f"CROSS JOIN LATERAL (SELECT x AS _row, {vis} FROM {source.table} x "
-                f"WHERE ({where}) AND ({rule}){guarded} {page}) y"
+                f"CROSS JOIN LATERAL ({page_of}) y"
             )
         viewer = " CROSS JOIN vw" if obj.reasons else ""
+        rank = ", q._rank" if obj.rank is not None else ""
         return (
-            f"r{obj.index} AS (SELECT q._p, q._row, (q._row).id AS _id, q._vis{self._reasons(obj)} "
+            f"r{obj.index} AS (SELECT q._p, q._row, (q._row).id AS _id, q._vis{rank}{self._reasons(obj)} "
             f"FROM ({inner}) q{viewer})"
         )
 
@@ -214,8 +225,12 @@ class Builder:
             return f"{head}, json_agg({value} ORDER BY r._id) AS _json{tail} WHERE r._vis GROUP BY r._p)"
         edges = self._edges_part(obj)
         edge = "NULL::json"
-        keys = ["r._id"] if obj.time is None else [f"({_fill(obj.time, row='(r._row)')})", "r._id"]
-        edge_cursor = cursor("r._id") if obj.time is None else time_cursor(*keys)
+        if obj.time is not None:
+            keys = [f"({_fill(obj.time, row='(r._row)')})", "r._id"]
+            edge_cursor = time_cursor(*keys)
+        else:
+            keys = ["r._rank" if obj.rank is not None else "r._id"]
+            edge_cursor = cursor(keys[0])
         ascending, descending = ", ".join(keys), ", ".join(f"{k} DESC" for k in keys)
         order, reverse = (descending, ascending) if obj.descending else (ascending, descending)
         if edges is not None:

@@ -572,6 +572,10 @@ def _selection(draw: st.DrawFn, type_name: str, depth: int, fragments: list[str]
             fragments.append(f"fragment {name_of} on {type_name} {{ {text} }}")
             text = f"...{name_of}"
         parts.append(text)
+    if type_name == "Area" and depth > 0:  # per-type fragments on the interface's rows
+        area_types = st.sampled_from(["Building", "Compound", "Community", "District"])
+        for area_type in draw(st.lists(area_types, unique=True)):
+            parts.append(f"... on {area_type} {{ {draw(_selection(area_type, depth - 1, fragments))} }}")
     return " ".join(parts) or "__typename"
 
 
@@ -1000,3 +1004,35 @@ async def test_need_matches_are_ranked_alike(both: Both) -> None:
     for edge in edges:
         variables = {"id": gid("Need", need), "first": 2, "after": edge["cursor"]}
         assert await both.same(MATCHES_IN_FULL, variables, tokens["staff"]) == "compiled"
+
+
+AREAS_BY_TYPE = """
+query NeedAreas($f: NeedFilter) {
+  needs(filter: $f) {
+    edges { node { id area {
+      __typename id
+      ... on Building { name head { name phone } households(first: 1) { totalCount edges { node { label } } } }
+      ... on Compound { kind address buildings(first: 2) { totalCount edges { node { id name } } } }
+      ... on Community { householdCount responsible { id } }
+      ... AreaName
+    } } }
+  }
+}
+fragment AreaName on Area { name level }
+"""
+
+
+async def test_per_type_fragments_on_interface_rows(both: Both) -> None:
+    """An interface's row (a need's `area`) whose selection depends on its type: each row's
+    JSON by its own type's fields, relations of one type reading only the rows of that type."""
+    scene = await build_scene(both.conn)
+    tokens = tokens_for(both.compiled, scene)
+    w = scene.w
+    for area in (w.building, w.compound, w.community, w.district):
+        await b.need(both.conn, area, category="VENUE")
+    for account in ACCOUNTS:
+        for variables in ({}, {"f": {"category": "VENUE"}}):
+            path = await both.same(AREAS_BY_TYPE, variables, tokens[account])
+            assert path == ("resolvers" if account == "anonymous" else "compiled"), (account, variables)
+    by_id = "query($id: ID!) { node(id: $id) { ... on Exchange { receiver { ... on Building { name } } } } }"
+    assert await both.same(by_id, {"id": gid("Exchange", scene.objects["Exchange"])}, tokens["staff"]) == "compiled"

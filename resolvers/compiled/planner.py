@@ -39,6 +39,7 @@ from resolvers.compiled.declarations import (
     SOURCES,
     Column,
     GlobalId,
+    Interface,
     Relation,
     RootConnection,
     Source,
@@ -122,6 +123,12 @@ class ObjNode:
     after_time_param: str | None = None  # paged by time: the cursor's time (after_param its id)
     fields: list[tuple[str, FieldPlan]] = field(default_factory=list)
     reasons: set[str] = field(default_factory=set)
+    # an interface's row whose selection depends on its type: SQL over `{row}` naming the
+    # type, and the fields of each type
+    type_sql: str | None = None
+    variants: dict[str, list[tuple[str, FieldPlan]]] | None = None
+    # a child of one type's fields of an interface's row: it reads the parent rows of that type
+    parent_type: str | None = None
 
     @property
     def descending(self) -> bool:
@@ -365,71 +372,110 @@ class Planner:
         selections: list[SelectionSetNode],
         variables: Variables,
     ) -> ObjNode:
-        """A single row of an interface (e.g. a need's `area`): the fields must be collected
-        alike for every implementing type and declared alike by each; `__typename` and `id`
-        name each row's own type."""
+        """A single row of an interface (e.g. a need's `area`). Where the fields are
+        collected alike for every implementing type and declared alike by each, one JSON
+        object for any row (`__typename` and `id` name each row's own type); else each row's
+        JSON by its own type, from that type's declaration."""
         interface = INTERFACES[type_name]
         abstract = self.schema.get_type(type_name)
         if not isinstance(abstract, GraphQLInterfaceType) or relation.kind != "one":
             raise NotCompilable(f"interface {type_name}")
         possible = self.schema.get_possible_types(abstract)
+        if not possible or any(p.name not in SOURCES or SOURCES[p.name].table != interface.table for p in possible):
+            raise NotCompilable(f"a type of {type_name} without a declaration on {interface.table}")
         collected = [self.collect(p, selections, variables) for p in possible]
-        shapes = {tuple((k, tuple(id(n) for n in nodes)) for k, nodes in c.items()) for c in collected}
-        if not possible or len(shapes) != 1:
-            raise NotCompilable(f"a selection on {type_name} that depends on the type")
         obj = ObjNode(len(self.nodes), type_name, Source(interface.table, interface.node_filter, {}), parent, relation)
         self.nodes.append(obj)
+        alike = self._alike(type_name, interface, possible, collected)
+        if alike is not None:
+            obj.fields = alike
+            return obj
+        obj.type_sql = interface.type_name
+        obj.variants = {
+            p.name: self._fields(obj, SOURCES[p.name], p, c, variables, variant=True)
+            for p, c in zip(possible, collected, strict=True)
+        }
+        return obj
+
+    @staticmethod
+    def _alike(
+        type_name: str, interface: Interface, possible: Any, collected: list[dict[str, list[FieldNode]]]
+    ) -> list[tuple[str, FieldPlan]] | None:
+        """The fields of an interface's row when they are the same for every type (None: not)."""
+        shapes = {tuple((k, tuple(id(n) for n in nodes)) for k, nodes in c.items()) for c in collected}
+        if len(shapes) != 1:
+            return None
+        fields: list[tuple[str, FieldPlan]] = []
         for key, nodes in collected[0].items():
             name = nodes[0].name.value
             if name == "__typename":
-                obj.fields.append((key, Scalar(interface.type_name)))
+                fields.append((key, Scalar(interface.type_name)))
                 continue
-            declared = {SOURCES[p.name].fields.get(name) if p.name in SOURCES else None for p in possible}
+            declared = {SOURCES[p.name].fields.get(name) for p in possible}
             if len(declared) != 1 or nodes[0].arguments or nodes[0].selection_set is not None:
-                raise NotCompilable(f"{type_name}.{name}")
+                return None
             (field_declared,) = declared
             if isinstance(field_declared, GlobalId):
-                obj.fields.append((key, Gid(type_name, interface.type_name)))
+                fields.append((key, Gid(type_name, interface.type_name)))
             elif isinstance(field_declared, Column) and field_declared.masked_by is None:
-                obj.fields.append((key, Scalar(field_declared.sql)))
+                fields.append((key, Scalar(field_declared.sql)))
             else:
-                raise NotCompilable(f"{type_name}.{name}")
-        return obj
+                return None
+        return fields
 
     def _fill(
         self, obj: ObjNode, runtime: GraphQLObjectType, selections: list[SelectionSetNode], variables: Variables
     ) -> None:
-        for key, nodes in self.collect(runtime, selections, variables).items():
+        grouped = self.collect(runtime, selections, variables)
+        obj.fields = self._fields(obj, obj.source, runtime, grouped, variables)
+
+    def _fields(
+        self,
+        obj: ObjNode,
+        source: Source,
+        runtime: GraphQLObjectType,
+        grouped: dict[str, list[FieldNode]],
+        variables: Variables,
+        variant: bool = False,
+    ) -> list[tuple[str, FieldPlan]]:
+        """The plans of an object's fields, declared by `source`; `variant`: the fields of
+        one type of an interface's row (no masked fields or guarded relations there: the row
+        set reads no reasons), whose children read only the parent rows of that type."""
+        fields: list[tuple[str, FieldPlan]] = []
+        for key, nodes in grouped.items():
             name = nodes[0].name.value
             if name == "__typename":
-                obj.fields.append((key, Constant(runtime.name)))
+                fields.append((key, Constant(runtime.name)))
                 continue
-            declared = obj.source.fields.get(name)
+            declared = source.fields.get(name)
             if declared is None:
                 raise NotCompilable(f"{runtime.name}.{name}")
             if nodes[0].arguments and not (isinstance(declared, Relation) and declared.kind == "connection"):
                 raise NotCompilable("arguments")
             if isinstance(declared, GlobalId):
-                obj.fields.append((key, Gid(runtime.name)))
-            elif isinstance(declared, Column):
-                if declared.masked_by is not None:
-                    obj.reasons.add(declared.masked_by)
-                obj.fields.append((key, Scalar(declared.sql, declared.masked_by)))
+                fields.append((key, Gid(runtime.name)))
+                continue
+            reason = declared.masked_by if isinstance(declared, Column) else declared.guard
+            if reason is not None:
+                if variant:
+                    raise NotCompilable(f"{runtime.name}.{name} in an interface's row")
+                obj.reasons.add(reason)
+            if isinstance(declared, Column):
+                fields.append((key, Scalar(declared.sql, declared.masked_by)))
+                continue
+            field_type, _ = _named(runtime.fields[name].type)
+            plan: Child | ConnectionField
+            if declared.kind == "connection":
+                plan = self._connection(field_type, obj, declared, None, nodes, runtime, variables)
+            elif declared.target in INTERFACES:
+                subselections = self._subselections(nodes)
+                plan = Child(self._interface_object(declared.target, obj, declared, subselections, variables))
             else:
-                if declared.guard is not None:
-                    obj.reasons.add(declared.guard)
-                field_type, _ = _named(runtime.fields[name].type)
-                if declared.kind == "connection":
-                    obj.fields.append(
-                        (key, self._connection(field_type, obj, declared, None, nodes, runtime, variables))
-                    )
-                elif declared.target in INTERFACES:
-                    subselections = self._subselections(nodes)
-                    child = self._interface_object(declared.target, obj, declared, subselections, variables)
-                    obj.fields.append((key, Child(child)))
-                else:
-                    child = self._object(declared.target, obj, declared, self._subselections(nodes), variables)
-                    obj.fields.append((key, Child(child)))
+                plan = Child(self._object(declared.target, obj, declared, self._subselections(nodes), variables))
+            if variant:
+                plan.node.parent_type = runtime.name
+            fields.append((key, plan))
+        return fields
 
     def _connection(
         self,

@@ -125,6 +125,10 @@ class Builder:
             guard = f", _r_{relation.guard}" if relation.guard else ""
             guarded = f" AND par._r_{relation.guard} IS NOT NULL" if relation.guard else ""
             vis, page = self._page(obj)
+            variant = ""
+            if obj.parent_type is not None:  # a field of one type of an interface's row
+                assert obj.parent.type_sql is not None
+                variant = f" AND ({_fill(obj.parent.type_sql, row='(_row)')}) = '{obj.parent_type}'"
             where = _fill(relation.where, row="x", parent="(par._row)")
             # a single-object relation leads only to a row node() returns for the viewer (the
             # target's rule); a list's rows are chosen by its own `where`
@@ -142,7 +146,7 @@ class Builder:
                 page_of = f"SELECT x AS _row, {vis} {candidates} {page}"
             inner = (
                 f"SELECT par._id AS _p, y._row, y._vis{', y._rank' if relation.rank else ''} "
-                f"FROM (SELECT DISTINCT ON (_id) _id, _row{guard} FROM r{obj.parent.index} WHERE _vis) par "
+                f"FROM (SELECT DISTINCT ON (_id) _id, _row{guard} FROM r{obj.parent.index} WHERE _vis{variant}) par "
                 f"CROSS JOIN LATERAL ({page_of}) y"
             )
         viewer = " CROSS JOIN vw" if obj.reasons else ""
@@ -201,22 +205,38 @@ class Builder:
                 pairs.append((key, f"coalesce({c}._edges, '[]'::json)"))
         return _object(pairs)
 
+    @staticmethod
+    def _all_fields(obj: ObjNode) -> list[tuple[str, FieldPlan]]:
+        """An object's fields, those of each of its types included (an interface's row)."""
+        return [f for variant in (obj.variants or {}).values() for f in variant] + obj.fields
+
     def _children(self, obj: ObjNode) -> list[ObjNode]:
-        return [p.node for _, p in obj.fields if isinstance(p, Child | ConnectionField)]
+        return [p.node for _, p in self._all_fields(obj) if isinstance(p, Child | ConnectionField)]
+
+    def _row_json(self, obj: ObjNode) -> str:
+        """A row's JSON object: of its fields, or of its own type's (an interface's row)."""
+        if obj.variants is None:
+            return _object([(k, self._value(p, "r")) for k, p in obj.fields])
+        assert obj.type_sql is not None
+        cases = "".join(
+            f" WHEN '{name}' THEN {_object([(k, self._value(p, 'r')) for k, p in fields])}"
+            for name, fields in obj.variants.items()
+        )
+        return f"(CASE ({_fill(obj.type_sql, row='(r._row)')}){cases} END)"
 
     def _joins(self, obj: ObjNode) -> str:
         return "".join(f" LEFT JOIN j{c.index} c{c.index} ON c{c.index}._p = r._id" for c in self._children(obj))
 
     def _edges_part(self, obj: ObjNode) -> EdgesPart | None:
         parent = obj.parent
-        fields = parent.fields if parent is not None else self.plan.roots
+        fields = self._all_fields(parent) if parent is not None else self.plan.roots
         for _, plan in fields:
             if isinstance(plan, ConnectionField) and plan.node is obj:
                 return next((p for _, p in plan.parts if isinstance(p, EdgesPart)), None)
         raise AssertionError("a connection's rows belong to its field")
 
     def json(self, obj: ObjNode) -> str:
-        value = _object([(k, self._value(p, "r")) for k, p in obj.fields])
+        value = self._row_json(obj)
         head = f"j{obj.index} AS (SELECT r._p"
         tail = f" FROM r{obj.index} r{self._joins(obj)}"
         if obj.kind == "one":

@@ -217,9 +217,7 @@ _USERS_WHERE = (
 
 def _user_arguments(given: Any) -> dict[str, Any]:
     """The filter as resolvers/accounts.py `user_list` reads it (its refusals: the ordinary path's)."""
-    if given is not None and not isinstance(given, dict):
-        raise compiled_planner.Fallback("filter")
-    f = given or {}
+    f = compiled_planner.filter_of(given)
     text = (f.get("search") or "").strip()
     if len(text) > 100 or "\x00" in text:
         raise compiled_planner.Fallback("search")

@@ -325,9 +325,7 @@ _ACTIVITIES_WHERE = (
 def _activity_arguments(given: Any) -> dict[str, Any]:
     """The filter as `_activities` reads it; a time without an offset (read in the county's
     time zone) is left to the ordinary path."""
-    if given is not None and not isinstance(given, dict):
-        raise compiled_planner.Fallback("filter")
-    f = given or {}
+    f = compiled_planner.filter_of(given)
     times = {"from": f.get("from"), "to": f.get("to")}
     if any(not isinstance(t, datetime.datetime) or t.tzinfo is None for t in times.values() if t is not None):
         raise compiled_planner.Fallback("a time in the county's zone")

@@ -215,9 +215,7 @@ def _finding_arguments(reasons: list[str], published: bool) -> Callable[[Any], d
     """The filter (`findings`) or the arguments (`publicNotices`) as the resolvers read them."""
 
     def read(given: Any) -> dict[str, Any]:
-        if given is not None and not isinstance(given, dict):
-            raise compiled_planner.Fallback("filter")
-        f = given or {}
+        f = compiled_planner.filter_of(given)
         status = f.get("status")
         return {
             "reasons": reasons,

@@ -429,9 +429,7 @@ _AUDIT_WHERE = (
 
 def _audit_arguments(given: Any) -> dict[str, Any]:
     """The filter as resolvers/identity.py `audit_log` reads it (its refusals: the ordinary path's)."""
-    if given is not None and not isinstance(given, dict):
-        raise compiled_planner.Fallback("filter")
-    f = given or {}
+    f = compiled_planner.filter_of(given)
     if any("\x00" in (f.get(name) or "") for name in ("action", "targetType")):
         raise compiled_planner.Fallback("filter")
     user_id = f.get("userId")

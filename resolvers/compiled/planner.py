@@ -600,6 +600,16 @@ class Planner:
         return Child(obj)
 
 
+def filter_of(given: Any) -> dict[str, Any]:
+    """A root field's `filter` argument as the planner reads it ({} when absent); Fallback
+    for any other value (the ordinary path answers)."""
+    if given is None:
+        return {}
+    if not isinstance(given, dict):
+        raise Fallback("filter")
+    return given
+
+
 def node_type(global_id: Any) -> str | None:
     """The declared type an id names; None when it names nothing (node() is null);
     Fallback when it names a type the compiled path does not answer."""

@@ -24,7 +24,7 @@ MAX_SEARCH = 100
 PHONE = re.compile(r"^[0-9]{4,}$")
 
 
-def _filters(search: str, tag: str | None) -> tuple[str | None, str | None, str | None]:
+def filters(search: str, tag: str | None) -> tuple[str | None, str | None, str | None]:
     """(name pattern, phone digits, tag) of a search."""
     text = search.strip()
     if len(text) > MAX_SEARCH or "\x00" in text or (tag is not None and ("\x00" in tag or len(tag) > MAX_SEARCH)):
@@ -41,7 +41,7 @@ async def search_people(
     viewer = ctx.signed_in
     limit = checked_first(first)
     after_id = decode_id_cursor(after) or 0
-    pattern, digits, wanted = _filters(search, tag)
+    pattern, digits, wanted = filters(search, tag)
     query = db.PeopleQuery(
         viewer=access.viewer_key(viewer),
         name_pattern=pattern,

@@ -24,6 +24,7 @@ from schema import (
     renovations,
     scalars,
 )
+from schema import people as _people  # noqa: F401 - declares the compiled `people` root
 from schema.node import NodeQuery
 from schema.streamline import streamline
 

@@ -152,6 +152,7 @@ async def test_every_read_of_the_matrix_is_the_same_on_both_paths(both: Both) ->
         "AuditTrail of the resident's building (the audit entry's target)",
         "Users: the resident's account",
         "NeedMatches of a need",
+        "SearchPeople for the resident by name",
     } <= compiled
 
 
@@ -1036,3 +1037,40 @@ async def test_per_type_fragments_on_interface_rows(both: Both) -> None:
             assert path == ("resolvers" if account == "anonymous" else "compiled"), (account, variables)
     by_id = "query($id: ID!) { node(id: $id) { ... on Exchange { receiver { ... on Building { name } } } } }"
     assert await both.same(by_id, {"id": gid("Exchange", scene.objects["Exchange"])}, tokens["staff"]) == "compiled"
+
+
+PEOPLE_IN_FULL = """
+query People($f: PeopleFilter!, $first: Int, $after: String) {
+  people(filter: $f, first: $first, after: $after) {
+    totalCount pageInfo { hasNextPage endCursor }
+    edges { cursor node { id name phone partyMember household { id label residents { id name } } } }
+  }
+}
+"""
+
+
+async def test_people_search_is_the_same_for_every_account(both: Both) -> None:
+    """`people` (`findable_people` inline): the search by name, by the end of the phone and by
+    tag; each household of the page audited for the search ("people") as on the ordinary
+    path, besides the masked phones."""
+    scene = await build_scene(both.conn)
+    tokens = tokens_for(both.compiled, scene)
+    w = scene.w
+    cursor = base64.urlsafe_b64encode(f"[{w.people['resident']}]".encode()).decode().rstrip("=")
+    cases: list[dict[str, Any]] = [
+        {"f": {"search": ""}},
+        {"f": {"search": ""}, "first": 1},
+        {"f": {"search": ""}, "first": 2, "after": cursor},
+        {"f": {"search": "居民"}},
+        {"f": {"search": " 138-0000 "}},
+        {"f": {"search": "%"}},
+        {"f": {"search": "", "tag": "独居老人"}},
+        {"f": {"search": "", "tag": ""}},
+    ]
+    for account in ACCOUNTS:
+        for variables in cases:
+            path = await both.same(PEOPLE_IN_FULL, variables, tokens[account])
+            assert path == ("resolvers" if account == "anonymous" else "compiled"), (account, variables)
+    only_count = "query($f: PeopleFilter!) { people(filter: $f) { totalCount } }"
+    assert await both.same(only_count, {"f": {"search": ""}}, tokens["staff"]) == "compiled"
+    assert await both.same(PEOPLE_IN_FULL, {"f": {"search": "x" * 101}}, tokens["staff"]) == "resolvers"

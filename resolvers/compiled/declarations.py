@@ -115,6 +115,9 @@ class RootConnection:
     # paged by a time and then the id (SQL over `{row}`, a timestamptz): cursors
     # `[isoformat, id]` as resolvers/life.py `time_cursor` reads them; None: by id alone
     time: str | None = None
+    # why the viewer reads each row of the page, audited as the ordinary path audits the list
+    # itself (`people`: resolvers/people.py, field "people")
+    audit: Reason | None = None
     # the field's own rule, a boolean SQL over `{viewer}` (db/ruled_page.py: `users`, `auditLog`):
     # where it is false the statement reads nothing and returns no row, and the ordinary path
     # answers with its refusal (FORBIDDEN)

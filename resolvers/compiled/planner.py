@@ -40,6 +40,7 @@ from resolvers.compiled.declarations import (
     Column,
     GlobalId,
     Interface,
+    Reason,
     Relation,
     RootConnection,
     Source,
@@ -51,6 +52,7 @@ from resolvers.pagination import checked_first, decode_id_cursor
 USER, TOKEN, COUNTY, REQUEST = "$1", "$2", "$3", "$4"
 FIXED = 4
 MAX_KEYS = 50  # json_build_object takes at most 100 arguments
+PAGE_REASON = "page"  # the reason a root connection audits its rows for (`RootConnection.audit`)
 
 
 class NotCompilable(Exception):
@@ -133,6 +135,13 @@ class ObjNode:
     @property
     def descending(self) -> bool:
         return self.root is not None and self.root.descending
+
+    def reason(self, name: str) -> Reason:
+        """A reason of the rows (the root connection's audit reason: `PAGE_REASON`)."""
+        if name == PAGE_REASON:
+            assert self.root is not None and self.root.audit is not None
+            return self.root.audit
+        return self.source.reasons[name]
 
     @property
     def rank(self) -> str | None:
@@ -549,6 +558,8 @@ class Planner:
                 field_type, _ = _named(query.fields[name].type)
                 connection = self._connection(field_type, None, None, root, nodes, query, variables)
                 connection.node.root_params = self._root_params(root, nodes, query)
+                if root.audit is not None:
+                    connection.node.reasons.add(PAGE_REASON)
                 roots.append((key, connection))
             else:
                 raise NotCompilable(f"Query.{name}")

@@ -74,7 +74,7 @@ class Builder:
 
     def _reasons(self, obj: ObjNode) -> str:
         return "".join(
-            f", ({_fill(obj.source.reasons[name].sql, ROW_VIEWER, row='(q._row)')}) AS _r_{name}"
+            f", ({_fill(obj.reason(name).sql, ROW_VIEWER, row='(q._row)')}) AS _r_{name}"
             for name in sorted(obj.reasons)
         )
 
@@ -270,7 +270,7 @@ class Builder:
         reads: list[str] = []
         for obj in self.plan.nodes:
             for name in sorted(obj.reasons):
-                reason = obj.source.reasons[name]
+                reason = obj.reason(name)
                 household = _fill(reason.audit_household, row="(r._row)")
                 when = _fill(reason.audit_when, row="(r._row)")
                 reads.append(

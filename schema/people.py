@@ -1,0 +1,49 @@
+"""The compiled read path of `people` (the field and its type live in schema/areas.py; the
+search and its audit in resolvers/people.py): the rule `findable_people` inline, each row's
+reason audited as the ordinary path audits the search."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from resolvers import people
+from resolvers.compiled import declarations as compiled
+from resolvers.compiled import planner as compiled_planner
+
+# db/people.py _FROM_WHERE, the person as `{row}`
+_PEOPLE_WHERE = (
+    "{row}.id IN (SELECT f.person_id FROM findable_people({viewer}) f) "
+    "AND ({arg_pattern} IS NULL OR {row}.name ILIKE {arg_pattern}) "
+    "AND ({arg_digits} IS NULL OR regexp_replace(coalesce({row}.phone, ''), '[^0-9]', '', 'g') "
+    "LIKE '%' || {arg_digits}) "
+    "AND ({arg_tag} IS NULL OR {arg_tag} = ANY({row}.tags))"
+)
+
+
+def _people_arguments(given: Any) -> dict[str, Any]:
+    """The filter as resolvers/people.py `search_people` reads it (its refusals: the ordinary path's)."""
+    f = compiled_planner.filter_of(given)
+    search, tag = f.get("search"), f.get("tag")
+    if not isinstance(search, str):
+        raise compiled_planner.Fallback("search")
+    pattern, digits, wanted = people.filters(search, tag)
+    return {"pattern": pattern, "digits": digits, "tag": wanted}
+
+
+compiled.declare_root(
+    "people",
+    compiled.RootConnection(
+        "Person",
+        "persons",
+        _PEOPLE_WHERE,
+        "SELECT count(*) FROM persons {row} WHERE " + _PEOPLE_WHERE,  # noqa: S608 - constant text
+        (("pattern", "text"), ("digits", "text"), ("tag", "text")),
+        _people_arguments,
+        audit=compiled.Reason(
+            "(SELECT f.reason FROM findable_people({viewer}) f WHERE f.person_id = {row}.id)",
+            "people",
+            "{row}.household_id",
+            "{row}.household_id IS NOT NULL",
+        ),
+    ),
+)

@@ -512,14 +512,19 @@ def create_app(settings: Settings, *, db: Any = None, extra_queries: Sequence[ty
             await raw.close()
         if applied:
             log.info("migrations applied", extra={"fields": {"versions": applied}})
-        pool = await create_pool(
-            settings.database_url,
-            min_size=settings.pool_min,
-            max_size=settings.pool_max,
-            timeouts=settings.timeouts,
-            time_zone=settings.timezone,
-        )
-        app.state.db = PoolDatabase(pool, acquire_timeout=settings.acquire_timeout)
+        pools = [
+            await create_pool(
+                settings.database_url,
+                min_size=settings.pool_min,
+                max_size=settings.pool_max,
+                timeouts=settings.timeouts,
+                time_zone=settings.timezone,
+                generic_plans=generic,
+            )
+            for generic in (False, True)[: 2 if settings.compiled_reads else 1]
+        ]
+        pool, reads = pools[0], pools[-1] if len(pools) > 1 else None
+        app.state.db = PoolDatabase(pool, acquire_timeout=settings.acquire_timeout, reads=reads)
         _install_live(app.state, settings)
         job = Reminders(app.state.db, settings)
         job.start()
@@ -528,7 +533,8 @@ def create_app(settings: Settings, *, db: Any = None, extra_queries: Sequence[ty
         finally:
             live_events.stop(app.state)
             await job.stop()
-            await pool.close()
+            for each in pools:
+                await each.close()
 
     graphql = GongjianGraphQL(settings, extra_queries)
     if settings.compiled_reads:  # trusted documents compile at start, not on their first request

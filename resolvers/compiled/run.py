@@ -253,7 +253,7 @@ def _stand_ins(planner: Planner, types: tuple[str, ...]) -> Variables:
 
 async def run(ctx: Context, statement: str, params: list[Any]) -> str:
     viewer = ctx.signed_in
-    async with ctx.db.connection() as conn:
+    async with ctx.db.read_connection() as conn:
         text = await conn.fetchval(
             statement, viewer.user_id, viewer.api_token_id, viewer.county_id, ctx.request_id, *params
         )

@@ -55,8 +55,8 @@ from gongjian.translation import language_of, translate
 from gongjian.trusted_documents import TrustedDocuments
 from resolvers import attachments, exports
 from resolvers.compiled import run as compiled_reads
-from resolvers.compiled.run import CompiledReads
-from resolvers.context import Context, viewer_from_token
+from resolvers.compiled.run import CompiledReads, SignIn
+from resolvers.context import Context, session_claims, viewer_from_token
 from schema import root
 
 log = logging.getLogger("gongjian")
@@ -87,7 +87,8 @@ def error_response(
 
 def _extensions(settings: Settings) -> list[Any]:
     """Order matters: the log wraps everything; trusted documents swap in the text before
-    the token limit, parsing and validation run; NUL text is refused before execution."""
+    the token limit, parsing and validation run; NUL text is refused before execution; the
+    viewer is known before the rate limits count a mutation."""
     return [
         OperationLog,
         SocketViewer,
@@ -100,6 +101,7 @@ def _extensions(settings: Settings) -> list[Any]:
         *limits.extensions(settings),
         RefuseNulText,
         SubscriptionsNeedSocket,
+        lambda: SignIn(compiled_reads=settings.compiled_reads),
         RateLimits,
         lambda: CompiledReads(enabled=settings.compiled_reads),
     ]
@@ -306,14 +308,20 @@ class GongjianGraphQL(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         db = request.app.state.db
-        viewer = None
+        viewer = unchecked = None
         if isinstance(request, Request):
-            viewer = await viewer_from_token(db, self.settings, bearer(request.headers.get("authorization")))
+            token = bearer(request.headers.get("authorization"))
+            # a session token's account is looked up when the operation runs (`SignIn`), or
+            # within the compiled read's statement; an API token's use is recorded here
+            unchecked = session_claims(self.settings, token)
+            if unchecked is None:
+                viewer = await viewer_from_token(db, self.settings, token)
         return Context(
             db=db,
             settings=self.settings,
             request_id=getattr(request.state, "request_id", None) or _request_id(request),
             viewer=viewer,
+            unchecked=unchecked,
             request=request,
             response=response if isinstance(response, Response) else None,
             language=language_of(request.headers.get("accept-language")),

@@ -17,7 +17,8 @@ from gongjian.config import Settings
 from resolvers import ids
 from tests import builders as b
 from tests.conftest import TEST_SECRET, without_rate_limits
-from tests.support import Api, own_connection
+from tests.support import Api, contract_operations, own_connection
+from tests.test_compiled import Both, both  # noqa: F401 - `both` is a fixture
 
 COMPILED = "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE 'WITH vw %'"
 
@@ -60,3 +61,41 @@ async def test_a_compiled_read_keeps_one_generic_plan_and_other_statements_are_p
             # the viewer's lookup and every ordinary statement: planned for their parameters
             assert await session.fetchval("SHOW plan_cache_mode") == "force_custom_plan"
             assert await session.fetch(COMPILED) == []
+
+
+async def test_the_compiled_statement_signs_the_session_in_and_a_revoked_one_reads_nothing(
+    both: Both,  # noqa: F811 - the fixture imported above
+) -> None:
+    """The session token's account is checked within the compiled statement (one statement
+    a request, no lookup of its own); a token revoked by a password change, or a disabled
+    account, gets what a request without a token gets, and no personal-data read is audited."""
+    conn = both.conn
+    w = await b.world(conn)
+    staff = w.users["staff"]
+    token = both.compiled.token_for(staff)
+    variables = {"id": ids.encode("Building", w.building), "first": 20}
+    query = contract_operations()["BuildingHouseholds"]
+    answer, path, audited = await both.answer(both.compiled, query, variables, token)
+    assert path == ("compiled", 1)
+    assert answer["data"]["node"]["head"]["phone"] == "13800000002"  # staff in scope: unmasked, audited
+    assert (w.household, "phone", "STAFF", staff, w.county) in audited
+    assert await both.same(query, variables, token) == "compiled"
+    anonymous, _, _ = await both.answer(both.ordinary, query, variables, None)
+    assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    for revoke in (
+        "UPDATE users SET token_generation = token_generation + 1 WHERE id = $1",
+        "UPDATE users SET disabled = true WHERE id = $1",
+    ):
+        savepoint = conn.transaction()
+        async with both.db.lock:
+            await savepoint.start()
+            await conn.execute(revoke, staff)
+        try:
+            answer, path, audited = await both.answer(both.compiled, query, variables, token)
+            assert answer == anonymous
+            assert path[0] == "resolvers"  # the statement said no; the ordinary path answered
+            assert audited == set()
+            assert await both.same(query, variables, token) == "resolvers"
+        finally:
+            async with both.db.lock:
+                await savepoint.rollback()

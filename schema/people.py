@@ -10,14 +10,16 @@ from resolvers import people
 from resolvers.compiled import declarations as compiled
 from resolvers.compiled import planner as compiled_planner
 
-# db/people.py _FROM_WHERE, the person as `{row}`
-_PEOPLE_WHERE = (
-    "{row}.id IN (SELECT f.person_id FROM findable_people({viewer}) f) "
-    "AND ({arg_pattern} IS NULL OR {row}.name ILIKE {arg_pattern}) "
-    "AND ({arg_digits} IS NULL OR regexp_replace(coalesce({row}.phone, ''), '[^0-9]', '', 'g') "
+# db/people.py _FROM_WHERE: the rule's rows and their reasons, narrowed by the filter, found
+# once a statement (`{once}`); the page and the count read them
+_FOUND = (
+    "SELECT f.person_id, f.reason FROM findable_people({viewer}) f JOIN persons p ON p.id = f.person_id "
+    "WHERE ({arg_pattern} IS NULL OR p.name ILIKE {arg_pattern}) "
+    "AND ({arg_digits} IS NULL OR regexp_replace(coalesce(p.phone, ''), '[^0-9]', '', 'g') "
     "LIKE '%' || {arg_digits}) "
-    "AND ({arg_tag} IS NULL OR {arg_tag} = ANY({row}.tags))"
+    "AND ({arg_tag} IS NULL OR {arg_tag} = ANY(p.tags))"
 )
+_PEOPLE_WHERE = "{row}.id IN (SELECT f.person_id FROM {once} f)"
 
 
 def _people_arguments(given: Any) -> dict[str, Any]:
@@ -39,8 +41,10 @@ compiled.declare_root(
         "SELECT count(*) FROM persons {row} WHERE " + _PEOPLE_WHERE,  # noqa: S608 - constant text
         (("pattern", "text"), ("digits", "text"), ("tag", "text")),
         _people_arguments,
+        # the rule's rows, asked once
+        once=_FOUND,
         audit=compiled.Reason(
-            "(SELECT f.reason FROM findable_people({viewer}) f WHERE f.person_id = {row}.id)",
+            "(SELECT f.reason FROM {once} f WHERE f.person_id = {row}.id)",
             "people",
             "{row}.household_id",
             "{row}.household_id IS NOT NULL",

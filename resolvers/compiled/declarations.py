@@ -115,6 +115,9 @@ class RootConnection:
     # paged by a time and then the id (SQL over `{row}`, a timestamptz): cursors
     # `[isoformat, id]` as resolvers/life.py `time_cursor` reads them; None: by id alone
     time: str | None = None
+    # a set the fragments read once a statement (SQL over `{viewer}` and the arguments, e.g. a
+    # set-returning rule): a MATERIALIZED CTE that `where`, `count` and `audit` name `{once}`
+    once: str | None = None
     # why the viewer reads each row of the page, audited as the ordinary path audits the list
     # itself (`people`: resolvers/people.py, field "people")
     audit: Reason | None = None

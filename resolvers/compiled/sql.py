@@ -78,9 +78,22 @@ class Builder:
 
     # --- row sets ---------------------------------------------------------------------------
 
+    @staticmethod
+    def _root_values(obj: ObjNode) -> dict[str, str]:
+        """What a root connection's fragments name: its arguments' parameters, its `once` set."""
+        values = {f"arg_{k}": v for k, v in obj.root_params.items()}
+        if obj.root is not None and obj.root.once is not None:
+            values["once"] = f"o{obj.index}"
+        return values
+
+    def once(self, obj: ObjNode) -> str:
+        assert obj.root is not None and obj.root.once is not None
+        values = {k: v for k, v in self._root_values(obj).items() if k != "once"}
+        return f"o{obj.index} AS MATERIALIZED ({_fill(obj.root.once, **values)})"
+
     def _reasons(self, obj: ObjNode) -> str:
         return "".join(
-            f", ({_fill(obj.reason(name).sql, ROW_VIEWER, row='(q._row)')}) AS _r_{name}"
+            f", ({_fill(obj.reason(name).sql, ROW_VIEWER, row='(q._row)', **self._root_values(obj))}) AS _r_{name}"
             for name in sorted(obj.reasons)
         )
 
@@ -124,7 +137,7 @@ class Builder:
             where = (
                 f"x.id IN (SELECT x.id FROM m{obj.index} x WHERE true {page})"  # the page's ids, then their rows
                 if self._matched_once(obj)
-                else _fill(obj.root.where, row="x", **{f"arg_{k}": v for k, v in obj.root_params.items()})
+                else _fill(obj.root.where, row="x", **self._root_values(obj))
             )
             if obj.root.rule is not None:
                 where = f"({_fill(obj.root.rule)}) AND ({where})"
@@ -201,7 +214,7 @@ class Builder:
 
     def matched(self, obj: ObjNode) -> str:
         assert obj.root is not None
-        where = _fill(obj.root.where, row="x", **{f"arg_{k}": v for k, v in obj.root_params.items()})
+        where = _fill(obj.root.where, row="x", **self._root_values(obj))
         return f"m{obj.index} AS MATERIALIZED (SELECT x.id FROM {obj.root.table} x WHERE ({where}))"
 
     def _count(self, plan: ConnectionField, row: str) -> str:
@@ -209,7 +222,7 @@ class Builder:
         if self._matched_once(obj):
             return f"(SELECT count(*) FROM m{obj.index})"
         if obj.root is not None:
-            args = {f"arg_{k}": v for k, v in obj.root_params.items()}
+            args = self._root_values(obj)
             return f"({_fill(obj.root.count, row='x', **args)})"
         assert obj.relation is not None and obj.relation.count is not None
         return f"({_fill(obj.relation.count, parent=f'({row}._row)')})"
@@ -336,6 +349,7 @@ class Builder:
             f"({TOKEN}::bigint IS NOT NULL OR EXISTS (SELECT 1 FROM users u WHERE u.id = {USER}::bigint "
             f"AND NOT u.disabled AND u.token_generation = {GENERATION}::integer)) AS signed_in OFFSET 0) s)"
         ]
+        ctes += [self.once(obj) for obj in self.plan.nodes if obj.root is not None and obj.root.once is not None]
         ctes += [self.matched(obj) for obj in self.plan.nodes if self._matched_once(obj)]
         ctes += [self.rows(obj) for obj in self.plan.nodes]
         ctes += [self.json(obj) for obj in reversed(self.plan.nodes)]

@@ -474,6 +474,10 @@ SCALARS: dict[str, list[str]] = {
         "rectificationNote",
         "__typename",
     ],
+    "User": ["id", "username", "disabled", "lastLoginAt", "__typename"],
+    "RoleGrant": ["role", "__typename"],
+    "Scope": ["id", "name", "typeName", "__typename"],
+    "AuditEntry": ["id", "at", "action", "targetType", "targetId", "requestId", "detail", "__typename"],
 }
 # field -> (target type, kind)
 RELATIONS: dict[str, dict[str, tuple[str, str]]] = {
@@ -522,6 +526,10 @@ RELATIONS: dict[str, dict[str, tuple[str, str]]] = {
     "Activity": {"hosts": ("Organisation", "list"), "community": ("Community", "one")},
     "Meeting": {"organisations": ("Organisation", "list"), "community": ("Community", "one")},
     "Finding": {"compound": ("Compound", "one")},
+    "User": {"person": ("Person", "one"), "roles": ("RoleGrant", "list")},
+    "RoleGrant": {"scope": ("Scope", "one")},
+    "Scope": {},
+    "AuditEntry": {"user": ("User", "one")},
 }
 FIRSTS = [None, 0, 1, 2, 3, 100, 101, -1]
 
@@ -583,7 +591,8 @@ def _selection(draw: st.DrawFn, type_name: str, depth: int, fragments: list[str]
 @st.composite
 def _operations(draw: st.DrawFn) -> tuple[str, str, bool]:
     fragments: list[str] = []
-    root = draw(st.sampled_from(["node", "compounds", "serviceOrders", "organisations", "needs", "activities"]))
+    roots = ["node", "compounds", "serviceOrders", "organisations", "needs", "activities", "accounts"]
+    root = draw(st.sampled_from(roots))
     if root == "node":
         types = ["Compound", "Building", "Household", "Person", "ServiceOrder", "Organisation", "Resource", "Need"]
         types += ["Exchange", "Activity", "Meeting", "Finding"]
@@ -618,6 +627,19 @@ def _operations(draw: st.DrawFn) -> tuple[str, str, bool]:
             f"{{ totalCount pageInfo {{ hasNextPage endCursor }} edges {{ cursor node {{ {inner} }} }} }} "
             "k: __typename @include(if: $yes) under: needs(filter: {areaId: $id}, first: 1) { totalCount } }"
         )
+    elif root == "accounts":  # the ruled lists (FORBIDDEN to most: the ordinary path's) and the search
+        users = draw(_selection("User", 3, fragments))
+        entries = draw(_selection("AuditEntry", 3, fragments))
+        found = draw(_selection("Person", 2, fragments))
+        first = draw(st.sampled_from(FIRSTS))
+        page = f"(first: {first})" if first is not None else ""
+        search = draw(st.sampled_from(["", "居民", "1380"]))
+        text = (
+            f"query Random($id: ID!, $yes: Boolean!) {{ k: __typename @include(if: $yes) "
+            f"users{page} {{ totalCount edges {{ cursor node {{ {users} }} }} }} "
+            f"auditLog(filter: {{targetId: $id}}) {{ totalCount edges {{ node {{ {entries} }} }} }} "
+            f'people(filter: {{search: "{search}"}}) {{ totalCount edges {{ node {{ {found} }} }} }} }}'
+        )
     elif root == "activities":
         inner = draw(_selection("Activity", 3, fragments))
         meetings = draw(_selection("Meeting", 3, fragments))
@@ -628,6 +650,7 @@ def _operations(draw: st.DrawFn) -> tuple[str, str, bool]:
         text = (
             f"query Random($id: ID!, $yes: Boolean!) {{ activities({args}) "
             f"{{ totalCount pageInfo {{ hasNextPage endCursor startCursor }} edges {{ cursor node {{ {inner} }} }} }} "
+            f"k: __typename @include(if: $yes) "
             f"m: meetings(communityId: $id) {{ totalCount edges {{ cursor node {{ {meetings} }} }} }} "
             f"f: findings(filter: {{areaId: $id}}) {{ totalCount edges {{ node {{ {findings} }} }} }} }}"
         )

@@ -16,10 +16,10 @@ from resolvers import areas as r
 from resolvers import duallist as duallist_resolvers
 from resolvers import ids, rules
 from resolvers import pairings as pairing_resolvers
+from resolvers import renovations as renovation_resolvers
 from resolvers.compiled import declarations as compiled
 from resolvers.compiled import planner as compiled_planner
 from resolvers.permissions import SignedIn, described
-from resolvers.renovations import renovations_by_compound
 from schema.adoptions import Adoption
 from schema.base import FILTER, INPUT, After, Connection, First, Node, UserError, describe_values, is_row
 from schema.derived import declared, of_rule, own_resolvers, paged
@@ -170,12 +170,6 @@ class District(Area):
     is_type_of = is_row(AreaRow, level="DISTRICT")
 
 
-async def _compound_renovations(
-    root: AreaRow, info: Info_
-) -> list[Annotated[Renovation, strawberry.lazy("schema.renovations")]]:
-    return await info.context.loader(renovations_by_compound).load(root.id)  # type: ignore[no-any-return]
-
-
 @strawberry.type(description="Residential compound (小区 / 家属楼 / 自建房)")
 class Compound(Area):
     is_type_of = is_row(AreaRow, level="COMPOUND")
@@ -194,7 +188,7 @@ class Compound(Area):
         resolver=of_rule(r.property_manager), description="Property company managing the compound (物业公司)"
     )
     renovations: list[Annotated[Renovation, strawberry.lazy("schema.renovations")]] = strawberry.field(
-        resolver=_compound_renovations,
+        resolver=of_rule(renovation_resolvers.of_compound),
         description="Its old-compound renovation projects (老旧小区改造), each with status and year, oldest first",
     )
     adoptions: list[Adoption] = strawberry.field(

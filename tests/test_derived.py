@@ -11,7 +11,7 @@ import pytest
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
-from resolvers import relations
+from resolvers import ids, relations
 from resolvers.compiled import derive
 from resolvers.compiled.declarations import SOURCES, Column, Field, GlobalId, Relation, Source
 from schema import derived, root
@@ -23,24 +23,8 @@ from tests.test_compiled import Both
 both = test_compiled.both  # the fixture of the two apps, one with compiled reads off
 
 # the declared types of the four modules whose ordinary resolvers are derived
-TYPES = (
-    "County",
-    "Town",
-    "Community",
-    "District",
-    "Compound",
-    "Building",
-    "Unit",
-    "Household",
-    "Person",
-    "Organisation",
-    "ServiceOrder",
-    "OrderEvent",
-    "Resource",
-    "Need",
-    "Exchange",
-    "Registration",
-)
+AREAS = (*ids.AREA_TYPES.values(), "Household", "Person", "Organisation")  # schema/areas.py
+TYPES = (*AREAS, "ServiceOrder", "OrderEvent", "Resource", "Need", "Exchange", "Registration")
 
 
 NOTHING = Source("none", "false", {})

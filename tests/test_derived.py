@@ -7,16 +7,26 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import asyncpg
+import httpx
 import pytest
+import strawberry
 from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types import Info
 from strawberry.types.field import StrawberryField
 
-from resolvers import ids, relations
+from db.pool import SingleConnectionDatabase
+from gongjian.app import create_app
+from gongjian.config import Settings
+from resolvers import ids, orders, relations
 from resolvers.compiled import derive
 from resolvers.compiled.declarations import SOURCES, Column, Field, GlobalId, Relation, Source
 from schema import derived, root
+from schema.areas import Household
 from tests import builders as b
 from tests import test_compiled
+from tests.conftest import TEST_SECRET
+from tests.support import Api
 from tests.test_authorization_matrix import gid
 from tests.test_compiled import Both
 
@@ -140,3 +150,42 @@ async def test_a_relation_declared_once_serves_both_paths(both: Both, monkeypatc
     assert await both.same(query, variables, token) == "compiled"
     answer = await both.ordinary.post(query, variables, token=token)
     assert answer["data"]["node"]["redeclared"] == {"__typename": "Community", "id": gid("Community", w.community)}
+
+
+async def _order_probe(info: Info[Any, Any], id: int) -> Any:
+    return await info.context.loader(orders.order_by_id).load(id)
+
+
+@strawberry.type(description="A test-only type over the rows of service orders")
+class OrderProbe:
+    number: str = strawberry.field(description="The order's number")
+    home: Household | None = derived.declared("Its household: a field added by its declaration alone")
+
+
+@strawberry.type
+class OrderProbeQuery:
+    order_probe: OrderProbe | None = strawberry.field(resolver=_order_probe, description="An order by its key")
+
+
+async def test_a_field_added_by_its_declaration_is_read_by_the_ordinary_path(
+    conn: asyncpg.Connection, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new type and relation: one declaration and one typed line, no resolver; the
+    relation reads its target through the target's rule (null where node() is null)."""
+    home = Relation("Household", "one", "{row}.id = {parent}.household_id")
+    monkeypatch.setitem(SOURCES, "OrderProbe", Source("service_order_rows", "false", {"home": home}))
+    w, far = await b.world(conn), await b.world(conn)
+    order = await b.service_order(conn, w)
+    app = create_app(settings, db=SingleConnectionDatabase(conn), extra_queries=[OrderProbeQuery])
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        api = Api(client=client, secret=TEST_SECRET)
+        query = "query($id: Int!) { orderProbe(id: $id) { number home { id label } } }"
+        mine = await api.ok(query, {"id": order}, token=api.token_for(w.users["resident"]))
+        theirs = await api.ok(query, {"id": order}, token=api.token_for(far.users["admin"]))
+        node = await api.ok(
+            "query($id: ID!) { node(id: $id) { id } }",
+            {"id": gid("Household", w.household)},
+            token=api.token_for(far.users["admin"]),
+        )
+    assert mine["orderProbe"]["home"] == {"id": gid("Household", w.household), "label": "1单元101"}
+    assert theirs["orderProbe"]["home"] is None and node["node"] is None

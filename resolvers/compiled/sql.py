@@ -110,7 +110,11 @@ class Builder:
         elif obj.parent is None:
             assert obj.root is not None
             vis, page = self._page(obj)
-            where = _fill(obj.root.where, row="x", **{f"arg_{k}": v for k, v in obj.root_params.items()})
+            where = (
+                f"x.id IN (SELECT x.id FROM m{obj.index} x WHERE true {page})"  # the page's ids, then their rows
+                if self._matched_once(obj)
+                else _fill(obj.root.where, row="x", **{f"arg_{k}": v for k, v in obj.root_params.items()})
+            )
             inner = f"SELECT 0::bigint AS _p, x AS _row, {vis} FROM {obj.root.table} x WHERE ({where}) {page}"
         else:
             relation = obj.relation
@@ -153,8 +157,27 @@ class Builder:
             return f"{c}._json" if plan.node.kind == "one" else f"coalesce({c}._json, '[]'::json)"
         return self._connection(plan, lambda: self._count(plan, row))
 
+    def _matched_once(self, obj: ObjNode) -> bool:
+        """A root connection whose totalCount is asked too and counts the rows its `where`
+        selects: those rows are found once (`m<k>`, each row's rule asked once), and the page
+        and the count read them."""
+        root = obj.root
+        if root is None or root.count != f"SELECT count(*) FROM {root.table} {{row}} WHERE {root.where}":
+            return False
+        return any(
+            isinstance(plan, ConnectionField) and plan.node is obj and any(p == "totalCount" for _, p in plan.parts)
+            for _, plan in self.plan.roots
+        )
+
+    def matched(self, obj: ObjNode) -> str:
+        assert obj.root is not None
+        where = _fill(obj.root.where, row="x", **{f"arg_{k}": v for k, v in obj.root_params.items()})
+        return f"m{obj.index} AS MATERIALIZED (SELECT x.id FROM {obj.root.table} x WHERE ({where}))"
+
     def _count(self, plan: ConnectionField, row: str) -> str:
         obj = plan.node
+        if self._matched_once(obj):
+            return f"(SELECT count(*) FROM m{obj.index})"
         if obj.root is not None:
             args = {f"arg_{k}": v for k, v in obj.root_params.items()}
             return f"({_fill(obj.root.count, row='x', **args)})"
@@ -258,6 +281,7 @@ class Builder:
             f"({TOKEN}::bigint IS NOT NULL OR EXISTS (SELECT 1 FROM users u WHERE u.id = {USER}::bigint "
             f"AND NOT u.disabled AND u.token_generation = {GENERATION}::integer)) AS signed_in OFFSET 0) s)"
         ]
+        ctes += [self.matched(obj) for obj in self.plan.nodes if self._matched_once(obj)]
         ctes += [self.rows(obj) for obj in self.plan.nodes]
         ctes += [self.json(obj) for obj in reversed(self.plan.nodes)]
         audit = self.audit()

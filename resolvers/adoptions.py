@@ -7,7 +7,7 @@ from __future__ import annotations
 from db import adoptions as db
 from db.adoptions import AdoptionRow
 from db.areas import AreaRow, OrganisationRow
-from resolvers import areas, nodes
+from resolvers import areas, relations
 from resolvers.context import Context
 from resolvers.loading import visible_grouped, visible_keyed
 
@@ -20,7 +20,7 @@ adoptions_by_area = visible_grouped(db.active_by_area)
 adoptions_by_unit = visible_grouped(db.active_by_unit)
 
 
-nodes.register("Adoption", areas.rule_nodes(visible_adoption_by_id))
+relations.register("Adoption", visible_adoption_by_id)
 
 
 async def of_area(root: AreaRow, ctx: Context) -> list[AdoptionRow]:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from db import areas as db
 from db import audit
 from db.access import ViewerKey
 from db.areas import AreaRow, HouseholdRow, OrganisationRow, PersonRow, PostRow
 from db.pool import Conn
-from resolvers import access, ids, mutations, nodes
+from resolvers import access, ids, mutations, relations
 from resolvers.access import viewer_key
 from resolvers.context import BatchFn, Context
 from resolvers.errors import ErrorCode, Refusal, bad_user_input
@@ -40,49 +40,20 @@ organisation_by_id = visible_organisation_by_id
 household_by_id = visible_household_by_id
 person_by_id = visible_person_by_id
 
-Row = TypeVar("Row")
-
-
-def rule_nodes(visible: BatchFn[int, Row | None], level: str | None = None) -> nodes.NodeLoader:
-    """`node(id)` of a type: the rows its SQL rule shows the viewer (`visible`), areas only at
-    `level` (the id of a Community names no Building). Relations read the same loader (they
-    share its statement)."""
-
-    async def load(ctx: Context, keys: list[int]) -> list[Any]:
-        rows = await ctx.loader(visible).load_many(keys)
-        return [r if r is not None and (level is None or getattr(r, "level", None) == level) else None for r in rows]
-
-    return load
-
-
+# node(id) and the relations declared in SQL read the same loaders (resolvers/relations.py)
 AREA_TYPES = ids.AREA_TYPES
 for _level, _type_name in AREA_TYPES.items():
-    nodes.register(_type_name, rule_nodes(visible_area_by_id, level=_level))
-nodes.register("Organisation", rule_nodes(visible_organisation_by_id))
-nodes.register("Household", rule_nodes(visible_household_by_id))
-nodes.register("Person", rule_nodes(visible_person_by_id))
+    relations.register(_type_name, visible_area_by_id, level=_level)
+relations.register("Area", visible_area_by_id, node=False)  # the interface: a row of any level
+relations.register("Organisation", visible_organisation_by_id)
+relations.register("Household", visible_household_by_id)
+relations.register("Person", visible_person_by_id)
 
 
 async def parent_area(root: AreaRow, ctx: Context) -> AreaRow | None:
     if root.parent_id is None:
         return None
     return await ctx.loader(area_by_id).load(root.parent_id)
-
-
-async def parent_organisation(root: OrganisationRow, ctx: Context) -> OrganisationRow | None:
-    if root.parent_id is None:
-        return None
-    return await ctx.loader(organisation_by_id).load(root.parent_id)
-
-
-async def household_of(root: PersonRow, ctx: Context) -> HouseholdRow | None:
-    if root.household_id is None:
-        return None
-    return await ctx.loader(household_by_id).load(root.household_id)
-
-
-async def building_of(root: HouseholdRow, ctx: Context) -> AreaRow | None:
-    return await ctx.loader(area_by_id).load(root.building_id)
 
 
 # --- relations ---------------------------------------------------------------------------------
@@ -127,11 +98,6 @@ async def path(root: AreaRow, ctx: Context) -> list[AreaRow]:
     return [r for r in rows if r is not None]
 
 
-async def ancestor(root: AreaRow, ctx: Context, level: str) -> AreaRow | None:
-    rows = await ctx.loader(area_by_id).load_many(list(root.path))
-    return next((r for r in rows if r is not None and r.level == level), None)
-
-
 async def household_count_by_area(ctx: Context, keys: list[int]) -> list[int]:
     if ctx.viewer is None:
         return [0 for _ in keys]
@@ -153,6 +119,14 @@ async def attached(root: AreaRow, ctx: Context, kind: str) -> OrganisationRow | 
     return next((o for o in rows if o.kind == kind), None)
 
 
+async def owner_committee(root: AreaRow, ctx: Context) -> OrganisationRow | None:
+    return await attached(root, ctx, "OWNER_COMMITTEE")
+
+
+async def functional_branch(root: AreaRow, ctx: Context) -> OrganisationRow | None:
+    return await attached(root, ctx, "FUNCTIONAL_BRANCH")
+
+
 async def property_manager(root: AreaRow, ctx: Context) -> OrganisationRow | None:
     if root.property_manager_id is None:
         return None
@@ -166,10 +140,7 @@ async def organisation_area(root: OrganisationRow, ctx: Context) -> AreaRow | No
 
 
 children_by_organisation = visible_grouped(db.child_organisations)
-
-
-async def organisation_children(root: OrganisationRow, ctx: Context) -> list[OrganisationRow]:
-    return await ctx.loader(children_by_organisation).load(root.id)
+relations.register_children("Organisation", "parent_id", children_by_organisation)
 
 
 # nested connections: one statement per (first, after) for every parent of the request
@@ -275,7 +246,7 @@ async def member_count(root: OrganisationRow, ctx: Context) -> int:
 post_by_id = visible_post_by_id
 
 
-nodes.register("Post", rule_nodes(visible_post_by_id))
+relations.register("Post", visible_post_by_id)
 
 
 async def post_person(root: PostRow, ctx: Context) -> PersonRow:

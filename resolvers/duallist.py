@@ -22,12 +22,12 @@ from db.areas import AreaRow, OrganisationRow
 from db.duallist import ExchangeRow, NeedRow, ResourceRow
 from db.pool import Conn
 from gongjian import clock
-from resolvers import ids, nodes
+from resolvers import ids, relations
 from resolvers.access import viewer_key
-from resolvers.areas import AREA_TYPES, area_by_id, organisation_by_id
+from resolvers.areas import AREA_TYPES, area_by_id
 from resolvers.context import Context
 from resolvers.errors import ErrorCode, Refusal, UserError
-from resolvers.loading import grouped
+from resolvers.loading import grouped, visible_keyed
 from resolvers.mutations import Audited, Outcome, run
 from resolvers.pagination import Page, checked_first, decode_id_cursor, page_from_rows
 from resolvers.viewer import Viewer
@@ -35,84 +35,24 @@ from resolvers.viewer import Viewer
 # --- loaders ----------------------------------------------------------------------------
 
 
-async def visible_resource_by_id(ctx: Context, keys: list[int]) -> list[ResourceRow | None]:
-    async with ctx.db.connection() as conn:
-        found = await db.visible_resources_by_id(conn, viewer_key(ctx.signed_in), keys)
-    return [found.get(k) for k in keys]
-
-
-async def visible_need_by_id(ctx: Context, keys: list[int]) -> list[NeedRow | None]:
-    async with ctx.db.connection() as conn:
-        found = await db.visible_needs_by_id(conn, viewer_key(ctx.signed_in), keys)
-    return [found.get(k) for k in keys]
-
-
-async def visible_exchange_by_id(ctx: Context, keys: list[int]) -> list[ExchangeRow | None]:
-    async with ctx.db.connection() as conn:
-        found = await db.visible_exchanges_by_id(conn, viewer_key(ctx.signed_in), keys)
-    return [found.get(k) for k in keys]
-
+# node(id) and the relations declared in SQL read these (resolvers/relations.py); none for no viewer
+visible_resource_by_id = visible_keyed(db.visible_resources_by_id)
+visible_need_by_id = visible_keyed(db.visible_needs_by_id)
+visible_exchange_by_id = visible_keyed(db.visible_exchanges_by_id)
+relations.register("Resource", visible_resource_by_id)
+relations.register("Need", visible_need_by_id)
+relations.register("Exchange", visible_exchange_by_id)
 
 communities_by_resource = grouped(db.communities_by_resource)
 
 
-async def _resource_nodes(ctx: Context, keys: list[int]) -> list[ResourceRow | None]:
-    if ctx.viewer is None:
-        return [None] * len(keys)
-    return await ctx.loader(visible_resource_by_id).load_many(keys)
-
-
-async def _need_nodes(ctx: Context, keys: list[int]) -> list[NeedRow | None]:
-    if ctx.viewer is None:
-        return [None] * len(keys)
-    return await ctx.loader(visible_need_by_id).load_many(keys)
-
-
-async def _exchange_nodes(ctx: Context, keys: list[int]) -> list[ExchangeRow | None]:
-    if ctx.viewer is None:
-        return [None] * len(keys)
-    return await ctx.loader(visible_exchange_by_id).load_many(keys)
-
-
-nodes.register("Resource", _resource_nodes)
-nodes.register("Need", _need_nodes)
-nodes.register("Exchange", _exchange_nodes)
-
-
 # --- relations --------------------------------------------------------------------------
-
-
-async def provider_of(root: ResourceRow | ExchangeRow, ctx: Context) -> OrganisationRow | None:
-    return await ctx.loader(organisation_by_id).load(root.provider_id)
 
 
 async def communities_of(root: ResourceRow, ctx: Context) -> list[AreaRow]:
     community_ids = await ctx.loader(communities_by_resource).load(root.id)
     rows = await ctx.loader(area_by_id).load_many(community_ids)
     return [r for r in rows if r is not None]
-
-
-async def area_of(root: NeedRow, ctx: Context) -> AreaRow | None:
-    return await ctx.loader(area_by_id).load(root.area_id)
-
-
-async def community_of(root: NeedRow, ctx: Context) -> AreaRow | None:
-    return await ctx.loader(area_by_id).load(root.community_id)
-
-
-async def receiver_of(root: ExchangeRow, ctx: Context) -> AreaRow | None:
-    return await ctx.loader(area_by_id).load(root.receiver_id)
-
-
-async def resource_of(root: ExchangeRow, ctx: Context) -> ResourceRow | None:
-    """As node() shows it (`resource_access`): whoever sees an exchange (works in the county)
-    sees the whole county's resources, so it is null only for an inconsistent row."""
-    return await ctx.loader(visible_resource_by_id).load(root.resource_id)
-
-
-async def need_of(root: ExchangeRow, ctx: Context) -> NeedRow | None:
-    """As node() shows it (`need_access`, the exchange's own rule): null only for an inconsistent row."""
-    return await ctx.loader(visible_need_by_id).load(root.need_id)
 
 
 # Matches: batched per (first, after) (the usual request asks the same for every need).

@@ -14,13 +14,13 @@ import asyncpg
 from db import areas as areas_db
 from db import orders as db
 from db import pairings as pairings_db
-from db.areas import AreaRow, HouseholdRow, OrganisationRow, PersonRow
+from db.areas import OrganisationRow, PersonRow
 from db.orders import CategoryRow, Changes, OrderEventRow, OrderFilter, OrderRow, Party
 from db.pool import Conn
 from gongjian import clock
-from resolvers import access, ids, nodes
+from resolvers import access, ids, nodes, relations
 from resolvers.access import viewer_key
-from resolvers.areas import area_by_id, household_by_id, organisation_by_id, person_by_id
+from resolvers.areas import organisation_by_id, person_by_id
 from resolvers.context import Context
 from resolvers.errors import ErrorCode, Refusal, UserError
 from resolvers.loading import grouped, keyed
@@ -47,6 +47,7 @@ order_by_id = keyed(db.orders_by_id)
 
 
 timeline_by_order = grouped(db.events_of_orders)
+relations.register_children("OrderEvent", "order_id", timeline_by_order)
 
 
 event_by_id = keyed(db.events_by_id)
@@ -84,14 +85,6 @@ nodes.register("ServiceOrder", visible_orders)
 
 
 # --- fields ----------------------------------------------------------------------------
-
-
-async def household_of(root: OrderRow, ctx: Context) -> HouseholdRow | None:
-    return await ctx.loader(household_by_id).load(root.household_id)
-
-
-async def community_of(root: OrderRow, ctx: Context) -> AreaRow | None:
-    return await ctx.loader(area_by_id).load(root.community_id)
 
 
 ContactKey = tuple[int, int, str]  # order id, household id, the reason the viewer reads it
@@ -136,30 +129,14 @@ async def contact_of(root: OrderRow, ctx: Context) -> OrderContact | None:
     return None if person is None else OrderContact(person.name, person.phone)
 
 
-async def assignee_of(root: OrderRow, ctx: Context) -> PersonRow | None:
-    if root.assignee_id is None:
-        return None
-    return await ctx.loader(person_by_id).load(root.assignee_id)
-
-
 async def assignee_unit_of(root: OrderRow, ctx: Context) -> OrganisationRow | None:
     if root.assignee_unit_id is None:
         return None
     return await ctx.loader(organisation_by_id).load(root.assignee_unit_id)
 
 
-async def timeline_of(root: OrderRow, ctx: Context) -> list[OrderEventRow]:
-    return await ctx.loader(timeline_by_order).load(root.id)
-
-
 async def category_of(root: OrderRow, ctx: Context) -> CategoryRow | None:
     return await ctx.loader(category_by_code).load(root.category)
-
-
-async def actor_of(root: OrderEventRow, ctx: Context) -> PersonRow | None:
-    if root.actor_person_id is None:
-        return None
-    return await ctx.loader(person_by_id).load(root.actor_person_id)
 
 
 async def order_of_event(root: OrderEventRow, ctx: Context) -> OrderRow | None:

@@ -291,22 +291,6 @@ async def person_pairings(root: PersonRow, ctx: Context, first: int | None, afte
     return page
 
 
-async def registration_community(root: RegistrationRow, ctx: Context) -> AreaRow | None:
-    return await ctx.loader(area_by_id).load(root.community_id)
-
-
-async def registration_organisation(root: RegistrationRow, ctx: Context) -> OrganisationRow | None:
-    if root.organisation_id is None:
-        return None
-    return await ctx.loader(organisation_by_id).load(root.organisation_id)
-
-
-async def registration_person(root: RegistrationRow, ctx: Context) -> PersonRow | None:
-    if root.person_id is None:
-        return None
-    return await ctx.loader(person_by_id).load(root.person_id)
-
-
 async def registration_list(
     ctx: Context, community_id: str | None, status: str | None, first: int | None, after: str | None
 ) -> Page[RegistrationRow]:

@@ -9,6 +9,7 @@ when the project is completed."""
 from __future__ import annotations
 
 from db import renovations as db
+from db.areas import AreaRow
 from db.pool import Conn
 from db.renovations import RenovationRow
 from gongjian import clock
@@ -38,6 +39,11 @@ nodes.register("Renovation", _renovation_nodes)
 
 
 renovations_by_compound = grouped(db.of_compounds)
+
+
+async def of_compound(root: AreaRow, ctx: Context) -> list[RenovationRow]:
+    """Compound.renovations: its renovation projects, oldest first."""
+    return await ctx.loader(renovations_by_compound).load(root.id)
 
 
 async def renovations(

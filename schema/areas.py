@@ -10,17 +10,19 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from db.areas import AreaRow, HouseholdRow, OrganisationRow, PersonRow, PostRow, ResponsibilityRow, like_pattern
+from db.areas import AreaRow, HouseholdRow, OrganisationRow, PersonRow, PostRow, like_pattern
 from resolvers import adoptions as adoption_resolvers
 from resolvers import areas as r
+from resolvers import duallist as duallist_resolvers
 from resolvers import ids, rules
-from resolvers.areas import ChainLink
+from resolvers import pairings as pairing_resolvers
+from resolvers import renovations as renovation_resolvers
 from resolvers.compiled import declarations as compiled
 from resolvers.compiled import planner as compiled_planner
 from resolvers.permissions import SignedIn, described
-from resolvers.renovations import renovations_by_compound
 from schema.adoptions import Adoption
 from schema.base import FILTER, INPUT, After, Connection, First, Node, UserError, describe_values, is_row
+from schema.derived import declared, of_rule, own_resolvers, paged
 
 if TYPE_CHECKING:
     from schema.duallist import Resource
@@ -111,43 +113,16 @@ Info_ = Info[Any, Any]
 AreaRef = Annotated["Area", strawberry.lazy("schema.areas")]
 
 
-async def _parent(root: AreaRow, info: Info_) -> AreaRef | None:
-    return await r.parent_area(root, info.context)  # type: ignore[return-value]
-
-
-async def _path(root: AreaRow, info: Info_) -> list[AreaRef]:
-    return await r.path(root, info.context)  # type: ignore[return-value]
-
-
-async def _responsible(root: AreaRow, info: Info_) -> Annotated[Person, strawberry.lazy("schema.areas")] | None:
-    return await r.responsible(root, info.context)  # type: ignore[return-value]
-
-
-async def _history(
-    root: AreaRow, info: Info_
-) -> list[Annotated[ResponsibilityPeriod, strawberry.lazy("schema.areas")]]:
-    return await r.responsibility_history(root, info.context)  # type: ignore[return-value]
-
-
-async def _period_person(root: ResponsibilityRow, info: Info_) -> Annotated[Person, strawberry.lazy("schema.areas")]:
-    return await r.responsibility_person(root, info.context)  # type: ignore[return-value]
-
-
 @strawberry.type(description="A period in which a person was responsible for an area (责任人)")
 class ResponsibilityPeriod:
     person: Annotated[Person, strawberry.lazy("schema.areas")] = strawberry.field(
-        resolver=_period_person, description="Who was responsible"
+        resolver=of_rule(r.responsibility_person), description="Who was responsible"
     )
     since: datetime.datetime = strawberry.field(description="From when")
     until: datetime.datetime | None = strawberry.field(description="Until when; null while still responsible")
 
 
-async def _household_count(root: AreaRow, info: Info_) -> int:
-    return await r.household_count(root, info.context)
-
-
-async def _area_adoptions(root: AreaRow, info: Info_) -> list[Adoption]:
-    return await adoption_resolvers.of_area(root, info.context)  # type: ignore[return-value]
+_area_adoptions = of_rule(adoption_resolvers.of_area)
 
 
 @strawberry.interface(description="An area of the tree: county, town, community, district, compound, building or unit")
@@ -155,14 +130,21 @@ class Area(Node):
     name: str = strawberry.field(description="Name, public to every signed-in user of the county")
     level: AreaLevel = strawberry.field(description="Level in the tree")
     code: str | None = strawberry.field(description="External code (used by bulk import), unique in the county")
-    parent: AreaRef | None = strawberry.field(resolver=_parent, description="The area this one stands in")
-    path: list[AreaRef] = strawberry.field(resolver=_path, description="From the county down to this area, inclusive")
-    responsible: Annotated[Person, strawberry.lazy("schema.areas")] | None = strawberry.field(
-        resolver=_responsible, description="The person currently responsible for the area (责任人); null when nobody"
+    parent: AreaRef | None = strawberry.field(
+        resolver=of_rule(r.parent_area), description="The area this one stands in"
     )
-    household_count: int = strawberry.field(resolver=_household_count, description="Households inside the area")
+    path: list[AreaRef] = strawberry.field(
+        resolver=of_rule(r.path), description="From the county down to this area, inclusive"
+    )
+    responsible: Annotated[Person, strawberry.lazy("schema.areas")] | None = strawberry.field(
+        resolver=of_rule(r.responsible),
+        description="The person currently responsible for the area (责任人); null when nobody",
+    )
+    household_count: int = strawberry.field(
+        resolver=of_rule(r.household_count), description="Households inside the area"
+    )
     responsibility_history: list[ResponsibilityPeriod] = strawberry.field(
-        resolver=_history,
+        resolver=of_rule(r.responsibility_history),
         description="Who was responsible for the area when, newest first. For COUNTY_ADMIN and staff in scope; "
         "empty for everyone else",
     )
@@ -188,98 +170,44 @@ class District(Area):
     is_type_of = is_row(AreaRow, level="DISTRICT")
 
 
-async def _community(root: AreaRow, info: Info_) -> Community:
-    found = await r.ancestor(root, info.context, "COMMUNITY")
-    assert found is not None, "a compound stands in a community"
-    return found  # type: ignore[return-value]
-
-
-async def _district(root: AreaRow, info: Info_) -> District | None:
-    return await r.ancestor(root, info.context, "DISTRICT")  # type: ignore[return-value]
-
-
-async def _owner_committee(
-    root: AreaRow, info: Info_
-) -> Annotated[Organisation, strawberry.lazy("schema.areas")] | None:
-    return await r.attached(root, info.context, "OWNER_COMMITTEE")  # type: ignore[return-value]
-
-
-async def _functional_branch(
-    root: AreaRow, info: Info_
-) -> Annotated[Organisation, strawberry.lazy("schema.areas")] | None:
-    return await r.attached(root, info.context, "FUNCTIONAL_BRANCH")  # type: ignore[return-value]
-
-
-async def _property_manager(
-    root: AreaRow, info: Info_
-) -> Annotated[Organisation, strawberry.lazy("schema.areas")] | None:
-    return await r.property_manager(root, info.context)  # type: ignore[return-value]
-
-
-async def _buildings(
-    root: AreaRow, info: Info_, first: First = None, after: After = None
-) -> Connection[Annotated[Building, strawberry.lazy("schema.areas")]]:
-    return await r.buildings(root, info.context, first, after)  # type: ignore[return-value]
-
-
-async def _compound_renovations(
-    root: AreaRow, info: Info_
-) -> list[Annotated[Renovation, strawberry.lazy("schema.renovations")]]:
-    return await info.context.loader(renovations_by_compound).load(root.id)  # type: ignore[no-any-return]
-
-
 @strawberry.type(description="Residential compound (小区 / 家属楼 / 自建房)")
 class Compound(Area):
     is_type_of = is_row(AreaRow, level="COMPOUND")
-    kind: CompoundKind = strawberry.field(resolver=lambda root: root.compound_kind, description="Kind of compound")
+    kind: CompoundKind = declared("Kind of compound")
     address: str | None = strawberry.field(description="Street address")
     management_plan: str | None = strawberry.field(description="The compound's management plan (一区一策)")
-    community: Community = strawberry.field(resolver=_community, description="The community it belongs to")
-    district: District | None = strawberry.field(resolver=_district, description="Its district (片区), if any")
+    community: Community = declared("The community it belongs to")
+    district: District | None = declared("Its district (片区), if any")
     owner_committee: Annotated[Organisation, strawberry.lazy("schema.areas")] | None = strawberry.field(
-        resolver=_owner_committee, description="Owner committee (业主委员会)"
+        resolver=of_rule(r.owner_committee), description="Owner committee (业主委员会)"
     )
     functional_branch: Annotated[Organisation, strawberry.lazy("schema.areas")] | None = strawberry.field(
-        resolver=_functional_branch, description="Compound functional party branch (小区功能型党支部)"
+        resolver=of_rule(r.functional_branch), description="Compound functional party branch (小区功能型党支部)"
     )
     property_manager: Annotated[Organisation, strawberry.lazy("schema.areas")] | None = strawberry.field(
-        resolver=_property_manager, description="Property company managing the compound (物业公司)"
+        resolver=of_rule(r.property_manager), description="Property company managing the compound (物业公司)"
     )
     renovations: list[Annotated[Renovation, strawberry.lazy("schema.renovations")]] = strawberry.field(
-        resolver=_compound_renovations,
+        resolver=of_rule(renovation_resolvers.of_compound),
         description="Its old-compound renovation projects (老旧小区改造), each with status and year, oldest first",
     )
     adoptions: list[Adoption] = strawberry.field(
         resolver=_area_adoptions, description="Current adoptions of the compound by units (包抓)"
     )
     buildings: Connection[Annotated[Building, strawberry.lazy("schema.areas")]] = strawberry.field(
-        resolver=_buildings, description="Buildings of the compound (楼栋)"
+        resolver=paged(r.buildings), description="Buildings of the compound (楼栋)"
     )
-
-
-async def _head(root: AreaRow, info: Info_) -> Annotated[Person, strawberry.lazy("schema.areas")] | None:
-    return await r.responsible(root, info.context)  # type: ignore[return-value]
-
-
-async def _households(
-    root: AreaRow, info: Info_, first: First = None, after: After = None
-) -> Connection[Annotated[Household, strawberry.lazy("schema.areas")]]:
-    return await r.households(root, info.context, first, after)  # type: ignore[return-value]
-
-
-async def _compound(root: AreaRow, info: Info_) -> Compound:
-    return await r.parent_area(root, info.context)  # type: ignore[return-value]
 
 
 @strawberry.type(description="Building (楼栋) of a compound")
 class Building(Area):
     is_type_of = is_row(AreaRow, level="BUILDING")
-    compound: Compound = strawberry.field(resolver=_compound, description="The compound of the building")
+    compound: Compound = declared("The compound of the building")
     head: Annotated[Person, strawberry.lazy("schema.areas")] | None = strawberry.field(
-        resolver=_head, description="Building head (楼栋长): the building's responsible person"
+        resolver=of_rule(r.responsible), description="Building head (楼栋长): the building's responsible person"
     )
     households: Connection[Annotated[Household, strawberry.lazy("schema.areas")]] = strawberry.field(
-        resolver=_households, description="Households (家庭户) of the building"
+        resolver=paged(r.households), description="Households (家庭户) of the building"
     )
     adoptions: list[Adoption] = strawberry.field(
         resolver=_area_adoptions, description="Current adoptions of the building by units (包抓)"
@@ -291,107 +219,47 @@ class Unit(Area):
     is_type_of = is_row(AreaRow, level="UNIT")
 
 
-async def _org_parent(
-    root: OrganisationRow, info: Info_
-) -> Annotated[Organisation, strawberry.lazy("schema.areas")] | None:
-    return await r.parent_organisation(root, info.context)  # type: ignore[return-value]
-
-
-async def _org_resources(
-    root: OrganisationRow, info: Info_, first: First = None, after: After = None
-) -> Connection[Annotated[Resource, strawberry.lazy("schema.duallist")]]:
-    from resolvers import duallist
-
-    return await duallist.resources_of_organisation(root, info.context, first, after)  # type: ignore[return-value]
-
-
-async def _org_children(
-    root: OrganisationRow, info: Info_
-) -> list[Annotated[Organisation, strawberry.lazy("schema.areas")]]:
-    return await r.organisation_children(root, info.context)  # type: ignore[return-value]
-
-
-async def _org_area(root: OrganisationRow, info: Info_) -> Area | None:
-    return await r.organisation_area(root, info.context)  # type: ignore[return-value]
-
-
-async def _members(
-    root: OrganisationRow, info: Info_, first: First = None, after: After = None
-) -> Connection[Annotated[Post, strawberry.lazy("schema.areas")]]:
-    return await r.members(root, info.context, first, after)  # type: ignore[return-value]
-
-
-async def _member_count(root: OrganisationRow, info: Info_) -> int:
-    return await r.member_count(root, info.context)
-
-
-async def _unit_adoptions(root: OrganisationRow, info: Info_) -> list[Adoption]:
-    return await adoption_resolvers.of_unit(root, info.context)  # type: ignore[return-value]
-
-
 @strawberry.type(description="An organisation: party organisation, committee, unit, company or provider")
 class Organisation(Node):
     is_type_of = is_row(OrganisationRow)
     name: str = strawberry.field(description="Name, public to every signed-in user of the county")
     kind: OrganisationKind = strawberry.field(description="Kind of organisation")
     code: str | None = strawberry.field(description="External code, unique in the county")
-    parent: Annotated[Organisation, strawberry.lazy("schema.areas")] | None = strawberry.field(
-        resolver=_org_parent, description="The organisation above this one"
+    parent: Annotated[Organisation, strawberry.lazy("schema.areas")] | None = declared(
+        "The organisation above this one"
     )
-    children: list[Annotated[Organisation, strawberry.lazy("schema.areas")]] = strawberry.field(
-        resolver=_org_children, description="Organisations directly under this one"
+    children: list[Annotated[Organisation, strawberry.lazy("schema.areas")]] = declared(
+        "Organisations directly under this one"
     )
     area: Area | None = strawberry.field(
-        resolver=_org_area, description="The area an organisation of the community is attached to"
+        resolver=of_rule(r.organisation_area), description="The area an organisation of the community is attached to"
     )
     members: Connection[Annotated[Post, strawberry.lazy("schema.areas")]] = strawberry.field(
-        resolver=_members, description="Current posts (任职) in the organisation"
+        resolver=paged(r.members), description="Current posts (任职) in the organisation"
     )
-    member_count: int = strawberry.field(resolver=_member_count, description="People holding a current post")
+    member_count: int = strawberry.field(resolver=of_rule(r.member_count), description="People holding a current post")
     adoptions: list[Adoption] = strawberry.field(
-        resolver=_unit_adoptions, description="Compounds and buildings the unit currently adopts (包抓)"
+        resolver=of_rule(adoption_resolvers.of_unit),
+        description="Compounds and buildings the unit currently adopts (包抓)",
     )
     resources: Connection[Annotated[Resource, strawberry.lazy("schema.duallist")]] = strawberry.field(
-        resolver=_org_resources, description="Resources (资源) it offers, oldest first (dual list)"
+        resolver=paged(duallist_resolvers.resources_of_organisation),
+        description="Resources (资源) it offers, oldest first (dual list)",
     )
-
-
-async def _post_person(root: PostRow, info: Info_) -> Annotated[Person, strawberry.lazy("schema.areas")]:
-    return await r.post_person(root, info.context)  # type: ignore[return-value]
-
-
-async def _post_organisation(root: PostRow, info: Info_) -> Organisation:
-    return await r.post_organisation(root, info.context)  # type: ignore[return-value]
 
 
 @strawberry.type(description="A post (任职): a person's role in an organisation, with dates")
 class Post(Node):
     is_type_of = is_row(PostRow)
     person: Annotated[Person, strawberry.lazy("schema.areas")] = strawberry.field(
-        resolver=_post_person, description="Who holds the post"
+        resolver=of_rule(r.post_person), description="Who holds the post"
     )
     organisation: Organisation = strawberry.field(
-        resolver=_post_organisation, description="The organisation the post is in"
+        resolver=of_rule(r.post_organisation), description="The organisation the post is in"
     )
     role: str = strawberry.field(description="Role, e.g. 书记, 主任, 委员, 科员")
     since: datetime.date = strawberry.field(description="Day the post began")
     until: datetime.date | None = strawberry.field(description="Day it ended; null while current")
-
-
-async def _household_building(root: HouseholdRow, info: Info_) -> Building:
-    return await r.building_of(root, info.context)  # type: ignore[return-value]
-
-
-async def _residents(root: HouseholdRow, info: Info_) -> list[Annotated[Person, strawberry.lazy("schema.areas")]]:
-    return await r.residents(root, info.context)  # type: ignore[return-value]
-
-
-async def _chain(root: HouseholdRow, info: Info_) -> list[ResponsibilityLink]:
-    return await r.responsibility_chain(root, info.context)  # type: ignore[return-value]
-
-
-async def _link_responsible(root: ChainLink, info: Info_) -> Annotated[Person, strawberry.lazy("schema.areas")] | None:
-    return root.responsible  # type: ignore[return-value]
 
 
 @strawberry.type(description="One level of the seven-level responsibility chain (七级责任体系)")
@@ -399,20 +267,8 @@ class ResponsibilityLink:
     level: AreaLevel = strawberry.field(description="The level")
     area: Area | None = strawberry.field(description="The area at this level; null where the tree skips the level")
     responsible: Annotated[Person, strawberry.lazy("schema.areas")] | None = strawberry.field(
-        resolver=_link_responsible, description="Who is responsible there; null where nobody is assigned"
+        description="Who is responsible there; null where nobody is assigned"
     )
-
-
-async def _full_address(root: HouseholdRow, info: Info_) -> str:
-    return await r.full_address(root, info.context)
-
-
-async def _household_pairings(
-    root: HouseholdRow, info: Info_
-) -> list[Annotated[Pairing, strawberry.lazy("schema.pairings")]]:
-    from schema.pairings import household_pairings
-
-    return await household_pairings(root, info)
 
 
 @strawberry.type(description="Household (家庭户): a dwelling and the people registered in it")
@@ -420,41 +276,26 @@ class Household(Node):
     is_type_of = is_row(HouseholdRow)
     label: str = strawberry.field(description="The dwelling's label, e.g. 3号楼2单元501")
     full_address: str = strawberry.field(
-        resolver=_full_address,
+        resolver=of_rule(r.full_address),
         description="Community, compound, building, stairwell unit and label in one line, unambiguous in the "
         "county (e.g. 城关社区 幸福苑 3号楼 2单元 202)",
     )
     code: str | None = strawberry.field(description="External code, unique in the county")
-    building: Building = strawberry.field(resolver=_household_building, description="The building of the dwelling")
+    building: Building = declared("The building of the dwelling")
     residents: list[Annotated[Person, strawberry.lazy("schema.areas")]] = strawberry.field(
-        resolver=_residents,
+        resolver=of_rule(r.residents),
         description="The people registered in the household: personal data, empty for viewers not allowed to see it",
     )
     responsibility_chain: list[ResponsibilityLink] = strawberry.field(
-        resolver=_chain, description="Responsible people from the county down to the building (and stairwell unit)"
+        resolver=of_rule(r.responsibility_chain),
+        description="Responsible people from the county down to the building (and stairwell unit)",
     )
     pairings: list[Annotated[Pairing, strawberry.lazy("schema.pairings")]] = strawberry.field(
-        resolver=_household_pairings,
+        resolver=of_rule(pairing_resolvers.household_pairings),
         description="The household's active pairings (结对): its cadres, with their units. Shown to the "
         "household's members, the paired cadre, staff and the building head in scope, COUNTY_ADMIN (and the "
         "cadre's unit admin); empty to everyone else",
     )
-
-
-async def _person_household(root: PersonRow, info: Info_) -> Household | None:
-    return await r.person_household(root, info.context)  # type: ignore[return-value]
-
-
-async def _phone(root: PersonRow, info: Info_) -> str | None:
-    return await r.phone(root, info.context)
-
-
-async def _person_pairings(
-    root: PersonRow, info: Info[Any, Any], first: First = None, after: After = None
-) -> Annotated[PairingConnection, strawberry.lazy("schema.pairings")]:
-    from schema.pairings import person_pairings
-
-    return await person_pairings(root, info, first, after)
 
 
 @strawberry.type(description="A person: resident, party member, cadre or staff")
@@ -463,13 +304,13 @@ class Person(Node):
     name: str = strawberry.field(description="Full name")
     party_member: bool = strawberry.field(description="Member of the Communist Party (党员)")
     phone: str | None = strawberry.field(
-        resolver=_phone, description="Phone: personal data, null for viewers not allowed to see it"
+        resolver=of_rule(r.phone), description="Phone: personal data, null for viewers not allowed to see it"
     )
     household: Household | None = strawberry.field(
-        resolver=_person_household, description="Where the person lives: personal data, masked like the phone"
+        resolver=of_rule(r.person_household), description="Where the person lives: personal data, masked like the phone"
     )
     pairings: Annotated[PairingConnection, strawberry.lazy("schema.pairings")] = strawberry.field(
-        resolver=_person_pairings,
+        resolver=paged(pairing_resolvers.person_pairings),
         description="The person's active pairings as a cadre (结对), those the viewer may see",
     )
 
@@ -807,6 +648,18 @@ compiled.declare(
         },
     ),
 )
+
+# declared relations whose ordinary resolver stays written beside the type (schema/derived.py)
+_BY_SUBQUERY = "a subquery over the current responsibilities: the batch r.responsible_by_area reads them"
+_PAGED = "a keyset connection with its count: read by its page and count loaders"
+_PERSONAL = "guarded by a personal-data reason: masked and audited by resolvers/access.py"
+for _type in ids.AREA_TYPES.values():
+    own_resolvers(_type, {"responsible": _BY_SUBQUERY})
+own_resolvers("Compound", {"buildings": _PAGED})
+own_resolvers("Building", {"head": _BY_SUBQUERY, "households": _PAGED})
+own_resolvers("Household", {"residents": _PERSONAL})
+own_resolvers("Person", {"household": _PERSONAL})
+own_resolvers("Organisation", {"resources": _PAGED})
 
 _COMPOUNDS_WHERE = (
     "area_access({row}, {viewer}) AND {row}.level = 'COMPOUND' AND ({arg_within} IS NULL OR {row}.path @> "

@@ -18,6 +18,7 @@ from resolvers.compiled import planner as compiled_planner
 from resolvers.permissions import SignedIn, described
 from schema.areas import Area, Community, Organisation
 from schema.base import FILTER, INPUT, After, Connection, First, Node, UserError, is_row
+from schema.derived import declared, of_rule, own_resolvers, paged
 
 
 @strawberry.enum(description="What kind of thing a resource or need is")
@@ -54,24 +55,7 @@ class ExchangeStatus(enum.Enum):
     CANCELLED = strawberry.enum_value("CANCELLED", description="Called off; the quantity went back (final)")
 
 
-async def _provider(root: ResourceRow | ExchangeRow, info: Info[Any, Any]) -> Organisation:
-    return await r.provider_of(root, info.context)  # type: ignore[return-value]
-
-
-async def _communities(root: ResourceRow, info: Info[Any, Any]) -> list[Community]:
-    return await r.communities_of(root, info.context)  # type: ignore[return-value]
-
-
-async def _resource_exchanges(
-    root: ResourceRow, info: Info[Any, Any], first: First = None, after: After = None
-) -> Connection[Annotated[Exchange, strawberry.lazy("schema.duallist")]]:
-    return await r.exchanges_of(root, info.context, first, after)  # type: ignore[return-value]
-
-
-async def _need_exchanges(
-    root: NeedRow, info: Info[Any, Any], first: First = None, after: After = None
-) -> Connection[Annotated[Exchange, strawberry.lazy("schema.duallist")]]:
-    return await r.exchanges_of(root, info.context, first, after)  # type: ignore[return-value]
+_exchanges = paged(r.exchanges_of)
 
 
 @strawberry.type(description="A resource (资源) a unit offers to communities: parking spaces, venues, volunteers ...")
@@ -91,30 +75,14 @@ class Resource(Node):
     )
     withdrawn_at: datetime.datetime | None = strawberry.field(description="When the provider withdrew it")
     created_at: datetime.datetime = strawberry.field(description="When it was published")
-    provider: Organisation = strawberry.field(resolver=_provider, description="The unit offering it")
-    communities: list[Community] = strawberry.field(resolver=_communities, description="Communities it is open to")
+    provider: Organisation = declared("The unit offering it")
+    communities: list[Community] = strawberry.field(
+        resolver=of_rule(r.communities_of), description="Communities it is open to"
+    )
     exchanges: Connection[Annotated[Exchange, strawberry.lazy("schema.duallist")]] = strawberry.field(
-        resolver=_resource_exchanges,
+        resolver=_exchanges,
         description="Its ledger: exchanges allocating it, oldest first (empty for residents)",
     )
-
-
-async def _area(root: NeedRow, info: Info[Any, Any]) -> Area:
-    return await r.area_of(root, info.context)  # type: ignore[return-value]
-
-
-async def _community(root: NeedRow, info: Info[Any, Any]) -> Community:
-    return await r.community_of(root, info.context)  # type: ignore[return-value]
-
-
-async def _matches(
-    root: NeedRow, info: Info[Any, Any], first: First = None, after: After = None
-) -> Connection[Resource]:
-    return await r.matches_of(root, info.context, first, after)  # type: ignore[return-value]
-
-
-def _shortfall(root: NeedRow) -> int:
-    return root.shortfall
 
 
 @strawberry.type(description="A need (需求) published for a community or an area inside it")
@@ -125,37 +93,25 @@ class Need(Node):
     category: ResourceCategory = strawberry.field(description="What kind of resource would meet it")
     quantity: int = strawberry.field(description="How much is needed")
     fulfilled: int = strawberry.field(description="Allocated by exchanges that are not cancelled")
-    shortfall: int = strawberry.field(resolver=_shortfall, description="What is still lacking: quantity - fulfilled")
+    shortfall: int = strawberry.field(description="What is still lacking: quantity - fulfilled")
     status: NeedStatus = strawberry.field(
         description="CLOSED once closed, else MET, PARTIALLY_MET (something allocated) or OPEN (nothing yet)"
     )
     closed_at: datetime.datetime | None = strawberry.field(description="When staff closed it")
     created_at: datetime.datetime = strawberry.field(description="When it was published")
-    area: Area = strawberry.field(resolver=_area, description="The area it is published for")
-    community: Community = strawberry.field(resolver=_community, description="The community that area lies in")
+    area: Area = declared("The area it is published for")
+    community: Community = declared("The community that area lies in")
     exchanges: Connection[Annotated[Exchange, strawberry.lazy("schema.duallist")]] = strawberry.field(
-        resolver=_need_exchanges, description="Its ledger: exchanges allocated to it, oldest first"
+        resolver=_exchanges, description="Its ledger: exchanges allocated to it, oldest first"
     )
     matches: Connection[Resource] = strawberry.field(
-        resolver=_matches,
+        resolver=paged(r.matches_of),
         description=(
             "Available resources of the need's category open to its community, best fit first: resources whose "
             "remaining covers the shortfall first, then the remaining closest to the shortfall, then the soonest "
             "end of the availability window (open-ended last), then the oldest"
         ),
     )
-
-
-async def _resource(root: ExchangeRow, info: Info[Any, Any]) -> Resource:
-    return await r.resource_of(root, info.context)  # type: ignore[return-value]
-
-
-async def _need(root: ExchangeRow, info: Info[Any, Any]) -> Need:
-    return await r.need_of(root, info.context)  # type: ignore[return-value]
-
-
-async def _receiver(root: ExchangeRow, info: Info[Any, Any]) -> Area:
-    return await r.receiver_of(root, info.context)  # type: ignore[return-value]
 
 
 @strawberry.type(
@@ -172,10 +128,10 @@ class Exchange(Node):
     completed_at: datetime.datetime | None = strawberry.field(description="When it was completed")
     cancelled_at: datetime.datetime | None = strawberry.field(description="When it was cancelled")
     cancel_reason: str | None = strawberry.field(description="Why it was cancelled, as given")
-    resource: Resource = strawberry.field(resolver=_resource, description="The resource allocated")
-    need: Need = strawberry.field(resolver=_need, description="The need it goes to")
-    provider: Organisation = strawberry.field(resolver=_provider, description="The giving side: the resource's unit")
-    receiver: Area = strawberry.field(resolver=_receiver, description="The receiving side: the need's area")
+    resource: Resource = declared("The resource allocated")
+    need: Need = declared("The need it goes to")
+    provider: Organisation = declared("The giving side: the resource's unit")
+    receiver: Area = declared("The receiving side: the need's area")
 
 
 # --- queries ----------------------------------------------------------------------------
@@ -542,6 +498,9 @@ compiled.declare(
         },
     ),
 )
+
+own_resolvers("Resource", {"exchanges": "a keyset connection with its count: read by its page and count loaders"})
+own_resolvers("Need", {"exchanges": "a keyset connection with its count: read by its page and count loaders"})
 
 _NEEDS_WHERE = (
     _NEED_VISIBLE  # noqa: S608 - constant text

@@ -23,6 +23,7 @@ from resolvers.permissions import SignedIn, described
 from schema.areas import Community, Household, Organisation, Person
 from schema.attachments import Attachment, attachments_field
 from schema.base import FILTER, INPUT, After, Connection, First, Node, UserError, is_row
+from schema.derived import declared, of_rule, own_resolvers
 
 if TYPE_CHECKING:
     from schema.meetings import Resolution
@@ -60,38 +61,10 @@ class ServiceCategory:
     )
 
 
-async def _household(root: OrderRow, info: Info[Any, Any]) -> Household:
-    return await r.household_of(root, info.context)  # type: ignore[return-value]
-
-
-async def _community(root: OrderRow, info: Info[Any, Any]) -> Community:
-    return await r.community_of(root, info.context)  # type: ignore[return-value]
-
-
-async def _assignee(root: OrderRow, info: Info[Any, Any]) -> Person | None:
-    return await r.assignee_of(root, info.context)  # type: ignore[return-value]
-
-
-async def _assignee_unit(root: OrderRow, info: Info[Any, Any]) -> Organisation | None:
-    return await r.assignee_unit_of(root, info.context)  # type: ignore[return-value]
-
-
-async def _service_category(root: OrderRow, info: Info[Any, Any]) -> ServiceCategory | None:
-    return await r.category_of(root, info.context)  # type: ignore[return-value]
-
-
-async def _timeline(root: OrderRow, info: Info[Any, Any]) -> list[OrderEvent]:
-    return await r.timeline_of(root, info.context)  # type: ignore[return-value]
-
-
 @strawberry.type(description="Who to contact about a service order: personal data")
 class OrderContact:
     name: str = strawberry.field(description="Name")
     phone: str | None = strawberry.field(description="Phone")
-
-
-async def _contact(root: OrderRow, info: Info[Any, Any]) -> OrderContact | None:
-    return await r.contact_of(root, info.context)  # type: ignore[return-value]
 
 
 async def _follow_up_of(
@@ -111,7 +84,7 @@ class ServiceOrder(Node):
     description: str | None = strawberry.field(description="Details given by the household")
     category: str = strawberry.field(description="The code of its service category")
     service_category: ServiceCategory | None = strawberry.field(
-        resolver=_service_category, description="Its service category, with the time limits"
+        resolver=of_rule(r.category_of), description="Its service category, with the time limits"
     )
     created_at: datetime.datetime = strawberry.field(description="When it was placed")
     updated_at: datetime.datetime = strawberry.field(description="When it last changed")
@@ -124,17 +97,15 @@ class ServiceOrder(Node):
     resolution: str | None = strawberry.field(description="What the assignee did, given on completion")
     rating: int | None = strawberry.field(description="The household's score, 1 to 5")
     rating_comment: str | None = strawberry.field(description="The household's comment with its rating")
-    household: Household = strawberry.field(resolver=_household, description="The household it is for")
-    community: Community = strawberry.field(resolver=_community, description="The community of its household")
-    assignee: Person | None = strawberry.field(resolver=_assignee, description="The party member it is assigned to")
+    household: Household = declared("The household it is for")
+    community: Community = declared("The community of its household")
+    assignee: Person | None = declared("The party member it is assigned to")
     assignee_unit: Organisation | None = strawberry.field(
-        resolver=_assignee_unit, description="The unit it is assigned to"
+        resolver=of_rule(r.assignee_unit_of), description="The unit it is assigned to"
     )
-    timeline: list[OrderEvent] = strawberry.field(
-        resolver=_timeline, description="Every transition, oldest first; never rewritten"
-    )
+    timeline: list[OrderEvent] = declared("Every transition, oldest first; never rewritten")
     contact: OrderContact | None = strawberry.field(
-        resolver=_contact,
+        resolver=of_rule(r.contact_of),
         description="Who to contact about it (the ordering person, else the household's first member): personal "
         "data, for the household, staff in scope and, while it is DISPATCHED or ACCEPTED, its assignee (or the "
         "assigned unit's members and admins); reads by staff and assignees are audited. Null for everyone else",
@@ -148,27 +119,15 @@ class ServiceOrder(Node):
     )
 
 
-async def _actor(root: OrderEventRow, info: Info[Any, Any]) -> Person | None:
-    return await r.actor_of(root, info.context)  # type: ignore[return-value]
-
-
-async def _event_order(root: OrderEventRow, info: Info[Any, Any]) -> ServiceOrder:
-    return await r.order_of_event(root, info.context)  # type: ignore[return-value]
-
-
 @strawberry.type(description="One transition of a service order: an entry of its timeline")
 class OrderEvent:
     is_type_of = is_row(OrderEventRow)
     at: datetime.datetime = strawberry.field(description="When it happened")
     action: OrderAction = strawberry.field(description="What happened")
-    status: OrderStatus = strawberry.field(
-        resolver=lambda root: root.to_status, description="The status the transition led to"
-    )
+    status: OrderStatus = declared("The status the transition led to")
     note: str | None = strawberry.field(description="Reason, resolution or comment given with it")
-    actor: Person | None = strawberry.field(
-        resolver=_actor, description="Who did it (null for a user without a person)"
-    )
-    order: ServiceOrder = strawberry.field(resolver=_event_order, description="The order (as it is now)")
+    actor: Person | None = declared("Who did it (null for a user without a person)")
+    order: ServiceOrder = strawberry.field(resolver=of_rule(r.order_of_event), description="The order (as it is now)")
 
 
 @strawberry.input(description="Narrows `serviceOrders`; every given condition must hold")
@@ -492,6 +451,14 @@ compiled.declare(
             "order": compiled.Relation("ServiceOrder", "one", "{row}.id = {parent}.order_id"),
         },
     ),
+)
+
+own_resolvers(
+    "OrderEvent",
+    {
+        "order": "an event delivered to an orderEvents subscriber carries its order as loaded then "
+        "(OrderEventRow.order); otherwise the order of an event read in its timeline, without asking the rule again"
+    },
 )
 
 # The rule alone decides, as in db/orders.py; for a viewer without a staff scope it is asked

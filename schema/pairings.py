@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from db.pairings import Compliance, Coverage, PairingRow, RegistrationRow, VisitRow
+from db.pairings import Compliance, PairingRow, RegistrationRow, VisitRow
 from resolvers import ids, rules
 from resolvers import pairings as r
 from resolvers.compiled import declarations as compiled
@@ -21,6 +21,7 @@ from schema.adoptions import Adoption, AdoptionDuty
 from schema.areas import Community, Household, Organisation, Person
 from schema.attachments import Attachment, attachments_field
 from schema.base import FILTER, Connection, Node, UserError, is_row
+from schema.derived import declared, of_rule, paged
 
 First = Annotated[int | None, strawberry.argument(description="Page size: 20 by default, at most 100")]
 After = Annotated[str | None, strawberry.argument(description="Cursor of the last item of the previous page")]
@@ -58,25 +59,17 @@ class Obligation:
     status: ObligationStatus = strawberry.field(description="MET when done >= 1, otherwise DUE")
 
 
-async def _visit_pairing(root: VisitRow, info: Info[Any, Any]) -> Pairing:
-    return await r.visit_pairing(root, info.context)  # type: ignore[return-value]
-
-
-async def _visit_notes(root: VisitRow, info: Info[Any, Any]) -> str | None:
-    return await r.visit_notes(root, info.context)
-
-
 @strawberry.type(description="A visit a cadre made to a paired household (入户、谈心、办实事)")
 class Visit(Node):
     is_type_of = is_row(VisitRow)
     kind: ObligationKind = strawberry.field(description="The obligation the visit serves")
     occurred_on: datetime.date = strawberry.field(description="The local date of the visit")
     notes: str | None = strawberry.field(
-        resolver=_visit_notes,
+        resolver=of_rule(r.visit_notes),
         description="What was done or learnt; personal data: null except for the cadre, the county admin and "
         "staff in scope",
     )
-    pairing: Pairing = strawberry.field(resolver=_visit_pairing, description="The pairing it belongs to")
+    pairing: Pairing = strawberry.field(resolver=of_rule(r.visit_pairing), description="The pairing it belongs to")
     attachments: list[Attachment] = strawberry.field(
         resolver=attachments_field, description="Photos and documents (照片和文件), oldest first"
     )
@@ -85,14 +78,6 @@ class Visit(Node):
 @strawberry.type(name="VisitConnection", description="A page of visits, oldest first")
 class VisitConnection(Connection[Visit]):
     pass
-
-
-async def _cadre(root: PairingRow, info: Info[Any, Any]) -> Person:
-    return await r.pairing_cadre(root, info.context)  # type: ignore[return-value]
-
-
-async def _household(root: PairingRow, info: Info[Any, Any]) -> Household:
-    return await r.pairing_household(root, info.context)  # type: ignore[return-value]
 
 
 async def _pairing_obligations(
@@ -106,59 +91,29 @@ async def _pairing_obligations(
     return await r.pairing_obligations(root, info.context, as_of)  # type: ignore[return-value]
 
 
-async def _pairing_visits(
-    root: PairingRow, info: Info[Any, Any], first: First = None, after: After = None
-) -> VisitConnection:
-    return await r.pairing_visits(root, info.context, first, after)  # type: ignore[return-value]
-
-
-async def _pairing_unit(root: PairingRow, info: Info[Any, Any]) -> Organisation | None:
-    return await r.pairing_unit(root, info.context)  # type: ignore[return-value]
-
-
 @strawberry.type(description="Pairing (结对交友): a cadre befriends a household")
 class Pairing(Node):
     is_type_of = is_row(PairingRow)
     since: datetime.date = strawberry.field(description="First day of the pairing")
     until: datetime.date | None = strawberry.field(description="Last day, once the pairing has ended")
-    cadre: Person = strawberry.field(resolver=_cadre, description="The cadre (a party member working in a unit)")
-    household: Household = strawberry.field(resolver=_household, description="The paired household")
+    cadre: Person = strawberry.field(
+        resolver=of_rule(r.pairing_cadre), description="The cadre (a party member working in a unit)"
+    )
+    household: Household = strawberry.field(resolver=of_rule(r.pairing_household), description="The paired household")
     unit: Organisation | None = strawberry.field(
-        resolver=_pairing_unit, description="The unit (机关企事业单位) the cadre works in"
+        resolver=of_rule(r.pairing_unit), description="The unit (机关企事业单位) the cadre works in"
     )
     obligations: list[Obligation] = strawberry.field(
         resolver=_pairing_obligations, description="The three obligations (三个一) in their periods containing asOf"
     )
-    visits: VisitConnection = strawberry.field(resolver=_pairing_visits, description="Visits recorded, oldest first")
+    visits: VisitConnection = strawberry.field(
+        resolver=paged(r.pairing_visits), description="Visits recorded, oldest first"
+    )
 
 
 @strawberry.type(name="PairingConnection", description="A page of pairings")
 class PairingConnection(Connection[Pairing]):
     pass
-
-
-async def person_pairings(
-    root: Any, info: Info[Any, Any], first: First = None, after: After = None
-) -> PairingConnection:
-    """Person.pairings: declared here, attached to Person in schema/areas.py."""
-    return await r.person_pairings(root, info.context, first, after)  # type: ignore[return-value]
-
-
-async def household_pairings(root: Any, info: Info[Any, Any]) -> list[Pairing]:
-    """Household.pairings: declared here, attached to Household in schema/areas.py."""
-    return await r.household_pairings(root, info.context)  # type: ignore[return-value]
-
-
-async def _registration_community(root: RegistrationRow, info: Info[Any, Any]) -> Community:
-    return await r.registration_community(root, info.context)  # type: ignore[return-value]
-
-
-async def _registration_organisation(root: RegistrationRow, info: Info[Any, Any]) -> Organisation | None:
-    return await r.registration_organisation(root, info.context)  # type: ignore[return-value]
-
-
-async def _registration_person(root: RegistrationRow, info: Info[Any, Any]) -> Person | None:
-    return await r.registration_person(root, info.context)  # type: ignore[return-value]
 
 
 @strawberry.type(
@@ -169,13 +124,9 @@ async def _registration_person(root: RegistrationRow, info: Info[Any, Any]) -> P
 class Registration(Node):
     is_type_of = is_row(RegistrationRow)
     status: RegistrationStatus = strawberry.field(description="PENDING until staff confirm or reject it")
-    community: Community = strawberry.field(resolver=_registration_community, description="The community")
-    organisation: Organisation | None = strawberry.field(
-        resolver=_registration_organisation, description="The registering party organisation (or unit), if any"
-    )
-    person: Person | None = strawberry.field(
-        resolver=_registration_person, description="The registering party member, if any"
-    )
+    community: Community = declared("The community")
+    organisation: Organisation | None = declared("The registering party organisation (or unit), if any")
+    person: Person | None = declared("The registering party member, if any")
     registered_at: datetime.datetime = strawberry.field(description="When it was registered")
     decided_at: datetime.datetime | None = strawberry.field(description="When staff confirmed or rejected it")
 
@@ -205,12 +156,6 @@ async def _registrations(
 # --- reports ---------------------------------------------------------------------------------
 
 
-async def _uncovered(
-    root: Coverage, info: Info[Any, Any], first: First = None, after: After = None
-) -> Connection[Household]:
-    return await r.uncovered_households(root, info.context, first, after)  # type: ignore[return-value]
-
-
 @strawberry.type(description="Coverage (全覆盖) of an area: heads, adoptions and pairings")
 class CoverageReport:
     buildings: int = strawberry.field(description="Buildings inside the area")
@@ -221,7 +166,7 @@ class CoverageReport:
     households: int = strawberry.field(description="Households inside the area")
     paired_households: int = strawberry.field(description="Households with at least one active pairing")
     uncovered_households: Connection[Household] = strawberry.field(
-        resolver=_uncovered, description="Households without an active pairing"
+        resolver=paged(r.uncovered_households), description="Households without an active pairing"
     )
 
 
@@ -234,10 +179,6 @@ class KindCompliance:
 
 def _by_kind(root: Compliance) -> list[KindCompliance]:
     return r.compliance_by_kind(root)  # type: ignore[return-value]
-
-
-async def _due(root: Compliance, info: Info[Any, Any], first: First = None, after: After = None) -> PairingConnection:
-    return await r.due_pairings(root, info.context, first, after)  # type: ignore[return-value]
 
 
 async def _due_households(
@@ -254,7 +195,9 @@ async def _due_households(
 class ComplianceReport:
     pairings: int = strawberry.field(description="Pairings of households inside the area, active at asOf")
     by_kind: list[KindCompliance] = strawberry.field(resolver=_by_kind, description="MET and DUE per kind")
-    due: PairingConnection = strawberry.field(resolver=_due, description="Pairings with at least one DUE obligation")
+    due: PairingConnection = strawberry.field(
+        resolver=paged(r.due_pairings), description="Pairings with at least one DUE obligation"
+    )
     due_households: Connection[Household] = strawberry.field(
         resolver=_due_households,
         description="Households inside the area for which no active pairing has met the obligation `kind` in its "

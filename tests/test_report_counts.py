@@ -4,13 +4,18 @@ tests/recount.py), for every area of the county and on the days where periods tu
 
 from __future__ import annotations
 
+import asyncio
 import datetime
+from collections.abc import Awaitable
+from typing import Any
 
 import asyncpg
 import pytest
 
+from resolvers.ids import encode as gid
 from tests import builders as b
 from tests.recount import differences
+from tests.support import Api, own_connection
 
 D = datetime.date
 # the first and last days of months, half-years and years, a leap day, and days inside
@@ -145,3 +150,100 @@ async def test_the_triggers_are_statement_level(conn: asyncpg.Connection, table:
     )
     assert len(rows) == 3
     assert all(r["tgtype"] & 1 == 0 for r in rows)  # TRIGGER_TYPE_ROW unset
+
+
+RECORD_VISIT = """
+mutation($pairingId: ID!, $kind: ObligationKind!, $occurredOn: Date!) {
+  recordVisit(input: {pairingId: $pairingId, kind: $kind, occurredOn: $occurredOn}) { userErrors { code } } }
+"""
+PAIR = """
+mutation($cadreId: ID!, $householdId: ID!, $since: Date!) {
+  pair(input: {cadreId: $cadreId, householdId: $householdId, since: $since}) { userErrors { code } } }
+"""
+END_PAIRING = """
+mutation($pairingId: ID!, $until: Date!) {
+  endPairing(input: {pairingId: $pairingId, until: $until}) { userErrors { code } } }
+"""
+
+
+async def test_concurrent_writers_keep_the_counts(committed_db: dict[str, Any]) -> None:
+    """Requests and transactions at once on one building's counters (visits on one day, new
+    pairings, endings, a household moving away, residents, a bulk of visits and a deletion,
+    transactions that stay open while others count the same pairings and household): no
+    deadlock, no error, no count lost."""
+    api: Api = committed_db["api"]
+    async with own_connection(committed_db) as conn:
+        w = await b.world(conn)
+        homes = await b.households_in(conn, w.other_building, 16, residents=1)
+        cadre = w.people["cadre"]
+        other_cadre = await b.cadre(conn, w.county, w.unit, "吴干部")
+        pairings = [await b.pairing(conn, cadre, h, since="2025-01-01") for h in homes]
+        fresh = await b.household(conn, w.other_building, "空户")
+    admin = api.token_for(w.users["admin"])
+    as_cadre = api.token_for(w.users["cadre"])
+
+    def visit(i: int, kind: str) -> Awaitable[dict[str, Any]]:
+        variables = {"pairingId": gid("Pairing", pairings[i]), "kind": kind, "occurredOn": "2025-07-01"}
+        return api.ok(RECORD_VISIT, variables, token=as_cadre)
+
+    async def move_away() -> None:
+        async with own_connection(committed_db) as conn, conn.transaction():
+            await conn.execute(
+                "UPDATE households SET area_id = $2, building_id = $2 WHERE id = ANY($1::bigint[])",
+                homes[10:12],
+                w.building,
+            )
+
+    async def residents() -> None:
+        async with own_connection(committed_db) as conn, conn.transaction():
+            for _ in range(3):
+                await b.person(conn, w.county, household=homes[11])
+
+    async def bulk_visits() -> None:
+        async with own_connection(committed_db) as conn, conn.transaction():
+            await conn.execute(
+                "INSERT INTO visits (county_id, pairing_id, kind, occurred_on) SELECT $1, p, k, DATE '2025-07-01' "
+                "FROM unnest($2::bigint[]) p, unnest('{HEART_TO_HEART,GOOD_DEED}'::text[]) k",
+                w.county,
+                pairings[:4],
+            )
+            await conn.execute("DELETE FROM visits WHERE pairing_id = $1 AND kind = 'GOOD_DEED'", pairings[3])
+
+    async def slow(sql: str, *args: Any) -> None:
+        """A statement in a transaction that stays open a moment: others count meanwhile."""
+        async with own_connection(committed_db) as conn, conn.transaction():
+            await conn.execute(sql, *args)
+            await conn.execute("SELECT pg_sleep(0.3)")
+
+    slow_visits = "INSERT INTO visits (county_id, pairing_id, kind, occurred_on) SELECT $1, p, $3, DATE '2025-07-02' "
+    slow_visits += "FROM unnest($2::bigint[]) p"
+    slow_pair = "INSERT INTO pairings (county_id, cadre_id, household_id, since) VALUES ($1, $2, $3, DATE '2025-07-02')"
+    recorded = [*range(8), *range(12, 16)]  # 8 to 11 end meanwhile
+    answers = await asyncio.gather(
+        *[visit(i, "HOME_VISIT") for i in recorded],
+        *[visit(i, "HEART_TO_HEART") for i in recorded[4:]],
+        *[visit(i, "GOOD_DEED") for i in recorded[4:]],
+        *[
+            api.ok(
+                PAIR,
+                {"cadreId": gid("Person", other_cadre), "householdId": gid("Household", h), "since": "2025-06-30"},
+                token=admin,
+            )
+            for h in homes[:8]
+        ],
+        *[
+            api.ok(END_PAIRING, {"pairingId": gid("Pairing", p), "until": "2025-07-15"}, token=admin)
+            for p in pairings[8:12]
+        ],
+        *[slow(slow_visits, w.county, pairings[12:], kind) for kind in ("HOME_VISIT", "HEART_TO_HEART", "GOOD_DEED")],
+        *[slow(slow_pair, w.county, c, fresh) for c in (cadre, other_cadre)],
+        move_away(),
+        residents(),
+        bulk_visits(),
+    )
+    errors = [e for a in answers if a for payload in a.values() for e in payload["userErrors"]]
+    assert errors == []
+    async with own_connection(committed_db) as conn:
+        assert await conn.fetchval("SELECT count(*) FROM visits") == 12 + 8 + 8 + 8 - 1 + 12
+        assert await conn.fetchval("SELECT count(*) FROM pairings WHERE until IS NULL") == 16 + 1 + 8 - 4 + 2
+        await assert_kept(conn, w.county, "after the concurrent writers")

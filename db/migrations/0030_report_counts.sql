@@ -24,11 +24,13 @@
 -- Concurrency: counters change only by `INSERT ... ON CONFLICT DO UPDATE SET n = n + delta`,
 -- each statement's rows in key order (no deadlock between two such statements). A trigger that
 -- reads rows besides its transition tables first locks what they hang on, so that two
--- statements never count from the same stale state: visits lock their pairings, pairings
--- their households (NO KEY UPDATE), persons their households (SHARE), and a household that
--- moves locks its pairings (SHARE). Rows the transaction itself created are left unlocked
--- (nobody else sees them), which keeps bulk imports cheap. The app runs READ COMMITTED: each
--- statement of a trigger function sees what committed before it.
+-- statements never count from the same stale state: visits lock their pairings (NO KEY
+-- UPDATE) and households (SHARE), pairings their households (NO KEY UPDATE), persons their
+-- households (SHARE); a household that moves is locked by its UPDATE. Always a pairing before
+-- its household, as a mutation that locks a pairing and then changes it does, so two such
+-- statements never wait for each other in a circle. Rows the transaction itself wrote are
+-- left unlocked (nobody else sees them), which keeps bulk imports cheap. The app runs READ
+-- COMMITTED: each statement of a trigger function sees what committed before it.
 
 CREATE TABLE report_counts (
     county_id bigint NOT NULL,
@@ -165,8 +167,6 @@ BEGIN
         IF cardinality(moved) = 0 THEN
             RETURN NULL;
         END IF;
-        -- visits recorded meanwhile wait, and count in the new area
-        PERFORM 1 FROM pairings p WHERE p.household_id = ANY(moved) ORDER BY p.id FOR SHARE;
     END IF;
     PERFORM report_counts_add(ARRAY(
         SELECT f FROM household_figures(ARRAY(
@@ -293,6 +293,10 @@ BEGIN
     END IF;
     -- one statement at a time per pairing: its first visits are found among what the others committed
     PERFORM 1 FROM pairings p WHERE p.id = ANY(touched) AND NOT written_here(p.xmin) ORDER BY p.id FOR NO KEY UPDATE;
+    -- and its household does not move meanwhile
+    PERFORM 1 FROM households h
+    WHERE h.id IN (SELECT p.household_id FROM pairings p WHERE p.id = ANY(touched)) AND NOT written_here(h.xmin)
+    ORDER BY h.id FOR SHARE;
     PERFORM report_counts_add(ARRAY(
         SELECT d FROM pairing_days(
             ARRAY(SELECT (s.sign, p.id, a.path, p.since, p.until)::report_pairing

@@ -11,7 +11,7 @@
 --   `pairings`: active pairings; a pairing enters on `since` and leaves the day after `until`.
 --     Active at asOf: the sum of the rows up to asOf.
 --   HOME_VISIT, HEART_TO_HEART, GOOD_DEED: pairings that met the obligation in its period
---     (month, half-year, year: `obligation_period`) and are active. Within one period a
+--     (month, half-year, year: `obligation_start`) and are active. Within one period a
 --     pairing enters on its first visit of the kind (or on `since`, if later) and leaves the
 --     day after `until`; every row lies inside the period it belongs to. Met at asOf: the sum
 --     of the rows from the start of asOf's period to asOf.
@@ -56,28 +56,40 @@ CREATE TYPE report_visit AS (sign integer, pairing_id bigint, kind text, occurre
 -- A household as counted (+1) or no longer counted (-1) in the area `path`.
 CREATE TYPE report_household AS (sign integer, id bigint, path bigint[]);
 
--- The period of an obligation containing `day` (the calendar of resolvers/pairings.py):
--- the calendar month (HOME_VISIT), half-year Jan-Jun / Jul-Dec (HEART_TO_HEART), year (GOOD_DEED).
-CREATE FUNCTION obligation_period(kind text, day date) RETURNS daterange
+-- The first and the last day of the period of an obligation containing `day` (the calendar
+-- of resolvers/pairings.py): the calendar month (HOME_VISIT), half-year Jan-Jun / Jul-Dec
+-- (HEART_TO_HEART), year (GOOD_DEED). Plain date arithmetic, no time zone.
+CREATE FUNCTION obligation_start(kind text, day date) RETURNS date
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
-SELECT CASE kind
-    WHEN 'HOME_VISIT' THEN daterange(date_trunc('month', day)::date, (date_trunc('month', day) + interval '1 month')::date)
-    WHEN 'HEART_TO_HEART' THEN daterange(
-        make_date(extract(year FROM day)::integer, CASE WHEN extract(month FROM day) <= 6 THEN 1 ELSE 7 END, 1),
-        (make_date(extract(year FROM day)::integer, CASE WHEN extract(month FROM day) <= 6 THEN 1 ELSE 7 END, 1)
-         + interval '6 months')::date)
-    ELSE daterange(date_trunc('year', day)::date, (date_trunc('year', day) + interval '1 year')::date)
-END
+SELECT make_date(extract(year FROM day)::integer,
+                 CASE kind WHEN 'HOME_VISIT' THEN extract(month FROM day)::integer
+                           WHEN 'HEART_TO_HEART' THEN CASE WHEN extract(month FROM day) <= 6 THEN 1 ELSE 7 END
+                           ELSE 1 END,
+                 1)
 $$;
 
--- Add the deltas to the counters of their areas and of every area above them, in key order.
+CREATE FUNCTION obligation_last(kind text, day date) RETURNS date
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+SELECT (obligation_start(kind, day) + CASE kind WHEN 'HOME_VISIT' THEN interval '1 month'
+                                                WHEN 'HEART_TO_HEART' THEN interval '6 months'
+                                                ELSE interval '1 year' END)::date - 1
+$$;
+
+-- Add the deltas to the counters of their areas and of every area above them, in key order
+-- (what cancels out within the area first: a state counted as it was and as it is).
 CREATE FUNCTION report_counts_add(deltas report_delta[]) RETURNS void
 LANGUAGE sql
 AS $$
+WITH net AS (
+    SELECT d.path, d.figure, d.member, d.day, sum(d.n) AS n FROM unnest(deltas) d
+    GROUP BY d.path, d.figure, d.member, d.day
+    HAVING sum(d.n) <> 0
+)
 INSERT INTO report_counts AS c (county_id, area_id, figure, member, day, n)
 SELECT d.path[1], a.id, d.figure, d.member, d.day, sum(d.n)::bigint
-FROM unnest(deltas) d CROSS JOIN LATERAL unnest(d.path) AS a(id)
+FROM net d CROSS JOIN LATERAL unnest(d.path) AS a(id)
 GROUP BY d.path[1], a.id, d.figure, d.member, d.day
 HAVING sum(d.n) <> 0
 ORDER BY a.id, d.figure, d.member, d.day
@@ -92,7 +104,7 @@ LANGUAGE sql STABLE
 SET enable_nestloop = off
 AS $$
 WITH firsts AS (
-    SELECT v.sign, v.pairing_id, v.kind, obligation_period(v.kind, v.occurred_on) AS period,
+    SELECT v.sign, v.pairing_id, v.kind, obligation_start(v.kind, v.occurred_on) AS period,
            min(v.occurred_on) AS first
     FROM unnest(vs) v
     GROUP BY 1, 2, 3, 4
@@ -102,17 +114,18 @@ WITH firsts AS (
     FROM unnest(ps) p
     UNION ALL
     -- each obligation met, within its period
-    SELECT p.sign, p.path, f.kind, greatest(p.since, f.first), upper(f.period) - 1, p.until
+    SELECT p.sign, p.path, f.kind, greatest(p.since, f.first), obligation_last(f.kind, f.period), p.until
     FROM unnest(ps) p JOIN firsts f ON f.sign = p.sign AND f.pairing_id = p.id
     UNION ALL
     -- all three met, within a month
-    SELECT p.sign, p.path, 'ALL', greatest(p.since, m.first, h.first, y.first), upper(m.period) - 1, p.until
+    SELECT p.sign, p.path, 'ALL', greatest(p.since, m.first, h.first, y.first), obligation_last(m.kind, m.period),
+           p.until
     FROM unnest(ps) p
     JOIN firsts m ON m.sign = p.sign AND m.pairing_id = p.id AND m.kind = 'HOME_VISIT'
     JOIN firsts h ON h.sign = p.sign AND h.pairing_id = p.id AND h.kind = 'HEART_TO_HEART'
-                 AND h.period = obligation_period('HEART_TO_HEART', lower(m.period))
+                 AND h.period = obligation_start('HEART_TO_HEART', m.period)
     JOIN firsts y ON y.sign = p.sign AND y.pairing_id = p.id AND y.kind = 'GOOD_DEED'
-                 AND y.period = obligation_period('GOOD_DEED', lower(m.period))
+                 AND y.period = obligation_start('GOOD_DEED', m.period)
 )
 SELECT path, figure, 0::bigint, start, sign::bigint FROM spans WHERE start <= least(last, until)
 UNION ALL
@@ -175,7 +188,7 @@ BEGIN
                   UNION ALL
                   SELECT 1, n.id, n.area_id FROM unnest(news) n) s
             JOIN areas a ON a.id = s.area_id
-            WHERE TG_OP <> 'UPDATE' OR s.id = ANY(moved))) f));
+            WHERE TG_OP <> 'UPDATE' OR s.id IN (SELECT unnest(moved)))) f));
     RETURN NULL;
 END
 $$;
@@ -292,22 +305,25 @@ BEGIN
         RETURN NULL;
     END IF;
     -- one statement at a time per pairing: its first visits are found among what the others committed
-    PERFORM 1 FROM pairings p WHERE p.id = ANY(touched) AND NOT written_here(p.xmin) ORDER BY p.id FOR NO KEY UPDATE;
+    PERFORM 1 FROM pairings p
+    WHERE p.id IN (SELECT unnest(touched)) AND NOT written_here(p.xmin) ORDER BY p.id FOR NO KEY UPDATE;
     -- and its household does not move meanwhile
     PERFORM 1 FROM households h
-    WHERE h.id IN (SELECT p.household_id FROM pairings p WHERE p.id = ANY(touched)) AND NOT written_here(h.xmin)
+    WHERE h.id IN (SELECT p.household_id FROM pairings p WHERE p.id IN (SELECT unnest(touched)))
+      AND NOT written_here(h.xmin)
     ORDER BY h.id FOR SHARE;
     PERFORM report_counts_add(ARRAY(
         SELECT d FROM pairing_days(
             ARRAY(SELECT (s.sign, p.id, a.path, p.since, p.until)::report_pairing
                   FROM pairings p JOIN households h ON h.id = p.household_id JOIN areas a ON a.id = h.area_id
                   CROSS JOIN (VALUES (-1), (1)) s(sign)
-                  WHERE p.id = ANY(touched)),
+                  WHERE p.id IN (SELECT unnest(touched))),
             ARRAY(SELECT (1, v.pairing_id, v.kind, v.occurred_on)::report_visit
-                  FROM visits v WHERE v.pairing_id = ANY(touched)
+                  FROM visits v WHERE v.pairing_id IN (SELECT unnest(touched))
                   UNION ALL
                   SELECT (-1, v.pairing_id, v.kind, v.occurred_on)::report_visit
-                  FROM visits v WHERE v.pairing_id = ANY(touched) AND v.id NOT IN (SELECT c.id FROM unnest(come) c)
+                  FROM visits v
+                  WHERE v.pairing_id IN (SELECT unnest(touched)) AND v.id NOT IN (SELECT c.id FROM unnest(come) c)
                   UNION ALL
                   SELECT (-1, g.pairing_id, g.kind, g.occurred_on)::report_visit FROM unnest(gone) g)) d));
     RETURN NULL;

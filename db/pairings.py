@@ -710,7 +710,34 @@ DUE_HOUSEHOLDS_COUNT: Final = f"{_DUE_HOUSEHOLDS} SELECT count(*) FROM due"  # n
 # tstzrange is open: all time):
 # activities by their end, findings by their rectification, orders by when they were placed,
 # completed and rated; renovations, recorded by year, by their year from $4 to $5.
-STATISTICS: Final = """
+# An order's status, rating and placing, and with a period ($2) when it was completed and rated.
+ORDER_TIMES: Final = """
+SELECT o.status, o.rating, o.created_at,
+       CASE WHEN $2::timestamptz IS NOT NULL THEN
+           (SELECT max(e.at) FROM order_events e WHERE e.order_id = o.id AND e.action = 'COMPLETED') END
+           AS completed_at,
+       CASE WHEN $2::timestamptz IS NOT NULL THEN
+           (SELECT max(e.at) FROM order_events e WHERE e.order_id = o.id AND e.action = 'RATED') END AS rated_at
+"""
+# The figures over `communities` (those of the area) and `so` (orders of its households, ORDER_TIMES).
+COMMUNITY_AND_ORDER_FIGURES: Final = """
+    (SELECT coalesce(sum(re.quantity), 0) FROM resources re
+     WHERE re.category = 'PARKING' AND re.withdrawn_at IS NULL
+       AND (re.available_until IS NULL OR re.available_until > now())
+       AND EXISTS (SELECT 1 FROM resource_communities rc JOIN communities c ON c.id = rc.community_id
+                   WHERE rc.resource_id = re.id)
+    ) AS parking_spaces_opened,
+    (SELECT count(*) FROM activities ac JOIN communities c ON c.id = ac.community_id
+     WHERE ac.ends_at <= now() AND tstzrange($2::timestamptz, $3::timestamptz) @> ac.ends_at
+    ) AS activities_held,
+    (SELECT count(*) FROM so
+     WHERE tstzrange($2::timestamptz, $3::timestamptz) @> created_at) AS orders_placed,
+    (SELECT count(*) FROM so WHERE status IN ('COMPLETED', 'CLOSED')
+       AND ($2::timestamptz IS NULL OR (completed_at >= $2 AND completed_at < $3))) AS orders_completed,
+    (SELECT round(avg(rating), 2)::float8 FROM so WHERE rating IS NOT NULL
+       AND ($2::timestamptz IS NULL OR (rated_at >= $2 AND rated_at < $3))) AS average_rating
+"""
+STATISTICS: Final = f"""
 WITH communities AS MATERIALIZED (
     SELECT c.id FROM areas c, areas self
     WHERE self.id = $1 AND c.level = 'COMMUNITY' AND (c.path @> ARRAY[$1::bigint] OR c.id = ANY(self.path))
@@ -718,12 +745,7 @@ WITH communities AS MATERIALIZED (
     SELECT a.unit_id, a.area_id FROM adoptions a JOIN areas ar ON ar.id = a.area_id
     WHERE ar.path @> ARRAY[$1::bigint] AND a.until IS NULL
 ), so AS MATERIALIZED (
-    SELECT o.status, o.rating, o.created_at,
-           CASE WHEN $2::timestamptz IS NOT NULL THEN
-               (SELECT max(e.at) FROM order_events e WHERE e.order_id = o.id AND e.action = 'COMPLETED') END
-               AS completed_at,
-           CASE WHEN $2::timestamptz IS NOT NULL THEN
-               (SELECT max(e.at) FROM order_events e WHERE e.order_id = o.id AND e.action = 'RATED') END AS rated_at
+    {ORDER_TIMES}
     FROM service_orders o JOIN households hh ON hh.id = o.household_id JOIN areas a ON a.id = hh.area_id
     WHERE a.path @> ARRAY[$1::bigint]
 )
@@ -740,15 +762,6 @@ SELECT
     (SELECT count(DISTINCT area_id) FROM ad) AS adopted_areas,
     (SELECT count(*) FROM report_counts c WHERE c.area_id = $1 AND c.figure = 'cadre' AND c.n > 0) AS paired_cadres,
     kept_count($1, 'paired_households', '-infinity', '-infinity') AS paired_households,
-    (SELECT coalesce(sum(re.quantity), 0) FROM resources re
-     WHERE re.category = 'PARKING' AND re.withdrawn_at IS NULL
-       AND (re.available_until IS NULL OR re.available_until > now())
-       AND EXISTS (SELECT 1 FROM resource_communities rc JOIN communities c ON c.id = rc.community_id
-                   WHERE rc.resource_id = re.id)
-    ) AS parking_spaces_opened,
-    (SELECT count(*) FROM activities ac JOIN communities c ON c.id = ac.community_id
-     WHERE ac.ends_at <= now() AND tstzrange($2::timestamptz, $3::timestamptz) @> ac.ends_at
-    ) AS activities_held,
     (SELECT count(DISTINCT rn.compound_id) FROM renovations rn JOIN areas a ON a.id = rn.compound_id
      WHERE a.path @> ARRAY[$1::bigint] AND rn.status = 'COMPLETED'
        AND rn.year BETWEEN coalesce($4::integer, rn.year) AND coalesce($5::integer, rn.year)
@@ -757,13 +770,8 @@ SELECT
      WHERE a.path @> ARRAY[$1::bigint] AND f.category = 'ILLEGAL_STRUCTURE' AND f.rectified_at IS NOT NULL
        AND tstzrange($2::timestamptz, $3::timestamptz) @> f.rectified_at
     ) AS illegal_structures_removed,
-    (SELECT count(*) FROM so
-     WHERE tstzrange($2::timestamptz, $3::timestamptz) @> created_at) AS orders_placed,
-    (SELECT count(*) FROM so WHERE status IN ('COMPLETED', 'CLOSED')
-       AND ($2::timestamptz IS NULL OR (completed_at >= $2 AND completed_at < $3))) AS orders_completed,
-    (SELECT round(avg(rating), 2)::float8 FROM so WHERE rating IS NOT NULL
-       AND ($2::timestamptz IS NULL OR (rated_at >= $2 AND rated_at < $3))) AS average_rating
-"""
+    {COMMUNITY_AND_ORDER_FIGURES}
+"""  # noqa: S608 - constant SQL fragments
 
 
 # A report's best plan depends on how much of the county the area holds: after five runs

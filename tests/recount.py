@@ -59,7 +59,7 @@ FROM p
 """
 )
 
-RECOUNT_STATISTICS: Final = """
+RECOUNT_STATISTICS: Final = f"""
 WITH sub AS MATERIALIZED (
     SELECT id, level FROM areas WHERE path @> ARRAY[$1::bigint]
 ), communities AS MATERIALIZED (
@@ -73,12 +73,7 @@ WITH sub AS MATERIALIZED (
 ), ad AS MATERIALIZED (
     SELECT a.unit_id, a.area_id FROM adoptions a JOIN sub ON sub.id = a.area_id WHERE a.until IS NULL
 ), so AS MATERIALIZED (
-    SELECT o.status, o.rating, o.created_at,
-           CASE WHEN $2::timestamptz IS NOT NULL THEN
-               (SELECT max(e.at) FROM order_events e WHERE e.order_id = o.id AND e.action = 'COMPLETED') END
-               AS completed_at,
-           CASE WHEN $2::timestamptz IS NOT NULL THEN
-               (SELECT max(e.at) FROM order_events e WHERE e.order_id = o.id AND e.action = 'RATED') END AS rated_at
+    {db.ORDER_TIMES}
     FROM service_orders o JOIN h ON h.id = o.household_id
 )
 SELECT
@@ -94,15 +89,6 @@ SELECT
     (SELECT count(DISTINCT area_id) FROM ad) AS adopted_areas,
     (SELECT count(DISTINCT cadre_id) FROM pr) AS paired_cadres,
     (SELECT count(DISTINCT household_id) FROM pr) AS paired_households,
-    (SELECT coalesce(sum(re.quantity), 0) FROM resources re
-     WHERE re.category = 'PARKING' AND re.withdrawn_at IS NULL
-       AND (re.available_until IS NULL OR re.available_until > now())
-       AND EXISTS (SELECT 1 FROM resource_communities rc JOIN communities c ON c.id = rc.community_id
-                   WHERE rc.resource_id = re.id)
-    ) AS parking_spaces_opened,
-    (SELECT count(*) FROM activities ac JOIN communities c ON c.id = ac.community_id
-     WHERE ac.ends_at <= now() AND tstzrange($2::timestamptz, $3::timestamptz) @> ac.ends_at
-    ) AS activities_held,
     (SELECT count(DISTINCT rn.compound_id) FROM renovations rn JOIN sub ON sub.id = rn.compound_id
      WHERE rn.status = 'COMPLETED' AND rn.year BETWEEN coalesce($4::integer, rn.year) AND coalesce($5::integer, rn.year)
     ) AS renovated_compounds,
@@ -110,13 +96,8 @@ SELECT
      WHERE f.category = 'ILLEGAL_STRUCTURE' AND f.rectified_at IS NOT NULL
        AND tstzrange($2::timestamptz, $3::timestamptz) @> f.rectified_at
     ) AS illegal_structures_removed,
-    (SELECT count(*) FROM so
-     WHERE tstzrange($2::timestamptz, $3::timestamptz) @> created_at) AS orders_placed,
-    (SELECT count(*) FROM so WHERE status IN ('COMPLETED', 'CLOSED')
-       AND ($2::timestamptz IS NULL OR (completed_at >= $2 AND completed_at < $3))) AS orders_completed,
-    (SELECT round(avg(rating), 2)::float8 FROM so WHERE rating IS NOT NULL
-       AND ($2::timestamptz IS NULL OR (rated_at >= $2 AND rated_at < $3))) AS average_rating
-"""
+    {db.COMMUNITY_AND_ORDER_FIGURES}
+"""  # noqa: S608 - constant SQL fragments
 
 
 async def figures(

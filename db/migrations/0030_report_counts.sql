@@ -330,30 +330,23 @@ BEGIN
 END
 $$;
 
-CREATE TRIGGER households_report_counts_insert AFTER INSERT ON households
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION households_report_counts();
-CREATE TRIGGER households_report_counts_update AFTER UPDATE ON households
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION households_report_counts();
-CREATE TRIGGER households_report_counts_delete AFTER DELETE ON households
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION households_report_counts();
-CREATE TRIGGER persons_report_counts_insert AFTER INSERT ON persons
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION persons_report_counts();
-CREATE TRIGGER persons_report_counts_update AFTER UPDATE ON persons
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION persons_report_counts();
-CREATE TRIGGER persons_report_counts_delete AFTER DELETE ON persons
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION persons_report_counts();
-CREATE TRIGGER pairings_report_counts_insert AFTER INSERT ON pairings
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION pairings_report_counts();
-CREATE TRIGGER pairings_report_counts_update AFTER UPDATE ON pairings
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION pairings_report_counts();
-CREATE TRIGGER pairings_report_counts_delete AFTER DELETE ON pairings
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION pairings_report_counts();
-CREATE TRIGGER visits_report_counts_insert AFTER INSERT ON visits
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION visits_report_counts();
-CREATE TRIGGER visits_report_counts_update AFTER UPDATE ON visits
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION visits_report_counts();
-CREATE TRIGGER visits_report_counts_delete AFTER DELETE ON visits
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION visits_report_counts();
+-- One trigger per event (PostgreSQL allows transition tables on one event only), each once
+-- per statement: TABLE_report_counts_insert, _update and _delete.
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['households', 'persons', 'pairings', 'visits'] LOOP
+        EXECUTE format('CREATE TRIGGER %1$s_report_counts_insert AFTER INSERT ON %1$s '
+                       'REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION %1$s_report_counts()', t);
+        EXECUTE format('CREATE TRIGGER %1$s_report_counts_update AFTER UPDATE ON %1$s '
+                       'REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION %1$s_report_counts()', t);
+        EXECUTE format('CREATE TRIGGER %1$s_report_counts_delete AFTER DELETE ON %1$s '
+                       'REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION %1$s_report_counts()', t);
+    END LOOP;
+END
+$$;
 
 -- The counts of the rows already there.
 SELECT report_counts_add(ARRAY(

@@ -55,8 +55,8 @@ from gongjian.translation import language_of, translate
 from gongjian.trusted_documents import TrustedDocuments
 from resolvers import attachments, exports
 from resolvers.compiled import run as compiled_reads
-from resolvers.compiled.run import CompiledReads
-from resolvers.context import Context, viewer_from_token
+from resolvers.compiled.run import CompiledReads, SignIn
+from resolvers.context import Context, session_claims, viewer_from_token
 from schema import root
 
 log = logging.getLogger("gongjian")
@@ -87,7 +87,8 @@ def error_response(
 
 def _extensions(settings: Settings) -> list[Any]:
     """Order matters: the log wraps everything; trusted documents swap in the text before
-    the token limit, parsing and validation run; NUL text is refused before execution."""
+    the token limit, parsing and validation run; NUL text is refused before execution; the
+    viewer is known before the rate limits count a mutation."""
     return [
         OperationLog,
         SocketViewer,
@@ -100,6 +101,7 @@ def _extensions(settings: Settings) -> list[Any]:
         *limits.extensions(settings),
         RefuseNulText,
         SubscriptionsNeedSocket,
+        lambda: SignIn(compiled_reads=settings.compiled_reads),
         RateLimits,
         lambda: CompiledReads(enabled=settings.compiled_reads),
     ]
@@ -306,14 +308,20 @@ class GongjianGraphQL(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         db = request.app.state.db
-        viewer = None
+        viewer = unchecked = None
         if isinstance(request, Request):
-            viewer = await viewer_from_token(db, self.settings, bearer(request.headers.get("authorization")))
+            token = bearer(request.headers.get("authorization"))
+            # a session token's account is looked up when the operation runs (`SignIn`), or
+            # within the compiled read's statement; an API token's use is recorded here
+            unchecked = session_claims(self.settings, token)
+            if unchecked is None:
+                viewer = await viewer_from_token(db, self.settings, token)
         return Context(
             db=db,
             settings=self.settings,
             request_id=getattr(request.state, "request_id", None) or _request_id(request),
             viewer=viewer,
+            unchecked=unchecked,
             request=request,
             response=response if isinstance(response, Response) else None,
             language=language_of(request.headers.get("accept-language")),
@@ -512,14 +520,19 @@ def create_app(settings: Settings, *, db: Any = None, extra_queries: Sequence[ty
             await raw.close()
         if applied:
             log.info("migrations applied", extra={"fields": {"versions": applied}})
-        pool = await create_pool(
-            settings.database_url,
-            min_size=settings.pool_min,
-            max_size=settings.pool_max,
-            timeouts=settings.timeouts,
-            time_zone=settings.timezone,
-        )
-        app.state.db = PoolDatabase(pool, acquire_timeout=settings.acquire_timeout)
+        pools = [
+            await create_pool(
+                settings.database_url,
+                min_size=settings.pool_min,
+                max_size=settings.pool_max,
+                timeouts=settings.timeouts,
+                time_zone=settings.timezone,
+                generic_plans=generic,
+            )
+            for generic in (False, True)[: 2 if settings.compiled_reads else 1]
+        ]
+        pool, reads = pools[0], pools[-1] if len(pools) > 1 else None
+        app.state.db = PoolDatabase(pool, acquire_timeout=settings.acquire_timeout, reads=reads)
         _install_live(app.state, settings)
         job = Reminders(app.state.db, settings)
         job.start()
@@ -528,7 +541,8 @@ def create_app(settings: Settings, *, db: Any = None, extra_queries: Sequence[ty
         finally:
             live_events.stop(app.state)
             await job.stop()
-            await pool.close()
+            for each in pools:
+                await each.close()
 
     graphql = GongjianGraphQL(settings, extra_queries)
     if settings.compiled_reads:  # trusted documents compile at start, not on their first request

@@ -36,14 +36,18 @@ class PoolCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         if not isinstance(self.db, PoolDatabase):
             return
-        pool = self.db.pool
         connections = GaugeMetricFamily(
-            "gongjian_db_pool_connections", "Connections of the asyncpg pool, by state", labels=["state"]
+            "gongjian_db_pool_connections",
+            "Connections of the asyncpg pools (`statements`; `compiled_reads`, with generic plans), by state",
+            labels=["pool", "state"],
         )
-        idle = pool.get_idle_size()
-        connections.add_metric(["in_use"], pool.get_size() - idle)
-        connections.add_metric(["idle"], idle)
-        connections.add_metric(["max"], pool.get_max_size())
+        for name, pool in (("statements", self.db.pool), ("compiled_reads", self.db.reads)):
+            if pool is None:
+                continue
+            idle = pool.get_idle_size()
+            connections.add_metric([name, "in_use"], pool.get_size() - idle)
+            connections.add_metric([name, "idle"], idle)
+            connections.add_metric([name, "max"], pool.get_max_size())
         yield connections
         yield GaugeMetricFamily(
             "gongjian_db_pool_waiting", "Callers waiting for a pool connection now", value=self.db.waiting

@@ -31,6 +31,9 @@ class Context:
     settings: Settings
     request_id: str
     viewer: Viewer | None = None
+    # a session token whose signature holds but whose account the database has not been asked
+    # about yet: the compiled path asks within its one statement, `sign_in` asks otherwise
+    unchecked: tokens.TokenClaims | None = None
     request: Request | WebSocket | None = None
     response: Response | None = None
     # graphql-transport-ws: the `connection_init` payload (strawberry sets it; on_ws_connect reads it)
@@ -63,6 +66,13 @@ class Context:
         """A copy with fresh DataLoaders, for each operation of a long-lived WebSocket."""
         return dataclasses.replace(self, _loaders={})
 
+    async def sign_in(self) -> None:
+        """Ask the database who the session token's account is (before anything reads
+        `viewer`): no viewer when it is disabled or its tokens were revoked since."""
+        claims, self.unchecked = self.unchecked, None
+        if claims is not None:
+            self.viewer = await viewer_of_claims(self.db, claims)
+
     @property
     def signed_in(self) -> Viewer:
         """The viewer of a field that requires authentication (checked by its permission)."""
@@ -75,24 +85,44 @@ ResolverInfo = Info[Context, Any]
 
 async def viewer_from_token(db: Database, settings: Settings, token: str | None) -> Viewer | None:
     """The viewer a bearer token stands for; None when there is no valid token."""
-    if not token or not token.isascii():  # every token given out is ASCII
-        return None
+    if token and token.isascii() and token.startswith(tokens.API_TOKEN_PREFIX):
+        return await viewer_of_api_token(db, token)
+    claims = session_claims(settings, token)
+    return None if claims is None else await viewer_of_claims(db, claims)
+
+
+async def viewer_of_api_token(db: Database, token: str) -> Viewer | None:
+    """The viewer an API token stands for (its use is recorded): None when it is unknown,
+    revoked, or its creator may no longer issue it."""
     async with db.connection() as conn:
-        if token.startswith(tokens.API_TOKEN_PREFIX):
-            use = await identity.use_api_token(conn, tokens.hash_api_token(token))
-            if use is None:
-                return None
-            return Viewer(
-                user_id=use.created_by,
-                username=use.creator_username or f"api-token-{use.id}",
-                county_id=use.county_id,
-                person_id=None,
-                grants=(Grant(id=0, role=Role.UNIT_ADMIN, organisation_id=use.organisation_id),),
-                api_token_id=use.id,
-            )
-        claims = tokens.verify(tokens.secrets_of(settings), token)
-        if claims is None or claims.purpose is not None:  # a password-change token signs nobody in
-            return None
+        use = await identity.use_api_token(conn, tokens.hash_api_token(token))
+    if use is None:
+        return None
+    return Viewer(
+        user_id=use.created_by,
+        username=use.creator_username or f"api-token-{use.id}",
+        county_id=use.county_id,
+        person_id=None,
+        grants=(Grant(id=0, role=Role.UNIT_ADMIN, organisation_id=use.organisation_id),),
+        api_token_id=use.id,
+    )
+
+
+def session_claims(settings: Settings, token: str | None) -> tokens.TokenClaims | None:
+    """The claims of a good session token (signed by us, not expired, for signing in), before
+    the database says whether its account still holds them; None for anything else."""
+    if not token or not token.isascii() or token.startswith(tokens.API_TOKEN_PREFIX):
+        return None
+    claims = tokens.verify(tokens.secrets_of(settings), token)
+    if claims is None or claims.purpose is not None:  # a password-change token signs nobody in
+        return None
+    return claims
+
+
+async def viewer_of_claims(db: Database, claims: tokens.TokenClaims) -> Viewer | None:
+    """The viewer a good session token stands for: its account if enabled and its tokens of
+    that generation are still good (a password change or disabling revokes them)."""
+    async with db.connection() as conn:
         user = await identity.user_with_grants(conn, claims.user_id, claims.generation)
     return None if user is None else viewer_of(user)
 

@@ -83,13 +83,13 @@ async def test_pool_connections_in_use_and_waiting(committed_db: dict[str, Any])
                         break
                     await asyncio.sleep(0.01)
                 busy = await _scrape(client)
-                assert _value(busy, "gongjian_db_pool_connections", state="in_use") == 1
-                assert _value(busy, "gongjian_db_pool_connections", state="max") == 1
+                assert _value(busy, "gongjian_db_pool_connections", pool="statements", state="in_use") == 1
+                assert _value(busy, "gongjian_db_pool_connections", pool="statements", state="max") == 1
                 assert _value(busy, "gongjian_db_pool_waiting") == 1
             assert (await waiting).status_code == 200
             calm = await _scrape(client)
             assert _value(calm, "gongjian_db_pool_waiting") == 0
-            assert _value(calm, "gongjian_db_pool_connections", state="in_use") == 0
+            assert _value(calm, "gongjian_db_pool_connections", pool="statements", state="in_use") == 0
     finally:
         await pool.close()
 

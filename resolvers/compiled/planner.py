@@ -45,8 +45,10 @@ from resolvers.compiled.declarations import (
 )
 from resolvers.pagination import checked_first, decode_id_cursor
 
-# the fixed parameters of every statement
-USER, TOKEN, COUNTY, REQUEST = "$1", "$2", "$3", "$4"
+# the fixed parameters of every statement: the viewer (a user, or an API token and its
+# creator), the generation of the session token that signed the user in (NULL for an API
+# token, which the request checked before), the request's id (for the audit rows)
+USER, TOKEN, GENERATION, REQUEST = "$1", "$2", "$3", "$4"
 FIXED = 4
 MAX_KEYS = 50  # json_build_object takes at most 100 arguments
 

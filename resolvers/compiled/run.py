@@ -44,6 +44,8 @@ from graphql import (
 from graphql.execution.values import get_variable_values
 from starlette.requests import Request
 from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
+from strawberry.types.graphql import OperationType as StrawberryOperationType
 
 from resolvers import ids
 from resolvers.compiled import sql
@@ -251,13 +253,49 @@ def _stand_ins(planner: Planner, types: tuple[str, ...]) -> Variables:
     return variables
 
 
-async def run(ctx: Context, statement: str, params: list[Any]) -> str:
-    viewer = ctx.signed_in
-    async with ctx.db.connection() as conn:
-        text = await conn.fetchval(
-            statement, viewer.user_id, viewer.api_token_id, viewer.county_id, ctx.request_id, *params
-        )
-    return cast(str, text)
+async def run(ctx: Context, statement: str, params: list[Any]) -> str | None:
+    """The `data` JSON text; None when the session token no longer signs its user in (the
+    statement checks it: one round trip for the viewer and the answer)."""
+    fixed: tuple[int, int | None, int | None, str]
+    if ctx.viewer is not None:
+        viewer = ctx.viewer
+        fixed = (viewer.user_id, viewer.api_token_id, None, ctx.request_id)
+    else:
+        assert ctx.unchecked is not None
+        fixed = (ctx.unchecked.user_id, None, ctx.unchecked.generation, ctx.request_id)
+    async with ctx.db.read_connection() as conn:
+        text = await conn.fetchval(statement, *fixed, *params)
+    return cast(str | None, text)
+
+
+def _may_compile(execution: ExecutionContext) -> bool:
+    """An HTTP query by a viewer (signed in, or with a session token the statement checks)."""
+    ctx = execution.context
+    return (
+        execution.result is None
+        and isinstance(ctx, Context)
+        and isinstance(ctx.request, Request)
+        and (ctx.viewer is not None or ctx.unchecked is not None)
+        and execution.graphql_document is not None
+        and execution.query is not None
+        and execution.operation_type == StrawberryOperationType.QUERY
+    )
+
+
+class SignIn(SchemaExtension):
+    """Asks the database who a session token's account is before the operation runs, except
+    for a query the compiled path may answer: its statement asks, and `CompiledReads` signs
+    in on the ordinary path's behalf when it does not answer."""
+
+    def __init__(self, *, compiled_reads: bool = True) -> None:
+        super().__init__()
+        self.compiled_reads = compiled_reads
+
+    async def on_execute(self) -> Any:  # an async generator: strawberry's hook shape
+        ctx = self.execution_context.context
+        if isinstance(ctx, Context) and not (self.compiled_reads and _may_compile(self.execution_context)):
+            await ctx.sign_in()
+        yield
 
 
 class CompiledReads(SchemaExtension):
@@ -270,15 +308,8 @@ class CompiledReads(SchemaExtension):
     async def on_execute(self) -> Any:  # an async generator: strawberry's hook shape
         execution = self.execution_context
         ctx = execution.context
-        if (
-            self.enabled
-            and execution.result is None
-            and isinstance(ctx, Context)
-            and isinstance(ctx.request, Request)
-            and ctx.viewer is not None
-            and execution.graphql_document is not None
-            and execution.query is not None
-        ):
+        if self.enabled and _may_compile(execution):
+            assert isinstance(ctx, Context) and execution.graphql_document is not None and execution.query
             try:
                 statement, params = compile_operation(
                     execution.schema._schema,
@@ -291,8 +322,11 @@ class CompiledReads(SchemaExtension):
                 pass
             else:
                 text = await run(ctx, statement, params)
-                ctx.execution_path = "compiled"
-                execution.result = ExecutionResult(data=cast(dict[str, Any], orjson.Fragment(text)), errors=None)
+                if text is not None:
+                    ctx.execution_path = "compiled"
+                    execution.result = ExecutionResult(data=cast(dict[str, Any], orjson.Fragment(text)), errors=None)
+        if isinstance(ctx, Context) and execution.result is None:
+            await ctx.sign_in()  # the ordinary path answers: it needs the viewer
         yield
 
 

@@ -144,12 +144,21 @@ async def test_kept_counts_do_not_depend_on_the_sessions_time_zone(conn: asyncpg
 
 @pytest.mark.parametrize("table", ["households", "persons", "pairings", "visits"])
 async def test_the_triggers_are_statement_level(conn: asyncpg.Connection, table: str) -> None:
-    """One trigger per event, each once per statement (bulk imports pay once, not per row)."""
+    """One trigger per event (insert, update, delete, truncate), each once per statement
+    (bulk imports pay once, not per row)."""
     rows = await conn.fetch(
         "SELECT t.tgtype FROM pg_trigger t WHERE t.tgrelid = $1::regclass AND t.tgname LIKE '%report_counts%'", table
     )
-    assert len(rows) == 3
+    assert len(rows) == 4
     assert all(r["tgtype"] & 1 == 0 for r in rows)  # TRIGGER_TYPE_ROW unset
+
+
+async def test_a_truncate_counts_everything_again(conn: asyncpg.Connection) -> None:
+    w = await b.world(conn)
+    pairing = await b.pairing_of(conn, w.people["cadre"], w.household)
+    await visit(conn, pairing, "HOME_VISIT", D(2025, 7, 1))
+    await conn.execute("TRUNCATE visits CASCADE")
+    await assert_kept(conn, w.county, "visits truncated")
 
 
 RECORD_VISIT = """

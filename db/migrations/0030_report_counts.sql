@@ -348,10 +348,38 @@ BEGIN
 END
 $$;
 
--- The counts of the rows already there.
+-- All counts again from the rows: the backfill, and after a TRUNCATE (which no statement
+-- trigger can count row by row).
+CREATE FUNCTION report_counts_recount() RETURNS void
+LANGUAGE sql
+AS $$
+DELETE FROM report_counts;
 SELECT report_counts_add(ARRAY(
     SELECT f FROM household_figures(ARRAY(
         SELECT (1, h.id, a.path)::report_household FROM households h JOIN areas a ON a.id = h.area_id)) f));
+$$;
+
+CREATE FUNCTION report_counts_truncated() RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    PERFORM report_counts_recount();
+    RETURN NULL;
+END
+$$;
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['households', 'persons', 'pairings', 'visits'] LOOP
+        EXECUTE format('CREATE TRIGGER %1$s_report_counts_truncate AFTER TRUNCATE ON %1$s '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION report_counts_truncated()', t);
+    END LOOP;
+END
+$$;
+
+-- The counts of the rows already there.
+SELECT report_counts_recount();
 
 -- What a report reads: the sum of an area's rows of a figure from `first` to `last` (its
 -- current count for an undated figure: -infinity to -infinity).

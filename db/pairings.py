@@ -628,23 +628,17 @@ async def report_area(conn: Conn, area_id: int, viewer: ViewerKey) -> tuple[Area
     return (area_row(row), row["reader"]) if row else None
 
 
+# The figures that grow with the households (households, those with an active pairing)
+# are kept per area by triggers (0030_report_counts.sql): `kept_count` reads them.
 COVERAGE: Final = """
-WITH sub AS (
-    SELECT id, level, parent_id FROM areas WHERE path @> ARRAY[$1::bigint]
-), b AS (
-    SELECT id, parent_id FROM sub WHERE level = 'BUILDING'
-), h AS (
-    SELECT hh.id FROM households hh JOIN sub ON sub.id = hh.area_id
-)
-SELECT
-    (SELECT count(*) FROM b) AS buildings,
-    (SELECT count(*) FROM b WHERE EXISTS (
-        SELECT 1 FROM responsibilities r WHERE r.area_id = b.id AND r.until IS NULL)) AS buildings_with_head,
-    (SELECT count(*) FROM b WHERE EXISTS (
-        SELECT 1 FROM adoptions a WHERE a.area_id IN (b.id, b.parent_id) AND a.until IS NULL)) AS adopted_buildings,
-    (SELECT count(*) FROM h) AS households,
-    (SELECT count(*) FROM h WHERE EXISTS (
-        SELECT 1 FROM pairings p WHERE p.household_id = h.id AND p.until IS NULL)) AS paired_households
+SELECT count(*) AS buildings,
+       count(*) FILTER (WHERE EXISTS (
+           SELECT 1 FROM responsibilities r WHERE r.area_id = b.id AND r.until IS NULL)) AS buildings_with_head,
+       count(*) FILTER (WHERE EXISTS (
+           SELECT 1 FROM adoptions a WHERE a.area_id IN (b.id, b.parent_id) AND a.until IS NULL)) AS adopted_buildings,
+       kept_count($1, 'households', '-infinity', '-infinity') AS households,
+       kept_count($1, 'paired_households', '-infinity', '-infinity') AS paired_households
+FROM areas b WHERE b.path @> ARRAY[$1::bigint] AND b.level = 'BUILDING'
 """
 
 UNCOVERED_HOUSEHOLDS: Final = """
@@ -654,36 +648,16 @@ WHERE a.path @> ARRAY[$1::bigint] AND hh.id > $2
 ORDER BY hh.id LIMIT $3
 """
 
-# Pairings active at asOf ($2) of households inside area $1, each with the start of the
-# period of each obligation ($3 month, $4 half-year, $5 year) and whether a visit meets it.
-_COMPLIANCE_BASE: Final = """
-WITH p AS (
-    SELECT pr.id,
-           coalesce(bool_or(v.kind = 'HOME_VISIT' AND v.occurred_on >= $3), false) AS home_visit,
-           coalesce(bool_or(v.kind = 'HEART_TO_HEART' AND v.occurred_on >= $4), false) AS heart_to_heart,
-           coalesce(bool_or(v.kind = 'GOOD_DEED'), false) AS good_deed
-    FROM pairings pr
-    JOIN households h ON h.id = pr.household_id
-    JOIN areas a ON a.id = h.area_id
-    LEFT JOIN visits v ON v.pairing_id = pr.id AND v.occurred_on <= $2 AND (
-        (v.kind = 'HOME_VISIT' AND v.occurred_on >= $3)
-        OR (v.kind = 'HEART_TO_HEART' AND v.occurred_on >= $4)
-        OR (v.kind = 'GOOD_DEED' AND v.occurred_on >= $5))
-    WHERE a.path @> ARRAY[$1::bigint] AND pr.since <= $2 AND (pr.until IS NULL OR pr.until >= $2)
-    GROUP BY pr.id
-)
+# Pairings active at asOf ($2) of households inside area $1, and how many of them met each
+# obligation in its period ($3 month, $4 half-year, $5 year, each up to asOf) and all three
+# (`due`: the others): the dated figures kept per area (0030_report_counts.sql).
+COMPLIANCE: Final = """
+SELECT kept_count($1, 'pairings', '-infinity', $2) AS pairings,
+       kept_count($1, 'HOME_VISIT', $3, $2) AS home_visit_met,
+       kept_count($1, 'HEART_TO_HEART', $4, $2) AS heart_to_heart_met,
+       kept_count($1, 'GOOD_DEED', $5, $2) AS good_deed_met,
+       kept_count($1, 'pairings', '-infinity', $2) - kept_count($1, 'ALL', $3, $2) AS due
 """
-COMPLIANCE: Final = (
-    _COMPLIANCE_BASE
-    + """
-SELECT count(*) AS pairings,
-       count(*) FILTER (WHERE home_visit) AS home_visit_met,
-       count(*) FILTER (WHERE heart_to_heart) AS heart_to_heart_met,
-       count(*) FILTER (WHERE good_deed) AS good_deed_met,
-       count(*) FILTER (WHERE NOT (home_visit AND heart_to_heart AND good_deed)) AS due
-FROM p
-"""
-)
 # The same pairings with at least one DUE obligation, in id order from a cursor: probes
 # per pairing, so a page stops as soon as it is full.
 DUE_PAIRINGS: Final = """
@@ -728,47 +702,25 @@ ORDER BY address, id LIMIT $7
 DUE_HOUSEHOLDS_COUNT: Final = f"{_DUE_HOUSEHOLDS} SELECT count(*) FROM due"  # noqa: S608 - constant SQL fragments
 
 
+# The figures that grow with the households (households, residents, those paired, the cadres
+# paired) are kept per area (0030_report_counts.sql); the others count their few rows.
 # Community-level figures (parking, activities) count the communities inside the area, or
 # the area's own community when the area lies below a community. Figures about events count
 # only those from $2 (inclusive) to $3 (exclusive) when a period is given (a null bound of the
 # tstzrange is open: all time):
 # activities by their end, findings by their rectification, orders by when they were placed,
 # completed and rated; renovations, recorded by year, by their year from $4 to $5.
-STATISTICS: Final = """
-WITH sub AS MATERIALIZED (
-    SELECT id, level FROM areas WHERE path @> ARRAY[$1::bigint]
-), communities AS MATERIALIZED (
-    SELECT id FROM sub WHERE level = 'COMMUNITY'
-    UNION
-    SELECT c.id FROM areas self JOIN areas c ON c.id = ANY(self.path) AND c.level = 'COMMUNITY' WHERE self.id = $1
-), h AS MATERIALIZED (
-    SELECT hh.id FROM households hh JOIN sub ON sub.id = hh.area_id
-), pr AS MATERIALIZED (
-    SELECT p.cadre_id, p.household_id FROM pairings p JOIN h ON h.id = p.household_id WHERE p.until IS NULL
-), ad AS MATERIALIZED (
-    SELECT a.unit_id, a.area_id FROM adoptions a JOIN sub ON sub.id = a.area_id WHERE a.until IS NULL
-), so AS MATERIALIZED (
-    SELECT o.status, o.rating, o.created_at,
-           CASE WHEN $2::timestamptz IS NOT NULL THEN
-               (SELECT max(e.at) FROM order_events e WHERE e.order_id = o.id AND e.action = 'COMPLETED') END
-               AS completed_at,
-           CASE WHEN $2::timestamptz IS NOT NULL THEN
-               (SELECT max(e.at) FROM order_events e WHERE e.order_id = o.id AND e.action = 'RATED') END AS rated_at
-    FROM service_orders o JOIN h ON h.id = o.household_id
-)
-SELECT
-    (SELECT count(*) FROM organisations o JOIN sub ON sub.id = o.area_id
-     WHERE o.kind = 'PARTY_BRANCH') AS party_branches,
-    (SELECT count(*) FROM organisations o JOIN sub ON sub.id = o.area_id
-     WHERE o.kind = 'FUNCTIONAL_BRANCH') AS functional_branches,
-    (SELECT count(DISTINCT r.person_id) FROM responsibilities r JOIN sub ON sub.id = r.area_id
-     WHERE sub.level = 'BUILDING' AND r.until IS NULL) AS building_heads,
-    (SELECT count(*) FROM h) AS households,
-    (SELECT count(*) FROM persons pe JOIN h ON h.id = pe.household_id) AS residents,
-    (SELECT count(DISTINCT unit_id) FROM ad) AS adopting_units,
-    (SELECT count(DISTINCT area_id) FROM ad) AS adopted_areas,
-    (SELECT count(DISTINCT cadre_id) FROM pr) AS paired_cadres,
-    (SELECT count(DISTINCT household_id) FROM pr) AS paired_households,
+# An order's status, rating and placing, and with a period ($2) when it was completed and rated.
+ORDER_TIMES: Final = """
+SELECT o.status, o.rating, o.created_at,
+       CASE WHEN $2::timestamptz IS NOT NULL THEN
+           (SELECT max(e.at) FROM order_events e WHERE e.order_id = o.id AND e.action = 'COMPLETED') END
+           AS completed_at,
+       CASE WHEN $2::timestamptz IS NOT NULL THEN
+           (SELECT max(e.at) FROM order_events e WHERE e.order_id = o.id AND e.action = 'RATED') END AS rated_at
+"""
+# The figures over `communities` (those of the area) and `so` (orders of its households, ORDER_TIMES).
+COMMUNITY_AND_ORDER_FIGURES: Final = """
     (SELECT coalesce(sum(re.quantity), 0) FROM resources re
      WHERE re.category = 'PARKING' AND re.withdrawn_at IS NULL
        AND (re.available_until IS NULL OR re.available_until > now())
@@ -778,13 +730,6 @@ SELECT
     (SELECT count(*) FROM activities ac JOIN communities c ON c.id = ac.community_id
      WHERE ac.ends_at <= now() AND tstzrange($2::timestamptz, $3::timestamptz) @> ac.ends_at
     ) AS activities_held,
-    (SELECT count(DISTINCT rn.compound_id) FROM renovations rn JOIN sub ON sub.id = rn.compound_id
-     WHERE rn.status = 'COMPLETED' AND rn.year BETWEEN coalesce($4::integer, rn.year) AND coalesce($5::integer, rn.year)
-    ) AS renovated_compounds,
-    (SELECT count(*) FROM findings f JOIN sub ON sub.id = f.compound_id
-     WHERE f.category = 'ILLEGAL_STRUCTURE' AND f.rectified_at IS NOT NULL
-       AND tstzrange($2::timestamptz, $3::timestamptz) @> f.rectified_at
-    ) AS illegal_structures_removed,
     (SELECT count(*) FROM so
      WHERE tstzrange($2::timestamptz, $3::timestamptz) @> created_at) AS orders_placed,
     (SELECT count(*) FROM so WHERE status IN ('COMPLETED', 'CLOSED')
@@ -792,6 +737,41 @@ SELECT
     (SELECT round(avg(rating), 2)::float8 FROM so WHERE rating IS NOT NULL
        AND ($2::timestamptz IS NULL OR (rated_at >= $2 AND rated_at < $3))) AS average_rating
 """
+STATISTICS: Final = f"""
+WITH communities AS MATERIALIZED (
+    SELECT c.id FROM areas c, areas self
+    WHERE self.id = $1 AND c.level = 'COMMUNITY' AND (c.path @> ARRAY[$1::bigint] OR c.id = ANY(self.path))
+), ad AS MATERIALIZED (
+    SELECT a.unit_id, a.area_id FROM adoptions a JOIN areas ar ON ar.id = a.area_id
+    WHERE ar.path @> ARRAY[$1::bigint] AND a.until IS NULL
+), so AS MATERIALIZED (
+    {ORDER_TIMES}
+    FROM service_orders o JOIN households hh ON hh.id = o.household_id JOIN areas a ON a.id = hh.area_id
+    WHERE a.path @> ARRAY[$1::bigint]
+)
+SELECT
+    (SELECT count(*) FROM organisations o JOIN areas a ON a.id = o.area_id
+     WHERE a.path @> ARRAY[$1::bigint] AND o.kind = 'PARTY_BRANCH') AS party_branches,
+    (SELECT count(*) FROM organisations o JOIN areas a ON a.id = o.area_id
+     WHERE a.path @> ARRAY[$1::bigint] AND o.kind = 'FUNCTIONAL_BRANCH') AS functional_branches,
+    (SELECT count(DISTINCT r.person_id) FROM responsibilities r JOIN areas a ON a.id = r.area_id
+     WHERE a.path @> ARRAY[$1::bigint] AND a.level = 'BUILDING' AND r.until IS NULL) AS building_heads,
+    kept_count($1, 'households', '-infinity', '-infinity') AS households,
+    kept_count($1, 'residents', '-infinity', '-infinity') AS residents,
+    (SELECT count(DISTINCT unit_id) FROM ad) AS adopting_units,
+    (SELECT count(DISTINCT area_id) FROM ad) AS adopted_areas,
+    (SELECT count(*) FROM report_counts c WHERE c.area_id = $1 AND c.figure = 'cadre' AND c.n > 0) AS paired_cadres,
+    kept_count($1, 'paired_households', '-infinity', '-infinity') AS paired_households,
+    (SELECT count(DISTINCT rn.compound_id) FROM renovations rn JOIN areas a ON a.id = rn.compound_id
+     WHERE a.path @> ARRAY[$1::bigint] AND rn.status = 'COMPLETED'
+       AND rn.year BETWEEN coalesce($4::integer, rn.year) AND coalesce($5::integer, rn.year)
+    ) AS renovated_compounds,
+    (SELECT count(*) FROM findings f JOIN areas a ON a.id = f.compound_id
+     WHERE a.path @> ARRAY[$1::bigint] AND f.category = 'ILLEGAL_STRUCTURE' AND f.rectified_at IS NOT NULL
+       AND tstzrange($2::timestamptz, $3::timestamptz) @> f.rectified_at
+    ) AS illegal_structures_removed,
+    {COMMUNITY_AND_ORDER_FIGURES}
+"""  # noqa: S608 - constant SQL fragments
 
 
 # A report's best plan depends on how much of the county the area holds: after five runs

@@ -500,7 +500,13 @@ compiled.declare(
 )
 
 own_resolvers("Resource", {"exchanges": "a keyset connection with its count: read by its page and count loaders"})
-own_resolvers("Need", {"exchanges": "a keyset connection with its count: read by its page and count loaders"})
+own_resolvers(
+    "Need",
+    {
+        "exchanges": "a keyset connection with its count: read by its page and count loaders",
+        "matches": "a connection ranked by fit: read by its page loader (resolvers/duallist.py matches_of)",
+    },
+)
 
 _NEEDS_WHERE = (
     _NEED_VISIBLE  # noqa: S608 - constant text

@@ -6,7 +6,8 @@ the earlier extensions had their say. A signed-in HTTP query whose every field i
 declared in SQL is answered by one statement; its JSON text goes into the response as it
 is (an `orjson.Fragment`). Anything else, or any value the ordinary path would refuse,
 runs on the ordinary path. Plans are cached by document text, the operation's name, the
-booleans that @skip/@include read and the types `node(id)` names; the trusted documents'
+booleans that @skip/@include read, the types `node(id)` names and each connection's `first`
+(a constant of the statement); the trusted documents'
 queries are planned when the app starts (`precompile`), and those plans stay."""
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any, Final, cast
 
 import orjson
 from graphql import (
+    ArgumentNode,
     DirectiveNode,
     DocumentNode,
     ExecutionResult,
@@ -52,6 +54,7 @@ from resolvers.compiled import sql
 from resolvers.compiled.declarations import SOURCES
 from resolvers.compiled.planner import Fallback, NotCompilable, Plan, Planner, Variables, node_type
 from resolvers.context import Context
+from resolvers.pagination import DEFAULT_FIRST, checked_first
 
 log = logging.getLogger("gongjian.compiled")
 
@@ -97,6 +100,39 @@ def _flag_names(document_key: str, document: DocumentNode) -> frozenset[str]:
     return found
 
 
+_first_variables: OrderedDict[str, frozenset[str]] = OrderedDict()
+
+
+def _first_names(document_key: str, document: DocumentNode) -> frozenset[str]:
+    """The variables given as a connection's `first`: a plan writes `first` into its
+    statement, so it is planned for their values."""
+    found = _first_variables.get(document_key)
+    if found is None:
+        names: set[str] = set()
+
+        class Firsts(Visitor):
+            def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
+                if node.name.value == "first" and isinstance(node.value, VariableNode):
+                    names.add(node.value.name.value)
+
+        visit(document, Firsts())
+        found = _first_variables[document_key] = frozenset(names)
+        if len(_first_variables) > CACHE_SIZE:
+            _first_variables.popitem(last=False)
+    return found
+
+
+def _first_value(value: Any) -> int:
+    """A `first` as the plan reads it (none: the default); Fallback for what the ordinary
+    path refuses (it answers with its error)."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        raise Fallback("first")
+    try:
+        return checked_first(value)
+    except Exception as exc:
+        raise Fallback("first") from exc
+
+
 def _fragments(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
     return {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
 
@@ -114,7 +150,9 @@ def _node_fields(planner: Planner, variables: Variables) -> list[list[FieldNode]
     return [nodes for nodes in collected if nodes[0].name.value == "node"]
 
 
-def _shape(planner: Planner, variables: Variables, flag_names: frozenset[str]) -> tuple[Any, ...]:
+def _shape(
+    planner: Planner, variables: Variables, flag_names: frozenset[str], first_names: frozenset[str]
+) -> tuple[Any, ...]:
     """What, besides the document, a plan depends on."""
     query = planner.schema.query_type
     assert query is not None
@@ -122,7 +160,8 @@ def _shape(planner: Planner, variables: Variables, flag_names: frozenset[str]) -
         node_type(planner._value(nodes, query, "id")(variables)) for nodes in _node_fields(planner, variables)
     ]
     flags = tuple(sorted((k, v) for k, v in variables.items() if k in flag_names and isinstance(v, bool)))
-    return flags, tuple(node_types)
+    firsts = tuple((k, _first_value(variables.get(k))) for k in sorted(first_names))
+    return flags, tuple(node_types), firsts
 
 
 # plans of the trusted documents, built when the app starts (never evicted)
@@ -153,7 +192,8 @@ def compile_operation(
     planner = Planner(schema, operation, _fragments(document))
     document_key = _document_key(query)
     name = _name(operation)
-    key = (document_key, name, *_shape(planner, variables, _flag_names(document_key, document)))
+    first_names = _first_names(document_key, document)
+    key = (document_key, name, *_shape(planner, variables, _flag_names(document_key, document), first_names))
     if key in _trusted:
         compiled = _trusted[key]
     elif key in _plans:
@@ -168,6 +208,8 @@ def compile_operation(
     if compiled is None:
         raise NotCompilable("cached")
     statement, plan = compiled
+    if any(source(variables) != value for source, value in plan.assumed):
+        raise Fallback("a plan for other constants")  # (cannot happen: they are in the key)
     return statement, [source(variables) for source in plan.params]
 
 
@@ -197,7 +239,7 @@ def _node_types(schema: GraphQLSchema, planner: Planner) -> list[tuple[str, ...]
 def precompile(schema: GraphQLSchema, documents: Iterable[str]) -> int:
     """Plan the query operations of trusted documents ahead of their first request: the
     shape without @skip/@include variables (an operation whose plan needs them is planned
-    on request), one per type each `node(id)` may name. The number of plans kept."""
+    on request), with the default `first`, one per type each `node(id)` may name. The number of plans kept."""
     kept = 0
     for text in documents:
         document_key = _document_key(text)
@@ -225,14 +267,16 @@ def precompile(schema: GraphQLSchema, documents: Iterable[str]) -> int:
                 shapes = _node_types(schema, planner)
             except (NotCompilable, Fallback):
                 continue
+            firsts = tuple((k, DEFAULT_FIRST) for k in sorted(_first_names(document_key, document)))
             for types in shapes:
-                key = (document_key, name, (), types)
+                key = (document_key, name, (), types, firsts)
                 if key in _trusted:
                     kept += _trusted[key] is not None
                     continue
                 variables = _stand_ins(planner, types)
                 try:
-                    if (document_key, name, *_shape(planner, variables, frozenset())) != key:
+                    shape = _shape(planner, variables, frozenset(), _first_names(document_key, document))
+                    if (document_key, name, *shape) != key:
                         continue
                     compiled = _build(Planner(schema, operation, fragments), variables, name)
                 except Fallback:

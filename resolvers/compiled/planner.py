@@ -575,7 +575,7 @@ class Planner:
                 root = ROOTS[name]
                 field_type, _ = _named(query.fields[name].type)
                 connection = self._connection(field_type, None, None, root, nodes, query, variables)
-                connection.node.root_params = self._root_params(root, nodes, query)
+                connection.node.root_params = self._root_params(root, nodes, query, variables)
                 if root.audit is not None:
                     connection.node.reasons.add(PAGE_REASON)
                 roots.append((key, connection))
@@ -583,7 +583,12 @@ class Planner:
                 raise NotCompilable(f"Query.{name}")
         return Plan(roots, self.nodes, self.params, self.assumed)
 
-    def _root_params(self, root: RootConnection, nodes: list[FieldNode], query: GraphQLObjectType) -> dict[str, str]:
+    def _root_params(
+        self, root: RootConnection, nodes: list[FieldNode], query: GraphQLObjectType, variables: Variables
+    ) -> dict[str, str]:
+        """Each argument's parameter; an argument the request leaves null is a typed NULL of
+        the statement, which PostgreSQL folds away (`NULL IS NULL OR ...`), so one generic
+        plan per set of given arguments (run.py `_shape`) filters only on what is given."""
         arguments = query.fields[nodes[0].name.value].args
         if "filter" in arguments:
             read_filter = self._value(nodes, query, "filter")
@@ -605,7 +610,14 @@ class Planner:
                 except Exception as exc:  # the ordinary path refuses the value: its error, its path
                     raise Fallback(name) from exc
 
-            found[name] = self.param(read, sql_type)
+            def absent(variables: Variables, read: ParamSource = read) -> bool:
+                return read(variables) is None
+
+            if absent(variables):
+                found[name] = f"NULL::{sql_type}"
+            else:
+                found[name] = self.param(read, sql_type)
+            self.assumed.append((absent, absent(variables)))
         return found
 
     def _node(self, nodes: list[FieldNode], query: GraphQLObjectType, variables: Variables) -> FieldPlan | None:

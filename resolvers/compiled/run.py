@@ -54,7 +54,6 @@ from resolvers.compiled import sql
 from resolvers.compiled.declarations import SOURCES
 from resolvers.compiled.planner import Fallback, NotCompilable, Plan, Planner, Variables, first_value, node_type
 from resolvers.context import Context
-from resolvers.pagination import DEFAULT_FIRST
 
 log = logging.getLogger("gongjian.compiled")
 
@@ -134,7 +133,17 @@ def _shape(
     ]
     flags = tuple(sorted((k, v) for k, v in variables.items() if k in flag_names and isinstance(v, bool)))
     firsts = tuple((k, first_value(variables.get(k))) for k in sorted(first_names))
-    return flags, tuple(node_types), firsts
+    given = tuple(p for p in _given(variables) if p[0] not in flag_names | first_names)
+    return flags, tuple(node_types), firsts, given
+
+
+def _given(value: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """The paths of the variables' values that are not null (into input objects): a filter's
+    absent argument is a typed NULL of the statement, so that a generic plan does not weigh
+    `$x IS NULL OR ...` for a value it never has."""
+    if isinstance(value, dict):
+        return [p for k in sorted(value) for p in _given(value[k], (*path, str(k)))]
+    return [] if value is None else [path]
 
 
 # plans of the trusted documents, built when the app starts (never evicted)
@@ -158,6 +167,7 @@ def compile_operation(
 ) -> tuple[str, list[Any]]:
     """The statement and its request-specific parameters (after the four fixed ones);
     raises NotCompilable or Fallback."""
+    global plans_built
     operation = get_operation_ast(document, operation_name)
     if operation is None:
         raise NotCompilable("no operation")
@@ -172,7 +182,6 @@ def compile_operation(
         _plans.move_to_end(key)
         compiled = _plans[key]
     else:
-        global plans_built
         plans_built += 1
         compiled = _plans[key] = _build(planner, variables, name)
         if len(_plans) > CACHE_SIZE:
@@ -180,9 +189,25 @@ def compile_operation(
     if compiled is None:
         raise NotCompilable("cached")
     statement, plan = compiled
-    if any(source(variables) != value for source, value in plan.assumed):
-        raise Fallback("a plan for other constants")  # (cannot happen: they are in the key)
+    if not _holds(plan, variables):
+        # the same variables given, other constants: a filter's value that narrows to nothing
+        # or reads as another argument (an assignee that is a unit); planned once more for them
+        variant = (key, tuple(source(variables) for source, _ in plan.assumed))
+        if variant not in _plans:
+            plans_built += 1
+            _plans[variant] = _build(Planner(schema, operation, _fragments(document)), variables, name)
+            if len(_plans) > CACHE_SIZE:
+                _plans.popitem(last=False)
+        found = _plans[variant]
+        if found is None or not _holds(found[1], variables):
+            raise NotCompilable("cached")
+        statement, plan = found
     return statement, [source(variables) for source in plan.params]
+
+
+def _holds(plan: Plan, variables: Variables) -> bool:
+    """Whether the constants a plan wrote into its statement are this request's."""
+    return all(source(variables) == value for source, value in plan.assumed)
 
 
 def _node_types(schema: GraphQLSchema, planner: Planner) -> list[tuple[str, ...]]:
@@ -240,16 +265,12 @@ def precompile(schema: GraphQLSchema, documents: Iterable[str]) -> int:
                 shapes = _node_types(schema, planner)
             except (NotCompilable, Fallback):
                 continue
-            firsts = tuple((k, DEFAULT_FIRST) for k in sorted(first_names))
             for types in shapes:
-                key = (document_key, name, (), types, firsts)
-                if key in _trusted:
-                    kept += _trusted[key] is not None
-                    continue
                 variables = _stand_ins(planner, types)
                 try:
-                    shape = _shape(planner, variables, frozenset(), first_names)
-                    if (document_key, name, *shape) != key:
+                    key = (document_key, name, *_shape(planner, variables, frozenset(), first_names))
+                    if key in _trusted:
+                        kept += _trusted[key] is not None
                         continue
                     compiled = _build(Planner(schema, operation, fragments), variables, name)
                 except Fallback:

@@ -50,12 +50,6 @@ relations.register("Household", visible_household_by_id)
 relations.register("Person", visible_person_by_id)
 
 
-async def parent_area(root: AreaRow, ctx: Context) -> AreaRow | None:
-    if root.parent_id is None:
-        return None
-    return await ctx.loader(area_by_id).load(root.parent_id)
-
-
 # --- relations ---------------------------------------------------------------------------------
 
 AREA_NAMES = tuple(AREA_TYPES.values())

@@ -130,9 +130,7 @@ class Area(Node):
     name: str = strawberry.field(description="Name, public to every signed-in user of the county")
     level: AreaLevel = strawberry.field(description="Level in the tree")
     code: str | None = strawberry.field(description="External code (used by bulk import), unique in the county")
-    parent: AreaRef | None = strawberry.field(
-        resolver=of_rule(r.parent_area), description="The area this one stands in"
-    )
+    parent: AreaRef | None = declared("The area this one stands in")
     path: list[AreaRef] = strawberry.field(
         resolver=of_rule(r.path), description="From the county down to this area, inclusive"
     )
@@ -503,6 +501,7 @@ _AREA_FIELDS: dict[str, compiled.Field] = {
     "name": compiled.Column("{row}.name"),
     "level": compiled.Column("{row}.level"),
     "code": compiled.Column("{row}.code"),
+    "parent": compiled.Relation("Area", "one", "{row}.id = {parent}.parent_id"),
     "responsible": _RESPONSIBLE,
     "householdCount": _HOUSEHOLD_COUNT,
 }
@@ -660,6 +659,35 @@ own_resolvers("Building", {"head": _BY_SUBQUERY, "households": _PAGED})
 own_resolvers("Household", {"residents": _PERSONAL})
 own_resolvers("Person", {"household": _PERSONAL})
 own_resolvers("Organisation", {"resources": _PAGED})
+
+_AREAS_WHERE = (
+    "area_access({row}, {viewer}) AND ({arg_parent} IS NULL OR {row}.parent_id = {arg_parent}) "
+    "AND ({arg_level} IS NULL OR {row}.level = {arg_level}) AND ({arg_search} IS NULL OR {row}.name ILIKE {arg_search})"
+)
+
+
+def _area_arguments(given: Any) -> dict[str, Any]:
+    found = compiled_planner.filter_of(given)
+    level = found.get("level")
+    return {
+        "parent": r.decode_area_argument(found.get("parentId"), "parentId"),
+        "level": level.value if isinstance(level, AreaLevel) else None,
+        "search": r._pattern(found.get("search")),
+    }
+
+
+# the rows of every level, each as its own type (the interface Area)
+compiled.declare_root(
+    "areas",
+    compiled.RootConnection(
+        "Area",
+        "areas",
+        _AREAS_WHERE,
+        "SELECT count(*) FROM areas {row} WHERE " + _AREAS_WHERE,  # noqa: S608 - constant text
+        (("parent", "bigint"), ("level", "text"), ("search", "text")),
+        _area_arguments,
+    ),
+)
 
 _COMPOUNDS_WHERE = (
     "area_access({row}, {viewer}) AND {row}.level = 'COMPOUND' AND ({arg_within} IS NULL OR {row}.path @> "

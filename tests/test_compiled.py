@@ -153,6 +153,7 @@ async def test_every_read_of_the_matrix_is_the_same_on_both_paths(both: Both) ->
         "Users: the resident's account",
         "NeedMatches of a need",
         "SearchPeople for the resident by name",
+        "Areas under the community",
     } <= compiled
 
 
@@ -1109,3 +1110,56 @@ async def test_people_search_is_the_same_for_every_account(both: Both) -> None:
     only_count = "query($f: PeopleFilter!) { people(filter: $f) { totalCount } }"
     assert await both.same(only_count, {"f": {"search": ""}}, tokens["staff"]) == "compiled"
     assert await both.same(PEOPLE_IN_FULL, {"f": {"search": "x" * 101}}, tokens["staff"]) == "resolvers"
+
+
+AREAS_IN_FULL = """
+query Areas($f: AreaFilter, $first: Int, $after: String) {
+  areas(filter: $f, first: $first, after: $after) {
+    __typename totalCount pageInfo { hasNextPage endCursor }
+    edges { cursor node {
+      __typename id name level code householdCount
+      parent { __typename id name level parent { id } }
+      responsible { id name phone }
+    } }
+  }
+}
+"""
+AREAS_BY_LEVEL = """
+query Areas($f: AreaFilter) {
+  areas(filter: $f) {
+    totalCount
+    edges { node {
+      id name
+      ... on Compound { kind community { id name } }
+      ... on Building { head { id name } }
+      parent { id ... on Compound { kind } }
+    } }
+  }
+}
+"""
+
+
+async def test_areas_are_the_same_for_every_account(both: Both) -> None:
+    """The root `areas` (the rows of every level, each its own type): filters, keyset pages,
+    each area's parent (an area again) and responsible person, per-type fragments."""
+    scene = await build_scene(both.conn)
+    tokens = tokens_for(both.compiled, scene)
+    w = scene.w
+    cursor = base64.urlsafe_b64encode(f"[{w.compound}]".encode()).decode().rstrip("=")
+    cases: list[tuple[str, dict[str, Any]]] = [
+        (AREAS_IN_FULL, {}),
+        (AREAS_IN_FULL, {"first": 2}),
+        (AREAS_IN_FULL, {"first": 3, "after": cursor}),
+        (AREAS_IN_FULL, {"f": {"parentId": gid("Community", w.community)}}),
+        (AREAS_IN_FULL, {"f": {"level": "BUILDING"}}),
+        (AREAS_IN_FULL, {"f": {"search": "%", "level": "COMPOUND"}}),
+        (AREAS_BY_LEVEL, {}),
+        (AREAS_BY_LEVEL, {"f": {"parentId": gid("Compound", w.compound)}}),
+    ]
+    for account in ACCOUNTS:
+        for query, variables in cases:
+            path = await both.same(query, variables, tokens[account])
+            assert path == ("resolvers" if account == "anonymous" else "compiled"), (account, variables)
+    # an id of no area is the ordinary path's error
+    bad = {"f": {"parentId": gid("Household", w.household)}}
+    assert await both.same(AREAS_IN_FULL, bad, tokens["staff"]) == "resolvers"

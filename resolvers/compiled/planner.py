@@ -389,61 +389,72 @@ class Planner:
     def _interface_object(
         self,
         type_name: str,
-        parent: ObjNode,
-        relation: Relation,
+        parent: ObjNode | None,
+        relation: Relation | None,
         selections: list[SelectionSetNode],
         variables: Variables,
+        root: RootConnection | None = None,
     ) -> ObjNode:
-        """A single row of an interface (e.g. a need's `area`). Where the fields are
-        collected alike for every implementing type and declared alike by each, one JSON
-        object for any row (`__typename` and `id` name each row's own type); else each row's
-        JSON by its own type, from that type's declaration."""
+        """Rows of an interface (e.g. a need's `area`, a compound's `path`, the root `areas`).
+        Where the fields are collected alike for every implementing type and declared alike
+        by each, one JSON object for any row (`__typename` and `id` name each row's own type);
+        else each row's JSON by its own type, from that type's declaration."""
+        obj = self._interface_node(type_name, parent, relation, root)
+        self._fill_interface(obj, selections, variables)
+        return obj
+
+    def _interface_node(
+        self, type_name: str, parent: ObjNode | None, relation: Relation | None, root: RootConnection | None
+    ) -> ObjNode:
         interface = INTERFACES[type_name]
         abstract = self.schema.get_type(type_name)
-        if not isinstance(abstract, GraphQLInterfaceType) or relation.kind != "one":
+        if not isinstance(abstract, GraphQLInterfaceType):
             raise NotCompilable(f"interface {type_name}")
         possible = self.schema.get_possible_types(abstract)
         if not possible or any(p.name not in SOURCES or SOURCES[p.name].table != interface.table for p in possible):
             raise NotCompilable(f"a type of {type_name} without a declaration on {interface.table}")
-        collected = [self.collect(p, selections, variables) for p in possible]
-        obj = ObjNode(len(self.nodes), type_name, Source(interface.table, interface.node_filter, {}), parent, relation)
+        source = Source(interface.table, interface.node_filter, {})
+        obj = ObjNode(len(self.nodes), type_name, source, parent, relation, root)
         self.nodes.append(obj)
-        alike = self._alike(type_name, interface, possible, collected)
-        if alike is not None:
-            obj.fields = alike
-            return obj
+        return obj
+
+    def _fill_interface(self, obj: ObjNode, selections: list[SelectionSetNode], variables: Variables) -> None:
+        type_name = obj.type_name
+        interface = INTERFACES[type_name]
+        abstract = self.schema.get_type(type_name)
+        assert isinstance(abstract, GraphQLInterfaceType)
+        possible = self.schema.get_possible_types(abstract)
+        collected = [self.collect(p, selections, variables) for p in possible]
+        if self._alike(possible, collected):
+            declared = SOURCES[possible[0].name]
+            obj.fields = self._fields(obj, declared, possible[0], collected[0], variables, interface=interface)
+            return
         obj.type_sql = interface.type_name
         obj.variants = {
             p.name: self._fields(obj, SOURCES[p.name], p, c, variables, variant=True)
             for p, c in zip(possible, collected, strict=True)
         }
-        return obj
 
     @staticmethod
-    def _alike(
-        type_name: str, interface: Interface, possible: Any, collected: list[dict[str, list[FieldNode]]]
-    ) -> list[tuple[str, FieldPlan]] | None:
-        """The fields of an interface's row when they are the same for every type (None: not)."""
+    def _alike(possible: Any, collected: list[dict[str, list[FieldNode]]]) -> bool:
+        """Whether an interface's rows take the same fields whatever their type: collected
+        alike, each declared alike by every type, none masked or guarded."""
         shapes = {tuple((k, tuple(id(n) for n in nodes)) for k, nodes in c.items()) for c in collected}
         if len(shapes) != 1:
-            return None
-        fields: list[tuple[str, FieldPlan]] = []
-        for key, nodes in collected[0].items():
+            return False
+        for nodes in collected[0].values():
             name = nodes[0].name.value
             if name == "__typename":
-                fields.append((key, Scalar(interface.type_name)))
                 continue
             declared = {SOURCES[p.name].fields.get(name) for p in possible}
-            if len(declared) != 1 or nodes[0].arguments or nodes[0].selection_set is not None:
-                return None
+            if len(declared) != 1:
+                return False
             (field_declared,) = declared
-            if isinstance(field_declared, GlobalId):
-                fields.append((key, Gid(type_name, interface.type_name)))
-            elif isinstance(field_declared, Column) and field_declared.masked_by is None:
-                fields.append((key, Scalar(field_declared.sql)))
-            else:
-                return None
-        return fields
+            if field_declared is None or (isinstance(field_declared, Column) and field_declared.masked_by is not None):
+                return False
+            if isinstance(field_declared, Relation) and field_declared.guard is not None:
+                return False
+        return True
 
     def _fill(
         self, obj: ObjNode, runtime: GraphQLObjectType, selections: list[SelectionSetNode], variables: Variables
@@ -459,15 +470,17 @@ class Planner:
         grouped: dict[str, list[FieldNode]],
         variables: Variables,
         variant: bool = False,
+        interface: Interface | None = None,
     ) -> list[tuple[str, FieldPlan]]:
         """The plans of an object's fields, declared by `source`; `variant`: the fields of
         one type of an interface's row (no masked fields or guarded relations there: the row
-        set reads no reasons), whose children read only the parent rows of that type."""
+        set reads no reasons), whose children read only the parent rows of that type;
+        `interface`: the fields of an interface's row, alike for each of its types."""
         fields: list[tuple[str, FieldPlan]] = []
         for key, nodes in grouped.items():
             name = nodes[0].name.value
             if name == "__typename":
-                fields.append((key, Constant(runtime.name)))
+                fields.append((key, Scalar(interface.type_name) if interface else Constant(runtime.name)))
                 continue
             declared = source.fields.get(name)
             if declared is None:
@@ -475,7 +488,7 @@ class Planner:
             if nodes[0].arguments and not (isinstance(declared, Relation) and declared.kind == "connection"):
                 raise NotCompilable("arguments")
             if isinstance(declared, GlobalId):
-                fields.append((key, Gid(runtime.name)))
+                fields.append((key, Gid(obj.type_name, interface.type_name) if interface else Gid(runtime.name)))
                 continue
             reason = declared.masked_by if isinstance(declared, Column) else declared.guard
             if reason is not None:
@@ -490,6 +503,8 @@ class Planner:
             if declared.kind == "connection":
                 plan = self._connection(field_type, obj, declared, None, nodes, runtime, variables)
             elif declared.target in INTERFACES:
+                if declared.kind != "one" and declared.kind != "list":
+                    raise NotCompilable(f"{runtime.name}.{name}: a connection of an interface")
                 subselections = self._subselections(nodes)
                 plan = Child(self._interface_object(declared.target, obj, declared, subselections, variables))
             else:
@@ -542,6 +557,11 @@ class Planner:
                 parts.append((key, EdgesPart(edge_keys, edge_type.name)))
             else:
                 raise NotCompilable(f"connection field {name}")
+        if target in INTERFACES and relation is None:  # a root connection of an interface's rows
+            obj = self._interface_node(target, parent, relation, root)
+            self._page_arguments(obj, nodes, parent_type, variables)
+            self._fill_interface(obj, node_selections, variables)
+            return ConnectionField(obj, parts, connection_type.name)
         if target not in SOURCES:
             raise NotCompilable(f"type {target}")
         obj = ObjNode(len(self.nodes), target, SOURCES[target], parent, relation, root)

@@ -121,12 +121,6 @@ async def functional_branch(root: AreaRow, ctx: Context) -> OrganisationRow | No
     return await attached(root, ctx, "FUNCTIONAL_BRANCH")
 
 
-async def property_manager(root: AreaRow, ctx: Context) -> OrganisationRow | None:
-    if root.property_manager_id is None:
-        return None
-    return await ctx.loader(organisation_by_id).load(root.property_manager_id)
-
-
 async def organisation_area(root: OrganisationRow, ctx: Context) -> AreaRow | None:
     if root.area_id is None:
         return None

@@ -20,7 +20,7 @@ from resolvers import renovations as renovation_resolvers
 from resolvers.compiled import declarations as compiled
 from resolvers.compiled import planner as compiled_planner
 from resolvers.permissions import SignedIn, described
-from schema.adoptions import Adoption
+from schema.adoptions import Adoption, current_adoptions
 from schema.base import FILTER, INPUT, After, Connection, First, Node, UserError, describe_values, is_row
 from schema.derived import declared, of_rule, own_resolvers, paged
 
@@ -182,8 +182,8 @@ class Compound(Area):
     functional_branch: Annotated[Organisation, strawberry.lazy("schema.areas")] | None = strawberry.field(
         resolver=of_rule(r.functional_branch), description="Compound functional party branch (小区功能型党支部)"
     )
-    property_manager: Annotated[Organisation, strawberry.lazy("schema.areas")] | None = strawberry.field(
-        resolver=of_rule(r.property_manager), description="Property company managing the compound (物业公司)"
+    property_manager: Annotated[Organisation, strawberry.lazy("schema.areas")] | None = declared(
+        "Property company managing the compound (物业公司)"
     )
     renovations: list[Annotated[Renovation, strawberry.lazy("schema.renovations")]] = strawberry.field(
         resolver=of_rule(renovation_resolvers.of_compound),
@@ -502,6 +502,13 @@ _AREA_FIELDS: dict[str, compiled.Field] = {
     "level": compiled.Column("{row}.level"),
     "code": compiled.Column("{row}.code"),
     "parent": compiled.Relation("Area", "one", "{row}.id = {parent}.parent_id"),
+    # from the county down to the area (r.path)
+    "path": compiled.Relation(
+        "Area",
+        "list",
+        "{row}.id = ANY({parent}.path) AND area_access({row}, {viewer})",
+        rank="array_position({parent}.path, {row}.id)",
+    ),
     "responsible": _RESPONSIBLE,
     "householdCount": _HOUSEHOLD_COUNT,
 }
@@ -509,6 +516,11 @@ _AREA_FIELDS: dict[str, compiled.Field] = {
 
 def _ancestor(type_name: str, level: str) -> compiled.Relation:
     return compiled.Relation(type_name, "one", "{row}.id = ANY({parent}.path) AND {row}.level = '" + level + "'")
+
+
+def _attached(kind: str) -> compiled.Relation:
+    """The first organisation of `kind` attached to the area (r.attached)."""
+    return compiled.Relation("Organisation", "one", "{row}.area_id = {parent}.id AND {row}.kind = '" + kind + "'")
 
 
 # a row of the interface Area: its type by its level (ids.AREA_TYPES, as `is_type_of` tells them apart)
@@ -537,6 +549,10 @@ compiled.declare(
             "managementPlan": compiled.Column("{row}.management_plan"),
             "community": _ancestor("Community", "COMMUNITY"),
             "district": _ancestor("District", "DISTRICT"),
+            "ownerCommittee": _attached("OWNER_COMMITTEE"),
+            "functionalBranch": _attached("FUNCTIONAL_BRANCH"),
+            "propertyManager": compiled.Relation("Organisation", "one", "{row}.id = {parent}.property_manager_id"),
+            "adoptions": current_adoptions("area_id"),
             "buildings": compiled.Relation(
                 "Building",
                 "connection",
@@ -556,6 +572,7 @@ compiled.declare(
             **_AREA_FIELDS,
             "compound": compiled.Relation("Compound", "one", "{row}.id = {parent}.parent_id"),
             "head": _RESPONSIBLE,
+            "adoptions": current_adoptions("area_id"),
             "households": compiled.Relation(
                 "Household",
                 "connection",
@@ -630,6 +647,7 @@ compiled.declare(
             "code": compiled.Column("{row}.code"),
             "parent": compiled.Relation("Organisation", "one", "{row}.id = {parent}.parent_id"),
             "children": compiled.Relation("Organisation", "list", "{row}.parent_id = {parent}.id"),
+            "adoptions": current_adoptions("unit_id"),
             # distinct people holding a current post (db/areas.py MEMBER_COUNTS)
             "memberCount": compiled.Column(
                 "(SELECT count(DISTINCT p.person_id) FROM posts p "
@@ -652,13 +670,19 @@ compiled.declare(
 _BY_SUBQUERY = "a subquery over the current responsibilities: the batch r.responsible_by_area reads them"
 _PAGED = "a keyset connection with its count: read by its page and count loaders"
 _PERSONAL = "guarded by a personal-data reason: masked and audited by resolvers/access.py"
+_PATH = "a list in the path's order: the areas of the path, read by the batch of areas by id"
+_ATTACHED = "the first organisation of its kind attached to the area: read from the batch of the area's organisations"
+_ADOPTIONS = "the current adoptions, oldest first: read by the batch of the current adoptions of each area or unit"
 for _type in ids.AREA_TYPES.values():
-    own_resolvers(_type, {"responsible": _BY_SUBQUERY})
-own_resolvers("Compound", {"buildings": _PAGED})
-own_resolvers("Building", {"head": _BY_SUBQUERY, "households": _PAGED})
+    own_resolvers(_type, {"responsible": _BY_SUBQUERY, "path": _PATH})
+own_resolvers(
+    "Compound",
+    {"buildings": _PAGED, "ownerCommittee": _ATTACHED, "functionalBranch": _ATTACHED, "adoptions": _ADOPTIONS},
+)
+own_resolvers("Building", {"head": _BY_SUBQUERY, "households": _PAGED, "adoptions": _ADOPTIONS})
 own_resolvers("Household", {"residents": _PERSONAL})
 own_resolvers("Person", {"household": _PERSONAL})
-own_resolvers("Organisation", {"resources": _PAGED})
+own_resolvers("Organisation", {"resources": _PAGED, "adoptions": _ADOPTIONS})
 
 _AREAS_WHERE = (
     "area_access({row}, {viewer}) AND ({arg_parent} IS NULL OR {row}.parent_id = {arg_parent}) "

@@ -154,6 +154,7 @@ async def test_every_read_of_the_matrix_is_the_same_on_both_paths(both: Both) ->
         "NeedMatches of a need",
         "SearchPeople for the resident by name",
         "Areas under the community",
+        "CompoundDetail",
     } <= compiled
 
 
@@ -1163,3 +1164,43 @@ async def test_areas_are_the_same_for_every_account(both: Both) -> None:
     # an id of no area is the ordinary path's error
     bad = {"f": {"parentId": gid("Household", w.household)}}
     assert await both.same(AREAS_IN_FULL, bad, tokens["staff"]) == "resolvers"
+
+
+COMPOUND_IN_FULL = """
+query Compound($id: ID!) {
+  node(id: $id) {
+    ... on Compound {
+      id name kind address managementPlan
+      path { __typename id name level parent { id } }
+      community { id name path { id } }
+      ownerCommittee { id name kind }
+      functionalBranch { id name }
+      propertyManager { id name adoptions { id area { id name } } }
+      adoptions { id unit { id name } area { __typename id ... on Compound { kind } } duties since until }
+      buildings(first: 2) { totalCount edges { node { id name head { id name phone } householdCount
+                                                      adoptions { id since } path { id level } } } }
+    }
+  }
+}
+"""
+
+
+async def test_compound_detail_is_the_same_for_every_account(both: Both) -> None:
+    """A compound with its path (in the path's order), attached organisations (the first of
+    each kind), property manager and adoptions (oldest first), each building's too."""
+    scene = await build_scene(both.conn)
+    tokens = tokens_for(both.compiled, scene)
+    w = scene.w
+    # a second owner committee (the first by id is the compound's), a property manager, a
+    # functional branch, adoptions of the compound and of a building (an older one listed first)
+    await b.organisation(both.conn, w.county, "OWNER_COMMITTEE", "第二业委会", area_id=w.compound)
+    branch = await b.organisation(both.conn, w.county, "FUNCTIONAL_BRANCH", "功能型党支部", area_id=w.compound)
+    manager = await b.organisation(both.conn, w.county, "PROPERTY_COMPANY", "物业公司")
+    await both.conn.execute("UPDATE areas SET property_manager_id = $2 WHERE id = $1", w.compound, manager)
+    await b.adoption(both.conn, manager, w.compound, since="2020-01-01")
+    await b.adoption(both.conn, branch, w.building)
+    for account in ACCOUNTS:
+        for query in (COMPOUND_IN_FULL, contract_operations()["CompoundDetail"]):
+            for variables in ({"id": gid("Compound", w.compound)}, {"id": gid("Compound", scene.far.compound)}):
+                path = await both.same(query, variables, tokens[account])
+                assert path == ("resolvers" if account == "anonymous" else "compiled"), (account, variables)

@@ -57,7 +57,8 @@ class Relation:
     count: str | None = None
     guard: str | None = None
     # a connection ranked in this order (SQL over `{row}` and `{parent}`, ending in a unique
-    # key) and paged by the rank: the cursor `[rank]` (resolvers/duallist.py `matches_of`)
+    # key) and paged by the rank: the cursor `[rank]` (resolvers/duallist.py `matches_of`);
+    # a list: its rows in this order (else by id)
     rank: str | None = None
 
 

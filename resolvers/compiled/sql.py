@@ -157,7 +157,13 @@ class Builder:
             # target's rule); a list's rows are chosen by its own `where`
             rule = _fill(source.node_filter, row="x") if relation.kind == "one" else "true"
             candidates = f"FROM {source.table} x WHERE ({where}) AND ({rule}){guarded}"
-            if relation.rank is not None:  # the page of ranks after the cursor's
+            if relation.rank is not None and relation.kind == "list":  # all of them, in the rank's order
+                order = _fill(relation.rank, row="x", parent="(par._row)")
+                page_of = (
+                    f"SELECT z._row, z._rank, true AS _vis FROM (SELECT x AS _row, "
+                    f"row_number() OVER (ORDER BY {order}) AS _rank {candidates}) z"
+                )
+            elif relation.rank is not None:  # the page of ranks after the cursor's
                 order = _fill(relation.rank, row="x", parent="(par._row)")
                 after, first = obj.after_param, obj.first_param
                 page_of = (
@@ -289,7 +295,8 @@ class Builder:
         if obj.kind == "one":
             return f"{head}, {value} AS _json{tail} WHERE r._vis)"
         if obj.kind == "list":
-            return f"{head}, json_agg({value} ORDER BY r._id) AS _json{tail} WHERE r._vis GROUP BY r._p)"
+            order = "r._rank" if obj.rank is not None else "r._id"
+            return f"{head}, json_agg({value} ORDER BY {order}) AS _json{tail} WHERE r._vis GROUP BY r._p)"
         edges = self._edges_part(obj)
         edge = "NULL::json"
         if obj.time is not None:

@@ -666,6 +666,33 @@ compiled.declare(
     ),
 )
 
+# the responsibility chain (r.responsibility_chain): a link per level of the path of the
+# household's building or stairwell unit, COUNTY to BUILDING, and UNIT where there is one; a
+# level the tree skips has no area (and nobody responsible). Ids: the household's, times 8,
+# plus the level's place (unique in a statement)
+compiled.declare(
+    "ResponsibilityLink",
+    compiled.Source(
+        "(SELECT {parent}.id * 8 + l.n AS id, l.level, a.id AS area_id FROM areas home "
+        "CROSS JOIN unnest(ARRAY['COUNTY', 'TOWN', 'COMMUNITY', 'DISTRICT', 'COMPOUND', 'BUILDING', 'UNIT']) "
+        "WITH ORDINALITY l (level, n) "
+        "LEFT JOIN areas a ON a.id = ANY(home.path) AND a.level = l.level AND area_access(a, {viewer}) "
+        "WHERE home.id = {parent}.area_id AND (l.level <> 'UNIT' OR a.id IS NOT NULL))",
+        "false",
+        {
+            "level": compiled.Column("{row}.level"),
+            "area": compiled.Relation("Area", "one", "{row}.id = {parent}.area_id"),
+            "responsible": compiled.Relation(
+                "Person",
+                "one",
+                "{row}.id = (SELECT r.person_id FROM responsibilities r "
+                "WHERE r.area_id = {parent}.area_id AND r.until IS NULL)",
+            ),
+        },
+    ),
+)
+compiled.declare_field("Household", "responsibilityChain", compiled.Relation("ResponsibilityLink", "list", "true"))
+
 # declared relations whose ordinary resolver stays written beside the type (schema/derived.py)
 _BY_SUBQUERY = "a subquery over the current responsibilities: the batch r.responsible_by_area reads them"
 _PAGED = "a keyset connection with its count: read by its page and count loaders"
@@ -680,7 +707,12 @@ own_resolvers(
     {"buildings": _PAGED, "ownerCommittee": _ATTACHED, "functionalBranch": _ATTACHED, "adoptions": _ADOPTIONS},
 )
 own_resolvers("Building", {"head": _BY_SUBQUERY, "households": _PAGED, "adoptions": _ADOPTIONS})
-own_resolvers("Household", {"residents": _PERSONAL})
+_LINK = "held by the link r.responsibility_chain builds from the batches of areas and responsible people"
+own_resolvers(
+    "Household",
+    {"residents": _PERSONAL, "responsibilityChain": "computed links, one per level: r.responsibility_chain"},
+)
+own_resolvers("ResponsibilityLink", {"area": _LINK, "responsible": _LINK})
 own_resolvers("Person", {"household": _PERSONAL})
 own_resolvers("Organisation", {"resources": _PAGED, "adoptions": _ADOPTIONS})
 

@@ -155,6 +155,7 @@ async def test_every_read_of_the_matrix_is_the_same_on_both_paths(both: Both) ->
         "SearchPeople for the resident by name",
         "Areas under the community",
         "CompoundDetail",
+        "ResponsibilityChain of the resident's household",
     } <= compiled
 
 
@@ -1204,3 +1205,43 @@ async def test_compound_detail_is_the_same_for_every_account(both: Both) -> None
             for variables in ({"id": gid("Compound", w.compound)}, {"id": gid("Compound", scene.far.compound)}):
                 path = await both.same(query, variables, tokens[account])
                 assert path == ("resolvers" if account == "anonymous" else "compiled"), (account, variables)
+
+
+CHAIN_IN_FULL = """
+query Chain($id: ID!) {
+  node(id: $id) {
+    ... on Household {
+      id label
+      responsibilityChain {
+        __typename level
+        area { __typename id name level ... on Building { head { id } } }
+        responsible { id name phone household { id } }
+      }
+      building { responsible { id phone } }
+    }
+  }
+}
+"""
+
+
+async def test_responsibility_chains_are_the_same_for_every_account(both: Both) -> None:
+    """A household's chain: a link per level of its building's path (a level the tree skips
+    has no area), and its stairwell unit's where it lives in one; each responsible person's
+    phone masked and audited as on the ordinary path."""
+    scene = await build_scene(both.conn)
+    tokens = tokens_for(both.compiled, scene)
+    w = scene.w
+    # a compound right under the community (no district), a building with a stairwell unit
+    compound = await b.area(both.conn, "COMPOUND", "无片区小区", w.community)
+    building = await b.area(both.conn, "BUILDING", "9号楼", compound)
+    stairwell = await b.area(both.conn, "UNIT", "2单元", building)
+    in_unit = await b.household(both.conn, building, "2单元301", unit=stairwell)
+    await b.responsible(both.conn, stairwell, w.people["resident"])
+    await b.responsible(both.conn, w.community, w.people["cadre"])
+    households = (w.household, w.neighbour_household, in_unit, scene.far.household)
+    for account in ACCOUNTS:
+        for query in (CHAIN_IN_FULL, contract_operations()["ResponsibilityChain"]):
+            for household in households:
+                variables = {"id": gid("Household", household), "householdId": gid("Household", household)}
+                path = await both.same(query, variables, tokens[account])
+                assert path == ("resolvers" if account == "anonymous" else "compiled"), (account, household)

@@ -89,7 +89,9 @@ def date(sql: str) -> str:
 @dataclass(frozen=True)
 class Source:
     """A type's SQL source: its table, the predicate `node(id)` applies (visibility), its
-    fields and its reasons."""
+    fields and its reasons. A type that is no table's rows (e.g. `ResponsibilityLink`) has
+    for its table a parenthesised SELECT of the rows computed from `{parent}`, each with an
+    `id` unique in the statement; it is reached only through a relation."""
 
     table: str
     node_filter: str

@@ -156,7 +156,8 @@ class Builder:
             # a single-object relation leads only to a row node() returns for the viewer (the
             # target's rule); a list's rows are chosen by its own `where`
             rule = _fill(source.node_filter, row="x") if relation.kind == "one" else "true"
-            candidates = f"FROM {source.table} x WHERE ({where}) AND ({rule}){guarded}"
+            table = _fill(source.table, parent="(par._row)")  # a table, or rows computed from the parent
+            candidates = f"FROM {table} x WHERE ({where}) AND ({rule}){guarded}"
             if relation.rank is not None and relation.kind == "list":  # all of them, in the rank's order
                 order = _fill(relation.rank, row="x", parent="(par._row)")
                 page_of = (

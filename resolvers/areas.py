@@ -237,18 +237,6 @@ post_by_id = visible_post_by_id
 relations.register("Post", visible_post_by_id)
 
 
-async def post_person(root: PostRow, ctx: Context) -> PersonRow:
-    found = await ctx.loader(person_by_id).load(root.person_id)
-    assert found is not None, "a post's person exists (foreign key) and is of its county (visible with it)"
-    return found
-
-
-async def post_organisation(root: PostRow, ctx: Context) -> OrganisationRow:
-    found = await ctx.loader(organisation_by_id).load(root.organisation_id)
-    assert found is not None, "a post's organisation exists (foreign key) and is of its county (visible with it)"
-    return found
-
-
 # --- personal data (masked by resolvers/access.py) ---------------------------------------------
 
 

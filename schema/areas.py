@@ -249,12 +249,8 @@ class Organisation(Node):
 @strawberry.type(description="A post (任职): a person's role in an organisation, with dates")
 class Post(Node):
     is_type_of = is_row(PostRow)
-    person: Annotated[Person, strawberry.lazy("schema.areas")] = strawberry.field(
-        resolver=of_rule(r.post_person), description="Who holds the post"
-    )
-    organisation: Organisation = strawberry.field(
-        resolver=of_rule(r.post_organisation), description="The organisation the post is in"
-    )
+    person: Annotated[Person, strawberry.lazy("schema.areas")] = declared("Who holds the post")
+    organisation: Organisation = declared("The organisation the post is in")
     role: str = strawberry.field(description="Role, e.g. 书记, 主任, 委员, 科员")
     since: datetime.date = strawberry.field(description="Day the post began")
     until: datetime.date | None = strawberry.field(description="Day it ended; null while current")
@@ -648,6 +644,14 @@ compiled.declare(
             "parent": compiled.Relation("Organisation", "one", "{row}.id = {parent}.parent_id"),
             "children": compiled.Relation("Organisation", "list", "{row}.parent_id = {parent}.id"),
             "adoptions": current_adoptions("unit_id"),
+            # current posts (db/areas.py MEMBERS_PAGES, MEMBER_COUNTS), by the rule `post_access` (0022)
+            "members": compiled.Relation(
+                "Post",
+                "connection",
+                "{row}.organisation_id = {parent}.id AND post_active({row}.until) AND post_access({row}, {viewer})",
+                count="SELECT count(*) FROM posts p WHERE p.organisation_id = {parent}.id AND post_active(p.until) "
+                "AND post_access(p, {viewer})",
+            ),
             # distinct people holding a current post (db/areas.py MEMBER_COUNTS)
             "memberCount": compiled.Column(
                 "(SELECT count(DISTINCT p.person_id) FROM posts p "
@@ -662,6 +666,22 @@ compiled.declare(
                 count="SELECT count(*) FROM resources rs, {viewer_from} w "
                 "WHERE rs.provider_id = {parent}.id AND resource_access(rs, w) IS NOT NULL",
             ),
+        },
+    ),
+)
+
+compiled.declare(
+    "Post",
+    compiled.Source(
+        "posts",
+        "post_access({row}, {viewer})",
+        {
+            "id": compiled.GlobalId(),
+            "person": compiled.Relation("Person", "one", "{row}.id = {parent}.person_id"),
+            "organisation": compiled.Relation("Organisation", "one", "{row}.id = {parent}.organisation_id"),
+            "role": compiled.Column("{row}.role"),
+            "since": compiled.Column(compiled.date("{row}.since")),
+            "until": compiled.Column(compiled.date("{row}.until")),
         },
     ),
 )
@@ -714,7 +734,7 @@ own_resolvers(
 )
 own_resolvers("ResponsibilityLink", {"area": _LINK, "responsible": _LINK})
 own_resolvers("Person", {"household": _PERSONAL})
-own_resolvers("Organisation", {"resources": _PAGED, "adoptions": _ADOPTIONS})
+own_resolvers("Organisation", {"resources": _PAGED, "members": _PAGED, "adoptions": _ADOPTIONS})
 
 _AREAS_WHERE = (
     "area_access({row}, {viewer}) AND ({arg_parent} IS NULL OR {row}.parent_id = {arg_parent}) "

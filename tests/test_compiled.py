@@ -156,6 +156,7 @@ async def test_every_read_of_the_matrix_is_the_same_on_both_paths(both: Both) ->
         "Areas under the community",
         "CompoundDetail",
         "ResponsibilityChain of the resident's household",
+        "OrganisationDetail of the unit, with its resources",
     } <= compiled
 
 
@@ -1245,3 +1246,59 @@ async def test_responsibility_chains_are_the_same_for_every_account(both: Both) 
                 variables = {"id": gid("Household", household), "householdId": gid("Household", household)}
                 path = await both.same(query, variables, tokens[account])
                 assert path == ("resolvers" if account == "anonymous" else "compiled"), (account, household)
+
+
+ORGANISATION_IN_FULL = """
+query Organisation($id: ID!, $first: Int, $after: String) {
+  node(id: $id) {
+    ... on Organisation {
+      id name kind memberCount
+      parent { id name }
+      children { id name kind }
+      members(first: $first, after: $after) {
+        totalCount pageInfo { hasNextPage endCursor }
+        edges { cursor node { __typename id role since until person { id name phone } organisation { id name } } }
+      }
+      adoptions { id area { id name level ... on Building { head { id } } } unit { id } duties since until }
+      resources(first: 2) { totalCount edges { node { id title remaining } } }
+    }
+  }
+}
+"""
+
+
+async def test_organisation_detail_is_the_same_for_every_account(both: Both) -> None:
+    """An organisation with its current posts (a keyset page; an ended post left out), its
+    current adoptions (oldest first; an ended one left out) and its resources."""
+    scene = await build_scene(both.conn)
+    tokens = tokens_for(both.compiled, scene)
+    w = scene.w
+    for name in ("甲", "乙", "丙"):
+        person = await b.person(both.conn, w.county, name, phone="13900000000")
+        await both.conn.execute(
+            "INSERT INTO posts (county_id, person_id, organisation_id, role, since) "
+            "VALUES ($1, $2, $3, '委员', '2023-01-01')",
+            w.county,
+            person,
+            w.unit,
+        )
+    await both.conn.execute(
+        "UPDATE posts SET until = '2024-01-01' WHERE id = (SELECT max(id) FROM posts WHERE organisation_id = $1)",
+        w.unit,
+    )
+    ended = await b.adoption(both.conn, w.unit, w.building, since="2019-05-01")
+    await both.conn.execute("UPDATE adoptions SET until = '2020-01-01' WHERE id = $1", ended)
+    await b.adoption(both.conn, w.unit, w.other_building, since="2019-06-01")
+    first_post = await both.conn.fetchval("SELECT min(id) FROM posts WHERE organisation_id = $1", w.unit)
+    cursor = base64.urlsafe_b64encode(f"[{first_post}]".encode()).decode().rstrip("=")
+    cases: list[tuple[str, dict[str, Any]]] = [
+        (ORGANISATION_IN_FULL, {"id": gid("Organisation", w.unit)}),
+        (ORGANISATION_IN_FULL, {"id": gid("Organisation", w.unit), "first": 1}),
+        (ORGANISATION_IN_FULL, {"id": gid("Organisation", w.unit), "first": 2, "after": cursor}),
+        (ORGANISATION_IN_FULL, {"id": gid("Organisation", scene.far.unit)}),
+        (contract_operations()["OrganisationDetail"], {"id": gid("Organisation", w.unit)}),
+    ]
+    for account in ACCOUNTS:
+        for query, variables in cases:
+            path = await both.same(query, variables, tokens[account])
+            assert path == ("resolvers" if account == "anonymous" else "compiled"), (account, variables)

@@ -34,7 +34,14 @@ from tests.test_compiled import Both
 both = test_compiled.both  # the fixture of the two apps, one with compiled reads off
 
 # the declared types of the four modules whose ordinary resolvers are derived
-AREAS = (*ids.AREA_TYPES.values(), "Household", "Person", "Organisation", "Adoption")  # schema/areas.py, adoptions.py
+AREAS = (
+    *ids.AREA_TYPES.values(),
+    "Household",
+    "Person",
+    "Organisation",
+    "Post",
+    "Adoption",
+)  # schema/areas.py, adoptions.py
 TYPES = (*AREAS, "ServiceOrder", "OrderEvent", "Resource", "Need", "Exchange", "Registration")
 
 

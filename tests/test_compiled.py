@@ -157,6 +157,7 @@ async def test_every_read_of_the_matrix_is_the_same_on_both_paths(both: Both) ->
         "CompoundDetail",
         "ResponsibilityChain of the resident's household",
         "OrganisationDetail of the unit, with its resources",
+        "OrderAttachments of the resident's order (whoever sees the order)",
     } <= compiled
 
 
@@ -1302,3 +1303,50 @@ async def test_organisation_detail_is_the_same_for_every_account(both: Both) -> 
         for query, variables in cases:
             path = await both.same(query, variables, tokens[account])
             assert path == ("resolvers" if account == "anonymous" else "compiled"), (account, variables)
+
+
+ORDER_ATTACHMENTS_IN_FULL = """
+query Attachments($id: ID!) {
+  node(id: $id) {
+    ... on ServiceOrder {
+      id number
+      attachments { __typename id url thumbnailUrl contentType byteSize caption createdAt }
+      timeline { action }
+    }
+  }
+}
+"""
+
+
+async def test_order_attachments_are_the_same_for_every_account(both: Both) -> None:
+    """An order's attachments (whoever sees the order sees them, oldest first), their URLs from
+    the request's base URL; node(id) of an attachment stays the ordinary path's."""
+    scene = await build_scene(both.conn)
+    tokens = tokens_for(both.compiled, scene)
+    w, orders = scene.w, scene.orders
+    for order, content_type, thumbnail, caption, at in (
+        (orders["submitted"], "image/jpeg", "b" * 64, '漏水的"水管"', "2024-02-29T23:59:59.5+00"),
+        (orders["submitted"], "application/pdf", None, None, "2024-03-01T00:00:00+08"),
+        (orders["dispatched"], "image/png", "c" * 64, "门", "2024-03-02T00:00:00+00"),
+    ):
+        await both.conn.execute(
+            "INSERT INTO attachments (county_id, subject_type, subject_id, sha256, content_type, byte_size, "
+            "thumbnail_sha256, caption, created_at) "
+            "VALUES ($1, 'ServiceOrder', $2, $3, $4, 1234, $5, $6, $7::text::timestamptz)",
+            w.county,
+            order,
+            "a" * 64,
+            content_type,
+            thumbnail,
+            caption,
+            at,
+        )
+    for account in ACCOUNTS:
+        for query in (ORDER_ATTACHMENTS_IN_FULL, contract_operations()["OrderAttachments"]):
+            for order in (orders["submitted"], orders["dispatched"], orders["to_unit"]):
+                path = await both.same(query, {"id": gid("ServiceOrder", order)}, tokens[account])
+                assert path == ("resolvers" if account == "anonymous" else "compiled"), (account, order)
+    attachment = await both.conn.fetchval("SELECT min(id) FROM attachments WHERE subject_id = $1", orders["submitted"])
+    node = "query($id: ID!) { node(id: $id) { id ... on Attachment { url } } }"
+    for account in ("staff", "resident", "neighbour"):
+        assert await both.same(node, {"id": gid("Attachment", attachment)}, tokens[account]) == "resolvers"

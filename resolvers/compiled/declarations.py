@@ -4,7 +4,8 @@ Placeholders in the SQL fragments: `{row}` is a row of the type's table (a compo
 that table's row type), `{parent}` the row a relation starts from, `{viewer}` the viewer
 (`viewer_of(user, api token)`), `{viewer_from}` the same as a FROM item (a rule tested as
 `EXISTS (SELECT 1 FROM {viewer_from} w WHERE rule({row}, w))` is inlined by PostgreSQL),
-`{county}` the viewer's county id. Fragments are constant
+`{county}` the viewer's county id, `{base_url}` the request's base URL (as starlette gives it,
+ending in a slash). Fragments are constant
 text written here and in `schema/`; values only ever travel as bind parameters.
 """
 
@@ -97,6 +98,8 @@ class Source:
     node_filter: str
     fields: dict[str, Field]
     reasons: dict[str, Reason] = field(default_factory=dict)
+    # False: a Node type read only through its relations; node(id) of one runs on the ordinary path
+    node: bool = True
 
 
 @dataclass(frozen=True)

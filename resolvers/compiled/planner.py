@@ -50,9 +50,10 @@ from resolvers.pagination import checked_first, decode_id_cursor
 
 # the fixed parameters of every statement: the viewer (a user, or an API token and its
 # creator), the generation of the session token that signed the user in (NULL for an API
-# token, which the request checked before), the request's id (for the audit rows)
-USER, TOKEN, GENERATION, REQUEST = "$1", "$2", "$3", "$4"
-FIXED = 4
+# token, which the request checked before), the request's id (for the audit rows), the
+# request's base URL (for the URLs the API serves, e.g. an attachment's)
+USER, TOKEN, GENERATION, REQUEST, BASE_URL = "$1", "$2", "$3", "$4", "$5"
+FIXED = 5
 MAX_KEYS = 50  # json_build_object takes at most 100 arguments
 PAGE_REASON = "page"  # the reason a root connection audits its rows for (`RootConnection.audit`)
 
@@ -637,8 +638,12 @@ class Planner:
             return found[1]
 
         runtime = self.schema.get_type(type_name)
-        if not isinstance(runtime, GraphQLObjectType) or "Node" not in {i.name for i in runtime.interfaces}:
-            raise Fallback("not a node type")  # declared for its rows (e.g. OrderEvent), not for node()
+        if (
+            not isinstance(runtime, GraphQLObjectType)
+            or "Node" not in {i.name for i in runtime.interfaces}
+            or not SOURCES[type_name].node
+        ):
+            raise Fallback("not a node type")  # declared for its rows (e.g. OrderEvent, Attachment), not for node()
         obj = self._object(type_name, None, None, self._subselections(nodes), variables)
         obj.node_param = self.param(read, "bigint")
         return Child(obj)

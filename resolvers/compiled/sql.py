@@ -14,6 +14,7 @@ from __future__ import annotations
 from resolvers.compiled.declarations import AUDITED_REASONS, Source, date_time
 from resolvers.compiled.declarations import base64url as _b64
 from resolvers.compiled.planner import (
+    BASE_URL,
     GENERATION,
     REQUEST,
     TOKEN,
@@ -60,7 +61,9 @@ def time_cursor(time_sql: str, id_sql: str) -> str:
 
 
 def _fill(fragment: str, viewer: str = VIEWER, **values: str) -> str:
-    return fragment.format(viewer=viewer, viewer_from=VIEWER_FROM, county=COUNTY, **values)
+    return fragment.format(
+        viewer=viewer, viewer_from=VIEWER_FROM, county=COUNTY, base_url="(SELECT base_url FROM vw)", **values
+    )
 
 
 def _key(key: str) -> str:
@@ -352,8 +355,9 @@ class Builder:
         # viewer is computed once (PostgreSQL would inline a CTE read once, and call viewer_of
         # again wherever `vw.v` is read; OFFSET 0 keeps `(v).county_id` from calling it again)
         ctes = [
-            "vw AS MATERIALIZED (SELECT v, (v).county_id AS county, request_id, signed_in "
+            "vw AS MATERIALIZED (SELECT v, (v).county_id AS county, request_id, base_url, signed_in "
             f"FROM (SELECT viewer_of({USER}::bigint, {TOKEN}::bigint) AS v, {REQUEST}::text AS request_id, "
+            f"{BASE_URL}::text AS base_url, "
             f"({TOKEN}::bigint IS NOT NULL OR EXISTS (SELECT 1 FROM users u WHERE u.id = {USER}::bigint "
             f"AND NOT u.disabled AND u.token_generation = {GENERATION}::integer)) AS signed_in OFFSET 0) s)"
         ]

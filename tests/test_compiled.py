@@ -467,6 +467,10 @@ SCALARS: dict[str, list[str]] = {
     ],
     # the interface: fields every area type declares alike
     "Area": ["id", "name", "level", "code", "__typename"],
+    "Adoption": ["id", "duties", "since", "until", "__typename"],
+    "Post": ["id", "role", "since", "until", "__typename"],
+    "ResponsibilityLink": ["level", "__typename"],
+    "Attachment": ["id", "url", "thumbnailUrl", "contentType", "byteSize", "caption", "createdAt", "__typename"],
     "Activity": [
         "id",
         "title",
@@ -503,28 +507,47 @@ RELATIONS: dict[str, dict[str, tuple[str, str]]] = {
         "responsible": ("Person", "one"),
         "community": ("Community", "one"),
         "district": ("District", "one"),
+        "parent": ("Area", "one"),
+        "path": ("Area", "list"),
+        "ownerCommittee": ("Organisation", "one"),
+        "functionalBranch": ("Organisation", "one"),
+        "propertyManager": ("Organisation", "one"),
+        "adoptions": ("Adoption", "list"),
     },
     "Building": {
         "households": ("Household", "connection"),
         "head": ("Person", "one"),
         "responsible": ("Person", "one"),
         "compound": ("Compound", "one"),
+        "adoptions": ("Adoption", "list"),
+        "path": ("Area", "list"),
     },
-    "Community": {"responsible": ("Person", "one")},
-    "District": {},
-    "Household": {"residents": ("Person", "list"), "building": ("Building", "one")},
+    "Community": {"responsible": ("Person", "one"), "parent": ("Area", "one")},
+    "District": {"parent": ("Area", "one")},
+    "Household": {
+        "residents": ("Person", "list"),
+        "building": ("Building", "one"),
+        "responsibilityChain": ("ResponsibilityLink", "list"),
+    },
+    "Adoption": {"unit": ("Organisation", "one"), "area": ("Area", "one")},
+    "Post": {"person": ("Person", "one"), "organisation": ("Organisation", "one")},
+    "ResponsibilityLink": {"area": ("Area", "one"), "responsible": ("Person", "one")},
+    "Attachment": {},
     "Person": {"household": ("Household", "one")},
     "ServiceOrder": {
         "household": ("Household", "one"),
         "community": ("Community", "one"),
         "assignee": ("Person", "one"),
         "timeline": ("OrderEvent", "list"),
+        "attachments": ("Attachment", "list"),
     },
     "OrderEvent": {"actor": ("Person", "one"), "order": ("ServiceOrder", "one")},
     "Organisation": {
         "parent": ("Organisation", "one"),
         "children": ("Organisation", "list"),
         "resources": ("Resource", "connection"),
+        "members": ("Post", "connection"),
+        "adoptions": ("Adoption", "list"),
     },
     "Resource": {"provider": ("Organisation", "one"), "exchanges": ("Exchange", "connection")},
     "Need": {
@@ -539,7 +562,7 @@ RELATIONS: dict[str, dict[str, tuple[str, str]]] = {
         "provider": ("Organisation", "one"),
         "receiver": ("Area", "one"),
     },
-    "Area": {},
+    "Area": {"parent": ("Area", "one"), "path": ("Area", "list"), "responsible": ("Person", "one")},
     "Activity": {"hosts": ("Organisation", "list"), "community": ("Community", "one")},
     "Meeting": {"organisations": ("Organisation", "list"), "community": ("Community", "one")},
     "Finding": {"compound": ("Compound", "one")},
@@ -608,7 +631,7 @@ def _selection(draw: st.DrawFn, type_name: str, depth: int, fragments: list[str]
 @st.composite
 def _operations(draw: st.DrawFn) -> tuple[str, str, bool]:
     fragments: list[str] = []
-    roots = ["node", "compounds", "serviceOrders", "organisations", "needs", "activities", "accounts"]
+    roots = ["node", "compounds", "serviceOrders", "organisations", "needs", "activities", "accounts", "areas"]
     root = draw(st.sampled_from(roots))
     if root == "node":
         types = ["Compound", "Building", "Household", "Person", "ServiceOrder", "Organisation", "Resource", "Need"]
@@ -623,6 +646,16 @@ def _operations(draw: st.DrawFn) -> tuple[str, str, bool]:
         text = (
             f"query Random($id: ID!, $yes: Boolean!) {{ compounds({args}) "
             f"{{ totalCount pageInfo {{ hasNextPage endCursor }} edges {{ cursor node {{ {inner} }} }} }} }}"
+        )
+    elif root == "areas":  # the rows of an interface
+        inner = draw(_selection("Area", 3, fragments))
+        first = draw(st.sampled_from(FIRSTS))
+        narrow = draw(st.sampled_from(["", "parentId: $id", "level: BUILDING", 'search: "区"']))
+        args = f"filter: {{{narrow}}}" + (f", first: {first}" if first is not None else "")
+        text = (
+            f"query Random($id: ID!, $yes: Boolean!) {{ areas({args}) "
+            f"{{ totalCount pageInfo {{ hasNextPage endCursor }} edges {{ cursor node {{ {inner} }} }} }} "
+            "k: __typename @include(if: $yes) under: areas(filter: {parentId: $id}, first: 1) { totalCount } }"
         )
     elif root == "organisations":
         inner = draw(_selection("Organisation", 3, fragments))

@@ -1149,6 +1149,16 @@ async def test_people_search_is_the_same_for_every_account(both: Both) -> None:
     assert await both.same(PEOPLE_IN_FULL, {"f": {"search": "x" * 101}}, tokens["staff"]) == "resolvers"
 
 
+async def _compiled_for_the_signed_in(
+    both: Both, tokens: dict[str, str], cases: list[tuple[str, dict[str, Any]]]
+) -> None:
+    """Each case for every account: the same answer on both paths, compiled for each one signed in."""
+    for account in ACCOUNTS:
+        for query, variables in cases:
+            path = await both.same(query, variables, tokens[account])
+            assert path == ("resolvers" if account == "anonymous" else "compiled"), (account, query, variables)
+
+
 AREAS_IN_FULL = """
 query Areas($f: AreaFilter, $first: Int, $after: String) {
   areas(filter: $f, first: $first, after: $after) {
@@ -1193,10 +1203,7 @@ async def test_areas_are_the_same_for_every_account(both: Both) -> None:
         (AREAS_BY_LEVEL, {}),
         (AREAS_BY_LEVEL, {"f": {"parentId": gid("Compound", w.compound)}}),
     ]
-    for account in ACCOUNTS:
-        for query, variables in cases:
-            path = await both.same(query, variables, tokens[account])
-            assert path == ("resolvers" if account == "anonymous" else "compiled"), (account, variables)
+    await _compiled_for_the_signed_in(both, tokens, cases)
     # an id of no area is the ordinary path's error
     bad = {"f": {"parentId": gid("Household", w.household)}}
     assert await both.same(AREAS_IN_FULL, bad, tokens["staff"]) == "resolvers"
@@ -1235,11 +1242,11 @@ async def test_compound_detail_is_the_same_for_every_account(both: Both) -> None
     await both.conn.execute("UPDATE areas SET property_manager_id = $2 WHERE id = $1", w.compound, manager)
     await b.adoption(both.conn, manager, w.compound, since="2020-01-01")
     await b.adoption(both.conn, branch, w.building)
-    for account in ACCOUNTS:
-        for query in (COMPOUND_IN_FULL, contract_operations()["CompoundDetail"]):
-            for variables in ({"id": gid("Compound", w.compound)}, {"id": gid("Compound", scene.far.compound)}):
-                path = await both.same(query, variables, tokens[account])
-                assert path == ("resolvers" if account == "anonymous" else "compiled"), (account, variables)
+    queries = (COMPOUND_IN_FULL, contract_operations()["CompoundDetail"])
+    compounds = (w.compound, scene.far.compound)
+    await _compiled_for_the_signed_in(
+        both, tokens, [(q, {"id": gid("Compound", c)}) for q in queries for c in compounds]
+    )
 
 
 CHAIN_IN_FULL = """
@@ -1274,12 +1281,9 @@ async def test_responsibility_chains_are_the_same_for_every_account(both: Both) 
     await b.responsible(both.conn, stairwell, w.people["resident"])
     await b.responsible(both.conn, w.community, w.people["cadre"])
     households = (w.household, w.neighbour_household, in_unit, scene.far.household)
-    for account in ACCOUNTS:
-        for query in (CHAIN_IN_FULL, contract_operations()["ResponsibilityChain"]):
-            for household in households:
-                variables = {"id": gid("Household", household), "householdId": gid("Household", household)}
-                path = await both.same(query, variables, tokens[account])
-                assert path == ("resolvers" if account == "anonymous" else "compiled"), (account, household)
+    cases = [(CHAIN_IN_FULL, {"id": gid("Household", h)}) for h in households]
+    cases += [(contract_operations()["ResponsibilityChain"], {"householdId": gid("Household", h)}) for h in households]
+    await _compiled_for_the_signed_in(both, tokens, cases)
 
 
 ORGANISATION_IN_FULL = """
@@ -1332,10 +1336,7 @@ async def test_organisation_detail_is_the_same_for_every_account(both: Both) -> 
         (ORGANISATION_IN_FULL, {"id": gid("Organisation", scene.far.unit)}),
         (contract_operations()["OrganisationDetail"], {"id": gid("Organisation", w.unit)}),
     ]
-    for account in ACCOUNTS:
-        for query, variables in cases:
-            path = await both.same(query, variables, tokens[account])
-            assert path == ("resolvers" if account == "anonymous" else "compiled"), (account, variables)
+    await _compiled_for_the_signed_in(both, tokens, cases)
 
 
 ORDER_ATTACHMENTS_IN_FULL = """
@@ -1374,11 +1375,11 @@ async def test_order_attachments_are_the_same_for_every_account(both: Both) -> N
             caption,
             at,
         )
-    for account in ACCOUNTS:
-        for query in (ORDER_ATTACHMENTS_IN_FULL, contract_operations()["OrderAttachments"]):
-            for order in (orders["submitted"], orders["dispatched"], orders["to_unit"]):
-                path = await both.same(query, {"id": gid("ServiceOrder", order)}, tokens[account])
-                assert path == ("resolvers" if account == "anonymous" else "compiled"), (account, order)
+    queries = (ORDER_ATTACHMENTS_IN_FULL, contract_operations()["OrderAttachments"])
+    chosen = (orders["submitted"], orders["dispatched"], orders["to_unit"])
+    await _compiled_for_the_signed_in(
+        both, tokens, [(q, {"id": gid("ServiceOrder", o)}) for q in queries for o in chosen]
+    )
     attachment = await both.conn.fetchval("SELECT min(id) FROM attachments WHERE subject_id = $1", orders["submitted"])
     node = "query($id: ID!) { node(id: $id) { id ... on Attachment { url } } }"
     for account in ("staff", "resident", "neighbour"):

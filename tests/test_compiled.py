@@ -1150,7 +1150,7 @@ async def test_people_search_is_the_same_for_every_account(both: Both) -> None:
 
 
 async def _compiled_for_the_signed_in(
-    both: Both, tokens: dict[str, str], cases: list[tuple[str, dict[str, Any]]]
+    both: Both, tokens: dict[str, str | None], cases: list[tuple[str, dict[str, Any]]]
 ) -> None:
     """Each case for every account: the same answer on both paths, compiled for each one signed in."""
     for account in ACCOUNTS:

@@ -182,6 +182,17 @@ def _named(t: GraphQLOutputType) -> tuple[Any, bool]:
     return t, listed
 
 
+def first_value(value: Any) -> int:
+    """A connection's `first` as a plan reads it (none: the default); Fallback for what the
+    ordinary path refuses (it answers with its error)."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        raise Fallback("first")
+    try:
+        return checked_first(value)
+    except Exception as exc:
+        raise Fallback("first") from exc
+
+
 class Planner:
     def __init__(
         self, schema: GraphQLSchema, operation: OperationDefinitionNode, fragments: dict[str, FragmentDefinitionNode]
@@ -305,13 +316,7 @@ class Planner:
         after = self._value(nodes, parent, "after")
 
         def read_first(variables: Variables) -> int:
-            value = first(variables)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-                raise Fallback("first")
-            try:
-                return checked_first(value)
-            except Exception as exc:
-                raise Fallback("first") from exc
+            return first_value(first(variables))
 
         allowed = {"first", "after"}
         if obj.root is not None:  # what `_root_params` reads
@@ -322,9 +327,9 @@ class Planner:
         # `first` is a constant of the statement (a plan per value, run.py `_shape`): with a
         # parameter, the compiled reads' generic plans estimated one row per LIMIT and joined
         # the levels by nested loops (20 compounds x 20 buildings x 20 households: 15 -> 46 ms)
-        first_value = read_first(variables)
-        self.assumed.append((read_first, first_value))
-        obj.first_param = str(int(first_value))
+        page_size = read_first(variables)
+        self.assumed.append((read_first, page_size))
+        obj.first_param = str(int(page_size))
         if obj.time is not None:
             self._time_after(obj, after)
             return

@@ -52,9 +52,9 @@ from strawberry.types.graphql import OperationType as StrawberryOperationType
 from resolvers import ids
 from resolvers.compiled import sql
 from resolvers.compiled.declarations import SOURCES
-from resolvers.compiled.planner import Fallback, NotCompilable, Plan, Planner, Variables, node_type
+from resolvers.compiled.planner import Fallback, NotCompilable, Plan, Planner, Variables, first_value, node_type
 from resolvers.context import Context
-from resolvers.pagination import DEFAULT_FIRST, checked_first
+from resolvers.pagination import DEFAULT_FIRST
 
 log = logging.getLogger("gongjian.compiled")
 
@@ -76,61 +76,34 @@ def _coerced(schema: Any, operation: OperationDefinitionNode, given: dict[str, A
     return dict(found.coerced)
 
 
-_directive_variables: OrderedDict[str, frozenset[str]] = OrderedDict()
+_variable_roles: OrderedDict[str, tuple[frozenset[str], frozenset[str]]] = OrderedDict()
 
 
-def _flag_names(document_key: str, document: DocumentNode) -> frozenset[str]:
-    """The variables that @skip/@include read: the only variable values a plan depends on
-    besides the types `node(id)` names (a filter's Boolean is a parameter, not a shape)."""
-    found = _directive_variables.get(document_key)
+def _roles(document_key: str, document: DocumentNode) -> tuple[frozenset[str], frozenset[str]]:
+    """The variables whose values a plan depends on, besides the types `node(id)` names:
+    those @skip/@include read (a filter's Boolean is a parameter, not a shape), and those
+    given as a connection's `first` (a constant of the statement)."""
+    found = _variable_roles.get(document_key)
     if found is None:
-        names: set[str] = set()
+        flags: set[str] = set()
+        firsts: set[str] = set()
 
-        class Directives(Visitor):
+        class Roles(Visitor):
             def enter_directive(self, node: DirectiveNode, *_: Any) -> None:
                 if node.name.value in ("skip", "include"):
                     for argument in node.arguments or ():
                         if isinstance(argument.value, VariableNode):
-                            names.add(argument.value.name.value)
+                            flags.add(argument.value.name.value)
 
-        visit(document, Directives())
-        found = _directive_variables[document_key] = frozenset(names)
-        if len(_directive_variables) > CACHE_SIZE:
-            _directive_variables.popitem(last=False)
-    return found
-
-
-_first_variables: OrderedDict[str, frozenset[str]] = OrderedDict()
-
-
-def _first_names(document_key: str, document: DocumentNode) -> frozenset[str]:
-    """The variables given as a connection's `first`: a plan writes `first` into its
-    statement, so it is planned for their values."""
-    found = _first_variables.get(document_key)
-    if found is None:
-        names: set[str] = set()
-
-        class Firsts(Visitor):
             def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
                 if node.name.value == "first" and isinstance(node.value, VariableNode):
-                    names.add(node.value.name.value)
+                    firsts.add(node.value.name.value)
 
-        visit(document, Firsts())
-        found = _first_variables[document_key] = frozenset(names)
-        if len(_first_variables) > CACHE_SIZE:
-            _first_variables.popitem(last=False)
+        visit(document, Roles())
+        found = _variable_roles[document_key] = (frozenset(flags), frozenset(firsts))
+        if len(_variable_roles) > CACHE_SIZE:
+            _variable_roles.popitem(last=False)
     return found
-
-
-def _first_value(value: Any) -> int:
-    """A `first` as the plan reads it (none: the default); Fallback for what the ordinary
-    path refuses (it answers with its error)."""
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-        raise Fallback("first")
-    try:
-        return checked_first(value)
-    except Exception as exc:
-        raise Fallback("first") from exc
 
 
 def _fragments(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
@@ -160,7 +133,7 @@ def _shape(
         node_type(planner._value(nodes, query, "id")(variables)) for nodes in _node_fields(planner, variables)
     ]
     flags = tuple(sorted((k, v) for k, v in variables.items() if k in flag_names and isinstance(v, bool)))
-    firsts = tuple((k, _first_value(variables.get(k))) for k in sorted(first_names))
+    firsts = tuple((k, first_value(variables.get(k))) for k in sorted(first_names))
     return flags, tuple(node_types), firsts
 
 
@@ -192,8 +165,7 @@ def compile_operation(
     planner = Planner(schema, operation, _fragments(document))
     document_key = _document_key(query)
     name = _name(operation)
-    first_names = _first_names(document_key, document)
-    key = (document_key, name, *_shape(planner, variables, _flag_names(document_key, document), first_names))
+    key = (document_key, name, *_shape(planner, variables, *_roles(document_key, document)))
     if key in _trusted:
         compiled = _trusted[key]
     elif key in _plans:
@@ -255,7 +227,8 @@ def precompile(schema: GraphQLSchema, documents: Iterable[str]) -> int:
         ]
         if not queries:
             continue
-        if _flag_names(document_key, document):
+        flag_names, first_names = _roles(document_key, document)
+        if flag_names:
             continue
         if validate(schema, document):
             continue  # not served (yet): the ordinary path answers with its errors
@@ -267,7 +240,7 @@ def precompile(schema: GraphQLSchema, documents: Iterable[str]) -> int:
                 shapes = _node_types(schema, planner)
             except (NotCompilable, Fallback):
                 continue
-            firsts = tuple((k, DEFAULT_FIRST) for k in sorted(_first_names(document_key, document)))
+            firsts = tuple((k, DEFAULT_FIRST) for k in sorted(first_names))
             for types in shapes:
                 key = (document_key, name, (), types, firsts)
                 if key in _trusted:
@@ -275,7 +248,7 @@ def precompile(schema: GraphQLSchema, documents: Iterable[str]) -> int:
                     continue
                 variables = _stand_ins(planner, types)
                 try:
-                    shape = _shape(planner, variables, frozenset(), _first_names(document_key, document))
+                    shape = _shape(planner, variables, frozenset(), first_names)
                     if (document_key, name, *shape) != key:
                         continue
                     compiled = _build(Planner(schema, operation, fragments), variables, name)

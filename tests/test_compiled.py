@@ -629,6 +629,20 @@ def _selection(draw: st.DrawFn, type_name: str, depth: int, fragments: list[str]
 
 
 @st.composite
+def _filtered(draw: st.DrawFn, root: str, type_name: str, narrows: list[str], under: str, fragments: list[str]) -> str:
+    """A root connection of `type_name` narrowed by one of `narrows`, and another under the id `$id`."""
+    inner = draw(_selection(type_name, 3, fragments))
+    first = draw(st.sampled_from(FIRSTS))
+    narrow = draw(st.sampled_from(narrows))
+    args = f"filter: {{{narrow}}}" + (f", first: {first}" if first is not None else "")
+    return (
+        f"query Random($id: ID!, $yes: Boolean!) {{ {root}({args}) "
+        f"{{ totalCount pageInfo {{ hasNextPage endCursor }} edges {{ cursor node {{ {inner} }} }} }} "
+        f"k: __typename @include(if: $yes) under: {root}(filter: {{{under}: $id}}, first: 1) {{ totalCount }} }}"
+    )
+
+
+@st.composite
 def _operations(draw: st.DrawFn) -> tuple[str, str, bool]:
     fragments: list[str] = []
     roots = ["node", "compounds", "serviceOrders", "organisations", "needs", "activities", "accounts", "areas"]
@@ -648,15 +662,8 @@ def _operations(draw: st.DrawFn) -> tuple[str, str, bool]:
             f"{{ totalCount pageInfo {{ hasNextPage endCursor }} edges {{ cursor node {{ {inner} }} }} }} }}"
         )
     elif root == "areas":  # the rows of an interface
-        inner = draw(_selection("Area", 3, fragments))
-        first = draw(st.sampled_from(FIRSTS))
-        narrow = draw(st.sampled_from(["", "parentId: $id", "level: BUILDING", 'search: "区"']))
-        args = f"filter: {{{narrow}}}" + (f", first: {first}" if first is not None else "")
-        text = (
-            f"query Random($id: ID!, $yes: Boolean!) {{ areas({args}) "
-            f"{{ totalCount pageInfo {{ hasNextPage endCursor }} edges {{ cursor node {{ {inner} }} }} }} "
-            "k: __typename @include(if: $yes) under: areas(filter: {parentId: $id}, first: 1) { totalCount } }"
-        )
+        narrows = ["", "parentId: $id", "level: BUILDING", 'search: "区"']
+        text = draw(_filtered("areas", "Area", narrows, "parentId", fragments))
     elif root == "organisations":
         inner = draw(_selection("Organisation", 3, fragments))
         first = draw(st.sampled_from(FIRSTS))
@@ -668,14 +675,8 @@ def _operations(draw: st.DrawFn) -> tuple[str, str, bool]:
             "k: __typename @include(if: $yes) n: node(id: $id) { __typename } }"
         )
     elif root == "needs":
-        inner = draw(_selection("Need", 3, fragments))
-        first = draw(st.sampled_from(FIRSTS))
-        narrow = draw(st.sampled_from(["", "areaId: $id", "open: $yes", "category: PARKING"]))
-        args = f"filter: {{{narrow}}}" + (f", first: {first}" if first is not None else "")
-        text = (
-            f"query Random($id: ID!, $yes: Boolean!) {{ needs({args}) "
-            f"{{ totalCount pageInfo {{ hasNextPage endCursor }} edges {{ cursor node {{ {inner} }} }} }} "
-            "k: __typename @include(if: $yes) under: needs(filter: {areaId: $id}, first: 1) { totalCount } }"
+        text = draw(
+            _filtered("needs", "Need", ["", "areaId: $id", "open: $yes", "category: PARKING"], "areaId", fragments)
         )
     elif root == "accounts":  # the ruled lists (FORBIDDEN to most: the ordinary path's) and the search
         users = draw(_selection("User", 3, fragments))

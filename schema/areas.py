@@ -635,7 +635,7 @@ compiled.declare(
     "Organisation",
     compiled.Source(
         "organisations",
-        "{row}.county_id = {county}",
+        "organisation_access({row}, {viewer})",
         {
             "id": compiled.GlobalId(),
             "name": compiled.Column("{row}.name"),
@@ -796,7 +796,7 @@ compiled.declare_root(
 
 
 _ORGANISATIONS_WHERE = (
-    "{row}.county_id = {county} AND ({arg_kind} IS NULL OR {row}.kind = {arg_kind}) "
+    "organisation_access({row}, {viewer}) AND ({arg_kind} IS NULL OR {row}.kind = {arg_kind}) "
     "AND ({arg_search} IS NULL OR {row}.name ILIKE {arg_search})"
 )
 

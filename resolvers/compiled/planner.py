@@ -395,17 +395,17 @@ class Planner:
     def _interface_object(
         self,
         type_name: str,
-        parent: ObjNode | None,
-        relation: Relation | None,
+        parent: ObjNode,
+        relation: Relation,
         selections: list[SelectionSetNode],
         variables: Variables,
-        root: RootConnection | None = None,
     ) -> ObjNode:
-        """Rows of an interface (e.g. a need's `area`, a compound's `path`, the root `areas`).
+        """Rows of an interface (e.g. a need's `area`, a compound's `path`; the root `areas`
+        by `_interface_node` and `_fill_interface`, its page arguments between them).
         Where the fields are collected alike for every implementing type and declared alike
         by each, one JSON object for any row (`__typename` and `id` name each row's own type);
         else each row's JSON by its own type, from that type's declaration."""
-        obj = self._interface_node(type_name, parent, relation, root)
+        obj = self._interface_node(type_name, parent, relation, None)
         self._fill_interface(obj, selections, variables)
         return obj
 
@@ -508,9 +508,7 @@ class Planner:
             plan: Child | ConnectionField
             if declared.kind == "connection":
                 plan = self._connection(field_type, obj, declared, None, nodes, runtime, variables)
-            elif declared.target in INTERFACES:
-                if declared.kind != "one" and declared.kind != "list":
-                    raise NotCompilable(f"{runtime.name}.{name}: a connection of an interface")
+            elif declared.target in INTERFACES:  # a row or list of an interface's rows
                 subselections = self._subselections(nodes)
                 plan = Child(self._interface_object(declared.target, obj, declared, subselections, variables))
             else:

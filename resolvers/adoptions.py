@@ -7,7 +7,7 @@ from __future__ import annotations
 from db import adoptions as db
 from db.adoptions import AdoptionRow
 from db.areas import AreaRow, OrganisationRow
-from resolvers import areas, relations
+from resolvers import relations
 from resolvers.context import Context
 from resolvers.loading import visible_grouped, visible_keyed
 
@@ -31,15 +31,3 @@ async def of_area(root: AreaRow, ctx: Context) -> list[AdoptionRow]:
 async def of_unit(root: OrganisationRow, ctx: Context) -> list[AdoptionRow]:
     """The current adoptions of a unit."""
     return await ctx.loader(adoptions_by_unit).load(root.id)
-
-
-async def unit(root: AdoptionRow, ctx: Context) -> OrganisationRow:
-    found = await ctx.loader(areas.organisation_by_id).load(root.unit_id)
-    assert found is not None, "an adoption's unit exists (foreign key)"
-    return found
-
-
-async def area(root: AdoptionRow, ctx: Context) -> AreaRow:
-    found = await ctx.loader(areas.area_by_id).load(root.area_id)
-    assert found is not None, "an adoption's area exists (foreign key)"
-    return found

@@ -50,12 +50,6 @@ relations.register("Household", visible_household_by_id)
 relations.register("Person", visible_person_by_id)
 
 
-async def parent_area(root: AreaRow, ctx: Context) -> AreaRow | None:
-    if root.parent_id is None:
-        return None
-    return await ctx.loader(area_by_id).load(root.parent_id)
-
-
 # --- relations ---------------------------------------------------------------------------------
 
 AREA_NAMES = tuple(AREA_TYPES.values())
@@ -125,12 +119,6 @@ async def owner_committee(root: AreaRow, ctx: Context) -> OrganisationRow | None
 
 async def functional_branch(root: AreaRow, ctx: Context) -> OrganisationRow | None:
     return await attached(root, ctx, "FUNCTIONAL_BRANCH")
-
-
-async def property_manager(root: AreaRow, ctx: Context) -> OrganisationRow | None:
-    if root.property_manager_id is None:
-        return None
-    return await ctx.loader(organisation_by_id).load(root.property_manager_id)
 
 
 async def organisation_area(root: OrganisationRow, ctx: Context) -> AreaRow | None:
@@ -247,18 +235,6 @@ post_by_id = visible_post_by_id
 
 
 relations.register("Post", visible_post_by_id)
-
-
-async def post_person(root: PostRow, ctx: Context) -> PersonRow:
-    found = await ctx.loader(person_by_id).load(root.person_id)
-    assert found is not None, "a post's person exists (foreign key) and is of its county (visible with it)"
-    return found
-
-
-async def post_organisation(root: PostRow, ctx: Context) -> OrganisationRow:
-    found = await ctx.loader(organisation_by_id).load(root.organisation_id)
-    assert found is not None, "a post's organisation exists (foreign key) and is of its county (visible with it)"
-    return found
 
 
 # --- personal data (masked by resolvers/access.py) ---------------------------------------------

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import datetime
 import enum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
-from strawberry.types import Info
 
 from db.adoptions import AdoptionRow
-from resolvers import adoptions as r
+from resolvers.compiled import declarations as compiled
 from schema.base import Node, describe_values, is_row
+from schema.derived import declared
 
 if TYPE_CHECKING:
     from schema.areas import Area, Organisation
@@ -36,22 +36,14 @@ describe_values(
 )
 
 
-async def _unit(root: AdoptionRow, info: Info[Any, Any]) -> Annotated["Organisation", strawberry.lazy("schema.areas")]:  # noqa: UP037 - a lazy type: the name exists only for the type checker
-    return await r.unit(root, info.context)  # type: ignore[return-value]
-
-
-async def _area(root: AdoptionRow, info: Info[Any, Any]) -> Annotated["Area", strawberry.lazy("schema.areas")]:  # noqa: UP037 - a lazy type: the name exists only for the type checker
-    return await r.area(root, info.context)  # type: ignore[return-value]
-
-
 @strawberry.type(description="Adoption (包抓): a unit taking responsibility for a compound or building")
 class Adoption(Node):
     is_type_of = is_row(AdoptionRow)
-    unit: Annotated["Organisation", strawberry.lazy("schema.areas")] = strawberry.field(  # noqa: UP037 - a lazy type: the name exists only for the type checker
-        resolver=_unit, description="The adopting unit (机关企事业单位)"
+    unit: Annotated["Organisation", strawberry.lazy("schema.areas")] = declared(  # noqa: UP037 - a lazy type: the name exists only for the type checker
+        "The adopting unit (机关企事业单位)"
     )
-    area: Annotated["Area", strawberry.lazy("schema.areas")] = strawberry.field(  # noqa: UP037 - a lazy type: the name exists only for the type checker
-        resolver=_area, description="The adopted compound or building"
+    area: Annotated["Area", strawberry.lazy("schema.areas")] = declared(  # noqa: UP037 - a lazy type: the name exists only for the type checker
+        "The adopted compound or building"
     )
     duties: list[AdoptionDuty] = strawberry.field(
         resolver=lambda root: [AdoptionDuty(d) for d in root.duties],
@@ -59,3 +51,30 @@ class Adoption(Node):
     )
     since: datetime.date = strawberry.field(description="Day the adoption began")
     until: datetime.date | None = strawberry.field(description="Day it ended; null while current")
+
+
+# the compiled read path (resolvers/compiled): who sees an adoption is `adoption_access` (0022)
+_OF = "{row}.until IS NULL AND adoption_access({row}, {viewer})"
+compiled.declare(
+    "Adoption",
+    compiled.Source(
+        "adoptions",
+        "adoption_access({row}, {viewer})",
+        {
+            "id": compiled.GlobalId(),
+            "unit": compiled.Relation("Organisation", "one", "{row}.id = {parent}.unit_id"),
+            "area": compiled.Relation("Area", "one", "{row}.id = {parent}.area_id"),
+            "duties": compiled.Column("{row}.duties"),
+            "since": compiled.Column(compiled.date("{row}.since")),
+            "until": compiled.Column(compiled.date("{row}.until")),
+        },
+    ),
+)
+
+
+def current_adoptions(column: str) -> compiled.Relation:
+    """The current adoptions whose `column` is the parent (an area, a unit), oldest first
+    (db/adoptions.py ACTIVE_BY_AREA, ACTIVE_BY_UNIT)."""
+    return compiled.Relation(
+        "Adoption", "list", "{row}." + column + " = {parent}.id AND " + _OF, rank="{row}.since, {row}.id"
+    )

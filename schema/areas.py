@@ -20,7 +20,7 @@ from resolvers import renovations as renovation_resolvers
 from resolvers.compiled import declarations as compiled
 from resolvers.compiled import planner as compiled_planner
 from resolvers.permissions import SignedIn, described
-from schema.adoptions import Adoption
+from schema.adoptions import Adoption, current_adoptions
 from schema.base import FILTER, INPUT, After, Connection, First, Node, UserError, describe_values, is_row
 from schema.derived import declared, of_rule, own_resolvers, paged
 
@@ -130,9 +130,7 @@ class Area(Node):
     name: str = strawberry.field(description="Name, public to every signed-in user of the county")
     level: AreaLevel = strawberry.field(description="Level in the tree")
     code: str | None = strawberry.field(description="External code (used by bulk import), unique in the county")
-    parent: AreaRef | None = strawberry.field(
-        resolver=of_rule(r.parent_area), description="The area this one stands in"
-    )
+    parent: AreaRef | None = declared("The area this one stands in")
     path: list[AreaRef] = strawberry.field(
         resolver=of_rule(r.path), description="From the county down to this area, inclusive"
     )
@@ -184,8 +182,8 @@ class Compound(Area):
     functional_branch: Annotated[Organisation, strawberry.lazy("schema.areas")] | None = strawberry.field(
         resolver=of_rule(r.functional_branch), description="Compound functional party branch (小区功能型党支部)"
     )
-    property_manager: Annotated[Organisation, strawberry.lazy("schema.areas")] | None = strawberry.field(
-        resolver=of_rule(r.property_manager), description="Property company managing the compound (物业公司)"
+    property_manager: Annotated[Organisation, strawberry.lazy("schema.areas")] | None = declared(
+        "Property company managing the compound (物业公司)"
     )
     renovations: list[Annotated[Renovation, strawberry.lazy("schema.renovations")]] = strawberry.field(
         resolver=of_rule(renovation_resolvers.of_compound),
@@ -251,12 +249,8 @@ class Organisation(Node):
 @strawberry.type(description="A post (任职): a person's role in an organisation, with dates")
 class Post(Node):
     is_type_of = is_row(PostRow)
-    person: Annotated[Person, strawberry.lazy("schema.areas")] = strawberry.field(
-        resolver=of_rule(r.post_person), description="Who holds the post"
-    )
-    organisation: Organisation = strawberry.field(
-        resolver=of_rule(r.post_organisation), description="The organisation the post is in"
-    )
+    person: Annotated[Person, strawberry.lazy("schema.areas")] = declared("Who holds the post")
+    organisation: Organisation = declared("The organisation the post is in")
     role: str = strawberry.field(description="Role, e.g. 书记, 主任, 委员, 科员")
     since: datetime.date = strawberry.field(description="Day the post began")
     until: datetime.date | None = strawberry.field(description="Day it ended; null while current")
@@ -503,6 +497,14 @@ _AREA_FIELDS: dict[str, compiled.Field] = {
     "name": compiled.Column("{row}.name"),
     "level": compiled.Column("{row}.level"),
     "code": compiled.Column("{row}.code"),
+    "parent": compiled.Relation("Area", "one", "{row}.id = {parent}.parent_id"),
+    # from the county down to the area (r.path)
+    "path": compiled.Relation(
+        "Area",
+        "list",
+        "{row}.id = ANY({parent}.path) AND area_access({row}, {viewer})",
+        rank="array_position({parent}.path, {row}.id)",
+    ),
     "responsible": _RESPONSIBLE,
     "householdCount": _HOUSEHOLD_COUNT,
 }
@@ -510,6 +512,11 @@ _AREA_FIELDS: dict[str, compiled.Field] = {
 
 def _ancestor(type_name: str, level: str) -> compiled.Relation:
     return compiled.Relation(type_name, "one", "{row}.id = ANY({parent}.path) AND {row}.level = '" + level + "'")
+
+
+def _attached(kind: str) -> compiled.Relation:
+    """The first organisation of `kind` attached to the area (r.attached)."""
+    return compiled.Relation("Organisation", "one", "{row}.area_id = {parent}.id AND {row}.kind = '" + kind + "'")
 
 
 # a row of the interface Area: its type by its level (ids.AREA_TYPES, as `is_type_of` tells them apart)
@@ -538,6 +545,10 @@ compiled.declare(
             "managementPlan": compiled.Column("{row}.management_plan"),
             "community": _ancestor("Community", "COMMUNITY"),
             "district": _ancestor("District", "DISTRICT"),
+            "ownerCommittee": _attached("OWNER_COMMITTEE"),
+            "functionalBranch": _attached("FUNCTIONAL_BRANCH"),
+            "propertyManager": compiled.Relation("Organisation", "one", "{row}.id = {parent}.property_manager_id"),
+            "adoptions": current_adoptions("area_id"),
             "buildings": compiled.Relation(
                 "Building",
                 "connection",
@@ -557,6 +568,7 @@ compiled.declare(
             **_AREA_FIELDS,
             "compound": compiled.Relation("Compound", "one", "{row}.id = {parent}.parent_id"),
             "head": _RESPONSIBLE,
+            "adoptions": current_adoptions("area_id"),
             "households": compiled.Relation(
                 "Household",
                 "connection",
@@ -623,7 +635,7 @@ compiled.declare(
     "Organisation",
     compiled.Source(
         "organisations",
-        "{row}.county_id = {county}",
+        "organisation_access({row}, {viewer})",
         {
             "id": compiled.GlobalId(),
             "name": compiled.Column("{row}.name"),
@@ -631,6 +643,15 @@ compiled.declare(
             "code": compiled.Column("{row}.code"),
             "parent": compiled.Relation("Organisation", "one", "{row}.id = {parent}.parent_id"),
             "children": compiled.Relation("Organisation", "list", "{row}.parent_id = {parent}.id"),
+            "adoptions": current_adoptions("unit_id"),
+            # current posts (db/areas.py MEMBERS_PAGES, MEMBER_COUNTS), by the rule `post_access` (0022)
+            "members": compiled.Relation(
+                "Post",
+                "connection",
+                "{row}.organisation_id = {parent}.id AND post_active({row}.until) AND post_access({row}, {viewer})",
+                count="SELECT count(*) FROM posts p WHERE p.organisation_id = {parent}.id AND post_active(p.until) "
+                "AND post_access(p, {viewer})",
+            ),
             # distinct people holding a current post (db/areas.py MEMBER_COUNTS)
             "memberCount": compiled.Column(
                 "(SELECT count(DISTINCT p.person_id) FROM posts p "
@@ -649,17 +670,100 @@ compiled.declare(
     ),
 )
 
+compiled.declare(
+    "Post",
+    compiled.Source(
+        "posts",
+        "post_access({row}, {viewer})",
+        {
+            "id": compiled.GlobalId(),
+            "person": compiled.Relation("Person", "one", "{row}.id = {parent}.person_id"),
+            "organisation": compiled.Relation("Organisation", "one", "{row}.id = {parent}.organisation_id"),
+            "role": compiled.Column("{row}.role"),
+            "since": compiled.Column(compiled.date("{row}.since")),
+            "until": compiled.Column(compiled.date("{row}.until")),
+        },
+    ),
+)
+
+# the responsibility chain (r.responsibility_chain): a link per level of the path of the
+# household's building or stairwell unit, COUNTY to BUILDING, and UNIT where there is one; a
+# level the tree skips has no area (and nobody responsible). Ids: the household's, times 8,
+# plus the level's place (unique in a statement)
+compiled.declare(
+    "ResponsibilityLink",
+    compiled.Source(
+        "(SELECT {parent}.id * 8 + l.n AS id, l.level, a.id AS area_id FROM areas home "
+        "CROSS JOIN unnest(ARRAY['COUNTY', 'TOWN', 'COMMUNITY', 'DISTRICT', 'COMPOUND', 'BUILDING', 'UNIT']) "
+        "WITH ORDINALITY l (level, n) "
+        "LEFT JOIN areas a ON a.id = ANY(home.path) AND a.level = l.level AND area_access(a, {viewer}) "
+        "WHERE home.id = {parent}.area_id AND (l.level <> 'UNIT' OR a.id IS NOT NULL))",
+        "false",
+        {
+            "level": compiled.Column("{row}.level"),
+            "area": compiled.Relation("Area", "one", "{row}.id = {parent}.area_id"),
+            "responsible": compiled.Relation(
+                "Person",
+                "one",
+                "{row}.id = (SELECT r.person_id FROM responsibilities r "
+                "WHERE r.area_id = {parent}.area_id AND r.until IS NULL)",
+            ),
+        },
+    ),
+)
+compiled.declare_field("Household", "responsibilityChain", compiled.Relation("ResponsibilityLink", "list", "true"))
+
 # declared relations whose ordinary resolver stays written beside the type (schema/derived.py)
 _BY_SUBQUERY = "a subquery over the current responsibilities: the batch r.responsible_by_area reads them"
 _PAGED = "a keyset connection with its count: read by its page and count loaders"
 _PERSONAL = "guarded by a personal-data reason: masked and audited by resolvers/access.py"
+_PATH = "a list in the path's order: the areas of the path, read by the batch of areas by id"
+_ATTACHED = "the first organisation of its kind attached to the area: read from the batch of the area's organisations"
+_ADOPTIONS = "the current adoptions, oldest first: read by the batch of the current adoptions of each area or unit"
 for _type in ids.AREA_TYPES.values():
-    own_resolvers(_type, {"responsible": _BY_SUBQUERY})
-own_resolvers("Compound", {"buildings": _PAGED})
-own_resolvers("Building", {"head": _BY_SUBQUERY, "households": _PAGED})
-own_resolvers("Household", {"residents": _PERSONAL})
+    own_resolvers(_type, {"responsible": _BY_SUBQUERY, "path": _PATH})
+own_resolvers(
+    "Compound",
+    {"buildings": _PAGED, "ownerCommittee": _ATTACHED, "functionalBranch": _ATTACHED, "adoptions": _ADOPTIONS},
+)
+own_resolvers("Building", {"head": _BY_SUBQUERY, "households": _PAGED, "adoptions": _ADOPTIONS})
+_LINK = "held by the link r.responsibility_chain builds from the batches of areas and responsible people"
+own_resolvers(
+    "Household",
+    {"residents": _PERSONAL, "responsibilityChain": "computed links, one per level: r.responsibility_chain"},
+)
+own_resolvers("ResponsibilityLink", {"area": _LINK, "responsible": _LINK})
 own_resolvers("Person", {"household": _PERSONAL})
-own_resolvers("Organisation", {"resources": _PAGED})
+own_resolvers("Organisation", {"resources": _PAGED, "members": _PAGED, "adoptions": _ADOPTIONS})
+
+_AREAS_WHERE = (
+    "area_access({row}, {viewer}) AND ({arg_parent} IS NULL OR {row}.parent_id = {arg_parent}) "
+    "AND ({arg_level} IS NULL OR {row}.level = {arg_level}) AND ({arg_search} IS NULL OR {row}.name ILIKE {arg_search})"
+)
+
+
+def _area_arguments(given: Any) -> dict[str, Any]:
+    found = compiled_planner.filter_of(given)
+    level = found.get("level")
+    return {
+        "parent": r.decode_area_argument(found.get("parentId"), "parentId"),
+        "level": level.value if isinstance(level, AreaLevel) else None,
+        "search": r._pattern(found.get("search")),
+    }
+
+
+# the rows of every level, each as its own type (the interface Area)
+compiled.declare_root(
+    "areas",
+    compiled.RootConnection(
+        "Area",
+        "areas",
+        _AREAS_WHERE,
+        "SELECT count(*) FROM areas {row} WHERE " + _AREAS_WHERE,  # noqa: S608 - constant text
+        (("parent", "bigint"), ("level", "text"), ("search", "text")),
+        _area_arguments,
+    ),
+)
 
 _COMPOUNDS_WHERE = (
     "area_access({row}, {viewer}) AND {row}.level = 'COMPOUND' AND ({arg_within} IS NULL OR {row}.path @> "
@@ -692,7 +796,7 @@ compiled.declare_root(
 
 
 _ORGANISATIONS_WHERE = (
-    "{row}.county_id = {county} AND ({arg_kind} IS NULL OR {row}.kind = {arg_kind}) "
+    "organisation_access({row}, {viewer}) AND ({arg_kind} IS NULL OR {row}.kind = {arg_kind}) "
     "AND ({arg_search} IS NULL OR {row}.name ILIKE {arg_search})"
 )
 

@@ -12,6 +12,7 @@ from strawberry.types import Info
 from db.attachments import AttachmentRow
 from resolvers import attachments as r
 from resolvers import rules
+from resolvers.compiled import declarations as compiled
 from resolvers.permissions import SignedIn, described
 from schema.base import INPUT, Node, UserError, is_row
 
@@ -95,3 +96,35 @@ class AttachmentsMutation:
 
 
 ALL_TYPES: list[Any] = [Attachment]
+
+
+# the compiled read path (resolvers/compiled): an attachment is read through its subject only
+# (whoever sees the subject sees its attachments, oldest first: r.attachments_of); node(id) of
+# one, which asks whether its subject is visible, runs on the ordinary path
+_URL = "rtrim({base_url}, '/') || '/attachments/' || " + compiled.base64url("'Attachment:' || {row}.id")
+compiled.declare(
+    "Attachment",
+    compiled.Source(
+        "attachments",
+        "false",
+        {
+            "id": compiled.GlobalId(),
+            "url": compiled.Column(_URL),  # r.url_of
+            "thumbnailUrl": compiled.Column(
+                "CASE WHEN {row}.thumbnail_sha256 IS NOT NULL THEN " + _URL + " || '?size=thumbnail' END"
+            ),
+            "contentType": compiled.Column("{row}.content_type"),
+            "byteSize": compiled.Column("{row}.byte_size"),
+            "caption": compiled.Column("{row}.caption"),
+            "createdAt": compiled.Column(compiled.date_time("{row}.created_at")),
+        },
+        node=False,
+    ),
+)
+
+
+def of_subject(subject_type: str) -> compiled.Relation:
+    """The attachments of a subject (`subject_type` a constant: ServiceOrder, Finding, Visit)."""
+    return compiled.Relation(
+        "Attachment", "list", "{row}.subject_type = '" + subject_type + "' AND {row}.subject_id = {parent}.id"
+    )

@@ -21,7 +21,7 @@ from resolvers.compiled.planner import TOKEN, USER
 from resolvers.pagination import Page
 from resolvers.permissions import SignedIn, described
 from schema.areas import Community, Household, Organisation, Person
-from schema.attachments import Attachment, attachments_field
+from schema.attachments import Attachment, attachments_field, of_subject
 from schema.base import FILTER, INPUT, After, Connection, First, Node, UserError, is_row
 from schema.derived import declared, of_rule, own_resolvers
 
@@ -434,6 +434,7 @@ compiled.declare(
             "community": compiled.Relation("Community", "one", "{row}.id = {parent}.community_id"),
             "assignee": compiled.Relation("Person", "one", "{row}.id = {parent}.assignee_id"),
             "timeline": compiled.Relation("OrderEvent", "list", "{row}.order_id = {parent}.id"),
+            "attachments": of_subject("ServiceOrder"),
         },
     ),
 )
@@ -453,6 +454,10 @@ compiled.declare(
     ),
 )
 
+own_resolvers(
+    "ServiceOrder",
+    {"attachments": "shared with findings and visits: the batch of attachments by subject (type and id)"},
+)
 own_resolvers(
     "OrderEvent",
     {

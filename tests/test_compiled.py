@@ -153,6 +153,11 @@ async def test_every_read_of_the_matrix_is_the_same_on_both_paths(both: Both) ->
         "Users: the resident's account",
         "NeedMatches of a need",
         "SearchPeople for the resident by name",
+        "Areas under the community",
+        "CompoundDetail",
+        "ResponsibilityChain of the resident's household",
+        "OrganisationDetail of the unit, with its resources",
+        "OrderAttachments of the resident's order (whoever sees the order)",
     } <= compiled
 
 
@@ -464,6 +469,10 @@ SCALARS: dict[str, list[str]] = {
     ],
     # the interface: fields every area type declares alike
     "Area": ["id", "name", "level", "code", "__typename"],
+    "Adoption": ["id", "duties", "since", "until", "__typename"],
+    "Post": ["id", "role", "since", "until", "__typename"],
+    "ResponsibilityLink": ["level", "__typename"],
+    "Attachment": ["id", "url", "thumbnailUrl", "contentType", "byteSize", "caption", "createdAt", "__typename"],
     "Activity": [
         "id",
         "title",
@@ -500,28 +509,47 @@ RELATIONS: dict[str, dict[str, tuple[str, str]]] = {
         "responsible": ("Person", "one"),
         "community": ("Community", "one"),
         "district": ("District", "one"),
+        "parent": ("Area", "one"),
+        "path": ("Area", "list"),
+        "ownerCommittee": ("Organisation", "one"),
+        "functionalBranch": ("Organisation", "one"),
+        "propertyManager": ("Organisation", "one"),
+        "adoptions": ("Adoption", "list"),
     },
     "Building": {
         "households": ("Household", "connection"),
         "head": ("Person", "one"),
         "responsible": ("Person", "one"),
         "compound": ("Compound", "one"),
+        "adoptions": ("Adoption", "list"),
+        "path": ("Area", "list"),
     },
-    "Community": {"responsible": ("Person", "one")},
-    "District": {},
-    "Household": {"residents": ("Person", "list"), "building": ("Building", "one")},
+    "Community": {"responsible": ("Person", "one"), "parent": ("Area", "one")},
+    "District": {"parent": ("Area", "one")},
+    "Household": {
+        "residents": ("Person", "list"),
+        "building": ("Building", "one"),
+        "responsibilityChain": ("ResponsibilityLink", "list"),
+    },
+    "Adoption": {"unit": ("Organisation", "one"), "area": ("Area", "one")},
+    "Post": {"person": ("Person", "one"), "organisation": ("Organisation", "one")},
+    "ResponsibilityLink": {"area": ("Area", "one"), "responsible": ("Person", "one")},
+    "Attachment": {},
     "Person": {"household": ("Household", "one")},
     "ServiceOrder": {
         "household": ("Household", "one"),
         "community": ("Community", "one"),
         "assignee": ("Person", "one"),
         "timeline": ("OrderEvent", "list"),
+        "attachments": ("Attachment", "list"),
     },
     "OrderEvent": {"actor": ("Person", "one"), "order": ("ServiceOrder", "one")},
     "Organisation": {
         "parent": ("Organisation", "one"),
         "children": ("Organisation", "list"),
         "resources": ("Resource", "connection"),
+        "members": ("Post", "connection"),
+        "adoptions": ("Adoption", "list"),
     },
     "Resource": {"provider": ("Organisation", "one"), "exchanges": ("Exchange", "connection")},
     "Need": {
@@ -536,7 +564,7 @@ RELATIONS: dict[str, dict[str, tuple[str, str]]] = {
         "provider": ("Organisation", "one"),
         "receiver": ("Area", "one"),
     },
-    "Area": {},
+    "Area": {"parent": ("Area", "one"), "path": ("Area", "list"), "responsible": ("Person", "one")},
     "Activity": {"hosts": ("Organisation", "list"), "community": ("Community", "one")},
     "Meeting": {"organisations": ("Organisation", "list"), "community": ("Community", "one")},
     "Finding": {"compound": ("Compound", "one")},
@@ -603,9 +631,23 @@ def _selection(draw: st.DrawFn, type_name: str, depth: int, fragments: list[str]
 
 
 @st.composite
+def _filtered(draw: st.DrawFn, root: str, type_name: str, narrows: list[str], under: str, fragments: list[str]) -> str:
+    """A root connection of `type_name` narrowed by one of `narrows`, and another under the id `$id`."""
+    inner = draw(_selection(type_name, 3, fragments))
+    first = draw(st.sampled_from(FIRSTS))
+    narrow = draw(st.sampled_from(narrows))
+    args = f"filter: {{{narrow}}}" + (f", first: {first}" if first is not None else "")
+    return (
+        f"query Random($id: ID!, $yes: Boolean!) {{ {root}({args}) "
+        f"{{ totalCount pageInfo {{ hasNextPage endCursor }} edges {{ cursor node {{ {inner} }} }} }} "
+        f"k: __typename @include(if: $yes) under: {root}(filter: {{{under}: $id}}, first: 1) {{ totalCount }} }}"
+    )
+
+
+@st.composite
 def _operations(draw: st.DrawFn) -> tuple[str, str, bool]:
     fragments: list[str] = []
-    roots = ["node", "compounds", "serviceOrders", "organisations", "needs", "activities", "accounts"]
+    roots = ["node", "compounds", "serviceOrders", "organisations", "needs", "activities", "accounts", "areas"]
     root = draw(st.sampled_from(roots))
     if root == "node":
         types = ["Compound", "Building", "Household", "Person", "ServiceOrder", "Organisation", "Resource", "Need"]
@@ -621,6 +663,9 @@ def _operations(draw: st.DrawFn) -> tuple[str, str, bool]:
             f"query Random($id: ID!, $yes: Boolean!) {{ compounds({args}) "
             f"{{ totalCount pageInfo {{ hasNextPage endCursor }} edges {{ cursor node {{ {inner} }} }} }} }}"
         )
+    elif root == "areas":  # the rows of an interface
+        narrows = ["", "parentId: $id", "level: BUILDING", 'search: "区"']
+        text = draw(_filtered("areas", "Area", narrows, "parentId", fragments))
     elif root == "organisations":
         inner = draw(_selection("Organisation", 3, fragments))
         first = draw(st.sampled_from(FIRSTS))
@@ -632,14 +677,8 @@ def _operations(draw: st.DrawFn) -> tuple[str, str, bool]:
             "k: __typename @include(if: $yes) n: node(id: $id) { __typename } }"
         )
     elif root == "needs":
-        inner = draw(_selection("Need", 3, fragments))
-        first = draw(st.sampled_from(FIRSTS))
-        narrow = draw(st.sampled_from(["", "areaId: $id", "open: $yes", "category: PARKING"]))
-        args = f"filter: {{{narrow}}}" + (f", first: {first}" if first is not None else "")
-        text = (
-            f"query Random($id: ID!, $yes: Boolean!) {{ needs({args}) "
-            f"{{ totalCount pageInfo {{ hasNextPage endCursor }} edges {{ cursor node {{ {inner} }} }} }} "
-            "k: __typename @include(if: $yes) under: needs(filter: {areaId: $id}, first: 1) { totalCount } }"
+        text = draw(
+            _filtered("needs", "Need", ["", "areaId: $id", "open: $yes", "category: PARKING"], "areaId", fragments)
         )
     elif root == "accounts":  # the ruled lists (FORBIDDEN to most: the ordinary path's) and the search
         users = draw(_selection("User", 3, fragments))
@@ -1111,3 +1150,240 @@ async def test_people_search_is_the_same_for_every_account(both: Both) -> None:
     only_count = "query($f: PeopleFilter!) { people(filter: $f) { totalCount } }"
     assert await both.same(only_count, {"f": {"search": ""}}, tokens["staff"]) == "compiled"
     assert await both.same(PEOPLE_IN_FULL, {"f": {"search": "x" * 101}}, tokens["staff"]) == "resolvers"
+
+
+async def _compiled_for_the_signed_in(
+    both: Both, tokens: dict[str, str | None], cases: list[tuple[str, dict[str, Any]]]
+) -> None:
+    """Each case for every account: the same answer on both paths, compiled for each one signed in."""
+    for account in ACCOUNTS:
+        for query, variables in cases:
+            path = await both.same(query, variables, tokens[account])
+            assert path == ("resolvers" if account == "anonymous" else "compiled"), (account, query, variables)
+
+
+AREAS_IN_FULL = """
+query Areas($f: AreaFilter, $first: Int, $after: String) {
+  areas(filter: $f, first: $first, after: $after) {
+    __typename totalCount pageInfo { hasNextPage endCursor }
+    edges { cursor node {
+      __typename id name level code householdCount
+      parent { __typename id name level parent { id } }
+      responsible { id name phone }
+    } }
+  }
+}
+"""
+AREAS_BY_LEVEL = """
+query Areas($f: AreaFilter) {
+  areas(filter: $f) {
+    totalCount
+    edges { node {
+      id name
+      ... on Compound { kind community { id name } }
+      ... on Building { head { id name } }
+      parent { id ... on Compound { kind } }
+    } }
+  }
+}
+"""
+
+
+async def test_areas_are_the_same_for_every_account(both: Both) -> None:
+    """The root `areas` (the rows of every level, each its own type): filters, keyset pages,
+    each area's parent (an area again) and responsible person, per-type fragments."""
+    scene = await build_scene(both.conn)
+    tokens = tokens_for(both.compiled, scene)
+    w = scene.w
+    cursor = base64.urlsafe_b64encode(f"[{w.compound}]".encode()).decode().rstrip("=")
+    cases: list[tuple[str, dict[str, Any]]] = [
+        (AREAS_IN_FULL, {}),
+        (AREAS_IN_FULL, {"first": 2}),
+        (AREAS_IN_FULL, {"first": 3, "after": cursor}),
+        (AREAS_IN_FULL, {"f": {"parentId": gid("Community", w.community)}}),
+        (AREAS_IN_FULL, {"f": {"level": "BUILDING"}}),
+        (AREAS_IN_FULL, {"f": {"search": "%", "level": "COMPOUND"}}),
+        (AREAS_BY_LEVEL, {}),
+        (AREAS_BY_LEVEL, {"f": {"parentId": gid("Compound", w.compound)}}),
+    ]
+    await _compiled_for_the_signed_in(both, tokens, cases)
+    # an id of no area is the ordinary path's error
+    bad = {"f": {"parentId": gid("Household", w.household)}}
+    assert await both.same(AREAS_IN_FULL, bad, tokens["staff"]) == "resolvers"
+
+
+COMPOUND_IN_FULL = """
+query Compound($id: ID!) {
+  node(id: $id) {
+    ... on Compound {
+      id name kind address managementPlan
+      path { __typename id name level parent { id } }
+      community { id name path { id } }
+      ownerCommittee { id name kind }
+      functionalBranch { id name }
+      propertyManager { id name adoptions { id area { id name } } }
+      adoptions { id unit { id name } area { __typename id ... on Compound { kind } } duties since until }
+      buildings(first: 2) { totalCount edges { node { id name head { id name phone } householdCount
+                                                      adoptions { id since } path { id level } } } }
+    }
+  }
+}
+"""
+
+
+async def test_compound_detail_is_the_same_for_every_account(both: Both) -> None:
+    """A compound with its path (in the path's order), attached organisations (the first of
+    each kind), property manager and adoptions (oldest first), each building's too."""
+    scene = await build_scene(both.conn)
+    tokens = tokens_for(both.compiled, scene)
+    w = scene.w
+    # a second owner committee (the first by id is the compound's), a property manager, a
+    # functional branch, adoptions of the compound and of a building (an older one listed first)
+    await b.organisation(both.conn, w.county, "OWNER_COMMITTEE", "第二业委会", area_id=w.compound)
+    branch = await b.organisation(both.conn, w.county, "FUNCTIONAL_BRANCH", "功能型党支部", area_id=w.compound)
+    manager = await b.organisation(both.conn, w.county, "PROPERTY_COMPANY", "物业公司")
+    await both.conn.execute("UPDATE areas SET property_manager_id = $2 WHERE id = $1", w.compound, manager)
+    await b.adoption(both.conn, manager, w.compound, since="2020-01-01")
+    await b.adoption(both.conn, branch, w.building)
+    queries = (COMPOUND_IN_FULL, contract_operations()["CompoundDetail"])
+    compounds = (w.compound, scene.far.compound)
+    await _compiled_for_the_signed_in(
+        both, tokens, [(q, {"id": gid("Compound", c)}) for q in queries for c in compounds]
+    )
+
+
+CHAIN_IN_FULL = """
+query Chain($id: ID!) {
+  node(id: $id) {
+    ... on Household {
+      id label
+      responsibilityChain {
+        __typename level
+        area { __typename id name level ... on Building { head { id } } }
+        responsible { id name phone household { id } }
+      }
+      building { responsible { id phone } }
+    }
+  }
+}
+"""
+
+
+async def test_responsibility_chains_are_the_same_for_every_account(both: Both) -> None:
+    """A household's chain: a link per level of its building's path (a level the tree skips
+    has no area), and its stairwell unit's where it lives in one; each responsible person's
+    phone masked and audited as on the ordinary path."""
+    scene = await build_scene(both.conn)
+    tokens = tokens_for(both.compiled, scene)
+    w = scene.w
+    # a compound right under the community (no district), a building with a stairwell unit
+    compound = await b.area(both.conn, "COMPOUND", "无片区小区", w.community)
+    building = await b.area(both.conn, "BUILDING", "9号楼", compound)
+    stairwell = await b.area(both.conn, "UNIT", "2单元", building)
+    in_unit = await b.household(both.conn, building, "2单元301", unit=stairwell)
+    await b.responsible(both.conn, stairwell, w.people["resident"])
+    await b.responsible(both.conn, w.community, w.people["cadre"])
+    households = (w.household, w.neighbour_household, in_unit, scene.far.household)
+    cases = [(CHAIN_IN_FULL, {"id": gid("Household", h)}) for h in households]
+    cases += [(contract_operations()["ResponsibilityChain"], {"householdId": gid("Household", h)}) for h in households]
+    await _compiled_for_the_signed_in(both, tokens, cases)
+
+
+ORGANISATION_IN_FULL = """
+query Organisation($id: ID!, $first: Int, $after: String) {
+  node(id: $id) {
+    ... on Organisation {
+      id name kind memberCount
+      parent { id name }
+      children { id name kind }
+      members(first: $first, after: $after) {
+        totalCount pageInfo { hasNextPage endCursor }
+        edges { cursor node { __typename id role since until person { id name phone } organisation { id name } } }
+      }
+      adoptions { id area { id name level ... on Building { head { id } } } unit { id } duties since until }
+      resources(first: 2) { totalCount edges { node { id title remaining } } }
+    }
+  }
+}
+"""
+
+
+async def test_organisation_detail_is_the_same_for_every_account(both: Both) -> None:
+    """An organisation with its current posts (a keyset page; an ended post left out), its
+    current adoptions (oldest first; an ended one left out) and its resources."""
+    scene = await build_scene(both.conn)
+    tokens = tokens_for(both.compiled, scene)
+    w = scene.w
+    for name in ("甲", "乙", "丙"):
+        person = await b.person(both.conn, w.county, name, phone="13900000000")
+        await both.conn.execute(
+            "INSERT INTO posts (county_id, person_id, organisation_id, role, since) "
+            "VALUES ($1, $2, $3, '委员', '2023-01-01')",
+            w.county,
+            person,
+            w.unit,
+        )
+    await both.conn.execute(
+        "UPDATE posts SET until = '2024-01-01' WHERE id = (SELECT max(id) FROM posts WHERE organisation_id = $1)",
+        w.unit,
+    )
+    ended = await b.adoption(both.conn, w.unit, w.building, since="2019-05-01")
+    await both.conn.execute("UPDATE adoptions SET until = '2020-01-01' WHERE id = $1", ended)
+    await b.adoption(both.conn, w.unit, w.other_building, since="2019-06-01")
+    first_post = await both.conn.fetchval("SELECT min(id) FROM posts WHERE organisation_id = $1", w.unit)
+    cursor = base64.urlsafe_b64encode(f"[{first_post}]".encode()).decode().rstrip("=")
+    cases: list[tuple[str, dict[str, Any]]] = [
+        (ORGANISATION_IN_FULL, {"id": gid("Organisation", w.unit)}),
+        (ORGANISATION_IN_FULL, {"id": gid("Organisation", w.unit), "first": 1}),
+        (ORGANISATION_IN_FULL, {"id": gid("Organisation", w.unit), "first": 2, "after": cursor}),
+        (ORGANISATION_IN_FULL, {"id": gid("Organisation", scene.far.unit)}),
+        (contract_operations()["OrganisationDetail"], {"id": gid("Organisation", w.unit)}),
+    ]
+    await _compiled_for_the_signed_in(both, tokens, cases)
+
+
+ORDER_ATTACHMENTS_IN_FULL = """
+query Attachments($id: ID!) {
+  node(id: $id) {
+    ... on ServiceOrder {
+      id number
+      attachments { __typename id url thumbnailUrl contentType byteSize caption createdAt }
+      timeline { action }
+    }
+  }
+}
+"""
+
+
+async def test_order_attachments_are_the_same_for_every_account(both: Both) -> None:
+    """An order's attachments (whoever sees the order sees them, oldest first), their URLs from
+    the request's base URL; node(id) of an attachment stays the ordinary path's."""
+    scene = await build_scene(both.conn)
+    tokens = tokens_for(both.compiled, scene)
+    w, orders = scene.w, scene.orders
+    for order, content_type, thumbnail, caption, at in (
+        (orders["submitted"], "image/jpeg", "b" * 64, '漏水的"水管"', "2024-02-29T23:59:59.5+00"),
+        (orders["submitted"], "application/pdf", None, None, "2024-03-01T00:00:00+08"),
+        (orders["dispatched"], "image/png", "c" * 64, "门", "2024-03-02T00:00:00+00"),
+    ):
+        await both.conn.execute(
+            "INSERT INTO attachments (county_id, subject_type, subject_id, sha256, content_type, byte_size, "
+            "thumbnail_sha256, caption, created_at) "
+            "VALUES ($1, 'ServiceOrder', $2, $3, $4, 1234, $5, $6, $7::text::timestamptz)",
+            w.county,
+            order,
+            "a" * 64,
+            content_type,
+            thumbnail,
+            caption,
+            at,
+        )
+    queries = (ORDER_ATTACHMENTS_IN_FULL, contract_operations()["OrderAttachments"])
+    chosen = (orders["submitted"], orders["dispatched"], orders["to_unit"])
+    await _compiled_for_the_signed_in(
+        both, tokens, [(q, {"id": gid("ServiceOrder", o)}) for q in queries for o in chosen]
+    )
+    attachment = await both.conn.fetchval("SELECT min(id) FROM attachments WHERE subject_id = $1", orders["submitted"])
+    node = "query($id: ID!) { node(id: $id) { id ... on Attachment { url } } }"
+    for account in ("staff", "resident", "neighbour"):
+        assert await both.same(node, {"id": gid("Attachment", attachment)}, tokens[account]) == "resolvers"

@@ -4,7 +4,8 @@ Placeholders in the SQL fragments: `{row}` is a row of the type's table (a compo
 that table's row type), `{parent}` the row a relation starts from, `{viewer}` the viewer
 (`viewer_of(user, api token)`), `{viewer_from}` the same as a FROM item (a rule tested as
 `EXISTS (SELECT 1 FROM {viewer_from} w WHERE rule({row}, w))` is inlined by PostgreSQL),
-`{county}` the viewer's county id. Fragments are constant
+`{county}` the viewer's county id, `{base_url}` the request's base URL (as starlette gives it,
+ending in a slash). Fragments are constant
 text written here and in `schema/`; values only ever travel as bind parameters.
 """
 
@@ -57,7 +58,8 @@ class Relation:
     count: str | None = None
     guard: str | None = None
     # a connection ranked in this order (SQL over `{row}` and `{parent}`, ending in a unique
-    # key) and paged by the rank: the cursor `[rank]` (resolvers/duallist.py `matches_of`)
+    # key) and paged by the rank: the cursor `[rank]` (resolvers/duallist.py `matches_of`);
+    # a list: its rows in this order (else by id)
     rank: str | None = None
 
 
@@ -88,12 +90,16 @@ def date(sql: str) -> str:
 @dataclass(frozen=True)
 class Source:
     """A type's SQL source: its table, the predicate `node(id)` applies (visibility), its
-    fields and its reasons."""
+    fields and its reasons. A type that is no table's rows (e.g. `ResponsibilityLink`) has
+    for its table a parenthesised SELECT of the rows computed from `{parent}`, each with an
+    `id` unique in the statement; it is reached only through a relation."""
 
     table: str
     node_filter: str
     fields: dict[str, Field]
     reasons: dict[str, Reason] = field(default_factory=dict)
+    # False: a Node type read only through its relations; node(id) of one runs on the ordinary path
+    node: bool = True
 
 
 @dataclass(frozen=True)

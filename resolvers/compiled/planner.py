@@ -50,9 +50,10 @@ from resolvers.pagination import checked_first, decode_id_cursor
 
 # the fixed parameters of every statement: the viewer (a user, or an API token and its
 # creator), the generation of the session token that signed the user in (NULL for an API
-# token, which the request checked before), the request's id (for the audit rows)
-USER, TOKEN, GENERATION, REQUEST = "$1", "$2", "$3", "$4"
-FIXED = 4
+# token, which the request checked before), the request's id (for the audit rows), the
+# request's base URL (for the URLs the API serves, e.g. an attachment's)
+USER, TOKEN, GENERATION, REQUEST, BASE_URL = "$1", "$2", "$3", "$4", "$5"
+FIXED = 5
 MAX_KEYS = 50  # json_build_object takes at most 100 arguments
 PAGE_REASON = "page"  # the reason a root connection audits its rows for (`RootConnection.audit`)
 
@@ -399,56 +400,67 @@ class Planner:
         selections: list[SelectionSetNode],
         variables: Variables,
     ) -> ObjNode:
-        """A single row of an interface (e.g. a need's `area`). Where the fields are
-        collected alike for every implementing type and declared alike by each, one JSON
-        object for any row (`__typename` and `id` name each row's own type); else each row's
-        JSON by its own type, from that type's declaration."""
+        """Rows of an interface (e.g. a need's `area`, a compound's `path`; the root `areas`
+        by `_interface_node` and `_fill_interface`, its page arguments between them).
+        Where the fields are collected alike for every implementing type and declared alike
+        by each, one JSON object for any row (`__typename` and `id` name each row's own type);
+        else each row's JSON by its own type, from that type's declaration."""
+        obj = self._interface_node(type_name, parent, relation, None)
+        self._fill_interface(obj, selections, variables)
+        return obj
+
+    def _interface_node(
+        self, type_name: str, parent: ObjNode | None, relation: Relation | None, root: RootConnection | None
+    ) -> ObjNode:
         interface = INTERFACES[type_name]
         abstract = self.schema.get_type(type_name)
-        if not isinstance(abstract, GraphQLInterfaceType) or relation.kind != "one":
+        if not isinstance(abstract, GraphQLInterfaceType):
             raise NotCompilable(f"interface {type_name}")
         possible = self.schema.get_possible_types(abstract)
         if not possible or any(p.name not in SOURCES or SOURCES[p.name].table != interface.table for p in possible):
             raise NotCompilable(f"a type of {type_name} without a declaration on {interface.table}")
-        collected = [self.collect(p, selections, variables) for p in possible]
-        obj = ObjNode(len(self.nodes), type_name, Source(interface.table, interface.node_filter, {}), parent, relation)
+        source = Source(interface.table, interface.node_filter, {})
+        obj = ObjNode(len(self.nodes), type_name, source, parent, relation, root)
         self.nodes.append(obj)
-        alike = self._alike(type_name, interface, possible, collected)
-        if alike is not None:
-            obj.fields = alike
-            return obj
+        return obj
+
+    def _fill_interface(self, obj: ObjNode, selections: list[SelectionSetNode], variables: Variables) -> None:
+        type_name = obj.type_name
+        interface = INTERFACES[type_name]
+        abstract = self.schema.get_type(type_name)
+        assert isinstance(abstract, GraphQLInterfaceType)
+        possible = self.schema.get_possible_types(abstract)
+        collected = [self.collect(p, selections, variables) for p in possible]
+        if self._alike(possible, collected):
+            declared = SOURCES[possible[0].name]
+            obj.fields = self._fields(obj, declared, possible[0], collected[0], variables, interface=interface)
+            return
         obj.type_sql = interface.type_name
         obj.variants = {
             p.name: self._fields(obj, SOURCES[p.name], p, c, variables, variant=True)
             for p, c in zip(possible, collected, strict=True)
         }
-        return obj
 
     @staticmethod
-    def _alike(
-        type_name: str, interface: Interface, possible: Any, collected: list[dict[str, list[FieldNode]]]
-    ) -> list[tuple[str, FieldPlan]] | None:
-        """The fields of an interface's row when they are the same for every type (None: not)."""
+    def _alike(possible: Any, collected: list[dict[str, list[FieldNode]]]) -> bool:
+        """Whether an interface's rows take the same fields whatever their type: collected
+        alike, each declared alike by every type, none masked or guarded."""
         shapes = {tuple((k, tuple(id(n) for n in nodes)) for k, nodes in c.items()) for c in collected}
         if len(shapes) != 1:
-            return None
-        fields: list[tuple[str, FieldPlan]] = []
-        for key, nodes in collected[0].items():
+            return False
+        for nodes in collected[0].values():
             name = nodes[0].name.value
             if name == "__typename":
-                fields.append((key, Scalar(interface.type_name)))
                 continue
             declared = {SOURCES[p.name].fields.get(name) for p in possible}
-            if len(declared) != 1 or nodes[0].arguments or nodes[0].selection_set is not None:
-                return None
+            if len(declared) != 1:
+                return False
             (field_declared,) = declared
-            if isinstance(field_declared, GlobalId):
-                fields.append((key, Gid(type_name, interface.type_name)))
-            elif isinstance(field_declared, Column) and field_declared.masked_by is None:
-                fields.append((key, Scalar(field_declared.sql)))
-            else:
-                return None
-        return fields
+            if field_declared is None or (isinstance(field_declared, Column) and field_declared.masked_by is not None):
+                return False
+            if isinstance(field_declared, Relation) and field_declared.guard is not None:
+                return False
+        return True
 
     def _fill(
         self, obj: ObjNode, runtime: GraphQLObjectType, selections: list[SelectionSetNode], variables: Variables
@@ -464,15 +476,17 @@ class Planner:
         grouped: dict[str, list[FieldNode]],
         variables: Variables,
         variant: bool = False,
+        interface: Interface | None = None,
     ) -> list[tuple[str, FieldPlan]]:
         """The plans of an object's fields, declared by `source`; `variant`: the fields of
         one type of an interface's row (no masked fields or guarded relations there: the row
-        set reads no reasons), whose children read only the parent rows of that type."""
+        set reads no reasons), whose children read only the parent rows of that type;
+        `interface`: the fields of an interface's row, alike for each of its types."""
         fields: list[tuple[str, FieldPlan]] = []
         for key, nodes in grouped.items():
             name = nodes[0].name.value
             if name == "__typename":
-                fields.append((key, Constant(runtime.name)))
+                fields.append((key, Scalar(interface.type_name) if interface else Constant(runtime.name)))
                 continue
             declared = source.fields.get(name)
             if declared is None:
@@ -480,7 +494,7 @@ class Planner:
             if nodes[0].arguments and not (isinstance(declared, Relation) and declared.kind == "connection"):
                 raise NotCompilable("arguments")
             if isinstance(declared, GlobalId):
-                fields.append((key, Gid(runtime.name)))
+                fields.append((key, Gid(obj.type_name, interface.type_name) if interface else Gid(runtime.name)))
                 continue
             reason = declared.masked_by if isinstance(declared, Column) else declared.guard
             if reason is not None:
@@ -494,7 +508,7 @@ class Planner:
             plan: Child | ConnectionField
             if declared.kind == "connection":
                 plan = self._connection(field_type, obj, declared, None, nodes, runtime, variables)
-            elif declared.target in INTERFACES:
+            elif declared.target in INTERFACES:  # a row or list of an interface's rows
                 subselections = self._subselections(nodes)
                 plan = Child(self._interface_object(declared.target, obj, declared, subselections, variables))
             else:
@@ -547,6 +561,11 @@ class Planner:
                 parts.append((key, EdgesPart(edge_keys, edge_type.name)))
             else:
                 raise NotCompilable(f"connection field {name}")
+        if target in INTERFACES and relation is None:  # a root connection of an interface's rows
+            obj = self._interface_node(target, parent, relation, root)
+            self._page_arguments(obj, nodes, parent_type, variables)
+            self._fill_interface(obj, node_selections, variables)
+            return ConnectionField(obj, parts, connection_type.name)
         if target not in SOURCES:
             raise NotCompilable(f"type {target}")
         obj = ObjNode(len(self.nodes), target, SOURCES[target], parent, relation, root)
@@ -634,8 +653,12 @@ class Planner:
             return found[1]
 
         runtime = self.schema.get_type(type_name)
-        if not isinstance(runtime, GraphQLObjectType) or "Node" not in {i.name for i in runtime.interfaces}:
-            raise Fallback("not a node type")  # declared for its rows (e.g. OrderEvent), not for node()
+        if (
+            not isinstance(runtime, GraphQLObjectType)
+            or "Node" not in {i.name for i in runtime.interfaces}
+            or not SOURCES[type_name].node
+        ):
+            raise Fallback("not a node type")  # declared for its rows (e.g. OrderEvent, Attachment), not for node()
         obj = self._object(type_name, None, None, self._subselections(nodes), variables)
         obj.node_param = self.param(read, "bigint")
         return Child(obj)

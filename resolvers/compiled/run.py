@@ -294,13 +294,14 @@ def _stand_ins(planner: Planner, types: tuple[str, ...]) -> Variables:
 async def run(ctx: Context, statement: str, params: list[Any]) -> str | None:
     """The `data` JSON text; None when the session token no longer signs its user in (the
     statement checks it: one round trip for the viewer and the answer)."""
-    fixed: tuple[int, int | None, int | None, str]
+    fixed: tuple[int, int | None, int | None, str, str]
+    base_url = str(ctx.request.base_url) if ctx.request is not None else "/"  # as resolvers/attachments.py url_of
     if ctx.viewer is not None:
         viewer = ctx.viewer
-        fixed = (viewer.user_id, viewer.api_token_id, None, ctx.request_id)
+        fixed = (viewer.user_id, viewer.api_token_id, None, ctx.request_id, base_url)
     else:
         assert ctx.unchecked is not None
-        fixed = (ctx.unchecked.user_id, None, ctx.unchecked.generation, ctx.request_id)
+        fixed = (ctx.unchecked.user_id, None, ctx.unchecked.generation, ctx.request_id, base_url)
     async with ctx.db.read_connection() as conn:
         text = await conn.fetchval(statement, *fixed, *params)
     return cast(str | None, text)

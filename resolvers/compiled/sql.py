@@ -14,6 +14,7 @@ from __future__ import annotations
 from resolvers.compiled.declarations import AUDITED_REASONS, Source, date_time
 from resolvers.compiled.declarations import base64url as _b64
 from resolvers.compiled.planner import (
+    BASE_URL,
     GENERATION,
     REQUEST,
     TOKEN,
@@ -60,7 +61,9 @@ def time_cursor(time_sql: str, id_sql: str) -> str:
 
 
 def _fill(fragment: str, viewer: str = VIEWER, **values: str) -> str:
-    return fragment.format(viewer=viewer, viewer_from=VIEWER_FROM, county=COUNTY, **values)
+    return fragment.format(
+        viewer=viewer, viewer_from=VIEWER_FROM, county=COUNTY, base_url="(SELECT base_url FROM vw)", **values
+    )
 
 
 def _key(key: str) -> str:
@@ -156,8 +159,15 @@ class Builder:
             # a single-object relation leads only to a row node() returns for the viewer (the
             # target's rule); a list's rows are chosen by its own `where`
             rule = _fill(source.node_filter, row="x") if relation.kind == "one" else "true"
-            candidates = f"FROM {source.table} x WHERE ({where}) AND ({rule}){guarded}"
-            if relation.rank is not None:  # the page of ranks after the cursor's
+            table = _fill(source.table, parent="(par._row)")  # a table, or rows computed from the parent
+            candidates = f"FROM {table} x WHERE ({where}) AND ({rule}){guarded}"
+            if relation.rank is not None and relation.kind == "list":  # all of them, in the rank's order
+                order = _fill(relation.rank, row="x", parent="(par._row)")
+                page_of = (
+                    f"SELECT z._row, z._rank, true AS _vis FROM (SELECT x AS _row, "
+                    f"row_number() OVER (ORDER BY {order}) AS _rank {candidates}) z"
+                )
+            elif relation.rank is not None:  # the page of ranks after the cursor's
                 order = _fill(relation.rank, row="x", parent="(par._row)")
                 after, first = obj.after_param, obj.first_param
                 page_of = (
@@ -289,7 +299,8 @@ class Builder:
         if obj.kind == "one":
             return f"{head}, {value} AS _json{tail} WHERE r._vis)"
         if obj.kind == "list":
-            return f"{head}, json_agg({value} ORDER BY r._id) AS _json{tail} WHERE r._vis GROUP BY r._p)"
+            order = "r._rank" if obj.rank is not None else "r._id"
+            return f"{head}, json_agg({value} ORDER BY {order}) AS _json{tail} WHERE r._vis GROUP BY r._p)"
         edges = self._edges_part(obj)
         edge = "NULL::json"
         if obj.time is not None:
@@ -344,8 +355,9 @@ class Builder:
         # viewer is computed once (PostgreSQL would inline a CTE read once, and call viewer_of
         # again wherever `vw.v` is read; OFFSET 0 keeps `(v).county_id` from calling it again)
         ctes = [
-            "vw AS MATERIALIZED (SELECT v, (v).county_id AS county, request_id, signed_in "
+            "vw AS MATERIALIZED (SELECT v, (v).county_id AS county, request_id, base_url, signed_in "
             f"FROM (SELECT viewer_of({USER}::bigint, {TOKEN}::bigint) AS v, {REQUEST}::text AS request_id, "
+            f"{BASE_URL}::text AS base_url, "
             f"({TOKEN}::bigint IS NOT NULL OR EXISTS (SELECT 1 FROM users u WHERE u.id = {USER}::bigint "
             f"AND NOT u.disabled AND u.token_generation = {GENERATION}::integer)) AS signed_in OFFSET 0) s)"
         ]

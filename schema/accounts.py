@@ -231,7 +231,6 @@ compiled.declare_root(
         "User",
         "users",
         _USERS_WHERE,
-        "SELECT count(*) FROM users {row} WHERE " + _USERS_WHERE,  # noqa: S608 - constant text
         (("pattern", "text"), ("role", "text")),
         _user_arguments,
         rule="account_manager({viewer})",

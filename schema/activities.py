@@ -338,7 +338,6 @@ compiled.declare_root(
         "Activity",
         "activities",
         _ACTIVITIES_WHERE,
-        "SELECT count(*) FROM activities {row} WHERE " + _ACTIVITIES_WHERE,  # noqa: S608 - constant text
         (("community", "bigint"), ("from", "timestamptz"), ("to", "timestamptz")),
         _activity_arguments,
         time="{row}.starts_at",

@@ -759,7 +759,6 @@ compiled.declare_root(
         "Area",
         "areas",
         _AREAS_WHERE,
-        "SELECT count(*) FROM areas {row} WHERE " + _AREAS_WHERE,  # noqa: S608 - constant text
         (("parent", "bigint"), ("level", "text"), ("search", "text")),
         _area_arguments,
     ),
@@ -788,7 +787,6 @@ compiled.declare_root(
         "Compound",
         "areas",
         _COMPOUNDS_WHERE,
-        "SELECT count(*) FROM areas {row} WHERE " + _COMPOUNDS_WHERE,  # noqa: S608 - constant text
         (("within", "bigint"), ("search", "text")),
         _compound_arguments,
     ),
@@ -815,7 +813,6 @@ compiled.declare_root(
         "Organisation",
         "organisations",
         _ORGANISATIONS_WHERE,
-        "SELECT count(*) FROM organisations {row} WHERE " + _ORGANISATIONS_WHERE,  # noqa: S608 - constant text
         (("kind", "text"), ("search", "text")),
         _organisation_arguments,
     ),

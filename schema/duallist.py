@@ -536,7 +536,6 @@ compiled.declare_root(
         "Need",
         "needs",
         _NEEDS_WHERE,
-        "SELECT count(*) FROM needs {row} WHERE " + _NEEDS_WHERE,  # noqa: S608 - constant text
         (("area", "bigint"), ("category", "text"), ("open", "boolean")),
         _need_arguments,
     ),
@@ -570,7 +569,6 @@ compiled.declare_root(
         "Resource",
         "resources",
         _RESOURCES_WHERE,
-        "SELECT count(*) FROM resources {row} WHERE " + _RESOURCES_WHERE,  # noqa: S608 - constant text
         (("community", "bigint"), ("category", "text"), ("available", "boolean")),
         _resource_arguments,
     ),

@@ -234,7 +234,6 @@ for _field, _reasons, _published in (("findings", ["STAFF"], False), ("publicNot
             "Finding",
             "findings",
             _FINDINGS_WHERE,
-            "SELECT count(*) FROM findings {row} WHERE " + _FINDINGS_WHERE,  # noqa: S608 - constant text
             (("reasons", "text[]"), ("area", "bigint"), ("status", "text"), ("published", "boolean")),
             _finding_arguments(_reasons, _published),
             descending=True,

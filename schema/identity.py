@@ -451,7 +451,6 @@ compiled.declare_root(
         "AuditEntry",
         "audit_log",
         _AUDIT_WHERE,
-        "SELECT count(*) FROM audit_log {row} WHERE " + _AUDIT_WHERE,  # noqa: S608 - constant text
         (
             ("action", "text"),
             ("user", "bigint"),

@@ -265,7 +265,6 @@ compiled.declare_root(
         "Meeting",
         "meetings",
         _MEETINGS_WHERE,
-        "SELECT count(*) FROM meetings {row} WHERE " + _MEETINGS_WHERE,  # noqa: S608 - constant text
         (("community", "bigint"),),
         _meeting_arguments,
         descending=True,

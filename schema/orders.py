@@ -521,7 +521,6 @@ compiled.declare_root(
         "ServiceOrder",
         "service_order_rows",
         _ORDERS_WHERE,
-        "SELECT count(*) FROM service_order_rows {row} WHERE " + _ORDERS_WHERE,  # noqa: S608 - constant text
         (
             ("community", "bigint"),
             ("status", "text"),

@@ -638,7 +638,6 @@ compiled.declare_root(
         "Registration",
         "registrations",
         _REGISTRATIONS_WHERE,
-        "SELECT count(*) FROM registrations {row} WHERE " + _REGISTRATIONS_WHERE,  # noqa: S608 - constant text
         (("community", "bigint"), ("status", "text")),
         _registration_arguments,
     ),

@@ -38,7 +38,6 @@ compiled.declare_root(
         "Person",
         "persons",
         _PEOPLE_WHERE,
-        "SELECT count(*) FROM persons {row} WHERE " + _PEOPLE_WHERE,  # noqa: S608 - constant text
         (("pattern", "text"), ("digits", "text"), ("tag", "text")),
         _people_arguments,
         # the rule's rows, asked once

@@ -105,14 +105,14 @@ class Source:
 @dataclass(frozen=True)
 class RootConnection:
     """A root list field compiled as a connection over `table`: `where` uses `{county}`
-        and the named arguments `{arg_NAME}`; `arguments` turns the field's GraphQL arguments
-        into those parameters (raising `Fallback` for what the ordinary path refuses): the
-    field's `filter` argument, or where it has none, its other arguments by name."""
+    and the named arguments `{arg_NAME}` (its `totalCount` counts the rows `where` selects);
+    `arguments` turns the field's GraphQL arguments into those parameters (raising
+    `Fallback` for what the ordinary path refuses): the field's `filter` argument, or where
+    it has none, its other arguments by name."""
 
     target: str
     table: str
     where: str
-    count: str
     parameters: tuple[tuple[str, str], ...]  # (name, SQL type)
     # the field's `filter` argument (None when absent) -> the parameters' values, by name
     arguments: Callable[[Any], dict[str, Any]]
@@ -122,7 +122,7 @@ class RootConnection:
     # `[isoformat, id]` as resolvers/life.py `time_cursor` reads them; None: by id alone
     time: str | None = None
     # a set the fragments read once a statement (SQL over `{viewer}` and the arguments, e.g. a
-    # set-returning rule): a MATERIALIZED CTE that `where`, `count` and `audit` name `{once}`
+    # set-returning rule): a MATERIALIZED CTE that `where` and `audit` name `{once}`
     once: str | None = None
     # why the viewer reads each row of the page, audited as the ordinary path audits the list
     # itself (`people`: resolvers/people.py, field "people")

@@ -212,8 +212,7 @@ class Builder:
         """A root connection whose totalCount is asked too and counts the rows its `where`
         selects: those rows are found once (`m<k>`, each row's rule asked once), and the page
         and the count read them."""
-        root = obj.root
-        if root is None or root.count != f"SELECT count(*) FROM {root.table} {{row}} WHERE {root.where}":
+        if obj.root is None:
             return False
         if obj.time is not None:  # `m<k>` holds the ids alone: the page by time reads the rows
             return False
@@ -222,18 +221,21 @@ class Builder:
             for _, plan in self.plan.roots
         )
 
-    def matched(self, obj: ObjNode) -> str:
+    def _matching(self, obj: ObjNode, select: str) -> str:
+        """The rows of a root connection's table its `where` selects."""
         assert obj.root is not None
         where = _fill(obj.root.where, row="x", **self._root_values(obj))
-        return f"m{obj.index} AS MATERIALIZED (SELECT x.id FROM {obj.root.table} x WHERE ({where}))"
+        return f"SELECT {select} FROM {obj.root.table} x WHERE ({where})"
+
+    def matched(self, obj: ObjNode) -> str:
+        return f"m{obj.index} AS MATERIALIZED ({self._matching(obj, 'x.id')})"
 
     def _count(self, plan: ConnectionField, row: str) -> str:
         obj = plan.node
         if self._matched_once(obj):
             return f"(SELECT count(*) FROM m{obj.index})"
         if obj.root is not None:
-            args = self._root_values(obj)
-            return f"({_fill(obj.root.count, row='x', **args)})"
+            return f"({self._matching(obj, 'count(*)')})"
         assert obj.relation is not None and obj.relation.count is not None
         return f"({_fill(obj.relation.count, parent=f'({row}._row)')})"
 

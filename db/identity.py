@@ -20,9 +20,15 @@ FROM users u
 LEFT JOIN persons p ON p.id = u.person_id
 LEFT JOIN role_grants g ON g.user_id = u.id
 """
-VIEWER_BY_USER: Final = (
-    USER_WITH_GRANTS + "WHERE u.id = $1 AND NOT u.disabled AND u.token_generation = $2 GROUP BY u.id, p.household_id"
-)
+
+
+def session_holds(user: str, generation: str) -> str:
+    """SQL over `users u`: the account `user` is enabled and its session tokens of
+    `generation` are still good (a password change or disabling moves it on)."""
+    return f"u.id = {user} AND NOT u.disabled AND u.token_generation = {generation}"
+
+
+VIEWER_BY_USER: Final = USER_WITH_GRANTS + f"WHERE {session_holds('$1', '$2')} GROUP BY u.id, p.household_id"
 
 # the creator's username names the token's requests (null when that account is disabled).
 # A token works only while its creator may still issue it: an enabled account that is

@@ -165,9 +165,8 @@ def _build(planner: Planner, variables: Variables, name: str | None) -> Compiled
 def compile_operation(
     schema: Any, document: Any, query: str, operation_name: str | None, given: Any
 ) -> tuple[str, list[Any]]:
-    """The statement and its request-specific parameters (after the four fixed ones);
+    """The statement and its request-specific parameters (after the fixed ones, `FIXED`);
     raises NotCompilable or Fallback."""
-    global plans_built
     operation = get_operation_ast(document, operation_name)
     if operation is None:
         raise NotCompilable("no operation")
@@ -182,10 +181,7 @@ def compile_operation(
         _plans.move_to_end(key)
         compiled = _plans[key]
     else:
-        plans_built += 1
-        compiled = _plans[key] = _build(planner, variables, name)
-        if len(_plans) > CACHE_SIZE:
-            _plans.popitem(last=False)
+        compiled = _planned(key, planner, variables, name)
     if compiled is None:
         raise NotCompilable("cached")
     statement, plan = compiled
@@ -193,16 +189,25 @@ def compile_operation(
         # the same variables given, other constants: a filter's value that narrows to nothing
         # or reads as another argument (an assignee that is a unit); planned once more for them
         variant = (key, tuple(source(variables) for source, _ in plan.assumed))
-        if variant not in _plans:
-            plans_built += 1
-            _plans[variant] = _build(Planner(schema, operation, _fragments(document)), variables, name)
-            if len(_plans) > CACHE_SIZE:
-                _plans.popitem(last=False)
-        found = _plans[variant]
+        found = (
+            _plans[variant]
+            if variant in _plans
+            else _planned(variant, Planner(schema, operation, _fragments(document)), variables, name)
+        )
         if found is None or not _holds(found[1], variables):
             raise NotCompilable("cached")
         statement, plan = found
     return statement, [source(variables) for source in plan.params]
+
+
+def _planned(key: tuple[Any, ...], planner: Planner, variables: Variables, name: str | None) -> Compiled:
+    """A plan built on a request, kept in the bounded cache."""
+    global plans_built
+    plans_built += 1
+    compiled = _plans[key] = _build(planner, variables, name)
+    if len(_plans) > CACHE_SIZE:
+        _plans.popitem(last=False)
+    return compiled
 
 
 def _holds(plan: Plan, variables: Variables) -> bool:

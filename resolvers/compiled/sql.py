@@ -11,6 +11,7 @@ every value is a bind parameter."""
 
 from __future__ import annotations
 
+from db.identity import session_holds
 from resolvers.compiled.declarations import AUDITED_REASONS, Source, date_time
 from resolvers.compiled.declarations import base64url as _b64
 from resolvers.compiled.planner import (
@@ -41,8 +42,8 @@ VIEWER_FROM = f"viewer_of({USER}::bigint, {TOKEN}::bigint)"
 ROW_VIEWER = "vw.v"
 # the viewer's county (the API token's, or the user's)
 COUNTY = "(SELECT county FROM vw)"
-# whether the session token still signs its user in (an enabled account whose tokens of that
-# generation are good: db/identity.py VIEWER_BY_USER): the statement answers NULL otherwise,
+# whether the session token still signs its user in (db/identity.py `session_holds`, as the
+# ordinary path's VIEWER_BY_USER asks): the statement answers NULL otherwise,
 # writes no audit row, and the ordinary path answers as it would without a viewer
 SIGNED_IN = "(SELECT signed_in FROM vw)"
 
@@ -360,8 +361,8 @@ class Builder:
             "vw AS MATERIALIZED (SELECT v, (v).county_id AS county, request_id, base_url, signed_in "
             f"FROM (SELECT viewer_of({USER}::bigint, {TOKEN}::bigint) AS v, {REQUEST}::text AS request_id, "
             f"{BASE_URL}::text AS base_url, "
-            f"({TOKEN}::bigint IS NOT NULL OR EXISTS (SELECT 1 FROM users u WHERE u.id = {USER}::bigint "
-            f"AND NOT u.disabled AND u.token_generation = {GENERATION}::integer)) AS signed_in OFFSET 0) s)"
+            f"({TOKEN}::bigint IS NOT NULL OR EXISTS (SELECT 1 FROM users u "
+            f"WHERE {session_holds(f'{USER}::bigint', f'{GENERATION}::integer')})) AS signed_in OFFSET 0) s)"
         ]
         ctes += [self.once(obj) for obj in self.plan.nodes if obj.root is not None and obj.root.once is not None]
         ctes += [self.matched(obj) for obj in self.plan.nodes if self._matched_once(obj)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import urllib.parse
@@ -520,18 +521,16 @@ def create_app(settings: Settings, *, db: Any = None, extra_queries: Sequence[ty
             await raw.close()
         if applied:
             log.info("migrations applied", extra={"fields": {"versions": applied}})
-        pools = [
-            await create_pool(
-                settings.database_url,
-                min_size=settings.pool_min,
-                max_size=settings.pool_max,
-                timeouts=settings.timeouts,
-                time_zone=settings.timezone,
-                generic_plans=generic,
-            )
-            for generic in (False, True)[: 2 if settings.compiled_reads else 1]
-        ]
-        pool, reads = pools[0], pools[-1] if len(pools) > 1 else None
+        open_pool = functools.partial(
+            create_pool,
+            settings.database_url,
+            min_size=settings.pool_min,
+            max_size=settings.pool_max,
+            timeouts=settings.timeouts,
+            time_zone=settings.timezone,
+        )
+        pool = await open_pool()
+        reads = await open_pool(generic_plans=True) if settings.compiled_reads else None
         app.state.db = PoolDatabase(pool, acquire_timeout=settings.acquire_timeout, reads=reads)
         _install_live(app.state, settings)
         job = Reminders(app.state.db, settings)
@@ -541,8 +540,9 @@ def create_app(settings: Settings, *, db: Any = None, extra_queries: Sequence[ty
         finally:
             live_events.stop(app.state)
             await job.stop()
-            for each in pools:
-                await each.close()
+            for each in (pool, reads):
+                if each is not None:
+                    await each.close()
 
     graphql = GongjianGraphQL(settings, extra_queries)
     if settings.compiled_reads:  # trusted documents compile at start, not on their first request

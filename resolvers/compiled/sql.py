@@ -33,9 +33,13 @@ from resolvers.compiled.planner import (
 )
 
 VIEWER = "(SELECT v FROM vw)"
+# the viewer's one row (migration 0031), inlined where it is read from FROM
+VIEWER_ROWS = f"viewer_rows({USER}::bigint, {TOKEN}::bigint)"
 # the viewer as a FROM item: PostgreSQL inlines a rule (an SQL function) called on it, but not
-# one called on the sub-select above when the rule reads its viewer more than once
-VIEWER_FROM = f"viewer_of({USER}::bigint, {TOKEN}::bigint)"
+# one called on the sub-select above when the rule reads its viewer more than once. The row
+# of `vw`, not the rule again: the function scan runs once a statement (its argument is no
+# row's), where `viewer_rows` inlined there would look the viewer up again for every row
+VIEWER_FROM = f"unnest(ARRAY[{VIEWER}])"
 # in a row set's reasons the viewer is a column of the one-row `vw` joined there: a
 # set-returning rule (household_reason, person_reason: migration 0025) is inlined into
 # the statement only when its arguments hold no sub-select
@@ -355,14 +359,15 @@ class Builder:
 
     def statement(self) -> str:
         # every fixed parameter appears, typed, whether or not the statement needs it; the
-        # viewer is computed once (PostgreSQL would inline a CTE read once, and call viewer_of
-        # again wherever `vw.v` is read; OFFSET 0 keeps `(v).county_id` from calling it again)
+        # viewer is computed once (PostgreSQL would inline a CTE read once), from the
+        # set-returning form of the rule, which PostgreSQL inlines into this statement's plan
+        # (`viewer_of`, a scalar SQL function, would plan its body again on every execution)
         ctes = [
-            "vw AS MATERIALIZED (SELECT v, (v).county_id AS county, request_id, base_url, signed_in "
-            f"FROM (SELECT viewer_of({USER}::bigint, {TOKEN}::bigint) AS v, {REQUEST}::text AS request_id, "
+            f"vw AS MATERIALIZED (SELECT v, v.county_id AS county, {REQUEST}::text AS request_id, "
             f"{BASE_URL}::text AS base_url, "
             f"({TOKEN}::bigint IS NOT NULL OR EXISTS (SELECT 1 FROM users u "
-            f"WHERE {session_holds(f'{USER}::bigint', f'{GENERATION}::integer')})) AS signed_in OFFSET 0) s)"
+            f"WHERE {session_holds(f'{USER}::bigint', f'{GENERATION}::integer')})) AS signed_in "
+            f"FROM {VIEWER_ROWS} v)"
         ]
         ctes += [self.once(obj) for obj in self.plan.nodes if obj.root is not None and obj.root.once is not None]
         ctes += [self.matched(obj) for obj in self.plan.nodes if self._matched_once(obj)]

@@ -559,6 +559,9 @@ compiled.declare(
         },
     ),
 )
+# the personal-data rules given the reason of the place the row lies in (migration 0032)
+_HOUSEHOLD_REASON_AT = "(SELECT r FROM household_reason_at({row}, {viewer}, {given}) r)"
+_PERSON_REASON_AT = "(SELECT r FROM person_reason_at({row}, {viewer}, {given}) r)"
 compiled.declare(
     "Building",
     compiled.Source(
@@ -575,8 +578,11 @@ compiled.declare(
                 "{row}.building_id = {parent}.id AND household_visible({row}, {viewer})",
                 count="SELECT count(*) FROM households h JOIN areas b ON b.id = h.building_id "
                 "WHERE b.path @> ARRAY[{parent}.id] AND household_visible(h, {viewer})",
+                # their building is the parent: its office asked once, not once per household
+                hands=(compiled.Handed("residents", "office", _HOUSEHOLD_REASON_AT),),
             ),
         },
+        reasons={"office": compiled.Reason("(SELECT r FROM building_office_reason({row}.id, {viewer}) r)")},
     ),
 )
 compiled.declare(
@@ -595,6 +601,8 @@ compiled.declare(
                 "list",
                 "{row}.household_id = {parent}.id AND person_visible({row}, {viewer})",
                 guard="residents",
+                # their household is the parent: its reason is the one their rule looks up
+                hands=(compiled.Handed("phone", "residents", _PERSON_REASON_AT),),
             ),
         },
         reasons={

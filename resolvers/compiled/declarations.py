@@ -26,8 +26,9 @@ class Reason:
     path does (one `read.personalData` row per household, field and reason)."""
 
     sql: str
-    audit_field: str
-    audit_household: str
+    # None: a reason no field is masked by, only handed to a relation's rows (`Handed`): not audited
+    audit_field: str | None = None
+    audit_household: str = "NULL"
     # the rows for which the ordinary path asks the rule (e.g. only a phone that is set)
     audit_when: str = "true"
 
@@ -46,6 +47,19 @@ class Column:
 
 
 @dataclass(frozen=True)
+class Handed:
+    """A reason of the target's rows computed from a reason of the parent's row: `sql` over
+    `{row}`, `{viewer}` and `{given}`, the parent's reason `given`. Declared on a relation
+    whose `where` makes the parent the very row the target's rule would look up (a
+    household's residents: their household; a building's households: their building), with
+    `sql` the `_at` form of that rule (migration 0032): the rule asked once per parent row."""
+
+    reason: str
+    given: str
+    sql: str
+
+
+@dataclass(frozen=True)
 class Relation:
     """Rows of `target` reached from `{parent}`: `where` selects them from the target's
     table (as `{row}`), in id order. `one`: at most one; `list`: all of them; `connection`:
@@ -61,6 +75,7 @@ class Relation:
     # key) and paged by the rank: the cursor `[rank]` (resolvers/duallist.py `matches_of`);
     # a list: its rows in this order (else by id)
     rank: str | None = None
+    hands: tuple[Handed, ...] = ()
 
 
 Field = GlobalId | Column | Relation

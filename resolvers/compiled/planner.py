@@ -39,6 +39,7 @@ from resolvers.compiled.declarations import (
     SOURCES,
     Column,
     GlobalId,
+    Handed,
     Interface,
     Reason,
     Relation,
@@ -134,6 +135,8 @@ class ObjNode:
     variants: dict[str, list[tuple[str, FieldPlan]]] | None = None
     # a child of one type's fields of an interface's row: it reads the parent rows of that type
     parent_type: str | None = None
+    # reasons computed from the parent row's (the relation's `hands`), by name
+    handed: dict[str, Handed] = field(default_factory=dict)
 
     @property
     def descending(self) -> bool:
@@ -515,8 +518,20 @@ class Planner:
                 plan = Child(self._object(declared.target, obj, declared, self._subselections(nodes), variables))
             if variant:
                 plan.node.parent_type = runtime.name
+            elif interface is None:
+                self._hand(obj, declared, plan.node)
             fields.append((key, plan))
         return fields
+
+    @staticmethod
+    def _hand(parent: ObjNode, relation: Relation, child: ObjNode) -> None:
+        """The child's reasons the relation hands from a reason of the parent row, which the
+        parent's rows then read (a row of one type: an interface's row reads no reasons)."""
+        for handed in relation.hands:
+            if handed.reason in child.reasons:
+                assert handed.given in parent.source.reasons, "a reason the parent's type declares"
+                parent.reasons.add(handed.given)
+                child.handed[handed.reason] = handed
 
     def _connection(
         self,

@@ -100,10 +100,14 @@ class Builder:
         return f"o{obj.index} AS MATERIALIZED ({_fill(obj.root.once, **values)})"
 
     def _reasons(self, obj: ObjNode) -> str:
-        return "".join(
-            f", ({_fill(obj.reason(name).sql, ROW_VIEWER, row='(q._row)', **self._root_values(obj))}) AS _r_{name}"
-            for name in sorted(obj.reasons)
-        )
+        return "".join(f", ({self._reason(obj, name)}) AS _r_{name}" for name in sorted(obj.reasons))
+
+    def _reason(self, obj: ObjNode, name: str) -> str:
+        """A reason of a row: its rule, or the rule given the parent row's reason (`Handed`)."""
+        handed = obj.handed.get(name)
+        if handed is not None:
+            return _fill(handed.sql, ROW_VIEWER, row="(q._row)", given=f"q._given_{handed.given}")
+        return _fill(obj.reason(name).sql, ROW_VIEWER, row="(q._row)", **self._root_values(obj))
 
     def _page(self, obj: ObjNode) -> tuple[str, str]:
         """The visibility column and the ORDER/LIMIT of a row set."""
@@ -153,7 +157,8 @@ class Builder:
         else:
             relation = obj.relation
             assert relation is not None
-            guard = f", _r_{relation.guard}" if relation.guard else ""
+            given = sorted({h.given for h in obj.handed.values()})  # the parent's reasons handed
+            guard = "".join(f", _r_{name}" for name in sorted({*given, *([relation.guard] if relation.guard else [])}))
             guarded = f" AND par._r_{relation.guard} IS NOT NULL" if relation.guard else ""
             vis, page = self._page(obj)
             variant = ""
@@ -183,7 +188,8 @@ class Builder:
             else:
                 page_of = f"SELECT x AS _row, {vis} {candidates} {page}"
             inner = (
-                f"SELECT par._id AS _p, y._row, y._vis{', y._rank' if relation.rank else ''} "
+                f"SELECT par._id AS _p, y._row, y._vis{', y._rank' if relation.rank else ''}"
+                f"{''.join(f', par._r_{name} AS _given_{name}' for name in given)} "
                 f"FROM (SELECT DISTINCT ON (_id) _id, _row{guard} FROM r{obj.parent.index} WHERE _vis{variant}) par "
                 f"CROSS JOIN LATERAL ({page_of}) y"
             )
@@ -336,6 +342,8 @@ class Builder:
         for obj in self.plan.nodes:
             for name in sorted(obj.reasons):
                 reason = obj.reason(name)
+                if reason.audit_field is None:  # handed to a relation's rows only
+                    continue
                 household = _fill(reason.audit_household, row="(r._row)")
                 when = _fill(reason.audit_when, row="(r._row)")
                 reads.append(

@@ -294,13 +294,20 @@ class Builder:
     def _joins(self, obj: ObjNode) -> str:
         return "".join(f" LEFT JOIN j{c.index} c{c.index} ON c{c.index}._p = r._id" for c in self._children(obj))
 
-    def _edges_part(self, obj: ObjNode) -> EdgesPart | None:
+    def _field_of(self, obj: ObjNode) -> ConnectionField:
         parent = obj.parent
         fields = self._all_fields(parent) if parent is not None else self.plan.roots
         for _, plan in fields:
             if isinstance(plan, ConnectionField) and plan.node is obj:
-                return next((p for _, p in plan.parts if isinstance(p, EdgesPart)), None)
+                return plan
         raise AssertionError("a connection's rows belong to its field")
+
+    def _edges_part(self, obj: ObjNode) -> EdgesPart | None:
+        return next((p for _, p in self._field_of(obj).parts if isinstance(p, EdgesPart)), None)
+
+    def _page_info(self, obj: ObjNode) -> set[str]:
+        """What the connection's pageInfo asks (hasNextPage, startCursor, endCursor...)."""
+        return {what for _, p in self._field_of(obj).parts if isinstance(p, PageInfoPart) for _, what in p.keys}
 
     def json(self, obj: ObjNode) -> str:
         value = self._row_json(obj)
@@ -327,12 +334,18 @@ class Builder:
         if edges is not None:
             parts = {"cursor": edge_cursor, "node": value, "__typename": f"'{edges.typename}'::text"}
             edge = _object([(k, parts[what]) for k, what in edges.keys])
-        first = f"(array_agg({edge_cursor} ORDER BY {order}) FILTER (WHERE r._vis))[1]"
-        last = f"(array_agg({edge_cursor} ORDER BY {reverse}) FILTER (WHERE r._vis))[1]"
-        return (
-            f"{head}, json_agg({edge} ORDER BY {order}) FILTER (WHERE r._vis) AS _edges, "
-            f"bool_or(NOT r._vis) AS _more, {first} AS _start, {last} AS _end{tail} GROUP BY r._p)"
-        )
+        if len(keys) == 1:  # the first and last key of the page, then the cursor of each alone
+            low, high = (f"{f}({keys[0]}) FILTER (WHERE r._vis)" for f in ("min", "max"))
+            first, last = (cursor(high), cursor(low)) if obj.descending else (cursor(low), cursor(high))
+        else:
+            first = f"(array_agg({edge_cursor} ORDER BY {order}) FILTER (WHERE r._vis))[1]"
+            last = f"(array_agg({edge_cursor} ORDER BY {reverse}) FILTER (WHERE r._vis))[1]"
+        # what pageInfo asks, only
+        info = self._page_info(obj)
+        asked = [("hasNextPage", "bool_or(NOT r._vis) AS _more"), ("startCursor", f"{first} AS _start")]
+        asked.append(("endCursor", f"{last} AS _end"))
+        page = "".join(f", {sql}" for what, sql in asked if what in info)
+        return f"{head}, json_agg({edge} ORDER BY {order}) FILTER (WHERE r._vis) AS _edges{page}{tail} GROUP BY r._p)"
 
     # --- audit ------------------------------------------------------------------------------
 

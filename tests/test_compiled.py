@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from graphql import parse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -24,6 +25,7 @@ from gongjian import trusted_documents
 from gongjian.app import create_app
 from gongjian.config import Settings
 from resolvers.compiled import run
+from schema.root import build
 from tests import builders as b
 from tests.conftest import TEST_SECRET
 from tests.support import Api, contract_operations
@@ -112,6 +114,23 @@ async def test_building_households_is_one_statement_and_the_same_for_every_accou
             path = await both.same(BUILDING_HOUSEHOLDS, variables, tokens[account])
             expected = "resolvers" if account == "anonymous" else "compiled"
             assert path == expected, (account, variables)
+
+
+def test_a_place_s_reason_is_handed_to_its_rows() -> None:
+    """A building's households read the household rule given the building's office, and a
+    household's residents the person rule given the household's reason (`Relation.hands`):
+    the statement asks neither for the place again, row by row."""
+    statement, _ = run.compile_operation(
+        build()._schema,
+        parse(BUILDING_HOUSEHOLDS),
+        BUILDING_HOUSEHOLDS,
+        "BuildingHouseholds",
+        {"id": gid("Building", 1)},
+    )
+    assert "building_office_reason((q._row).id, vw.v)" in statement
+    assert "household_reason_at((q._row), vw.v, q._given_office)" in statement
+    assert "person_reason_at((q._row), vw.v, q._given_residents)" in statement
+    assert "household_reason((q._row)" not in statement
 
 
 def _reads() -> list[Any]:

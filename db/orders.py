@@ -232,10 +232,11 @@ AND ($9::boolean IS NULL OR o.escalated = $9)
 """
 # What the rule is asked about when the viewer is no staff: the orders they could be a
 # party of, found by index for each kind of party (their household's, those of households
-# in buildings they head, those assigned to them or to a unit they administer or hold a
-# post in). A superset of what the rule lets through, so the answer is the rule's alone;
-# without it every call evaluated the rule on every order of the county. Staff (whose
-# scope may hold most orders) are answered by the rule on the county's orders.
+# in buildings they head, those assigned to them or to a unit they administer or are a
+# member of, `member_of`: migration 0033). A superset of what the rule lets through, so the
+# answer is the rule's alone; without it every call evaluated the rule on every order of the
+# county. Staff (whose scope may hold most orders) are answered by the rule on the county's
+# orders.
 CANDIDATES: Final = """
 o.id IN (
     SELECT s.id FROM service_orders s
@@ -248,11 +249,7 @@ o.id IN (
     SELECT s.id FROM service_orders s WHERE s.assignee_id = (SELECT w.person_id FROM viewer_of($1, $2) w)
     UNION ALL
     SELECT s.id FROM service_orders s
-    WHERE s.assignee_unit_id = ANY(ARRAY(
-        SELECT unnest(w.units) FROM viewer_of($1, $2) w
-        UNION
-        SELECT po.organisation_id FROM posts po, viewer_of($1, $2) w
-        WHERE po.person_id = w.person_id AND post_active(po.until)))
+    WHERE s.assignee_unit_id = ANY(ARRAY(SELECT unnest(w.units || w.member_of) FROM viewer_of($1, $2) w))
 )
 """
 _LIST: Final = "AND ($3::bigint IS NULL OR o.id < $3) ORDER BY o.id DESC LIMIT $10"

@@ -45,6 +45,7 @@ from gongjian import (
     trusted_documents,
 )
 from gongjian import events as live_events
+from gongjian.compiled_http import CompiledHttp
 from gongjian.config import Settings
 from gongjian.observability import OperationLog
 from gongjian.rate_limits import RateLimits
@@ -168,6 +169,7 @@ class GongjianGraphQL(GraphQL[Context, None]):
         )
         self.settings = settings
         self.ide_html = graphiql.page() if settings.graphiql else ""
+        self.compiled = CompiledHttp(cast(Any, self.schema)._schema, settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
@@ -189,7 +191,7 @@ class GongjianGraphQL(GraphQL[Context, None]):
         request.state.request_error = False
         response: Response
         try:
-            response = await self.run(request)
+            response = await self.compiled.answer(request, request_id) or await self._ordinary(request)
         except HTTPException as exc:
             if exc.reason == "Unsupported content type":
                 response = error_response(
@@ -229,6 +231,12 @@ class GongjianGraphQL(GraphQL[Context, None]):
             await request.close()  # an upload's spooled files
         response.headers["x-request-id"] = request_id
         await response(scope, receive, send)
+
+    async def _ordinary(self, request: Request) -> Response:
+        """strawberry's answer; a query the compiled path answered is kept for `self.compiled`."""
+        response = await self.run(request)
+        self.compiled.admit(request)
+        return response
 
     def decode_json(self, data: str | bytes) -> object:
         return json_input.decode(data)
@@ -561,6 +569,7 @@ def create_app(settings: Settings, *, db: Any = None, extra_queries: Sequence[ty
         lifespan=lifespan,
         exception_handlers={404: _not_found, 405: _not_allowed},
     )
+    app.state.compiled_http = graphql.compiled
     if db is not None:  # tests may drive the app without its lifespan
         app.state.db = db
         _install_live(app.state, settings)

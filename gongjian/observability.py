@@ -146,12 +146,6 @@ class OperationLog(SchemaExtension):
         except RuntimeError:  # the document did not parse, or names no operation
             return "unknown"
 
-    def _label(self) -> str:
-        name = self.execution_context.operation_name
-        if name is None:
-            return "anonymous"
-        return name if name in registered_names() else "other"
-
     def _end(self, span: trace.Span, codes: list[str | None], statements: int) -> None:
         context = self.execution_context
         span.update_name(f"{self._type()} {context.operation_name or 'anonymous'}")
@@ -178,23 +172,36 @@ class OperationLog(SchemaExtension):
             codes.append(_code_of(failure))
         elif failure is not None:  # strawberry's refusals of a request (no query, mutation over GET) are the client's
             codes.append("BAD_REQUEST" if type(failure).__name__ in REQUEST_ERRORS else "INTERNAL_SERVER_ERROR")
-        elapsed = time.perf_counter() - started
-        log.info(
-            "operation",
-            extra={
-                "fields": {
-                    "request_id": _request_id(context),
-                    "operation": context.operation_name,
-                    "duration_ms": round(elapsed * 1000, 2),
-                    "sql_statements": statements,
-                    "errors": codes,
-                    "path": str(getattr(context.context, "execution_path", "resolvers")),
-                }
-            },
-        )
-        label, kind = self._label(), self._type()
         path = str(getattr(context.context, "execution_path", "resolvers"))
-        metrics.OPERATIONS.labels(label, kind, path, metrics.outcome(codes)).inc()
-        metrics.DURATION.labels(label, kind, path).observe(elapsed)
-        metrics.SQL_STATEMENTS.labels(label, kind).observe(statements)
+        record(_request_id(context), context.operation_name, self._type(), path, statements, codes, started)
         return codes
+
+
+def record(
+    request_id: str | None,
+    operation: str | None,
+    kind: str,
+    path: str,
+    statements: int,
+    codes: list[str | None],
+    started: float,
+) -> None:
+    """An operation's log line and metrics (`started`: its `time.perf_counter()`)."""
+    elapsed = time.perf_counter() - started
+    log.info(
+        "operation",
+        extra={
+            "fields": {
+                "request_id": request_id,
+                "operation": operation,
+                "duration_ms": round(elapsed * 1000, 2),
+                "sql_statements": statements,
+                "errors": codes,
+                "path": path,
+            }
+        },
+    )
+    label = "anonymous" if operation is None else operation if operation in registered_names() else "other"
+    metrics.OPERATIONS.labels(label, kind, path, metrics.outcome(codes)).inc()
+    metrics.DURATION.labels(label, kind, path).observe(elapsed)
+    metrics.SQL_STATEMENTS.labels(label, kind).observe(statements)

@@ -70,6 +70,13 @@ def _longest(value: Any) -> int:
     return max((len(text) for text in _strings(value)), default=0)
 
 
+def plainly_storable(variables: Any) -> bool:
+    """Whether no refusal of this module can concern these variables: no text holds NUL or
+    an unpaired surrogate, and none is longer than a search may be. The compiled reads'
+    HTTP path (gongjian/compiled_http.py) answers only such requests by itself."""
+    return not _holds_unstorable(variables) and _longest(variables) <= MAX_SEARCH
+
+
 def _longest_search(value: Any) -> int:
     """The longest `search` field of the input objects among the variables."""
     longest = 0

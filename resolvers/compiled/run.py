@@ -49,6 +49,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType as StrawberryOperationType
 
+from db.pool import Database
 from resolvers import ids
 from resolvers.compiled import sql
 from resolvers.compiled.declarations import SOURCES
@@ -296,18 +297,23 @@ def _stand_ins(planner: Planner, types: tuple[str, ...]) -> Variables:
     return variables
 
 
-async def run(ctx: Context, statement: str, params: list[Any]) -> str | None:
-    """The `data` JSON text; None when the session token no longer signs its user in (the
-    statement checks it: one round trip for the viewer and the answer)."""
-    fixed: tuple[int, int | None, int | None, str, str]
+Fixed = tuple[int, int | None, int | None, str, str]  # sql.py's $1..$5
+
+
+def fixed_parameters(ctx: Context) -> Fixed:
+    """The statement's fixed parameters for this request: user, API token, the session
+    token's generation (when the statement is to check it), request id, base URL."""
     base_url = str(ctx.request.base_url) if ctx.request is not None else "/"  # as resolvers/attachments.py url_of
     if ctx.viewer is not None:
-        viewer = ctx.viewer
-        fixed = (viewer.user_id, viewer.api_token_id, None, ctx.request_id, base_url)
-    else:
-        assert ctx.unchecked is not None
-        fixed = (ctx.unchecked.user_id, None, ctx.unchecked.generation, ctx.request_id, base_url)
-    async with ctx.db.read_connection() as conn:
+        return (ctx.viewer.user_id, ctx.viewer.api_token_id, None, ctx.request_id, base_url)
+    assert ctx.unchecked is not None
+    return (ctx.unchecked.user_id, None, ctx.unchecked.generation, ctx.request_id, base_url)
+
+
+async def run(db: Database, statement: str, fixed: Fixed, params: list[Any]) -> str | None:
+    """The `data` JSON text; None when the session token no longer signs its user in (the
+    statement checks it: one round trip for the viewer and the answer)."""
+    async with db.read_connection() as conn:
         text = await conn.fetchval(statement, *fixed, *params)
     return cast(str | None, text)
 
@@ -353,7 +359,8 @@ class CompiledReads(SchemaExtension):
         execution = self.execution_context
         ctx = execution.context
         if self.enabled and _may_compile(execution):
-            assert isinstance(ctx, Context) and execution.graphql_document is not None and execution.query
+            assert isinstance(ctx, Context) and isinstance(ctx.request, Request)
+            assert execution.graphql_document is not None and execution.query
             try:
                 statement, params = compile_operation(
                     execution.schema._schema,
@@ -365,10 +372,17 @@ class CompiledReads(SchemaExtension):
             except (NotCompilable, Fallback, GraphQLError):
                 pass
             else:
-                text = await run(ctx, statement, params)
+                text = await run(ctx.db, statement, fixed_parameters(ctx), params)
                 if text is not None:
                     ctx.execution_path = "compiled"
                     execution.result = ExecutionResult(data=cast(dict[str, Any], orjson.Fragment(text)), errors=None)
+                    # the whole pipeline let this document through, and the compiled path answered
+                    # it: gongjian/compiled_http.py may answer its next requests by itself
+                    ctx.request.state.compiled_admission = (
+                        execution.query,
+                        execution.operation_name,
+                        execution.graphql_document,
+                    )
         if isinstance(ctx, Context) and execution.result is None:
             await ctx.sign_in()  # the ordinary path answers: it needs the viewer
         yield

@@ -26,6 +26,12 @@ FROM persons p, viewer_of($2, $3) v
 WHERE p.id = ANY($1::bigint[])
 """
 
+# The same rules given the reason of the place the row lies in (migration 0032), as the compiled
+# reads hand it from the parent row (`Relation.hands`, schema/areas.py): a building's office to
+# its households, a household's reason to its residents. SQL over `{row}`, `{viewer}` and `{given}`.
+HOUSEHOLD_REASON_AT: Final = "(SELECT r FROM household_reason_at({row}, {viewer}, {given}) r)"
+PERSON_REASON_AT: Final = "(SELECT r FROM person_reason_at({row}, {viewer}, {given}) r)"
+
 AUDIT_READS: Final = """
 INSERT INTO audit_log (county_id, user_id, api_token_id, action, target_type, target_id, request_id, detail)
 SELECT $1, $2, $3, $4, 'Household', t.id, $5, jsonb_build_object('field', $6::text, 'reason', t.reason)

@@ -43,6 +43,10 @@ PERSON_ACCESS = Rule(
 # that reads them (migration 0025): household_access and person_access read these
 HOUSEHOLD_REASON = Rule("household_reason", HOUSEHOLD_ACCESS.who)
 PERSON_REASON = Rule("person_reason", PERSON_ACCESS.who)
+# and given the reason of the place the row lies in (migration 0032: the building's office, the
+# household's reason), which household_reason and person_reason look up and hand to these
+HOUSEHOLD_REASON_AT = Rule("household_reason_at", HOUSEHOLD_ACCESS.who)
+PERSON_REASON_AT = Rule("person_reason_at", PERSON_ACCESS.who)
 ORDER_PARTIES = Rule(
     "order_parties",
     "a party of the order: staff in scope, the ordering household, the assignee (person, unit or its "

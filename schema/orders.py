@@ -531,7 +531,5 @@ compiled.declare_root(
         ),
         _order_arguments,
         descending=True,
-        # the rule is inlined: the newest page stops early, and only the count asks every order
-        counted_apart=True,
     ),
 )

@@ -227,8 +227,6 @@ class Builder:
             return False
         if obj.time is not None:  # `m<k>` holds the ids alone: the page by time reads the rows
             return False
-        if obj.root.counted_apart:
-            return False
         return any(
             isinstance(plan, ConnectionField) and plan.node is obj and any(p == "totalCount" for _, p in plan.parts)
             for _, plan in self.plan.roots

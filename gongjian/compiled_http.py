@@ -57,6 +57,7 @@ class CompiledHttp:
         self.settings = settings
         # document text -> its parsed document, and the names of its operations answered
         self._admitted: OrderedDict[str, tuple[DocumentNode, frozenset[str | None]]] = OrderedDict()
+        self._costs: OrderedDict[tuple[Any, ...], int] = OrderedDict()
         self.answered = 0  # requests answered here (the tests read it)
 
     def admit(self, request: Request) -> None:
@@ -94,7 +95,7 @@ class CompiledHttp:
         query, operation_name, document, variables = found
         if not text_input.plainly_storable(variables):
             return None
-        if limits.node_count(self.schema, document, operation_name, variables) > self.settings.max_cost:
+        if self._cost(query, document, operation_name, variables) > self.settings.max_cost:
             return None
         started = time.perf_counter()
         counter = start_counting()
@@ -115,6 +116,18 @@ class CompiledHttp:
         record(request_id, operation_name, "query", "compiled", counter.count, [], started)
         self.answered += 1
         return Response(b'{"data":' + text.encode("utf-8") + b"}", media_type=media.JSON)
+
+    def _cost(self, query: str, document: DocumentNode, operation_name: str | None, variables: dict[str, Any]) -> int:
+        """`limits.node_count`, kept per document, operation and the variables as a `first`
+        reads them (an integer; anything else counts as not one, though still given)."""
+        given = tuple(sorted((k, v if v is None or type(v) is int else "other") for k, v in variables.items()))
+        key = (query, operation_name, given)
+        found = self._costs.get(key)
+        if found is None:
+            found = self._costs[key] = limits.node_count(self.schema, document, operation_name, variables)
+            if len(self._costs) > ADMITTED_MAX:
+                self._costs.popitem(last=False)
+        return found
 
     def _document(self, body: Any) -> tuple[str, str | None, DocumentNode, dict[str, Any]] | None:
         """The admitted document a body asks for, with its variables; None for any other body."""

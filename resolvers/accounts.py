@@ -312,13 +312,22 @@ async def change_password(ctx: Context, current: str | None, new: str) -> Outcom
             ],
         )
     hashed = await passwords.hash_password_async(new)
+    # argon2 checks the current password before the transaction (it takes tens of
+    # milliseconds: no connection or row lock is held meanwhile); the transaction then
+    # requires the stored hash to be still the one checked
+    verified: str | None = None
+    if not first_sign_in:
+        async with ctx.db.connection() as conn:
+            known = await db.credentials_of(conn, account.id)
+        if known is not None and await passwords.verify_password_async(known[0], (current or "")[:MAX_PASSWORD]):
+            verified = known[0]
 
     async def body(conn: Conn) -> tuple[PasswordChanged, Audited]:
         user = await db.lock_user(conn, account.id)
         found = await db.credentials_of(conn, account.id)
         if user is None or found is None or found[1]:
             raise Refusal(ErrorCode.INVALID_CREDENTIALS, "This account cannot sign in")
-        if not first_sign_in and not await passwords.verify_password_async(found[0], (current or "")[:MAX_PASSWORD]):
+        if not first_sign_in and found[0] != verified:  # wrong, or changed since it was checked
             raise Refusal(ErrorCode.INVALID_CREDENTIALS, "The current password is wrong", ["currentPassword"])
         generation = await db.change_password(conn, user.id, hashed)
         assert ctx.settings.secret is not None, "the signing secret is set at start-up"

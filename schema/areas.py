@@ -642,7 +642,10 @@ compiled.declare(
             "kind": compiled.Column("{row}.kind"),
             "code": compiled.Column("{row}.code"),
             "parent": compiled.Relation("Organisation", "one", "{row}.id = {parent}.parent_id"),
-            "children": compiled.Relation("Organisation", "list", "{row}.parent_id = {parent}.id"),
+            # the rule `organisation_access` (0022), as db/areas.py CHILD_ORGANISATIONS asks it
+            "children": compiled.Relation(
+                "Organisation", "list", "{row}.parent_id = {parent}.id AND organisation_access({row}, {viewer})"
+            ),
             "adoptions": current_adoptions("unit_id"),
             # current posts (db/areas.py MEMBERS_PAGES, MEMBER_COUNTS), by the rule `post_access` (0022)
             "members": compiled.Relation(

@@ -17,7 +17,7 @@ from resolvers.compiled import declarations as compiled
 from resolvers.compiled import planner as compiled_planner
 from resolvers.permissions import SignedIn, described
 from schema.areas import Compound
-from schema.attachments import Attachment, attachments_field
+from schema.attachments import Attachment, attachments_field, of_subject
 from schema.base import FILTER, INPUT, After, Connection, First, Node, UserError, is_row
 
 
@@ -196,6 +196,7 @@ compiled.declare(
             "rectifiedAt": compiled.Column(compiled.date_time("{row}.rectified_at")),
             "rectificationNote": compiled.Column("{row}.rectification_note"),
             "compound": compiled.Relation("Compound", "one", "{row}.id = {parent}.compound_id"),
+            "attachments": of_subject("Finding"),  # whoever sees the finding sees its photos
         },
     ),
 )

@@ -3,13 +3,14 @@ DisableUser) and the first sign-in's password change."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import asyncpg
 
 from resolvers import ids
 from tests import builders as b
-from tests.support import Api
+from tests.support import Api, own_connection
 
 LOGIN = (
     "mutation($u: String!, $p: String!) { login(input: {username: $u, password: $p}) "
@@ -228,3 +229,27 @@ async def test_the_building_head_role_follows_the_building_s_responsible_person(
     assert found["data"]["people"]["totalCount"] == 1
     former = await api.op("SearchPeople", {"search": "赵"}, token=api.token_for(w.users["head"]))
     assert former["data"]["people"]["totalCount"] == 0
+
+
+async def test_concurrent_password_changes_with_the_same_current_password_one_wins(
+    committed_db: dict[str, Any],
+) -> None:
+    """The current password is checked before the transaction (argon2 holds no lock); the
+    transaction requires the stored hash to be the one checked, so of five changes sent at
+    once with the same current password exactly one succeeds, and its password signs in."""
+    api: Api = committed_db["api"]
+    async with own_connection(committed_db) as conn:
+        w = await b.world(conn)
+        usernames = await b.with_passwords(conn, w)
+    token = api.token_for(w.users["staff"])
+    news = [f"new password number {i}" for i in range(5)]
+    results = await asyncio.gather(*(api.post(CHANGE, {"c": b.SAMPLE_PASSWORD, "n": n}, token=token) for n in news))
+    outcomes = [r["data"]["changePassword"] for r in results]
+    won = [n for n, o in zip(news, outcomes, strict=True) if o["userErrors"] == [] and o["token"]]
+    assert len(won) == 1
+    assert sorted(e["code"] for o in outcomes for e in o["userErrors"]) == ["INVALID_CREDENTIALS"] * 4
+    signed_in = await api.post(LOGIN, {"u": usernames["staff"], "p": won[0]})
+    assert signed_in["data"]["login"]["userErrors"] == []
+    assert _errors(await api.post(LOGIN, {"u": usernames["staff"], "p": b.SAMPLE_PASSWORD}), "login") == [
+        "INVALID_CREDENTIALS"
+    ]

@@ -948,7 +948,8 @@ query Findings($f: FindingFilter, $first: Int, $after: String, $areaId: ID) {
   findings(filter: $f, first: $first, after: $after) {
     totalCount pageInfo { hasNextPage startCursor endCursor }
     edges { cursor node { __typename id category description deadline status published reportedAt rectifiedAt
-                          rectificationNote compound { id name } } }
+                          rectificationNote compound { id name }
+                          attachments { __typename id url thumbnailUrl contentType caption createdAt } } }
   }
   publicNotices(areaId: $areaId, first: $first) { totalCount edges { node { id status published deadline } } }
 }
@@ -970,6 +971,15 @@ async def test_findings_are_the_same_for_every_account(both: Both) -> None:
         made[1],
     )
     await both.conn.execute("UPDATE findings SET deadline = '8999-12-31' WHERE id = $1", made[2])  # open
+    for finding, caption in ((made[0], "垃圾堆"), (made[0], None), (made[2], "楼道")):  # photos, oldest first
+        await both.conn.execute(
+            "INSERT INTO attachments (county_id, subject_type, subject_id, sha256, content_type, byte_size, "
+            "thumbnail_sha256, caption) VALUES ($1, 'Finding', $2, $3, 'image/jpeg', 99, $3, $4)",
+            w.county,
+            finding,
+            "d" * 64,
+            caption,
+        )
     cursor = base64.urlsafe_b64encode(f"[{made[1]}]".encode()).decode().rstrip("=")
     cases: list[dict[str, Any]] = [
         {},

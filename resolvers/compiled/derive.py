@@ -49,8 +49,9 @@ class Ancestor:
 
 @dataclass(frozen=True)
 class Children:
-    """`Relation(target, "list", "{row}.column = {parent}.id")`: the target rows pointing at
-    the parent, as the batch registered for that column reads them."""
+    """`Relation(target, "list", "{row}.column = {parent}.id")`, or that `AND` the target's
+    rule (its `node_filter`): the target rows pointing at the parent, as the batch
+    registered for that column reads them (through the target's rule, if it has one)."""
 
     target: str
     column: str
@@ -62,7 +63,7 @@ _NAME = r"([a-z_][a-z0-9_]*)"
 _ATTRIBUTE = re.compile(r"\{row\}\." + _NAME)
 _BY_KEY = re.compile(r"\{row\}\.id = \{parent\}\." + _NAME)
 _ANCESTOR = re.compile(r"\{row\}\.id = ANY\(\{parent\}\." + _NAME + r"\) AND \{row\}\.level = '([A-Z]+)'")
-_CHILDREN = re.compile(r"\{row\}\." + _NAME + r" = \{parent\}\.id")
+_CHILDREN = re.compile(r"\{row\}\." + _NAME + r" = \{parent\}\.id(?: AND (.+))?")
 
 
 def derivation(declared: Field) -> Derivation | None:
@@ -81,7 +82,12 @@ def derivation(declared: Field) -> Derivation | None:
             readable = relations.readable(declared.target)
             return ancestor if readable and relations.rows_of(declared.target).level == found[2] else None
     if declared.kind == "list" and (found := _CHILDREN.fullmatch(declared.where)):
-        return Children(declared.target, found[1]) if relations.readable_children(declared.target, found[1]) else None
+        ruled = found[2] is None or found[2] == SOURCES[declared.target].node_filter
+        return (
+            Children(declared.target, found[1])
+            if ruled and relations.readable_children(declared.target, found[1])
+            else None
+        )
     return None
 
 

@@ -394,11 +394,7 @@ class CompiledReads(SchemaExtension):
                     execution.result = ExecutionResult(data=cast(dict[str, Any], orjson.Fragment(text)), errors=None)
                     # the whole pipeline let this document through, and the compiled path answered
                     # it: gongjian/compiled_http.py may answer its next requests by itself
-                    ctx.request.state.compiled_admission = (
-                        execution.query,
-                        execution.operation_name,
-                        execution.graphql_document,
-                    )
+                    ctx.compiled_document = (execution.query, execution.operation_name, execution.graphql_document)
         if isinstance(ctx, Context) and execution.result is None:
             await ctx.sign_in()  # the ordinary path answers: it needs the viewer
         yield

@@ -325,7 +325,7 @@ class GongjianGraphQL(GraphQL[Context, None]):
             unchecked = session_claims(self.settings, token)
             if unchecked is None:
                 viewer = await viewer_from_token(db, self.settings, token)
-        return Context(
+        context = Context(
             db=db,
             settings=self.settings,
             request_id=getattr(request.state, "request_id", None) or _request_id(request),
@@ -335,6 +335,9 @@ class GongjianGraphQL(GraphQL[Context, None]):
             response=response if isinstance(response, Response) else None,
             language=language_of(request.headers.get("accept-language")),
         )
+        if isinstance(request, Request):  # compiled_http.admit reads what the compiled path answered
+            request.state.context = context
+        return context
 
 
 async def serve_attachment(settings: Settings, request: Request) -> Response:

@@ -47,7 +47,6 @@ from resolvers.compiled.planner import Fallback, NotCompilable
 from resolvers.context import session_claims
 
 ADMITTED_MAX: Final = 1000  # documents kept per app (the oldest used goes first)
-STATE_KEY: Final = "compiled_admission"  # request.state: what CompiledReads answered
 BODY_KEYS: Final = frozenset({"query", "operationName", "variables", "extensions"})
 
 
@@ -62,7 +61,8 @@ class CompiledHttp:
 
     def admit(self, request: Request) -> None:
         """Keep the document `CompiledReads` answered for this request, if it did."""
-        found = getattr(request.state, STATE_KEY, None)
+        context = getattr(request.state, "context", None)  # the operation's (app.py get_context)
+        found = getattr(context, "compiled_document", None)
         if found is None:
             return
         query, operation_name, document = found

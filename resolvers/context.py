@@ -42,6 +42,9 @@ class Context:
     language: str = "zh-CN"
     # which path answered the operation: `resolvers` (graphql-core) or `compiled` (one SQL statement)
     execution_path: str = "resolvers"
+    # the document (text, operation name, parsed) the compiled path answered, which
+    # gongjian/compiled_http.py may then answer by itself
+    compiled_document: tuple[str, str | None, Any] | None = None
     _loaders: dict[Any, DataLoader[Any, Any]] = field(default_factory=dict)
 
     def loader(self, batch: BatchFn[K, V]) -> DataLoader[K, V]:

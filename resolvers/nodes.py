@@ -10,6 +10,8 @@ from typing import Any
 from resolvers import ids
 from resolvers.context import Context
 
+MAX_IDS = 100  # ids one `nodes` request may name
+
 NodeLoader = Callable[[Context, list[int]], Awaitable[list[Any]]]
 
 _loaders: dict[str, NodeLoader] = {}

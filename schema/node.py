@@ -22,10 +22,10 @@ async def _nodes(
     info: Info[Any, Any],
     ids: Annotated[list[strawberry.ID], strawberry.argument(description="Global ids; answers in their order")],
 ) -> list[Node | None]:
-    if len(ids) > 100:
+    if len(ids) > nodes.MAX_IDS:
         from resolvers.errors import bad_user_input
 
-        raise bad_user_input("`ids` may hold at most 100 ids", argument="ids")
+        raise bad_user_input("`ids` may hold at most 100 ids", argument="ids")  # nodes.MAX_IDS
     return await nodes.resolve_nodes(info.context, list(ids))
 
 

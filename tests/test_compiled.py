@@ -188,6 +188,8 @@ async def test_every_read_of_the_matrix_is_the_same_on_both_paths(both: Both) ->
         "ResponsibilityChain of the resident's household",
         "OrganisationDetail of the unit, with its resources",
         "OrderAttachments of the resident's order (whoever sees the order)",
+        "node Building of our county",  # `nodes(ids)`, by the contract's Nodes
+        "node Person of another county",
     } <= compiled
 
 
@@ -604,6 +606,9 @@ RELATIONS: dict[str, dict[str, tuple[str, str]]] = {
     "AuditEntry": {"user": ("User", "one")},
 }
 FIRSTS = [None, 0, 1, 2, 3, 100, 101, -1]
+# the targets a random `nodes(ids)` names (an id that does not decode: rarely)
+NODES_TARGETS = ["building", "compound", "household", "person", "community", "far", "order", "cadre", "unit"]
+NODES_TARGETS += ["resource", "need", "exchange", "activity", "meeting", "finding"] * 2 + ["bad"]
 
 
 @st.composite
@@ -675,16 +680,25 @@ def _filtered(draw: st.DrawFn, root: str, type_name: str, narrows: list[str], un
 
 
 @st.composite
-def _operations(draw: st.DrawFn) -> tuple[str, str, bool]:
+def _operations(draw: st.DrawFn) -> tuple[str, str, bool, list[str]]:
+    """An operation, the target its `$id` names, `$yes`, and the targets its `$ids` name."""
     fragments: list[str] = []
     roots = ["node", "compounds", "serviceOrders", "organisations", "needs", "activities", "accounts", "areas"]
+    roots.append("nodes")
     root = draw(st.sampled_from(roots))
-    if root == "node":
+    more: list[str] = []
+    if root in ("node", "nodes"):
         types = ["Compound", "Building", "Household", "Person", "ServiceOrder", "Organisation", "Resource", "Need"]
         types += ["Exchange", "Activity", "Meeting", "Finding"]
         on = draw(st.lists(st.sampled_from(types), min_size=1, unique=True))
         body = " ".join(f"... on {t} {{ {draw(_selection(t, 3, fragments))} }}" for t in on)
         text = f"query Random($id: ID!, $yes: Boolean!) {{ node(id: $id) {{ {body} }} }}"
+        if root == "nodes":  # the same selection over a list of ids (repeated, of several types)
+            more = draw(st.lists(st.sampled_from(NODES_TARGETS), max_size=6))
+            text = (
+                f"query Random($id: ID!, $yes: Boolean!, $ids: [ID!]!) {{ nodes(ids: $ids) {{ {body} }} "
+                "k: __typename @include(if: $yes) one: nodes(ids: [$id]) { __typename id } }"
+            )
     elif root == "compounds":
         inner = draw(_selection("Compound", 3, fragments))
         first = draw(st.sampled_from(FIRSTS))
@@ -760,7 +774,7 @@ def _operations(draw: st.DrawFn) -> tuple[str, str, bool]:
     targets = ["building", "compound", "household", "person", "community", "far", "bad", "order", "cadre", "unit"]
     targets += ["resource", "need", "exchange", "activity", "meeting", "finding"]
     target = draw(st.sampled_from(targets))
-    return " ".join([text, *fragments]), target, draw(st.booleans())
+    return " ".join([text, *fragments]), target, draw(st.booleans()), more
 
 
 _scenes: dict[int, tuple[Scene, dict[str, str | None], dict[str, str]]] = {}
@@ -802,11 +816,14 @@ async def _scene(both: Both) -> tuple[Scene, dict[str, str | None], dict[str, st
 @settings(max_examples=80, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(operation=_operations(), account=st.sampled_from([*ACCOUNTS[1:], ACCOUNTS[0]]))
 async def test_random_selections_are_the_same_on_both_paths(
-    both: Both, operation: tuple[str, str, bool], account: str
+    both: Both, operation: tuple[str, str, bool, list[str]], account: str
 ) -> None:
-    text, target, yes = operation
+    text, target, yes, more = operation
     _, tokens, ids = await _scene(both)
-    await both.same(text, {"id": ids[target], "yes": yes}, tokens[account])
+    variables: dict[str, Any] = {"id": ids[target], "yes": yes}
+    if "$ids" in text:
+        variables["ids"] = [ids[t] for t in more]
+    await both.same(text, variables, tokens[account])
 
 
 NEEDS_IN_FULL = """
@@ -1427,3 +1444,91 @@ async def test_order_attachments_are_the_same_for_every_account(both: Both) -> N
     node = "query($id: ID!) { node(id: $id) { id ... on Attachment { url } } }"
     for account in ("staff", "resident", "neighbour"):
         assert await both.same(node, {"id": gid("Attachment", attachment)}, tokens[account]) == "resolvers"
+
+
+NODES = """
+query Nodes($ids: [ID!]!) {
+  nodes(ids: $ids) {
+    __typename id
+    ... on Person { name phone home: household { id label } }
+    ... on Household { label residents { id name phone } building { name head { name phone } } }
+    ... on Building { name head { id name phone } households(first: 2) { totalCount edges { node { id label } } } }
+    ... on ServiceOrder { number status household { label residents { name phone } } assignee { name phone } }
+    ... on Finding { findingStatus: status published compound { name } }
+    ... on User { username account: person { name phone } }
+    ... on Need { title needStatus: status community { name } }
+    ... on AuditEntry { action targetType user { username } }
+    ... on Post { role person { name phone } organisation { name } }
+  }
+}
+"""
+
+
+async def test_nodes_are_one_statement_and_the_same_for_every_account(both: Both) -> None:
+    """`nodes(ids)` (issue 13): one row set per type the ids name, answered in the ids' order
+    with node()'s visibility, masking and audit rows: for every account, ids of one type, of
+    every declared type, repeated, unknown, of the other county, not visible; an id that
+    does not decode or names a type node() leaves to the ordinary path, and more than 100
+    ids (its error), run on the ordinary path."""
+    from resolvers.compiled.declarations import SOURCES
+
+    scene = await build_scene(both.conn)
+    tokens = tokens_for(both.compiled, scene)
+    declared = [t for t in scene.objects if t in SOURCES and SOURCES[t].node]
+    assert {"Building", "Household", "Person", "ServiceOrder", "User", "Finding", "Post"} <= set(declared)
+    ours = [gid(t, scene.objects[t]) for t in declared]
+    theirs = [gid(t, scene.far_objects[t]) for t in declared]
+    w = scene.w
+    buildings = [gid("Building", b) for b in (w.building, w.other_building, scene.far.building)]
+    people = [gid("Person", p) for p in w.people.values()]
+    households = [gid("Household", w.household), gid("Household", 10**12), gid("Household", scene.far.household)]
+    compiled = [
+        [],
+        buildings,
+        people + households,
+        ours,
+        list(reversed(ours)) + theirs,
+        [buildings[0], people[0], buildings[0], households[0], people[0], buildings[0]],  # duplicates
+        [gid("Building", 10**12), gid("ServiceOrder", 0)],  # unknown
+        [gid("ServiceOrder", o) for o in scene.orders.values()] + [gid("Finding", scene.objects["Finding"])],
+        (people * 20)[:100],  # the most one request may name
+    ]
+    ordinary = [
+        [buildings[0], "not-an-id"],
+        [buildings[0], gid("Pairing", scene.objects["Pairing"])],  # a type the compiled path does not declare
+        [gid("Attachment", scene.objects["Attachment"])],  # declared for its rows only (`Source.node`)
+        [buildings[0], base64.urlsafe_b64encode(b"OrderEvent:1").decode()],  # not a Node type
+        (people * 21)[:101],  # BAD_USER_INPUT
+    ]
+    for account in ACCOUNTS:
+        for named in compiled:
+            path = await both.same(NODES, {"ids": named}, tokens[account])
+            assert path == ("resolvers" if account == "anonymous" else "compiled"), (account, named)
+        for named in ordinary:
+            assert await both.same(NODES, {"ids": named}, tokens[account]) == "resolvers", (account, named)
+    # a literal list, aliases, and node() beside nodes()
+    text = (
+        "query($id: ID!, $ids: [ID!]!) { a: nodes(ids: $ids) { id ... on Building { name } } "
+        f'b: nodes(ids: ["{buildings[1]}", $id]) {{ __typename }} node(id: $id) {{ id }} '
+        "c: nodes(ids: []) { id } }"
+    )
+    for account in ("staff", "head", "resident", "foreign_admin"):
+        variables = {"id": people[0], "ids": [buildings[2], people[0], buildings[0]]}
+        assert await both.same(text, variables, tokens[account]) == "compiled"
+
+
+async def test_one_plan_of_nodes_serves_every_order_and_number_of_ids(both: Both) -> None:
+    """A plan of `nodes(ids)` depends on the set of types the ids name, not on how many ids
+    there are nor their order: planned on its first request, then reused."""
+    scene = await build_scene(both.conn)
+    token = tokens_for(both.compiled, scene)["staff"]
+    text = "query Few($ids: [ID!]!) { nodes(ids: $ids) { id ... on Building { name } ... on Person { name } } }"
+    building, person = gid("Building", scene.w.building), gid("Person", scene.w.people["resident"])
+    built = run.plans_built
+    assert await both.same(text, {"ids": [building, person]}, token) == "compiled"
+    assert run.plans_built == built + 1
+    for ids in ([person, building], [person, person, building, person], [building] * 30 + [person]):
+        assert await both.same(text, {"ids": ids}, token) == "compiled"
+    assert run.plans_built == built + 1
+    assert await both.same(text, {"ids": [building]}, token) == "compiled"
+    assert run.plans_built == built + 2, "another set of types: another plan"

@@ -63,6 +63,38 @@ async def test_a_compiled_read_keeps_one_generic_plan_and_other_statements_are_p
             assert await session.fetch(COMPILED) == []
 
 
+# four buildings' households with their residents: a compiled statement longer than
+# asyncpg's default limit for keeping a statement prepared (15 KiB)
+WIDE = (
+    "query Wide($a: ID!, $b: ID!, $c: ID!, $d: ID!) {"
+    + "".join(
+        f" {k}: node(id: ${k}) {{ id ... on Building {{ name head {{ id name phone }} households {{ totalCount "
+        "edges { node { id label residents { id name phone household { id label building { id name } } } } } } } }"
+        for k in "abcd"
+    )
+    + " }"
+)
+
+
+async def test_a_long_compiled_statement_stays_prepared(committed_db: dict[str, Any]) -> None:
+    async with own_connection(committed_db) as conn:
+        w = await b.world(conn)
+    async with _app_on_two_pools(committed_db["url"]) as (api, _, reads):
+        token = api.token_for(w.users["admin"])
+        building = ids.encode("Building", w.building)
+        variables = {k: building for k in "abcd"}
+        answers = [await api.post(WIDE, variables, token=token) for _ in range(3)]
+        assert answers[0] == answers[1] == answers[2] and "errors" not in answers[0]
+        assert answers[0]["data"]["d"]["households"]["totalCount"] == 1
+        async with reads.acquire() as session:
+            [(length, generic, custom)] = await session.fetch(
+                "SELECT length(statement), generic_plans, custom_plans FROM pg_prepared_statements "
+                "WHERE statement LIKE 'WITH vw %'"
+            )
+        assert length > 15 * 1024
+        assert (generic, custom) == (3, 0), "prepared once, its generic plan used three times"
+
+
 async def test_the_compiled_statement_signs_the_session_in_and_a_revoked_one_reads_nothing(
     both: Both,  # noqa: F811 - the fixture imported above
 ) -> None:

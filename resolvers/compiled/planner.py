@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from graphql import (
@@ -47,6 +48,7 @@ from resolvers.compiled.declarations import (
     Source,
 )
 from resolvers.life import time_cursor
+from resolvers.nodes import MAX_IDS
 from resolvers.pagination import checked_first, decode_id_cursor
 
 # the fixed parameters of every statement: the viewer (a user, or an API token and its
@@ -111,7 +113,17 @@ class ConnectionField:
     typename: str
 
 
-FieldPlan = Scalar | Constant | Gid | Child | ConnectionField
+@dataclass
+class NodesField:
+    """`nodes(ids)`: a row set per type the ids name (each `node_ids_param`), the answers in
+    the ids' order, from each id's type and number."""
+
+    nodes: list[ObjNode]
+    types_param: str | None  # text[]: each id's type (None: no ids)
+    ids_param: str | None  # bigint[]: each id's number
+
+
+FieldPlan = Scalar | Constant | Gid | Child | ConnectionField | NodesField
 
 
 @dataclass
@@ -124,6 +136,7 @@ class ObjNode:
     root: RootConnection | None = None
     root_params: dict[str, str] = field(default_factory=dict)
     node_param: str | None = None  # node(id): the id's parameter
+    node_ids_param: str | None = None  # nodes(ids): the parameter of the ids of this type (`_p`: the id)
     first_param: str | None = None
     after_param: str | None = None
     after_time_param: str | None = None  # paged by time: the cursor's time (after_param its id)
@@ -605,6 +618,8 @@ class Planner:
                 roots.append((key, Constant(query.name)))
             elif name == "node":
                 roots.append((key, self._node(nodes, query, variables)))
+            elif name == "nodes":
+                roots.append((key, self._nodes(nodes, query, variables)))
             elif name in ROOTS:
                 root = ROOTS[name]
                 field_type, _ = _named(query.fields[name].type)
@@ -667,6 +682,12 @@ class Planner:
                 raise Fallback("id")
             return found[1]
 
+        obj = self._node_object(type_name, nodes, variables)
+        obj.node_param = self.param(read, "bigint")
+        return Child(obj)
+
+    def _node_object(self, type_name: str, nodes: list[FieldNode], variables: Variables) -> ObjNode:
+        """The row set of the objects of `type_name` that node() (or nodes()) reads."""
         runtime = self.schema.get_type(type_name)
         if (
             not isinstance(runtime, GraphQLObjectType)
@@ -674,9 +695,33 @@ class Planner:
             or not SOURCES[type_name].node
         ):
             raise Fallback("not a node type")  # declared for its rows (e.g. OrderEvent, Attachment), not for node()
-        obj = self._object(type_name, None, None, self._subselections(nodes), variables)
-        obj.node_param = self.param(read, "bigint")
-        return Child(obj)
+        return self._object(type_name, None, None, self._subselections(nodes), variables)
+
+    def _nodes(self, nodes: list[FieldNode], query: GraphQLObjectType, variables: Variables) -> NodesField:
+        """`nodes(ids)`: one row set per type the ids name, whatever their number and order
+        (the plan serves every request naming the same types: run.py `_shape`)."""
+        read_ids = self._value(nodes, query, "ids")
+        types = nodes_types(read_ids(variables))
+
+        def read(variables: Variables) -> tuple[tuple[str, int], ...]:
+            found = named_ids(read_ids(variables))
+            if tuple(sorted({t for t, _ in found})) != types:
+                raise Fallback("ids")
+            return found
+
+        plan = NodesField([], None, None)
+        for type_name in types:
+
+            def of_type(variables: Variables, type_name: str = type_name) -> list[int]:
+                return list(dict.fromkeys(pk for t, pk in read(variables) if t == type_name))
+
+            obj = self._node_object(type_name, nodes, variables)
+            obj.node_ids_param = self.param(of_type, "bigint[]")
+            plan.nodes.append(obj)
+        if types:
+            plan.types_param = self.param(lambda variables: [t for t, _ in read(variables)], "text[]")
+            plan.ids_param = self.param(lambda variables: [pk for _, pk in read(variables)], "bigint[]")
+        return plan
 
 
 def filter_of(given: Any) -> dict[str, Any]:
@@ -700,3 +745,31 @@ def node_type(global_id: Any) -> str | None:
     if decoded[0] not in SOURCES:
         raise Fallback("type")
     return decoded[0]
+
+
+@lru_cache(maxsize=8)  # a request reads its ids a few times over (`_shape`, each parameter)
+def _named_ids(global_ids: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
+    found: list[tuple[str, int]] = []
+    for global_id in global_ids:
+        type_name = node_type(global_id)
+        decoded = ids.decode(global_id)
+        assert type_name is not None and decoded is not None
+        found.append((type_name, decoded[1]))
+    return tuple(found)
+
+
+def named_ids(global_ids: Any) -> tuple[tuple[str, int], ...]:
+    """The declared type and the number of each id `nodes(ids)` is given (decoded once a
+    request, however many parameters read them); Fallback where the ordinary path answers:
+    more than `MAX_IDS` ids (its error), an id that does not decode or names a type the
+    compiled path does not answer (as `node_type`)."""
+    if not isinstance(global_ids, list) or len(global_ids) > MAX_IDS:
+        raise Fallback("ids")  # more ids: the ordinary path's BAD_USER_INPUT
+    if not all(isinstance(g, str) for g in global_ids):
+        raise Fallback("id")
+    return _named_ids(tuple(global_ids))
+
+
+def nodes_types(global_ids: Any) -> tuple[str, ...]:
+    """The declared types `nodes(ids)` names, sorted (what its plan depends on)."""
+    return tuple(sorted({t for t, _ in named_ids(global_ids)}))

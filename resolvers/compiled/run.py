@@ -6,7 +6,7 @@ the earlier extensions had their say. A signed-in HTTP query whose every field i
 declared in SQL is answered by one statement; its JSON text goes into the response as it
 is (an `orjson.Fragment`). Anything else, or any value the ordinary path would refuse,
 runs on the ordinary path. Plans are cached by document text, the operation's name, the
-booleans that @skip/@include read, the types `node(id)` names and each connection's `first`
+booleans that @skip/@include read, the types `node(id)` and `nodes(ids)` name and each connection's `first`
 (a constant of the statement); the trusted documents'
 queries are planned when the app starts (`precompile`), and those plans stay."""
 
@@ -53,7 +53,16 @@ from db.pool import Database
 from resolvers import ids
 from resolvers.compiled import sql
 from resolvers.compiled.declarations import SOURCES
-from resolvers.compiled.planner import Fallback, NotCompilable, Plan, Planner, Variables, first_value, node_type
+from resolvers.compiled.planner import (
+    Fallback,
+    NotCompilable,
+    Plan,
+    Planner,
+    Variables,
+    first_value,
+    node_type,
+    nodes_types,
+)
 from resolvers.context import Context
 
 log = logging.getLogger("gongjian.compiled")
@@ -115,12 +124,13 @@ def _name(operation: OperationDefinitionNode) -> str | None:
     return operation.name.value if operation.name else None
 
 
-def _node_fields(planner: Planner, variables: Variables) -> list[list[FieldNode]]:
-    """The operation's root `node(id)` fields (each as the field nodes merged under its key)."""
+def _node_fields(planner: Planner, variables: Variables, names: tuple[str, ...] = ("node",)) -> list[list[FieldNode]]:
+    """The operation's root `node(id)` fields (each as the field nodes merged under its key);
+    or those of the root fields `names`."""
     query = planner.schema.query_type
     assert query is not None
     collected = planner.collect(query, [planner.operation.selection_set], variables).values()
-    return [nodes for nodes in collected if nodes[0].name.value == "node"]
+    return [nodes for nodes in collected if nodes[0].name.value in names]
 
 
 def _shape(
@@ -129,8 +139,12 @@ def _shape(
     """What, besides the document, a plan depends on."""
     query = planner.schema.query_type
     assert query is not None
+    # the type `node(id)` names; the sorted types `nodes(ids)` names (not their number or order)
     node_types = [
-        node_type(planner._value(nodes, query, "id")(variables)) for nodes in _node_fields(planner, variables)
+        node_type(planner._value(nodes, query, "id")(variables))
+        if nodes[0].name.value == "node"
+        else nodes_types(planner._value(nodes, query, "ids")(variables))
+        for nodes in _node_fields(planner, variables, ("node", "nodes"))
     ]
     flags = tuple(sorted((k, v) for k, v in variables.items() if k in flag_names and isinstance(v, bool)))
     firsts = tuple((k, first_value(variables.get(k))) for k in sorted(first_names))
@@ -242,7 +256,9 @@ def _node_types(schema: GraphQLSchema, planner: Planner) -> list[tuple[str, ...]
 def precompile(schema: GraphQLSchema, documents: Iterable[str]) -> int:
     """Plan the query operations of trusted documents ahead of their first request: the
     shape without @skip/@include variables (an operation whose plan needs them is planned
-    on request), with the default `first`, one per type each `node(id)` may name. The number of plans kept."""
+    on request), with the default `first`, one per type each `node(id)` may name. An
+    operation with `nodes(ids: $ids)` is planned on its first request (its plan depends on
+    the set of types the ids name: `_shape` falls back without them). The number of plans kept."""
     kept = 0
     for text in documents:
         document_key = _document_key(text)
@@ -378,11 +394,7 @@ class CompiledReads(SchemaExtension):
                     execution.result = ExecutionResult(data=cast(dict[str, Any], orjson.Fragment(text)), errors=None)
                     # the whole pipeline let this document through, and the compiled path answered
                     # it: gongjian/compiled_http.py may answer its next requests by itself
-                    ctx.request.state.compiled_admission = (
-                        execution.query,
-                        execution.operation_name,
-                        execution.graphql_document,
-                    )
+                    ctx.compiled_document = (execution.query, execution.operation_name, execution.graphql_document)
         if isinstance(ctx, Context) and execution.result is None:
             await ctx.sign_in()  # the ordinary path answers: it needs the viewer
         yield

@@ -26,6 +26,7 @@ from resolvers.compiled.planner import (
     EdgesPart,
     FieldPlan,
     Gid,
+    NodesField,
     ObjNode,
     PageInfoPart,
     Plan,
@@ -138,7 +139,12 @@ class Builder:
 
     def rows(self, obj: ObjNode) -> str:
         source: Source = obj.source
-        if obj.parent is None and obj.root is None:  # node(id)
+        if obj.node_ids_param is not None:  # nodes(ids): the visible rows of this type's ids
+            inner = (
+                f"SELECT x.id AS _p, x AS _row, true AS _vis FROM {source.table} x "
+                f"WHERE x.id = ANY({obj.node_ids_param}) AND ({_fill(source.node_filter, row='x')})"
+            )
+        elif obj.parent is None and obj.root is None:  # node(id)
             inner = (
                 f"SELECT 0::bigint AS _p, x AS _row, true AS _vis FROM {source.table} x "
                 f"WHERE x.id = {obj.node_param} AND ({_fill(source.node_filter, row='x')})"
@@ -214,10 +220,28 @@ class Builder:
             if plan.masked_by is None:
                 return value
             return f"CASE WHEN {row}._r_{plan.masked_by} IS NOT NULL THEN {value} END"
+        if isinstance(plan, NodesField):
+            return self._nodes(plan)
         if isinstance(plan, Child):
             c = f"c{plan.node.index}"
             return f"{c}._json" if plan.node.kind == "one" else f"coalesce({c}._json, '[]'::json)"
         return self._connection(plan, lambda: self._count(plan, row))
+
+    @staticmethod
+    def _nodes(plan: NodesField) -> str:
+        """`nodes(ids)`: each id's object of its type's `j<k>` (keyed by id), in the ids' order."""
+        if not plan.nodes:
+            return "'[]'::json"
+        found = [f"n{obj.index}._json" for obj in plan.nodes]
+        value = found[0] if len(found) == 1 else f"coalesce({', '.join(found)})"
+        joins = "".join(
+            f" LEFT JOIN j{obj.index} n{obj.index} ON u.t = '{obj.type_name}' AND n{obj.index}._p = u.id"
+            for obj in plan.nodes
+        )
+        return (
+            f"(SELECT coalesce(json_agg({value} ORDER BY u.n), '[]'::json) "
+            f"FROM unnest({plan.types_param}, {plan.ids_param}) WITH ORDINALITY u(t, id, n){joins})"
+        )
 
     def _matched_once(self, obj: ObjNode) -> bool:
         """A root connection whose totalCount is asked too and counts the rows its `where`

@@ -186,8 +186,8 @@ async def test_no_free_connection_is_503_with_retry_after(committed_db: dict[str
 
 
 @pytest.fixture
-async def own_pool(own_server: OwnServer) -> AsyncIterator[tuple[asyncpg.Pool, int]]:
-    """A pool on the test's own server, migrated, and the scene's staff user."""
+async def own_pool(own_server: OwnServer) -> AsyncIterator[tuple[asyncpg.Pool, int, int]]:
+    """A pool on the test's own server, migrated, the scene's staff user and its building."""
     raw = await connect(own_server.url)
     try:
         await migrate(raw)
@@ -196,29 +196,44 @@ async def own_pool(own_server: OwnServer) -> AsyncIterator[tuple[asyncpg.Pool, i
         await raw.close()
     pool = await create_pool(own_server.url, min_size=1, max_size=4, timeouts=Timeouts(statement_ms=5000))
     try:
-        yield pool, w.users["staff"]
+        yield pool, w.users["staff"], w.building
     finally:
         await pool.close()
 
 
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL])
 async def test_an_outage_is_503_and_service_resumes_when_postgresql_is_back(
-    own_server: OwnServer, own_pool: tuple[asyncpg.Pool, int], how: signal.Signals
+    own_server: OwnServer, own_pool: tuple[asyncpg.Pool, int, int], how: signal.Signals
 ) -> None:
-    pool, staff = own_pool
+    """An ordinary query, and a compiled one that the compiled reads' own HTTP way answers
+    (gongjian/compiled_http.py: its document answered once before), alike."""
+    pool, staff, building = own_pool
     token = tokens.sign(TEST_SECRET, staff, 3600)[0]
     headers = {"authorization": f"Bearer {token}"}
-    query = {"query": "{ viewer { id } }"}
-    async with await _client(pool, acquire_timeout=2.0) as client:
-        assert (await client.post("/graphql", json=query, headers=headers)).status_code == 200
+    compiled = {
+        "query": "query($id: ID!) { node(id: $id) { id ... on Building { name households { totalCount } } } }",
+        "variables": {"id": ids.encode("Building", building)},
+    }
+    queries = [{"query": "{ viewer { id } }"}, compiled]
+    app = create_app(SETTINGS, db=PoolDatabase(pool, acquire_timeout=2.0))
+    door = app.state.compiled_http
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        for query in queries * 2:
+            assert (await client.post("/graphql", json=query, headers=headers)).status_code == 200
+        assert door.answered == 1
         own_server.halt(how)
         for _ in range(3):  # the pool's idle connections are dead, then no new one can be made
-            down = await client.post("/graphql", json=query, headers=headers)
-            assert down.status_code == 503, down.text
-            assert down.headers["retry-after"] == "2"
-            assert [e["extensions"]["code"] for e in down.json()["errors"]] == ["SERVICE_UNAVAILABLE"]
+            for query in queries:
+                down = await client.post("/graphql", json=query, headers=headers)
+                assert down.status_code == 503, down.text
+                assert down.headers["retry-after"] == "2"
+                assert [e["extensions"]["code"] for e in down.json()["errors"]] == ["SERVICE_UNAVAILABLE"]
             assert (await client.get("/readyz")).status_code == 503
+        assert door.answered == 1, "a fault leaves the request to the ordinary way, which answers it"
         own_server.restart()
-        back = await client.post("/graphql", json=query, headers=headers)
+        back = await client.post("/graphql", json=queries[0], headers=headers)
         assert back.status_code == 200 and back.json()["data"]["viewer"]["id"]
+        again = await client.post("/graphql", json=compiled, headers=headers)
+        assert again.status_code == 200 and again.json()["data"]["node"]["households"]["totalCount"] == 1
+        assert door.answered == 2
         assert (await client.get("/readyz")).status_code == 200

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -16,13 +14,12 @@ import pytest
 
 from db.pool import SingleConnectionDatabase
 from gongjian import tokens, trusted_documents
-from gongjian.app import create_app
 from gongjian.compiled_http import CompiledHttp
-from gongjian.config import Settings
 from resolvers import ids
 from tests import builders as b
 from tests.conftest import TEST_SECRET
 from tests.support import contract_operations
+from tests.test_compiled import Both, both  # noqa: F401 - `both` is a fixture
 
 QUERY = contract_operations()["BuildingHouseholds"]
 DEEP = """
@@ -63,16 +60,9 @@ class Apps:
 
 
 @pytest.fixture
-async def apps(conn: asyncpg.Connection, settings: Settings, caplog: pytest.LogCaptureFixture) -> AsyncIterator[Apps]:
-    caplog.set_level(logging.INFO, logger="gongjian.graphql")
-    db = SingleConnectionDatabase(conn)
-    compiled_app = create_app(settings, db=db)
-    ordinary_app = create_app(dataclasses.replace(settings, compiled_reads=False), db=db)
-    async with (
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=compiled_app), base_url="http://test") as c1,
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=ordinary_app), base_url="http://test") as c2,
-    ):
-        yield Apps(c1, c2, compiled_app.state.compiled_http, conn, db, caplog)
+def apps(both: Both) -> Apps:  # noqa: F811 - the fixture imported above
+    """test_compiled's two apps (compiled reads on and off), sent raw requests."""
+    return Apps(both.compiled.client, both.ordinary.client, both.door, both.conn, both.db, both.caplog)
 
 
 def _operation_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:

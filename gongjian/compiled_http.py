@@ -21,7 +21,10 @@ plainly fine:
 - the statement answers (the session token still signs its user in), without a fault.
 
 Anything else goes the ordinary way, where the same checks give their errors; so an
-answer never differs from what strawberry would have sent, only its cost. The operation's
+answer never differs from what strawberry would have sent, only its cost. A statement
+that failed here (a database fault: no free connection, a timeout) is not run again: the
+ordinary way's `CompiledReads` raises its error where it would have run it, so the client
+waits for one failure, not two. The operation's
 log line and metrics are written alike, with `path` `compiled`. With tracing on, every
 request goes the ordinary way (its spans are made there).
 """
@@ -109,7 +112,8 @@ class CompiledHttp:
         fixed = (claims.user_id, None, claims.generation, request_id, base_url)
         try:
             text = await compiled_reads.run(request.app.state.db, statement, fixed, params)
-        except Exception:  # the ordinary way meets it again and answers as it does
+        except Exception as exc:  # the ordinary way answers it as its own (CompiledReads raises it)
+            request.state.compiled_failure = exc
             return None
         if text is None:  # the account no longer signs in: the ordinary way answers anonymously
             return None

@@ -14,6 +14,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -181,6 +182,53 @@ async def test_no_free_connection_is_503_with_retry_after(committed_db: dict[str
             assert [e["extensions"]["code"] for e in response.json()["errors"]] == ["SERVICE_UNAVAILABLE"]
             again = await _allocate(client, scene["token"], scene["resource"], scene["need"])
             assert again.status_code == 200 and again.json()["data"]["allocate"]["userErrors"] == []
+    finally:
+        await pool.close()
+
+
+@dataclass
+class AskedDatabase(PoolDatabase):
+    """The app's database, counting the connections asked for compiled reads."""
+
+    asked: int = 0
+
+    def read_connection(self) -> Any:
+        self.asked += 1
+        return super().read_connection()
+
+
+async def test_a_compiled_read_without_a_free_connection_waits_for_one_only(committed_db: dict[str, Any]) -> None:
+    """A read the compiled reads' own HTTP way answers (gongjian/compiled_http.py) that finds
+    no free connection answers the ordinary path's 503, and the ordinary path does not ask
+    for a connection again (the client waits for one acquire timeout, not two)."""
+    async with committed_db["pool"].acquire() as raw:
+        w = await builders.world(raw)
+    headers = {"authorization": f"Bearer {tokens.sign(TEST_SECRET, w.users['staff'], 3600)[0]}"}
+    body = {
+        "query": "query($id: ID!) { node(id: $id) { id ... on Building { name } } }",
+        "variables": {"id": ids.encode("Building", w.building)},
+    }
+    pool = await create_pool(committed_db["url"], min_size=1, max_size=1)
+    db = AskedDatabase(pool, acquire_timeout=0.2)
+    app = create_app(SETTINGS, db=db)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+            for _ in range(2):  # answered through strawberry, then by the compiled reads' own way
+                assert (await client.post("/graphql", json=body, headers=headers)).status_code == 200
+            assert app.state.compiled_http.answered == 1
+            held = await pool.acquire()
+            try:
+                asked = db.asked
+                response = await client.post("/graphql", json=body, headers=headers)
+            finally:
+                await pool.release(held)
+            assert response.status_code == 503 and response.headers["retry-after"] == "2"
+            assert response.json()["data"] is None
+            assert [e["extensions"]["code"] for e in response.json()["errors"]] == ["SERVICE_UNAVAILABLE"]
+            assert db.asked == asked + 1, "one connection asked for, not one per path"
+            again = await client.post("/graphql", json=body, headers=headers)
+            assert again.status_code == 200 and again.json()["data"]["node"]["name"]
+            assert app.state.compiled_http.answered == 2
     finally:
         await pool.close()
 

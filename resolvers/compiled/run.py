@@ -388,6 +388,9 @@ class CompiledReads(SchemaExtension):
             except (NotCompilable, Fallback, GraphQLError):
                 pass
             else:
+                failed = getattr(ctx.request.state, "compiled_failure", None)  # gongjian/compiled_http.py ran it
+                if isinstance(failed, Exception):
+                    raise failed
                 text = await run(ctx.db, statement, fixed_parameters(ctx), params)
                 if text is not None:
                     ctx.execution_path = "compiled"

@@ -35,7 +35,7 @@ import time
 from collections import OrderedDict
 from typing import Any, Final
 
-from graphql import DocumentNode, GraphQLError, GraphQLSchema, OperationDefinitionNode
+from graphql import DocumentNode, GraphQLError, GraphQLSchema, get_operation_ast
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -108,8 +108,7 @@ class CompiledHttp:
             )
         except (NotCompilable, Fallback, GraphQLError):
             return None
-        base_url = str(request.base_url)
-        fixed = (claims.user_id, None, claims.generation, request_id, base_url)
+        fixed = compiled_reads.session_parameters(claims, request_id, str(request.base_url))
         try:
             text = await compiled_reads.run(request.app.state.db, statement, fixed, params)
         except Exception as exc:  # the ordinary way answers it as its own (CompiledReads raises it)
@@ -159,8 +158,8 @@ class CompiledHttp:
             return None
         document, names = found
         if operation_name is None:  # the document's one operation (strawberry names it so)
-            operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-            operation_name = operations[0].name.value if len(operations) == 1 and operations[0].name else None
+            operation = get_operation_ast(document)
+            operation_name = operation.name.value if operation is not None and operation.name else None
         if operation_name not in names:
             return None
         return query, operation_name, document, variables

@@ -50,6 +50,7 @@ from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType as StrawberryOperationType
 
 from db.pool import Database
+from gongjian.tokens import TokenClaims
 from resolvers import ids
 from resolvers.compiled import sql
 from resolvers.compiled.declarations import SOURCES
@@ -323,7 +324,12 @@ def fixed_parameters(ctx: Context) -> Fixed:
     if ctx.viewer is not None:
         return (ctx.viewer.user_id, ctx.viewer.api_token_id, None, ctx.request_id, base_url)
     assert ctx.unchecked is not None
-    return (ctx.unchecked.user_id, None, ctx.unchecked.generation, ctx.request_id, base_url)
+    return session_parameters(ctx.unchecked, ctx.request_id, base_url)
+
+
+def session_parameters(claims: TokenClaims, request_id: str, base_url: str) -> Fixed:
+    """The fixed parameters of a session token's request: the statement checks its generation."""
+    return (claims.user_id, None, claims.generation, request_id, base_url)
 
 
 async def run(db: Database, statement: str, fixed: Fixed, params: list[Any]) -> str | None:

@@ -406,7 +406,7 @@ class Builder:
         # every fixed parameter appears, typed, whether or not the statement needs it; the
         # viewer is computed once (PostgreSQL would inline a CTE read once), from the
         # set-returning form of the rule, which PostgreSQL inlines into this statement's plan
-        # (`viewer_of`, a scalar SQL function, would plan its body again on every execution)
+        # (`viewer_of`, a function PostgreSQL cannot inline, would run its own query at each call)
         ctes = [
             f"vw AS MATERIALIZED (SELECT v, v.county_id AS county, {REQUEST}::text AS request_id, "
             f"{BASE_URL}::text AS base_url, "

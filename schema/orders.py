@@ -473,17 +473,22 @@ own_resolvers(
 # demo county: 5.1 ms of backend CPU a call with the four calls of `viewer_of` as it was
 # before migration 0034, which planned its body at each; 2.2 ms reading the viewer row)
 assert (USER, TOKEN) == ("$1", "$2") and CANDIDATES.count("viewer_of($1, $2)") == 4
-_ORDERS_WHERE = (
-    "{row}.county_id = ({viewer}).county_id AND " + _ORDER_VISIBLE + " "
-    "AND ((({viewer}).api_token_id IS NULL AND cardinality(({viewer}).staff_scope) > 0) OR "
-    + CANDIDATES.replace("o.id", "{row}.id", 1).replace("viewer_of($1, $2)", "{viewer_from}").strip()
-    + ") "
-    "AND ({arg_community} IS NULL OR {row}.community_id = {arg_community}) "
+_STAFF = "coalesce(({viewer}).api_token_id IS NULL AND cardinality(({viewer}).staff_scope) > 0, false)"
+_CANDIDATE = CANDIDATES.replace("o.id", "{row}.id", 1).replace("viewer_of($1, $2)", "{viewer_from}").strip()
+_ORDERS_FILTERS = (
+    "({arg_community} IS NULL OR {row}.community_id = {arg_community}) "
     "AND ({arg_status} IS NULL OR {row}.status = {arg_status}) "
     "AND ({arg_assignee} IS NULL OR {row}.assignee_id = {arg_assignee}) "
     "AND ({arg_unit} IS NULL OR {row}.assignee_unit_id = {arg_unit}) "
     "AND ({arg_overdue} IS NULL OR {row}.overdue = {arg_overdue}) "
     "AND ({arg_escalated} IS NULL OR {row}.escalated = {arg_escalated})"
+)
+_ORDERS_VISIBLE = "{row}.county_id = ({viewer}).county_id AND " + _ORDER_VISIBLE
+_ORDERS_WHERE = f"{_ORDERS_VISIBLE} AND ({_STAFF} OR {_CANDIDATE}) AND {_ORDERS_FILTERS}"
+# a staff member's orders are the county's (the rule decides), anyone else's their candidates'
+_ORDERS_ALTERNATIVES = (
+    f"{_STAFF} AND {_ORDERS_VISIBLE} AND {_ORDERS_FILTERS}",
+    f"NOT {_STAFF} AND {_CANDIDATE} AND {_ORDERS_VISIBLE} AND {_ORDERS_FILTERS}",
 )
 
 
@@ -534,5 +539,6 @@ compiled.declare_root(
         ),
         _order_arguments,
         descending=True,
+        alternatives=_ORDERS_ALTERNATIVES,
     ),
 )

@@ -146,6 +146,15 @@ class RootConnection:
     # where it is false the statement reads nothing and returns no row, and the ordinary path
     # answers with its refusal (FORBIDDEN)
     rule: str | None = None
+    # `where` as disjoint predicates (each gated by what the viewer is: a condition over
+    # `{viewer}` alone), whose rows together are those `where` selects. Each is planned apart
+    # and their rows are a UNION ALL: a statement's one generic plan then serves the viewer who
+    # scans the county (staff) and the one whose few rows an index finds (a resident), where
+    # the OR of `where` leaves both to a scan. Paged by id only (`time` None).
+    alternatives: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        assert not self.alternatives or self.time is None, "alternatives page by id"
 
 
 @dataclass(frozen=True)

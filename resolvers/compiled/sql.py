@@ -152,11 +152,13 @@ class Builder:
         elif obj.parent is None:
             assert obj.root is not None
             vis, page = self._page(obj)
-            where = (
-                f"x.id IN (SELECT x.id FROM m{obj.index} x WHERE true {page})"  # the page's ids, then their rows
-                if self._matched_once(obj)
-                else _fill(obj.root.where, row="x", **self._root_values(obj))
-            )
+            if self._matched_once(obj):  # the page's ids, then their rows
+                where = f"x.id IN (SELECT x.id FROM m{obj.index} x WHERE true {page})"
+            elif obj.root.alternatives:  # each alternative's page, then the page of them all
+                each = " UNION ALL ".join(f"({q} {page})" for q in self._alternatives(obj, "x.id"))
+                where = f"x.id IN (SELECT u.id FROM ({each}) u)"
+            else:
+                where = _fill(obj.root.where, row="x", **self._root_values(obj))
             if obj.root.rule is not None:
                 where = f"({_fill(obj.root.rule)}) AND ({where})"
             inner = f"SELECT 0::bigint AS _p, x AS _row, {vis} FROM {obj.root.table} x WHERE ({where}) {page}"
@@ -259,8 +261,18 @@ class Builder:
     def _matching(self, obj: ObjNode, select: str) -> str:
         """The rows of a root connection's table its `where` selects."""
         assert obj.root is not None
+        if obj.root.alternatives:
+            return f"SELECT {select} FROM ({' UNION ALL '.join(self._alternatives(obj, 'x.*'))}) x"
         where = _fill(obj.root.where, row="x", **self._root_values(obj))
         return f"SELECT {select} FROM {obj.root.table} x WHERE ({where})"
+
+    def _alternatives(self, obj: ObjNode, select: str) -> list[str]:
+        """A SELECT of `select` per alternative of a root connection's `where`."""
+        assert obj.root is not None
+        return [
+            f"SELECT {select} FROM {obj.root.table} x WHERE ({_fill(a, row='x', **self._root_values(obj))})"
+            for a in obj.root.alternatives
+        ]
 
     def matched(self, obj: ObjNode) -> str:
         return f"m{obj.index} AS MATERIALIZED ({self._matching(obj, 'x.id')})"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import json
 import logging
 import urllib.parse
@@ -546,6 +547,10 @@ def create_app(settings: Settings, *, db: Any = None, extra_queries: Sequence[ty
         _install_live(app.state, settings)
         job = Reminders(app.state.db, settings)
         job.start()
+        # what the app built to start (the schema, its plans, the pools) lives as long as the
+        # process: out of the collector's reach, a full collection no longer walks it in the
+        # middle of a request (BuildingHouseholds under load, p99 47 -> 23-33 ms)
+        gc.freeze()
         try:
             yield
         finally:

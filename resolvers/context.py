@@ -141,4 +141,5 @@ def viewer_of(user: identity.UserRow) -> Viewer:
         grants=tuple(
             Grant(id=g.id, role=Role(g.role), area_id=g.area_id, organisation_id=g.organisation_id) for g in user.grants
         ),
+        last_login_at=user.last_login_at,
     )

@@ -47,6 +47,7 @@ def user_of(viewer: Viewer) -> UserRow:
             GrantRow(id=g.id, role=g.role.value, area_id=g.area_id, organisation_id=g.organisation_id)
             for g in viewer.grants
         ),
+        last_login_at=viewer.last_login_at,
     )
 
 

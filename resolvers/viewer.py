@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ class Viewer:
     grants: tuple[Grant, ...]
     household_id: int | None = None
     api_token_id: int | None = None
+    last_login_at: datetime.datetime | None = None  # a signed-in user's, as read when it signed in
 
     def has(self, *roles: Role) -> bool:
         return any(g.role in roles for g in self.grants)

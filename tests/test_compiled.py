@@ -125,6 +125,40 @@ async def test_building_households_is_one_statement_and_the_same_for_every_accou
             assert path == expected, (account, variables)
 
 
+VIEWER_IN_FULL = """
+query Me($first: Int) {
+  viewer {
+    __typename id username disabled lastLoginAt
+    person { id name phone household { id label residents { id name phone } } }
+    roles { role scope { __typename id name } }
+    also: roles { role }
+  }
+  orders: serviceOrders(first: $first) { totalCount }
+}
+"""
+
+
+async def test_the_viewer_is_its_own_account_on_both_paths(both: Both) -> None:
+    """`viewer` is compiled for a signed-in user: the account's row as node(id) reads a user,
+    with its last sign-in (which the ordinary path reads when the user signs in) and its
+    household's residents masked and audited alike. An API token's viewer, whose grants the
+    token makes up, is the ordinary path's; so is anyone's when the session no longer holds."""
+    scene = await build_scene(both.conn)
+    tokens = tokens_for(both.compiled, scene)
+    resident = scene.w.users["resident"]
+    await both.conn.execute("UPDATE users SET last_login_at = '2026-11-30T08:15:00.5+08' WHERE id = $1", resident)
+    for account in ACCOUNTS:
+        expected = "resolvers" if account in ("anonymous", "apitoken") else "compiled"
+        path = await both.same(VIEWER_IN_FULL, {"first": 5}, tokens[account])
+        assert path == expected, account
+    data = (await both.compiled.post(VIEWER_IN_FULL, {"first": 5}, token=tokens["resident"]))["data"]
+    assert data["viewer"]["lastLoginAt"] == "2026-11-30T00:15:00.500000+00:00"
+    assert (await both.compiled.post(VIEWER_IN_FULL, {}, token=tokens["apitoken"]))["data"]["viewer"]["roles"]
+    # a password change ends the resident's sessions: no viewer on either path
+    await both.conn.execute("UPDATE users SET token_generation = token_generation + 1 WHERE id = $1", resident)
+    assert await both.same(VIEWER_IN_FULL, {}, tokens["resident"]) == "resolvers"
+
+
 def test_a_place_s_reason_is_handed_to_its_rows() -> None:
     """A building's households read the household rule given the building's office, and a
     household's residents the person rule given the household's reason (`Relation.hands`):
@@ -170,6 +204,7 @@ async def test_every_read_of_the_matrix_is_the_same_on_both_paths(both: Both) ->
     # a document answered once is answered again without strawberry: those answers were compared too
     assert both.door.answered > 100
     assert "BuildingHouseholds of the resident's building" in compiled
+    assert "Viewer" in compiled
     assert {label for label in paths if label.startswith("ServiceOrders")} <= compiled
     assert {
         "Resources open to the community",
@@ -692,6 +727,7 @@ def _operations(draw: st.DrawFn) -> tuple[str, str, bool, list[str]]:
     fragments: list[str] = []
     roots = ["node", "compounds", "serviceOrders", "organisations", "needs", "activities", "accounts", "areas"]
     roots.append("nodes")
+    roots.append("viewer")
     root = draw(st.sampled_from(roots))
     more: list[str] = []
     if root in ("node", "nodes"):
@@ -730,6 +766,12 @@ def _operations(draw: st.DrawFn) -> tuple[str, str, bool, list[str]]:
     elif root == "needs":
         text = draw(
             _filtered("needs", "Need", ["", "areaId: $id", "open: $yes", "category: PARKING"], "areaId", fragments)
+        )
+    elif root == "viewer":
+        me = draw(_selection("User", 3, fragments))
+        text = (
+            f"query Random($id: ID!, $yes: Boolean!) {{ k: __typename @include(if: $yes) viewer {{ {me} }} "
+            "n: node(id: $id) { __typename id } }"
         )
     elif root == "accounts":  # the ruled lists (FORBIDDEN to most: the ordinary path's) and the search
         users = draw(_selection("User", 3, fragments))

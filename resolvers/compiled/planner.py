@@ -187,6 +187,10 @@ class Plan:
     # values written into the statement as constants (each connection's `first`), with how a
     # request's variables give them: the plan answers only requests that give the same
     assumed: list[tuple[ParamSource, Any]] = field(default_factory=list)
+    # the statement answers a signed-in user only (`viewer`: an API token's viewer is made up
+    # by the request, its grants the token's): for an API token it returns no row, and the
+    # ordinary path answers
+    users_only: bool = False
 
 
 def _named(t: GraphQLOutputType) -> tuple[Any, bool]:
@@ -219,6 +223,7 @@ class Planner:
         self.nodes: list[ObjNode] = []
         self.params: list[ParamSource] = []
         self.assumed: list[tuple[ParamSource, Any]] = []
+        self.users_only = False
 
     # --- parameters -----------------------------------------------------------------------
 
@@ -620,6 +625,8 @@ class Planner:
                 roots.append((key, self._node(nodes, query, variables)))
             elif name == "nodes":
                 roots.append((key, self._nodes(nodes, query, variables)))
+            elif name == "viewer":
+                roots.append((key, self._viewer(nodes, variables)))
             elif name in ROOTS:
                 root = ROOTS[name]
                 field_type, _ = _named(query.fields[name].type)
@@ -630,7 +637,15 @@ class Planner:
                 roots.append((key, connection))
             else:
                 raise NotCompilable(f"Query.{name}")
-        return Plan(roots, self.nodes, self.params, self.assumed)
+        return Plan(roots, self.nodes, self.params, self.assumed, users_only=self.users_only)
+
+    def _viewer(self, nodes: list[FieldNode], variables: Variables) -> Child:
+        """`viewer`: the signed-in user's own account, read as node(id) reads a user (the
+        rule `user_access` lets an account read itself)."""
+        obj = self._object("User", None, None, self._subselections(nodes), variables)
+        obj.node_param = f"{USER}::bigint"
+        self.users_only = True
+        return Child(obj)
 
     def _root_params(
         self, root: RootConnection, nodes: list[FieldNode], query: GraphQLObjectType, variables: Variables

@@ -436,6 +436,8 @@ class Builder:
             for _, plan in self.plan.roots
             if isinstance(plan, ConnectionField) and plan.node.root is not None and plan.node.root.rule is not None
         ]
+        if self.plan.users_only:
+            rules.append(f"{TOKEN}::bigint IS NULL")
         audit = self.audit(rules)
         if audit is not None:
             ctes.append(audit)

@@ -38,7 +38,7 @@ from db.pairings import (
 )
 from db.pool import Conn
 from gongjian import clock
-from resolvers import ids, nodes
+from resolvers import ids, nodes, relations
 from resolvers.access import viewer_key
 from resolvers.areas import AREA_TYPES, area_by_id, household_by_id, organisation_by_id, person_by_id
 from resolvers.context import Context
@@ -193,10 +193,18 @@ async def visits_by_pairing(ctx: Context, keys: list[PageKey]) -> list[Page[Visi
 
 
 async def pairings_by_household(ctx: Context, keys: list[int]) -> list[list[PairingRow]]:
-    """Each household's active pairings that the viewer may see (the rule `pairing_access`)."""
+    """Each household's active pairings that the viewer may see (the rule `pairing_access`):
+    to its members, the paired cadre, staff and the building head in scope, the county admin
+    (and the cadre's unit admin); none to anyone else."""
+    if ctx.viewer is None:
+        return [[] for _ in keys]
     async with ctx.db.connection() as conn:
         found = await db.pairings_of_households(conn, viewer_key(ctx.signed_in), keys)
     return [found.get(k, []) for k in keys]
+
+
+# Household.pairings, as schema/pairings.py declares it: the active ones, through the rule
+relations.register_children("Pairing", "household_id", pairings_by_household, "{row}.until IS NULL")
 
 
 def _after_id(after: str | None) -> int:
@@ -250,14 +258,6 @@ async def pairing_unit(root: PairingRow, ctx: Context) -> OrganisationRow | None
     """The unit the cadre works in (the first, when several)."""
     unit = await ctx.loader(first_unit_of_cadre).load(root.cadre_id)
     return None if unit is None else await ctx.loader(organisation_by_id).load(unit)
-
-
-async def household_pairings(root: HouseholdRow, ctx: Context) -> list[PairingRow]:
-    """Household.pairings: its active pairings, to its members, the cadre, staff and the
-    building head in scope, the county admin (and the cadre's unit admin); empty to others."""
-    if ctx.viewer is None:
-        return []
-    return await ctx.loader(pairings_by_household).load(root.id)
 
 
 async def pairing_obligations(root: PairingRow, ctx: Context, as_of: datetime.date | None) -> list[Obligation]:

@@ -46,7 +46,7 @@ def rule_nodes(visible: BatchFn[int, Any], level: str | None = None) -> nodes.No
 
 
 _by_type: dict[str, RuleRows] = {}
-_children: dict[tuple[str, str], BatchFn[int, list[Any]]] = {}
+_children: dict[tuple[str, str, str], BatchFn[int, list[Any]]] = {}
 
 
 def register(type_name: str, visible: BatchFn[int, Any], level: str | None = None, *, node: bool = True) -> None:
@@ -57,23 +57,25 @@ def register(type_name: str, visible: BatchFn[int, Any], level: str | None = Non
         nodes.register(type_name, rule_nodes(visible, level))
 
 
-def register_children(type_name: str, column: str, batch: BatchFn[int, list[Any]]) -> None:
+def register_children(type_name: str, column: str, batch: BatchFn[int, list[Any]], condition: str = "") -> None:
     """`batch` answers, per parent id, the rows of `type_name` whose `column` is that id (as
-    the type's rule shows them to the viewer), in id order."""
-    _children[(type_name, column)] = batch
+    the type's rule shows them to the viewer), in id order; of those, the rows `condition`
+    holds for, where one is given (the SQL a declared relation asks besides the rule, e.g.
+    `{row}.until IS NULL`)."""
+    _children[(type_name, column, condition)] = batch
 
 
 def rows_of(type_name: str) -> RuleRows:
     return _by_type[type_name]
 
 
-def children_of(type_name: str, column: str) -> BatchFn[int, list[Any]]:
-    return _children[(type_name, column)]
+def children_of(type_name: str, column: str, condition: str = "") -> BatchFn[int, list[Any]]:
+    return _children[(type_name, column, condition)]
 
 
 def readable(type_name: str) -> bool:
     return type_name in _by_type
 
 
-def readable_children(type_name: str, column: str) -> bool:
-    return (type_name, column) in _children
+def readable_children(type_name: str, column: str, condition: str = "") -> bool:
+    return (type_name, column, condition) in _children

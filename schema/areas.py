@@ -285,11 +285,10 @@ class Household(Node):
         resolver=of_rule(r.responsibility_chain),
         description="Responsible people from the county down to the building (and stairwell unit)",
     )
-    pairings: list[Annotated[Pairing, strawberry.lazy("schema.pairings")]] = strawberry.field(
-        resolver=of_rule(pairing_resolvers.household_pairings),
-        description="The household's active pairings (结对): its cadres, with their units. Shown to the "
+    pairings: list[Annotated[Pairing, strawberry.lazy("schema.pairings")]] = declared(
+        "The household's active pairings (结对): its cadres, with their units. Shown to the "
         "household's members, the paired cadre, staff and the building head in scope, COUNTY_ADMIN (and the "
-        "cadre's unit admin); empty to everyone else",
+        "cadre's unit admin); empty to everyone else"
     )
 
 

@@ -595,6 +595,35 @@ ALL_TYPES = [Pairing, Visit, Registration]
 
 # --- the compiled read path: each type's SQL, declared once (resolvers/compiled) -------------
 
+# the rule (0027_accounts_and_attachments.sql), as db/pairings.py asks it
+_PAIRING_VISIBLE = "EXISTS (SELECT 1 FROM {viewer_from} w WHERE pairing_access({row}, w) IS NOT NULL)"
+compiled.declare(
+    "Pairing",
+    compiled.Source(
+        "pairings",
+        _PAIRING_VISIBLE,
+        {
+            "id": compiled.GlobalId(),
+            "since": compiled.Column(compiled.date("{row}.since")),
+            "until": compiled.Column(compiled.date("{row}.until")),
+            "cadre": compiled.Relation("Person", "one", "{row}.id = {parent}.cadre_id"),
+            "household": compiled.Relation("Household", "one", "{row}.id = {parent}.household_id"),
+            # db/pairings.py FIRST_UNIT_OF_PERSONS: the unit the cadre works in (the first, when several)
+            "unit": compiled.Relation(
+                "Organisation", "one", "{row}.id = (SELECT min(u) FROM unnest(units_of({parent}.cadre_id)) u)"
+            ),
+        },
+    ),
+)
+# db/pairings.py PAIRINGS_OF_HOUSEHOLDS: the household's active pairings the viewer may see
+compiled.declare_field(
+    "Household",
+    "pairings",
+    compiled.Relation(
+        "Pairing", "list", "{row}.household_id = {parent}.id AND {row}.until IS NULL AND " + _PAIRING_VISIBLE
+    ),
+)
+
 # the rule (0012_finding_parties.sql)
 _REGISTRATION_VISIBLE = "EXISTS (SELECT 1 FROM {viewer_from} w WHERE registration_access({row}, w) IS NOT NULL)"
 compiled.declare(

@@ -159,6 +159,35 @@ async def test_the_viewer_is_its_own_account_on_both_paths(both: Both) -> None:
     assert await both.same(VIEWER_IN_FULL, {}, tokens["resident"]) == "resolvers"
 
 
+HOUSEHOLD_PAIRINGS = """
+query($id: ID!, $pairing: ID!) {
+  node(id: $id) { ... on Household { id pairings { __typename id since until cadre { id name phone } unit { id name }
+    household { id label } } } }
+  pairing: node(id: $pairing) { ... on Pairing { id since until household { id } } }
+}
+"""
+
+
+async def test_a_household_s_pairings_are_the_same_on_both_paths(both: Both) -> None:
+    """Household.pairings, declared once (schema/pairings.py) and read from that declaration
+    on both paths: the active pairings the rule `pairing_access` shows (an ended one left
+    out), each with its cadre (phone masked), the cadre's first unit and its household;
+    node(id) of a pairing, ended or not, by the same rule."""
+    scene = await build_scene(both.conn)
+    tokens = tokens_for(both.compiled, scene)
+    w = scene.w
+    ended = await b.pairing(both.conn, w.people["head"], w.household, since="2023-03-01")
+    await both.conn.execute("UPDATE pairings SET until = '2023-12-31' WHERE id = $1", ended)
+    for pairing in (scene.objects["Pairing"], ended):
+        variables = {"id": gid("Household", w.household), "pairing": gid("Pairing", pairing)}
+        for account in ACCOUNTS:
+            expected = "resolvers" if account == "anonymous" else "compiled"
+            assert await both.same(HOUSEHOLD_PAIRINGS, variables, tokens[account]) == expected, account
+    data = (await both.compiled.post(HOUSEHOLD_PAIRINGS, variables, token=tokens["admin"]))["data"]
+    assert [p["id"] for p in data["node"]["pairings"]] == [gid("Pairing", scene.objects["Pairing"])]
+    assert data["pairing"]["until"] == "2023-12-31"
+
+
 def test_a_place_s_reason_is_handed_to_its_rows() -> None:
     """A building's households read the household rule given the building's office, and a
     household's residents the person rule given the household's reason (`Relation.hands`):
@@ -204,7 +233,7 @@ async def test_every_read_of_the_matrix_is_the_same_on_both_paths(both: Both) ->
     # a document answered once is answered again without strawberry: those answers were compared too
     assert both.door.answered > 100
     assert "BuildingHouseholds of the resident's building" in compiled
-    assert "Viewer" in compiled
+    assert {"Viewer", "MyHousehold (the viewer's own household, its head and its paired cadres)"} <= compiled
     assert {label for label in paths if label.startswith("ServiceOrders")} <= compiled
     assert {
         "Resources open to the community",
@@ -1544,7 +1573,7 @@ async def test_nodes_are_one_statement_and_the_same_for_every_account(both: Both
     ]
     ordinary = [
         [buildings[0], "not-an-id"],
-        [buildings[0], gid("Pairing", scene.objects["Pairing"])],  # a type the compiled path does not declare
+        [buildings[0], gid("Visit", scene.objects["Visit"])],  # a type the compiled path does not declare
         [gid("Attachment", scene.objects["Attachment"])],  # declared for its rows only (`Source.node`)
         [buildings[0], base64.urlsafe_b64encode(b"OrderEvent:1").decode()],  # not a Node type
         (people * 21)[:101],  # BAD_USER_INPUT

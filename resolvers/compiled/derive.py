@@ -50,11 +50,13 @@ class Ancestor:
 @dataclass(frozen=True)
 class Children:
     """`Relation(target, "list", "{row}.column = {parent}.id")`, or that `AND` the target's
-    rule (its `node_filter`): the target rows pointing at the parent, as the batch
-    registered for that column reads them (through the target's rule, if it has one)."""
+    rule (its `node_filter`), optionally with a condition between (`AND {row}.until IS NULL
+    AND` the rule): the target rows pointing at the parent, as the batch registered for that
+    column (and condition) reads them (through the target's rule, if it has one)."""
 
     target: str
     column: str
+    condition: str = ""
 
 
 Derivation = Attribute | ByKey | Ancestor | Children
@@ -82,12 +84,24 @@ def derivation(declared: Field) -> Derivation | None:
             readable = relations.readable(declared.target)
             return ancestor if readable and relations.rows_of(declared.target).level == found[2] else None
     if declared.kind == "list" and (found := _CHILDREN.fullmatch(declared.where)):
-        ruled = found[2] is None or found[2] == SOURCES[declared.target].node_filter
+        condition = _besides_rule(declared.target, found[2])
         return (
-            Children(declared.target, found[1])
-            if ruled and relations.readable_children(declared.target, found[1])
+            Children(declared.target, found[1], condition)
+            if condition is not None and relations.readable_children(declared.target, found[1], condition)
             else None
         )
+    return None
+
+
+def _besides_rule(target: str, rest: str | None) -> str | None:
+    """What a list relation asks of its rows besides `{row}.column = {parent}.id`: "" for
+    nothing or the target's rule alone, the condition before `AND` the rule; None when the
+    rule is not what it ends with."""
+    rule = SOURCES[target].node_filter
+    if rest is None or rest == rule:
+        return ""
+    if rest.endswith(f" AND {rule}"):
+        return rest.removesuffix(f" AND {rule}")
     return None
 
 
@@ -121,8 +135,8 @@ def _ancestor(target: str, column: str) -> Reader:
     return read
 
 
-def _children(target: str, column: str) -> Reader:
-    batch = relations.children_of(target, column)
+def _children(target: str, column: str, condition: str) -> Reader:
+    batch = relations.children_of(target, column, condition)
 
     def read(root: Any, ctx: Context) -> Any:
         return ctx.loader(batch).load(root.id)
@@ -140,8 +154,8 @@ def reader(declared: Field) -> Reader | None:
             return _by_key(target, column)
         case Ancestor(target, column, _):
             return _ancestor(target, column)
-        case Children(target, column):
-            return _children(target, column)
+        case Children(target, column, condition):
+            return _children(target, column, condition)
         case None:
             return None
 

@@ -484,7 +484,6 @@ _ORDERS_FILTERS = (
     "AND ({arg_escalated} IS NULL OR {row}.escalated = {arg_escalated})"
 )
 _ORDERS_VISIBLE = "{row}.county_id = ({viewer}).county_id AND " + _ORDER_VISIBLE
-_ORDERS_WHERE = f"{_ORDERS_VISIBLE} AND ({_STAFF} OR {_CANDIDATE}) AND {_ORDERS_FILTERS}"
 # a staff member's orders are the county's (the rule decides), anyone else's their candidates'
 _ORDERS_ALTERNATIVES = (
     f"{_STAFF} AND {_ORDERS_VISIBLE} AND {_ORDERS_FILTERS}",
@@ -528,7 +527,7 @@ compiled.declare_root(
     compiled.RootConnection(
         "ServiceOrder",
         "service_order_rows",
-        _ORDERS_WHERE,
+        " OR ".join(f"({a})" for a in _ORDERS_ALTERNATIVES),  # `where`: the statement reads the alternatives
         (
             ("community", "bigint"),
             ("status", "text"),

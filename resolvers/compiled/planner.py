@@ -223,7 +223,6 @@ class Planner:
         self.nodes: list[ObjNode] = []
         self.params: list[ParamSource] = []
         self.assumed: list[tuple[ParamSource, Any]] = []
-        self.users_only = False
 
     # --- parameters -----------------------------------------------------------------------
 
@@ -617,6 +616,7 @@ class Planner:
         query = self.schema.query_type
         assert query is not None
         roots: list[tuple[str, FieldPlan | None]] = []
+        users_only = False
         for key, nodes in self.collect(query, [self.operation.selection_set], variables).items():
             name = nodes[0].name.value
             if name == "__typename":
@@ -627,6 +627,7 @@ class Planner:
                 roots.append((key, self._nodes(nodes, query, variables)))
             elif name == "viewer":
                 roots.append((key, self._viewer(nodes, variables)))
+                users_only = True
             elif name in ROOTS:
                 root = ROOTS[name]
                 field_type, _ = _named(query.fields[name].type)
@@ -637,14 +638,13 @@ class Planner:
                 roots.append((key, connection))
             else:
                 raise NotCompilable(f"Query.{name}")
-        return Plan(roots, self.nodes, self.params, self.assumed, users_only=self.users_only)
+        return Plan(roots, self.nodes, self.params, self.assumed, users_only=users_only)
 
     def _viewer(self, nodes: list[FieldNode], variables: Variables) -> Child:
         """`viewer`: the signed-in user's own account, read as node(id) reads a user (the
         rule `user_access` lets an account read itself)."""
         obj = self._object("User", None, None, self._subselections(nodes), variables)
         obj.node_param = f"{USER}::bigint"
-        self.users_only = True
         return Child(obj)
 
     def _root_params(

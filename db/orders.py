@@ -221,9 +221,9 @@ EVENTS_BY_ID: Final = f"SELECT {EVENT_COLUMNS} FROM order_events e WHERE e.id = 
 
 # Orders the viewer ($1 user, $2 API token) is a party of (the rule `order_parties`,
 # migration 0010), newest first, narrowed by the filter.
-VISIBLE: Final = """
-order_parties(o, v) <> '{}'
-AND ($4::bigint IS NULL OR o.community_id = $4)
+PARTY: Final = "order_parties(o, v) <> '{}'"
+FILTERS: Final = """
+($4::bigint IS NULL OR o.community_id = $4)
 AND ($5::text IS NULL OR o.status = $5)
 AND ($6::bigint IS NULL OR o.assignee_id = $6)
 AND ($7::bigint IS NULL OR o.assignee_unit_id = $7)
@@ -255,10 +255,13 @@ o.id IN (
 _LIST: Final = "AND ($3::bigint IS NULL OR o.id < $3) ORDER BY o.id DESC LIMIT $10"
 _COUNT: Final = "AND $3::bigint IS NULL AND $10::int IS NULL"
 _FROM: Final = "FROM service_order_rows o, viewer_of($1, $2) v WHERE"
-LIST_ORDERS: Final = f"SELECT {ORDER_COLUMNS} {_FROM} {CANDIDATES} AND {VISIBLE} {_LIST}"
-COUNT_ORDERS: Final = f"SELECT count(*) {_FROM} {CANDIDATES} AND {VISIBLE} {_COUNT}"
-LIST_ORDERS_AS_STAFF: Final = f"SELECT {ORDER_COLUMNS} {_FROM} o.county_id = v.county_id AND {VISIBLE} {_LIST}"
-COUNT_ORDERS_AS_STAFF: Final = f"SELECT count(*) {_FROM} o.county_id = v.county_id AND {VISIBLE} {_COUNT}"
+LIST_ORDERS: Final = f"SELECT {ORDER_COLUMNS} {_FROM} {CANDIDATES} AND {PARTY} AND {FILTERS} {_LIST}"
+COUNT_ORDERS: Final = f"SELECT count(*) {_FROM} {CANDIDATES} AND {PARTY} AND {FILTERS} {_COUNT}"
+# the rule's STAFF party first (`order_parties`): an order of the staff member's scope is
+# let through by the building's path alone, without the other parties (the building's head)
+_STAFF_PARTY: Final = f"o.county_id = v.county_id AND (staff_of_area(o.path, v) OR {PARTY})"
+LIST_ORDERS_AS_STAFF: Final = f"SELECT {ORDER_COLUMNS} {_FROM} {_STAFF_PARTY} AND {FILTERS} {_LIST}"
+COUNT_ORDERS_AS_STAFF: Final = f"SELECT count(*) {_FROM} {_STAFF_PARTY} AND {FILTERS} {_COUNT}"
 # The parties of each order the viewer is: the same rule for node(), mutations and events.
 ORDER_PARTIES: Final = """
 SELECT o.id, order_parties(o, v) AS parties FROM service_order_rows o, viewer_of($2, $3) v

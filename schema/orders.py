@@ -484,10 +484,15 @@ _ORDERS_FILTERS = (
     "AND ({arg_escalated} IS NULL OR {row}.escalated = {arg_escalated})"
 )
 _ORDERS_VISIBLE = "{row}.county_id = ({viewer}).county_id AND " + _ORDER_VISIBLE
-# a staff member's orders are the county's (the rule decides), anyone else's their candidates'
+# The orders of a staff member's scope: the rule's STAFF party (`order_parties`), which alone
+# lets the order through. Every other party an order may have (its household, the building's
+# head, an assignee) is among the viewer's candidates, and the rule decides those.
+_IN_STAFF_SCOPE = f"{_STAFF} AND {{row}}.county_id = ({{viewer}}).county_id AND staff_of_area({{row}}.path, {{viewer}})"
+# a staff member's orders in scope are found by the building's path alone (one pass over the
+# county's orders, no party asked); anyone's other orders are their candidates', as the rule says
 _ORDERS_ALTERNATIVES = (
-    f"{_STAFF} AND {_ORDERS_VISIBLE} AND {_ORDERS_FILTERS}",
-    f"NOT {_STAFF} AND {_CANDIDATE} AND {_ORDERS_VISIBLE} AND {_ORDERS_FILTERS}",
+    f"{_IN_STAFF_SCOPE} AND {_ORDERS_FILTERS}",
+    f"NOT ({_IN_STAFF_SCOPE}) AND {_CANDIDATE} AND {_ORDERS_VISIBLE} AND {_ORDERS_FILTERS}",
 )
 
 

@@ -374,6 +374,34 @@ query Registrations($f: RegistrationFilter, $first: Int, $after: String) {
 """
 
 
+async def test_an_order_follows_its_household_to_another_building(both: Both) -> None:
+    """An order's staff are those of its household's building (migration 0035: the order
+    carries that building, kept by the database). When an import moves the household to a
+    building of another community, that community's staff see its orders and the old one's no
+    longer do, on both paths; an order placed afterwards is in the new building too."""
+    scene = await build_scene(both.conn)
+    tokens = tokens_for(both.compiled, scene)
+    w, orders = scene.w, scene.orders
+    theirs = {gid("ServiceOrder", pk) for pk in orders.values()}
+
+    async def seen(account: str) -> set[str]:
+        assert await both.same(SERVICE_ORDERS, {"first": 100}, tokens[account]) == "compiled"
+        data = (await both.compiled.post(SERVICE_ORDERS, {"first": 100}, token=tokens[account]))["data"]
+        return {e["node"]["id"] for e in data["serviceOrders"]["edges"]}
+
+    assert theirs <= await seen("staff")
+    assert not theirs & await seen("outside_staff")
+    compound = await b.area(both.conn, "COMPOUND", "椒溪小区", w.other_community)
+    across = await b.area(both.conn, "BUILDING", "3号楼", compound)
+    # what `gongjian import` writes for a household that moved (db/bulk_import.py: its upsert)
+    await both.conn.execute("UPDATE households SET building_id = $2, area_id = $2 WHERE id = $1", w.household, across)
+    assert theirs <= await seen("outside_staff")
+    assert not theirs & await seen("staff")
+    placed = await b.service_order(both.conn, w, title="换灯泡")
+    assert await both.conn.fetchval("SELECT building_id FROM service_orders WHERE id = $1", placed) == across
+    assert gid("ServiceOrder", placed) in await seen("outside_staff")
+
+
 async def test_plain_table_reads_are_the_same_for_every_account(both: Both) -> None:
     """Plain table reads with their rules inline: `resources` (resource_access), `organisations`
     (the viewer's county; each one's resources by the rule too), `registrations`

@@ -146,8 +146,9 @@ class RootConnection:
     # where it is false the statement reads nothing and returns no row, and the ordinary path
     # answers with its refusal (FORBIDDEN)
     rule: str | None = None
-    # `where` as disjoint predicates (each gated by what the viewer is: a condition over
-    # `{viewer}` alone), whose rows together are those `where` selects. Each is planned apart
+    # `where` as disjoint predicates whose rows together are those `where` selects, each
+    # gated by what the viewer is (a condition over `{viewer}` alone, which the generic plan
+    # tests once), and maybe by where the row lies for that viewer. Each is planned apart
     # and their rows are a UNION ALL: a statement's one generic plan then serves the viewer who
     # scans the county (staff) and the one whose few rows an index finds (a resident), where
     # the OR of `where` leaves both to a scan. Paged by id only (`time` None).

@@ -262,7 +262,9 @@ class Builder:
         """The rows of a root connection's table its `where` selects."""
         assert obj.root is not None
         if obj.root.alternatives:
-            return f"SELECT {select} FROM ({' UNION ALL '.join(self._alternatives(obj, 'x.*'))}) x"
+            # each alternative reads the ids alone: a join of the table (a view) that no
+            # alternative reads is dropped, which `x.*` kept
+            return f"SELECT {select} FROM ({' UNION ALL '.join(self._alternatives(obj, 'x.id'))}) x"
         where = _fill(obj.root.where, row="x", **self._root_values(obj))
         return f"SELECT {select} FROM {obj.root.table} x WHERE ({where})"
 

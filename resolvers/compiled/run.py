@@ -335,9 +335,7 @@ def session_parameters(claims: TokenClaims, request_id: str, base_url: str) -> F
 async def run(db: Database, statement: str, fixed: Fixed, params: list[Any]) -> str | None:
     """The `data` JSON text; None when the session token no longer signs its user in (the
     statement checks it: one round trip for the viewer and the answer)."""
-    async with db.read_connection() as conn:
-        text = await conn.fetchval(statement, *fixed, *params)
-    return cast(str | None, text)
+    return cast(str | None, await db.read_value(statement, *fixed, *params))
 
 
 def _may_compile(execution: ExecutionContext) -> bool:

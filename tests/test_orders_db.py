@@ -132,3 +132,29 @@ async def test_a_former_assignee_cannot_act_on_a_reassigned_order(conn: asyncpg.
         Conn(conn), TRANSITIONS["acceptOrder"], reassigned, actor_user_id=None, actor_person_id=other, note=None
     )
     assert accepted is not None and accepted.status == "ACCEPTED"
+
+
+@pytest.mark.parametrize(
+    ("statement", "arity"),
+    [
+        (orders.LIST_ORDERS, 10),
+        (orders.COUNT_ORDERS, 10),
+        (orders.LIST_ORDERS_AS_STAFF, 10),
+        (orders.COUNT_ORDERS_AS_STAFF, 10),
+        (orders.ORDER_PARTIES, 3),
+    ],
+)
+async def test_the_order_rule_is_inlined_into_its_statements(
+    conn: asyncpg.Connection, statement: str, arity: int
+) -> None:
+    """`order_parties` reads a row of `service_order_rows` (migrations 0020, 0035): while that
+    row holds no sub-select PostgreSQL writes the rule into the statement; called as a
+    function it would run a planned query for every order the statement looks at."""
+    w = await builders.world(conn)
+    placed = await _place(conn, w)
+    page = None if "count(*)" in statement else 20  # a count is asked without a page
+    params: list[object] = [w.users["staff"], None, None, None, None, None, None, None, None, page]
+    if arity == 3:
+        params = [[placed.id], w.users["staff"], None]
+    plan = "\n".join(r[0] for r in await conn.fetch(f"EXPLAIN (VERBOSE) {statement}", *params))
+    assert "order_parties(" not in plan and "staff_scope" in plan

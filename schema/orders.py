@@ -491,8 +491,9 @@ _IN_STAFF_SCOPE = f"{_STAFF} AND {{row}}.county_id = ({{viewer}}).county_id AND 
 # a staff member's orders in scope are found by the building's path alone (one pass over the
 # county's orders, no party asked); anyone's other orders are their candidates', as the rule says
 _ORDERS_ALTERNATIVES = (
-    f"{_IN_STAFF_SCOPE} AND {_ORDERS_FILTERS}",
-    f"NOT ({_IN_STAFF_SCOPE}) AND {_CANDIDATE} AND {_ORDERS_VISIBLE} AND {_ORDERS_FILTERS}",
+    # the orders with their place and flags, without the building's head (migration 0035)
+    compiled.Alternative(f"{_IN_STAFF_SCOPE} AND {_ORDERS_FILTERS}", "service_order_places"),
+    compiled.Alternative(f"NOT ({_IN_STAFF_SCOPE}) AND {_CANDIDATE} AND {_ORDERS_VISIBLE} AND {_ORDERS_FILTERS}"),
 )
 
 
@@ -532,7 +533,7 @@ compiled.declare_root(
     compiled.RootConnection(
         "ServiceOrder",
         "service_order_rows",
-        " OR ".join(f"({a})" for a in _ORDERS_ALTERNATIVES),  # `where`: the statement reads the alternatives
+        " OR ".join(f"({a.where})" for a in _ORDERS_ALTERNATIVES),  # `where`: the statement reads the alternatives
         (
             ("community", "bigint"),
             ("status", "text"),

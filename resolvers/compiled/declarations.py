@@ -118,6 +118,16 @@ class Source:
 
 
 @dataclass(frozen=True)
+class Alternative:
+    """One of a root connection's alternatives (`RootConnection.alternatives`): `where` over
+    `{row}`, read from `table` (None: the connection's own), a table whose rows are those of
+    the connection's table with the columns `where` reads."""
+
+    where: str
+    table: str | None = None
+
+
+@dataclass(frozen=True)
 class RootConnection:
     """A root list field compiled as a connection over `table`: `where` uses `{county}`
     and the named arguments `{arg_NAME}` (its `totalCount` counts the rows `where` selects);
@@ -152,7 +162,7 @@ class RootConnection:
     # and their rows are a UNION ALL: a statement's one generic plan then serves the viewer who
     # scans the county (staff) and the one whose few rows an index finds (a resident), where
     # the OR of `where` leaves both to a scan. Paged by id only (`time` None).
-    alternatives: tuple[str, ...] = ()
+    alternatives: tuple[Alternative, ...] = ()
 
     def __post_init__(self) -> None:
         assert not self.alternatives or self.time is None, "alternatives page by id"

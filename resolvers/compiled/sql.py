@@ -271,8 +271,9 @@ class Builder:
     def _alternatives(self, obj: ObjNode, select: str) -> list[str]:
         """A SELECT of `select` per alternative of a root connection's `where`."""
         assert obj.root is not None
+        values = self._root_values(obj)
         return [
-            f"SELECT {select} FROM {obj.root.table} x WHERE ({_fill(a, row='x', **self._root_values(obj))})"
+            f"SELECT {select} FROM {a.table or obj.root.table} x WHERE ({_fill(a.where, row='x', **values)})"
             for a in obj.root.alternatives
         ]
 

@@ -153,8 +153,7 @@ class PoolDatabase:
             yield Conn(raw)
 
     async def read_value(self, query: str, *args: Any) -> Any:
-        # without `Conn` and the context managers around it: a compiled read answers in one
-        # statement, and their Python cost about a fifth of the statement's round trip
+        # a compiled read is one statement: no `Conn`, no context manager around it
         pool = self.reads or self.pool
         raw = await self._acquire(pool)
         try:

@@ -129,19 +129,16 @@ class PoolDatabase:
     # the compiled reads' pool (`create_pool(generic_plans=True)`); None: they share `pool`
     reads: asyncpg.Pool | None = None
 
-    async def _acquire(self, pool: asyncpg.Pool) -> Any:  # a proxy, used as a Connection
+    @asynccontextmanager
+    async def _acquired(self, pool: asyncpg.Pool | None = None) -> AsyncIterator[Any]:  # a proxy, used as a Connection
+        pool = pool or self.pool
         self.waiting += 1
         try:
-            return await pool.acquire(timeout=self.acquire_timeout)
+            raw = await pool.acquire(timeout=self.acquire_timeout)
         except TimeoutError:
             raise PoolExhausted(f"no database connection came free within {self.acquire_timeout} s") from None
         finally:
             self.waiting -= 1
-
-    @asynccontextmanager
-    async def _acquired(self, pool: asyncpg.Pool | None = None) -> AsyncIterator[Any]:
-        pool = pool or self.pool
-        raw = await self._acquire(pool)
         try:
             yield raw
         finally:
@@ -153,17 +150,8 @@ class PoolDatabase:
             yield Conn(raw)
 
     async def read_value(self, query: str, *args: Any) -> Any:
-        # a compiled read is one statement: no `Conn`, no context manager around it
-        pool = self.reads or self.pool
-        raw = await self._acquire(pool)
-        try:
-            _count()
-            if not tracing.enabled:
-                return await raw.fetchval(query, *args)
-            with tracing.statement(query):
-                return await raw.fetchval(query, *args)
-        finally:
-            await pool.release(raw)
+        async with self._acquired(self.reads) as raw:
+            return await Conn(raw).fetchval(query, *args)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Conn]:

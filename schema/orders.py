@@ -485,11 +485,10 @@ _ORDERS_FILTERS = (
 )
 _ORDERS_VISIBLE = "{row}.county_id = ({viewer}).county_id AND " + _ORDER_VISIBLE
 # The orders of a staff member's scope: the rule's STAFF party (`order_parties`), which alone
-# lets the order through. Every other party an order may have (its household, the building's
-# head, an assignee) is among the viewer's candidates, and the rule decides those.
+# lets the order through, found by the building's path (no other party asked). Every other
+# party an order may have (its household, the building's head, an assignee) is among the
+# viewer's candidates, and the rule decides those.
 _IN_STAFF_SCOPE = f"{_STAFF} AND {{row}}.county_id = ({{viewer}}).county_id AND staff_of_area({{row}}.path, {{viewer}})"
-# a staff member's orders in scope are found by the building's path alone (one pass over the
-# county's orders, no party asked); anyone's other orders are their candidates', as the rule says
 _ORDERS_ALTERNATIVES = (
     # the orders with their place and flags, without the building's head (migration 0035)
     compiled.Alternative(f"{_IN_STAFF_SCOPE} AND {_ORDERS_FILTERS}", "service_order_places"),

@@ -21,7 +21,8 @@ Run by hand, never by the test suite. It
    `compliance` (Gongjian only).
 
 Both databases are dropped at the end. Gongjian answers as the demo's `admin`
-(COUNTY_ADMIN: phones unmasked, personal-data reads audited) for (a) and (b) and as the
+(COUNTY_ADMIN: every rule asked, phones unmasked; the rules audit staff, building heads',
+cadres' and assignees' reads of personal data, not a county admin's) for (a) and (b) and as the
 demo's `staff` (COMMUNITY_STAFF) for (c); PostGraphile connects as the database owner with
 no rules of its own, so it does strictly less work per row.
 """

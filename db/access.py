@@ -10,6 +10,7 @@ the caller can both mask and audit. The viewer is $2 user id, $3 API token id (s
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 
 from db.pool import Conn
@@ -32,10 +33,12 @@ WHERE p.id = ANY($1::bigint[])
 HOUSEHOLD_REASON_AT: Final = "(SELECT r FROM household_reason_at({row}, {viewer}, {given}) r)"
 PERSON_REASON_AT: Final = "(SELECT r FROM person_reason_at({row}, {viewer}, {given}) r)"
 
+# one row per read (field, household, reason), in the order given
 AUDIT_READS: Final = """
 INSERT INTO audit_log (county_id, user_id, api_token_id, action, target_type, target_id, request_id, detail)
-SELECT $1, $2, $3, $4, 'Household', t.id, $5, jsonb_build_object('field', $6::text, 'reason', t.reason)
-FROM unnest($7::bigint[], $8::text[]) AS t (id, reason)
+SELECT $1, $2, $3, 'read.personalData', 'Household', t.id, $4, jsonb_build_object('field', t.field, 'reason', t.reason)
+FROM unnest($5::text[], $6::bigint[], $7::text[]) WITH ORDINALITY AS t (field, id, reason, n)
+ORDER BY t.n
 """
 
 
@@ -57,18 +60,17 @@ async def audit_reads(
     user_id: int | None,
     api_token_id: int | None,
     request_id: str,
-    field: str,
-    reads: list[tuple[int, str]],
+    reads: Sequence[tuple[str, int, str]],
 ) -> None:
-    """One audit row per household whose personal data was read, in one statement."""
+    """One `read.personalData` audit row per read (field, household, reason): a household
+    whose personal data was read, in one statement."""
     await conn.execute(
         AUDIT_READS,
         county_id,
         user_id,
         api_token_id,
-        "read.personalData",
         request_id,
-        field,
-        [h for h, _ in reads],
-        [reason for _, reason in reads],
+        [field for field, _, _ in reads],
+        [household for _, household, _ in reads],
+        [reason for _, _, reason in reads],
     )

@@ -117,8 +117,9 @@ class Database(Protocol):
     def transaction(self) -> Any:
         """An async context manager giving a `Conn` inside one transaction."""
 
-    async def read_value(self, query: str, *args: Any) -> Any:
-        """A compiled read's one statement, its value: on a session that keeps generic plans."""
+    async def read_row(self, query: str, *args: Any) -> asyncpg.Record | None:
+        """A compiled read's one statement, its row: on a read-only session that keeps
+        generic plans."""
 
 
 @dataclass
@@ -149,9 +150,9 @@ class PoolDatabase:
         async with self._acquired() as raw:
             yield Conn(raw)
 
-    async def read_value(self, query: str, *args: Any) -> Any:
+    async def read_row(self, query: str, *args: Any) -> asyncpg.Record | None:
         async with self._acquired(self.reads) as raw:
-            return await Conn(raw).fetchval(query, *args)
+            return await Conn(raw).fetchrow(query, *args)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Conn]:
@@ -170,8 +171,8 @@ class SingleConnectionDatabase:
     async def connection(self) -> AsyncIterator[Conn]:
         yield Conn(self.raw, self.lock)
 
-    async def read_value(self, query: str, *args: Any) -> Any:
-        return await Conn(self.raw, self.lock).fetchval(query, *args)
+    async def read_row(self, query: str, *args: Any) -> asyncpg.Record | None:
+        return await Conn(self.raw, self.lock).fetchrow(query, *args)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Conn]:
@@ -233,8 +234,13 @@ SESSION_SETTINGS: Final = {"application_name": "gongjian", "plan_cache_mode": "f
 # plan per statement: their parameters are the viewer, ids, `first` and cursors, for which
 # one plan serves every call, and planning a compiled statement (its rules inlined) cost
 # more than running it (BuildingHouseholds: 3.8 ms a call planned for its parameters, 2.2 ms
-# with its generic plan, of which execution 1.3 ms).
-READS_SETTINGS: Final = {**SESSION_SETTINGS, "plan_cache_mode": "force_generic_plan"}
+# with its generic plan, of which execution 1.3 ms). They only read (their audit rows are
+# written by the caller, on the ordinary pool): the sessions refuse any write.
+READS_SETTINGS: Final = {
+    **SESSION_SETTINGS,
+    "plan_cache_mode": "force_generic_plan",
+    "default_transaction_read_only": "on",
+}
 COMPILED_STATEMENT_MAX: Final = 256 * 1024  # bytes of a statement the compiled reads' sessions keep prepared
 
 # The county's time zone, read by the SQL `county_date()` and `county_today()` (the county's

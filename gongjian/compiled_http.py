@@ -110,15 +110,15 @@ class CompiledHttp:
             return None
         fixed = compiled_reads.session_parameters(claims, request_id, str(request.base_url))
         try:
-            text = await compiled_reads.run(request.app.state.db, statement, fixed, params)
+            data = await compiled_reads.run(request.app.state.db, statement, fixed, params)
         except Exception as exc:  # the ordinary way answers it as its own (CompiledReads raises it)
             request.state.compiled_failure = exc
             return None
-        if text is None:  # the account no longer signs in: the ordinary way answers anonymously
+        if data is None:  # the account no longer signs in: the ordinary way answers anonymously
             return None
         record(request_id, operation_name, "query", "compiled", counter.count, [], started)
         self.answered += 1
-        return Response(b'{"data":' + text.encode("utf-8") + b"}", media_type=media.JSON)
+        return Response(b'{"data":' + data + b"}", media_type=media.JSON)
 
     def _cost(self, query: str, document: DocumentNode, operation_name: str | None, variables: dict[str, Any]) -> int:
         """`limits.node_count`, kept per document, operation and the variables as a `first`

@@ -49,8 +49,7 @@ async def _audit(ctx: Context, conn: Conn, viewer: Viewer, field: str, reads: di
             user_id=viewer.user_id,
             api_token_id=viewer.api_token_id,
             request_id=ctx.request_id,
-            field=field,
-            reads=sorted(reads.items()),
+            reads=[(field, household, reason) for household, reason in sorted(reads.items())],
         )
 
 

@@ -92,9 +92,15 @@ async def test_a_read_answered_once_is_answered_again_the_same_without_strawberr
     assert (line["operation"], line["path"], line["sql_statements"], line["errors"]) == (
         "BuildingHouseholds",
         "compiled",
-        1,
+        2,  # the read, and the staff member's reads of personal data written to the audit log
         [],
     )
+    audited = await apps.conn.fetch(
+        "SELECT detail->>'field' AS field, detail->>'reason' AS reason FROM audit_log "
+        "WHERE request_id = $1 AND action = 'read.personalData'",
+        again.headers["x-request-id"],
+    )
+    assert {(r["field"], r["reason"]) for r in audited} == {("residents", "STAFF"), ("phone", "STAFF")}
     # the client's request id, the response media type it asks for, other variables
     response, by_door = await apps.both(
         {**body, "variables": {"id": ids.encode("Building", w.building), "first": 1}},

@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 
 from db.pool import PoolDatabase, create_pool
 from gongjian.app import create_app
@@ -57,9 +58,13 @@ async def test_a_compiled_read_keeps_one_generic_plan_and_other_statements_are_p
         async with reads.acquire() as session:
             # the one compiled statement, run three times on its generic plan: never planned again
             assert [tuple(r) for r in await session.fetch(COMPILED)] == [(3, 0)]
+            # and the compiled reads' sessions write nothing
+            with pytest.raises(asyncpg.ReadOnlySQLTransactionError):
+                await session.execute("INSERT INTO audit_log (action) VALUES ('written')")
         async with pool.acquire() as session:
             # the viewer's lookup and every ordinary statement: planned for their parameters
             assert await session.fetchval("SHOW plan_cache_mode") == "force_custom_plan"
+            assert await session.fetchval("SHOW default_transaction_read_only") == "off"
             assert await session.fetch(COMPILED) == []
 
 
@@ -99,7 +104,7 @@ async def test_the_compiled_statement_signs_the_session_in_and_a_revoked_one_rea
     both: Both,  # noqa: F811 - the fixture imported above
 ) -> None:
     """The session token's account is checked within the compiled statement (one statement
-    a request, no lookup of its own); a token revoked by a password change, or a disabled
+    a request and one for its audit rows, no lookup of its own); a token revoked by a password change, or a disabled
     account, gets what a request without a token gets, and no personal-data read is audited."""
     conn = both.conn
     w = await b.world(conn)
@@ -108,7 +113,7 @@ async def test_the_compiled_statement_signs_the_session_in_and_a_revoked_one_rea
     variables = {"id": ids.encode("Building", w.building), "first": 20}
     query = contract_operations()["BuildingHouseholds"]
     answer, path, audited = await both.answer(both.compiled, query, variables, token)
-    assert path == ("compiled", 1)
+    assert path == ("compiled", 2)
     assert answer["data"]["node"]["head"]["phone"] == "13800000002"  # staff in scope: unmasked, audited
     assert (w.household, "phone", "STAFF", staff, w.county) in audited
     assert await both.same(query, variables, token) == "compiled"
@@ -131,3 +136,42 @@ async def test_the_compiled_statement_signs_the_session_in_and_a_revoked_one_rea
         finally:
             async with both.db.lock:
                 await savepoint.rollback()
+
+
+async def test_a_compiled_read_whose_audit_rows_cannot_be_written_answers_no_personal_data(
+    both: Both,  # noqa: F811 - the fixture imported above
+) -> None:
+    """The compiled statement returns its personal-data reads, and they are written before
+    the answer goes out: when the audit log refuses them, the client gets the error, not the
+    phones."""
+    conn = both.conn
+    w = await b.world(conn)
+    token = both.compiled.token_for(w.users["staff"])
+    body = {
+        "query": contract_operations()["BuildingHouseholds"],
+        "operationName": "BuildingHouseholds",
+        "variables": {"id": ids.encode("Building", w.building), "first": 20},
+    }
+    headers = {"Authorization": f"Bearer {token}"}
+    answered = (await both.compiled.client.post("/graphql", json=body, headers=headers)).json()
+    assert answered["data"]["node"]["head"]["phone"] == "13800000002"  # audited, then answered
+    savepoint = conn.transaction()
+    async with both.db.lock:
+        await savepoint.start()
+        await conn.execute(
+            "CREATE FUNCTION pg_temp.refuse() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'the audit log is full'; END $$; "
+            "CREATE TRIGGER refuse BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION pg_temp.refuse()"
+        )
+    try:
+        # the compiled reads' own way runs the statement (it answered the document once) and
+        # hands its failure to strawberry's, which answers it
+        answered_by_door = both.door.answered
+        response = await both.compiled.client.post("/graphql", json=body, headers=headers)
+        assert both.door.answered == answered_by_door
+        assert "13800000002" not in response.text
+        assert response.json()["data"] is None, response.text
+        assert response.json()["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    finally:
+        async with both.db.lock:
+            await savepoint.rollback()

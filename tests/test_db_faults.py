@@ -192,9 +192,9 @@ class AskedDatabase(PoolDatabase):
 
     asked: int = 0
 
-    async def read_value(self, query: str, *args: Any) -> Any:
+    async def read_row(self, query: str, *args: Any) -> Any:
         self.asked += 1
-        return await super().read_value(query, *args)
+        return await super().read_row(query, *args)
 
 
 async def test_a_compiled_read_without_a_free_connection_waits_for_one_only(committed_db: dict[str, Any]) -> None:

@@ -3,8 +3,9 @@
 `CompiledReads` is the last schema extension: by the time it runs, the document parsed
 and validated (depth, alias, token and cost limits: the same errors for both paths) and
 the earlier extensions had their say. A signed-in HTTP query whose every field is
-declared in SQL is answered by one statement; its JSON text goes into the response as it
-is (an `orjson.Fragment`). Anything else, or any value the ordinary path would refuse,
+declared in SQL is answered by one statement; its JSON (UTF-8 bytes) goes into the
+response as it is (an `orjson.Fragment`), after one more statement writes the personal-data
+reads it returned to the audit log, when there are any. Anything else, or any value the ordinary path would refuse,
 runs on the ordinary path. Plans are cached by document text, the operation's name, the
 booleans that @skip/@include read, the types `node(id)` and `nodes(ids)` name and each connection's `first`
 (a constant of the statement); the trusted documents'
@@ -49,6 +50,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType as StrawberryOperationType
 
+from db import access
 from db.pool import Database
 from gongjian.tokens import TokenClaims
 from resolvers import ids
@@ -332,10 +334,26 @@ def session_parameters(claims: TokenClaims, request_id: str, base_url: str) -> F
     return (claims.user_id, None, claims.generation, request_id, base_url)
 
 
-async def run(db: Database, statement: str, fixed: Fixed, params: list[Any]) -> str | None:
-    """The `data` JSON text; None when the session token no longer signs its user in (the
-    statement checks it: one round trip for the viewer and the answer)."""
-    return cast(str | None, await db.read_value(statement, *fixed, *params))
+async def run(db: Database, statement: str, fixed: Fixed, params: list[Any]) -> bytes | None:
+    """The `data` JSON; None when the session token no longer signs its user in (the
+    statement checks it: one round trip for the viewer and the answer), or a field's rule
+    refuses. The personal-data reads the statement returns are audited before the answer
+    goes out: an answer whose audit rows could not be written is not sent (the error is)."""
+    row = await db.read_row(statement, *fixed, *params)
+    if row is None or row[0] is None:
+        return None
+    data, county, fields, households, reasons = row
+    if fields:
+        async with db.connection() as conn:
+            await access.audit_reads(
+                conn,
+                county_id=county,
+                user_id=fixed[0],
+                api_token_id=fixed[1],
+                request_id=fixed[3],
+                reads=list(zip(fields, households, reasons, strict=True)),
+            )
+    return cast(bytes, data)
 
 
 def _may_compile(execution: ExecutionContext) -> bool:
@@ -395,10 +413,10 @@ class CompiledReads(SchemaExtension):
                 failed = getattr(ctx.request.state, "compiled_failure", None)  # gongjian/compiled_http.py ran it
                 if isinstance(failed, Exception):
                     raise failed
-                text = await run(ctx.db, statement, fixed_parameters(ctx), params)
-                if text is not None:
+                data = await run(ctx.db, statement, fixed_parameters(ctx), params)
+                if data is not None:
                     ctx.execution_path = "compiled"
-                    execution.result = ExecutionResult(data=cast(dict[str, Any], orjson.Fragment(text)), errors=None)
+                    execution.result = ExecutionResult(data=cast(dict[str, Any], orjson.Fragment(data)), errors=None)
                     # the whole pipeline let this document through, and the compiled path answered
                     # it: gongjian/compiled_http.py may answer its next requests by itself
                     ctx.compiled_document = (execution.query, execution.operation_name, execution.graphql_document)

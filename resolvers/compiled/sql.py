@@ -4,10 +4,13 @@ Each object-valued field occurrence is a row set `r<k>` (the rows of its table r
 from the distinct visible rows of its parent, through a LATERAL page or list), with the
 reasons its masked fields and guarded relations need; its JSON is built bottom-up in
 `j<k>` (grouped by parent, joined by id), so PostgreSQL hash-joins levels instead of
-running a subquery per parent. The personal-data reads are written to the audit log by a
-data-modifying CTE of the same statement: one row per household, field and reason, as
-the ordinary path writes them. Every SQL fragment is constant text from the declarations;
-every value is a bind parameter."""
+running a subquery per parent. The statement only reads: beside the JSON (UTF-8 bytes,
+sent to the client as they are) it returns the personal-data reads to audit, one per
+household, field and reason as the ordinary path writes them, and the caller writes them
+(`run.py`: one INSERT, only when there are any). A data-modifying CTE in the statement
+cost every read its executor start (the audit log and its four indexes opened and locked)
+though most viewers' reads write no row. Every SQL fragment is constant text from the
+declarations; every value is a bind parameter."""
 
 from __future__ import annotations
 
@@ -388,8 +391,10 @@ class Builder:
 
     # --- audit ------------------------------------------------------------------------------
 
-    def audit(self, rules: list[str]) -> str | None:
-        """The audit rows; none where a field's rule refuses (the ordinary path answers)."""
+    def audit(self) -> str | None:
+        """The personal-data reads to audit (arrays of field, household and reason, in that
+        order); none where the statement answers nothing (not signed in; a field's rule
+        refuses: no row at all)."""
         reads: list[str] = []
         for obj in self.plan.nodes:
             for name in sorted(obj.reasons):
@@ -405,14 +410,12 @@ class Builder:
         if not reads:
             return None
         audited = ", ".join(f"'{r}'" for r in AUDITED_REASONS)
+        order = "ORDER BY a.f, a.h, a.reason"
         return (
-            "audit AS (INSERT INTO audit_log "
-            "(county_id, user_id, api_token_id, action, target_type, target_id, request_id, detail) "
-            f"SELECT {COUNTY}, {USER}::bigint, {TOKEN}::bigint, 'read.personalData', 'Household', a.h, "
-            f"{REQUEST}::text, jsonb_build_object('field', a.f, 'reason', a.reason) "
+            f"audit AS (SELECT array_agg(a.f {order}) AS f, array_agg(a.h {order}) AS h, "
+            f"array_agg(a.reason {order}) AS reason "
             f"FROM (SELECT DISTINCT f, h, reason FROM ({' UNION ALL '.join(reads)}) u "
-            f"WHERE h IS NOT NULL AND reason IN ({audited}) AND {SIGNED_IN}{''.join(f' AND {r}' for r in rules)}) a "
-            "ORDER BY a.f, a.h)"
+            f"WHERE h IS NOT NULL AND reason IN ({audited}) AND {SIGNED_IN}) a)"
         )
 
     # --- the statement ----------------------------------------------------------------------
@@ -441,7 +444,7 @@ class Builder:
         ]
         if self.plan.users_only:
             rules.append(f"{TOKEN}::bigint IS NULL")
-        audit = self.audit(rules)
+        audit = self.audit()
         if audit is not None:
             ctes.append(audit)
         pairs: list[tuple[str, str]] = []
@@ -457,9 +460,13 @@ class Builder:
             else:
                 pairs.append((key, self._value(plan, "top")))
         where = f" WHERE {' AND '.join(rules)}" if rules else ""
+        if audit is not None:
+            audited, joins = f"{COUNTY}, audit.f, audit.h, audit.reason", f"{joins} CROSS JOIN audit"
+        else:
+            audited = "NULL::bigint, NULL::text[], NULL::bigint[], NULL::text[]"
         return (
-            f"WITH {', '.join(ctes)} SELECT CASE WHEN {SIGNED_IN} THEN {_object(pairs)}::text END "
-            f"FROM (SELECT 1) top{joins}{where}"
+            f"WITH {', '.join(ctes)} SELECT CASE WHEN {SIGNED_IN} THEN convert_to({_object(pairs)}::text, 'UTF8') END, "
+            f"{audited} FROM (SELECT 1) top{joins}{where}"
         )
 
 

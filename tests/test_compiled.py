@@ -378,7 +378,8 @@ async def test_an_order_follows_its_household_to_another_building(both: Both) ->
     """An order's staff are those of its household's building (migration 0035: the order
     carries that building, kept by the database). When an import moves the household to a
     building of another community, that community's staff see its orders and the old one's no
-    longer do, on both paths; an order placed afterwards is in the new building too."""
+    longer do, on both paths, and the orders are in the new community (its `communityId`
+    filter); an order placed afterwards is in the new building too."""
     scene = await build_scene(both.conn)
     tokens = tokens_for(both.compiled, scene)
     w, orders = scene.w, scene.orders
@@ -397,6 +398,12 @@ async def test_an_order_follows_its_household_to_another_building(both: Both) ->
     await both.conn.execute("UPDATE households SET building_id = $2, area_id = $2 WHERE id = $1", w.household, across)
     assert theirs <= await seen("outside_staff")
     assert not theirs & await seen("staff")
+    # and its community (migration 0036): the new community's filter finds them, the old one's not
+    for account, community, found in (("outside_staff", w.other_community, theirs), ("admin", w.community, set())):
+        variables = {"f": {"communityId": gid("Community", community)}, "first": 100}
+        assert await both.same(ORDERS_IN_FULL, variables, tokens[account]) == "compiled"
+        data = (await both.compiled.post(ORDERS_IN_FULL, variables, token=tokens[account]))["data"]
+        assert {e["node"]["id"] for e in data["serviceOrders"]["edges"]} & theirs == found, account
     placed = await b.service_order(both.conn, w, title="换灯泡")
     assert await both.conn.fetchval("SELECT building_id FROM service_orders WHERE id = $1", placed) == across
     assert gid("ServiceOrder", placed) in await seen("outside_staff")

@@ -88,13 +88,11 @@ def base64url(text_sql: str) -> str:
 
 def date_time(sql: str) -> str:
     """A `timestamptz` as the DateTime scalar writes it: Python's `isoformat()` of the UTC
-    value asyncpg reads (microseconds only when there are some, `+00:00`)."""
+    value asyncpg reads (microseconds only when there are some, `+00:00`). One `to_char`,
+    its six-digit fraction dropped when it is zero: a second `to_char` and an `extract` of
+    the fraction cost ServiceOrders' statement about 3.5% (65 timestamps)."""
     utc = f"(({sql}) AT TIME ZONE 'UTC')"
-    return (
-        f"(to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS') "
-        f"|| CASE WHEN extract(microseconds FROM {utc})::bigint % 1000000 <> 0 THEN to_char({utc}, '.US') ELSE '' END "
-        f"|| '+00:00')"
-    )
+    return f"(replace(to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS.US'), '.000000', '') || '+00:00')"
 
 
 def date(sql: str) -> str:

@@ -16,6 +16,8 @@ Run by hand, never by the test suite. It
 5. alternates load rounds of wrk (Debian package `wrk`; a Lua script sends the POST body)
    with `--connections` connections, server after server, query after query, and prints
    per server the best round's throughput and that round's p50 and p99, and the ratio;
+   beside it, the ratio of each round's two servers (run one after the other) and their
+   median, which this machine's changes of speed between rounds sway less;
 6. unless `--no-reports`: grows a second database to ten times the county (as
    `bench/reports.py` does) and prints p50 and p95 of `statistics`, `coverage` and
    `compliance` (Gongjian only).
@@ -36,6 +38,7 @@ import os
 import re
 import secrets
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -454,6 +457,7 @@ async def compare(args: argparse.Namespace, server: str, node: Path) -> None:
                     alone.append((time.perf_counter() - started) / 5 * 1000)
                 print(f"    one request alone: Gongjian {alone[0]:.1f} ms, PostGraphile {alone[1]:.1f} ms")
         best: dict[tuple[str, str], Round] = {}
+        every: dict[tuple[str, str], list[Round]] = {}
         async with httpx.AsyncClient(timeout=300) as drain:
             with tempfile.TemporaryDirectory(prefix="gj-peer-") as work:
                 for r in range(args.rounds):
@@ -474,18 +478,31 @@ async def compare(args: argparse.Namespace, server: str, node: Path) -> None:
                             )
                             if (p.key, who) not in best or result.rps > best[(p.key, who)].rps:
                                 best[(p.key, who)] = result
+                            every.setdefault((p.key, who), []).append(result)
         print(
             f"\n## throughput, best of {args.rounds} alternating rounds of {args.duration} s, "
             f"wrk -c{args.connections}, "
             f"gongjian serve --workers {args.workers}, PostGraphile one process; load average after: {_load_average()}"
         )
-        print("| read | Gongjian rps (p50 / p99 ms) | PostGraphile v5 rps (p50 / p99 ms) | ratio |")
-        print("|---|---|---|---:|")
+        # the ratio of the two servers' rounds run one after the other: this machine's speed
+        # may change between rounds, less within a pair of them
+        print(
+            "| read | Gongjian rps (p50 / p99 ms) | PostGraphile v5 rps (p50 / p99 ms) | ratio "
+            "| ratio of each round's pair (median) |"
+        )
+        print("|---|---|---|---:|---|")
         for p in pairs:
             g, q = best[(p.key, "gongjian")], best[(p.key, "postgraphile")]
+            paired = [
+                a.rps / b.rps
+                for a, b in zip(every[(p.key, "gongjian")], every[(p.key, "postgraphile")], strict=True)
+                if b.rps
+            ]
+            each = ", ".join(f"{r:.2f}" for r in paired)
             print(
                 f"| ({p.key}) {p.label} | {g.rps:.1f} ({g.p50_ms:.0f} / {g.p99_ms:.0f}) | "
-                f"{q.rps:.1f} ({q.p50_ms:.0f} / {q.p99_ms:.0f}) | {g.rps / q.rps:.2f}x |"
+                f"{q.rps:.1f} ({q.p50_ms:.0f} / {q.p99_ms:.0f}) | {g.rps / q.rps:.2f}x "
+                f"| {each} ({statistics.median(paired):.2f}x) |"
             )
     finally:
         for process in processes:

@@ -6,10 +6,11 @@ the earlier extensions had their say. A signed-in HTTP query whose every field i
 declared in SQL is answered by one statement; its JSON (UTF-8 bytes) goes into the
 response as it is (an `orjson.Fragment`), after one more statement writes the
 personal-data reads it returned to the audit log, when there are any. Anything else, or
-any value the ordinary path would refuse, runs on the ordinary path. Plans are cached by document text, the operation's name, the
-booleans that @skip/@include read, the types `node(id)` and `nodes(ids)` name and each connection's `first`
-(a constant of the statement); the trusted documents'
-queries are planned when the app starts (`precompile`), and those plans stay."""
+any value the ordinary path would refuse, runs on the ordinary path. Plans are cached by
+document text, the operation's name, the booleans that @skip/@include read, the types
+`node(id)` and `nodes(ids)` name and each connection's `first` (a constant of the
+statement); the trusted documents' queries are planned when the app starts
+(`precompile`), and those plans stay."""
 
 from __future__ import annotations
 

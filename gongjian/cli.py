@@ -86,6 +86,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     from gongjian import logs
+    from gongjian.http_protocol import TurnHttpToolsProtocol
 
     given = _settings()
     settings = resolve(given)
@@ -108,6 +109,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         log_config=None,
         timeout_graceful_shutdown=30,
         proxy_headers=True,
+        http=TurnHttpToolsProtocol,  # a response's head and body in one write
         # WebSocket messages are capped like bodies (the app closes larger ones with 1009
         # too); uvicorn then never buffers more than that per message
         ws_max_size=settings.max_body_bytes,

@@ -47,7 +47,7 @@ from gongjian.observability import record
 from gongjian.tokens import bearer
 from resolvers.compiled import run as compiled_reads
 from resolvers.compiled.planner import Fallback, NotCompilable
-from resolvers.context import session_claims
+from resolvers.context import base_url, session_claims
 
 ADMITTED_MAX: Final = 1000  # documents kept per app (the oldest used goes first)
 BODY_KEYS: Final = frozenset({"query", "operationName", "variables", "extensions"})
@@ -108,7 +108,7 @@ class CompiledHttp:
             )
         except (NotCompilable, Fallback, GraphQLError):
             return None
-        fixed = compiled_reads.session_parameters(claims, request_id, str(request.base_url))
+        fixed = compiled_reads.session_parameters(claims, request_id, base_url(request))
         try:
             data = await compiled_reads.run(request.app.state.db, statement, fixed, params)
         except Exception as exc:  # the ordinary way answers it as its own (CompiledReads raises it)

@@ -202,6 +202,24 @@ def record(
         },
     )
     label = "anonymous" if operation is None else operation if operation in registered_names() else "other"
-    metrics.OPERATIONS.labels(label, kind, path, metrics.outcome(codes)).inc()
-    metrics.DURATION.labels(label, kind, path).observe(elapsed)
-    metrics.SQL_STATEMENTS.labels(label, kind).observe(statements)
+    counted, timed, statements_of = _series(label, kind, path, metrics.outcome(codes))
+    counted.inc()
+    timed.observe(elapsed)
+    statements_of.observe(statements)
+
+
+# the metrics' series by their labels (a few hundred at most: the registered operations'
+# names, "other" and "anonymous"), looked up once rather than on every operation
+_labelled: dict[tuple[str, str, str, str], tuple[Any, Any, Any]] = {}
+
+
+def _series(label: str, kind: str, path: str, outcome: str) -> tuple[Any, Any, Any]:
+    key = (label, kind, path, outcome)
+    found = _labelled.get(key)
+    if found is None:
+        found = _labelled[key] = (
+            metrics.OPERATIONS.labels(label, kind, path, outcome),
+            metrics.DURATION.labels(label, kind, path),
+            metrics.SQL_STATEMENTS.labels(label, kind),
+        )
+    return found

@@ -11,9 +11,10 @@ import binascii
 import hashlib
 import hmac
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
@@ -64,8 +65,33 @@ def sign(
     return f"{PREFIX}.{payload}.{_signature(secret, payload)}", expires_at
 
 
+# the claims of tokens that verified, by the secrets they were checked against: a client sends
+# the same token with every request, and its signature and payload never change (expiry is
+# checked on every call); only well-signed tokens are kept, the oldest used leaving first
+VERIFIED_MAX: Final = 10_000
+_verified: OrderedDict[tuple[tuple[str, ...], str], TokenClaims] = OrderedDict()
+
+
 def verify(secrets: Sequence[str], token: str, now: float | None = None) -> TokenClaims | None:
     """The claims of a well-signed, unexpired token; None for anything else."""
+    key = (tuple(secrets), token)
+    claims = _verified.get(key)
+    if claims is None:
+        claims = _signed_claims(secrets, token)
+        if claims is None:
+            return None
+        _verified[key] = claims
+        if len(_verified) > VERIFIED_MAX:
+            _verified.popitem(last=False)
+    else:
+        _verified.move_to_end(key)
+    if claims.expires_at <= (time.time() if now is None else now):
+        return None
+    return claims
+
+
+def _signed_claims(secrets: Sequence[str], token: str) -> TokenClaims | None:
+    """The claims of a token signed by one of `secrets`, expired or not."""
     parts = token.split(".")
     if len(parts) != 3 or parts[0] != PREFIX or len(token) > 1000 or not token.isascii():
         return None
@@ -80,8 +106,6 @@ def verify(secrets: Sequence[str], token: str, now: float | None = None) -> Toke
         return None
     uid, exp, gen = claims.get("uid"), claims.get("exp"), claims.get("gen", 0)
     if not isinstance(uid, int) or not isinstance(exp, int) or not isinstance(gen, int):
-        return None
-    if exp <= (time.time() if now is None else now):
         return None
     purpose = claims.get("pur")
     if purpose is not None and not isinstance(purpose, str):

@@ -20,7 +20,7 @@ from db.storage import Storage, content_key
 from gongjian.uploads import prepare, storage_for
 from resolvers import ids, nodes
 from resolvers.access import viewer_key
-from resolvers.context import Context
+from resolvers.context import Context, base_url
 from resolvers.errors import ErrorCode, Refusal, UserError
 from resolvers.loading import grouped, keyed
 from resolvers.mutations import Audited, run
@@ -61,7 +61,7 @@ async def attachments_of(ctx: Context, subject_type: str, subject_id: int) -> li
 def url_of(root: AttachmentRow, ctx: Context, *, thumbnail: bool = False) -> str | None:
     if thumbnail and root.thumbnail_sha256 is None:
         return None
-    base = str(ctx.request.base_url) if ctx.request is not None else "/"
+    base = base_url(ctx.request) if ctx.request is not None else "/"
     path = f"{base.rstrip('/')}/attachments/{ids.encode('Attachment', root.id)}"
     return path + "?size=thumbnail" if thumbnail else path
 

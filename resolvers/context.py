@@ -111,6 +111,29 @@ async def viewer_of_api_token(db: Database, token: str) -> Viewer | None:
     )
 
 
+BASE_URLS_MAX = 256
+_base_urls: dict[tuple[Any, ...], str] = {}
+
+
+def base_url(request: Request | WebSocket) -> str:
+    """The request's base URL as starlette gives it (`request.base_url`), built once per
+    scheme, host, server address and root path rather than once per request."""
+    scope = request.scope
+    server = scope.get("server")
+    key = (
+        scope.get("scheme", "http"),
+        next((value for name, value in scope["headers"] if name == b"host"), None),
+        tuple(server) if server else None,
+        scope.get("app_root_path", scope.get("root_path", "")),
+    )
+    found = _base_urls.get(key)
+    if found is None:
+        if len(_base_urls) >= BASE_URLS_MAX:  # hosts are the client's to choose: kept bounded
+            _base_urls.clear()
+        found = _base_urls[key] = str(request.base_url)
+    return found
+
+
 def session_claims(settings: Settings, token: str | None) -> tokens.TokenClaims | None:
     """The claims of a good session token (signed by us, not expired, for signing in), before
     the database says whether its account still holds them; None for anything else."""

@@ -346,3 +346,17 @@ async def test_who_may_attach_is_the_sql_rule_may_attach(api: Api, conn: asyncpg
     secret = "gjt_attach-token-secret-0123456789"
     await builders.api_token(conn, w.unit, w.users["unit"], secret)
     assert codes(await upload(api, secret, ids.encode("ServiceOrder", order), image)) == ["FORBIDDEN"]
+
+
+async def test_an_attachment_url_names_the_host_the_client_asked(api: Api, conn: asyncpg.Connection) -> None:
+    w, order = await _order(api, conn)
+    resident = api.token_for(w.users["resident"])
+    attachment = (await upload(api, resident, order, photo()))["data"]["addAttachment"]["attachment"]
+    query = "query($id: ID!) { node(id: $id) { ... on Attachment { url } } }"
+    for host in ("a.example", "b.example:8443", "a.example"):
+        response = await api.client.post(
+            "/graphql",
+            json={"query": query, "variables": {"id": attachment["id"]}},
+            headers={"Authorization": f"Bearer {resident}", "Host": host},
+        )
+        assert response.json()["data"]["node"]["url"] == f"http://{host}/attachments/{attachment['id']}"

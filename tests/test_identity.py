@@ -157,6 +157,15 @@ async def test_tampered_expired_and_foreign_tokens_are_unauthenticated(api: Api,
         assert (await api.op("Viewer", token=token))["data"]["viewer"] is None, label
 
 
+async def test_a_token_verified_before_is_refused_once_it_expires(api: Api, conn: asyncpg.Connection) -> None:
+    w = await world(conn)
+    token, expires_at = tokens.sign(TEST_SECRET, w.users["admin"], 60)
+    assert (await api.op("Viewer", token=token))["data"]["viewer"] is not None
+    assert ((TEST_SECRET,), token) in tokens._verified  # its claims were kept
+    assert tokens.verify([TEST_SECRET], token, now=expires_at - 1) is not None
+    assert tokens.verify([TEST_SECRET], token, now=expires_at) is None
+
+
 async def test_rotated_secret_keeps_old_tokens_valid_and_signs_with_the_new(
     conn: asyncpg.Connection,
 ) -> None:

@@ -54,7 +54,7 @@ from strawberry.types.graphql import OperationType as StrawberryOperationType
 from db import access
 from db.pool import Database
 from gongjian.tokens import TokenClaims
-from resolvers import ids
+from resolvers import context, ids
 from resolvers.compiled import sql
 from resolvers.compiled.declarations import SOURCES
 from resolvers.compiled.planner import (
@@ -323,7 +323,7 @@ Fixed = tuple[int, int | None, int | None, str, str]  # sql.py's $1..$5
 def fixed_parameters(ctx: Context) -> Fixed:
     """The statement's fixed parameters for this request: user, API token, the session
     token's generation (when the statement is to check it), request id, base URL."""
-    base_url = str(ctx.request.base_url) if ctx.request is not None else "/"  # as resolvers/attachments.py url_of
+    base_url = context.base_url(ctx.request) if ctx.request is not None else "/"  # as resolvers/attachments.py url_of
     if ctx.viewer is not None:
         return (ctx.viewer.user_id, ctx.viewer.api_token_id, None, ctx.request_id, base_url)
     assert ctx.unchecked is not None

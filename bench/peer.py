@@ -17,7 +17,9 @@ Run by hand, never by the test suite. It
    with `--connections` connections, server after server, query after query, and prints
    per server the best round's throughput and that round's p50 and p99, and the ratio;
    beside it, the ratio of each round's two servers (run one after the other) and their
-   median, which this machine's changes of speed between rounds sway less;
+   median, which this machine's changes of speed between rounds sway less; and the CPU per
+   request of each round, of the server's processes and of PostgreSQL's backends for the
+   database (read from /proc, where PostgreSQL runs on this machine);
 6. unless `--no-reports`: grows a second database to ten times the county (as
    `bench/reports.py` does) and prints p50 and p95 of `statistics`, `coverage` and
    `compliance` (Gongjian only).
@@ -302,6 +304,90 @@ def wrk(url: str, body: dict[str, Any], token: str | None, duration: int, connec
     return Round(rps, p50, p99, n)
 
 
+# --- CPU per request -------------------------------------------------------------------------
+
+CLOCK_TICKS: Final = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU a process has used (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def _process_tree(pid: int) -> list[int]:
+    """A process and its descendants (`gongjian serve --workers N`: its workers)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        found.append(todo.pop())
+        todo += children.get(found[-1], [])
+    return found
+
+
+async def _backends(conn: asyncpg.Connection, database: str) -> list[int] | None:
+    """The PostgreSQL backends serving `database`, where this machine runs them (else None:
+    their CPU cannot be read here)."""
+    pids = [
+        int(r["pid"])
+        for r in await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND backend_type = 'client backend'", database
+        )
+    ]
+    return pids if pids and _postgres_here(pids) else None
+
+
+def _postgres_here(pids: list[int]) -> bool:
+    """Whether these are the pids of PostgreSQL processes on this machine."""
+    try:
+        return all(Path(f"/proc/{pid}/comm").read_text().startswith("postgres") for pid in pids)
+    except OSError:
+        return False
+
+
+@dataclass
+class Cpu:
+    """CPU per request over a round: the server's processes, PostgreSQL's backends (None where
+    they run on another machine)."""
+
+    server_ms: float
+    postgres_ms: float | None
+
+
+class CpuMeter:
+    """What a load round costs the server's processes and the database's backends, per request."""
+
+    def __init__(self, conn: asyncpg.Connection, database: str) -> None:
+        self.conn = conn
+        self.database = database
+
+    async def start(self, pid: int) -> tuple[list[int], float, dict[int, float] | None]:
+        tree = _process_tree(pid)
+        backends = await _backends(self.conn, self.database)
+        before = None if backends is None else {b: _cpu_seconds(b) for b in backends}
+        return tree, sum(_cpu_seconds(p) for p in tree), before
+
+    async def stop(self, started: tuple[list[int], float, dict[int, float] | None], requests: float) -> Cpu:
+        tree, server_before, backends_before = started
+        server = sum(_cpu_seconds(p) for p in tree) - server_before
+        postgres = None
+        backends = await _backends(self.conn, self.database)
+        if backends_before is not None and backends is not None:  # a backend started meanwhile: all its CPU
+            postgres = sum(_cpu_seconds(b) - backends_before.get(b, 0.0) for b in backends)
+        per = 1000 / max(requests, 1)
+        return Cpu(server * per, None if postgres is None else postgres * per)
+
+
 # --- the run ---------------------------------------------------------------------------------
 
 
@@ -458,6 +544,9 @@ async def compare(args: argparse.Namespace, server: str, node: Path) -> None:
                 print(f"    one request alone: Gongjian {alone[0]:.1f} ms, PostGraphile {alone[1]:.1f} ms")
         best: dict[tuple[str, str], Round] = {}
         every: dict[tuple[str, str], list[Round]] = {}
+        cpus: dict[tuple[str, str], list[Cpu]] = {}
+        meter = CpuMeter(admin, name)
+        pids = {"gongjian": processes[0].pid, "postgraphile": processes[1].pid}
         async with httpx.AsyncClient(timeout=300) as drain:
             with tempfile.TemporaryDirectory(prefix="gj-peer-") as work:
                 for r in range(args.rounds):
@@ -467,18 +556,22 @@ async def compare(args: argparse.Namespace, server: str, node: Path) -> None:
                             ("gongjian", gj_url, p.gongjian, p.gongjian_token),
                             ("postgraphile", pg_url, p.peer, None),
                         ):
+                            measuring = await meter.start(pids[who])
                             result = wrk(target, body, token, args.duration, args.connections, Path(work))
+                            cpu = await meter.stop(measuring, result.rps * args.duration)
                             # wrk's last requests may still run on the server: one more, answered, before the next round
                             headers = {"Authorization": f"Bearer {token}"} if token else {}
                             await drain.post(target, json=body, headers=headers)
                             print(
                                 f"  ({p.key}) {who:12} {result.rps:8.1f} rps  p50 {result.p50_ms:8.1f} ms  "
-                                f"p99 {result.p99_ms:8.1f} ms  errors {result.errors}",
+                                f"p99 {result.p99_ms:8.1f} ms  errors {result.errors}  "
+                                f"CPU/request: server {cpu.server_ms:.2f} ms, PostgreSQL {_ms_or_na(cpu.postgres_ms)}",
                                 flush=True,
                             )
                             if (p.key, who) not in best or result.rps > best[(p.key, who)].rps:
                                 best[(p.key, who)] = result
                             every.setdefault((p.key, who), []).append(result)
+                            cpus.setdefault((p.key, who), []).append(cpu)
         print(
             f"\n## throughput, best of {args.rounds} alternating rounds of {args.duration} s, "
             f"wrk -c{args.connections}, "
@@ -504,6 +597,13 @@ async def compare(args: argparse.Namespace, server: str, node: Path) -> None:
                 f"{q.rps:.1f} ({q.p50_ms:.0f} / {q.p99_ms:.0f}) | {g.rps / q.rps:.2f}x "
                 f"| {each} ({statistics.median(paired):.2f}x) |"
             )
+        print(
+            "\n## CPU per request, median of the rounds (the server's processes; PostgreSQL's backends)\n"
+            "| read | Gongjian | PostGraphile v5 |\n|---|---|---|"
+        )
+        for p in pairs:
+            gongjian_cpu, peer_cpu = cpus[(p.key, "gongjian")], cpus[(p.key, "postgraphile")]
+            print(f"| ({p.key}) | {_cpu_cell(gongjian_cpu)} | {_cpu_cell(peer_cpu)} |")
     finally:
         for process in processes:
             if process.returncode is None:
@@ -514,6 +614,16 @@ async def compare(args: argparse.Namespace, server: str, node: Path) -> None:
                     process.kill()
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+def _ms_or_na(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f} ms"
+
+
+def _cpu_cell(rounds: list[Cpu]) -> str:
+    postgres = [c.postgres_ms for c in rounds if c.postgres_ms is not None]
+    server = statistics.median(c.server_ms for c in rounds)
+    return f"{server:.2f} ms; {_ms_or_na(statistics.median(postgres) if postgres else None)}"
 
 
 async def reports(server: str, requests: int) -> None:

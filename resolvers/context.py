@@ -122,7 +122,7 @@ def base_url(request: Request | WebSocket) -> str:
     server = scope.get("server")
     key = (
         scope.get("scheme", "http"),
-        next((value for name, value in scope["headers"] if name == b"host"), None),
+        request.headers.get("host"),  # the header starlette's URL reads
         tuple(server) if server else None,
         scope.get("app_root_path", scope.get("root_path", "")),
     )

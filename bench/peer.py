@@ -364,6 +364,10 @@ class Cpu:
     postgres_ms: float | None
 
 
+# a round's start: the server's processes, their CPU seconds, the backends' CPU seconds by pid
+Started = tuple[list[int], float, dict[int, float] | None]
+
+
 class CpuMeter:
     """What a load round costs the server's processes and the database's backends, per request."""
 
@@ -371,13 +375,13 @@ class CpuMeter:
         self.conn = conn
         self.database = database
 
-    async def start(self, pid: int) -> tuple[list[int], float, dict[int, float] | None]:
+    async def start(self, pid: int) -> Started:
         tree = _process_tree(pid)
         backends = await _backends(self.conn, self.database)
         before = None if backends is None else {b: _cpu_seconds(b) for b in backends}
         return tree, sum(_cpu_seconds(p) for p in tree), before
 
-    async def stop(self, started: tuple[list[int], float, dict[int, float] | None], requests: float) -> Cpu:
+    async def stop(self, started: Started, requests: float) -> Cpu:
         tree, server_before, backends_before = started
         server = sum(_cpu_seconds(p) for p in tree) - server_before
         postgres = None

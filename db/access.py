@@ -27,11 +27,13 @@ FROM persons p, viewer_of($2, $3) v
 WHERE p.id = ANY($1::bigint[])
 """
 
-# The same rules given the reason of the place the row lies in (migration 0032), as the compiled
-# reads hand it from the parent row (`Relation.hands`, schema/areas.py): a building's office to
-# its households, a household's reason to its residents. SQL over `{row}`, `{viewer}` and `{given}`.
-HOUSEHOLD_REASON_AT: Final = "(SELECT r FROM household_reason_at({row}, {viewer}, {given}) r)"
-PERSON_REASON_AT: Final = "(SELECT r FROM person_reason_at({row}, {viewer}, {given}) r)"
+# The same rules given the reason of the place the row lies in (migrations 0032 and 0037), as the
+# compiled reads hand it from the parent row (`Relation.hands`, schema/areas.py): a building's
+# office to its households, a household's reason to its residents. SQL expressions over `{row}`,
+# `{viewer}` and `{given}` that PostgreSQL inlines; the office is one of a building's row.
+HOUSEHOLD_REASON_OF: Final = "household_reason_of({row}, {viewer}, {given})"
+PERSON_REASON_OF: Final = "person_reason_of({row}, {viewer}, {given})"
+BUILDING_OFFICE_OF: Final = "building_office_of({row}, {viewer})"
 
 # one row per read (field, household, reason), in the order given
 AUDIT_READS: Final = """

@@ -43,10 +43,15 @@ PERSON_ACCESS = Rule(
 # that reads them (migration 0025): household_access and person_access read these
 HOUSEHOLD_REASON = Rule("household_reason", HOUSEHOLD_ACCESS.who)
 PERSON_REASON = Rule("person_reason", PERSON_ACCESS.who)
-# and given the reason of the place the row lies in (migration 0032: the building's office, the
-# household's reason), which household_reason and person_reason look up and hand to these
-HOUSEHOLD_REASON_AT = Rule("household_reason_at", HOUSEHOLD_ACCESS.who)
-PERSON_REASON_AT = Rule("person_reason_at", PERSON_ACCESS.who)
+# and as expressions given the reason of the place the row lies in (migrations 0032 and 0037:
+# the building's office, the household's reason), which household_reason and person_reason look
+# up and hand to these; the office itself is a rule of the building's row
+HOUSEHOLD_REASON_OF = Rule("household_reason_of", HOUSEHOLD_ACCESS.who)
+PERSON_REASON_OF = Rule("person_reason_of", PERSON_ACCESS.who)
+BUILDING_OFFICE_OF = Rule(
+    "building_office_of",
+    "serves a building by office: COUNTY_ADMIN of its county, staff in scope, its current responsible person",
+)
 ORDER_PARTIES = Rule(
     "order_parties",
     "a party of the order: staff in scope, the ordering household, the assignee (person, unit or its "

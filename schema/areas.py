@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from db.access import HOUSEHOLD_REASON_AT, PERSON_REASON_AT
+from db.access import BUILDING_OFFICE_OF, HOUSEHOLD_REASON_OF, PERSON_REASON_OF
 from db.areas import AreaRow, HouseholdRow, OrganisationRow, PersonRow, PostRow, like_pattern
 from resolvers import adoptions as adoption_resolvers
 from resolvers import areas as r
@@ -576,10 +576,10 @@ compiled.declare(
                 count="SELECT count(*) FROM households h JOIN areas b ON b.id = h.building_id "
                 "WHERE b.path @> ARRAY[{parent}.id] AND household_visible(h, {viewer})",
                 # their building is the parent: its office asked once, not once per household
-                hands=(compiled.Handed("residents", "office", HOUSEHOLD_REASON_AT),),
+                hands=(compiled.Handed("residents", "office", HOUSEHOLD_REASON_OF),),
             ),
         },
-        reasons={"office": compiled.Reason("(SELECT r FROM building_office_reason({row}.id, {viewer}) r)")},
+        reasons={"office": compiled.Reason(BUILDING_OFFICE_OF)},
     ),
 )
 compiled.declare(
@@ -599,7 +599,7 @@ compiled.declare(
                 "{row}.household_id = {parent}.id AND person_visible({row}, {viewer})",
                 guard="residents",
                 # their household is the parent: its reason is the one their rule looks up
-                hands=(compiled.Handed("phone", "residents", PERSON_REASON_AT),),
+                hands=(compiled.Handed("phone", "residents", PERSON_REASON_OF),),
             ),
         },
         reasons={

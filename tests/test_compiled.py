@@ -199,10 +199,10 @@ def test_a_place_s_reason_is_handed_to_its_rows() -> None:
         "BuildingHouseholds",
         {"id": gid("Building", 1)},
     )
-    assert "building_office_reason((q._row).id, vw.v)" in statement
-    assert "household_reason_at((q._row), vw.v, q._given_office)" in statement
-    assert "person_reason_at((q._row), vw.v, q._given_residents)" in statement
-    assert "household_reason((q._row)" not in statement
+    assert "building_office_of((q._row), vw.v)" in statement
+    assert "household_reason_of((q._row), vw.v, q._given_office)" in statement
+    assert "person_reason_of((q._row), vw.v, q._given_residents)" in statement
+    assert "household_reason(" not in statement
 
 
 def _reads() -> list[Any]:

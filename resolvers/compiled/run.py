@@ -55,7 +55,7 @@ from db import access
 from db.pool import Database
 from gongjian.tokens import TokenClaims
 from resolvers import context, ids
-from resolvers.compiled import sql
+from resolvers.compiled import nested, sql
 from resolvers.compiled.declarations import SOURCES
 from resolvers.compiled.planner import (
     Fallback,
@@ -178,7 +178,7 @@ def _build(planner: Planner, variables: Variables, name: str | None) -> Compiled
     except NotCompilable as exc:
         log.debug("not compiled", extra={"fields": {"operation": name, "reason": str(exc)}})
         return None
-    return sql.statement(plan), plan
+    return (nested.statement(plan) if nested.supports(plan) else sql.statement(plan)), plan
 
 
 def compile_operation(

@@ -84,6 +84,21 @@ def _object(pairs: list[tuple[str, str]]) -> str:
     return "json_build_object(" + ", ".join(f"{_key(k)}, {v}" for k, v in pairs) + ")"
 
 
+def viewer_cte() -> str:
+    """`vw`: the viewer's one row, whether the session still signs its user in, and the
+    request's fixed values. Every fixed parameter appears, typed, whether or not the statement
+    needs it; the viewer is computed once (PostgreSQL would inline a CTE read once), from the
+    set-returning form of the rule, which PostgreSQL inlines into the statement's plan
+    (`viewer_of`, a function PostgreSQL cannot inline, would run its own query at each call)."""
+    return (
+        f"vw AS MATERIALIZED (SELECT v, v.county_id AS county, {REQUEST}::text AS request_id, "
+        f"{BASE_URL}::text AS base_url, "
+        f"({TOKEN}::bigint IS NOT NULL OR EXISTS (SELECT 1 FROM users u "
+        f"WHERE {session_holds(f'{USER}::bigint', f'{GENERATION}::integer')})) AS signed_in "
+        f"FROM {VIEWER_ROWS} v)"
+    )
+
+
 class Builder:
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
@@ -421,17 +436,7 @@ class Builder:
     # --- the statement ----------------------------------------------------------------------
 
     def statement(self) -> str:
-        # every fixed parameter appears, typed, whether or not the statement needs it; the
-        # viewer is computed once (PostgreSQL would inline a CTE read once), from the
-        # set-returning form of the rule, which PostgreSQL inlines into this statement's plan
-        # (`viewer_of`, a function PostgreSQL cannot inline, would run its own query at each call)
-        ctes = [
-            f"vw AS MATERIALIZED (SELECT v, v.county_id AS county, {REQUEST}::text AS request_id, "
-            f"{BASE_URL}::text AS base_url, "
-            f"({TOKEN}::bigint IS NOT NULL OR EXISTS (SELECT 1 FROM users u "
-            f"WHERE {session_holds(f'{USER}::bigint', f'{GENERATION}::integer')})) AS signed_in "
-            f"FROM {VIEWER_ROWS} v)"
-        ]
+        ctes = [viewer_cte()]
         ctes += [self.once(obj) for obj in self.plan.nodes if obj.root is not None and obj.root.once is not None]
         ctes += [self.matched(obj) for obj in self.plan.nodes if self._matched_once(obj)]
         ctes += [self.rows(obj) for obj in self.plan.nodes]

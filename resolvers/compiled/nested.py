@@ -1,0 +1,307 @@
+"""From a plan to one statement of nested sub-selects, where the plan allows it.
+
+Each object-valued field is a LATERAL sub-select run for each row of its parent (a relation's
+rows of one parent row: a one-row look-up, a list, or a keyset page), which builds that
+field's JSON and hands it up: PostGraphile's shape. `sql.py`'s statement materialises every
+level as a CTE and joins the levels by id instead; on a building's households with their
+residents that shape cost about twice as much backend CPU (each level's rows as composites
+in a tuplestore, sorted for DISTINCT ON, hashed for the join, its JSON in another CTE).
+
+A row's reasons are computed once in a LATERAL sub-select of their own (`OFFSET 0`: not
+pulled up into each place that reads them) and read from there by the row's masked fields,
+its guarded relations and the reasons it hands to its rows. The personal-data reads to
+audit travel up with the JSON: each level also returns the text `field:household:reason` of
+its rows' audited reads (comma-separated, NULL when none), and the statement returns them as
+`sql.py`'s does (arrays of field, household and reason, distinct, in that order).
+
+What this shape does not build (`nodes(ids)`, an interface's rows, a ranked relation, a
+type whose rows are computed from its parent) is left to `sql.py`: `supports` says which."""
+
+from __future__ import annotations
+
+import re
+
+from resolvers.compiled.declarations import AUDITED_REASONS
+from resolvers.compiled.planner import (
+    TOKEN,
+    Child,
+    ConnectionField,
+    Constant,
+    EdgesPart,
+    FieldPlan,
+    Gid,
+    NodesField,
+    ObjNode,
+    PageInfoPart,
+    Plan,
+    Scalar,
+)
+from resolvers.compiled.sql import (
+    COUNTY,
+    ROW_VIEWER,
+    SIGNED_IN,
+    Builder,
+    _fill,
+    _object,
+    cursor,
+    global_id,
+    time_cursor,
+    viewer_cte,
+)
+
+_TABLE = re.compile(r"[a-z_]+")
+_AUDITED = ", ".join(f"'{r}'" for r in AUDITED_REASONS)
+
+
+def supports(plan: Plan) -> bool:
+    """Whether every object of the plan is built by this shape."""
+    if any(isinstance(p, NodesField) for _, p in plan.roots):
+        return False
+    for obj in plan.nodes:
+        if obj.node_ids_param is not None or obj.variants is not None or obj.parent_type is not None:
+            return False
+        if obj.rank is not None or not _TABLE.fullmatch(obj.source.table):
+            return False
+        if any(isinstance(p, NodesField) or (isinstance(p, Gid) and p.type_sql) for _, p in obj.fields):
+            return False
+    return True
+
+
+class Nested:
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.ctes = Builder(plan)  # the root connections' pages, counts and sets: as `sql.py` writes them
+        self.audits: dict[int, bool] = {}
+        for obj in reversed(plan.nodes):  # a child's after its parent's in the plan
+            self.audits[obj.index] = self._audits(obj)
+
+    def _audits(self, obj: ObjNode) -> bool:
+        """Whether the object's rows, or rows below them, may make reads to audit."""
+        own = any(obj.reason(name).audit_field is not None for name in obj.reasons)
+        return own or any(self.audits[c.index] for c in self._children(obj))
+
+    @staticmethod
+    def _children(obj: ObjNode) -> list[ObjNode]:
+        return [p.node for _, p in obj.fields if isinstance(p, Child | ConnectionField)]
+
+    # --- a level --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _row(obj: ObjNode) -> str:
+        """A row of the level: the table's alias, or a page's row (a composite)."""
+        return f"(k{obj.index}._row)" if obj.kind == "connection" else f"x{obj.index}"
+
+    def _parent_row(self, obj: ObjNode) -> str:
+        assert obj.parent is not None
+        return self._row(obj.parent)
+
+    def _reasons(self, obj: ObjNode) -> str:
+        """The row's reasons, once a row."""
+        if not obj.reasons:
+            return ""
+        row = self._row(obj)
+        values = []
+        for name in sorted(obj.reasons):
+            handed = obj.handed.get(name)
+            if handed is not None:
+                given = f"r{obj.parent.index}._r_{handed.given}" if obj.parent is not None else "NULL"
+                value = _fill(handed.sql, ROW_VIEWER, row=row, given=given)
+            else:
+                value = _fill(obj.reason(name).sql, ROW_VIEWER, row=row, **Builder._root_values(obj))
+            values.append(f"({value}) AS _r_{name}")
+        return f" CROSS JOIN LATERAL (SELECT {', '.join(values)} FROM vw OFFSET 0) r{obj.index}"
+
+    def _joins(self, obj: ObjNode) -> str:
+        return "".join(f" LEFT JOIN LATERAL ({self.level(c)}) c{c.index} ON true" for c in self._children(obj))
+
+    def _value(self, plan: FieldPlan, obj: ObjNode) -> str:
+        row = self._row(obj)
+        if isinstance(plan, Constant):
+            return f"'{plan.value}'::text"
+        if isinstance(plan, Gid):
+            return global_id(plan.type_name, f"{row}.id")
+        if isinstance(plan, Scalar):
+            value = f"({_fill(plan.sql, row=row)})"
+            if plan.masked_by is None:
+                return value
+            return f"CASE WHEN r{obj.index}._r_{plan.masked_by} IS NOT NULL THEN {value} END"
+        assert isinstance(plan, Child | ConnectionField)
+        c = f"c{plan.node.index}"
+        return f"coalesce({c}.j, '[]'::json)" if plan.node.kind == "list" else f"{c}.j"
+
+    def _json(self, obj: ObjNode) -> str:
+        return _object([(k, self._value(p, obj)) for k, p in obj.fields])
+
+    def _audit(self, obj: ObjNode) -> str:
+        """The row's reads to audit, and those of the rows below it: text, NULL when none."""
+        if not self.audits[obj.index]:
+            return "NULL::text"
+        row = self._row(obj)
+        parts = []
+        for name in sorted(obj.reasons):
+            reason = obj.reason(name)
+            if reason.audit_field is None:
+                continue
+            household = f"({_fill(reason.audit_household, row=row)})::bigint"
+            when = _fill(reason.audit_when, row=row)
+            r = f"r{obj.index}._r_{name}"
+            parts.append(
+                f"CASE WHEN {household} IS NOT NULL AND {r} IN ({_AUDITED}) AND ({when}) "
+                f"THEN '{reason.audit_field}:' || {household} || ':' || {r} END"
+            )
+        parts += [f"c{c.index}.a" for c in self._children(obj) if self.audits[c.index]]
+        return f"nullif(concat_ws(',', {', '.join(parts)}), '')"
+
+    def _gathered(self, obj: ObjNode, audit: str, vis: str | None = None) -> str:
+        """The reads to audit of a list's or a page's rows (those on the page), one text."""
+        if not self.audits[obj.index]:
+            return "NULL::text"
+        return f"string_agg({audit}, ',')" + (f" FILTER (WHERE {vis})" if vis else "")
+
+    def _candidates(self, obj: ObjNode, alias: str, tail: str = "") -> str:
+        """FROM and WHERE of a relation's rows of the parent row, the row named `alias`."""
+        relation = obj.relation
+        assert relation is not None and obj.parent is not None
+        where = _fill(relation.where, row=alias, parent=self._parent_row(obj))
+        # a single object leads only to a row node() returns for the viewer (the target's rule)
+        rule = _fill(obj.source.node_filter, row=alias) if relation.kind == "one" else "true"
+        guarded = f" AND r{obj.parent.index}._r_{relation.guard} IS NOT NULL" if relation.guard else ""
+        return f"FROM {obj.source.table} {alias}{tail} WHERE ({where}) AND ({rule}){guarded}"
+
+    def _page_rows(self, obj: ObjNode) -> str:
+        """A connection's page: its rows (`_row`) and whether each is on the page (`_vis`: the
+        one more row tells whether there is a next page)."""
+        vis, page = self.ctes._page(obj)
+        if obj.root is None:
+            return f"SELECT x AS _row, {vis} {self._candidates(obj, 'x')} {page}"
+        root, n = obj.root, obj.index
+        if self.ctes._matched_once(obj):  # the page's ids, then their rows
+            where = f"x.id IN (SELECT x.id FROM m{n} x WHERE true {page})"
+        elif root.alternatives:  # each alternative's page, then the page of them all
+            each = " UNION ALL ".join(f"({q} {page})" for q in self.ctes._alternatives(obj, "x.id"))
+            where = f"x.id IN (SELECT u.id FROM ({each}) u)"
+        else:
+            where = _fill(root.where, row="x", **Builder._root_values(obj))
+        if root.rule is not None:
+            where = f"({_fill(root.rule)}) AND ({where})"
+        return f"SELECT x AS _row, {vis} FROM {root.table} x WHERE ({where}) {page}"
+
+    def level(self, obj: ObjNode) -> str:
+        """A SELECT of one row: the field's JSON (`j`) and its reads to audit (`a`)."""
+        n, json, audit = obj.index, self._json(obj), self._audit(obj)
+        tail = f"{self._reasons(obj)}{self._joins(obj)}"
+        if obj.kind == "connection":
+            return self._connection(obj, json, audit, tail)
+        if obj.node_param is not None:  # node(id), viewer
+            where = f"x{n}.id = {obj.node_param} AND ({_fill(obj.source.node_filter, row=f'x{n}')})"
+            return f"SELECT {json} AS j, {audit} AS a FROM {obj.source.table} x{n}{tail} WHERE {where}"
+        candidates = self._candidates(obj, f"x{n}", tail)
+        if obj.kind == "one":
+            return f"SELECT {json} AS j, {audit} AS a {candidates} ORDER BY x{n}.id LIMIT 1"
+        return f"SELECT json_agg({json} ORDER BY x{n}.id) AS j, {self._gathered(obj, audit)} AS a {candidates}"
+
+    def _field_of(self, obj: ObjNode) -> ConnectionField:
+        fields = obj.parent.fields if obj.parent is not None else self.plan.roots
+        for _, plan in fields:
+            if isinstance(plan, ConnectionField) and plan.node is obj:
+                return plan
+        raise AssertionError("a connection's rows belong to its field")
+
+    def _count(self, obj: ObjNode) -> str:
+        if self.ctes._matched_once(obj):
+            return f"(SELECT count(*) FROM m{obj.index})"
+        if obj.root is not None:
+            return f"({self.ctes._matching(obj, 'count(*)')})"
+        assert obj.relation is not None and obj.relation.count is not None
+        return f"({_fill(obj.relation.count, parent=self._parent_row(obj))})"
+
+    def _connection(self, obj: ObjNode, json: str, audit: str, tail: str) -> str:
+        n, row = obj.index, self._row(obj)
+        vis = f"k{n}._vis"
+        if obj.time is not None:
+            keys = [f"({_fill(obj.time, row=row)})", f"{row}.id"]
+            edge_cursor = time_cursor(*keys)
+        else:
+            keys = [f"{row}.id"]
+            edge_cursor = cursor(keys[0])
+        ascending, descending = ", ".join(keys), ", ".join(f"{k} DESC" for k in keys)
+        order, reverse = (descending, ascending) if obj.descending else (ascending, descending)
+        if len(keys) == 1:  # the first and last key of the page, then the cursor of each alone
+            low, high = (f"{f}({keys[0]}) FILTER (WHERE {vis})" for f in ("min", "max"))
+            first, last = (cursor(high), cursor(low)) if obj.descending else (cursor(low), cursor(high))
+        else:
+            first = f"(array_agg({edge_cursor} ORDER BY {order}) FILTER (WHERE {vis}))[1]"
+            last = f"(array_agg({edge_cursor} ORDER BY {reverse}) FILTER (WHERE {vis}))[1]"
+        pairs: list[tuple[str, str]] = []
+        plan = self._field_of(obj)
+        for key, part in plan.parts:
+            if part == "totalCount":
+                pairs.append((key, self._count(obj)))
+            elif part == "__typename":
+                pairs.append((key, f"'{plan.typename}'::text"))
+            elif isinstance(part, PageInfoPart):
+                info = {
+                    "hasNextPage": f"coalesce(bool_or(NOT {vis}), false)",
+                    "hasPreviousPage": "false",
+                    "startCursor": first,
+                    "endCursor": last,
+                    "__typename": "'PageInfo'::text",
+                }
+                pairs.append((key, _object([(k, info[what]) for k, what in part.keys])))
+            elif isinstance(part, EdgesPart):
+                each = {"cursor": edge_cursor, "node": json, "__typename": f"'{part.typename}'::text"}
+                edge = _object([(k, each[what]) for k, what in part.keys])
+                pairs.append((key, f"coalesce(json_agg({edge} ORDER BY {order}) FILTER (WHERE {vis}), '[]'::json)"))
+        return (
+            f"SELECT {_object(pairs)} AS j, {self._gathered(obj, audit, vis)} AS a "
+            f"FROM ({self._page_rows(obj)}) k{n}{tail} GROUP BY ()"  # one row, if only of its totalCount
+        )
+
+    # --- the statement --------------------------------------------------------------------------
+
+    def statement(self) -> str:
+        ctes = [viewer_cte()]
+        ctes += [self.ctes.once(o) for o in self.plan.nodes if o.root is not None and o.root.once is not None]
+        ctes += [self.ctes.matched(o) for o in self.plan.nodes if self.ctes._matched_once(o)]
+        rules = [
+            f"({_fill(plan.node.root.rule)})"
+            for _, plan in self.plan.roots
+            if isinstance(plan, ConnectionField) and plan.node.root is not None and plan.node.root.rule is not None
+        ]
+        if self.plan.users_only:
+            rules.append(f"{TOKEN}::bigint IS NULL")
+        pairs: list[tuple[str, str]] = []
+        joins, audited = "", []
+        for key, plan in self.plan.roots:
+            if plan is None:
+                pairs.append((key, "NULL::json"))
+            elif isinstance(plan, Child | ConnectionField):
+                obj = plan.node
+                joins += f" LEFT JOIN LATERAL ({self.level(obj)}) c{obj.index} ON true"
+                pairs.append((key, f"c{obj.index}.j"))
+                if self.audits[obj.index]:
+                    audited.append(f"c{obj.index}.a")
+            else:
+                assert isinstance(plan, Constant)
+                pairs.append((key, f"'{plan.value}'::text"))
+        where = f" WHERE {' AND '.join(rules)}" if rules else ""
+        if audited:
+            order = "ORDER BY a.f, a.h, a.reason"
+            joins += (
+                f" CROSS JOIN LATERAL (SELECT array_agg(a.f {order}) AS f, array_agg(a.h {order}) AS h, "
+                f"array_agg(a.reason {order}) AS reason FROM (SELECT DISTINCT split_part(e, ':', 1) AS f, "
+                f"split_part(e, ':', 2)::bigint AS h, split_part(e, ':', 3) AS reason "
+                f"FROM unnest(string_to_array(concat_ws(',', {', '.join(audited)}), ',')) e "
+                f"WHERE e <> '' AND {SIGNED_IN}) a) audit"
+            )
+            columns = f"{COUNTY}, audit.f, audit.h, audit.reason"
+        else:
+            columns = "NULL::bigint, NULL::text[], NULL::bigint[], NULL::text[]"
+        return (
+            f"WITH {', '.join(ctes)} SELECT CASE WHEN {SIGNED_IN} THEN "
+            f"convert_to({_object(pairs)}::text, 'UTF8') END, {columns} FROM (SELECT 1) top{joins}{where}"
+        )
+
+
+def statement(plan: Plan) -> str:
+    return Nested(plan).statement()

@@ -205,6 +205,27 @@ def test_a_place_s_reason_is_handed_to_its_rows() -> None:
     assert "household_reason(" not in statement
 
 
+def test_a_repeated_request_is_answered_from_its_kept_statement(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The statement and parameters of a document, operation and variables are kept: the same
+    variables again (in any key order) are not coerced and planned again; other values are."""
+    schema, document = build()._schema, parse(BUILDING_HOUSEHOLDS)
+    run._answers.clear()
+    compiled: list[Any] = []
+    real = run._compile
+
+    def counted(*args: Any) -> tuple[str, list[Any]]:
+        compiled.append(args[-1])
+        return real(*args)
+
+    monkeypatch.setattr(run, "_compile", counted)
+    first = run.compile_operation(schema, document, BUILDING_HOUSEHOLDS, None, {"id": gid("Building", 1), "first": 5})
+    again = run.compile_operation(schema, document, BUILDING_HOUSEHOLDS, None, {"first": 5, "id": gid("Building", 1)})
+    other = run.compile_operation(schema, document, BUILDING_HOUSEHOLDS, None, {"id": gid("Building", 2), "first": 5})
+    assert again == first and len(compiled) == 2
+    assert other[0] == first[0] and other[1] != first[1], "the same statement, the other building's id"
+    assert 2 in other[1] and 1 in first[1]
+
+
 def _reads() -> list[Any]:
     """The matrix rows that read: contract queries and query texts."""
     found = []
@@ -462,6 +483,7 @@ async def test_trusted_operations_compile_when_the_app_starts(
     run._trusted.clear()
     run._precompiled.clear()
     run._plans.clear()
+    run._answers.clear()
     create_app(settings, db=SingleConnectionDatabase(conn))
     orders_id, _ = _manifest_id("ServiceOrders")
     households_id, _ = _manifest_id("BuildingHouseholds")

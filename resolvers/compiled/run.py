@@ -74,6 +74,8 @@ log = logging.getLogger("gongjian.compiled")
 CACHE_SIZE: Final = 1000
 Compiled = tuple[str, Plan] | None  # None: this shape of the operation runs ordinarily
 _plans: OrderedDict[tuple[Any, ...], Compiled] = OrderedDict()
+# (document text, operation name, variables as sorted JSON) -> statement and parameters
+_answers: OrderedDict[tuple[str, str | None, bytes], tuple[str, tuple[Any, ...]]] = OrderedDict()
 
 
 def _document_key(query: str) -> str:
@@ -185,7 +187,25 @@ def compile_operation(
     schema: Any, document: Any, query: str, operation_name: str | None, given: Any
 ) -> tuple[str, list[Any]]:
     """The statement and its request-specific parameters (after the fixed ones, `FIXED`);
-    raises NotCompilable or Fallback."""
+    raises NotCompilable or Fallback. Both depend on the document, the operation and the
+    variables alone: the answer to the same three is kept (bounded), so a repeated request
+    (a page polled, a list's first page) is not coerced and planned again (60-90 us a request)."""
+    try:
+        memo = (query, operation_name, orjson.dumps(given, option=orjson.OPT_SORT_KEYS))
+    except TypeError:  # a value JSON does not hold (not sent as JSON): not kept
+        memo = None
+    if memo is not None and (found := _answers.get(memo)) is not None:
+        _answers.move_to_end(memo)
+        return found[0], list(found[1])
+    statement, params = _compile(schema, document, query, operation_name, given)
+    if memo is not None:
+        _answers[memo] = (statement, tuple(params))
+        if len(_answers) > CACHE_SIZE:
+            _answers.popitem(last=False)
+    return statement, params
+
+
+def _compile(schema: Any, document: Any, query: str, operation_name: str | None, given: Any) -> tuple[str, list[Any]]:
     operation = get_operation_ast(document, operation_name)
     if operation is None:
         raise NotCompilable("no operation")

@@ -37,11 +37,8 @@ from resolvers.compiled.planner import (
     Scalar,
 )
 from resolvers.compiled.sql import (
-    COUNTY,
-    ROW_VIEWER,
-    SIGNED_IN,
+    VIEWER_FROM,
     Builder,
-    _fill,
     _object,
     cursor,
     global_id,
@@ -50,6 +47,15 @@ from resolvers.compiled.sql import (
 )
 
 _TABLE = re.compile(r"[a-z_]+")
+
+
+def _fill(fragment: str, **values: str) -> str:
+    """A declaration's SQL, the viewer read from the statement's `vw` row: every level lies
+    within the top query, whose FROM is `vw`, so the viewer is a parameter there (not a
+    sub-select of `vw` evaluated again each time a level runs for another parent row)."""
+    return fragment.format(viewer="vw.v", viewer_from=VIEWER_FROM, county="vw.county", base_url="vw.base_url", **values)
+
+
 _AUDITED = ", ".join(f"'{r}'" for r in AUDITED_REASONS)
 
 
@@ -105,11 +111,11 @@ class Nested:
             handed = obj.handed.get(name)
             if handed is not None:
                 given = f"r{obj.parent.index}._r_{handed.given}" if obj.parent is not None else "NULL"
-                value = _fill(handed.sql, ROW_VIEWER, row=row, given=given)
+                value = _fill(handed.sql, row=row, given=given)
             else:
-                value = _fill(obj.reason(name).sql, ROW_VIEWER, row=row, **Builder._root_values(obj))
+                value = _fill(obj.reason(name).sql, row=row, **Builder._root_values(obj))
             values.append(f"({value}) AS _r_{name}")
-        return f" CROSS JOIN LATERAL (SELECT {', '.join(values)} FROM vw OFFSET 0) r{obj.index}"
+        return f" CROSS JOIN LATERAL (SELECT {', '.join(values)} OFFSET 0) r{obj.index}"
 
     def _joins(self, obj: ObjNode) -> str:
         return "".join(f" LEFT JOIN LATERAL ({self.level(c)}) c{c.index} ON true" for c in self._children(obj))
@@ -292,14 +298,14 @@ class Nested:
                 f"array_agg(a.reason {order}) AS reason FROM (SELECT DISTINCT split_part(e, ':', 1) AS f, "
                 f"split_part(e, ':', 2)::bigint AS h, split_part(e, ':', 3) AS reason "
                 f"FROM unnest(string_to_array(concat_ws(',', {', '.join(audited)}), ',')) e "
-                f"WHERE e <> '' AND {SIGNED_IN}) a) audit"
+                f"WHERE e <> '' AND vw.signed_in) a) audit"
             )
-            columns = f"{COUNTY}, audit.f, audit.h, audit.reason"
+            columns = "vw.county, audit.f, audit.h, audit.reason"
         else:
             columns = "NULL::bigint, NULL::text[], NULL::bigint[], NULL::text[]"
         return (
-            f"WITH {', '.join(ctes)} SELECT CASE WHEN {SIGNED_IN} THEN "
-            f"convert_to({_object(pairs)}::text, 'UTF8') END, {columns} FROM (SELECT 1) top{joins}{where}"
+            f"WITH {', '.join(ctes)} SELECT CASE WHEN vw.signed_in THEN "
+            f"convert_to({_object(pairs)}::text, 'UTF8') END, {columns} FROM vw{joins}{where}"
         )
 
 

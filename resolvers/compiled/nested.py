@@ -23,16 +23,13 @@ import re
 
 from resolvers.compiled.declarations import AUDITED_REASONS
 from resolvers.compiled.planner import (
-    TOKEN,
     Child,
     ConnectionField,
     Constant,
-    EdgesPart,
     FieldPlan,
     Gid,
     NodesField,
     ObjNode,
-    PageInfoPart,
     Plan,
     Scalar,
 )
@@ -40,9 +37,7 @@ from resolvers.compiled.sql import (
     VIEWER_FROM,
     Builder,
     _object,
-    cursor,
     global_id,
-    time_cursor,
     viewer_cte,
 )
 
@@ -206,13 +201,6 @@ class Nested:
             return f"SELECT {json} AS j, {audit} AS a {candidates} ORDER BY x{n}.id LIMIT 1"
         return f"SELECT json_agg({json} ORDER BY x{n}.id) AS j, {self._gathered(obj, audit)} AS a {candidates}"
 
-    def _field_of(self, obj: ObjNode) -> ConnectionField:
-        fields = obj.parent.fields if obj.parent is not None else self.plan.roots
-        for _, plan in fields:
-            if isinstance(plan, ConnectionField) and plan.node is obj:
-                return plan
-        raise AssertionError("a connection's rows belong to its field")
-
     def _count(self, obj: ObjNode) -> str:
         if self.ctes._matched_once(obj):
             return f"(SELECT count(*) FROM m{obj.index})"
@@ -222,46 +210,16 @@ class Nested:
         return f"({_fill(obj.relation.count, parent=self._parent_row(obj))})"
 
     def _connection(self, obj: ObjNode, json: str, audit: str, tail: str) -> str:
-        n, row = obj.index, self._row(obj)
-        vis = f"k{n}._vis"
-        if obj.time is not None:
-            keys = [f"({_fill(obj.time, row=row)})", f"{row}.id"]
-            edge_cursor = time_cursor(*keys)
-        else:
-            keys = [f"{row}.id"]
-            edge_cursor = cursor(keys[0])
-        ascending, descending = ", ".join(keys), ", ".join(f"{k} DESC" for k in keys)
-        order, reverse = (descending, ascending) if obj.descending else (ascending, descending)
-        if len(keys) == 1:  # the first and last key of the page, then the cursor of each alone
-            low, high = (f"{f}({keys[0]}) FILTER (WHERE {vis})" for f in ("min", "max"))
-            first, last = (cursor(high), cursor(low)) if obj.descending else (cursor(low), cursor(high))
-        else:
-            first = f"(array_agg({edge_cursor} ORDER BY {order}) FILTER (WHERE {vis}))[1]"
-            last = f"(array_agg({edge_cursor} ORDER BY {reverse}) FILTER (WHERE {vis}))[1]"
-        pairs: list[tuple[str, str]] = []
-        plan = self._field_of(obj)
-        for key, part in plan.parts:
-            if part == "totalCount":
-                pairs.append((key, self._count(obj)))
-            elif part == "__typename":
-                pairs.append((key, f"'{plan.typename}'::text"))
-            elif isinstance(part, PageInfoPart):
-                info = {
-                    "hasNextPage": f"coalesce(bool_or(NOT {vis}), false)",
-                    "hasPreviousPage": "false",
-                    "startCursor": first,
-                    "endCursor": last,
-                    "__typename": "'PageInfo'::text",
-                }
-                pairs.append((key, _object([(k, info[what]) for k, what in part.keys])))
-            elif isinstance(part, EdgesPart):
-                each = {"cursor": edge_cursor, "node": json, "__typename": f"'{part.typename}'::text"}
-                edge = _object([(k, each[what]) for k, what in part.keys])
-                pairs.append((key, f"coalesce(json_agg({edge} ORDER BY {order}) FILTER (WHERE {vis}), '[]'::json)"))
-        return (
-            f"SELECT {_object(pairs)} AS j, {self._gathered(obj, audit, vis)} AS a "
-            f"FROM ({self._page_rows(obj)}) k{n}{tail} GROUP BY ()"  # one row, if only of its totalCount
+        """A page's object, from the aggregates of its rows (GROUP BY (): one row, if only of
+        its totalCount)."""
+        n, row, vis = obj.index, self._row(obj), f"k{obj.index}._vis"
+        keys = [f"({_fill(obj.time, row=row)})", f"{row}.id"] if obj.time is not None else [f"{row}.id"]
+        rows = (
+            f"SELECT {self.ctes.page_columns(obj, json, keys, vis)}, {self._gathered(obj, audit, vis)} AS a "
+            f"FROM ({self._page_rows(obj)}) k{n}{tail} GROUP BY ()"
         )
+        value = self.ctes._connection(self.ctes._field_of(obj), lambda: self._count(obj))
+        return f"SELECT {value} AS j, c{n}.a FROM ({rows}) c{n}"
 
     # --- the statement --------------------------------------------------------------------------
 
@@ -269,13 +227,7 @@ class Nested:
         ctes = [viewer_cte()]
         ctes += [self.ctes.once(o) for o in self.plan.nodes if o.root is not None and o.root.once is not None]
         ctes += [self.ctes.matched(o) for o in self.plan.nodes if self.ctes._matched_once(o)]
-        rules = [
-            f"({_fill(plan.node.root.rule)})"
-            for _, plan in self.plan.roots
-            if isinstance(plan, ConnectionField) and plan.node.root is not None and plan.node.root.rule is not None
-        ]
-        if self.plan.users_only:
-            rules.append(f"{TOKEN}::bigint IS NULL")
+        rules = self.ctes.rules()
         pairs: list[tuple[str, str]] = []
         joins, audited = "", []
         for key, plan in self.plan.roots:

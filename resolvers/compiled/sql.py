@@ -84,6 +84,22 @@ def _object(pairs: list[tuple[str, str]]) -> str:
     return "json_build_object(" + ", ".join(f"{_key(k)}, {v}" for k, v in pairs) + ")"
 
 
+def page_keys(keys: list[str], descending: bool, vis: str) -> tuple[str, str, str, str]:
+    """A page's order and cursors from its keys (a time and the id, or one key): each edge's
+    cursor, the ORDER BY of its rows, and the page's first and last cursor (aggregates over
+    the rows where `vis`: on the page, not the one more row)."""
+    edge_cursor = time_cursor(*keys) if len(keys) == 2 else cursor(keys[0])
+    ascending, backwards = ", ".join(keys), ", ".join(f"{k} DESC" for k in keys)
+    order, reverse = (backwards, ascending) if descending else (ascending, backwards)
+    if len(keys) == 1:  # the first and last key of the page, then the cursor of each alone
+        low, high = (f"{f}({keys[0]}) FILTER (WHERE {vis})" for f in ("min", "max"))
+        first, last = (cursor(high), cursor(low)) if descending else (cursor(low), cursor(high))
+    else:
+        first = f"(array_agg({edge_cursor} ORDER BY {order}) FILTER (WHERE {vis}))[1]"
+        last = f"(array_agg({edge_cursor} ORDER BY {reverse}) FILTER (WHERE {vis}))[1]"
+    return edge_cursor, order, first, last
+
+
 def viewer_cte() -> str:
     """`vw`: the viewer's one row, whether the session still signs its user in, and the
     request's fixed values. Every fixed parameter appears, typed, whether or not the statement
@@ -378,31 +394,27 @@ class Builder:
         if obj.kind == "list":
             order = "r._rank" if obj.rank is not None else "r._id"
             return f"{head}, json_agg({value} ORDER BY {order}) AS _json{tail} WHERE r._vis GROUP BY r._p)"
-        edges = self._edges_part(obj)
-        edge = "NULL::json"
         if obj.time is not None:
             keys = [f"({_fill(obj.time, row='(r._row)')})", "r._id"]
-            edge_cursor = time_cursor(*keys)
         else:
             keys = ["r._rank" if obj.rank is not None else "r._id"]
-            edge_cursor = cursor(keys[0])
-        ascending, descending = ", ".join(keys), ", ".join(f"{k} DESC" for k in keys)
-        order, reverse = (descending, ascending) if obj.descending else (ascending, descending)
+        return f"{head}, {self.page_columns(obj, value, keys, 'r._vis')}{tail} GROUP BY r._p)"
+
+    def page_columns(self, obj: ObjNode, value: str, keys: list[str], vis: str) -> str:
+        """The aggregates of a page's rows that its connection's object reads (`_connection`):
+        the edges (`value` each row's JSON, `keys` its order), and only the parts of pageInfo
+        asked; `vis` tells a row of the page from the one more row."""
+        edges = self._edges_part(obj)
+        edge_cursor, order, first, last = page_keys(keys, obj.descending, vis)
+        edge = "NULL::json"
         if edges is not None:
             parts = {"cursor": edge_cursor, "node": value, "__typename": f"'{edges.typename}'::text"}
             edge = _object([(k, parts[what]) for k, what in edges.keys])
-        if len(keys) == 1:  # the first and last key of the page, then the cursor of each alone
-            low, high = (f"{f}({keys[0]}) FILTER (WHERE r._vis)" for f in ("min", "max"))
-            first, last = (cursor(high), cursor(low)) if obj.descending else (cursor(low), cursor(high))
-        else:
-            first = f"(array_agg({edge_cursor} ORDER BY {order}) FILTER (WHERE r._vis))[1]"
-            last = f"(array_agg({edge_cursor} ORDER BY {reverse}) FILTER (WHERE r._vis))[1]"
-        # what pageInfo asks, only
         info = self._page_info(obj)
-        asked = [("hasNextPage", "bool_or(NOT r._vis) AS _more"), ("startCursor", f"{first} AS _start")]
+        asked = [("hasNextPage", f"bool_or(NOT {vis}) AS _more"), ("startCursor", f"{first} AS _start")]
         asked.append(("endCursor", f"{last} AS _end"))
         page = "".join(f", {sql}" for what, sql in asked if what in info)
-        return f"{head}, json_agg({edge} ORDER BY {order}) FILTER (WHERE r._vis) AS _edges{page}{tail} GROUP BY r._p)"
+        return f"json_agg({edge} ORDER BY {order}) FILTER (WHERE {vis}) AS _edges{page}"
 
     # --- audit ------------------------------------------------------------------------------
 
@@ -435,13 +447,8 @@ class Builder:
 
     # --- the statement ----------------------------------------------------------------------
 
-    def statement(self) -> str:
-        ctes = [viewer_cte()]
-        ctes += [self.once(obj) for obj in self.plan.nodes if obj.root is not None and obj.root.once is not None]
-        ctes += [self.matched(obj) for obj in self.plan.nodes if self._matched_once(obj)]
-        ctes += [self.rows(obj) for obj in self.plan.nodes]
-        ctes += [self.json(obj) for obj in reversed(self.plan.nodes)]
-        # the fields' own rules: where one refuses, no row (the ordinary path answers)
+    def rules(self) -> list[str]:
+        """The fields' own rules: where one refuses, no row (the ordinary path answers)."""
         rules = [
             f"({_fill(plan.node.root.rule)})"
             for _, plan in self.plan.roots
@@ -449,6 +456,15 @@ class Builder:
         ]
         if self.plan.users_only:
             rules.append(f"{TOKEN}::bigint IS NULL")
+        return rules
+
+    def statement(self) -> str:
+        ctes = [viewer_cte()]
+        ctes += [self.once(obj) for obj in self.plan.nodes if obj.root is not None and obj.root.once is not None]
+        ctes += [self.matched(obj) for obj in self.plan.nodes if self._matched_once(obj)]
+        ctes += [self.rows(obj) for obj in self.plan.nodes]
+        ctes += [self.json(obj) for obj in reversed(self.plan.nodes)]
+        rules = self.rules()
         audit = self.audit()
         if audit is not None:
             ctes.append(audit)

@@ -37,6 +37,7 @@ from resolvers.compiled.sql import (
     VIEWER_FROM,
     Builder,
     _object,
+    answer,
     global_id,
     viewer_cte,
 )
@@ -242,23 +243,17 @@ class Nested:
             else:
                 assert isinstance(plan, Constant)
                 pairs.append((key, f"'{plan.value}'::text"))
-        where = f" WHERE {' AND '.join(rules)}" if rules else ""
+        audit = None
         if audited:
             order = "ORDER BY a.f, a.h, a.reason"
-            joins += (
+            audit = (
                 f" CROSS JOIN LATERAL (SELECT array_agg(a.f {order}) AS f, array_agg(a.h {order}) AS h, "
                 f"array_agg(a.reason {order}) AS reason FROM (SELECT DISTINCT split_part(e, ':', 1) AS f, "
                 f"split_part(e, ':', 2)::bigint AS h, split_part(e, ':', 3) AS reason "
                 f"FROM unnest(string_to_array(concat_ws(',', {', '.join(audited)}), ',')) e "
                 f"WHERE e <> '' AND vw.signed_in) a) audit"
             )
-            columns = "vw.county, audit.f, audit.h, audit.reason"
-        else:
-            columns = "NULL::bigint, NULL::text[], NULL::bigint[], NULL::text[]"
-        return (
-            f"WITH {', '.join(ctes)} SELECT CASE WHEN vw.signed_in THEN "
-            f"convert_to({_object(pairs)}::text, 'UTF8') END, {columns} FROM vw{joins}{where}"
-        )
+        return answer(ctes, pairs, f"vw{joins}", rules, audit, "vw.signed_in", "vw.county")
 
 
 def statement(plan: Plan) -> str:

@@ -480,15 +480,31 @@ class Builder:
                 pairs.append((key, self._connection(plan, lambda plan=plan: self._count(plan, "top"))))
             else:
                 pairs.append((key, self._value(plan, "top")))
-        where = f" WHERE {' AND '.join(rules)}" if rules else ""
-        if audit is not None:
-            audited, joins = f"{COUNTY}, audit.f, audit.h, audit.reason", f"{joins} CROSS JOIN audit"
-        else:
-            audited = "NULL::bigint, NULL::text[], NULL::bigint[], NULL::text[]"
-        return (
-            f"WITH {', '.join(ctes)} SELECT CASE WHEN {SIGNED_IN} THEN convert_to({_object(pairs)}::text, 'UTF8') END, "
-            f"{audited} FROM (SELECT 1) top{joins}{where}"
-        )
+        audit_join = " CROSS JOIN audit" if audit is not None else None
+        return answer(ctes, pairs, f"(SELECT 1) top{joins}", rules, audit_join, SIGNED_IN, COUNTY)
+
+
+def answer(
+    ctes: list[str],
+    pairs: list[tuple[str, str]],
+    source: str,
+    rules: list[str],
+    audit: str | None,
+    signed_in: str,
+    county: str,
+) -> str:
+    """The statement's one row: the `data` JSON as UTF-8 bytes where the session signs its
+    user in, and the reads to audit (`audit`: the FROM item `audit` of arrays f, h, reason
+    joined to `source`; None: no read to audit) with the viewer's county."""
+    where = f" WHERE {' AND '.join(rules)}" if rules else ""
+    if audit is not None:
+        columns, source = f"{county}, audit.f, audit.h, audit.reason", f"{source}{audit}"
+    else:
+        columns = "NULL::bigint, NULL::text[], NULL::bigint[], NULL::text[]"
+    return (
+        f"WITH {', '.join(ctes)} SELECT CASE WHEN {signed_in} THEN convert_to({_object(pairs)}::text, 'UTF8') END, "
+        f"{columns} FROM {source}{where}"
+    )
 
 
 def statement(plan: Plan) -> str:

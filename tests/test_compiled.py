@@ -25,7 +25,9 @@ from gongjian import trusted_documents
 from gongjian.app import create_app
 from gongjian.compiled_http import CompiledHttp
 from gongjian.config import Settings
-from resolvers.compiled import run
+from resolvers import pagination
+from resolvers.compiled import run, sql
+from resolvers.compiled.declarations import SOURCES
 from schema.root import build
 from tests import builders as b
 from tests.conftest import TEST_SECRET
@@ -203,6 +205,29 @@ def test_a_place_s_reason_is_handed_to_its_rows() -> None:
     assert "(household_reason_of((k2._row), vw.v, r0._r_office)) AS _r_residents" in statement
     assert "(person_reason_of(x3, vw.v, r2._r_residents)) AS _r_phone" in statement
     assert "household_reason(" not in statement
+
+
+async def test_ids_and_cursors_are_written_as_the_ordinary_path_writes_them(conn: asyncpg.Connection) -> None:
+    """The statements write global ids and cursors without `translate` (base64 of their text
+    has neither '+' nor '/': `base64url_of_key`): the same text as resolvers/ids.py and
+    resolvers/pagination.py, for every declared type and ids and times of every length."""
+    numbers = [0, 1, 9, 62, 63, 99, 12345, 2**31, 2**53 + 1, 2**63 - 1]
+    numbers += [int("7" * k) for k in range(1, 19)] + [int("9" * k) for k in range(1, 19)]
+    times = [
+        datetime.datetime(2024, 2, 29, 23, 59, 59, tzinfo=datetime.UTC),
+        datetime.datetime(1, 1, 1, 0, 0, 1, tzinfo=datetime.UTC),  # (datetime.min is -infinity to asyncpg)
+        datetime.datetime(9999, 12, 31, 23, 59, 58, 999999, tzinfo=datetime.UTC),
+        datetime.datetime(2026, 12, 3, 8, 5, 1, 120000, tzinfo=datetime.UTC),
+    ]
+    each = "SELECT array_agg({} ORDER BY o) FROM unnest($1::bigint[]) WITH ORDINALITY u(n, o)"
+    for type_name in SOURCES:
+        written = await conn.fetchval(each.format(sql.global_id(type_name, "n")), numbers)
+        assert written == [gid(type_name, n) for n in numbers], type_name
+    cursors = await conn.fetchval(each.format(sql.cursor("n")), numbers)
+    assert cursors == [pagination.encode_cursor([n]) for n in numbers]
+    for at in times:
+        found = await conn.fetchval(each.format(sql.time_cursor("$2::timestamptz", "n")), numbers, at)
+        assert found == [pagination.encode_cursor([at.isoformat(), n]) for n in numbers], at
 
 
 def test_a_repeated_request_is_answered_from_its_kept_statement(monkeypatch: pytest.MonkeyPatch) -> None:

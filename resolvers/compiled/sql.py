@@ -15,7 +15,7 @@ declarations; every value is a bind parameter."""
 from __future__ import annotations
 
 from db.identity import session_holds
-from resolvers.compiled.declarations import AUDITED_REASONS, Source, date_time
+from resolvers.compiled.declarations import AUDITED_REASONS, BASE64_LINE, Source, base64url_of_key, date_time
 from resolvers.compiled.declarations import base64url as _b64
 from resolvers.compiled.planner import (
     BASE_URL,
@@ -57,16 +57,19 @@ SIGNED_IN = "(SELECT signed_in FROM vw)"
 
 
 def global_id(type_name: str, id_sql: str) -> str:
-    return _b64(f"'{type_name}:' || {id_sql}")
+    """`Type:id` (a bigint: at most 20 characters) as resolvers/ids.py writes it."""
+    assert len(type_name) + 1 + 20 <= BASE64_LINE, "a global id on one line of base64"
+    return base64url_of_key(f"'{type_name}:' || {id_sql}")
 
 
 def cursor(id_sql: str) -> str:
-    return _b64(f"'[' || {id_sql} || ']'")
+    return base64url_of_key(f"'[' || {id_sql} || ']'")
 
 
 def time_cursor(time_sql: str, id_sql: str) -> str:
-    """`[isoformat, id]` as resolvers/pagination.py `encode_cursor` writes it (orjson: no spaces)."""
-    return _b64(f"'[\"' || {date_time(time_sql)} || '\",' || {id_sql} || ']'")
+    """`[isoformat, id]` as resolvers/pagination.py `encode_cursor` writes it (orjson: no
+    spaces): at most 2 + 32 + 2 + 20 + 1 bytes, a four-digit year (Python's)."""
+    return base64url_of_key(f"'[\"' || {date_time(time_sql)} || '\",' || {id_sql} || ']'")
 
 
 def _fill(fragment: str, viewer: str = VIEWER, **values: str) -> str:

@@ -172,21 +172,12 @@ class Nested:
 
     def _page_rows(self, obj: ObjNode) -> str:
         """A connection's page: its rows (`_row`) and whether each is on the page (`_vis`: the
-        one more row tells whether there is a next page)."""
+        one more row tells whether there is a next page). A root's page is `sql.py`'s: it lies
+        in the top query, run once, where the viewer's sub-select is read once too."""
+        if obj.root is not None:
+            return self.ctes.root_page(obj)
         vis, page = self.ctes._page(obj)
-        if obj.root is None:
-            return f"SELECT x AS _row, {vis} {self._candidates(obj, 'x')} {page}"
-        root, n = obj.root, obj.index
-        if self.ctes._matched_once(obj):  # the page's ids, then their rows
-            where = f"x.id IN (SELECT x.id FROM m{n} x WHERE true {page})"
-        elif root.alternatives:  # each alternative's page, then the page of them all
-            each = " UNION ALL ".join(f"({q} {page})" for q in self.ctes._alternatives(obj, "x.id"))
-            where = f"x.id IN (SELECT u.id FROM ({each}) u)"
-        else:
-            where = _fill(root.where, row="x", **Builder._root_values(obj))
-        if root.rule is not None:
-            where = f"({_fill(root.rule)}) AND ({where})"
-        return f"SELECT x AS _row, {vis} FROM {root.table} x WHERE ({where}) {page}"
+        return f"SELECT x AS _row, {vis} {self._candidates(obj, 'x')} {page}"
 
     def level(self, obj: ObjNode) -> str:
         """A SELECT of one row: the field's JSON (`j`) and its reads to audit (`a`)."""

@@ -174,6 +174,22 @@ class Builder:
             return "true AS _vis", "ORDER BY x.id LIMIT 1"
         return "true AS _vis", "ORDER BY x.id"
 
+    def root_page(self, obj: ObjNode, columns: str = "") -> str:
+        """A root connection's page: its rows (`x` as `_row`, after `columns`) and whether each
+        is on the page (`_vis`: the one more row tells whether there is a next page)."""
+        assert obj.root is not None
+        vis, page = self._page(obj)
+        if self._matched_once(obj):  # the page's ids, then their rows
+            where = f"x.id IN (SELECT x.id FROM m{obj.index} x WHERE true {page})"
+        elif obj.root.alternatives:  # each alternative's page, then the page of them all
+            each = " UNION ALL ".join(f"({q} {page})" for q in self._alternatives(obj, "x.id"))
+            where = f"x.id IN (SELECT u.id FROM ({each}) u)"
+        else:
+            where = _fill(obj.root.where, row="x", **self._root_values(obj))
+        if obj.root.rule is not None:
+            where = f"({_fill(obj.root.rule)}) AND ({where})"
+        return f"SELECT {columns}x AS _row, {vis} FROM {obj.root.table} x WHERE ({where}) {page}"
+
     def rows(self, obj: ObjNode) -> str:
         source: Source = obj.source
         if obj.node_ids_param is not None:  # nodes(ids): the visible rows of this type's ids
@@ -188,17 +204,7 @@ class Builder:
             )
         elif obj.parent is None:
             assert obj.root is not None
-            vis, page = self._page(obj)
-            if self._matched_once(obj):  # the page's ids, then their rows
-                where = f"x.id IN (SELECT x.id FROM m{obj.index} x WHERE true {page})"
-            elif obj.root.alternatives:  # each alternative's page, then the page of them all
-                each = " UNION ALL ".join(f"({q} {page})" for q in self._alternatives(obj, "x.id"))
-                where = f"x.id IN (SELECT u.id FROM ({each}) u)"
-            else:
-                where = _fill(obj.root.where, row="x", **self._root_values(obj))
-            if obj.root.rule is not None:
-                where = f"({_fill(obj.root.rule)}) AND ({where})"
-            inner = f"SELECT 0::bigint AS _p, x AS _row, {vis} FROM {obj.root.table} x WHERE ({where}) {page}"
+            inner = self.root_page(obj, "0::bigint AS _p, ")
         else:
             relation = obj.relation
             assert relation is not None

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import re
 
-from resolvers.compiled.declarations import AUDITED_REASONS
 from resolvers.compiled.planner import (
     Child,
     ConnectionField,
@@ -34,6 +33,7 @@ from resolvers.compiled.planner import (
     Scalar,
 )
 from resolvers.compiled.sql import (
+    AUDITED,
     VIEWER_FROM,
     Builder,
     _object,
@@ -50,9 +50,6 @@ def _fill(fragment: str, **values: str) -> str:
     within the top query, whose FROM is `vw`, so the viewer is a parameter there (not a
     sub-select of `vw` evaluated again each time a level runs for another parent row)."""
     return fragment.format(viewer="vw.v", viewer_from=VIEWER_FROM, county="vw.county", base_url="vw.base_url", **values)
-
-
-_AUDITED = ", ".join(f"'{r}'" for r in AUDITED_REASONS)
 
 
 def supports(plan: Plan) -> bool:
@@ -106,8 +103,8 @@ class Nested:
         for name in sorted(obj.reasons):
             handed = obj.handed.get(name)
             if handed is not None:
-                given = f"r{obj.parent.index}._r_{handed.given}" if obj.parent is not None else "NULL"
-                value = _fill(handed.sql, row=row, given=given)
+                assert obj.parent is not None, "a reason is handed by a relation's parent row"
+                value = _fill(handed.sql, row=row, given=f"r{obj.parent.index}._r_{handed.given}")
             else:
                 value = _fill(obj.reason(name).sql, row=row, **Builder._root_values(obj))
             values.append(f"({value}) AS _r_{name}")
@@ -148,7 +145,7 @@ class Nested:
             when = _fill(reason.audit_when, row=row)
             r = f"r{obj.index}._r_{name}"
             parts.append(
-                f"CASE WHEN {household} IS NOT NULL AND {r} IN ({_AUDITED}) AND ({when}) "
+                f"CASE WHEN {household} IS NOT NULL AND {r} IN ({AUDITED}) AND ({when}) "
                 f"THEN '{reason.audit_field}:' || {household} || ':' || {r} END"
             )
         parts += [f"c{c.index}.a" for c in self._children(obj) if self.audits[c.index]]

@@ -54,6 +54,8 @@ COUNTY = "(SELECT county FROM vw)"
 # ordinary path's VIEWER_BY_USER asks): the statement answers NULL otherwise,
 # writes no audit row, and the ordinary path answers as it would without a viewer
 SIGNED_IN = "(SELECT signed_in FROM vw)"
+# the reasons whose reads are audited, as an SQL list
+AUDITED = ", ".join(f"'{r}'" for r in AUDITED_REASONS)
 
 
 def global_id(type_name: str, id_sql: str) -> str:
@@ -445,13 +447,12 @@ class Builder:
                 )
         if not reads:
             return None
-        audited = ", ".join(f"'{r}'" for r in AUDITED_REASONS)
         order = "ORDER BY a.f, a.h, a.reason"
         return (
             f"audit AS (SELECT array_agg(a.f {order}) AS f, array_agg(a.h {order}) AS h, "
             f"array_agg(a.reason {order}) AS reason "
             f"FROM (SELECT DISTINCT f, h, reason FROM ({' UNION ALL '.join(reads)}) u "
-            f"WHERE h IS NOT NULL AND reason IN ({audited}) AND {SIGNED_IN}) a)"
+            f"WHERE h IS NOT NULL AND reason IN ({AUDITED}) AND {SIGNED_IN}) a)"
         )
 
     # --- the statement ----------------------------------------------------------------------

@@ -235,9 +235,11 @@ SESSION_SETTINGS: Final = {"application_name": "gongjian", "plan_cache_mode": "f
 # one plan serves every call, and planning a compiled statement (its rules inlined) cost
 # more than running it (BuildingHouseholds: 3.8 ms a call planned for its parameters, 2.2 ms
 # with its generic plan, of which execution 1.3 ms). They only read (their audit rows are
-# written by the caller, on the ordinary pool): the sessions refuse any write.
+# written by the caller, on the ordinary pool): the sessions refuse any write. They name
+# themselves `gongjian-reads` in pg_stat_activity.
 READS_SETTINGS: Final = {
     **SESSION_SETTINGS,
+    "application_name": "gongjian-reads",
     "plan_cache_mode": "force_generic_plan",
     "default_transaction_read_only": "on",
 }

@@ -548,7 +548,15 @@ def create_app(settings: Settings, *, db: Any = None, extra_queries: Sequence[ty
             time_zone=settings.timezone,
         )
         pool = await open_pool()
-        reads = await open_pool(generic_plans=True) if settings.compiled_reads else None
+        reads = (
+            await open_pool(
+                generic_plans=True,
+                min_size=min(settings.pool_min, settings.reads_pool_max),
+                max_size=settings.reads_pool_max,
+            )
+            if settings.compiled_reads
+            else None
+        )
         app.state.db = PoolDatabase(pool, acquire_timeout=settings.acquire_timeout, reads=reads)
         _install_live(app.state, settings)
         job = Reminders(app.state.db, settings)

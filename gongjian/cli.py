@@ -100,6 +100,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
     # uvicorn shuts down gracefully on SIGTERM and then raises the signal again; exit
     # normally then, so that exit handlers run (they stop the embedded PostgreSQL)
     signal.signal(signal.SIGTERM, _exit_quietly)
+    if not os.environ.get("GONGJIAN_READS_POOL_MAX"):  # the workers share the compiled reads' connections
+        os.environ["GONGJIAN_READS_POOL_MAX"] = str(config.reads_pool_share(args.workers))
     uvicorn.run(
         "gongjian.app:from_environment",
         factory=True,

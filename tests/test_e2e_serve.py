@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from db.migrate import available
-from gongjian import tokens
+from gongjian import config, tokens
 from tests.conftest import TEST_SECRET
 from tests.serving import GONGJIAN, environment, fresh_database, serving, start, stop, wait_ready
 
@@ -88,7 +88,7 @@ async def test_sigterm_lets_an_in_flight_request_finish(fresh_database: str, tmp
             for _ in range(200):  # until the server's query waits for the lock
                 waiting = await raw.fetchval(
                     "SELECT count(*) FROM pg_stat_activity"
-                    " WHERE application_name = 'gongjian' AND wait_event_type = 'Lock'"
+                    " WHERE application_name LIKE 'gongjian%' AND wait_event_type = 'Lock'"
                 )
                 if waiting:
                     break
@@ -105,6 +105,85 @@ async def test_sigterm_lets_an_in_flight_request_finish(fresh_database: str, tmp
         assert "Traceback" not in served.log()
     finally:
         stop(served)
+
+
+async def _county_admin(url: str) -> tuple[asyncpg.Connection, str]:
+    """A connection to the database, and the token of a county admin of a new county."""
+    raw = await asyncpg.connect(url)
+    county = await raw.fetchval("INSERT INTO areas (level, name) VALUES ('COUNTY', '佛坪县') RETURNING id")
+    user = await raw.fetchval(
+        "INSERT INTO users (county_id, username, password_hash) VALUES ($1, 'admin', 'x') RETURNING id", county
+    )
+    await raw.execute(
+        "INSERT INTO role_grants (county_id, user_id, role, area_id) VALUES ($1, $2, 'COUNTY_ADMIN', $1)", county, user
+    )
+    return raw, tokens.sign(TEST_SECRET, user, 600)[0]
+
+
+async def _reads_waiting(url: str) -> int:
+    """Compiled reads' sessions waiting for a lock (asked on a connection of its own: within a
+    transaction, pg_stat_activity stays as it was when the transaction first read it)."""
+    raw = await asyncpg.connect(url)
+    try:
+        return int(
+            await raw.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'gongjian-reads'"
+                " AND datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        )
+    finally:
+        await raw.close()
+
+
+@pytest.mark.parametrize(("given", "expected"), [("2", 2), (None, config.reads_pool_share(1))])
+async def test_compiled_reads_wait_for_their_own_bounded_pool(
+    fresh_database: str, tmp_path: Path, given: str | None, expected: int
+) -> None:
+    """Twelve compiled reads at once, each held by a lock on `areas` once it has a
+    connection: as many reach PostgreSQL as the compiled reads' pool holds (2 x cores + 1 by
+    default, GONGJIAN_READS_POOL_MAX when set); the others wait in the pool's queue, and all
+    twelve are answered when the lock goes."""
+    extra = {"GONGJIAN_READS_POOL_MAX": given} if given else {}
+    with serving(environment(fresh_database, tmp_path, **extra), tmp_path / "serve.log") as served:
+        raw, token = await _county_admin(fresh_database)
+        try:
+            lock = raw.transaction()
+            await lock.start()
+            await raw.execute("LOCK TABLE areas IN ACCESS EXCLUSIVE MODE")
+            async with httpx.AsyncClient(base_url=served.url, timeout=30) as client:
+                body = {"query": "{ compounds(first: 5) { totalCount } }"}
+                headers = {"authorization": f"Bearer {token}"}
+                requests = [asyncio.create_task(client.post("/graphql", json=body, headers=headers)) for _ in range(12)]
+                for _ in range(40):  # until the pool's connections all wait for the lock
+                    if await _reads_waiting(fresh_database) >= expected:
+                        break
+                    await asyncio.sleep(0.05)
+                await asyncio.sleep(0.3)  # time enough for a connection beyond the pool's to show
+                waiting = await _reads_waiting(fresh_database)
+                await lock.commit()
+                answers = [(await r).json() for r in requests]
+        finally:
+            await raw.close()
+    assert waiting == expected
+    assert answers == [{"data": {"compounds": {"totalCount": 0}}}] * 12
+    assert served.log().count('"path":"compiled"') == 12
+
+
+async def test_serve_shares_the_compiled_reads_connections_among_its_workers(
+    fresh_database: str, tmp_path: Path
+) -> None:
+    with serving(environment(fresh_database, tmp_path), tmp_path / "serve.log", "--workers", "2") as served:
+        async with httpx.AsyncClient(base_url=served.url) as client:
+            metrics = (await client.get("/metrics")).text
+    share = config.reads_pool_share(2)
+    assert f'gongjian_db_pool_connections{{pool="compiled_reads",state="max"}} {share}.0' in metrics
+    assert 'gongjian_db_pool_connections{pool="statements",state="max"} 10.0' in metrics
+
+
+def test_a_worker_s_share_of_the_compiled_reads_connections() -> None:
+    assert [config.reads_pool_share(w, cores=2) for w in (1, 2, 3, 8)] == [5, 3, 2, 2]
+    assert [config.reads_pool_share(w, cores=16) for w in (1, 2, 4)] == [33, 17, 9]
+    assert config.load({"GONGJIAN_READS_POOL_MAX": "7"}).reads_pool_max == 7
 
 
 def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

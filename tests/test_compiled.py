@@ -1692,3 +1692,26 @@ async def test_one_plan_of_nodes_serves_every_order_and_number_of_ids(both: Both
     assert run.plans_built == built + 1
     assert await both.same(text, {"ids": [building]}, token) == "compiled"
     assert run.plans_built == built + 2, "another set of types: another plan"
+
+
+COMPOUNDS_WITH_COMMITTEE_AND_BUILDINGS = """
+query Compounds($id: ID!) {
+  compounds(filter: {within: $id}) { totalCount edges { node {
+    id name ownerCommittee { id } buildings { totalCount } } } }
+}
+"""
+
+
+async def test_a_relation_s_own_alias_is_not_taken_for_a_column_of_an_enclosing_level(both: Both) -> None:
+    """A compound's owners' committee (a level with the statement's own columns) beside its
+    buildings' totalCount (`FROM areas a ... area_access(a, ...)`): PostgreSQL looks an
+    unqualified name up as a column of every enclosing level first, so a level's output column
+    named `a` made `a` that text; found by the random selections."""
+    scene = await build_scene(both.conn)
+    tokens = tokens_for(both.compiled, scene)
+    variables = {"id": gid("Community", scene.w.community)}
+    for account in ACCOUNTS:
+        expected = "resolvers" if account == "anonymous" else "compiled"
+        assert await both.same(COMPOUNDS_WITH_COMMITTEE_AND_BUILDINGS, variables, tokens[account]) == expected, account
+    data = (await both.compiled.post(COMPOUNDS_WITH_COMMITTEE_AND_BUILDINGS, variables, token=tokens["admin"]))["data"]
+    assert data["compounds"]["edges"][0]["node"]["buildings"]["totalCount"] >= 1

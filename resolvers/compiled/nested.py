@@ -126,7 +126,7 @@ class Nested:
             return f"CASE WHEN r{obj.index}._r_{plan.masked_by} IS NOT NULL THEN {value} END"
         assert isinstance(plan, Child | ConnectionField)
         c = f"c{plan.node.index}"
-        return f"coalesce({c}.j, '[]'::json)" if plan.node.kind == "list" else f"{c}.j"
+        return f"coalesce({c}._j, '[]'::json)" if plan.node.kind == "list" else f"{c}._j"
 
     def _json(self, obj: ObjNode) -> str:
         return _object([(k, self._value(p, obj)) for k, p in obj.fields])
@@ -148,7 +148,7 @@ class Nested:
                 f"CASE WHEN {household} IS NOT NULL AND {r} IN ({AUDITED}) AND ({when}) "
                 f"THEN '{reason.audit_field}:' || {household} || ':' || {r} END"
             )
-        parts += [f"c{c.index}.a" for c in self._children(obj) if self.audits[c.index]]
+        parts += [f"c{c.index}._a" for c in self._children(obj) if self.audits[c.index]]
         return f"nullif(concat_ws(',', {', '.join(parts)}), '')"
 
     def _gathered(self, obj: ObjNode, audit: str, vis: str | None = None) -> str:
@@ -177,18 +177,22 @@ class Nested:
         return f"SELECT x AS _row, {vis} {self._candidates(obj, 'x')} {page}"
 
     def level(self, obj: ObjNode) -> str:
-        """A SELECT of one row: the field's JSON (`j`) and its reads to audit (`a`)."""
+        """A SELECT of one row: the field's JSON (`_j`) and its reads to audit (`_a`). The
+        statement's own names begin with `_` (`_j`, `_a`, `_row`, `_vis`, `_r_...`): an
+        unqualified name in a declaration's SQL is looked up as a column of every enclosing
+        level before as a table's alias, so a level's column `a` made a count's
+        `area_access(a, ...)` (its `FROM areas a`) read that text column instead."""
         n, json, audit = obj.index, self._json(obj), self._audit(obj)
         tail = f"{self._reasons(obj)}{self._joins(obj)}"
         if obj.kind == "connection":
             return self._connection(obj, json, audit, tail)
         if obj.node_param is not None:  # node(id), viewer
             where = f"x{n}.id = {obj.node_param} AND ({_fill(obj.source.node_filter, row=f'x{n}')})"
-            return f"SELECT {json} AS j, {audit} AS a FROM {obj.source.table} x{n}{tail} WHERE {where}"
+            return f"SELECT {json} AS _j, {audit} AS _a FROM {obj.source.table} x{n}{tail} WHERE {where}"
         candidates = self._candidates(obj, f"x{n}", tail)
         if obj.kind == "one":
-            return f"SELECT {json} AS j, {audit} AS a {candidates} ORDER BY x{n}.id LIMIT 1"
-        return f"SELECT json_agg({json} ORDER BY x{n}.id) AS j, {self._gathered(obj, audit)} AS a {candidates}"
+            return f"SELECT {json} AS _j, {audit} AS _a {candidates} ORDER BY x{n}.id LIMIT 1"
+        return f"SELECT json_agg({json} ORDER BY x{n}.id) AS _j, {self._gathered(obj, audit)} AS _a {candidates}"
 
     def _count(self, obj: ObjNode) -> str:
         if self.ctes._matched_once(obj):
@@ -204,11 +208,11 @@ class Nested:
         n, row, vis = obj.index, self._row(obj), f"k{obj.index}._vis"
         keys = [f"({_fill(obj.time, row=row)})", f"{row}.id"] if obj.time is not None else [f"{row}.id"]
         rows = (
-            f"SELECT {self.ctes.page_columns(obj, json, keys, vis)}, {self._gathered(obj, audit, vis)} AS a "
+            f"SELECT {self.ctes.page_columns(obj, json, keys, vis)}, {self._gathered(obj, audit, vis)} AS _a "
             f"FROM ({self._page_rows(obj)}) k{n}{tail} GROUP BY ()"
         )
         value = self.ctes._connection(self.ctes._field_of(obj), lambda: self._count(obj))
-        return f"SELECT {value} AS j, c{n}.a FROM ({rows}) c{n}"
+        return f"SELECT {value} AS _j, c{n}._a FROM ({rows}) c{n}"
 
     # --- the statement --------------------------------------------------------------------------
 
@@ -225,9 +229,9 @@ class Nested:
             elif isinstance(plan, Child | ConnectionField):
                 obj = plan.node
                 joins += f" LEFT JOIN LATERAL ({self.level(obj)}) c{obj.index} ON true"
-                pairs.append((key, f"c{obj.index}.j"))
+                pairs.append((key, f"c{obj.index}._j"))
                 if self.audits[obj.index]:
-                    audited.append(f"c{obj.index}.a")
+                    audited.append(f"c{obj.index}._a")
             else:
                 assert isinstance(plan, Constant)
                 pairs.append((key, f"'{plan.value}'::text"))

@@ -32,7 +32,6 @@ request goes the ordinary way (its spans are made there).
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from typing import Any, Final
 
 from graphql import DocumentNode, GraphQLError, GraphQLSchema, get_operation_ast
@@ -44,6 +43,7 @@ from db.pool import start_counting
 from gongjian import json_input, limits, media, text_input, trusted_documents
 from gongjian.config import Settings
 from gongjian.observability import record
+from gongjian.recent import Recent
 from gongjian.tokens import bearer
 from resolvers.compiled import run as compiled_reads
 from resolvers.compiled.planner import Fallback, NotCompilable
@@ -58,8 +58,8 @@ class CompiledHttp:
         self.schema = schema
         self.settings = settings
         # document text -> its parsed document, and the names of its operations answered
-        self._admitted: OrderedDict[str, tuple[DocumentNode, frozenset[str | None]]] = OrderedDict()
-        self._costs: OrderedDict[tuple[Any, ...], int] = OrderedDict()
+        self._admitted: Recent[str, tuple[DocumentNode, frozenset[str | None]]] = Recent(ADMITTED_MAX)
+        self._costs: Recent[tuple[Any, ...], int] = Recent(ADMITTED_MAX)
         self.answered = 0  # requests answered here (the tests read it)
 
     def admit(self, request: Request) -> None:
@@ -69,11 +69,8 @@ class CompiledHttp:
         if found is None:
             return
         query, operation_name, document = found
-        _, names = self._admitted.get(query, (document, frozenset()))
+        _, names = self._admitted.get(query) or (document, frozenset())
         self._admitted[query] = (document, names | {operation_name})
-        self._admitted.move_to_end(query)
-        if len(self._admitted) > ADMITTED_MAX:
-            self._admitted.popitem(last=False)
 
     async def answer(self, request: Request, request_id: str) -> Response | None:
         """The response to an admitted document's request, or None: the ordinary way answers."""
@@ -128,8 +125,6 @@ class CompiledHttp:
         found = self._costs.get(key)
         if found is None:
             found = self._costs[key] = limits.node_count(self.schema, document, operation_name, variables)
-            if len(self._costs) > ADMITTED_MAX:
-                self._costs.popitem(last=False)
         return found
 
     def _document(self, body: Any) -> tuple[str, str | None, DocumentNode, dict[str, Any]] | None:

@@ -16,7 +16,6 @@ Every refusal is a GraphQL error with an `extensions.code`.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -55,6 +54,7 @@ from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRul
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
 from gongjian.config import Settings
+from gongjian.recent import Recent
 from resolvers.pagination import DEFAULT_FIRST
 
 FREE_FIELDS = frozenset({"ofType"})
@@ -247,7 +247,7 @@ class Validation(SchemaExtension):
 
 
 _CACHE_SIZE = 256
-_cache: OrderedDict[tuple[int, str, tuple[type[ASTValidationRule], ...], bool], list[GraphQLError]] = OrderedDict()
+_cache: Recent[tuple[int, str, tuple[type[ASTValidationRule], ...], bool], list[GraphQLError]] = Recent(_CACHE_SIZE)
 
 
 def _validated(
@@ -261,7 +261,6 @@ def _validated(
     key = (id(schema), query, rules, hide_suggestions)
     cached = _cache.get(key)
     if cached is not None and query:
-        _cache.move_to_end(key)
         return list(cached)
     errors = _overlong_numbers(document) or validate(
         schema,
@@ -271,8 +270,6 @@ def _validated(
     )
     if query:
         _cache[key] = errors
-        if len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
     return list(errors)
 
 

@@ -11,7 +11,6 @@ import binascii
 import hashlib
 import hmac
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -19,6 +18,7 @@ from typing import Any, Final
 import orjson
 
 from gongjian.config import Settings
+from gongjian.recent import Recent
 
 PREFIX = "v1"
 API_TOKEN_PREFIX = "gjt_"  # noqa: S105 - marks API tokens apart, not a secret
@@ -69,7 +69,7 @@ def sign(
 # the same token with every request, and its signature and payload never change (expiry is
 # checked on every call); only well-signed tokens are kept, the oldest used leaving first
 VERIFIED_MAX: Final = 10_000
-_verified: OrderedDict[tuple[tuple[str, ...], str], TokenClaims] = OrderedDict()
+_verified: Recent[tuple[tuple[str, ...], str], TokenClaims] = Recent(VERIFIED_MAX)
 
 
 def verify(secrets: Sequence[str], token: str, now: float | None = None) -> TokenClaims | None:
@@ -81,10 +81,6 @@ def verify(secrets: Sequence[str], token: str, now: float | None = None) -> Toke
         if claims is None:
             return None
         _verified[key] = claims
-        if len(_verified) > VERIFIED_MAX:
-            _verified.popitem(last=False)
-    else:
-        _verified.move_to_end(key)
     if claims.expires_at <= (time.time() if now is None else now):
         return None
     return claims

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable
 from functools import cache
 from importlib import resources
@@ -53,6 +52,7 @@ from graphql import (
 from strawberry.extensions import SchemaExtension
 
 from db import persisted_queries
+from gongjian.recent import Recent
 
 MANIFEST_FORMAT: Final = "apollo-persisted-query-manifest"
 MANIFEST_NOTE: Final = (
@@ -182,7 +182,7 @@ def _is_introspection(document: DocumentNode) -> bool:
 
 
 _KINDS_CACHED: Final = 1024
-_kinds: OrderedDict[tuple[str, int], Kind] = OrderedDict()
+_kinds: Recent[tuple[str, int], Kind] = Recent(_KINDS_CACHED)
 
 
 def kind_of(text: str, max_tokens: int) -> Kind:
@@ -191,7 +191,6 @@ def kind_of(text: str, max_tokens: int) -> Kind:
     key = (document_id(text), max_tokens)
     known = _kinds.get(key)
     if known is not None:
-        _kinds.move_to_end(key)
         return known
     try:
         document = parse(text, max_tokens=max_tokens)
@@ -205,8 +204,6 @@ def kind_of(text: str, max_tokens: int) -> Kind:
         else:
             found = "other"
     _kinds[key] = found
-    if len(_kinds) > _KINDS_CACHED:
-        _kinds.popitem(last=False)
     return found
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
-from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any, Final, cast
 
@@ -53,6 +52,7 @@ from strawberry.types.graphql import OperationType as StrawberryOperationType
 
 from db import access
 from db.pool import Database
+from gongjian.recent import Recent
 from gongjian.tokens import TokenClaims
 from resolvers import context, ids
 from resolvers.compiled import nested, sql
@@ -73,9 +73,9 @@ log = logging.getLogger("gongjian.compiled")
 
 CACHE_SIZE: Final = 1000
 Compiled = tuple[str, Plan] | None  # None: this shape of the operation runs ordinarily
-_plans: OrderedDict[tuple[Any, ...], Compiled] = OrderedDict()
+_plans: Recent[tuple[Any, ...], Compiled] = Recent(CACHE_SIZE)
 # (document text, operation name, variables as sorted JSON) -> statement and parameters
-_answers: OrderedDict[tuple[str, str | None, bytes], tuple[str, tuple[Any, ...]]] = OrderedDict()
+_answers: Recent[tuple[str, str | None, bytes], tuple[str, tuple[Any, ...]]] = Recent(CACHE_SIZE)
 
 
 def _document_key(query: str) -> str:
@@ -91,7 +91,7 @@ def _coerced(schema: Any, operation: OperationDefinitionNode, given: dict[str, A
     return dict(found.coerced)
 
 
-_variable_roles: OrderedDict[str, tuple[frozenset[str], frozenset[str]]] = OrderedDict()
+_variable_roles: Recent[str, tuple[frozenset[str], frozenset[str]]] = Recent(CACHE_SIZE)
 
 
 def _roles(document_key: str, document: DocumentNode) -> tuple[frozenset[str], frozenset[str]]:
@@ -116,8 +116,6 @@ def _roles(document_key: str, document: DocumentNode) -> tuple[frozenset[str], f
 
         visit(document, Roles())
         found = _variable_roles[document_key] = (frozenset(flags), frozenset(firsts))
-        if len(_variable_roles) > CACHE_SIZE:
-            _variable_roles.popitem(last=False)
     return found
 
 
@@ -195,13 +193,10 @@ def compile_operation(
     except TypeError:  # a value JSON does not hold (not sent as JSON): not kept
         memo = None
     if memo is not None and (found := _answers.get(memo)) is not None:
-        _answers.move_to_end(memo)
         return found[0], list(found[1])
     statement, params = _compile(schema, document, query, operation_name, given)
     if memo is not None:
         _answers[memo] = (statement, tuple(params))
-        if len(_answers) > CACHE_SIZE:
-            _answers.popitem(last=False)
     return statement, params
 
 
@@ -217,7 +212,6 @@ def _compile(schema: Any, document: Any, query: str, operation_name: str | None,
     if key in _trusted:
         compiled = _trusted[key]
     elif key in _plans:
-        _plans.move_to_end(key)
         compiled = _plans[key]
     else:
         compiled = _planned(key, planner, variables, name)
@@ -244,8 +238,6 @@ def _planned(key: tuple[Any, ...], planner: Planner, variables: Variables, name:
     global plans_built
     plans_built += 1
     compiled = _plans[key] = _build(planner, variables, name)
-    if len(_plans) > CACHE_SIZE:
-        _plans.popitem(last=False)
     return compiled
 
 

@@ -45,10 +45,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
@@ -56,12 +58,10 @@ import httpx
 ROOT: Final = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import free_port, with_database  # noqa: E402 - after the path is set
+from bench.common import connection, free_port, load_demo, scratch_database, server_url  # noqa: E402 - after the path is set
 from bench.reports import grow, measure  # noqa: E402
-from db.demo import load  # noqa: E402
-from db.migrate import migrate  # noqa: E402
 from db.pool import connect  # noqa: E402
-from gongjian import clock, tokens  # noqa: E402
+from gongjian import tokens  # noqa: E402
 from resolvers import ids  # noqa: E402
 from tests.support import contract_operations  # noqa: E402
 
@@ -489,135 +489,124 @@ def _load_average() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-async def compare(args: argparse.Namespace, server: str, node: Path) -> None:
-    name = f"gj_peer_{os.getpid()}_{secrets.token_hex(3)}"
-    admin = await asyncpg.connect(server)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = with_database(server, name)
-    processes: list[asyncio.subprocess.Process] = []
-    try:
-        raw = await connect(url)
+async def compare(args: argparse.Namespace, node: Path) -> None:
+    async with _demo_database("gj_peer") as url, connection(server_url()) as admin:
+        name = urlsplit(url).path.lstrip("/")
+        processes: list[asyncio.subprocess.Process] = []
         try:
-            await migrate(raw)
-        finally:
-            await raw.close()
-        assert await load.run(url, "bench-password", today=clock.today("Asia/Shanghai"))
-        raw = await connect(url)
-        try:
-            await raw.execute("VACUUM ANALYZE")
-        finally:
-            await raw.close()
-        secret = secrets.token_hex(32)
-        gj_port, pg_port = free_port(), free_port()
-        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-        gj_env = {**os.environ, "DATABASE_URL": url, "GONGJIAN_SECRET": secret, "GONGJIAN_LOG_LEVEL": "WARNING"}
-        gongjian = Path(sys.executable).with_name("gongjian")
-        serve = [str(gongjian), "serve", "--port", str(gj_port), "--workers", str(args.workers)]
-        processes.append(await asyncio.create_subprocess_exec(*serve, env=gj_env, **quiet))  # type: ignore[arg-type]
-        pg_env = {**os.environ, "PEER_DATABASE_URL": url, "PEER_PORT": str(pg_port), "NODE_ENV": "production"}
-        cli = PEER_DIR / "node_modules" / "postgraphile" / "dist" / "cli-run.js"
-        peer_cmd = [str(node), str(cli), "-C", str(PEER_DIR / "graphile.config.mjs")]
-        processes.append(await asyncio.create_subprocess_exec(*peer_cmd, env=pg_env, cwd=PEER_DIR, **quiet))  # type: ignore[arg-type]
-        gj_url = f"http://127.0.0.1:{gj_port}/graphql"
-        pg_url = f"http://127.0.0.1:{pg_port}/graphql"
-        async with httpx.AsyncClient(timeout=120) as client:
-            await _wait(client, f"http://127.0.0.1:{gj_port}/readyz", processes[0], "gongjian serve")
-            await _wait(client, pg_url, processes[1], "PostGraphile")
-            pairs = await _pairs(url, secret)
-            print(f"\n## same rows (demo county, database {name})")
-            for p in pairs:
-                ours = p.gongjian_rows(await _ask(client, gj_url, p.gongjian, p.gongjian_token))
-                theirs = p.peer_rows(await _ask(client, pg_url, p.peer, None))
-                if sorted(ours, key=repr) != sorted(theirs, key=repr):
-                    missing = set(theirs) - set(ours)
-                    extra = set(ours) - set(theirs)
-                    raise SystemExit(
-                        f"({p.key}) differs: only PostGraphile {sorted(missing)[:5]}, only Gongjian {sorted(extra)[:5]}"
-                    )
-                print(f"({p.key}) same rows: {_counts(ours)}")
-                # one request alone, after warm-up
-                for _ in range(3):
-                    await _ask(client, gj_url, p.gongjian, p.gongjian_token)
-                    await _ask(client, pg_url, p.peer, None)
-                alone: list[float] = []
-                for target, body, token in ((gj_url, p.gongjian, p.gongjian_token), (pg_url, p.peer, None)):
-                    started = time.perf_counter()
-                    for _ in range(5):
-                        await _ask(client, target, body, token)
-                    alone.append((time.perf_counter() - started) / 5 * 1000)
-                print(f"    one request alone: Gongjian {alone[0]:.1f} ms, PostGraphile {alone[1]:.1f} ms")
-        best: dict[tuple[str, str], Round] = {}
-        every: dict[tuple[str, str], list[Round]] = {}
-        cpus: dict[tuple[str, str], list[Cpu]] = {}
-        meter = CpuMeter(admin, name)
-        pids = {"gongjian": processes[0].pid, "postgraphile": processes[1].pid}
-        async with httpx.AsyncClient(timeout=300) as drain:
-            with tempfile.TemporaryDirectory(prefix="gj-peer-") as work:
-                for r in range(args.rounds):
-                    print(f"round {r + 1}/{args.rounds} (load average {_load_average()})", flush=True)
-                    for p in pairs:
-                        for who, target, body, token in (
-                            ("gongjian", gj_url, p.gongjian, p.gongjian_token),
-                            ("postgraphile", pg_url, p.peer, None),
-                        ):
-                            measuring = await meter.start(pids[who])
-                            result = wrk(target, body, token, args.duration, args.connections, Path(work))
-                            cpu = await meter.stop(measuring, result.rps * args.duration)
-                            # wrk's last requests may still run on the server: one more, answered, before the next round
-                            headers = {"Authorization": f"Bearer {token}"} if token else {}
-                            await drain.post(target, json=body, headers=headers)
-                            print(
-                                f"  ({p.key}) {who:12} {result.rps:8.1f} rps  p50 {result.p50_ms:8.1f} ms  "
-                                f"p99 {result.p99_ms:8.1f} ms  errors {result.errors}  "
-                                f"CPU/request: server {cpu.server_ms:.2f} ms, PostgreSQL {_ms_or_na(cpu.postgres_ms)}",
-                                flush=True,
-                            )
-                            if (p.key, who) not in best or result.rps > best[(p.key, who)].rps:
-                                best[(p.key, who)] = result
-                            every.setdefault((p.key, who), []).append(result)
-                            cpus.setdefault((p.key, who), []).append(cpu)
-        print(
-            f"\n## throughput, best of {args.rounds} alternating rounds of {args.duration} s, "
-            f"wrk -c{args.connections}, "
-            f"gongjian serve --workers {args.workers}, PostGraphile one process; load average after: {_load_average()}"
-        )
-        # the ratio of the two servers' rounds run one after the other: this machine's speed
-        # may change between rounds, less within a pair of them
-        print(
-            "| read | Gongjian rps (p50 / p99 ms) | PostGraphile v5 rps (p50 / p99 ms) | ratio "
-            "| ratio of each round's pair (median) |"
-        )
-        print("|---|---|---|---:|---|")
-        for p in pairs:
-            g, q = best[(p.key, "gongjian")], best[(p.key, "postgraphile")]
-            paired = [
-                a.rps / b.rps
-                for a, b in zip(every[(p.key, "gongjian")], every[(p.key, "postgraphile")], strict=True)
-                if b.rps
-            ]
-            each = ", ".join(f"{r:.2f}" for r in paired)
+            secret = secrets.token_hex(32)
+            gj_port, pg_port = free_port(), free_port()
+            quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+            gj_env = {**os.environ, "DATABASE_URL": url, "GONGJIAN_SECRET": secret, "GONGJIAN_LOG_LEVEL": "WARNING"}
+            gongjian = Path(sys.executable).with_name("gongjian")
+            serve = [str(gongjian), "serve", "--port", str(gj_port), "--workers", str(args.workers)]
+            processes.append(await asyncio.create_subprocess_exec(*serve, env=gj_env, **quiet))  # type: ignore[arg-type]
+            pg_env = {**os.environ, "PEER_DATABASE_URL": url, "PEER_PORT": str(pg_port), "NODE_ENV": "production"}
+            cli = PEER_DIR / "node_modules" / "postgraphile" / "dist" / "cli-run.js"
+            peer_cmd = [str(node), str(cli), "-C", str(PEER_DIR / "graphile.config.mjs")]
+            processes.append(await asyncio.create_subprocess_exec(*peer_cmd, env=pg_env, cwd=PEER_DIR, **quiet))  # type: ignore[arg-type]
+            gj_url = f"http://127.0.0.1:{gj_port}/graphql"
+            pg_url = f"http://127.0.0.1:{pg_port}/graphql"
+            async with httpx.AsyncClient(timeout=120) as client:
+                await _wait(client, f"http://127.0.0.1:{gj_port}/readyz", processes[0], "gongjian serve")
+                await _wait(client, pg_url, processes[1], "PostGraphile")
+                pairs = await _pairs(url, secret)
+                print(f"\n## same rows (demo county, database {name})")
+                for p in pairs:
+                    ours = p.gongjian_rows(await _ask(client, gj_url, p.gongjian, p.gongjian_token))
+                    theirs = p.peer_rows(await _ask(client, pg_url, p.peer, None))
+                    if sorted(ours, key=repr) != sorted(theirs, key=repr):
+                        missing = set(theirs) - set(ours)
+                        extra = set(ours) - set(theirs)
+                        raise SystemExit(
+                            f"({p.key}) differs: only PostGraphile {sorted(missing)[:5]}, "
+                            f"only Gongjian {sorted(extra)[:5]}"
+                        )
+                    print(f"({p.key}) same rows: {_counts(ours)}")
+                    # one request alone, after warm-up
+                    for _ in range(3):
+                        await _ask(client, gj_url, p.gongjian, p.gongjian_token)
+                        await _ask(client, pg_url, p.peer, None)
+                    alone: list[float] = []
+                    for target, body, token in ((gj_url, p.gongjian, p.gongjian_token), (pg_url, p.peer, None)):
+                        started = time.perf_counter()
+                        for _ in range(5):
+                            await _ask(client, target, body, token)
+                        alone.append((time.perf_counter() - started) / 5 * 1000)
+                    print(f"    one request alone: Gongjian {alone[0]:.1f} ms, PostGraphile {alone[1]:.1f} ms")
+            best: dict[tuple[str, str], Round] = {}
+            every: dict[tuple[str, str], list[Round]] = {}
+            cpus: dict[tuple[str, str], list[Cpu]] = {}
+            meter = CpuMeter(admin, name)
+            pids = {"gongjian": processes[0].pid, "postgraphile": processes[1].pid}
+            async with httpx.AsyncClient(timeout=300) as drain:
+                with tempfile.TemporaryDirectory(prefix="gj-peer-") as work:
+                    for r in range(args.rounds):
+                        print(f"round {r + 1}/{args.rounds} (load average {_load_average()})", flush=True)
+                        for p in pairs:
+                            for who, target, body, token in (
+                                ("gongjian", gj_url, p.gongjian, p.gongjian_token),
+                                ("postgraphile", pg_url, p.peer, None),
+                            ):
+                                measuring = await meter.start(pids[who])
+                                result = wrk(target, body, token, args.duration, args.connections, Path(work))
+                                cpu = await meter.stop(measuring, result.rps * args.duration)
+                                # wrk's last requests may still run on the server: one more, answered,
+                                # before the next round
+                                headers = {"Authorization": f"Bearer {token}"} if token else {}
+                                await drain.post(target, json=body, headers=headers)
+                                print(
+                                    f"  ({p.key}) {who:12} {result.rps:8.1f} rps  p50 {result.p50_ms:8.1f} ms  "
+                                    f"p99 {result.p99_ms:8.1f} ms  errors {result.errors}  "
+                                    f"CPU/request: server {cpu.server_ms:.2f} ms, "
+                                    f"PostgreSQL {_ms_or_na(cpu.postgres_ms)}",
+                                    flush=True,
+                                )
+                                if (p.key, who) not in best or result.rps > best[(p.key, who)].rps:
+                                    best[(p.key, who)] = result
+                                every.setdefault((p.key, who), []).append(result)
+                                cpus.setdefault((p.key, who), []).append(cpu)
             print(
-                f"| ({p.key}) {p.label} | {g.rps:.1f} ({g.p50_ms:.0f} / {g.p99_ms:.0f}) | "
-                f"{q.rps:.1f} ({q.p50_ms:.0f} / {q.p99_ms:.0f}) | {g.rps / q.rps:.2f}x "
-                f"| {each} ({statistics.median(paired):.2f}x) |"
+                f"\n## throughput, best of {args.rounds} alternating rounds of {args.duration} s, "
+                f"wrk -c{args.connections}, "
+                f"gongjian serve --workers {args.workers}, PostGraphile one process; "
+                f"load average after: {_load_average()}"
             )
-        print(
-            "\n## CPU per request, median of the rounds (the server's processes; PostgreSQL's backends)\n"
-            "| read | Gongjian | PostGraphile v5 |\n|---|---|---|"
-        )
-        for p in pairs:
-            gongjian_cpu, peer_cpu = cpus[(p.key, "gongjian")], cpus[(p.key, "postgraphile")]
-            print(f"| ({p.key}) | {_cpu_cell(gongjian_cpu)} | {_cpu_cell(peer_cpu)} |")
-    finally:
-        for process in processes:
-            if process.returncode is None:
-                process.terminate()
-                try:
-                    await asyncio.wait_for(process.wait(), timeout=15)
-                except TimeoutError:
-                    process.kill()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+            # the ratio of the two servers' rounds run one after the other: this machine's speed
+            # may change between rounds, less within a pair of them
+            print(
+                "| read | Gongjian rps (p50 / p99 ms) | PostGraphile v5 rps (p50 / p99 ms) | ratio "
+                "| ratio of each round's pair (median) |"
+            )
+            print("|---|---|---|---:|---|")
+            for p in pairs:
+                g, q = best[(p.key, "gongjian")], best[(p.key, "postgraphile")]
+                paired = [
+                    a.rps / b.rps
+                    for a, b in zip(every[(p.key, "gongjian")], every[(p.key, "postgraphile")], strict=True)
+                    if b.rps
+                ]
+                each = ", ".join(f"{r:.2f}" for r in paired)
+                print(
+                    f"| ({p.key}) {p.label} | {g.rps:.1f} ({g.p50_ms:.0f} / {g.p99_ms:.0f}) | "
+                    f"{q.rps:.1f} ({q.p50_ms:.0f} / {q.p99_ms:.0f}) | {g.rps / q.rps:.2f}x "
+                    f"| {each} ({statistics.median(paired):.2f}x) |"
+                )
+            print(
+                "\n## CPU per request, median of the rounds (the server's processes; PostgreSQL's backends)\n"
+                "| read | Gongjian | PostGraphile v5 |\n|---|---|---|"
+            )
+            for p in pairs:
+                gongjian_cpu, peer_cpu = cpus[(p.key, "gongjian")], cpus[(p.key, "postgraphile")]
+                print(f"| ({p.key}) | {_cpu_cell(gongjian_cpu)} | {_cpu_cell(peer_cpu)} |")
+        finally:
+            for process in processes:
+                if process.returncode is None:
+                    process.terminate()
+                    try:
+                        await asyncio.wait_for(process.wait(), timeout=15)
+                    except TimeoutError:
+                        process.kill()
 
 
 def _ms_or_na(value: float | None) -> str:
@@ -630,31 +619,26 @@ def _cpu_cell(rounds: list[Cpu]) -> str:
     return f"{server:.2f} ms; {_ms_or_na(statistics.median(postgres) if postgres else None)}"
 
 
-async def reports(server: str, requests: int) -> None:
-    name = f"gj_peer10_{os.getpid()}_{secrets.token_hex(3)}"
-    admin = await asyncpg.connect(server)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = with_database(server, name)
-    try:
-        raw = await connect(url)
-        try:
-            await migrate(raw)
-        finally:
-            await raw.close()
-        assert await load.run(url, "bench-password", today=clock.today("Asia/Shanghai"))
+async def reports(requests: int) -> None:
+    async with _demo_database("gj_peer10") as url:
         await grow(url, 10)
         results = await measure(url, requests, 5)
-        households = results["coverage"][2]["coverage"]["households"]
-        print(
-            f"\n## reports of the x10 county ({households} households), Gongjian, {requests} requests each, one by one"
-        )
-        print("| report | p50 ms | p95 ms |")
-        print("|---|---:|---:|")
-        for label, (p50, p95, _) in results.items():
-            print(f"| {label} | {p50:.1f} | {p95:.1f} |")
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    households = results["coverage"][2]["coverage"]["households"]
+    print(f"\n## reports of the x10 county ({households} households), Gongjian, {requests} requests each, one by one")
+    print("| report | p50 ms | p95 ms |")
+    print("|---|---:|---:|")
+    for label, (p50, p95, _) in results.items():
+        print(f"| {label} | {p50:.1f} | {p95:.1f} |")
+
+
+@asynccontextmanager
+async def _demo_database(prefix: str) -> AsyncIterator[str]:
+    """A scratch database with the demo county (`gongjian demo`), analysed; dropped afterwards."""
+    async with scratch_database(prefix) as url:
+        await load_demo(url, "bench-password")
+        async with connection(url) as raw:
+            await raw.execute("VACUUM ANALYZE")
+        yield url
 
 
 def main() -> None:
@@ -667,17 +651,15 @@ def main() -> None:
     parser.add_argument("--no-reports", action="store_true", help="skip the x10 county's reports")
     parser.add_argument("--only-reports", action="store_true", help="only the x10 county's reports")
     args = parser.parse_args()
-    server = os.environ.get("DATABASE_URL")
-    if not server:
-        sys.exit("bench/peer.py: set DATABASE_URL to a PostgreSQL server where databases may be created")
+    server_url()  # or the script ends saying DATABASE_URL is needed
     if not args.only_reports:
         if shutil.which("wrk") is None:
             sys.exit("bench/peer.py: wrk is needed (apt-get install -y wrk)")
         node = install_postgraphile()
         print(f"machine: {os.cpu_count()} CPUs, load average {_load_average()}, {time.strftime('%Y-%m-%d %H:%M %Z')}")
-        asyncio.run(compare(args, server, node))
+        asyncio.run(compare(args, node))
     if not args.no_reports:
-        asyncio.run(reports(server, args.requests))
+        asyncio.run(reports(args.requests))
 
 
 if __name__ == "__main__":

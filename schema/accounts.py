@@ -29,7 +29,7 @@ RULES = (
 @strawberry.input(description="Narrows `users`; every given field must match")
 class UserFilter:
     search: str | None = strawberry.field(default=None, description="Substring of the username or the person's name")
-    role: Role | None = strawberry.field(default=None, description="Only users holding this role")  # type: ignore[valid-type]
+    role: Role | None = strawberry.field(default=None, description="Only users holding this role")
 
 
 async def _users(
@@ -61,7 +61,7 @@ class AccountsQuery:
 class CreateUserInput:
     username: str = strawberry.field(description="2 to 64 letters, digits or . _ @ -; unique")
     person_id: strawberry.ID | None = strawberry.field(default=None, description="The person the account is for")
-    role: Role = strawberry.field(description="Its first role")  # type: ignore[valid-type]
+    role: Role = strawberry.field(description="Its first role")
     scope_id: strawberry.ID = strawberry.field(
         description="An organisation for UNIT_ADMIN and CADRE; the county for COUNTY_ADMIN, a community for "
         "COMMUNITY_STAFF, an area holding the person's household for RESIDENT"
@@ -71,7 +71,7 @@ class CreateUserInput:
 @strawberry.input(description="A role in a scope, for one account")
 class RoleInput:
     user_id: strawberry.ID = strawberry.field(description="The account")
-    role: Role = strawberry.field(description="The role")  # type: ignore[valid-type]
+    role: Role = strawberry.field(description="The role")
     scope_id: strawberry.ID = strawberry.field(description="The area or organisation")
 
 

@@ -18,7 +18,9 @@ from resolvers.pagination import Page
 
 T = TypeVar("T")
 
-ErrorCode = strawberry.enum(ErrorCodeValues, description="Why a mutation was refused")
+# strawberry.enum registers the rules' own enum (and returns it): the alias is a type
+ErrorCode = ErrorCodeValues
+strawberry.enum(ErrorCode, description="Why a mutation was refused")
 
 # the arguments every list and mutation shares
 First = Annotated[int | None, strawberry.argument(description="Page size: 20 by default, at most 100")]
@@ -98,7 +100,7 @@ class UserError:
     message: str = strawberry.field(
         resolver=_user_error_message, description="What went wrong, in the request's language (Accept-Language)"
     )
-    code: ErrorCode = strawberry.field(description="Why, the same in every language")  # type: ignore[valid-type]
+    code: ErrorCode = strawberry.field(description="Why, the same in every language")
 
 
 def is_row(row_type: type, **equal: Any) -> Any:

@@ -24,8 +24,10 @@ from schema.areas import Area, Organisation, Person
 from schema.base import FILTER, INPUT, After, Connection, First, Node, UserError, describe_values, is_row
 from schema.notifications import NotificationConnection, notifications_of
 
-Role = strawberry.enum(
-    RoleValues,
+# strawberry.enum registers the viewer's own enum (and returns it): the alias is a type
+Role = RoleValues
+strawberry.enum(
+    Role,
     description="A role a user holds in a scope (an area, or an organisation for UNIT_ADMIN and CADRE)",
 )
 
@@ -80,7 +82,7 @@ async def _scope(root: RoleGrantValue, info: Info[Any, Any]) -> Scope:
     "CADRE and UNIT_ADMIN in an organisation (the unit)"
 )
 class RoleGrant:
-    role: Role = strawberry.field(description="The role")  # type: ignore[valid-type]
+    role: Role = strawberry.field(description="The role")
     scope: Scope = strawberry.field(resolver=_scope, description="Where the role applies")
 
 

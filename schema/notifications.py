@@ -132,15 +132,16 @@ class NotificationsMutation:
     )
 
 
-async def _notifications(info: Info[Any, Any]) -> AsyncGenerator[Notification, None]:
+async def _notifications(info: Info[Any, Any]) -> AsyncGenerator[NotificationRow, None]:
     async for row in r.notifications(info.context):
-        yield row  # type: ignore[misc]
+        yield row
 
 
 @strawberry.type
 class NotificationsSubscription:
-    notifications: AsyncGenerator[Notification, None] = strawberry.subscription(
+    notifications: AsyncGenerator[NotificationRow, None] = strawberry.subscription(
         resolver=_notifications,
+        graphql_type=AsyncGenerator[Notification, None],
         permission_classes=[SignedIn],
         description=described(
             "Each new notification of the viewer, from whichever server instance raised it. "

@@ -384,15 +384,16 @@ class OrdersMutation:
 async def _order_events(
     info: Info[Any, Any],
     community_id: Annotated[strawberry.ID, strawberry.argument(description="The community to follow")],
-) -> AsyncGenerator[OrderEvent, None]:
+) -> AsyncGenerator[OrderEventRow, None]:
     async for event in ev.order_events(info.context, community_id):
-        yield event  # type: ignore[misc]
+        yield event
 
 
 @strawberry.type
 class OrdersSubscription:
-    order_events: AsyncGenerator[OrderEvent, None] = strawberry.subscription(
+    order_events: AsyncGenerator[OrderEventRow, None] = strawberry.subscription(
         resolver=_order_events,
+        graphql_type=AsyncGenerator[OrderEvent, None],
         permission_classes=[SignedIn],
         description=described(
             "Every transition of every order of the community, from whichever server handled it: "

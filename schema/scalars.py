@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+from collections.abc import Callable
 from typing import Final
 
 from strawberry.exceptions import StrawberryInputCoercionError
@@ -27,15 +28,26 @@ def _in_range(day: datetime.date, type_name: str) -> None:
         )
 
 
+def _parser(definition: ScalarDefinition) -> Callable[[object], object]:
+    """strawberry's own parse_value of a scalar (optional on ScalarDefinition, given for these)."""
+    parse = definition.parse_value
+    assert parse is not None, f"strawberry parses {definition.name} values"
+    return parse
+
+
+_STRAWBERRY_PARSE_DATE: Final = _parser(DateDefinition)
+_STRAWBERRY_PARSE_DATETIME: Final = _parser(DateTimeDefinition)
+
+
 def _parse_date(value: object) -> datetime.date:
-    parsed = DateDefinition.parse_value(value)  # type: ignore[misc]  # strawberry's coercion errors included
+    parsed = _STRAWBERRY_PARSE_DATE(value)  # strawberry's coercion errors included
     assert isinstance(parsed, datetime.date)
     _in_range(parsed, "Date")
     return parsed
 
 
 def _parse_datetime(value: object) -> datetime.datetime:
-    parsed = DateTimeDefinition.parse_value(value)  # type: ignore[misc]
+    parsed = _STRAWBERRY_PARSE_DATETIME(value)
     assert isinstance(parsed, datetime.datetime)
     _in_range(parsed.date(), "DateTime")  # the offset moves it at most a day: the UTC instant stays representable
     return parsed

@@ -10,13 +10,16 @@ import strawberry
 from strawberry.types import Info
 
 from db.activities import ActivityRow, SignupRow, VolunteerHoursRow
+from db.areas import AreaRow, OrganisationRow, PersonRow
 from resolvers import activities as r
 from resolvers import ids, rules
 from resolvers.compiled import declarations as compiled
 from resolvers.compiled import planner as compiled_planner
+from resolvers.context import ResolverInfo
+from resolvers.pagination import Page
 from resolvers.permissions import SignedIn, described
 from schema.areas import Community, Organisation, Person
-from schema.base import FILTER, INPUT, After, Connection, First, Node, UserError, is_row
+from schema.base import FILTER, INPUT, After, Connection, First, Node, UserError, UserErrorRows, is_row
 
 
 @strawberry.enum(description="Kind of volunteer activity (志愿服务活动)")
@@ -30,30 +33,31 @@ class ActivityKind(enum.Enum):
     OTHER = strawberry.enum_value("OTHER", description="Any other joint activity")
 
 
-async def _hosts(root: ActivityRow, info: Info[Any, Any]) -> list[Organisation]:
-    return await r.hosts(root, info.context)  # type: ignore[return-value]
+async def _hosts(root: ActivityRow, info: Info[Any, Any]) -> list[OrganisationRow]:
+    return await r.hosts(root, info.context)
 
 
-async def _community(root: ActivityRow, info: Info[Any, Any]) -> Community:
+async def _community(root: ActivityRow, info: ResolverInfo) -> AreaRow | None:
     from resolvers.areas import area_by_id
 
-    return await info.context.loader(area_by_id).load(root.community_id)  # type: ignore[no-any-return]
+    return await info.context.loader(area_by_id).load(root.community_id)
 
 
 async def _attended_count(root: ActivityRow, info: Info[Any, Any]) -> int:
     return await r.attended_count(root, info.context)
 
 
-async def _viewer_signup(
-    root: ActivityRow, info: Info[Any, Any]
-) -> Annotated[Signup, strawberry.lazy("schema.activities")] | None:
-    return await r.viewer_signup(root, info.context)  # type: ignore[return-value]
+async def _viewer_signup(root: ActivityRow, info: Info[Any, Any]) -> SignupRow | None:
+    return await r.viewer_signup(root, info.context)
 
 
 async def _signups(
     root: ActivityRow, info: Info[Any, Any], first: First = None, after: After = None
-) -> Annotated[Connection[Signup], strawberry.lazy("schema.activities")] | None:
-    return await r.signups(root, info.context, first, after)  # type: ignore[return-value]
+) -> Page[SignupRow] | None:
+    return await r.signups(root, info.context, first, after)
+
+
+_SignupRef = Annotated["Signup", strawberry.lazy("schema.activities")]
 
 
 @strawberry.type(description="A joint volunteer activity (活动联办) hosted by units and the community")
@@ -66,22 +70,30 @@ class Activity(Node):
     capacity: int | None = strawberry.field(description="Places; null when there is no limit")
     signup_count: int = strawberry.field(description="People signed up and not cancelled")
     attended_count: int = strawberry.field(resolver=_attended_count, description="People checked in")
-    hosts: list[Organisation] = strawberry.field(resolver=_hosts, description="Host organisations (units, community)")
-    community: Community = strawberry.field(resolver=_community, description="The community it takes place in")
-    viewer_signup: Signup | None = strawberry.field(
-        resolver=_viewer_signup, description="The signed-in person's own sign-up, if any"
+    hosts: list[OrganisationRow] = strawberry.field(
+        resolver=_hosts, graphql_type=list[Organisation], description="Host organisations (units, community)"
     )
-    signups: Connection[Signup] | None = strawberry.field(
-        resolver=_signups, description="Who signed up: for staff in scope and the hosts' unit admins, else null"
+    community: AreaRow | None = strawberry.field(
+        resolver=_community, graphql_type=Community, description="The community it takes place in"
+    )
+    viewer_signup: SignupRow | None = strawberry.field(
+        resolver=_viewer_signup,
+        graphql_type=_SignupRef | None,
+        description="The signed-in person's own sign-up, if any",
+    )
+    signups: Page[SignupRow] | None = strawberry.field(
+        resolver=_signups,
+        graphql_type=Connection[_SignupRef] | None,
+        description="Who signed up: for staff in scope and the hosts' unit admins, else null",
     )
 
 
-async def _signup_person(root: SignupRow, info: Info[Any, Any]) -> Person:
-    return await r.person_of(root, info.context)  # type: ignore[return-value]
+async def _signup_person(root: SignupRow, info: Info[Any, Any]) -> PersonRow:
+    return await r.person_of(root, info.context)
 
 
-async def _signup_activity(root: SignupRow, info: Info[Any, Any]) -> Activity:
-    return await r.activity_of(root, info.context)  # type: ignore[return-value]
+async def _signup_activity(root: SignupRow, info: Info[Any, Any]) -> ActivityRow:
+    return await r.activity_of(root, info.context)
 
 
 @strawberry.type(description="A person's sign-up (报名) for an activity")
@@ -91,17 +103,19 @@ class Signup(Node):
     hours: float | None = strawberry.field(description="Volunteer hours credited at check-in")
     signed_up_at: datetime.datetime = strawberry.field(description="When the person signed up")
     cancelled_at: datetime.datetime | None = strawberry.field(description="When it was cancelled, if it was")
-    person: Person = strawberry.field(resolver=_signup_person, description="Who signed up")
-    activity: Activity = strawberry.field(resolver=_signup_activity, description="The activity signed up for")
+    person: PersonRow = strawberry.field(resolver=_signup_person, graphql_type=Person, description="Who signed up")
+    activity: ActivityRow = strawberry.field(
+        resolver=_signup_activity, graphql_type=Activity, description="The activity signed up for"
+    )
 
 
-async def _hours_person(root: VolunteerHoursRow, info: Info[Any, Any]) -> Person:
-    return await r.hours_person(root, info.context)  # type: ignore[return-value]
+async def _hours_person(root: VolunteerHoursRow, info: Info[Any, Any]) -> PersonRow:
+    return await r.hours_person(root, info.context)
 
 
 @strawberry.type(description="A person's volunteer hours (志愿服务时长), summed over attended activities")
 class VolunteerHours:
-    person: Person = strawberry.field(resolver=_hours_person, description="The volunteer")
+    person: PersonRow = strawberry.field(resolver=_hours_person, graphql_type=Person, description="The volunteer")
     hours: float = strawberry.field(description="Hours credited at check-in")
     activities: int = strawberry.field(description="Activities attended")
 
@@ -118,9 +132,9 @@ async def _activities(
     filter: Annotated[ActivityFilter | None, FILTER] = None,
     first: First = None,
     after: After = None,
-) -> Connection[Activity]:
+) -> Page[ActivityRow]:
     f = filter or ActivityFilter()
-    return await r.activities(  # type: ignore[return-value]
+    return await r.activities(
         info.context,
         community_id=f.community_id,
         starts_from=f.from_,
@@ -139,21 +153,23 @@ async def _volunteer_hours(
         datetime.datetime | None, strawberry.argument(name="from", description="Activities starting at or after")
     ] = None,
     to: Annotated[datetime.datetime | None, strawberry.argument(description="Activities starting before")] = None,
-) -> VolunteerHours | None:
-    return await r.volunteer_hours(info.context, person_id, from_, to)  # type: ignore[return-value]
+) -> VolunteerHoursRow | None:
+    return await r.volunteer_hours(info.context, person_id, from_, to)
 
 
 @strawberry.type
 class ActivityQuery:
-    activities: Connection[Activity] = strawberry.field(
+    activities: Page[ActivityRow] = strawberry.field(
         resolver=_activities,
+        graphql_type=Connection[Activity],
         permission_classes=[SignedIn],
         description=described(
             "Activities of the viewer's county by start time, visible to every signed-in user", rules.ACTIVITY_ACCESS
         ),
     )
-    volunteer_hours: VolunteerHours | None = strawberry.field(
+    volunteer_hours: VolunteerHoursRow | None = strawberry.field(
         resolver=_volunteer_hours,
+        graphql_type=VolunteerHours | None,
         permission_classes=[SignedIn],
         description=(
             described(
@@ -178,8 +194,12 @@ class CreateActivityInput:
 
 @strawberry.type(description="The result of createActivity")
 class CreateActivityPayload:
-    activity: Activity | None = strawberry.field(description="The new activity; null when refused")
-    user_errors: list[UserError] = strawberry.field(description="Why it was refused; empty on success")
+    activity: ActivityRow | None = strawberry.field(
+        graphql_type=Activity | None, description="The new activity; null when refused"
+    )
+    user_errors: UserErrorRows = strawberry.field(
+        graphql_type=list[UserError], description="Why it was refused; empty on success"
+    )
 
 
 @strawberry.input(description="Sign the signed-in person up for an activity")
@@ -223,7 +243,7 @@ async def _create_activity(info: Info[Any, Any], input: Annotated[CreateActivity
         ends_at=input.ends_at,
         capacity=input.capacity,
     )
-    return CreateActivityPayload(activity=outcome.value, user_errors=outcome.user_errors)  # type: ignore[arg-type]
+    return CreateActivityPayload(activity=outcome.value, user_errors=outcome.user_errors)
 
 
 async def _sign_up(info: Info[Any, Any], input: Annotated[SignUpInput, INPUT]) -> SignupPayload:

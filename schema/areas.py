@@ -20,9 +20,21 @@ from resolvers import pairings as pairing_resolvers
 from resolvers import renovations as renovation_resolvers
 from resolvers.compiled import declarations as compiled
 from resolvers.compiled import planner as compiled_planner
+from resolvers.pagination import Page
 from resolvers.permissions import SignedIn, described
 from schema.adoptions import Adoption, current_adoptions
-from schema.base import FILTER, INPUT, After, Connection, First, Node, UserError, describe_values, is_row
+from schema.base import (
+    FILTER,
+    INPUT,
+    After,
+    Connection,
+    First,
+    Node,
+    UserError,
+    UserErrorRows,
+    describe_values,
+    is_row,
+)
 from schema.derived import declared, of_rule, own_resolvers, paged
 
 if TYPE_CHECKING:
@@ -358,31 +370,35 @@ class AssignResponsibleInput:
 
 @strawberry.type(description="Result of `assignResponsible`")
 class AssignResponsiblePayload:
-    area: Area | None = strawberry.field(description="The area, with its new responsible person")
-    user_errors: list[UserError] = strawberry.field(description="Why it was refused, if it was")
+    area: AreaRow | None = strawberry.field(
+        graphql_type=Area | None, description="The area, with its new responsible person"
+    )
+    user_errors: UserErrorRows = strawberry.field(
+        graphql_type=list[UserError], description="Why it was refused, if it was"
+    )
 
 
 async def _areas(
     info: Info_, filter: Annotated[AreaFilter | None, FILTER] = None, first: First = None, after: After = None
-) -> Connection[Area]:
+) -> Page[AreaRow]:
     f = filter or AreaFilter()
     level = f.level.value if f.level else None
-    return await r.area_list(info.context, f.parent_id, level, f.search, first, after)  # type: ignore[return-value]
+    return await r.area_list(info.context, f.parent_id, level, f.search, first, after)
 
 
 async def _compounds(
     info: Info_, filter: Annotated[CompoundFilter | None, FILTER] = None, first: First = None, after: After = None
-) -> Connection[Compound]:
+) -> Page[AreaRow]:
     f = filter or CompoundFilter()
-    return await r.compound_list(info.context, f.within, f.search, first, after)  # type: ignore[return-value]
+    return await r.compound_list(info.context, f.within, f.search, first, after)
 
 
 async def _organisations(
     info: Info_, filter: Annotated[OrganisationFilter | None, FILTER] = None, first: First = None, after: After = None
-) -> Connection[Organisation]:
+) -> Page[OrganisationRow]:
     f = filter or OrganisationFilter()
     kind = f.kind.value if f.kind else None
-    return await r.organisation_list(info.context, kind, f.search, first, after)  # type: ignore[return-value]
+    return await r.organisation_list(info.context, kind, f.search, first, after)
 
 
 async def _people(
@@ -390,46 +406,48 @@ async def _people(
     filter: Annotated[PeopleFilter, FILTER],
     first: First = None,
     after: After = None,
-) -> Connection[Person]:
+) -> Page[PersonRow]:
     from resolvers import people
 
-    return await people.search_people(  # type: ignore[return-value]
-        info.context, filter.search, filter.tag, first, after
-    )
+    return await people.search_people(info.context, filter.search, filter.tag, first, after)
 
 
 async def _cross_appointments(
     info: Info_, community_id: Annotated[strawberry.ID, strawberry.argument(description="The community")]
-) -> list[CrossAppointmentType]:
-    return await r.cross_appointments(info.context, community_id)  # type: ignore[return-value]
+) -> list[r.CrossAppointment]:
+    return await r.cross_appointments(info.context, community_id)
 
 
 async def _assign_responsible(info: Info_, input: Annotated[AssignResponsibleInput, INPUT]) -> AssignResponsiblePayload:
     outcome = await r.assign_responsible(info.context, input.area_id, input.person_id)
-    return AssignResponsiblePayload(area=outcome.value, user_errors=outcome.user_errors)  # type: ignore[arg-type]
+    return AssignResponsiblePayload(area=outcome.value, user_errors=outcome.user_errors)
 
 
 @strawberry.type
 class AreasQuery:
-    areas: Connection[Area] = strawberry.field(
+    areas: Page[AreaRow] = strawberry.field(
         resolver=_areas,
+        graphql_type=Connection[Area],
         permission_classes=[SignedIn],
         description=described("Areas of the viewer's county; `parentId` gives direct children", rules.AREA_ACCESS),
     )
-    compounds: Connection[Compound] = strawberry.field(
+    compounds: Page[AreaRow] = strawberry.field(
         resolver=_compounds,
+        graphql_type=Connection[Compound],
         permission_classes=[SignedIn],
         description=described(
             "Compounds of the viewer's county; `within` gives those anywhere under an area", rules.AREA_ACCESS
         ),
     )
-    organisations: Connection[Organisation] = strawberry.field(
+    organisations: Page[OrganisationRow] = strawberry.field(
         resolver=_organisations,
+        graphql_type=Connection[Organisation],
         permission_classes=[SignedIn],
         description=described("Organisations of the viewer's county", rules.ORGANISATION_ACCESS),
     )
-    people: Connection[Person] = strawberry.field(
+    people: Page[PersonRow] = strawberry.field(
         resolver=_people,
+        graphql_type=Connection[Person],
         permission_classes=[SignedIn],
         description=described(
             "Find people by name or phone (查找居民), in id order. COUNTY_ADMIN searches the county, staff "
@@ -440,8 +458,9 @@ class AreasQuery:
             rules.HOUSEHOLD_ACCESS,
         ),
     )
-    cross_appointments: list[CrossAppointmentType] = strawberry.field(
+    cross_appointments: list[r.CrossAppointment] = strawberry.field(
         resolver=_cross_appointments,
+        graphql_type=list[CrossAppointmentType],
         permission_classes=[SignedIn],
         description=described(
             "People with posts in an owner committee and the community's party organisation or "

@@ -12,7 +12,7 @@ from strawberry.types import ExecutionContext, Info
 from gongjian import observability
 from gongjian.hooks import UnwindingRunner
 from gongjian.translation import DEFAULT, translate
-from resolvers import ids
+from resolvers import errors, ids
 from resolvers.errors import ErrorCode as ErrorCodeValues
 from resolvers.pagination import Page
 
@@ -101,6 +101,11 @@ class UserError:
         resolver=_user_error_message, description="What went wrong, in the request's language (Accept-Language)"
     )
     code: ErrorCode = strawberry.field(description="Why, the same in every language")
+
+
+# what a payload's `userErrors` holds: the rules' errors (resolvers.errors), which strawberry
+# completes as `UserError`; such a field says so with `graphql_type=list[UserError]`
+UserErrorRows = list[errors.UserError]
 
 
 def is_row(row_type: type, **equal: Any) -> Any:

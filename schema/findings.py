@@ -10,15 +10,18 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
+from db.areas import AreaRow
 from db.findings import FindingRow
 from resolvers import findings as r
 from resolvers import ids, rules
 from resolvers.compiled import declarations as compiled
 from resolvers.compiled import planner as compiled_planner
+from resolvers.context import ResolverInfo
+from resolvers.pagination import Page
 from resolvers.permissions import SignedIn, described
 from schema.areas import Compound
 from schema.attachments import Attachment, attachments_field, of_subject
-from schema.base import FILTER, INPUT, After, Connection, First, Node, UserError, is_row
+from schema.base import FILTER, INPUT, After, Connection, First, Node, UserError, UserErrorRows, is_row
 
 
 @strawberry.enum(description="What an inspection found")
@@ -40,10 +43,10 @@ class FindingStatus(enum.Enum):
     RECTIFIED = strawberry.enum_value("RECTIFIED", description="Rectified (已整改)")
 
 
-async def _compound(root: FindingRow, info: Info[Any, Any]) -> Compound:
+async def _compound(root: FindingRow, info: ResolverInfo) -> AreaRow | None:
     from resolvers.areas import area_by_id
 
-    return await info.context.loader(area_by_id).load(root.compound_id)  # type: ignore[no-any-return]
+    return await info.context.loader(area_by_id).load(root.compound_id)
 
 
 @strawberry.type(description="A problem found by a joint inspection (联合巡查), with a rectification deadline")
@@ -59,7 +62,9 @@ class Finding(Node):
     reported_at: datetime.datetime = strawberry.field(description="When it was reported")
     rectified_at: datetime.datetime | None = strawberry.field(description="When it was rectified")
     rectification_note: str | None = strawberry.field(description="How it was rectified")
-    compound: Compound = strawberry.field(resolver=_compound, description="The compound inspected")
+    compound: AreaRow | None = strawberry.field(
+        resolver=_compound, graphql_type=Compound, description="The compound inspected"
+    )
     attachments: list[Attachment] = strawberry.field(
         resolver=attachments_field, description="Photos and documents (照片和文件), oldest first"
     )
@@ -76,9 +81,9 @@ async def _findings(
     filter: Annotated[FindingFilter | None, FILTER] = None,
     first: First = None,
     after: After = None,
-) -> Connection[Finding]:
+) -> Page[FindingRow]:
     f = filter or FindingFilter()
-    return await r.findings(  # type: ignore[return-value]
+    return await r.findings(
         info.context, area_id=f.area_id, status=f.status.name if f.status else None, first=first, after=after
     )
 
@@ -90,22 +95,24 @@ async def _public_notices(
     ] = None,
     first: First = None,
     after: After = None,
-) -> Connection[Finding]:
-    return await r.public_notices(info.context, area_id=area_id, first=first, after=after)  # type: ignore[return-value]
+) -> Page[FindingRow]:
+    return await r.public_notices(info.context, area_id=area_id, first=first, after=after)
 
 
 @strawberry.type
 class FindingQuery:
-    findings: Connection[Finding] = strawberry.field(
+    findings: Page[FindingRow] = strawberry.field(
         resolver=_findings,
+        graphql_type=Connection[Finding],
         permission_classes=[SignedIn],
         description=described(
             "Findings in the viewer's scope (community staff, county admin; others: empty), newest first",
             rules.FINDING_ACCESS,
         ),
     )
-    public_notices: Connection[Finding] = strawberry.field(
+    public_notices: Page[FindingRow] = strawberry.field(
         resolver=_public_notices,
+        graphql_type=Connection[Finding],
         permission_classes=[SignedIn],
         description=described(
             "The public notice list (通报曝光): published findings, readable by every signed-in user",
@@ -130,8 +137,12 @@ class RectifyFindingInput:
 
 @strawberry.type(description="A finding, or why not")
 class FindingPayload:
-    finding: Finding | None = strawberry.field(description="The finding; null when refused")
-    user_errors: list[UserError] = strawberry.field(description="Why it was refused; empty on success")
+    finding: FindingRow | None = strawberry.field(
+        graphql_type=Finding | None, description="The finding; null when refused"
+    )
+    user_errors: UserErrorRows = strawberry.field(
+        graphql_type=list[UserError], description="Why it was refused; empty on success"
+    )
 
 
 async def _report(info: Info[Any, Any], input: Annotated[ReportFindingInput, INPUT]) -> FindingPayload:
@@ -142,12 +153,12 @@ async def _report(info: Info[Any, Any], input: Annotated[ReportFindingInput, INP
         description=input.description,
         deadline=input.deadline,
     )
-    return FindingPayload(finding=outcome.value, user_errors=outcome.user_errors)  # type: ignore[arg-type]
+    return FindingPayload(finding=outcome.value, user_errors=outcome.user_errors)
 
 
 async def _rectify(info: Info[Any, Any], input: Annotated[RectifyFindingInput, INPUT]) -> FindingPayload:
     outcome = await r.rectify_finding(info.context, finding_id=input.finding_id, note=input.note)
-    return FindingPayload(finding=outcome.value, user_errors=outcome.user_errors)  # type: ignore[arg-type]
+    return FindingPayload(finding=outcome.value, user_errors=outcome.user_errors)
 
 
 @strawberry.type

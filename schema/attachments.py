@@ -14,7 +14,7 @@ from resolvers import attachments as r
 from resolvers import rules
 from resolvers.compiled import declarations as compiled
 from resolvers.permissions import SignedIn, described
-from schema.base import INPUT, Node, UserError, is_row
+from schema.base import INPUT, Node, UserError, UserErrorRows, is_row
 
 
 def _url(root: AttachmentRow, info: Info[Any, Any]) -> str:
@@ -48,14 +48,18 @@ class Attachment(Node):
     created_at: datetime.datetime = strawberry.field(description="When it was added")
 
 
-async def attachments_field(root: Any, info: Info[Any, Any]) -> list[Attachment]:
-    """`attachments` of a ServiceOrder, Finding or Visit (the type's name is the subject type)."""
+async def attachments_field(root: Any, info: Info[Any, Any]) -> list[AttachmentRow]:
+    """`attachments` of a ServiceOrder, Finding or Visit (the type's name is the subject type), as
+    `attachments: list[AttachmentRow] = strawberry.field(resolver=attachments_field,
+    graphql_type=list[Attachment], ...)`."""
     subject_type = info._raw_info.parent_type.name
-    return await r.attachments_of(info.context, subject_type, root.id)  # type: ignore[return-value]
+    return await r.attachments_of(info.context, subject_type, root.id)
 
 
 def attachments() -> Any:
-    return strawberry.field(resolver=attachments_field, description="Photos and documents, oldest first")
+    return strawberry.field(
+        resolver=attachments_field, graphql_type=list[Attachment], description="Photos and documents, oldest first"
+    )
 
 
 @strawberry.input(description="A file for a service order, finding or visit (GraphQL multipart request)")
@@ -69,17 +73,18 @@ class AddAttachmentInput:
 
 @strawberry.type(description="The new attachment")
 class AddAttachmentPayload:
-    attachment: Attachment | None = strawberry.field(description="The attachment")
-    user_errors: list[UserError] = strawberry.field(
-        description="NOT_FOUND (subjectId), FORBIDDEN, INVALID (file: type, size, unreadable; caption)"
+    attachment: AttachmentRow | None = strawberry.field(graphql_type=Attachment | None, description="The attachment")
+    user_errors: UserErrorRows = strawberry.field(
+        graphql_type=list[UserError],
+        description="NOT_FOUND (subjectId), FORBIDDEN, INVALID (file: type, size, unreadable; caption)",
     )
 
 
 async def _add_attachment(info: Info[Any, Any], input: Annotated[AddAttachmentInput, INPUT]) -> AddAttachmentPayload:
     outcome = await r.add_attachment(info.context, input.subject_id, input.file, input.caption)
     return AddAttachmentPayload(
-        attachment=outcome.attachment,  # type: ignore[arg-type]
-        user_errors=outcome.user_errors,  # type: ignore[arg-type]
+        attachment=outcome.attachment,
+        user_errors=outcome.user_errors,
     )
 
 

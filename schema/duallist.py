@@ -15,9 +15,10 @@ from resolvers import duallist as r
 from resolvers import ids, rules
 from resolvers.compiled import declarations as compiled
 from resolvers.compiled import planner as compiled_planner
+from resolvers.pagination import Page
 from resolvers.permissions import SignedIn, described
 from schema.areas import Area, Community, Organisation
-from schema.base import FILTER, INPUT, After, Connection, First, Node, UserError, is_row
+from schema.base import FILTER, INPUT, After, Connection, First, Node, UserError, UserErrorRows, is_row
 from schema.derived import declared, of_rule, own_resolvers, paged
 
 
@@ -164,32 +165,32 @@ async def _resources(
     filter: Annotated[ResourceFilter | None, FILTER] = None,
     first: First = None,
     after: After = None,
-) -> Connection[Resource]:
+) -> Page[ResourceRow]:
     f = filter or ResourceFilter()
-    return await r.resources(  # type: ignore[return-value]
-        info.context, f.community_id, _category(f.category), f.available, first, after
-    )
+    return await r.resources(info.context, f.community_id, _category(f.category), f.available, first, after)
 
 
 async def _needs(
     info: Info[Any, Any], filter: Annotated[NeedFilter | None, FILTER] = None, first: First = None, after: After = None
-) -> Connection[Need]:
+) -> Page[NeedRow]:
     f = filter or NeedFilter()
-    return await r.needs(info.context, f.area_id, _category(f.category), f.open, first, after)  # type: ignore[return-value]
+    return await r.needs(info.context, f.area_id, _category(f.category), f.open, first, after)
 
 
 @strawberry.type
 class DualListQuery:
-    resources: Connection[Resource] = strawberry.field(
+    resources: Page[ResourceRow] = strawberry.field(
         resolver=_resources,
+        graphql_type=Connection[Resource],
         permission_classes=[SignedIn],
         description=described(
             "Resources of the viewer's county (residents: those open to their community), oldest first",
             rules.RESOURCE_ACCESS,
         ),
     )
-    needs: Connection[Need] = strawberry.field(
+    needs: Page[NeedRow] = strawberry.field(
         resolver=_needs,
+        graphql_type=Connection[Need],
         permission_classes=[SignedIn],
         description=described("Needs of the viewer's county, oldest first; empty for residents", rules.NEED_ACCESS),
     )
@@ -214,8 +215,12 @@ class PublishResourceInput:
 
 @strawberry.type(description="The result of `publishResource`")
 class PublishResourcePayload:
-    resource: Resource | None = strawberry.field(description="The new resource; null when refused")
-    user_errors: list[UserError] = strawberry.field(description="Why it was refused; empty on success")
+    resource: ResourceRow | None = strawberry.field(
+        graphql_type=Resource | None, description="The new resource; null when refused"
+    )
+    user_errors: UserErrorRows = strawberry.field(
+        graphql_type=list[UserError], description="Why it was refused; empty on success"
+    )
 
 
 @strawberry.input(description="The resource to withdraw")
@@ -225,8 +230,12 @@ class WithdrawResourceInput:
 
 @strawberry.type(description="The result of `withdrawResource`")
 class WithdrawResourcePayload:
-    resource: Resource | None = strawberry.field(description="The withdrawn resource; null when refused")
-    user_errors: list[UserError] = strawberry.field(description="Why it was refused; empty on success")
+    resource: ResourceRow | None = strawberry.field(
+        graphql_type=Resource | None, description="The withdrawn resource; null when refused"
+    )
+    user_errors: UserErrorRows = strawberry.field(
+        graphql_type=list[UserError], description="Why it was refused; empty on success"
+    )
 
 
 @strawberry.input(description="A need to publish")
@@ -240,8 +249,10 @@ class PublishNeedInput:
 
 @strawberry.type(description="The result of `publishNeed` or `closeNeed`")
 class NeedPayload:
-    need: Need | None = strawberry.field(description="The need; null when refused")
-    user_errors: list[UserError] = strawberry.field(description="Why it was refused; empty on success")
+    need: NeedRow | None = strawberry.field(graphql_type=Need | None, description="The need; null when refused")
+    user_errors: UserErrorRows = strawberry.field(
+        graphql_type=list[UserError], description="Why it was refused; empty on success"
+    )
 
 
 @strawberry.input(description="The need to close")
@@ -265,8 +276,12 @@ class AllocateInput:
 
 @strawberry.type(description="The result of an exchange mutation")
 class ExchangePayload:
-    exchange: Exchange | None = strawberry.field(description="The exchange; null when refused")
-    user_errors: list[UserError] = strawberry.field(description="Why it was refused; empty on success")
+    exchange: ExchangeRow | None = strawberry.field(
+        graphql_type=Exchange | None, description="The exchange; null when refused"
+    )
+    user_errors: UserErrorRows = strawberry.field(
+        graphql_type=list[UserError], description="Why it was refused; empty on success"
+    )
 
 
 @strawberry.input(description="The exchange to complete")
@@ -294,14 +309,14 @@ async def _publish_resource(
         available_until=input.available_until,
     )
     p = await r.publish_resource(info.context, given)
-    return PublishResourcePayload(resource=p.value, user_errors=p.user_errors)  # type: ignore[arg-type]
+    return PublishResourcePayload(resource=p.value, user_errors=p.user_errors)
 
 
 async def _withdraw_resource(
     info: Info[Any, Any], input: Annotated[WithdrawResourceInput, INPUT]
 ) -> WithdrawResourcePayload:
     p = await r.withdraw_resource(info.context, input.resource_id)
-    return WithdrawResourcePayload(resource=p.value, user_errors=p.user_errors)  # type: ignore[arg-type]
+    return WithdrawResourcePayload(resource=p.value, user_errors=p.user_errors)
 
 
 async def _publish_need(info: Info[Any, Any], input: Annotated[PublishNeedInput, INPUT]) -> NeedPayload:
@@ -313,27 +328,27 @@ async def _publish_need(info: Info[Any, Any], input: Annotated[PublishNeedInput,
         description=input.description,
     )
     p = await r.publish_need(info.context, given)
-    return NeedPayload(need=p.value, user_errors=p.user_errors)  # type: ignore[arg-type]
+    return NeedPayload(need=p.value, user_errors=p.user_errors)
 
 
 async def _close_need(info: Info[Any, Any], input: Annotated[CloseNeedInput, INPUT]) -> NeedPayload:
     p = await r.close_need(info.context, input.need_id)
-    return NeedPayload(need=p.value, user_errors=p.user_errors)  # type: ignore[arg-type]
+    return NeedPayload(need=p.value, user_errors=p.user_errors)
 
 
 async def _allocate(info: Info[Any, Any], input: Annotated[AllocateInput, INPUT]) -> ExchangePayload:
     p = await r.allocate(info.context, input.resource_id, input.need_id, input.quantity, input.idempotency_key)
-    return ExchangePayload(exchange=p.value, user_errors=p.user_errors)  # type: ignore[arg-type]
+    return ExchangePayload(exchange=p.value, user_errors=p.user_errors)
 
 
 async def _complete_exchange(info: Info[Any, Any], input: Annotated[CompleteExchangeInput, INPUT]) -> ExchangePayload:
     p = await r.complete_exchange(info.context, input.exchange_id)
-    return ExchangePayload(exchange=p.value, user_errors=p.user_errors)  # type: ignore[arg-type]
+    return ExchangePayload(exchange=p.value, user_errors=p.user_errors)
 
 
 async def _cancel_exchange(info: Info[Any, Any], input: Annotated[CancelExchangeInput, INPUT]) -> ExchangePayload:
     p = await r.cancel_exchange(info.context, input.exchange_id, input.reason)
-    return ExchangePayload(exchange=p.value, user_errors=p.user_errors)  # type: ignore[arg-type]
+    return ExchangePayload(exchange=p.value, user_errors=p.user_errors)
 
 
 @strawberry.type

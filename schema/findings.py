@@ -11,6 +11,7 @@ import strawberry
 from strawberry.types import Info
 
 from db.areas import AreaRow
+from db.attachments import AttachmentRow
 from db.findings import FindingRow
 from resolvers import findings as r
 from resolvers import ids, rules
@@ -65,8 +66,10 @@ class Finding(Node):
     compound: AreaRow | None = strawberry.field(
         resolver=_compound, graphql_type=Compound, description="The compound inspected"
     )
-    attachments: list[Attachment] = strawberry.field(
-        resolver=attachments_field, description="Photos and documents (照片和文件), oldest first"
+    attachments: list[AttachmentRow] = strawberry.field(
+        resolver=attachments_field,
+        graphql_type=list[Attachment],
+        description="Photos and documents (照片和文件), oldest first",
     )
 
 

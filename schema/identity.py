@@ -17,6 +17,7 @@ from resolvers.compiled import declarations as compiled
 from resolvers.compiled import planner as compiled_planner
 from resolvers.identity import RoleGrantValue, ScopeValue
 from resolvers.mutations import Outcome
+from resolvers.notifications import Inbox
 from resolvers.pagination import Page
 from resolvers.permissions import administers_organisation_in, described, guarded
 from resolvers.viewer import Role as RoleValues
@@ -105,8 +106,9 @@ class User(Node):
     roles: list[RoleGrant] = strawberry.field(resolver=_roles, description="Role grants with their scopes")
     disabled: bool = strawberry.field(description="A disabled account cannot sign in; its tokens are refused")
     last_login_at: datetime.datetime | None = strawberry.field(description="When it last signed in")
-    notifications: NotificationConnection | None = strawberry.field(
+    notifications: Inbox | None = strawberry.field(
         resolver=notifications_of,
+        graphql_type=NotificationConnection | None,
         description=described(
             "The user's inbox, newest first (`unreadOnly` narrows it); null for anyone the rule does not let read it",
             rules.NOTIFICATION_ACCESS,

@@ -10,14 +10,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.types import Info
 
+from db.areas import AreaRow, OrganisationRow
 from db.meetings import MeetingRow, ResolutionRow
 from resolvers import ids, rules
 from resolvers import meetings as r
 from resolvers.compiled import declarations as compiled
 from resolvers.compiled import planner as compiled_planner
+from resolvers.context import ResolverInfo
+from resolvers.pagination import Page
 from resolvers.permissions import SignedIn, described
 from schema.areas import Community, Organisation
-from schema.base import INPUT, After, Connection, First, Node, UserError, is_row
+from schema.base import INPUT, After, Connection, First, Node, UserError, UserErrorRows, is_row
 
 if TYPE_CHECKING:
     from schema.orders import ServiceOrder
@@ -40,20 +43,21 @@ class MeetingStatus(enum.Enum):
     CANCELLED = strawberry.enum_value("CANCELLED", description="Called off")
 
 
-async def _community(root: MeetingRow, info: Info[Any, Any]) -> Community:
+async def _community(root: MeetingRow, info: ResolverInfo) -> AreaRow | None:
     from resolvers.areas import area_by_id
 
-    return await info.context.loader(area_by_id).load(root.community_id)  # type: ignore[no-any-return]
+    return await info.context.loader(area_by_id).load(root.community_id)
 
 
-async def _organisations(root: MeetingRow, info: Info[Any, Any]) -> list[Organisation]:
-    return await r.organisations(root, info.context)  # type: ignore[return-value]
+async def _organisations(root: MeetingRow, info: Info[Any, Any]) -> list[OrganisationRow]:
+    return await r.organisations(root, info.context)
 
 
-async def _resolutions(
-    root: MeetingRow, info: Info[Any, Any]
-) -> list[Annotated[Resolution, strawberry.lazy("schema.meetings")]]:
-    return await r.resolutions(root, info.context)  # type: ignore[return-value]
+async def _resolutions(root: MeetingRow, info: Info[Any, Any]) -> list[ResolutionRow]:
+    return await r.resolutions(root, info.context)
+
+
+_ResolutionRef = Annotated["Resolution", strawberry.lazy("schema.meetings")]
 
 
 @strawberry.type(description="A meeting convened under party leadership; its resolutions become follow-up tasks")
@@ -64,21 +68,23 @@ class Meeting(Node):
     status: MeetingStatus = strawberry.field(description="SCHEDULED, HELD or CANCELLED")
     starts_at: datetime.datetime = strawberry.field(description="When it is (or was) held")
     minutes: str | None = strawberry.field(description="The minutes (会议纪要), once held")
-    community: Community = strawberry.field(resolver=_community, description="The community convening it")
-    organisations: list[Organisation] = strawberry.field(
-        resolver=_organisations, description="Participating organisations"
+    community: AreaRow | None = strawberry.field(
+        resolver=_community, graphql_type=Community, description="The community convening it"
     )
-    resolutions: list[Resolution] = strawberry.field(resolver=_resolutions, description="Resolutions, in order")
+    organisations: list[OrganisationRow] = strawberry.field(
+        resolver=_organisations, graphql_type=list[Organisation], description="Participating organisations"
+    )
+    resolutions: list[ResolutionRow] = strawberry.field(
+        resolver=_resolutions, graphql_type=list[_ResolutionRef], description="Resolutions, in order"
+    )
 
 
-async def _follow_up(
-    root: ResolutionRow, info: Info[Any, Any]
-) -> Annotated[ServiceOrder, strawberry.lazy("schema.orders")] | None:
-    return await r.follow_up(root, info.context)  # type: ignore[return-value]
+async def _follow_up(root: ResolutionRow, info: Info[Any, Any]) -> object | None:
+    return await r.follow_up(root, info.context)
 
 
-async def _meeting(root: ResolutionRow, info: Info[Any, Any]) -> Meeting:
-    return await r.meeting_of(root, info.context)  # type: ignore[return-value]
+async def _meeting(root: ResolutionRow, info: Info[Any, Any]) -> MeetingRow:
+    return await r.meeting_of(root, info.context)
 
 
 @strawberry.type(description="A resolution (决议) of a meeting, optionally followed up by a service order")
@@ -86,9 +92,13 @@ class Resolution(Node):
     is_type_of = is_row(ResolutionRow)
     text: str = strawberry.field(description="What was resolved")
     position: int = strawberry.field(description="Its place in the minutes, from 0")
-    meeting: Meeting = strawberry.field(resolver=_meeting, description="The meeting that resolved it")
-    follow_up: Annotated[ServiceOrder, strawberry.lazy("schema.orders")] | None = strawberry.field(
-        resolver=_follow_up, description="The service order placed to follow it up; null when none or not visible"
+    meeting: MeetingRow = strawberry.field(
+        resolver=_meeting, graphql_type=Meeting, description="The meeting that resolved it"
+    )
+    follow_up: object | None = strawberry.field(
+        resolver=_follow_up,
+        graphql_type=Annotated["ServiceOrder", strawberry.lazy("schema.orders")] | None,
+        description="The service order placed to follow it up; null when none or not visible",
     )
 
 
@@ -99,14 +109,15 @@ async def _meetings(
     ] = None,
     first: First = None,
     after: After = None,
-) -> Connection[Meeting]:
-    return await r.meetings(info.context, community_id=community_id, first=first, after=after)  # type: ignore[return-value]
+) -> Page[MeetingRow]:
+    return await r.meetings(info.context, community_id=community_id, first=first, after=after)
 
 
 @strawberry.type
 class MeetingQuery:
-    meetings: Connection[Meeting] = strawberry.field(
+    meetings: Page[MeetingRow] = strawberry.field(
         resolver=_meetings,
+        graphql_type=Connection[Meeting],
         permission_classes=[SignedIn],
         description=(
             described(
@@ -154,8 +165,12 @@ class CancelMeetingInput:
 
 @strawberry.type(description="A meeting, or why not")
 class MeetingPayload:
-    meeting: Meeting | None = strawberry.field(description="The meeting; null when refused")
-    user_errors: list[UserError] = strawberry.field(description="Why it was refused; empty on success")
+    meeting: MeetingRow | None = strawberry.field(
+        graphql_type=Meeting | None, description="The meeting; null when refused"
+    )
+    user_errors: UserErrorRows = strawberry.field(
+        graphql_type=list[UserError], description="Why it was refused; empty on success"
+    )
 
 
 async def _schedule(info: Info[Any, Any], input: Annotated[ScheduleMeetingInput, INPUT]) -> MeetingPayload:
@@ -167,7 +182,7 @@ async def _schedule(info: Info[Any, Any], input: Annotated[ScheduleMeetingInput,
         starts_at=input.starts_at,
         organisation_ids=list(input.organisation_ids or []),
     )
-    return MeetingPayload(meeting=outcome.value, user_errors=outcome.user_errors)  # type: ignore[arg-type]
+    return MeetingPayload(meeting=outcome.value, user_errors=outcome.user_errors)
 
 
 async def _record(info: Info[Any, Any], input: Annotated[RecordMinutesInput, INPUT]) -> MeetingPayload:
@@ -180,12 +195,12 @@ async def _record(info: Info[Any, Any], input: Annotated[RecordMinutesInput, INP
     outcome = await r.record_minutes(
         info.context, meeting_id=input.meeting_id, minutes=input.minutes, resolutions=drafts
     )
-    return MeetingPayload(meeting=outcome.value, user_errors=outcome.user_errors)  # type: ignore[arg-type]
+    return MeetingPayload(meeting=outcome.value, user_errors=outcome.user_errors)
 
 
 async def _cancel(info: Info[Any, Any], input: Annotated[CancelMeetingInput, INPUT]) -> MeetingPayload:
     outcome = await r.cancel_meeting(info.context, meeting_id=input.meeting_id)
-    return MeetingPayload(meeting=outcome.value, user_errors=outcome.user_errors)  # type: ignore[arg-type]
+    return MeetingPayload(meeting=outcome.value, user_errors=outcome.user_errors)
 
 
 @strawberry.type

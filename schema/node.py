@@ -14,14 +14,15 @@ from schema.base import Node
 
 async def _node(
     info: Info[Any, Any], id: Annotated[strawberry.ID, strawberry.argument(description="A global id")]
-) -> Node | None:
-    return (await nodes.resolve_nodes(info.context, [id]))[0]  # type: ignore[no-any-return]
+) -> object:
+    """A row of any Node type, or None."""
+    return (await nodes.resolve_nodes(info.context, [id]))[0]
 
 
 async def _nodes(
     info: Info[Any, Any],
     ids: Annotated[list[strawberry.ID], strawberry.argument(description="Global ids; answers in their order")],
-) -> list[Node | None]:
+) -> list[object]:
     if len(ids) > nodes.MAX_IDS:
         from resolvers.errors import bad_user_input
 
@@ -31,13 +32,15 @@ async def _nodes(
 
 @strawberry.type
 class NodeQuery:
-    node: Node | None = strawberry.field(
+    node: object = strawberry.field(
         resolver=_node,
+        graphql_type=Node | None,
         permission_classes=[SignedIn],
         description=described("Any object by its global id; null when unknown or not visible", rules.NODE_RULES),
     )
-    nodes: list[Node | None] = strawberry.field(
+    nodes: list[object] = strawberry.field(
         resolver=_nodes,
+        graphql_type=list[Node | None],
         permission_classes=[SignedIn],
         description=described("Objects by global id, in order; null where unknown or not visible", rules.NODE_RULES),
     )

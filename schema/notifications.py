@@ -14,8 +14,9 @@ from db.identity import UserRow
 from db.notifications import NotificationRow
 from resolvers import notifications as r
 from resolvers import rules
+from resolvers.notifications import Inbox
 from resolvers.permissions import SignedIn, described
-from schema.base import INPUT, After, Connection, First, Node, UserError, is_row
+from schema.base import INPUT, After, Connection, First, Node, UserError, UserErrorRows, is_row
 
 
 @strawberry.enum(description="What a notification is about; each is raised once for each reason")
@@ -49,8 +50,9 @@ class NotificationKind(enum.Enum):
     )
 
 
-async def _subject(root: NotificationRow, info: Info[Any, Any]) -> Node | None:
-    return await r.subject_of(root, info.context)  # type: ignore[no-any-return]
+async def _subject(root: NotificationRow, info: Info[Any, Any]) -> object:
+    """The row the notification is about, as `node(id)` answers it (a row of any Node type, or None)."""
+    return await r.subject_of(root, info.context)
 
 
 def _title(root: NotificationRow, info: Info[Any, Any]) -> str:
@@ -71,8 +73,10 @@ class Notification(Node):
     read: bool = strawberry.field(
         resolver=lambda root: root.read_at is not None, description="Marked read with `markNotificationsRead`"
     )
-    subject: Node | None = strawberry.field(
-        resolver=_subject, description="The object it is about; null when the viewer may no longer see it"
+    subject: object = strawberry.field(
+        resolver=_subject,
+        graphql_type=Node | None,
+        description="The object it is about; null when the viewer may no longer see it",
     )
 
 
@@ -93,8 +97,9 @@ async def notifications_of(
     ] = None,
     first: First = None,
     after: After = None,
-) -> NotificationConnection | None:
-    return await r.inbox(info.context, root, unread_only, first, after)  # type: ignore[return-value]
+) -> Inbox | None:
+    """`User.notifications`, whose GraphQL type is `NotificationConnection | None`."""
+    return await r.inbox(info.context, root, unread_only, first, after)
 
 
 @strawberry.input(description="Notifications to mark read")
@@ -105,8 +110,9 @@ class MarkNotificationsReadInput:
 @strawberry.type(description="The viewer's unread count after marking")
 class MarkNotificationsReadPayload:
     unread_count: int | None = strawberry.field(description="Unread notifications left in the inbox")
-    user_errors: list[UserError] = strawberry.field(
-        description="NOT_FOUND (an id that is not one of the viewer's notifications: nothing is marked), INVALID"
+    user_errors: UserErrorRows = strawberry.field(
+        graphql_type=list[UserError],
+        description="NOT_FOUND (an id that is not one of the viewer's notifications: nothing is marked), INVALID",
     )
 
 
@@ -116,7 +122,7 @@ async def _mark_read(
     outcome = await r.mark_notifications_read(info.context, list(input.ids))
     return MarkNotificationsReadPayload(
         unread_count=outcome.unread_count,
-        user_errors=outcome.user_errors,  # type: ignore[arg-type]
+        user_errors=outcome.user_errors,
     )
 
 

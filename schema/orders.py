@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.types import Info
 
+from db.attachments import AttachmentRow
 from db.orders import CANDIDATES, CategoryRow, OrderEventRow, OrderRow
 from resolvers import events as ev
 from resolvers import orders as r
@@ -114,8 +115,10 @@ class ServiceOrder(Node):
     follow_up_of: Annotated[Resolution, strawberry.lazy("schema.meetings")] | None = strawberry.field(
         resolver=_follow_up_of, description="The meeting resolution (决议) this order follows up, if any"
     )
-    attachments: list[Attachment] = strawberry.field(
-        resolver=attachments_field, description="Photos and documents (照片和文件), oldest first"
+    attachments: list[AttachmentRow] = strawberry.field(
+        resolver=attachments_field,
+        graphql_type=list[Attachment],
+        description="Photos and documents (照片和文件), oldest first",
     )
 
 

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
+from db.attachments import AttachmentRow
 from db.pairings import Compliance, PairingRow, RegistrationRow, VisitRow
 from resolvers import ids, rules
 from resolvers import pairings as r
@@ -70,8 +71,10 @@ class Visit(Node):
         "staff in scope",
     )
     pairing: Pairing = strawberry.field(resolver=of_rule(r.visit_pairing), description="The pairing it belongs to")
-    attachments: list[Attachment] = strawberry.field(
-        resolver=attachments_field, description="Photos and documents (照片和文件), oldest first"
+    attachments: list[AttachmentRow] = strawberry.field(
+        resolver=attachments_field,
+        graphql_type=list[Attachment],
+        description="Photos and documents (照片和文件), oldest first",
     )
 
 

@@ -8,12 +8,15 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
+from db.areas import AreaRow
 from db.renovations import RenovationRow
 from resolvers import renovations as r
 from resolvers import rules
+from resolvers.context import ResolverInfo
+from resolvers.pagination import Page
 from resolvers.permissions import SignedIn, described
 from schema.areas import Compound
-from schema.base import FILTER, INPUT, After, Connection, First, Node, UserError, is_row
+from schema.base import FILTER, INPUT, After, Connection, First, Node, UserError, UserErrorRows, is_row
 
 
 @strawberry.enum(description="Where a renovation project stands")
@@ -23,10 +26,10 @@ class RenovationStatus(enum.Enum):
     COMPLETED = strawberry.enum_value("COMPLETED", description="Completed (已完工)")
 
 
-async def _compound(root: RenovationRow, info: Info[Any, Any]) -> Compound:
+async def _compound(root: RenovationRow, info: ResolverInfo) -> AreaRow | None:
     from resolvers.areas import area_by_id
 
-    return await info.context.loader(area_by_id).load(root.compound_id)  # type: ignore[no-any-return]
+    return await info.context.loader(area_by_id).load(root.compound_id)
 
 
 @strawberry.type(description="An old-compound renovation project (老旧小区改造)")
@@ -35,7 +38,9 @@ class Renovation(Node):
     title: str = strawberry.field(description="What is renovated")
     status: RenovationStatus = strawberry.field(description="Where the project stands")
     year: int = strawberry.field(description="The planned year; the year of completion once COMPLETED")
-    compound: Compound = strawberry.field(resolver=_compound, description="The compound renovated")
+    compound: AreaRow | None = strawberry.field(
+        resolver=_compound, graphql_type=Compound, description="The compound renovated"
+    )
 
 
 @strawberry.input(description="Which renovation projects to list")
@@ -49,17 +54,18 @@ async def _renovations(
     filter: Annotated[RenovationFilter | None, FILTER] = None,
     first: First = None,
     after: After = None,
-) -> Connection[Renovation]:
+) -> Page[RenovationRow]:
     f = filter or RenovationFilter()
-    return await r.renovations(  # type: ignore[return-value]
+    return await r.renovations(
         info.context, area_id=f.area_id, status=f.status.name if f.status else None, first=first, after=after
     )
 
 
 @strawberry.type
 class RenovationQuery:
-    renovation_projects: Connection[Renovation] = strawberry.field(
+    renovation_projects: Page[RenovationRow] = strawberry.field(
         resolver=_renovations,
+        graphql_type=Connection[Renovation],
         permission_classes=[SignedIn],
         description=described(
             "Renovation projects of the viewer's county (public to signed-in users), oldest first",
@@ -82,23 +88,27 @@ class RenovationInput:
 
 @strawberry.type(description="A renovation project, or why not")
 class RenovationPayload:
-    renovation: Renovation | None = strawberry.field(description="The project; null when refused")
-    user_errors: list[UserError] = strawberry.field(description="Why it was refused; empty on success")
+    renovation: RenovationRow | None = strawberry.field(
+        graphql_type=Renovation | None, description="The project; null when refused"
+    )
+    user_errors: UserErrorRows = strawberry.field(
+        graphql_type=list[UserError], description="Why it was refused; empty on success"
+    )
 
 
 async def _plan(info: Info[Any, Any], input: Annotated[PlanRenovationInput, INPUT]) -> RenovationPayload:
     outcome = await r.plan_renovation(info.context, compound_id=input.compound_id, title=input.title, year=input.year)
-    return RenovationPayload(renovation=outcome.value, user_errors=outcome.user_errors)  # type: ignore[arg-type]
+    return RenovationPayload(renovation=outcome.value, user_errors=outcome.user_errors)
 
 
 async def _start(info: Info[Any, Any], input: Annotated[RenovationInput, INPUT]) -> RenovationPayload:
     outcome = await r.start_renovation(info.context, renovation_id=input.renovation_id)
-    return RenovationPayload(renovation=outcome.value, user_errors=outcome.user_errors)  # type: ignore[arg-type]
+    return RenovationPayload(renovation=outcome.value, user_errors=outcome.user_errors)
 
 
 async def _complete(info: Info[Any, Any], input: Annotated[RenovationInput, INPUT]) -> RenovationPayload:
     outcome = await r.complete_renovation(info.context, renovation_id=input.renovation_id)
-    return RenovationPayload(renovation=outcome.value, user_errors=outcome.user_errors)  # type: ignore[arg-type]
+    return RenovationPayload(renovation=outcome.value, user_errors=outcome.user_errors)
 
 
 @strawberry.type

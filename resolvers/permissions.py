@@ -105,13 +105,15 @@ def guarded(
     permissions: Sequence[type[Requirement]] = (),
     rules: Sequence[Rule | str] = (),
     mutation: bool = False,
+    graphql_type: Any | None = None,
 ) -> Any:
     """A root field behind SignedIn and `permissions`, with the requirement in its SDL.
-    `rules` describe what a mutation's body checks itself (refused as userErrors)."""
+    `rules` describe what a mutation's body checks itself (refused as userErrors).
+    `graphql_type` as strawberry's: the field's GraphQL type where the resolver answers rows."""
     classes: list[type[BasePermission]] = [SignedIn, *permissions]
     make = strawberry.mutation if mutation else strawberry.field
     text = described(description, *permissions, *rules)
-    return make(resolver=resolver, description=text, permission_classes=classes)
+    return make(resolver=resolver, description=text, permission_classes=classes, graphql_type=graphql_type)
 
 
 # --- rules for mutation bodies (refusals become userErrors) ------------------------------

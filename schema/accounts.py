@@ -9,13 +9,16 @@ import strawberry
 from strawberry.types import Info
 
 from db.areas import like_pattern
+from db.identity import UserRow
 from resolvers import accounts as r
 from resolvers import rules
 from resolvers.compiled import declarations as compiled
 from resolvers.compiled import planner as compiled_planner
+from resolvers.mutations import Outcome
+from resolvers.pagination import Page
 from resolvers.permissions import SignedIn, described
 from resolvers.viewer import Role as RoleValues
-from schema.base import FILTER, After, Connection, First, UserError
+from schema.base import FILTER, After, Connection, First, UserError, UserErrorRows
 from schema.identity import Role, User
 
 MUTATION_INPUT = strawberry.argument(description="The mutation's one input")
@@ -37,16 +40,17 @@ async def _users(
     filter: Annotated[UserFilter | None, FILTER] = None,
     first: First = None,
     after: After = None,
-) -> Connection[User]:
+) -> Page[UserRow]:
     f = filter or UserFilter()
     role = f.role.value if f.role is not None else None
-    return await r.user_list(info.context, f.search, role, first, after)  # type: ignore[return-value]
+    return await r.user_list(info.context, f.search, role, first, after)
 
 
 @strawberry.type
 class AccountsQuery:
-    users: Connection[User] = strawberry.field(
+    users: Page[UserRow] = strawberry.field(
         resolver=_users,
+        graphql_type=Connection[User],
         permission_classes=[SignedIn],
         description=described(
             "User accounts, oldest first: the county's for COUNTY_ADMIN, those of people living in their "
@@ -90,24 +94,26 @@ class ChangePasswordInput:
 
 @strawberry.type(description="The new account and its one-time password")
 class CreateUserPayload:
-    user: User | None = strawberry.field(description="The account")
+    user: UserRow | None = strawberry.field(graphql_type=User | None, description="The account")
     initial_password: str | None = strawberry.field(
         description="Shown once: the first sign-in with it answers PASSWORD_CHANGE_REQUIRED until it is changed"
     )
-    user_errors: list[UserError] = strawberry.field(description="Why it was refused")
+    user_errors: UserErrorRows = strawberry.field(graphql_type=list[UserError], description="Why it was refused")
 
 
 @strawberry.type(description="The account as it is now")
 class UserPayload:
-    user: User | None = strawberry.field(description="The account")
-    user_errors: list[UserError] = strawberry.field(description="Why it was refused")
+    user: UserRow | None = strawberry.field(graphql_type=User | None, description="The account")
+    user_errors: UserErrorRows = strawberry.field(graphql_type=list[UserError], description="Why it was refused")
 
 
 @strawberry.type(description="An ordinary bearer token after the change")
 class ChangePasswordPayload:
     token: str | None = strawberry.field(description="Signed bearer token")
     expires_at: datetime.datetime | None = strawberry.field(description="When the token stops working")
-    user_errors: list[UserError] = strawberry.field(description="INVALID (newPassword) or INVALID_CREDENTIALS")
+    user_errors: UserErrorRows = strawberry.field(
+        graphql_type=list[UserError], description="INVALID (newPassword) or INVALID_CREDENTIALS"
+    )
 
 
 def _role(value: Any) -> RoleValues:
@@ -115,7 +121,7 @@ def _role(value: Any) -> RoleValues:
     return RoleValues(value)
 
 
-def _user_payload(outcome: Any) -> UserPayload:
+def _user_payload(outcome: Outcome[UserRow]) -> UserPayload:
     return UserPayload(user=outcome.value, user_errors=outcome.user_errors)
 
 
@@ -123,9 +129,9 @@ async def _create_user(info: Info[Any, Any], input: Annotated[CreateUserInput, M
     outcome = await r.create_user(info.context, input.username, input.person_id, _role(input.role), input.scope_id)
     made = outcome.value
     return CreateUserPayload(
-        user=made.user if made else None,  # type: ignore[arg-type]
+        user=made.user if made else None,
         initial_password=made.initial_password if made else None,
-        user_errors=outcome.user_errors,  # type: ignore[arg-type]
+        user_errors=outcome.user_errors,
     )
 
 
@@ -149,7 +155,7 @@ async def _change_password(
     return ChangePasswordPayload(
         token=done.token if done else None,
         expires_at=datetime.datetime.fromtimestamp(done.expires_at, tz=datetime.UTC) if done else None,
-        user_errors=outcome.user_errors,  # type: ignore[arg-type]
+        user_errors=outcome.user_errors,
     )
 
 

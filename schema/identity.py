@@ -9,6 +9,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from db.areas import AreaRow, OrganisationRow, PersonRow
 from db.audit import AuditRow
 from db.identity import ApiTokenRow, UserRow
 from resolvers import identity as r
@@ -22,7 +23,7 @@ from resolvers.pagination import Page
 from resolvers.permissions import administers_organisation_in, described, guarded
 from resolvers.viewer import Role as RoleValues
 from schema.areas import Area, Organisation, Person
-from schema.base import FILTER, INPUT, After, Connection, First, Node, UserError, describe_values, is_row
+from schema.base import FILTER, INPUT, After, Connection, First, Node, UserError, UserErrorRows, describe_values, is_row
 from schema.notifications import NotificationConnection, notifications_of
 
 # strawberry.enum registers the viewer's own enum (and returns it): the alias is a type
@@ -52,12 +53,12 @@ def _scope_id(root: ScopeValue) -> strawberry.ID:
     return strawberry.ID(ids.encode(root.type_name, root.pk))
 
 
-async def _scope_area(root: ScopeValue, info: Info[Any, Any]) -> Area | None:
-    return await r.scope_area(root, info.context)  # type: ignore[return-value]
+async def _scope_area(root: ScopeValue, info: Info[Any, Any]) -> AreaRow | None:
+    return await r.scope_area(root, info.context)
 
 
-async def _scope_organisation(root: ScopeValue, info: Info[Any, Any]) -> Organisation | None:
-    return await r.scope_organisation(root, info.context)  # type: ignore[return-value]
+async def _scope_organisation(root: ScopeValue, info: Info[Any, Any]) -> OrganisationRow | None:
+    return await r.scope_organisation(root, info.context)
 
 
 @strawberry.type(
@@ -67,14 +68,18 @@ class Scope:
     id: strawberry.ID = strawberry.field(resolver=_scope_id, description="Global id of the area or organisation")
     name: str = strawberry.field(description="Name of the area or organisation")
     type_name: str = strawberry.field(description="`Organisation` or the area's type (County, Community, Building ...)")
-    area: Area | None = strawberry.field(resolver=_scope_area, description="The area, when the scope is one")
-    organisation: Organisation | None = strawberry.field(
-        resolver=_scope_organisation, description="The organisation, when the scope is one"
+    area: AreaRow | None = strawberry.field(
+        resolver=_scope_area, graphql_type=Area | None, description="The area, when the scope is one"
+    )
+    organisation: OrganisationRow | None = strawberry.field(
+        resolver=_scope_organisation,
+        graphql_type=Organisation | None,
+        description="The organisation, when the scope is one",
     )
 
 
-async def _scope(root: RoleGrantValue, info: Info[Any, Any]) -> Scope:
-    return await r.scope_of(root, info.context)  # type: ignore[return-value]
+async def _scope(root: RoleGrantValue, info: Info[Any, Any]) -> ScopeValue:
+    return await r.scope_of(root, info.context)
 
 
 @strawberry.type(
@@ -84,15 +89,15 @@ async def _scope(root: RoleGrantValue, info: Info[Any, Any]) -> Scope:
 )
 class RoleGrant:
     role: Role = strawberry.field(description="The role")
-    scope: Scope = strawberry.field(resolver=_scope, description="Where the role applies")
+    scope: ScopeValue = strawberry.field(resolver=_scope, graphql_type=Scope, description="Where the role applies")
 
 
-async def _person(root: UserRow, info: Info[Any, Any]) -> Person | None:
-    return await r.person_of(root, info.context)  # type: ignore[return-value]
+async def _person(root: UserRow, info: Info[Any, Any]) -> PersonRow | None:
+    return await r.person_of(root, info.context)
 
 
-def _roles(root: UserRow) -> list[RoleGrant]:
-    return r.roles_of(root)  # type: ignore[return-value]
+def _roles(root: UserRow) -> list[RoleGrantValue]:
+    return r.roles_of(root)
 
 
 @strawberry.type(
@@ -102,8 +107,12 @@ def _roles(root: UserRow) -> list[RoleGrant]:
 class User(Node):
     is_type_of = is_row(UserRow)
     username: str = strawberry.field(description="Sign-in name")
-    person: Person | None = strawberry.field(resolver=_person, description="The person the account belongs to")
-    roles: list[RoleGrant] = strawberry.field(resolver=_roles, description="Role grants with their scopes")
+    person: PersonRow | None = strawberry.field(
+        resolver=_person, graphql_type=Person | None, description="The person the account belongs to"
+    )
+    roles: list[RoleGrantValue] = strawberry.field(
+        resolver=_roles, graphql_type=list[RoleGrant], description="Role grants with their scopes"
+    )
     disabled: bool = strawberry.field(description="A disabled account cannot sign in; its tokens are refused")
     last_login_at: datetime.datetime | None = strawberry.field(description="When it last signed in")
     notifications: Inbox | None = strawberry.field(
@@ -116,8 +125,8 @@ class User(Node):
     )
 
 
-async def _token_organisation(root: ApiTokenRow, info: Info[Any, Any]) -> Organisation | None:
-    return await r.organisation_of_token(root, info.context)  # type: ignore[return-value]
+async def _token_organisation(root: ApiTokenRow, info: Info[Any, Any]) -> OrganisationRow | None:
+    return await r.organisation_of_token(root, info.context)
 
 
 @strawberry.type(
@@ -134,17 +143,17 @@ class ApiToken(Node):
     revoked: bool = strawberry.field(
         resolver=lambda root: root.revoked_at is not None, description="Revoked tokens are refused"
     )
-    organisation: Organisation | None = strawberry.field(
-        resolver=_token_organisation, description="The unit it acts for"
+    organisation: OrganisationRow | None = strawberry.field(
+        resolver=_token_organisation, graphql_type=Organisation | None, description="The unit it acts for"
     )
 
 
-async def _entry_user(root: AuditRow, info: Info[Any, Any]) -> User | None:
-    return await r.user_of_entry(root, info.context)  # type: ignore[return-value]
+async def _entry_user(root: AuditRow, info: Info[Any, Any]) -> UserRow | None:
+    return await r.user_of_entry(root, info.context)
 
 
-async def _entry_token(root: AuditRow, info: Info[Any, Any]) -> ApiToken | None:
-    return await r.api_token_of_entry(root, info.context)  # type: ignore[return-value]
+async def _entry_token(root: AuditRow, info: Info[Any, Any]) -> ApiTokenRow | None:
+    return await r.api_token_of_entry(root, info.context)
 
 
 async def _entry_target(root: AuditRow, info: Info[Any, Any]) -> strawberry.ID | None:
@@ -163,8 +172,12 @@ class AuditEntry(Node):
     )
     request_id: str | None = strawberry.field(description="The request id the log lines carry")
     detail: JSON = strawberry.field(description="What else the action recorded")
-    user: User | None = strawberry.field(resolver=_entry_user, description="Who acted (null for the system)")
-    api_token: ApiToken | None = strawberry.field(resolver=_entry_token, description="The API token used, if any")
+    user: UserRow | None = strawberry.field(
+        resolver=_entry_user, graphql_type=User | None, description="Who acted (null for the system)"
+    )
+    api_token: ApiTokenRow | None = strawberry.field(
+        resolver=_entry_token, graphql_type=ApiToken | None, description="The API token used, if any"
+    )
 
 
 @strawberry.input(description="Narrows the audit log; every given field must match")
@@ -182,8 +195,8 @@ class AuditLogFilter:
 # --- root fields --------------------------------------------------------------------------
 
 
-def _viewer(info: Info[Any, Any]) -> User | None:
-    return r.viewer(info.context)  # type: ignore[return-value]
+def _viewer(info: Info[Any, Any]) -> UserRow | None:
+    return r.viewer(info.context)
 
 
 async def _audit_log(
@@ -191,7 +204,7 @@ async def _audit_log(
     filter: Annotated[AuditLogFilter | None, FILTER] = None,
     first: First = None,
     after: After = None,
-) -> Connection[AuditEntry]:
+) -> Page[AuditRow]:
     f = filter or AuditLogFilter()
     query = r.AuditQuery(
         action=f.action,
@@ -201,8 +214,7 @@ async def _audit_log(
         until=f.to,
         target_id=f.target_id,
     )
-    page: Page[AuditRow] = await r.audit_log(info.context, query, first, after)
-    return page  # type: ignore[return-value]
+    return await r.audit_log(info.context, query, first, after)
 
 
 async def _api_tokens(
@@ -210,24 +222,26 @@ async def _api_tokens(
     organisation_id: Annotated[strawberry.ID, strawberry.argument(description="The unit whose tokens to list")],
     first: First = None,
     after: After = None,
-) -> Connection[ApiToken]:
-    page: Page[ApiTokenRow] = await r.api_tokens(info.context, organisation_id, first, after)
-    return page  # type: ignore[return-value]
+) -> Page[ApiTokenRow]:
+    return await r.api_tokens(info.context, organisation_id, first, after)
 
 
 @strawberry.type
 class IdentityQuery:
-    viewer: User | None = strawberry.field(
+    viewer: UserRow | None = strawberry.field(
         resolver=_viewer,
+        graphql_type=User | None,
         description=described("The signed-in user (or API token's identity); null when not signed in", rules.ANYONE),
     )
-    audit_log: Connection[AuditEntry] = guarded(
+    audit_log: Page[AuditRow] = guarded(
         resolver=_audit_log,
+        graphql_type=Connection[AuditEntry],
         description="The audit log of the viewer's county, newest first",
         rules=[rules.AUDIT_READER, rules.AUDIT_ACCESS],
     )
-    api_tokens: Connection[ApiToken] = guarded(
+    api_tokens: Page[ApiTokenRow] = guarded(
         resolver=_api_tokens,
+        graphql_type=Connection[ApiToken],
         description="An organisation's API tokens, newest first, with when each was last used",
         rules=[rules.API_TOKEN_ACCESS],
         permissions=[administers_organisation_in("organisationId")],
@@ -244,9 +258,10 @@ class LoginInput:
 class LoginPayload:
     token: str | None = strawberry.field(description="Signed bearer token")
     expires_at: datetime.datetime | None = strawberry.field(description="When the token stops working")
-    viewer: User | None = strawberry.field(description="Who signed in")
-    user_errors: list[UserError] = strawberry.field(
-        description="INVALID_CREDENTIALS (unknown user or wrong password, alike) or TOO_MANY_ATTEMPTS"
+    viewer: UserRow | None = strawberry.field(graphql_type=User | None, description="Who signed in")
+    user_errors: UserErrorRows = strawberry.field(
+        graphql_type=list[UserError],
+        description="INVALID_CREDENTIALS (unknown user or wrong password, alike) or TOO_MANY_ATTEMPTS",
     )
 
 
@@ -259,8 +274,10 @@ class CreateApiTokenInput:
 @strawberry.type(description="The new API token; its secret is shown here once")
 class CreateApiTokenPayload:
     token: str | None = strawberry.field(description="The secret, starting `gjt_`: store it now, it is not shown again")
-    api_token: ApiToken | None = strawberry.field(description="The new token")
-    user_errors: list[UserError] = strawberry.field(description="NOT_FOUND, FORBIDDEN or INVALID (name)")
+    api_token: ApiTokenRow | None = strawberry.field(graphql_type=ApiToken | None, description="The new token")
+    user_errors: UserErrorRows = strawberry.field(
+        graphql_type=list[UserError], description="NOT_FOUND, FORBIDDEN or INVALID (name)"
+    )
 
 
 @strawberry.input(description="The API token to revoke")
@@ -270,9 +287,10 @@ class RevokeApiTokenInput:
 
 @strawberry.type(description="The revoked API token")
 class RevokeApiTokenPayload:
-    api_token: ApiToken | None = strawberry.field(description="The revoked token")
-    user_errors: list[UserError] = strawberry.field(
-        description="NOT_FOUND (unknown or not visible), FORBIDDEN, INVALID_STATE (already revoked)"
+    api_token: ApiTokenRow | None = strawberry.field(graphql_type=ApiToken | None, description="The revoked token")
+    user_errors: UserErrorRows = strawberry.field(
+        graphql_type=list[UserError],
+        description="NOT_FOUND (unknown or not visible), FORBIDDEN, INVALID_STATE (already revoked)",
     )
 
 
@@ -281,8 +299,8 @@ async def _login(info: Info[Any, Any], input: Annotated[LoginInput, INPUT]) -> L
     return LoginPayload(
         token=result.token,
         expires_at=result.expires_at,
-        viewer=result.viewer,  # type: ignore[arg-type]
-        user_errors=result.user_errors,  # type: ignore[arg-type]
+        viewer=result.viewer,
+        user_errors=result.user_errors,
     )
 
 
@@ -293,8 +311,8 @@ async def _create_api_token(
     made = outcome.value
     return CreateApiTokenPayload(
         token=made.token if made else None,
-        api_token=made.api_token if made else None,  # type: ignore[arg-type]
-        user_errors=outcome.user_errors,  # type: ignore[arg-type]
+        api_token=made.api_token if made else None,
+        user_errors=outcome.user_errors,
     )
 
 
@@ -302,7 +320,7 @@ async def _revoke_api_token(
     info: Info[Any, Any], input: Annotated[RevokeApiTokenInput, INPUT]
 ) -> RevokeApiTokenPayload:
     outcome = await r.revoke_api_token(info.context, input.api_token_id)
-    return RevokeApiTokenPayload(api_token=outcome.value, user_errors=outcome.user_errors)  # type: ignore[arg-type]
+    return RevokeApiTokenPayload(api_token=outcome.value, user_errors=outcome.user_errors)
 
 
 _TOKEN_RULE = "COUNTY_ADMIN, or UNIT_ADMIN of the token's organisation (not an API token)"  # noqa: S105 - prose

@@ -11,17 +11,22 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
+from db.adoptions import AdoptionRow
+from db.areas import HouseholdRow
 from db.attachments import AttachmentRow
-from db.pairings import Compliance, PairingRow, RegistrationRow, VisitRow
+from db.pairings import Compliance, Coverage, PairingRow, RegistrationRow, VisitRow
+from db.pairings import Statistics as StatisticsRow
 from resolvers import ids, rules
 from resolvers import pairings as r
 from resolvers.compiled import declarations as compiled
 from resolvers.compiled import planner as compiled_planner
+from resolvers.mutations import Outcome
+from resolvers.pagination import Page
 from resolvers.permissions import SignedIn, described
 from schema.adoptions import Adoption, AdoptionDuty
 from schema.areas import Community, Household, Organisation, Person
 from schema.attachments import Attachment, attachments_field
-from schema.base import FILTER, Connection, Node, UserError, is_row
+from schema.base import FILTER, Connection, Node, UserError, UserErrorRows, is_row
 from schema.derived import declared, of_rule, paged
 
 First = Annotated[int | None, strawberry.argument(description="Page size: 20 by default, at most 100")]
@@ -90,8 +95,8 @@ async def _pairing_obligations(
         datetime.date | None,
         strawberry.argument(description="The day to judge at; today in the county's time zone by default"),
     ] = None,
-) -> list[Obligation]:
-    return await r.pairing_obligations(root, info.context, as_of)  # type: ignore[return-value]
+) -> list[r.Obligation]:
+    return await r.pairing_obligations(root, info.context, as_of)
 
 
 @strawberry.type(description="Pairing (结对交友): a cadre befriends a household")
@@ -106,8 +111,10 @@ class Pairing(Node):
     unit: Organisation | None = strawberry.field(
         resolver=of_rule(r.pairing_unit), description="The unit (机关企事业单位) the cadre works in"
     )
-    obligations: list[Obligation] = strawberry.field(
-        resolver=_pairing_obligations, description="The three obligations (三个一) in their periods containing asOf"
+    obligations: list[r.Obligation] = strawberry.field(
+        resolver=_pairing_obligations,
+        graphql_type=list[Obligation],
+        description="The three obligations (三个一) in their periods containing asOf",
     )
     visits: VisitConnection = strawberry.field(
         resolver=paged(r.pairing_visits), description="Visits recorded, oldest first"
@@ -150,10 +157,10 @@ async def _registrations(
     filter: Annotated[RegistrationFilter | None, FILTER] = None,
     first: First = None,
     after: After = None,
-) -> RegistrationConnection:
+) -> Page[RegistrationRow]:
     f = filter or RegistrationFilter()
     status = f.status.name if f.status is not None else None
-    return await r.registration_list(info.context, f.community_id, status, first, after)  # type: ignore[return-value]
+    return await r.registration_list(info.context, f.community_id, status, first, after)
 
 
 # --- reports ---------------------------------------------------------------------------------
@@ -180,8 +187,8 @@ class KindCompliance:
     due: int = strawberry.field(description="Pairings that still owe it")
 
 
-def _by_kind(root: Compliance) -> list[KindCompliance]:
-    return r.compliance_by_kind(root)  # type: ignore[return-value]
+def _by_kind(root: Compliance) -> list[r.KindCompliance]:
+    return r.compliance_by_kind(root)
 
 
 async def _due_households(
@@ -190,19 +197,22 @@ async def _due_households(
     kind: Annotated[ObligationKind, strawberry.argument(description="The obligation")],
     first: First = None,
     after: After = None,
-) -> Connection[Household]:
-    return await r.due_households(root, info.context, kind.name, first, after)  # type: ignore[return-value]
+) -> Page[HouseholdRow]:
+    return await r.due_households(root, info.context, kind.name, first, after)
 
 
 @strawberry.type(description="How the pairings of an area meet the three obligations (三个一) at a date")
 class ComplianceReport:
     pairings: int = strawberry.field(description="Pairings of households inside the area, active at asOf")
-    by_kind: list[KindCompliance] = strawberry.field(resolver=_by_kind, description="MET and DUE per kind")
+    by_kind: list[r.KindCompliance] = strawberry.field(
+        resolver=_by_kind, graphql_type=list[KindCompliance], description="MET and DUE per kind"
+    )
     due: PairingConnection = strawberry.field(
         resolver=paged(r.due_pairings), description="Pairings with at least one DUE obligation"
     )
-    due_households: Connection[Household] = strawberry.field(
+    due_households: Page[HouseholdRow] = strawberry.field(
         resolver=_due_households,
+        graphql_type=Connection[Household],
         description="Households inside the area for which no active pairing has met the obligation `kind` in its "
         "period containing asOf (a household with two cadres is due only when neither met it), ordered by "
         "fullAddress. Households without an active pairing owe nothing: see coverage.uncoveredHouseholds",
@@ -242,16 +252,16 @@ REPORT_ACCESS = (
 )
 
 
-async def _coverage(info: Info[Any, Any], area_id: AreaId) -> CoverageReport | None:
-    return await r.coverage(info.context, area_id)  # type: ignore[return-value]
+async def _coverage(info: Info[Any, Any], area_id: AreaId) -> Coverage | None:
+    return await r.coverage(info.context, area_id)
 
 
 async def _compliance(
     info: Info[Any, Any],
     area_id: AreaId,
     as_of: Annotated[datetime.date, strawberry.argument(description="The day to judge at (county calendar)")],
-) -> ComplianceReport | None:
-    return await r.compliance(info.context, area_id, as_of)  # type: ignore[return-value]
+) -> Compliance | None:
+    return await r.compliance(info.context, area_id, as_of)
 
 
 async def _statistics(
@@ -264,28 +274,31 @@ async def _statistics(
     to: Annotated[
         datetime.date | None, strawberry.argument(description="Last day of the period, inclusive; with `from`")
     ] = None,
-) -> Statistics | None:
-    return await r.statistics(info.context, area_id, from_, to)  # type: ignore[return-value]
+) -> StatisticsRow | None:
+    return await r.statistics(info.context, area_id, from_, to)
 
 
 @strawberry.type
 class PairingsQuery:
-    coverage: CoverageReport | None = strawberry.field(
+    coverage: Coverage | None = strawberry.field(
         resolver=_coverage,
+        graphql_type=CoverageReport | None,
         permission_classes=[SignedIn],
         description=described(
             "Coverage of an area of any level (counts inside it)." + REPORT_ACCESS, rules.IN_COUNTY, rules.REPORT_READER
         ),
     )
-    compliance: ComplianceReport | None = strawberry.field(
+    compliance: Compliance | None = strawberry.field(
         resolver=_compliance,
+        graphql_type=ComplianceReport | None,
         permission_classes=[SignedIn],
         description=described(
             "Compliance with the three obligations at asOf." + REPORT_ACCESS, rules.REPORT_READER, rules.PAIRING_ACCESS
         ),
     )
-    registrations: RegistrationConnection = strawberry.field(
+    registrations: Page[RegistrationRow] = strawberry.field(
         resolver=_registrations,
+        graphql_type=RegistrationConnection,
         permission_classes=[SignedIn],
         description=described(
             "Dual registrations (双报到) the viewer may see, oldest first: the registrant their own, staff "
@@ -293,8 +306,9 @@ class PairingsQuery:
             rules.REGISTRATION_ACCESS,
         ),
     )
-    statistics: Statistics | None = strawberry.field(
+    statistics: StatisticsRow | None = strawberry.field(
         resolver=_statistics,
+        graphql_type=Statistics | None,
         permission_classes=[SignedIn],
         description=described(
             "The figures of an area of any level. With a period (`from` to `to` inclusive, county "
@@ -434,75 +448,78 @@ class RegistrationPayload:
     user_errors: list[UserError] = strawberry.field(resolver=_errors, description="Why it was refused")
 
 
-async def _adopt(info: Info[Any, Any], input: Annotated[AdoptInput, MUTATION_INPUT]) -> AdoptionPayload:
+async def _adopt(info: Info[Any, Any], input: Annotated[AdoptInput, MUTATION_INPUT]) -> Outcome[AdoptionRow]:
     duties = [d.value for d in input.duties] if input.duties is not None else None
-    return await r.adopt(info.context, input.unit_id, input.area_id, duties, input.since)  # type: ignore[return-value]
+    return await r.adopt(info.context, input.unit_id, input.area_id, duties, input.since)
 
 
-async def _end_adoption(info: Info[Any, Any], input: Annotated[EndAdoptionInput, MUTATION_INPUT]) -> AdoptionPayload:
-    return await r.end_adoption(info.context, input.adoption_id, input.until)  # type: ignore[return-value]
+async def _end_adoption(
+    info: Info[Any, Any], input: Annotated[EndAdoptionInput, MUTATION_INPUT]
+) -> Outcome[AdoptionRow]:
+    return await r.end_adoption(info.context, input.adoption_id, input.until)
 
 
-async def _pair(info: Info[Any, Any], input: Annotated[PairInput, MUTATION_INPUT]) -> PairingPayload:
-    return await r.pair(info.context, input.cadre_id, input.household_id, input.since)  # type: ignore[return-value]
+async def _pair(info: Info[Any, Any], input: Annotated[PairInput, MUTATION_INPUT]) -> Outcome[PairingRow]:
+    return await r.pair(info.context, input.cadre_id, input.household_id, input.since)
 
 
-async def _end_pairing(info: Info[Any, Any], input: Annotated[EndPairingInput, MUTATION_INPUT]) -> PairingPayload:
-    return await r.end_pairing(info.context, input.pairing_id, input.until)  # type: ignore[return-value]
+async def _end_pairing(info: Info[Any, Any], input: Annotated[EndPairingInput, MUTATION_INPUT]) -> Outcome[PairingRow]:
+    return await r.end_pairing(info.context, input.pairing_id, input.until)
 
 
-async def _record_visit(info: Info[Any, Any], input: Annotated[RecordVisitInput, MUTATION_INPUT]) -> RecordVisitPayload:
-    return await r.record_visit(  # type: ignore[return-value]
+async def _record_visit(
+    info: Info[Any, Any], input: Annotated[RecordVisitInput, MUTATION_INPUT]
+) -> Outcome[r.VisitRecorded]:
+    return await r.record_visit(
         info.context, input.pairing_id, input.kind.name, input.occurred_on, input.notes, input.idempotency_key
     )
 
 
 async def _correct_visit(
     info: Info[Any, Any], input: Annotated[CorrectVisitInput, MUTATION_INPUT]
-) -> RecordVisitPayload:
+) -> Outcome[r.VisitRecorded]:
     kind = input.kind.name if input.kind is not None else None
-    return await r.correct_visit(  # type: ignore[return-value]
-        info.context, input.visit_id, kind, input.occurred_on, input.notes
-    )
+    return await r.correct_visit(info.context, input.visit_id, kind, input.occurred_on, input.notes)
 
 
 @dataclass(frozen=True)
 class _Deleted:
+    """What deleteVisit answers, read by DeleteVisitPayload's resolvers."""
+
     deleted_id: str | None
-    pairing: Any
-    user_errors: list[Any]
+    pairing: PairingRow | None
+    user_errors: UserErrorRows
 
 
-async def _delete_visit(info: Info[Any, Any], input: Annotated[DeleteVisitInput, MUTATION_INPUT]) -> DeleteVisitPayload:
+async def _delete_visit(info: Info[Any, Any], input: Annotated[DeleteVisitInput, MUTATION_INPUT]) -> _Deleted:
     outcome = await r.delete_visit(info.context, input.visit_id)
     deleted = input.visit_id if outcome.value is not None else None
-    return _Deleted(deleted, outcome.value, outcome.user_errors)  # type: ignore[return-value]
+    return _Deleted(deleted, outcome.value, outcome.user_errors)
 
 
 async def _register(
     info: Info[Any, Any], input: Annotated[RegisterWithCommunityInput, MUTATION_INPUT]
-) -> RegistrationPayload:
-    return await r.register_with_community(  # type: ignore[return-value]
-        info.context, input.community_id, input.organisation_id, input.person_id
-    )
+) -> Outcome[RegistrationRow]:
+    return await r.register_with_community(info.context, input.community_id, input.organisation_id, input.person_id)
 
 
 async def _confirm(
     info: Info[Any, Any], input: Annotated[DecideRegistrationInput, MUTATION_INPUT]
-) -> RegistrationPayload:
-    return await r.confirm_registration(info.context, input.registration_id)  # type: ignore[return-value]
+) -> Outcome[RegistrationRow]:
+    return await r.confirm_registration(info.context, input.registration_id)
 
 
 async def _reject(
     info: Info[Any, Any], input: Annotated[DecideRegistrationInput, MUTATION_INPUT]
-) -> RegistrationPayload:
-    return await r.reject_registration(info.context, input.registration_id)  # type: ignore[return-value]
+) -> Outcome[RegistrationRow]:
+    return await r.reject_registration(info.context, input.registration_id)
 
 
 @strawberry.type
 class PairingsMutation:
-    adopt: AdoptionPayload = strawberry.mutation(
+    adopt: Outcome[AdoptionRow] = strawberry.mutation(
         resolver=_adopt,
+        graphql_type=AdoptionPayload,
         permission_classes=[SignedIn],
         description=described(
             "A unit adopts (包抓) a compound or building. By COUNTY_ADMIN, staff in scope of the area, "
@@ -510,15 +527,17 @@ class PairingsMutation:
             rules.ADOPTION_PARTIES,
         ),
     )
-    end_adoption: AdoptionPayload = strawberry.mutation(
+    end_adoption: Outcome[AdoptionRow] = strawberry.mutation(
         resolver=_end_adoption,
+        graphql_type=AdoptionPayload,
         permission_classes=[SignedIn],
         description=described(
             "End an adoption on a date (same people as adopt); an ended one: INVALID_STATE", rules.ADOPTION_PARTIES
         ),
     )
-    pair: PairingPayload = strawberry.mutation(
+    pair: Outcome[PairingRow] = strawberry.mutation(
         resolver=_pair,
+        graphql_type=PairingPayload,
         permission_classes=[SignedIn],
         description=described(
             "Pair (结对) a cadre with a household. By COUNTY_ADMIN or staff in scope of the household. "
@@ -526,8 +545,9 @@ class PairingsMutation:
             rules.STAFF_OF_AREA,
         ),
     )
-    end_pairing: PairingPayload = strawberry.mutation(
+    end_pairing: Outcome[PairingRow] = strawberry.mutation(
         resolver=_end_pairing,
+        graphql_type=PairingPayload,
         permission_classes=[SignedIn],
         description=described(
             "End a pairing on a date (same people as pair); an ended one: INVALID_STATE",
@@ -535,8 +555,9 @@ class PairingsMutation:
             rules.STAFF_OF_AREA,
         ),
     )
-    record_visit: RecordVisitPayload = strawberry.mutation(
+    record_visit: Outcome[r.VisitRecorded] = strawberry.mutation(
         resolver=_record_visit,
+        graphql_type=RecordVisitPayload,
         permission_classes=[SignedIn],
         description=described(
             "Record a visit: only the paired cadre; occurredOn neither in the future (county time) "
@@ -545,8 +566,9 @@ class PairingsMutation:
             rules.PAIRED_CADRE,
         ),
     )
-    correct_visit: RecordVisitPayload = strawberry.mutation(
+    correct_visit: Outcome[r.VisitRecorded] = strawberry.mutation(
         resolver=_correct_visit,
+        graphql_type=RecordVisitPayload,
         permission_classes=[SignedIn],
         description=described(
             "Correct a visit: only its cadre, only while the visit lies in the current period of its kind "
@@ -555,8 +577,9 @@ class PairingsMutation:
             rules.PAIRED_CADRE,
         ),
     )
-    delete_visit: DeleteVisitPayload = strawberry.mutation(
+    delete_visit: _Deleted = strawberry.mutation(
         resolver=_delete_visit,
+        graphql_type=DeleteVisitPayload,
         permission_classes=[SignedIn],
         description=described(
             "Delete a visit: only its cadre, only while the visit lies in the current period of its kind "
@@ -565,16 +588,18 @@ class PairingsMutation:
             rules.PAIRED_CADRE,
         ),
     )
-    register_with_community: RegistrationPayload = strawberry.mutation(
+    register_with_community: Outcome[RegistrationRow] = strawberry.mutation(
         resolver=_register,
+        graphql_type=RegistrationPayload,
         permission_classes=[SignedIn],
         description=described(
             "Dual registration (双报到), PENDING until staff confirm; a live duplicate: ALREADY_EXISTS",
             rules.UNIT_ADMIN_OF_UNIT,
         ),
     )
-    confirm_registration: RegistrationPayload = strawberry.mutation(
+    confirm_registration: Outcome[RegistrationRow] = strawberry.mutation(
         resolver=_confirm,
+        graphql_type=RegistrationPayload,
         permission_classes=[SignedIn],
         description=described(
             "Confirm a PENDING registration: COUNTY_ADMIN or staff in scope of the community",
@@ -582,8 +607,9 @@ class PairingsMutation:
             rules.STAFF_OF_AREA,
         ),
     )
-    reject_registration: RegistrationPayload = strawberry.mutation(
+    reject_registration: Outcome[RegistrationRow] = strawberry.mutation(
         resolver=_reject,
+        graphql_type=RegistrationPayload,
         permission_classes=[SignedIn],
         description=described(
             "Reject a PENDING registration: COUNTY_ADMIN or staff in scope of the community",

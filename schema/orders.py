@@ -12,6 +12,7 @@ import strawberry
 from strawberry.types import Info
 
 from db.attachments import AttachmentRow
+from db.meetings import ResolutionRow
 from db.orders import CANDIDATES, CategoryRow, OrderEventRow, OrderRow
 from resolvers import events as ev
 from resolvers import orders as r
@@ -68,12 +69,10 @@ class OrderContact:
     phone: str | None = strawberry.field(description="Phone")
 
 
-async def _follow_up_of(
-    root: OrderRow, info: Info[Any, Any]
-) -> Annotated[Resolution, strawberry.lazy("schema.meetings")] | None:
+async def _follow_up_of(root: OrderRow, info: Info[Any, Any]) -> ResolutionRow | None:
     from resolvers.meetings import originating_resolution
 
-    return await originating_resolution(root.id, info.context)  # type: ignore[return-value]
+    return await originating_resolution(root.id, info.context)
 
 
 @strawberry.type(description="A service order (服务订单) placed for a household")
@@ -112,8 +111,10 @@ class ServiceOrder(Node):
         "assigned unit's members and admins); reads by staff and assignees are audited. Null for everyone else",
     )
     # community life: the meeting resolution this order follows up (added by the life domain)
-    follow_up_of: Annotated[Resolution, strawberry.lazy("schema.meetings")] | None = strawberry.field(
-        resolver=_follow_up_of, description="The meeting resolution (决议) this order follows up, if any"
+    follow_up_of: ResolutionRow | None = strawberry.field(
+        resolver=_follow_up_of,
+        graphql_type=Annotated["Resolution", strawberry.lazy("schema.meetings")] | None,
+        description="The meeting resolution (决议) this order follows up, if any",
     )
     attachments: list[AttachmentRow] = strawberry.field(
         resolver=attachments_field,
@@ -159,7 +160,7 @@ async def _service_orders(
     filter: Annotated[ServiceOrderFilter | None, FILTER] = None,
     first: First = None,
     after: After = None,
-) -> Connection[ServiceOrder]:
+) -> Page[OrderRow]:
     f = filter or ServiceOrderFilter()
     status = _value(f.status)
     flt = r.order_filter(
@@ -169,18 +170,18 @@ async def _service_orders(
         _value(f.overdue),
         _value(f.escalated),
     )
-    page: Page[Any] = await r.service_orders(info.context, flt, first, after)
-    return page  # type: ignore[return-value]
+    return await r.service_orders(info.context, flt, first, after)
 
 
-async def _service_categories(info: Info[Any, Any]) -> list[ServiceCategory]:
-    return await r.service_categories(info.context)  # type: ignore[return-value]
+async def _service_categories(info: Info[Any, Any]) -> list[CategoryRow]:
+    return await r.service_categories(info.context)
 
 
 @strawberry.type
 class OrdersQuery:
-    service_orders: Connection[ServiceOrder] = strawberry.field(
+    service_orders: Page[OrderRow] = strawberry.field(
         resolver=_service_orders,
+        graphql_type=Connection[ServiceOrder],
         permission_classes=[SignedIn],
         description=described(
             "Service orders the viewer may see: their household's, those assigned to them or their "
@@ -188,8 +189,9 @@ class OrdersQuery:
             rules.ORDER_PARTIES,
         ),
     )
-    service_categories: list[ServiceCategory] = strawberry.field(
+    service_categories: list[CategoryRow] = strawberry.field(
         resolver=_service_categories,
+        graphql_type=list[ServiceCategory],
         permission_classes=[SignedIn],
         description=described("The categories a service order can have, with their time limits", rules.SIGNED_IN),
     )
@@ -288,50 +290,50 @@ class CancelOrderPayload:
     user_errors: list[UserError] = strawberry.field(description="Why it was refused; empty when done")
 
 
-async def _place(info: Info[Any, Any], input: Annotated[PlaceOrderInput, INPUT]) -> PlaceOrderPayload:
-    return await r.place_order(  # type: ignore[return-value]
+async def _place(info: Info[Any, Any], input: Annotated[PlaceOrderInput, INPUT]) -> r.OrderPayload:
+    return await r.place_order(
         info.context, input.household_id, input.title, input.description, input.category, input.idempotency_key
     )
 
 
-async def _dispatch(info: Info[Any, Any], input: Annotated[DispatchOrderInput, INPUT]) -> DispatchOrderPayload:
-    return await r.dispatch_order(  # type: ignore[return-value]
-        info.context, input.order_id, input.assignee_id, input.assignee_unit_id, input.due_at
-    )
+async def _dispatch(info: Info[Any, Any], input: Annotated[DispatchOrderInput, INPUT]) -> r.OrderPayload:
+    return await r.dispatch_order(info.context, input.order_id, input.assignee_id, input.assignee_unit_id, input.due_at)
 
 
-async def _accept(info: Info[Any, Any], input: Annotated[AcceptOrderInput, INPUT]) -> AcceptOrderPayload:
-    return await r.accept_order(info.context, input.order_id)  # type: ignore[return-value]
+async def _accept(info: Info[Any, Any], input: Annotated[AcceptOrderInput, INPUT]) -> r.OrderPayload:
+    return await r.accept_order(info.context, input.order_id)
 
 
-async def _return(info: Info[Any, Any], input: Annotated[ReturnOrderInput, INPUT]) -> ReturnOrderPayload:
-    return await r.return_order(info.context, input.order_id, input.reason)  # type: ignore[return-value]
+async def _return(info: Info[Any, Any], input: Annotated[ReturnOrderInput, INPUT]) -> r.OrderPayload:
+    return await r.return_order(info.context, input.order_id, input.reason)
 
 
-async def _complete(info: Info[Any, Any], input: Annotated[CompleteOrderInput, INPUT]) -> CompleteOrderPayload:
-    return await r.complete_order(info.context, input.order_id, input.resolution)  # type: ignore[return-value]
+async def _complete(info: Info[Any, Any], input: Annotated[CompleteOrderInput, INPUT]) -> r.OrderPayload:
+    return await r.complete_order(info.context, input.order_id, input.resolution)
 
 
-async def _rate(info: Info[Any, Any], input: Annotated[RateOrderInput, INPUT]) -> RateOrderPayload:
-    return await r.rate_order(info.context, input.order_id, input.score, input.comment)  # type: ignore[return-value]
+async def _rate(info: Info[Any, Any], input: Annotated[RateOrderInput, INPUT]) -> r.OrderPayload:
+    return await r.rate_order(info.context, input.order_id, input.score, input.comment)
 
 
-async def _cancel(info: Info[Any, Any], input: Annotated[CancelOrderInput, INPUT]) -> CancelOrderPayload:
-    return await r.cancel_order(info.context, input.order_id, input.reason)  # type: ignore[return-value]
+async def _cancel(info: Info[Any, Any], input: Annotated[CancelOrderInput, INPUT]) -> r.OrderPayload:
+    return await r.cancel_order(info.context, input.order_id, input.reason)
 
 
 @strawberry.type
 class OrdersMutation:
-    place_order: PlaceOrderPayload = strawberry.mutation(
+    place_order: r.OrderPayload = strawberry.mutation(
         resolver=_place,
+        graphql_type=PlaceOrderPayload,
         permission_classes=[SignedIn],
         description=described(
             "Place a service order (下单): a resident for their household, or staff in scope for one",
             rules.HOUSEHOLD_MEMBER,
         ),
     )
-    dispatch_order: DispatchOrderPayload = strawberry.mutation(
+    dispatch_order: r.OrderPayload = strawberry.mutation(
         resolver=_dispatch,
+        graphql_type=DispatchOrderPayload,
         permission_classes=[SignedIn],
         description=described(
             "Dispatch (派单) a SUBMITTED order, or reassign a DISPATCHED one: staff in scope",
@@ -339,8 +341,9 @@ class OrdersMutation:
             rules.ORDER_WORKFLOW,
         ),
     )
-    accept_order: AcceptOrderPayload = strawberry.mutation(
+    accept_order: r.OrderPayload = strawberry.mutation(
         resolver=_accept,
+        graphql_type=AcceptOrderPayload,
         permission_classes=[SignedIn],
         description=described(
             "Accept (接单) a DISPATCHED order: the assignee, or a member or UNIT_ADMIN of the assigned unit",
@@ -348,8 +351,9 @@ class OrdersMutation:
             rules.ORDER_WORKFLOW,
         ),
     )
-    return_order: ReturnOrderPayload = strawberry.mutation(
+    return_order: r.OrderPayload = strawberry.mutation(
         resolver=_return,
+        graphql_type=ReturnOrderPayload,
         permission_classes=[SignedIn],
         description=described(
             "Hand a DISPATCHED or ACCEPTED order back to the community (SUBMITTED): the assignee",
@@ -357,15 +361,17 @@ class OrdersMutation:
             rules.ORDER_WORKFLOW,
         ),
     )
-    complete_order: CompleteOrderPayload = strawberry.mutation(
+    complete_order: r.OrderPayload = strawberry.mutation(
         resolver=_complete,
+        graphql_type=CompleteOrderPayload,
         permission_classes=[SignedIn],
         description=described(
             "Complete an ACCEPTED order with its resolution: the assignee", rules.ORDER_PARTIES, rules.ORDER_WORKFLOW
         ),
     )
-    rate_order: RateOrderPayload = strawberry.mutation(
+    rate_order: r.OrderPayload = strawberry.mutation(
         resolver=_rate,
+        graphql_type=RateOrderPayload,
         permission_classes=[SignedIn],
         description=described(
             "Rate (评价) a COMPLETED order, which closes it: the household that placed it",
@@ -373,8 +379,9 @@ class OrdersMutation:
             rules.ORDER_WORKFLOW,
         ),
     )
-    cancel_order: CancelOrderPayload = strawberry.mutation(
+    cancel_order: r.OrderPayload = strawberry.mutation(
         resolver=_cancel,
+        graphql_type=CancelOrderPayload,
         permission_classes=[SignedIn],
         description=described(
             "Cancel a SUBMITTED or DISPATCHED order: the household that placed it, or staff in scope",

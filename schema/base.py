@@ -108,18 +108,24 @@ class UserError:
 UserErrorRows = list[errors.UserError]
 
 
+class _RowCheck:
+    """The `is_type_of` of a GraphQL type declared over rows; `row` (the row class and the
+    attribute values told apart) is read by schema.streamline, through the bound method."""
+
+    __slots__ = ("row",)
+
+    def __init__(self, row_type: type, equal: dict[str, Any]) -> None:
+        self.row = (row_type, equal)
+
+    def __call__(self, cls: type, obj: Any, info: Any) -> bool:
+        row_type, equal = self.row
+        return isinstance(obj, row_type) and all(getattr(obj, k) == v for k, v in equal.items())
+
+
 def is_row(row_type: type, **equal: Any) -> Any:
     """An `is_type_of` for a GraphQL type declared over rows of `row_type` (optionally
     only those whose attributes equal the given values)."""
-
-    def is_type_of(obj: Any, info: Any) -> bool:
-        return isinstance(obj, row_type) and all(getattr(obj, k) == v for k, v in equal.items())
-
-    def check(cls: type, obj: Any, info: Any) -> bool:
-        return is_type_of(obj, info)
-
-    check.row = (row_type, equal)  # type: ignore[attr-defined]  # read by schema.streamline
-    return classmethod(check)
+    return classmethod(_RowCheck(row_type, equal))
 
 
 class Schema(strawberry.Schema):

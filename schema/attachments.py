@@ -56,12 +56,6 @@ async def attachments_field(root: Any, info: Info[Any, Any]) -> list[AttachmentR
     return await r.attachments_of(info.context, subject_type, root.id)
 
 
-def attachments() -> Any:
-    return strawberry.field(
-        resolver=attachments_field, graphql_type=list[Attachment], description="Photos and documents, oldest first"
-    )
-
-
 @strawberry.input(description="A file for a service order, finding or visit (GraphQL multipart request)")
 class AddAttachmentInput:
     subject_id: strawberry.ID = strawberry.field(description="The ServiceOrder, Finding or Visit")

@@ -201,9 +201,9 @@ def test_a_place_s_reason_is_handed_to_its_rows() -> None:
         "BuildingHouseholds",
         {"id": gid("Building", 1)},
     )
-    assert "(building_office_of(x0, vw.v)) AS _r_office" in statement
-    assert "(household_reason_of((k2._row), vw.v, r0._r_office)) AS _r_residents" in statement
-    assert "(person_reason_of(x3, vw.v, r2._r_residents)) AS _r_phone" in statement
+    assert "(building_office_of(x0, vw._v)) AS _r_office" in statement
+    assert "(household_reason_of((k2._row), vw._v, r0._r_office)) AS _r_residents" in statement
+    assert "(person_reason_of(x3, vw._v, r2._r_residents)) AS _r_phone" in statement
     assert "household_reason(" not in statement
 
 

@@ -49,7 +49,9 @@ def _fill(fragment: str, **values: str) -> str:
     """A declaration's SQL, the viewer read from the statement's `vw` row: every level lies
     within the top query, whose FROM is `vw`, so the viewer is a parameter there (not a
     sub-select of `vw` evaluated again each time a level runs for another parent row)."""
-    return fragment.format(viewer="vw.v", viewer_from=VIEWER_FROM, county="vw.county", base_url="vw.base_url", **values)
+    return fragment.format(
+        viewer="vw._v", viewer_from=VIEWER_FROM, county="vw._county", base_url="vw._base_url", **values
+    )
 
 
 def supports(plan: Plan) -> bool:
@@ -243,9 +245,9 @@ class Nested:
                 f"array_agg(a.reason {order}) AS reason FROM (SELECT DISTINCT split_part(e, ':', 1) AS f, "
                 f"split_part(e, ':', 2)::bigint AS h, split_part(e, ':', 3) AS reason "
                 f"FROM unnest(string_to_array(concat_ws(',', {', '.join(audited)}), ',')) e "
-                f"WHERE e <> '' AND vw.signed_in) a) audit"
+                f"WHERE e <> '' AND vw._signed_in) a) audit"
             )
-        return answer(ctes, pairs, f"vw{joins}", rules, audit, "vw.signed_in", "vw.county")
+        return answer(ctes, pairs, f"vw{joins}", rules, audit, "vw._signed_in", "vw._county")
 
 
 def statement(plan: Plan) -> str:

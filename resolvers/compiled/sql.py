@@ -36,7 +36,7 @@ from resolvers.compiled.planner import (
     Scalar,
 )
 
-VIEWER = "(SELECT v FROM vw)"
+VIEWER = "(SELECT _v FROM vw)"
 # the viewer's one row (migration 0031), inlined where it is read from FROM
 VIEWER_ROWS = f"viewer_rows({USER}::bigint, {TOKEN}::bigint)"
 # the viewer as a FROM item: PostgreSQL inlines a rule (an SQL function) called on it, but not
@@ -47,13 +47,13 @@ VIEWER_FROM = f"unnest(ARRAY[{VIEWER}])"
 # in a row set's reasons the viewer is a column of the one-row `vw` joined there: a
 # set-returning rule (household_reason, person_reason: migration 0025) is inlined into
 # the statement only when its arguments hold no sub-select
-ROW_VIEWER = "vw.v"
+ROW_VIEWER = "vw._v"
 # the viewer's county (the API token's, or the user's)
-COUNTY = "(SELECT county FROM vw)"
+COUNTY = "(SELECT _county FROM vw)"
 # whether the session token still signs its user in (db/identity.py `session_holds`, as the
 # ordinary path's VIEWER_BY_USER asks): the statement answers NULL otherwise,
 # writes no audit row, and the ordinary path answers as it would without a viewer
-SIGNED_IN = "(SELECT signed_in FROM vw)"
+SIGNED_IN = "(SELECT _signed_in FROM vw)"
 # the reasons whose reads are audited, as an SQL list
 AUDITED = ", ".join(f"'{r}'" for r in AUDITED_REASONS)
 
@@ -76,7 +76,7 @@ def time_cursor(time_sql: str, id_sql: str) -> str:
 
 def _fill(fragment: str, viewer: str = VIEWER, **values: str) -> str:
     return fragment.format(
-        viewer=viewer, viewer_from=VIEWER_FROM, county=COUNTY, base_url="(SELECT base_url FROM vw)", **values
+        viewer=viewer, viewer_from=VIEWER_FROM, county=COUNTY, base_url="(SELECT _base_url FROM vw)", **values
     )
 
 
@@ -110,12 +110,15 @@ def viewer_cte() -> str:
     request's fixed values. Every fixed parameter appears, typed, whether or not the statement
     needs it; the viewer is computed once (PostgreSQL would inline a CTE read once), from the
     set-returning form of the rule, which PostgreSQL inlines into the statement's plan
-    (`viewer_of`, a function PostgreSQL cannot inline, would run its own query at each call)."""
+    (`viewer_of`, a function PostgreSQL cannot inline, would run its own query at each call).
+    Its columns begin with `_`, as every name the statement makes: an unqualified name in a
+    declaration's SQL (a table's alias `v`, say) is looked up as a column of every
+    enclosing level first, and `vw` encloses them all."""
     return (
-        f"vw AS MATERIALIZED (SELECT v, v.county_id AS county, {REQUEST}::text AS request_id, "
-        f"{BASE_URL}::text AS base_url, "
+        f"vw AS MATERIALIZED (SELECT v AS _v, v.county_id AS _county, {REQUEST}::text AS _request_id, "
+        f"{BASE_URL}::text AS _base_url, "
         f"({TOKEN}::bigint IS NOT NULL OR EXISTS (SELECT 1 FROM users u "
-        f"WHERE {session_holds(f'{USER}::bigint', f'{GENERATION}::integer')})) AS signed_in "
+        f"WHERE {session_holds(f'{USER}::bigint', f'{GENERATION}::integer')})) AS _signed_in "
         f"FROM {VIEWER_ROWS} v)"
     )
 

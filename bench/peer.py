@@ -59,7 +59,7 @@ ROOT: Final = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import connection, free_port, load_demo, scratch_database, server_url  # noqa: E402 - after the path is set
-from bench.reports import grow, measure  # noqa: E402
+from bench.reports import run_scale  # noqa: E402
 from db.pool import connect  # noqa: E402
 from gongjian import tokens  # noqa: E402
 from resolvers import ids  # noqa: E402
@@ -619,18 +619,6 @@ def _cpu_cell(rounds: list[Cpu]) -> str:
     return f"{server:.2f} ms; {_ms_or_na(statistics.median(postgres) if postgres else None)}"
 
 
-async def reports(requests: int) -> None:
-    async with _demo_database("gj_peer10") as url:
-        await grow(url, 10)
-        results = await measure(url, requests, 5)
-    households = results["coverage"][2]["coverage"]["households"]
-    print(f"\n## reports of the x10 county ({households} households), Gongjian, {requests} requests each, one by one")
-    print("| report | p50 ms | p95 ms |")
-    print("|---|---:|---:|")
-    for label, (p50, p95, _) in results.items():
-        print(f"| {label} | {p50:.1f} | {p95:.1f} |")
-
-
 @asynccontextmanager
 async def _demo_database(prefix: str) -> AsyncIterator[str]:
     """A scratch database with the demo county (`gongjian demo`), analysed; dropped afterwards."""
@@ -659,7 +647,7 @@ def main() -> None:
         print(f"machine: {os.cpu_count()} CPUs, load average {_load_average()}, {time.strftime('%Y-%m-%d %H:%M %Z')}")
         asyncio.run(compare(args, node))
     if not args.no_reports:
-        asyncio.run(reports(args.requests))
+        asyncio.run(run_scale(10, args.requests, 5))  # bench/reports.py's x10 county
 
 
 if __name__ == "__main__":

@@ -23,9 +23,10 @@ class Recent(Generic[K, V]):
 
     def get(self, key: K) -> V | None:
         """The entry, or None when there is none (a map of optional values asks `in` first)."""
-        if key not in self._entries:
+        try:
+            self._entries.move_to_end(key)
+        except KeyError:
             return None
-        self._entries.move_to_end(key)
         return self._entries[key]
 
     def __getitem__(self, key: K) -> V:

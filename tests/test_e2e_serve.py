@@ -62,18 +62,26 @@ async def test_two_instances_starting_at_once_migrate_safely(fresh_database: str
     assert all(r["n"] == 1 for r in rows)
 
 
+async def _county_admin(url: str) -> tuple[asyncpg.Connection, str]:
+    """A connection to the database, and the token of a county admin of a new county."""
+    raw = await asyncpg.connect(url)
+    county = await raw.fetchval("INSERT INTO areas (level, name) VALUES ('COUNTY', '佛坪县') RETURNING id")
+    user = await raw.fetchval(
+        "INSERT INTO users (county_id, username, password_hash) VALUES ($1, 'admin', 'x') RETURNING id", county
+    )
+    await raw.execute(
+        "INSERT INTO role_grants (county_id, user_id, role, area_id) VALUES ($1, $2, 'COUNTY_ADMIN', $1)", county, user
+    )
+    return raw, tokens.sign(TEST_SECRET, user, 600)[0]
+
+
 async def test_sigterm_lets_an_in_flight_request_finish(fresh_database: str, tmp_path: Path) -> None:
     """The request is slow because the test holds a lock on `users`, which the server reads
     to find the viewer of the bearer token; SIGTERM arrives while it waits."""
     served = start(environment(fresh_database, tmp_path), tmp_path / "serve.log")
     try:
         wait_ready(served)
-        raw = await asyncpg.connect(fresh_database)
-        county = await raw.fetchval("INSERT INTO areas (level, name) VALUES ('COUNTY', '佛坪县') RETURNING id")
-        user = await raw.fetchval(
-            "INSERT INTO users (county_id, username, password_hash) VALUES ($1, 'slow', 'x') RETURNING id", county
-        )
-        token = tokens.sign(TEST_SECRET, user, 600)[0]
+        raw, token = await _county_admin(fresh_database)
         lock = raw.transaction()
         await lock.start()
         await raw.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
@@ -105,19 +113,6 @@ async def test_sigterm_lets_an_in_flight_request_finish(fresh_database: str, tmp
         assert "Traceback" not in served.log()
     finally:
         stop(served)
-
-
-async def _county_admin(url: str) -> tuple[asyncpg.Connection, str]:
-    """A connection to the database, and the token of a county admin of a new county."""
-    raw = await asyncpg.connect(url)
-    county = await raw.fetchval("INSERT INTO areas (level, name) VALUES ('COUNTY', '佛坪县') RETURNING id")
-    user = await raw.fetchval(
-        "INSERT INTO users (county_id, username, password_hash) VALUES ($1, 'admin', 'x') RETURNING id", county
-    )
-    await raw.execute(
-        "INSERT INTO role_grants (county_id, user_id, role, area_id) VALUES ($1, $2, 'COUNTY_ADMIN', $1)", county, user
-    )
-    return raw, tokens.sign(TEST_SECRET, user, 600)[0]
 
 
 async def _reads_waiting(url: str) -> int:

@@ -58,7 +58,14 @@ import httpx
 ROOT: Final = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import connection, free_port, load_demo, scratch_database, server_url  # noqa: E402 - after the path is set
+from bench.common import (  # noqa: E402 - after the path is set
+    connection,
+    free_port,
+    load_demo,
+    scratch_database,
+    serve,
+    server_url,
+)
 from bench.reports import run_scale  # noqa: E402
 from db.pool import connect  # noqa: E402
 from gongjian import tokens  # noqa: E402
@@ -490,27 +497,24 @@ def _load_average() -> str:
 
 
 async def compare(args: argparse.Namespace, node: Path) -> None:
-    async with _demo_database("gj_peer") as url, connection(server_url()) as admin:
+    async with (
+        _demo_database("gj_peer") as url,
+        connection(server_url()) as admin,
+        serve(url, args=["--workers", str(args.workers)]) as gongjian,
+    ):
         name = urlsplit(url).path.lstrip("/")
-        processes: list[asyncio.subprocess.Process] = []
+        pg_port = free_port()
+        pg_env = {**os.environ, "PEER_DATABASE_URL": url, "PEER_PORT": str(pg_port), "NODE_ENV": "production"}
+        cli = PEER_DIR / "node_modules" / "postgraphile" / "dist" / "cli-run.js"
+        peer_cmd = [str(node), str(cli), "-C", str(PEER_DIR / "graphile.config.mjs")]
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+        peer = await asyncio.create_subprocess_exec(*peer_cmd, env=pg_env, cwd=PEER_DIR, **quiet)  # type: ignore[arg-type]
         try:
-            secret = secrets.token_hex(32)
-            gj_port, pg_port = free_port(), free_port()
-            quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-            gj_env = {**os.environ, "DATABASE_URL": url, "GONGJIAN_SECRET": secret, "GONGJIAN_LOG_LEVEL": "WARNING"}
-            gongjian = Path(sys.executable).with_name("gongjian")
-            serve = [str(gongjian), "serve", "--port", str(gj_port), "--workers", str(args.workers)]
-            processes.append(await asyncio.create_subprocess_exec(*serve, env=gj_env, **quiet))  # type: ignore[arg-type]
-            pg_env = {**os.environ, "PEER_DATABASE_URL": url, "PEER_PORT": str(pg_port), "NODE_ENV": "production"}
-            cli = PEER_DIR / "node_modules" / "postgraphile" / "dist" / "cli-run.js"
-            peer_cmd = [str(node), str(cli), "-C", str(PEER_DIR / "graphile.config.mjs")]
-            processes.append(await asyncio.create_subprocess_exec(*peer_cmd, env=pg_env, cwd=PEER_DIR, **quiet))  # type: ignore[arg-type]
-            gj_url = f"http://127.0.0.1:{gj_port}/graphql"
+            gj_url = f"{gongjian.base}/graphql"
             pg_url = f"http://127.0.0.1:{pg_port}/graphql"
             async with httpx.AsyncClient(timeout=120) as client:
-                await _wait(client, f"http://127.0.0.1:{gj_port}/readyz", processes[0], "gongjian serve")
-                await _wait(client, pg_url, processes[1], "PostGraphile")
-                pairs = await _pairs(url, secret)
+                await _wait(client, pg_url, peer, "PostGraphile")
+                pairs = await _pairs(url, gongjian.secret)
                 print(f"\n## same rows (demo county, database {name})")
                 for p in pairs:
                     ours = p.gongjian_rows(await _ask(client, gj_url, p.gongjian, p.gongjian_token))
@@ -538,7 +542,7 @@ async def compare(args: argparse.Namespace, node: Path) -> None:
             every: dict[tuple[str, str], list[Round]] = {}
             cpus: dict[tuple[str, str], list[Cpu]] = {}
             meter = CpuMeter(admin, name)
-            pids = {"gongjian": processes[0].pid, "postgraphile": processes[1].pid}
+            pids = {"gongjian": gongjian.process.pid, "postgraphile": peer.pid}
             async with httpx.AsyncClient(timeout=300) as drain:
                 with tempfile.TemporaryDirectory(prefix="gj-peer-") as work:
                     for r in range(args.rounds):
@@ -600,13 +604,12 @@ async def compare(args: argparse.Namespace, node: Path) -> None:
                 gongjian_cpu, peer_cpu = cpus[(p.key, "gongjian")], cpus[(p.key, "postgraphile")]
                 print(f"| ({p.key}) | {_cpu_cell(gongjian_cpu)} | {_cpu_cell(peer_cpu)} |")
         finally:
-            for process in processes:
-                if process.returncode is None:
-                    process.terminate()
-                    try:
-                        await asyncio.wait_for(process.wait(), timeout=15)
-                    except TimeoutError:
-                        process.kill()
+            if peer.returncode is None:
+                peer.terminate()
+                try:
+                    await asyncio.wait_for(peer.wait(), timeout=15)
+                except TimeoutError:
+                    peer.kill()
 
 
 def _ms_or_na(value: float | None) -> str:
